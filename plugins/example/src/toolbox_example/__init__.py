@@ -1,0 +1,1 @@
+"""Example Toolbox Commerce plugin: a weight-based city courier."""

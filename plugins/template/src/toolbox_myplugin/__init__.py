@@ -1,0 +1,1 @@
+"""Toolbox Commerce plugin template: rename me."""

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create ./.venv and install the kernel, the five integrations and the example plugin.
+# Usage: bash scripts/install.sh [--dev]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+extras=""
+if [ "${1:-}" = "--dev" ]; then extras="[dev]"; fi
+.venv/bin/python -m pip install --quiet -e ".${extras}" \
+  ./toolbox_payme ./toolbox_click ./toolbox_bts ./toolbox_eskiz ./toolbox_moysklad
+# The example plugin is installed like any outside package: from its folder, not editable.
+.venv/bin/python -m pip install --quiet ./plugins/example

@@ -1,0 +1,148 @@
+"""The FastAPI application: store API under ``/store``, admin API under ``/admin``, plugin routes.
+
+``create_app(settings)`` is the one entry point; ``toolbox serve`` and the tests both use it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from toolbox_core import __version__
+from toolbox_core.config import Settings
+from toolbox_core.errors import install_error_handlers
+from toolbox_core.kernel import Toolbox
+from toolbox_core.plugins import PluginError
+
+log = logging.getLogger("toolbox.app")
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (``X-Request-ID`` in, or a new one) echoed in the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                request_id = value.decode("latin-1")[:64]
+                break
+        request_id = request_id or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        raw = request_id.encode("latin-1")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", raw)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = None) -> FastAPI:
+    """Build the app for ``settings`` (or an already created ``toolbox``)."""
+    toolbox = toolbox or Toolbox.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await toolbox.plugins.acall_each("startup", toolbox=toolbox)
+        try:
+            yield
+        finally:
+            await toolbox.plugins.acall_each("shutdown", toolbox=toolbox)
+
+    app = FastAPI(
+        title="Toolbox Commerce",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.toolbox = toolbox
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    if toolbox.settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=toolbox.settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+
+    app.include_router(_health_router(toolbox))
+    _include_plugin_routes(app, toolbox)
+    return app
+
+
+def _health_router(toolbox: Toolbox) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health", summary="The process is alive")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/ready", summary="Database and, when configured, Redis are reachable")
+    def ready() -> JSONResponse:
+        checks = readiness_checks(toolbox)
+        ok = all(c["ok"] for c in checks.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
+
+    return router
+
+
+def readiness_checks(toolbox: Toolbox) -> dict[str, dict[str, Any]]:
+    """Ping each configured backing service; used by ``/ready`` and ``toolbox doctor``."""
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        toolbox.db.ping()
+        checks["database"] = {"ok": True}
+    except Exception as exc:
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+    if toolbox.settings.redis_url:
+        try:
+            import redis
+
+            client = redis.Redis.from_url(toolbox.settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+            client.ping()
+            client.close()
+            checks["redis"] = {"ok": True}
+        except Exception as exc:
+            checks["redis"] = {"ok": False, "error": type(exc).__name__}
+    return checks
+
+
+def _include_plugin_routes(app: FastAPI, toolbox: Toolbox) -> None:
+    """Mount every plugin's routers, refusing two plugins that claim the same method and path."""
+    owners: dict[tuple[str, str], str] = {}
+    for route in app.routes:
+        for method in getattr(route, "methods", None) or ():
+            owners[(method, route.path)] = "toolbox-core"
+    for plugin_name, routers in toolbox.plugins.call_each("register_routes", toolbox=toolbox):
+        for router in routers:
+            for route in router.routes:
+                for method in getattr(route, "methods", None) or ():
+                    key = (method, route.path)
+                    if key in owners and owners[key] != plugin_name:
+                        raise PluginError(
+                            plugin_name,
+                            f"route {method} {route.path} is already registered by {owners[key]!r}",
+                            "disable one of the two plugins",
+                        )
+                    owners[key] = plugin_name
+            app.include_router(router)

@@ -1,0 +1,1 @@
+"""The kernel's built-in plugins: system routes and the simple default providers."""

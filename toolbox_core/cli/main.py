@@ -1,0 +1,219 @@
+"""The ``toolbox`` command line.
+
+Kernel commands live here; domains and plugins add theirs through the ``register_commands``
+hook (``toolbox catalog import``, ``toolbox admin keys``, ``toolbox events``, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from toolbox_core import KERNEL_API_VERSION, __version__
+from toolbox_core.config import ConfigError, explain, load_settings
+from toolbox_core.plugins import PluginError, PluginManager
+
+console = Console()
+err = Console(stderr=True)
+
+cli = typer.Typer(
+    name="toolbox",
+    help="Toolbox Commerce: run the store, migrate, manage plugins.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def open_toolbox() -> Any:
+    """Create the kernel for a command, turning configuration problems into a clear exit."""
+    from toolbox_core.kernel import Toolbox
+
+    try:
+        return Toolbox.create()
+    except (ConfigError, PluginError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("TOOLBOX_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# ---------------------------------------------------------------------------- serve
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Number of API processes")] = 1,
+    migrate: Annotated[bool, typer.Option(help="Migrate the database before serving")] = True,
+    demo: Annotated[bool, typer.Option(help="Load the demo catalog first if the store is empty")] = False,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
+) -> None:
+    """Migrate (by default) and serve the store and admin APIs."""
+    import uvicorn
+
+    toolbox = open_toolbox()
+    if migrate:
+        toolbox.migrate()
+    if demo:
+        from toolbox_core.catalog.demo import load_demo_if_empty
+
+        created = load_demo_if_empty(toolbox)
+        if created:
+            console.print(f"demo catalog loaded: {created} products")
+    toolbox.close()
+    console.print(f"Toolbox Commerce {__version__} on http://{host}:{port}  (API docs: /docs)")
+    uvicorn.run(
+        "toolbox_core.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers if not reload else 1,
+        reload=reload,
+        log_level=os.environ.get("TOOLBOX_LOG_LEVEL", "info").lower(),
+        access_log=False,
+    )
+
+
+# ---------------------------------------------------------------------------- migrate
+@cli.command("migrate")
+def migrate_cmd() -> None:
+    """Upgrade the kernel's and every enabled plugin's database schema (safe to run twice)."""
+    toolbox = open_toolbox()
+    toolbox.migrate()
+    from toolbox_core.db.migrate import current_heads
+
+    console.print(f"database at {', '.join(sorted(current_heads(toolbox.db.engine))) or 'base'}")
+    toolbox.close()
+
+
+# ---------------------------------------------------------------------------- plugins
+@cli.command("plugins")
+def plugins_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    builtin: Annotated[bool, typer.Option(help="Also list the kernel's built-in plugins")] = False,
+) -> None:
+    """List installed plugins: name, version, enabled or not, hooks implemented."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    manager = PluginManager()
+    problem = None
+    try:
+        manager.load(settings.plugins)
+    except PluginError as exc:
+        problem = str(exc)
+    rows = [p for p in manager.plugins.values() if builtin or not p.builtin]
+    if as_json:
+        console.print_json(json.dumps([p.as_dict() for p in rows]))
+    else:
+        table = Table("name", "version", "enabled", "distribution", "hooks")
+        for p in rows:
+            table.add_row(p.name, p.version, "yes" if p.enabled else "no", p.distribution, ", ".join(p.hooks))
+        console.print(table)
+        console.print(f"kernel {__version__}, plugin API {KERNEL_API_VERSION}")
+    if problem:
+        raise _fail(problem)
+
+
+# ---------------------------------------------------------------------------- config
+@cli.command("config")
+def config_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Print the effective configuration and where each value came from (secrets masked)."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    manager = PluginManager()
+    try:
+        manager.load(settings.plugins)
+    except PluginError as exc:
+        err.print(f"[yellow]warning:[/] {exc}")
+    rows = explain(settings, manager.settings)
+    if as_json:
+        console.print_json(json.dumps([{"key": r.key, "value": r.value, "source": r.source} for r in rows], default=str))
+        return
+    table = Table("key", "value", "source")
+    for r in rows:
+        table.add_row(r.key, json.dumps(r.value, default=str), r.source)
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------- doctor
+@cli.command()
+def doctor() -> None:
+    """Check configuration and every configured service; say plainly what is wrong."""
+    from toolbox_core.doctor import run_checks
+
+    failures = 0
+    for check in run_checks():
+        mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
+        console.print(f"{mark} {check.name}: {check.message}")
+        failures += not check.ok
+    if failures:
+        raise _fail(f"{failures} check(s) failed")
+
+
+# ---------------------------------------------------------------------------- worker
+@cli.command()
+def worker(
+    processes: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    threads: Annotated[int, typer.Option(help="Threads per process")] = 8,
+    scheduler: Annotated[bool, typer.Option(help="Also run the scheduler in this process")] = True,
+) -> None:
+    """Run Dramatiq workers (and the scheduler) against the Redis broker."""
+    from toolbox_core.jobs.worker import run_worker
+
+    toolbox = open_toolbox()
+    if not toolbox.settings.redis_url:
+        raise _fail("TOOLBOX_REDIS_URL is not set: without Redis, `toolbox serve` runs the workers in-process")
+    run_worker(toolbox, processes=processes, threads=threads, scheduler=scheduler)
+
+
+@cli.command()
+def version() -> None:
+    """Print the kernel version and plugin API version."""
+    console.print(f"toolbox-core {__version__} (plugin API {KERNEL_API_VERSION})")
+
+
+def _register_plugin_commands() -> None:
+    """Let built-in and enabled plugins add their commands; a broken config never hides the CLI."""
+    try:
+        settings = load_settings()
+    except ConfigError:
+        settings = None
+    manager = PluginManager()
+    with contextlib.suppress(PluginError):  # `toolbox plugins` / `toolbox doctor` report it
+        manager.load(settings.plugins if settings else [])
+    manager.call_each("register_commands", cli=cli)
+
+
+def main() -> None:
+    _setup_logging()
+    _register_plugin_commands()
+    try:
+        cli()
+    except (ConfigError, PluginError) as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

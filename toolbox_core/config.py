@@ -1,0 +1,344 @@
+"""Typed configuration.
+
+Values come from, in order of precedence:
+
+1. environment variables with the ``TOOLBOX_`` prefix; nested sections use ``__``
+   (``TOOLBOX_STORAGE__BACKEND=s3``, ``TOOLBOX_PAYME__MERCHANT_ID=...``);
+2. a TOML file: ``toolbox.toml`` in the working folder, or the path in ``TOOLBOX_CONFIG``;
+3. the defaults below, which describe the embedded mode (SQLite, local files, in-process jobs).
+
+Plugin sections (``[payme]`` in TOML, ``TOOLBOX_PAYME__*`` in the environment) are not part of
+:class:`Settings`; each plugin validates its own section with its own model, see
+:func:`load_plugin_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "TOOLBOX_"
+ENV_NESTED = "__"
+DEFAULT_CONFIG_FILE = "toolbox.toml"
+
+
+class StorageSettings(BaseModel):
+    """Where uploaded files (product images) live."""
+
+    backend: Literal["local", "s3"] = "local"
+    local_path: str = "./media"
+    #: Public base URL for local files; the app serves them under /media by default.
+    local_base_url: str = "/media"
+    s3_bucket: str = "toolbox"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    #: When set, objects are public and URLs are built from it; otherwise URLs are presigned.
+    s3_public_base_url: str | None = None
+    presign_ttl_seconds: int = Field(3600, gt=0)
+    max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)
+
+
+class SearchSettings(BaseModel):
+    """Full-text search: Meilisearch when ``meilisearch_url`` is set, the database otherwise."""
+
+    meilisearch_url: str | None = None
+    meilisearch_api_key: SecretStr | None = None
+    index_prefix: str = "toolbox_"
+
+
+class CartSettings(BaseModel):
+    """Cart cookie and lifetime."""
+
+    cookie_name: str = "toolbox_cart"
+    cookie_secure: bool = False
+    cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    cookie_max_age_seconds: int = Field(30 * 24 * 3600, gt=0)
+    ttl_days: int = Field(30, gt=0)
+    max_quantity_per_line: int = Field(1000, gt=0)
+    max_lines: int = Field(200, gt=0)
+
+
+class CheckoutSettings(BaseModel):
+    """Checkout and payment timing."""
+
+    #: Unpaid online orders are canceled (stock released) after this long. Payme's limit is 12 h.
+    payment_timeout_seconds: int = Field(12 * 3600, gt=0)
+    #: Flat-rate shipping provider: price in tiyin; ``None`` disables it.
+    flat_shipping_price: int | None = Field(2_500_000, ge=0)
+    flat_shipping_name: str = "Courier"
+
+
+class AuthSettings(BaseModel):
+    """Phone + one-time-code sign-in."""
+
+    otp_ttl_seconds: int = Field(15 * 60, gt=0)
+    otp_max_attempts: int = Field(5, gt=0)
+    otp_resend_seconds: int = Field(60, ge=0)
+    otp_max_per_hour: int = Field(5, gt=0)
+    otp_max_per_ip_per_hour: int = Field(30, gt=0)
+    #: Which OTP sender delivers codes (an id from the ``otp_senders`` hook).
+    otp_sender: str = "log"
+    verification_ttl_seconds: int = Field(15 * 60, gt=0)
+    session_ttl_seconds: int = Field(30 * 24 * 3600, gt=0)
+    session_cookie_name: str = "toolbox_session"
+    #: Secret used to derive hashes of codes and tokens. Set it in production.
+    secret_key: SecretStr = SecretStr("embedded-insecure-secret-change-me")
+
+
+class JobsSettings(BaseModel):
+    """Events, jobs and schedules."""
+
+    #: Run Dramatiq workers inside ``toolbox serve`` (the embedded default when Redis is unset).
+    in_process_workers: bool | None = None
+    worker_threads: int = Field(4, gt=0)
+    max_retries: int = Field(5, ge=0)
+    min_backoff_ms: int = Field(500, ge=0)
+    max_backoff_ms: int = Field(5 * 60 * 1000, ge=0)
+    relay_poll_interval_ms: int = Field(200, gt=0)
+    relay_batch_size: int = Field(500, gt=0)
+
+
+class Settings(BaseSettings):
+    """The kernel's configuration. ``toolbox config`` prints it with the source of each value."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    #: SQLAlchemy URL. Embedded default: a SQLite file in the working folder.
+    database_url: str = "sqlite:///./toolbox.db"
+    #: Redis for the key store, rate limits and the Dramatiq broker. Unset: embedded mode.
+    redis_url: str | None = None
+    #: Names of the installed plugins to enable, e.g. ``TOOLBOX_PLUGINS=payme,click``.
+    plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    default_locale: str = "ru"
+    locales: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["ru", "uz"])
+    currency: Literal["UZS"] = "UZS"
+    debug: bool = False
+    #: Log every plugin hook call (name, plugin, duration) at DEBUG level.
+    trace_hooks: bool = False
+    log_level: str = "INFO"
+    #: Origins allowed to call the store API from a browser.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    cart: CartSettings = Field(default_factory=CartSettings)
+    checkout: CheckoutSettings = Field(default_factory=CheckoutSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
+
+    @field_validator("plugins", "locales", "cors_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_db_url(cls, value: str) -> str:
+        # psycopg 3 is our PostgreSQL driver; accept the plain URL forms people paste.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_jobs(self) -> bool:
+        """True when Dramatiq workers run inside the API process (no Redis configured)."""
+        if self.jobs.in_process_workers is not None:
+            return self.jobs.in_process_workers
+        return self.redis_url is None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    # ------------------------------------------------------------------ helpers
+    def masked(self) -> dict[str, Any]:
+        """The settings as a dict with every secret replaced by ``"********"``."""
+        return _mask(self.model_dump(mode="python"))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the kernel's keys from the TOML config file (plugin sections are ignored here)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data = read_config_file()
+        return {k: v for k, v in data.items() if k in self.settings_cls.model_fields}
+
+
+def config_file_path() -> Path:
+    """The TOML config file in effect (it may not exist)."""
+    return Path(os.environ.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG_FILE))
+
+
+def read_config_file() -> dict[str, Any]:
+    """Parse the TOML config file; an absent file is an empty config."""
+    path = config_file_path()
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message says what to change."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build :class:`Settings` from environment and file, raising :class:`ConfigError` on bad values."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, section=None)) from exc
+
+
+def env_var_name(*path: str | int) -> str:
+    """``env_var_name("payme", "merchant_id") == "TOOLBOX_PAYME__MERCHANT_ID"``."""
+    return ENV_PREFIX + ENV_NESTED.join(str(p).upper() for p in path)
+
+
+def describe_validation_error(exc: ValidationError, section: str | None) -> str:
+    """Turn a pydantic error into lines naming the environment variable to set."""
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        path = [section, *loc] if section else loc
+        var = env_var_name(*path)
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "is required but not set"
+        lines.append(f"{var}: {msg}")
+    return "; ".join(lines)
+
+
+# ---------------------------------------------------------------------- plugin sections
+def plugin_section_raw(name: str, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Collect the raw values of plugin section ``name`` from the TOML file and the environment.
+
+    Environment variables win over the file; ``TOOLBOX_PAYME__MERCHANT_ID`` becomes
+    ``{"merchant_id": ...}`` and deeper ``__`` levels become nested dicts.
+    """
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = dict(read_config_file().get(name, {}) or {})
+    prefix = env_var_name(name) + ENV_NESTED
+    for key, value in environ.items():
+        if not key.upper().startswith(prefix):
+            continue
+        parts = key[len(prefix) :].lower().split(ENV_NESTED)
+        target = data
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return data
+
+
+def load_plugin_settings(name: str, model: type[BaseModel]) -> BaseModel:
+    """Validate plugin ``name``'s section with its own ``model``; :class:`ConfigError` names the variables."""
+    try:
+        return model.model_validate(plugin_section_raw(name))
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, section=name)) from exc
+
+
+# ---------------------------------------------------------------------- provenance
+@dataclass(frozen=True)
+class ConfigValue:
+    """One effective setting, for ``toolbox config``."""
+
+    key: str
+    value: Any
+    source: str
+
+
+def explain(settings: Settings, plugin_models: dict[str, BaseModel] | None = None) -> list[ConfigValue]:
+    """Every effective value (secrets masked) with where it came from: env, file or default."""
+    file_data = read_config_file()
+    rows: list[ConfigValue] = []
+
+    def walk(prefix: tuple[str, ...], value: Any, file_node: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                sub = file_node.get(k) if isinstance(file_node, dict) else None
+                walk((*prefix, k), v, sub)
+            return
+        var = env_var_name(*prefix)
+        if var in {k.upper() for k in os.environ}:
+            source = f"env {var}"
+        elif file_node is not None:
+            source = f"file {config_file_path()}"
+        else:
+            source = "default"
+        rows.append(ConfigValue(".".join(prefix), value, source))
+
+    walk((), settings.masked(), file_data)
+    for name, model in (plugin_models or {}).items():
+        walk((name,), _mask(model.model_dump(mode="python")), file_data.get(name))
+    return rows
+
+
+_SECRET_WORDS = ("password", "secret", "token", "api_key", "private_key", "access_key")
+
+
+def _mask(data: Any, key: str = "") -> Any:
+    if isinstance(data, dict):
+        return {k: _mask(v, k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_mask(v, key) for v in data]
+    if isinstance(data, SecretStr):
+        return "********" if data.get_secret_value() else ""
+    if data and any(word in key.lower() for word in _SECRET_WORDS):
+        return "********"
+    if isinstance(data, str) and "://" in data and "@" in data:
+        return mask_url(data)
+    return data
+
+
+def mask_url(url: str) -> str:
+    """Hide the password in a URL such as ``postgresql://user:pw@host/db``."""
+    scheme, _, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:********@{host}"

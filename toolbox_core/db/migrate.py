@@ -1,0 +1,54 @@
+"""Alembic, driven from code: the kernel's version location plus one per enabled plugin.
+
+``toolbox migrate`` calls :func:`upgrade`, which upgrades every branch to its head in one go
+and does nothing when the database is already current (safe to run twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+KERNEL_VERSIONS = MIGRATIONS_DIR / "versions"
+
+
+def alembic_config(database_url: str, plugin_locations: Iterable[str | Path] = ()) -> Config:
+    """An Alembic config for the kernel plus the given plugin version locations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    locations = [str(KERNEL_VERSIONS), *(str(Path(p)) for p in plugin_locations)]
+    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("path_separator", "space")
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, plugin_locations: Iterable[str | Path] = ()) -> None:
+    """Upgrade the kernel and every given plugin location to their heads."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False), plugin_locations)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")
+
+
+def current_heads(engine: Engine) -> set[str]:
+    """The revisions the database is at."""
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def pending_model_changes(engine: Engine) -> list[object]:
+    """Differences between the models and the migrated database (empty when they agree)."""
+    import toolbox_core.models  # noqa: F401
+    from toolbox_core.db.base import Base
+
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(ctx, Base.metadata))

@@ -1,0 +1,106 @@
+"""``toolbox doctor``: configuration and connectivity checks with plain answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from toolbox_core.config import ConfigError, load_settings, mask_url
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    message: str
+
+
+def run_checks() -> list[Check]:
+    """Run every check that applies to the current configuration, stopping early only if
+    the configuration itself cannot be read."""
+    from toolbox_core.kernel import Toolbox
+    from toolbox_core.plugins import PluginError
+
+    checks: list[Check] = []
+    try:
+        settings = load_settings()
+        checks.append(Check("config", True, "settings are valid"))
+    except ConfigError as exc:
+        return [Check("config", False, str(exc))]
+    try:
+        toolbox = Toolbox.create(settings)
+        enabled = [n for n, p in toolbox.plugins.plugins.items() if p.enabled and not p.builtin]
+        checks.append(Check("plugins", True, f"enabled: {', '.join(enabled) or 'none'}"))
+    except (ConfigError, PluginError) as exc:
+        return [*checks, Check("plugins", False, str(exc))]
+
+    checks.append(_database(toolbox))
+    if settings.redis_url:
+        checks.append(_redis(settings.redis_url))
+    else:
+        checks.append(Check("redis", True, "not configured: embedded mode (database key store, in-process jobs)"))
+    if settings.search.meilisearch_url:
+        checks.append(_meilisearch(settings))
+    else:
+        checks.append(Check("search", True, "not configured: database search"))
+    if settings.storage.backend == "s3":
+        checks.append(_s3(settings))
+    else:
+        checks.append(Check("storage", True, f"local files in {settings.storage.local_path}"))
+    toolbox.close()
+    return checks
+
+
+def _database(toolbox) -> Check:  # type: ignore[no-untyped-def]
+    from toolbox_core.db.migrate import current_heads
+
+    url = mask_url(toolbox.settings.database_url)
+    try:
+        toolbox.db.ping()
+    except Exception as exc:
+        return Check("database", False, f"cannot connect to {url}: {type(exc).__name__}: {exc}".splitlines()[0])
+    heads = current_heads(toolbox.db.engine)
+    if not heads:
+        return Check("database", False, f"{url} is reachable but not migrated: run `toolbox migrate`")
+    return Check("database", True, f"{url} reachable, at {', '.join(sorted(heads))}")
+
+
+def _redis(url: str) -> Check:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        client.ping()
+        client.close()
+        return Check("redis", True, f"{mask_url(url)} reachable")
+    except Exception as exc:
+        return Check("redis", False, f"cannot reach {mask_url(url)}: {type(exc).__name__}: {exc}")
+
+
+def _meilisearch(settings) -> Check:  # type: ignore[no-untyped-def]
+    import httpx
+
+    url = settings.search.meilisearch_url.rstrip("/")
+    try:
+        response = httpx.get(f"{url}/health", timeout=3)
+        response.raise_for_status()
+        return Check("search", True, f"Meilisearch at {url} is {response.json().get('status', 'up')}")
+    except Exception as exc:
+        return Check("search", False, f"Meilisearch at {url} unreachable: {type(exc).__name__}: {exc}")
+
+
+def _s3(settings) -> Check:  # type: ignore[no-untyped-def]
+    import boto3
+
+    s = settings.storage
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=s.s3_endpoint_url,
+            region_name=s.s3_region,
+            aws_access_key_id=s.s3_access_key_id.get_secret_value() if s.s3_access_key_id else None,
+            aws_secret_access_key=s.s3_secret_access_key.get_secret_value() if s.s3_secret_access_key else None,
+        )
+        client.head_bucket(Bucket=s.s3_bucket)
+        return Check("storage", True, f"S3 bucket {s.s3_bucket!r} reachable")
+    except Exception as exc:
+        return Check("storage", False, f"S3 bucket {s.s3_bucket!r} at {s.s3_endpoint_url or 'AWS'}: {type(exc).__name__}: {exc}")

@@ -1,0 +1,154 @@
+"""Errors and the one JSON shape every API error has.
+
+Every error response is::
+
+    {"error": {"code": "out_of_stock", "message": "...", "details": {...}, "request_id": "..."}}
+
+Services raise subclasses of :class:`ToolboxError`; the app turns them into responses. Anything
+else that escapes a route becomes a 500 with code ``internal_error`` and no internals leaked.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("toolbox.errors")
+
+
+class ToolboxError(Exception):
+    """A failure with a stable machine-readable ``code`` and an HTTP ``status``."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        self.details = details
+        self.headers = headers or {}
+
+
+class BadRequest(ToolboxError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ToolboxError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ToolboxError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ToolboxError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ToolboxError):
+    status, code = 409, "conflict"
+
+
+class Gone(ToolboxError):
+    status, code = 410, "gone"
+
+
+class PayloadTooLarge(ToolboxError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMedia(ToolboxError):
+    status, code = 415, "unsupported_media_type"
+
+
+class InvalidInput(ToolboxError):
+    status, code = 422, "invalid_input"
+
+
+class RateLimited(ToolboxError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = max(1, int(retry_after))
+        self.headers["Retry-After"] = str(self.retry_after)
+        self.details = {"retry_after": self.retry_after, **(self.details or {})}
+
+
+class ServiceUnavailable(ToolboxError):
+    status, code = 503, "service_unavailable"
+
+
+def error_body(code: str, message: str, details: Any, request: Request | None) -> dict[str, Any]:
+    request_id = getattr(request.state, "request_id", None) if request is not None else None
+    return {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error leave the app in the one JSON shape."""
+
+    @app.exception_handler(ToolboxError)
+    async def _toolbox_error(request: Request, exc: ToolboxError) -> JSONResponse:
+        return _json(exc.status, error_body(exc.code, exc.message, exc.details, request), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "message": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        first = details[0] if details else {"loc": [], "message": "invalid"}
+        where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path"))
+        message = f"{where}: {first['message']}" if where else first["message"]
+        return _json(422, error_body("invalid_input", message, details, request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return _json(exc.status_code, error_body(code, message, None, request), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _json(500, error_body("internal_error", "internal server error", None, request))

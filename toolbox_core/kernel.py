@@ -1,0 +1,117 @@
+"""The running kernel: settings, plugins, database and providers, wired once per process.
+
+A :class:`Toolbox` is what every hook receives as ``toolbox``; it is the runtime half of the
+public plugin API (the other half is :mod:`toolbox_core.api`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from toolbox_core.config import Settings, load_settings
+from toolbox_core.db import Database
+from toolbox_core.plugins import PluginError, PluginManager
+from toolbox_core.providers import (
+    InventorySource,
+    NotificationChannel,
+    OtpSender,
+    PaymentProvider,
+    ShippingProvider,
+)
+
+log = logging.getLogger("toolbox")
+
+
+class Toolbox:
+    """One process's view of the store: build it with :meth:`Toolbox.create`."""
+
+    def __init__(self, settings: Settings, plugins: PluginManager, db: Database) -> None:
+        self.settings = settings
+        self.plugins = plugins
+        self.db = db
+        self._lock = threading.RLock()
+
+    @classmethod
+    def create(cls, settings: Settings | None = None, *, wire: bool = True) -> Toolbox:
+        """Load settings (unless given), discover and check plugins, and wire providers.
+
+        Raises :class:`toolbox_core.config.ConfigError` or :class:`PluginError` with a message
+        that says what to fix.
+        """
+        settings = settings or load_settings()
+        manager = PluginManager(trace=settings.trace_hooks)
+        manager.load(settings.plugins)
+        toolbox = cls(settings, manager, Database(settings.database_url))
+        if wire:
+            toolbox.wire()
+        return toolbox
+
+    def wire(self) -> None:
+        """Collect every provider now, so id clashes fail at start-up and not on first use."""
+        for name in (
+            "payment_providers",
+            "shipping_providers",
+            "notification_channels",
+            "otp_senders",
+            "inventory_sources",
+        ):
+            getattr(self, name)
+
+    # ------------------------------------------------------------------ plugins
+    def plugin_settings(self, name: str) -> BaseModel:
+        """The validated settings of plugin ``name`` (its ``settings_model``)."""
+        try:
+            return self.plugins.settings[name]
+        except KeyError:
+            raise PluginError(name, "has no settings (not enabled, or no settings_model hook)") from None
+
+    @cached_property
+    def payment_providers(self) -> dict[str, PaymentProvider]:
+        return self.plugins.collect("payment_providers", toolbox=self)
+
+    @cached_property
+    def shipping_providers(self) -> dict[str, ShippingProvider]:
+        return self.plugins.collect("shipping_providers", toolbox=self)
+
+    @cached_property
+    def notification_channels(self) -> dict[str, NotificationChannel]:
+        return self.plugins.collect("notification_channels", toolbox=self)
+
+    @cached_property
+    def otp_senders(self) -> dict[str, OtpSender]:
+        return self.plugins.collect("otp_senders", toolbox=self)
+
+    @cached_property
+    def inventory_sources(self) -> dict[str, InventorySource]:
+        return self.plugins.collect("inventory_sources", toolbox=self)
+
+    # ------------------------------------------------------------------ database
+    def migration_locations(self) -> list[Path]:
+        """Alembic version folders of every enabled plugin (the kernel's is implicit)."""
+        return [Path(path) for _, path in self.plugins.call_each("migrations")]
+
+    def migrate(self) -> None:
+        """Upgrade the kernel's and every enabled plugin's schema to head (idempotent)."""
+        from toolbox_core.db.migrate import upgrade
+
+        if self.db.is_sqlite:
+            _ensure_sqlite_folder(self.settings.database_url)
+        upgrade(self.db.engine, self.migration_locations())
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def describe(self) -> dict[str, Any]:
+        return {"plugins": [p.as_dict() for p in self.plugins.plugins.values()]}
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)

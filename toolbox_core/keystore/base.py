@@ -1,0 +1,83 @@
+"""The ephemeral key store: short-lived sensitive state with atomic operations.
+
+OTP code hashes, verification flags, rate-limit counters and gateway tokens live here, never in
+process memory. Redis (Lua scripts) in production, the database in embedded mode; both pass the
+same test suite. Keys are plain strings; callers namespace them (``otp:code:+998901234567``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class VerifyOutcome(StrEnum):
+    """Result of :meth:`KeyStore.verify_and_consume`."""
+
+    OK = "ok"                  # matched: the key is consumed (deleted)
+    MISMATCH = "mismatch"      # wrong value; one attempt used
+    EXHAUSTED = "exhausted"    # too many wrong attempts: the key is dead (deleted)
+    MISSING = "missing"        # no such key (never set, expired or consumed)
+
+
+@dataclass(frozen=True)
+class WindowHit:
+    """A rate-limit counter after one hit: ``count`` in the current window, seconds until it resets."""
+
+    count: int
+    reset_in: int
+
+
+class KeyStoreUnavailable(Exception):
+    """The backing store cannot be reached. The API answers 503; there is no fallback to memory."""
+
+
+class KeyStore(ABC):
+    """Atomic operations on short-lived values. Every method is atomic across processes."""
+
+    @abstractmethod
+    def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Store ``value`` under ``key`` for ``ttl_seconds``, replacing any previous value and attempts."""
+
+    @abstractmethod
+    def get(self, key: str) -> str | None:
+        """The live value of ``key``, or ``None``."""
+
+    @abstractmethod
+    def ttl(self, key: str) -> int | None:
+        """Seconds left before ``key`` expires, or ``None`` when it does not exist."""
+
+    @abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; ``True`` if it existed."""
+
+    @abstractmethod
+    def set_if_absent(self, key: str, value: str, ttl_seconds: int) -> bool:
+        """Store only if ``key`` has no live value; ``True`` if stored (a lock or a once-only marker)."""
+
+    @abstractmethod
+    def consume(self, key: str) -> str | None:
+        """Atomically read and delete ``key``: exactly one concurrent caller gets the value."""
+
+    @abstractmethod
+    def compare_and_consume(self, key: str, expected: str) -> bool:
+        """Delete ``key`` and return ``True`` only if its value equals ``expected``; one caller wins."""
+
+    @abstractmethod
+    def verify_and_consume(self, key: str, candidate: str, max_attempts: int) -> VerifyOutcome:
+        """Check ``candidate`` against ``key``'s value, counting wrong attempts.
+
+        A match consumes the key (``OK``). A mismatch counts one attempt (``MISMATCH``); the
+        ``max_attempts``-th wrong attempt deletes the key (``EXHAUSTED``). The comparison is
+        constant-time. One code, however many concurrent guesses, gets at most
+        ``max_attempts`` checks.
+        """
+
+    @abstractmethod
+    def hit(self, key: str, window_seconds: int) -> WindowHit:
+        """Count one event in a fixed window starting at the first hit; returns the new count."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise :class:`KeyStoreUnavailable` if the backing store is unreachable."""

@@ -1,0 +1,9 @@
+"""The kernel's own features, registered through the same plugin manager as outside plugins.
+
+Each module here implements hooks from :mod:`toolbox_core.hookspecs`; together they are the
+reference implementation of every hook. Order matters only for display.
+"""
+
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "toolbox_core.builtin.system",
+)

@@ -1,0 +1,272 @@
+"""Finding, checking, configuring and calling plugins.
+
+Installed plugins are found through the ``toolbox.plugins`` entry-point group; only those named
+in ``TOOLBOX_PLUGINS`` (or ``plugins = [...]`` in ``toolbox.toml``) are imported. Every problem
+at start-up raises :class:`PluginError` naming the plugin and what to do.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import importlib_metadata
+import pluggy
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+from pydantic import BaseModel
+
+from toolbox_core import ENTRY_POINT_GROUP, KERNEL_API_VERSION, __version__, hookspecs
+from toolbox_core.asyncutil import aresolve, resolve
+from toolbox_core.config import ConfigError, load_plugin_settings
+from toolbox_core.plugins.builtin import BUILTIN_PLUGINS
+
+log = logging.getLogger("toolbox.plugins")
+hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT)
+
+
+class PluginError(Exception):
+    """A plugin cannot be loaded; the message names the plugin and what to do about it."""
+
+    def __init__(self, plugin: str, problem: str, fix: str = "") -> None:
+        self.plugin = plugin
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"plugin {plugin!r}: {problem}" + (f" — {fix}" if fix else ""))
+
+
+@dataclass
+class PluginInfo:
+    """An installed or built-in plugin, for ``toolbox plugins`` and ``/admin/plugins``."""
+
+    name: str
+    version: str
+    distribution: str
+    module: str
+    enabled: bool
+    builtin: bool = False
+    kernel_api: str | None = None
+    hooks: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "distribution": self.distribution,
+            "module": self.module,
+            "enabled": self.enabled,
+            "builtin": self.builtin,
+            "kernel_api": self.kernel_api,
+            "hooks": self.hooks,
+        }
+
+
+def discover() -> dict[str, importlib_metadata.EntryPoint]:
+    """Installed plugins by name, from the ``toolbox.plugins`` entry-point group."""
+    found: dict[str, importlib_metadata.EntryPoint] = {}
+    for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+class PluginManager:
+    """The kernel's pluggy manager plus what it knows about each plugin."""
+
+    def __init__(self, trace: bool = False) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.settings: dict[str, BaseModel] = {}
+        self.installed: dict[str, importlib_metadata.EntryPoint] = {}
+        if trace:
+            self.enable_tracing()
+
+    # ------------------------------------------------------------------ loading
+    def load(self, enabled: Iterable[str], builtins: Iterable[str] = BUILTIN_PLUGINS) -> None:
+        """Register the kernel's built-in plugins, then every enabled installed plugin.
+
+        Raises :class:`PluginError` for an unknown name, an import failure, an unsupported
+        kernel API, or missing or invalid settings.
+        """
+        for module_name in builtins:
+            module = _import(module_name, module_name)
+            name = getattr(module, "PLUGIN_NAME", module_name)
+            self._register(name, module, version=__version__, distribution="toolbox-core", builtin=True)
+
+        self.installed = discover()
+        wanted = list(dict.fromkeys(n.strip() for n in enabled if n.strip()))
+        for name in wanted:
+            ep = self.installed.get(name)
+            if ep is None:
+                known = ", ".join(sorted(self.installed)) or "none"
+                raise PluginError(
+                    name,
+                    "is enabled in config but not installed",
+                    f"installed plugins: {known}; pip install the plugin or remove it from TOOLBOX_PLUGINS",
+                )
+            try:
+                module = ep.load()
+            except Exception as exc:  # the cause is what the operator needs
+                raise PluginError(
+                    name, f"failed to import {ep.value}: {type(exc).__name__}: {exc}",
+                    "fix the installation or disable the plugin",
+                ) from exc
+            dist = ep.dist
+            version = dist.version if dist else "unknown"
+            distribution = dist.metadata["Name"] if dist else "unknown"
+            self._check_kernel_api(name, module)
+            self._register(name, module, version=version, distribution=distribution, builtin=False)
+
+        for name in self.plugins:
+            self._load_settings(name)
+
+        for name, ep in self.installed.items():
+            if name not in self.plugins:
+                dist = ep.dist
+                self.plugins[name] = PluginInfo(
+                    name=name,
+                    version=dist.version if dist else "unknown",
+                    distribution=dist.metadata["Name"] if dist else "unknown",
+                    module=ep.value,
+                    enabled=False,
+                )
+
+    def _register(self, name: str, module: ModuleType, *, version: str, distribution: str, builtin: bool) -> None:
+        if self.pm.get_plugin(name) is not None:
+            raise PluginError(name, "is registered twice", "remove the duplicate from TOOLBOX_PLUGINS")
+        try:
+            self.pm.register(module, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(name, f"has an invalid hook implementation: {exc}", "check it against toolbox_core/hookspecs.py") from exc
+        hooks = sorted(
+            caller.name for caller in self.pm.get_hookcallers(module) or [] if caller.name
+        )
+        self.plugins[name] = PluginInfo(
+            name=name,
+            version=version,
+            distribution=distribution,
+            module=module.__name__,
+            enabled=True,
+            builtin=builtin,
+            kernel_api=getattr(module, "KERNEL_API", None),
+            hooks=hooks,
+        )
+
+    @staticmethod
+    def _check_kernel_api(name: str, module: ModuleType) -> None:
+        declared = getattr(module, "KERNEL_API", None)
+        if not declared:
+            raise PluginError(name, "declares no KERNEL_API range", 'add KERNEL_API = ">=1.0,<2" to the plugin module')
+        try:
+            spec = SpecifierSet(declared)
+        except InvalidSpecifier as exc:
+            raise PluginError(name, f"has an invalid KERNEL_API {declared!r}", "use a PEP 440 range like '>=1.0,<2'") from exc
+        if Version(KERNEL_API_VERSION) not in spec:
+            raise PluginError(
+                name,
+                f"supports kernel API {declared} but this kernel offers {KERNEL_API_VERSION}",
+                "install a plugin release made for this kernel, or a kernel the plugin supports",
+            )
+
+    def _load_settings(self, name: str) -> None:
+        plugin = self.pm.get_plugin(name)
+        impl = getattr(plugin, "settings_model", None)
+        if impl is None:
+            return
+        model = impl()
+        if model is None:
+            return
+        try:
+            self.settings[name] = load_plugin_settings(name, model)
+        except ConfigError as exc:
+            raise PluginError(name, f"invalid settings: {exc}", "set the variables named, or the [" + name + "] section of toolbox.toml") from exc
+
+    # ------------------------------------------------------------------ calling
+    def enable_tracing(self) -> None:
+        """Log every hook call with its duration at DEBUG level (``TOOLBOX_TRACE_HOOKS=1``)."""
+
+        def before(hook_name: str, impls: list[pluggy.HookImpl], kwargs: dict[str, Any]) -> None:
+            log.debug("hook %s -> %s", hook_name, [i.plugin_name for i in impls])
+
+        def after(outcome: Any, hook_name: str, impls: list[pluggy.HookImpl], kwargs: dict[str, Any]) -> None:
+            log.debug("hook %s done", hook_name)
+
+        self.pm.add_hookcall_monitoring(before, after)
+        self._trace = True
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook_name`` on every plugin implementing it; ``[(plugin_name, result), ...]``.
+
+        Coroutine results are run to completion. ``None`` results are dropped.
+        """
+        results = []
+        for impl in self._impls(hook_name):
+            started = time.perf_counter()
+            value = resolve(impl.function(**{a: kwargs[a] for a in impl.argnames}))
+            self._log_call(hook_name, impl.plugin_name, started)
+            if value is not None:
+                results.append((impl.plugin_name, value))
+        return results
+
+    async def acall_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Async twin of :meth:`call_each`: coroutine results are awaited on the caller's loop."""
+        results = []
+        for impl in self._impls(hook_name):
+            started = time.perf_counter()
+            value = await aresolve(impl.function(**{a: kwargs[a] for a in impl.argnames}))
+            self._log_call(hook_name, impl.plugin_name, started)
+            if value is not None:
+                results.append((impl.plugin_name, value))
+        return results
+
+    def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
+        caller = getattr(self.pm.hook, hook_name)
+        # pluggy calls the last registered first; we keep registration order (kernel first).
+        return list(reversed(caller.get_hookimpls()))
+
+    def _log_call(self, hook_name: str, plugin: str, started: float) -> None:
+        if getattr(self, "_trace", False):
+            log.debug("hook %s on %s took %.2f ms", hook_name, plugin, (time.perf_counter() - started) * 1000)
+
+    def collect(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
+        """Providers from a list-returning hook, indexed by their ``id``; a duplicate id is an error."""
+        index: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        for plugin_name, items in self.call_each(hook_name, **kwargs):
+            for item in items:
+                item_id = getattr(item, "id", None) or getattr(item, "name", None)
+                if not item_id:
+                    raise PluginError(plugin_name, f"{hook_name} returned an object without an id: {item!r}")
+                if item_id in index:
+                    raise PluginError(
+                        plugin_name,
+                        f"{hook_name}: id {item_id!r} is already provided by plugin {owners[item_id]!r}",
+                        "enable only one of them, or give one a different id",
+                    )
+                index[item_id] = item
+                owners[item_id] = plugin_name
+        return index
+
+    def list_from(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """All items of a list-returning hook, flattened, in registration order."""
+        return [item for _, items in self.call_each(hook_name, **kwargs) for item in items]
+
+    def enabled_names(self) -> list[str]:
+        return [name for name, info in self.plugins.items() if info.enabled]
+
+    def is_async_hook(self, hook_name: str) -> bool:
+        return any(inspect.iscoroutinefunction(i.function) for i in self._impls(hook_name))
+
+
+def _import(module_name: str, plugin: str) -> ModuleType:
+    import importlib
+
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:
+        raise PluginError(plugin, f"failed to import {module_name}: {type(exc).__name__}: {exc}") from exc
