@@ -1,5 +1,6 @@
 """Imports every kernel model so ``Base.metadata`` is complete (Alembic, tests)."""
 
+from toolbox_core.admin import models as admin_models  # noqa: F401
 from toolbox_core.catalog import models as catalog_models  # noqa: F401
 from toolbox_core.customers import models as customer_models  # noqa: F401
 from toolbox_core.events import models as event_models  # noqa: F401

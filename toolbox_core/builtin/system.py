@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
+from toolbox_core.admin.auth import require_admin
 from toolbox_core.plugins import hookimpl
 
 PLUGIN_NAME = "core.system"
@@ -13,7 +14,7 @@ PLUGIN_NAME = "core.system"
 
 @hookimpl
 def register_routes(toolbox: Any) -> list[APIRouter]:
-    router = APIRouter(prefix="/admin", tags=["admin: system"])
+    router = APIRouter(prefix="/admin", tags=["admin: system"], dependencies=[Depends(require_admin("plugins:read"))])
 
     @router.get("/plugins", summary="Installed plugins: version, enabled, hooks implemented")
     def list_plugins(request: Request) -> dict[str, Any]:

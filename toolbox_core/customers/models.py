@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from toolbox_core.db.base import Base, TimestampMixin
+from toolbox_core.db.base import Base, TimestampMixin, utcnow
 
 
 class Customer(TimestampMixin, Base):
@@ -16,3 +18,16 @@ class Customer(TimestampMixin, Base):
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     locale: Mapped[str] = mapped_column(String(10), default="ru")
+
+
+class CustomerSession(Base):
+    """A signed-in customer's session; only the SHA-256 of its bearer token is stored."""
+
+    __tablename__ = "customer_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

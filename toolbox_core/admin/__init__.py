@@ -1,0 +1,1 @@
+"""Admin API access: API keys with scopes."""
