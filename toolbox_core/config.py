@@ -109,6 +109,10 @@ class JobsSettings(BaseModel):
     max_backoff_ms: int = Field(5 * 60 * 1000, ge=0)
     relay_poll_interval_ms: int = Field(200, gt=0)
     relay_batch_size: int = Field(500, gt=0)
+    #: How long a dispatched delivery belongs to its worker before the relay sends it again.
+    delivery_lease_ms: int = Field(60_000, gt=0)
+    #: Prefix of every Redis key the broker and the scheduler locks use.
+    redis_namespace: str = "toolbox"
 
 
 class Settings(BaseSettings):

@@ -10,7 +10,7 @@ import logging
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -24,6 +24,11 @@ from toolbox_core.providers import (
     PaymentProvider,
     ShippingProvider,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolbox_core.events.bus import EventBus
+    from toolbox_core.jobs.runtime import Jobs
+    from toolbox_core.jobs.scheduler import Scheduler
 
 log = logging.getLogger("toolbox")
 
@@ -91,6 +96,28 @@ class Toolbox:
     def inventory_sources(self) -> dict[str, InventorySource]:
         return self.plugins.collect("inventory_sources", toolbox=self)
 
+    # ------------------------------------------------------------------ events and jobs
+    @cached_property
+    def events(self) -> EventBus:
+        """Event registry, subscribers, relay and delivery (``drain()`` for tests)."""
+        from toolbox_core.events.bus import EventBus
+
+        return EventBus(self)
+
+    @cached_property
+    def jobs(self) -> Jobs:
+        """The Dramatiq broker and actors: ``toolbox.jobs.enqueue(name, **kwargs)``."""
+        from toolbox_core.jobs.runtime import Jobs
+
+        return Jobs(self)
+
+    @cached_property
+    def scheduler(self) -> Scheduler:
+        """Scheduled jobs, run once per tick across processes (``toolbox jobs``)."""
+        from toolbox_core.jobs.scheduler import Scheduler
+
+        return Scheduler(self)
+
     # ------------------------------------------------------------------ database
     def migration_locations(self) -> list[Path]:
         """Alembic version folders of every enabled plugin (the kernel's is implicit)."""
@@ -105,6 +132,9 @@ class Toolbox:
         upgrade(self.db.engine, self.migration_locations())
 
     def close(self) -> None:
+        for name in ("scheduler", "jobs", "events"):  # only those this process used
+            if name in self.__dict__:
+                self.__dict__[name].close()
         self.db.dispose()
 
     def describe(self) -> dict[str, Any]:

@@ -7,7 +7,11 @@ Domain code emits inside its transaction::
         emit(session, "order.placed", {"order_id": order.id})
 
 Nothing is published if the transaction rolls back; nothing is lost if the process dies after
-commit: the relay picks up committed rows.
+commit: the relay picks up committed rows (see :mod:`toolbox_core.events.bus`).
+
+Declare every event you emit with the ``event_types`` hook; ``toolbox events types`` lists the
+registry. Tests assert delivery end to end with ``toolbox.events.drain()``, which relays and runs
+every due delivery in the calling thread.
 """
 
 from __future__ import annotations
@@ -20,11 +24,15 @@ from toolbox_core.events.models import OutboxEvent
 from toolbox_core.events.types import Event, EventType, Subscriber
 from toolbox_core.ids import new_id
 
+#: ``session.info`` key set by :func:`emit`, so the relay is woken when that transaction commits.
+EMITTED_KEY = "toolbox_events_emitted"
+
 
 def emit(session: Session, name: str, payload: dict[str, Any], *, version: int = 1) -> str:
     """Record event ``name`` in the current transaction; returns the event id."""
     event_id = new_id("evt")
     session.add(OutboxEvent(id=event_id, name=name, version=version, payload=payload))
+    session.info[EMITTED_KEY] = True
     return event_id
 
 

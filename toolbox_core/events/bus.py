@@ -1,0 +1,346 @@
+"""Relay and delivery: committed outbox rows become one delivery per (event, subscriber).
+
+The flow, and where each guarantee comes from:
+
+1. Domain code writes an :class:`OutboxEvent` in its own transaction (``emit``). A rollback
+   removes it, so nothing is published for work that did not happen.
+2. :meth:`EventBus.relay` claims a batch of unpublished events (``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite, so several relays never take the same rows), inserts
+   one :class:`EventDelivery` per matching subscriber, marks the events published and *claims*
+   the new deliveries for ``jobs.delivery_lease_ms`` — all in one transaction. Only then are the
+   Dramatiq messages sent. A crash between that commit and the send loses nothing: when the
+   claim expires the relay dispatches the delivery again.
+3. :meth:`EventBus.deliver` runs the subscriber outside any transaction, then records success,
+   or a failure with exponential backoff (``jobs.min_backoff_ms`` doubling up to
+   ``jobs.max_backoff_ms``) until ``max_retries`` retries are used and the delivery is parked
+   as ``failed`` (``toolbox events failed``, ``toolbox events replay ID``).
+
+Retries are scheduled in the database, not in the broker, so they survive restarts of every
+process. Delivery is at least once; ``Event.id`` is stable so handlers can be idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from toolbox_core.asyncutil import resolve
+from toolbox_core.db.base import utcnow
+from toolbox_core.events import EMITTED_KEY
+from toolbox_core.events.models import EventDelivery, OutboxEvent
+from toolbox_core.events.registry import EventRegistry
+from toolbox_core.events.types import Event, Subscriber
+from toolbox_core.ids import new_id
+from toolbox_core.plugins import PluginError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolbox_core.kernel import Toolbox
+
+log = logging.getLogger("toolbox.events")
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    """What :meth:`EventBus.drain` did: deliveries run, and how many of them failed."""
+
+    delivered: int
+    failed: int
+
+
+def backoff_ms(attempts: int, min_ms: int, max_ms: int) -> int:
+    """Delay before retry number ``attempts`` (1-based): ``min_ms`` doubling, capped at ``max_ms``."""
+    return min(max_ms, min_ms * 2 ** max(0, attempts - 1))
+
+
+class EventBus:
+    """``toolbox.events``: the registry, the subscribers, the relay and delivery.
+
+    ``clock`` returns the current UTC time; tests pass their own to move time forward.
+    """
+
+    def __init__(self, toolbox: Toolbox, clock: Callable[[], datetime] = utcnow) -> None:
+        self.toolbox = toolbox
+        self.settings = toolbox.settings.jobs
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._relay_thread: threading.Thread | None = None
+        self._listen_for_commits()
+
+    # ------------------------------------------------------------------ declarations
+    @cached_property
+    def registry(self) -> EventRegistry:
+        """Every declared event type (``event_types`` hook of every enabled plugin)."""
+        return EventRegistry.from_plugins(self.toolbox.plugins)
+
+    @cached_property
+    def subscribers(self) -> dict[str, Subscriber]:
+        """Subscribers by name (``event_subscribers`` hook); a name used twice is a start-up error."""
+        index: dict[str, Subscriber] = {}
+        for plugin_name, subscribers in self.toolbox.plugins.call_each("event_subscribers", toolbox=self.toolbox):
+            for subscriber in subscribers:
+                if subscriber.name in index:
+                    raise PluginError(plugin_name, f"subscriber name {subscriber.name!r} is already used",
+                                      "give every subscriber a unique name")
+                index[subscriber.name] = subscriber
+        return index
+
+    # ------------------------------------------------------------------ relay
+    def relay(self, *, retry_now: bool = False) -> list[dict[str, Any]]:
+        """One relay pass; returns the deliveries it claimed, as messages ready to send.
+
+        Turns up to ``jobs.relay_batch_size`` unpublished events into deliveries and claims
+        deliveries that are due (a scheduled retry whose time came, or a claim that expired).
+        ``retry_now`` treats scheduled retries as due at once (tests, ``drain``).
+        """
+        batch = self.settings.relay_batch_size
+        now = self.clock()
+        claim_until = now + timedelta(milliseconds=self.settings.delivery_lease_ms)
+        subscribers = list(self.subscribers.values())
+        messages: list[dict[str, Any]] = []
+        with self.toolbox.db.transaction() as session:
+            events = session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.published_at.is_(None))
+                .order_by(OutboxEvent.occurred_at)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            rows = []
+            for outbox in events:
+                event = _event_dict(outbox)
+                for subscriber in subscribers:
+                    if subscriber.matches(outbox.name):
+                        delivery_id = new_id("dlv")
+                        rows.append({
+                            "id": delivery_id, "event_id": outbox.id, "subscriber": subscriber.name,
+                            "status": PENDING, "attempts": 0, "next_attempt_at": now,
+                            "claimed_until": claim_until, "created_at": now, "updated_at": now,
+                        })
+                        messages.append({"delivery_id": delivery_id, "subscriber": subscriber.name, "event": event})
+            if rows:
+                session.execute(insert(EventDelivery), rows)
+            if events:
+                session.execute(
+                    update(OutboxEvent).where(OutboxEvent.id.in_([e.id for e in events])).values(published_at=now),
+                    execution_options={"synchronize_session": False},
+                )
+            messages += self._claim_due(session, now, claim_until, batch, retry_now)
+        return messages
+
+    def _claim_due(self, session: Session, now: datetime, claim_until: datetime, batch: int,
+                   retry_now: bool) -> list[dict[str, Any]]:
+        due = select(EventDelivery.id).where(
+            EventDelivery.status == PENDING,
+            or_(EventDelivery.claimed_until.is_(None), EventDelivery.claimed_until <= now),
+        )
+        if not retry_now:
+            due = due.where(EventDelivery.next_attempt_at <= now)
+        ids = session.scalars(due.limit(batch).with_for_update(skip_locked=True)).all()
+        if not ids:
+            return []
+        session.execute(
+            update(EventDelivery).where(EventDelivery.id.in_(ids)).values(claimed_until=claim_until),
+            execution_options={"synchronize_session": False},
+        )
+        pairs = session.execute(
+            select(EventDelivery.id, EventDelivery.subscriber, OutboxEvent)
+            .join(OutboxEvent, OutboxEvent.id == EventDelivery.event_id)
+            .where(EventDelivery.id.in_(ids))
+        ).all()
+        return [{"delivery_id": d, "subscriber": s, "event": _event_dict(e)} for d, s, e in pairs]
+
+    # ------------------------------------------------------------------ delivery
+    def deliver(self, message: dict[str, Any]) -> bool:
+        """Run one delivery (a message from :meth:`relay`) and record the outcome; ``True`` on success.
+
+        The subscriber runs outside any transaction; its exception is recorded, never raised.
+        """
+        subscriber = self.subscribers.get(message["subscriber"])
+        event = Event(**message["event"])
+        try:
+            if subscriber is None:
+                raise LookupError(f"no subscriber named {message['subscriber']!r} is registered (plugin disabled?)")
+            resolve(subscriber.handler(event, self.toolbox))
+        except Exception as exc:
+            log.warning("subscriber %s failed on %s %s: %s", message["subscriber"], event.name, event.id, exc)
+            self._record_failure(message["delivery_id"], subscriber, exc)
+            return False
+        self._record_success(message["delivery_id"])
+        return True
+
+    def _record_success(self, delivery_id: str) -> None:
+        with self.toolbox.db.transaction() as session:
+            session.execute(
+                update(EventDelivery)
+                .where(EventDelivery.id == delivery_id, EventDelivery.status == PENDING)
+                .values(status=DONE, attempts=EventDelivery.attempts + 1, claimed_until=None,
+                        last_error=None, updated_at=self.clock()),
+                execution_options={"synchronize_session": False},
+            )
+
+    def _record_failure(self, delivery_id: str, subscriber: Subscriber | None, exc: BaseException) -> None:
+        max_retries = self.settings.max_retries
+        if subscriber is not None and subscriber.max_retries is not None:
+            max_retries = subscriber.max_retries
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
+        now = self.clock()
+        with self.toolbox.db.transaction() as session:
+            delivery = session.get(EventDelivery, delivery_id)
+            if delivery is None or delivery.status != PENDING:
+                return
+            delivery.attempts += 1
+            delivery.last_error = error
+            delivery.claimed_until = None
+            delivery.updated_at = now
+            if delivery.attempts > max_retries:
+                delivery.status = FAILED
+                log.error("delivery %s (%s) parked after %d attempts", delivery_id, delivery.subscriber, delivery.attempts)
+            else:
+                delay = backoff_ms(delivery.attempts, self.settings.min_backoff_ms, self.settings.max_backoff_ms)
+                delivery.next_attempt_at = now + timedelta(milliseconds=delay)
+
+    # ------------------------------------------------------------------ operators
+    def failed(self, limit: int = 100) -> list[EventDelivery]:
+        """Parked deliveries, newest first (``toolbox events failed``)."""
+        with self.toolbox.db.session() as session:
+            return list(session.scalars(
+                select(EventDelivery).where(EventDelivery.status == FAILED)
+                .order_by(EventDelivery.updated_at.desc()).limit(limit)
+            ))
+
+    def replay(self, ident: str) -> int:
+        """Make a delivery (``dlv_...``) or every delivery of an event (``evt_...``) due again.
+
+        Attempts start over. Returns how many deliveries were rescheduled; raises
+        :class:`toolbox_core.errors.NotFound` for an unknown id.
+        """
+        from toolbox_core.errors import NotFound
+
+        column = EventDelivery.event_id if ident.startswith("evt_") else EventDelivery.id
+        with self.toolbox.db.transaction() as session:
+            result = session.execute(
+                update(EventDelivery).where(column == ident)
+                .values(status=PENDING, attempts=0, next_attempt_at=self.clock(), claimed_until=None,
+                        updated_at=self.clock()),
+                execution_options={"synchronize_session": False},
+            )
+            count = result.rowcount or 0
+        if not count:
+            raise NotFound(f"no delivery or event with id {ident!r}")
+        self._wake.set()
+        return count
+
+    def counts(self) -> dict[str, int]:
+        """Deliveries by status, plus ``unpublished`` outbox rows."""
+        with self.toolbox.db.session() as session:
+            rows = dict(session.execute(
+                select(EventDelivery.status, func.count()).group_by(EventDelivery.status)).all())
+            unpublished = session.scalar(
+                select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None)))
+        return {"unpublished": unpublished or 0, PENDING: rows.get(PENDING, 0),
+                DONE: rows.get(DONE, 0), FAILED: rows.get(FAILED, 0)}
+
+    # ------------------------------------------------------------------ draining (tests, CLI)
+    def drain(self, timeout: float = 10.0, *, retry_now: bool = False) -> DrainResult:
+        """Relay everything pending and run every due delivery in the calling thread, until none is left.
+
+        For tests and scripts: after ``drain()`` every committed event has reached every matching
+        subscriber once (or had its failure recorded). Deliveries claimed by another worker
+        are waited for. Scheduled retries are left for later unless ``retry_now`` is true, which
+        runs them at once until they succeed or are parked. Raises :class:`TimeoutError` if
+        deliveries are still in flight elsewhere after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        delivered = failed = 0
+        while True:
+            messages = self.relay(retry_now=retry_now)
+            for message in messages:
+                ok = self.deliver(message)
+                delivered += ok
+                failed += not ok
+            if messages:
+                continue
+            in_flight = self._in_flight()
+            if not in_flight:
+                return DrainResult(delivered, failed)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{in_flight} deliveries still claimed by another worker after {timeout}s")
+            time.sleep(0.02)
+
+    def _in_flight(self) -> int:
+        with self.toolbox.db.session() as session:
+            return session.scalar(
+                select(func.count()).select_from(EventDelivery).where(
+                    EventDelivery.status == PENDING, EventDelivery.claimed_until > self.clock())
+            ) or 0
+
+    # ------------------------------------------------------------------ relay loop
+    def start_relay(self, send: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Run the relay in a background thread, handing claimed deliveries to ``send``.
+
+        It wakes every ``jobs.relay_poll_interval_ms``, and at once after a transaction of this
+        process that emitted an event commits.
+        """
+        if self._relay_thread is not None:
+            return
+        self._stop.clear()
+        thread = threading.Thread(target=self._relay_loop, args=(send,), name="toolbox-relay", daemon=True)
+        self._relay_thread = thread
+        thread.start()
+
+    def stop_relay(self, timeout: float = 5.0) -> None:
+        thread, self._relay_thread = self._relay_thread, None
+        if thread is not None:
+            self._stop.set()
+            self._wake.set()
+            thread.join(timeout)
+
+    def _relay_loop(self, send: Callable[[list[dict[str, Any]]], None]) -> None:
+        interval = self.settings.relay_poll_interval_ms / 1000
+        while not self._stop.is_set():
+            try:
+                messages = self.relay()
+                if messages:
+                    send(messages)
+                if len(messages) >= self.settings.relay_batch_size:
+                    continue  # more is waiting
+            except Exception:
+                log.exception("relay pass failed; retrying")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def _listen_for_commits(self) -> None:
+        """Wake the relay as soon as a transaction that emitted commits (no poll delay)."""
+        engine = self.toolbox.db.engine
+        wake = self._wake
+
+        def after_commit(session: Session) -> None:
+            if session.info.get(EMITTED_KEY) and session.get_bind() is engine:
+                wake.set()
+
+        sa_event.listen(Session, "after_commit", after_commit)
+        self._after_commit = after_commit
+
+    def close(self) -> None:
+        self.stop_relay()
+        if sa_event.contains(Session, "after_commit", self._after_commit):
+            sa_event.remove(Session, "after_commit", self._after_commit)
+
+
+def _event_dict(outbox: OutboxEvent) -> dict[str, Any]:
+    return {"id": outbox.id, "name": outbox.name, "payload": outbox.payload, "version": outbox.version,
+            "occurred_at": outbox.occurred_at.isoformat() if outbox.occurred_at else ""}

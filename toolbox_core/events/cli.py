@@ -1,0 +1,64 @@
+"""``toolbox events``: the event registry, parked deliveries and replay."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+events_app = typer.Typer(help="Events: registry, failed deliveries, replay.", no_args_is_help=True)
+
+
+@events_app.command("types")
+def types_cmd() -> None:
+    """List every declared event (the registry), its version, payload fields and plugin."""
+    from toolbox_core.cli.main import console, open_toolbox
+
+    toolbox = open_toolbox()
+    table = Table("event", "version", "payload", "plugin", "description")
+    for declared in toolbox.events.registry:
+        event = declared.type
+        table.add_row(event.name, str(event.version), ", ".join(event.payload), declared.plugin, event.description)
+    console.print(table)
+    toolbox.close()
+
+
+@events_app.command("docs")
+def docs_cmd() -> None:
+    """Print the registry as Markdown (``toolbox events docs > docs/events.md``)."""
+    from toolbox_core.cli.main import open_toolbox
+
+    toolbox = open_toolbox()
+    typer.echo(toolbox.events.registry.to_markdown(), nl=False)
+    toolbox.close()
+
+
+@events_app.command("failed")
+def failed_cmd(limit: Annotated[int, typer.Option(help="How many to show")] = 100) -> None:
+    """List deliveries parked after their last retry, newest first."""
+    from toolbox_core.cli.main import console, open_toolbox
+
+    toolbox = open_toolbox()
+    table = Table("delivery", "event", "subscriber", "attempts", "last error", "updated")
+    for delivery in toolbox.events.failed(limit):
+        table.add_row(delivery.id, delivery.event_id, delivery.subscriber, str(delivery.attempts),
+                      delivery.last_error or "", f"{delivery.updated_at:%Y-%m-%d %H:%M:%S}")
+    console.print(table)
+    toolbox.close()
+
+
+@events_app.command("replay")
+def replay_cmd(ident: Annotated[str, typer.Argument(metavar="ID", help="A delivery id (dlv_...) or an event id (evt_...)")]) -> None:
+    """Deliver again: the delivery, or every delivery of the event, becomes due with fresh attempts."""
+    from toolbox_core.cli.main import _fail, console, open_toolbox
+    from toolbox_core.errors import NotFound
+
+    toolbox = open_toolbox()
+    try:
+        count = toolbox.events.replay(ident)
+    except NotFound as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        toolbox.close()
+    console.print(f"{count} deliver{'y' if count == 1 else 'ies'} scheduled again")

@@ -1,0 +1,51 @@
+"""``toolbox jobs``: scheduled jobs, their last run, and running one by hand."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+jobs_app = typer.Typer(help="Scheduled jobs: list them (no sub-command) or run one by hand.",
+                       invoke_without_command=True)
+
+
+@jobs_app.callback()
+def list_jobs(ctx: typer.Context) -> None:
+    """List scheduled jobs: schedule, last run, last result."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from toolbox_core.cli.main import console, open_toolbox
+
+    toolbox = open_toolbox()
+    table = Table("job", "schedule", "last run", "status", "last result", "description")
+    for row in toolbox.scheduler.status():
+        run = row.last_run
+        table.add_row(row.job.name, row.schedule,
+                      f"{run.started_at:%Y-%m-%d %H:%M:%S} ({run.trigger})" if run else "never",
+                      run.status if run else "", (run.result or "") if run else "", row.job.description)
+    console.print(table)
+    toolbox.close()
+
+
+@jobs_app.command("run")
+def run_cmd(name: Annotated[str, typer.Argument(help="The scheduled job to run now")]) -> None:
+    """Run a scheduled job now, with a progress bar; the run is recorded like a scheduled one."""
+    from rich.progress import Progress as Bar
+
+    from toolbox_core.cli.main import _fail, console, open_toolbox
+    from toolbox_core.jobs.progress import RichProgress
+
+    toolbox = open_toolbox()
+    try:
+        if name not in toolbox.scheduler.jobs:
+            known = ", ".join(sorted(toolbox.scheduler.jobs)) or "none"
+            raise _fail(f"no scheduled job named {name!r} (known: {known})")
+        with Bar(console=console) as bar:
+            run = toolbox.scheduler.run_now(name, RichProgress(bar, bar.add_task(name, total=None)))
+    finally:
+        toolbox.close()
+    console.print(f"{name}: {run.status}" + (f" — {run.result}" if run.result else ""))
+    if run.status != "ok":
+        raise typer.Exit(1)

@@ -1,0 +1,110 @@
+"""``toolbox.jobs``: the Dramatiq broker, the actors built from ``JobSpec`` s, and in-process workers.
+
+With ``TOOLBOX_REDIS_URL`` set the broker is a :class:`RedisBroker` (keys prefixed with
+``jobs.redis_namespace``) and ``toolbox worker`` consumes it. Without Redis (embedded mode) it
+is an in-memory :class:`StubBroker` consumed by workers that ``toolbox serve`` runs in-process;
+nothing is lost on restart because every event delivery is recorded in the database first.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from dramatiq import Actor, Broker, Worker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+
+from toolbox_core.config import Settings
+from toolbox_core.events.types import JobSpec
+from toolbox_core.plugins import PluginError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolbox_core.kernel import Toolbox
+
+log = logging.getLogger("toolbox.jobs")
+
+#: The actor that runs one event delivery; its queue is ``EVENTS_QUEUE``.
+DELIVER_ACTOR = "toolbox.deliver"
+EVENTS_QUEUE = "events"
+
+
+def build_broker(settings: Settings) -> Broker:
+    """Redis broker when ``redis_url`` is set, otherwise an in-memory broker for in-process workers."""
+    if settings.redis_url:
+        return RedisBroker(url=settings.redis_url, namespace=f"{settings.jobs.redis_namespace}:dramatiq")
+    return StubBroker()
+
+
+class Jobs:
+    """The process's broker and actors; ``enqueue(name, **kwargs)`` runs job ``name`` in a worker."""
+
+    def __init__(self, toolbox: Toolbox) -> None:
+        self.toolbox = toolbox
+        self.settings = toolbox.settings.jobs
+        self.broker = build_broker(toolbox.settings)
+        self.actors: dict[str, Actor[Any, Any]] = {}
+        self.worker: Worker | None = None
+        self.actors[DELIVER_ACTOR] = Actor(
+            self._deliver, broker=self.broker, actor_name=DELIVER_ACTOR, queue_name=EVENTS_QUEUE,
+            priority=0, options={"max_retries": 0},  # retries are scheduled in the database
+        )
+        for plugin_name, specs in toolbox.plugins.call_each("register_jobs", toolbox=toolbox):
+            for spec in specs:
+                self._declare(plugin_name, spec)
+
+    def _declare(self, plugin_name: str, spec: JobSpec) -> None:
+        if spec.name in self.actors:
+            raise PluginError(plugin_name, f"job name {spec.name!r} is already used", "give every job a unique name")
+        options: dict[str, Any] = {
+            "max_retries": self.settings.max_retries if spec.max_retries is None else spec.max_retries,
+            "min_backoff": self.settings.min_backoff_ms,
+            "max_backoff": self.settings.max_backoff_ms,
+        }
+        if spec.time_limit_ms is not None:
+            options["time_limit"] = spec.time_limit_ms
+        options.update(spec.options)
+        self.actors[spec.name] = Actor(spec.func, broker=self.broker, actor_name=spec.name,
+                                       queue_name=spec.queue, priority=0, options=options)
+
+    def enqueue(self, name: str, *, delay_ms: int | None = None, **kwargs: Any) -> str:
+        """Send job ``name`` with keyword arguments (JSON-serializable); returns the message id.
+
+        Call it after your transaction commits, never inside one.
+        """
+        actor = self.actors.get(name)
+        if actor is None:
+            raise KeyError(f"no job named {name!r} (known: {', '.join(sorted(self.actors))})")
+        return actor.send_with_options(kwargs=kwargs, delay=delay_ms).message_id
+
+    # ------------------------------------------------------------------ events
+    def send_deliveries(self, messages: list[dict[str, Any]]) -> None:
+        """Queue one Dramatiq message per delivery claimed by the relay."""
+        actor = self.actors[DELIVER_ACTOR]
+        for message in messages:
+            actor.send(message)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        self.toolbox.events.deliver(message)
+
+    # ------------------------------------------------------------------ workers
+    def start(self, threads: int | None = None, *, relay: bool = True) -> None:
+        """Start Dramatiq worker threads in this process and, with ``relay``, the event relay."""
+        if self.worker is None:
+            self.worker = Worker(self.broker, worker_threads=threads or self.settings.worker_threads,
+                                 worker_timeout=100)
+            self.worker.start()
+        if relay:
+            self.toolbox.events.start_relay(self.send_deliveries)
+
+    def stop(self) -> None:
+        """Stop the relay and the worker threads (in-flight deliveries finish or are re-dispatched)."""
+        if "events" in self.toolbox.__dict__:
+            self.toolbox.events.stop_relay()
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.stop(timeout=10_000)
+
+    def close(self) -> None:
+        self.stop()
+        self.broker.close()
