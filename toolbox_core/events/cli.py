@@ -36,16 +36,18 @@ def docs_cmd() -> None:
 
 @events_app.command("failed")
 def failed_cmd(limit: Annotated[int, typer.Option(help="How many to show")] = 100) -> None:
-    """List deliveries parked after their last retry, newest first."""
+    """List deliveries parked after their last retry, newest first (ids ready for replay)."""
     from toolbox_core.cli.main import console, open_toolbox
 
     toolbox = open_toolbox()
-    table = Table("delivery", "event", "subscriber", "attempts", "last error", "updated")
-    for delivery in toolbox.events.failed(limit):
-        table.add_row(delivery.id, delivery.event_id, delivery.subscriber, str(delivery.attempts),
-                      delivery.last_error or "", f"{delivery.updated_at:%Y-%m-%d %H:%M:%S}")
-    console.print(table)
+    parked = toolbox.events.failed(limit)
     toolbox.close()
+    for delivery in parked:
+        console.print(f"{delivery.id}  {delivery.subscriber}  attempts {delivery.attempts}  "
+                      f"{delivery.updated_at:%Y-%m-%d %H:%M:%S}", markup=False, highlight=False)
+        console.print(f"    event {delivery.event_id}: {delivery.last_error or ''}", markup=False,
+                      highlight=False, soft_wrap=True)
+    console.print(f"{len(parked)} failed deliver{'y' if len(parked) == 1 else 'ies'}")
 
 
 @events_app.command("replay")
