@@ -241,7 +241,7 @@ class EventBus:
             count = result.rowcount or 0
         if not count:
             raise NotFound(f"no delivery or event with id {ident!r}")
-        self._wake.set()
+        self.wake_relay()
         return count
 
     def counts(self) -> dict[str, int]:
@@ -306,7 +306,7 @@ class EventBus:
         thread, self._relay_thread = self._relay_thread, None
         if thread is not None:
             self._stop.set()
-            self._wake.set()
+            self.wake_relay()
             thread.join(timeout)
 
     def _relay_loop(self, send: Callable[[list[dict[str, Any]]], None]) -> None:
@@ -320,17 +320,53 @@ class EventBus:
                     continue  # more is waiting
             except Exception:
                 log.exception("relay pass failed; retrying")
+            self._wait_for_work(interval)
+
+    def _wait_for_work(self, interval: float) -> None:
+        if self._redis is None:
             self._wake.wait(interval)
             self._wake.clear()
+            return
+        try:  # woken by a commit in any process (see wake_relay)
+            self._redis.blpop([self._wake_key], timeout=interval)
+        except Exception:
+            log.warning("relay cannot wait on Redis; polling", exc_info=True)
+            self._stop.wait(interval)
+
+    def wake_relay(self) -> None:
+        """Make a relay run now: this process's, and with Redis one relay of any process.
+
+        Called after every commit that emitted events, so delivery does not wait for the poll
+        interval. A failure is logged, never raised: the relay's polling is the safety net.
+        """
+        self._wake.set()
+        if self._redis is None:
+            return
+        try:
+            self._redis.pipeline(transaction=False).lpush(self._wake_key, 1).ltrim(self._wake_key, 0, 0).execute()
+        except Exception:
+            log.warning("could not wake the relay through Redis", exc_info=True)
+
+    @cached_property
+    def _redis(self) -> Any:
+        url = self.toolbox.settings.redis_url
+        if not url:
+            return None
+        import redis
+
+        return redis.Redis.from_url(url, socket_timeout=5 + self.settings.relay_poll_interval_ms / 1000)
+
+    @property
+    def _wake_key(self) -> str:
+        return f"{self.settings.redis_namespace}:events:relay-wake"
 
     def _listen_for_commits(self) -> None:
         """Wake the relay as soon as a transaction that emitted commits (no poll delay)."""
         engine = self.toolbox.db.engine
-        wake = self._wake
 
         def after_commit(session: Session) -> None:
             if session.info.get(EMITTED_KEY) and session.get_bind() is engine:
-                wake.set()
+                self.wake_relay()
 
         sa_event.listen(Session, "after_commit", after_commit)
         self._after_commit = after_commit
@@ -339,6 +375,8 @@ class EventBus:
         self.stop_relay()
         if sa_event.contains(Session, "after_commit", self._after_commit):
             sa_event.remove(Session, "after_commit", self._after_commit)
+        if self.__dict__.get("_redis") is not None:
+            self._redis.close()
 
 
 def _event_dict(outbox: OutboxEvent) -> dict[str, Any]:
