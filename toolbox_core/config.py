@@ -111,6 +111,9 @@ class JobsSettings(BaseModel):
     relay_batch_size: int = Field(500, gt=0)
     #: How long a dispatched delivery belongs to its worker before the relay sends it again.
     delivery_lease_ms: int = Field(60_000, gt=0)
+    #: Messages a worker process takes from Redis ahead of its threads (Dramatiq's default of
+    #: 2 per thread starves busy workers: the consumer backs off while acks wait).
+    worker_prefetch: int = Field(256, gt=0)
     #: Prefix of every Redis key the broker and the scheduler locks use.
     redis_namespace: str = "toolbox"
 

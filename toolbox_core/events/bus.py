@@ -164,10 +164,12 @@ class EventBus:
         return [{"delivery_id": d, "subscriber": s, "event": _event_dict(e)} for d, s, e in pairs]
 
     # ------------------------------------------------------------------ delivery
-    def deliver(self, message: dict[str, Any]) -> bool:
+    def deliver(self, message: dict[str, Any], *, batched: bool = False) -> bool:
         """Run one delivery (a message from :meth:`relay`) and record the outcome; ``True`` on success.
 
         The subscriber runs outside any transaction; its exception is recorded, never raised.
+        With ``batched`` (Dramatiq workers) successes are written in batches a few milliseconds
+        later; a crash in between only means the delivery runs again (at least once).
         """
         subscriber = self.subscribers.get(message["subscriber"])
         event = Event(**message["event"])
@@ -179,14 +181,21 @@ class EventBus:
             log.warning("subscriber %s failed on %s %s: %s", message["subscriber"], event.name, event.id, exc)
             self._record_failure(message["delivery_id"], subscriber, exc)
             return False
-        self._record_success(message["delivery_id"])
+        if batched:
+            self._done.add(message["delivery_id"])
+        else:
+            self._record_success([message["delivery_id"]])
         return True
 
-    def _record_success(self, delivery_id: str) -> None:
+    @cached_property
+    def _done(self) -> _DoneBuffer:
+        return _DoneBuffer(self._record_success)
+
+    def _record_success(self, delivery_ids: list[str]) -> None:
         with self.toolbox.db.transaction() as session:
             session.execute(
                 update(EventDelivery)
-                .where(EventDelivery.id == delivery_id, EventDelivery.status == PENDING)
+                .where(EventDelivery.id.in_(delivery_ids), EventDelivery.status == PENDING)
                 .values(status=DONE, attempts=EventDelivery.attempts + 1, claimed_until=None,
                         last_error=None, updated_at=self.clock()),
                 execution_options={"synchronize_session": False},
@@ -371,8 +380,15 @@ class EventBus:
         sa_event.listen(Session, "after_commit", after_commit)
         self._after_commit = after_commit
 
+    def flush(self) -> None:
+        """Write the successes buffered by batched deliveries now."""
+        if "_done" in self.__dict__:
+            self._done.flush()
+
     def close(self) -> None:
         self.stop_relay()
+        if "_done" in self.__dict__:
+            self._done.close()
         if sa_event.contains(Session, "after_commit", self._after_commit):
             sa_event.remove(Session, "after_commit", self._after_commit)
         if self.__dict__.get("_redis") is not None:
@@ -382,3 +398,44 @@ class EventBus:
 def _event_dict(outbox: OutboxEvent) -> dict[str, Any]:
     return {"id": outbox.id, "name": outbox.name, "payload": outbox.payload, "version": outbox.version,
             "occurred_at": outbox.occurred_at.isoformat() if outbox.occurred_at else ""}
+
+
+class _DoneBuffer:
+    """Collects successful delivery ids and writes them in one statement every few milliseconds."""
+
+    def __init__(self, write: Callable[[list[str]], None], interval: float = 0.02, max_size: int = 500) -> None:
+        self._write = write
+        self._interval = interval
+        self._max_size = max_size
+        self._ids: list[str] = []
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="toolbox-delivery-done", daemon=True)
+        self._thread.start()
+
+    def add(self, delivery_id: str) -> None:
+        with self._lock:
+            self._ids.append(delivery_id)
+            full = len(self._ids) >= self._max_size
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._flushing:
+            with self._lock:
+                ids, self._ids = self._ids, []
+            if ids:
+                try:
+                    self._write(ids)
+                except Exception:  # they stay claimed; the relay dispatches them again later
+                    log.exception("could not record %d successful deliveries", len(ids))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.flush()
