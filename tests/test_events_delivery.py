@@ -220,3 +220,28 @@ def test_serve_runs_workers_in_process_in_embedded_mode(settings):
     assert toolbox.jobs.worker is None
     toolbox.close()
 
+
+
+def test_relay_stops_claiming_while_workers_are_behind(settings):
+    small = Toolbox.create(settings.model_copy(update={"jobs": settings.jobs.model_copy(update={"relay_batch_size": 2})}))
+    subscribe(small, Subscriber("orders", ("order.placed",), Recorder()))
+    for n in range(20):
+        place_order(small, f"ord_{n}")
+
+    claimed = [m for _ in range(10) for m in small.events.relay()]  # nobody delivers them
+
+    assert len(claimed) == small.events.max_in_flight == 8
+    for message in claimed:
+        small.events.deliver(message)
+    assert len(small.events.relay()) == 2  # room again
+    small.close()
+
+
+def test_undeclared_event_is_still_delivered_but_logged(toolbox, caplog):
+    recorder = Recorder()
+    subscribe(toolbox, Subscriber("all", ("*",), recorder))
+    with toolbox.db.transaction() as session:
+        emit(session, "acme.unknown", {})
+    toolbox.events.drain()
+    assert [e.name for e in recorder.events] == ["acme.unknown"]
+    assert "'acme.unknown'" in caplog.text and "not declared" in caplog.text

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from dramatiq.middleware import TimeLimitExceeded
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -106,12 +107,15 @@ class EventBus:
         deliveries that are due (a scheduled retry whose time came, or a claim that expired).
         ``retry_now`` treats scheduled retries as due at once (tests, ``drain``).
         """
-        batch = self.settings.relay_batch_size
         now = self.clock()
         claim_until = now + timedelta(milliseconds=self.settings.delivery_lease_ms)
         subscribers = list(self.subscribers.values())
         messages: list[dict[str, Any]] = []
         with self.toolbox.db.transaction() as session:
+            # Back-pressure: claim no more than workers can start before the claims expire.
+            batch = min(self.settings.relay_batch_size, self.max_in_flight - self._in_flight(session, now))
+            if batch <= 0:
+                return []
             events = session.scalars(
                 select(OutboxEvent)
                 .where(OutboxEvent.published_at.is_(None))
@@ -121,6 +125,8 @@ class EventBus:
             ).all()
             rows = []
             for outbox in events:
+                if outbox.name not in self.registry:
+                    log.error("event %r (%s) is not declared with the event_types hook", outbox.name, outbox.id)
                 event = _event_dict(outbox)
                 for subscriber in subscribers:
                     if subscriber.matches(outbox.name):
@@ -177,7 +183,7 @@ class EventBus:
             if subscriber is None:
                 raise LookupError(f"no subscriber named {message['subscriber']!r} is registered (plugin disabled?)")
             resolve(subscriber.handler(event, self.toolbox))
-        except Exception as exc:
+        except (Exception, TimeLimitExceeded) as exc:
             log.warning("subscriber %s failed on %s %s: %s", message["subscriber"], event.name, event.id, exc)
             self._record_failure(message["delivery_id"], subscriber, exc)
             return False
@@ -283,19 +289,26 @@ class EventBus:
                 failed += not ok
             if messages:
                 continue
-            in_flight = self._in_flight()
+            with self.toolbox.db.session() as session:
+                in_flight = self._in_flight(session, self.clock())
             if not in_flight:
                 return DrainResult(delivered, failed)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{in_flight} deliveries still claimed by another worker after {timeout}s")
             time.sleep(0.02)
 
-    def _in_flight(self) -> int:
-        with self.toolbox.db.session() as session:
-            return session.scalar(
-                select(func.count()).select_from(EventDelivery).where(
-                    EventDelivery.status == PENDING, EventDelivery.claimed_until > self.clock())
-            ) or 0
+    @property
+    def max_in_flight(self) -> int:
+        """Claimed, unfinished deliveries above which the relay waits (4 relay batches)."""
+        return 4 * self.settings.relay_batch_size
+
+    @staticmethod
+    def _in_flight(session: Session, now: datetime) -> int:
+        """Deliveries claimed by a worker and not finished yet."""
+        return session.scalar(
+            select(func.count()).select_from(EventDelivery).where(
+                EventDelivery.status == PENDING, EventDelivery.claimed_until > now)
+        ) or 0
 
     # ------------------------------------------------------------------ relay loop
     def start_relay(self, send: Callable[[list[dict[str, Any]]], None]) -> None:

@@ -77,6 +77,17 @@ class EventRegistry:
             "idempotent. Fields may be added to a payload without a version bump; removing or",
             "changing one bumps `version`. Money is in tiyin (1 so'm = 100 tiyin).",
             "",
+            "- **Emit** in the transaction of the change: `emit(session, \"order.placed\", {...})`.",
+            "  Declare every event you emit with the `event_types` hook.",
+            "- **Subscribe** with the `event_subscribers` hook: `Subscriber(name, (\"order.*\",), handler)`;",
+            "  `handler(event, toolbox)` runs in a worker, outside any transaction, once per",
+            "  subscriber. A failure is retried with exponential backoff (`TOOLBOX_JOBS__MIN_BACKOFF_MS`",
+            "  doubling up to `TOOLBOX_JOBS__MAX_BACKOFF_MS`, `TOOLBOX_JOBS__MAX_RETRIES` retries), then",
+            "  parked: `toolbox events failed` lists it, `toolbox events replay ID` delivers it again.",
+            "- **Test** end to end with `toolbox.events.drain()`: it relays every committed event and",
+            "  runs every due delivery in the calling thread until none is left (`retry_now=True` also",
+            "  runs scheduled retries at once, until they succeed or are parked).",
+            "",
         ]
         for declared in self:
             event = declared.type

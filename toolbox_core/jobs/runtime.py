@@ -73,7 +73,9 @@ class Jobs:
         self.worker: Worker | None = None
         self.actors[DELIVER_ACTOR] = Actor(
             self._deliver, broker=self.broker, actor_name=DELIVER_ACTOR, queue_name=EVENTS_QUEUE,
-            priority=0, options={"max_retries": 0},  # retries are scheduled in the database
+            priority=0,
+            # Retries are scheduled in the database; a handler may not outlive its claim.
+            options={"max_retries": 0, "time_limit": self.settings.delivery_lease_ms},
         )
         for plugin_name, specs in toolbox.plugins.call_each("register_jobs", toolbox=toolbox):
             for spec in specs:
