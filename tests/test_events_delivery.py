@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.fakes.subscribers import Recorder, failing, subscribe
+from tests.fakes.subscribers import JobsPlugin, Recorder, failing, subscribe
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import NotFound
 from toolbox_core.events import emit
 from toolbox_core.events.bus import EventBus, backoff_ms
 from toolbox_core.events.models import EventDelivery
-from toolbox_core.events.types import Subscriber
+from toolbox_core.events.types import ScheduledJob, Subscriber
 from toolbox_core.kernel import Toolbox
 
 
@@ -210,14 +210,16 @@ def test_serve_runs_workers_in_process_in_embedded_mode(settings):
 
     from toolbox_core.app import create_app
 
+
     toolbox = Toolbox.create(settings)
     recorder = Recorder()
     subscribe(toolbox, Subscriber("orders", ("order.placed",), recorder))
+    toolbox.plugins.pm.register(JobsPlugin(scheduled=[ScheduledJob("sync", lambda tb, p: None, interval_seconds=900)]))
     with TestClient(create_app(toolbox=toolbox)):
-        assert toolbox.jobs.worker is not None
+        assert toolbox.jobs.worker is not None and toolbox.scheduler.running
         event_id = place_order(toolbox)
         assert [e.id for e in recorder.wait(1)] == [event_id]
-    assert toolbox.jobs.worker is None
+    assert toolbox.jobs.worker is None and not toolbox.scheduler.running
     toolbox.close()
 
 

@@ -8,27 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from tests.fakes.subscribers import JobsPlugin
 from toolbox_core.config import Settings
 from toolbox_core.events.types import JobSpec, ScheduledJob
 from toolbox_core.jobs.models import JobRun
 from toolbox_core.jobs.scheduler import tick_of
 from toolbox_core.kernel import Toolbox
-from toolbox_core.plugins import hookimpl
 
 TICK = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
-
-
-class JobsPlugin:
-    def __init__(self, jobs: list[JobSpec] = (), scheduled: list[ScheduledJob] = ()) -> None:
-        self.jobs, self.scheduled = list(jobs), list(scheduled)
-
-    @hookimpl
-    def register_jobs(self, toolbox):
-        return self.jobs
-
-    @hookimpl
-    def scheduled_jobs(self, toolbox):
-        return self.scheduled
 
 
 def with_jobs(toolbox: Toolbox, **kwargs) -> Toolbox:

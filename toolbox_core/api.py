@@ -28,6 +28,7 @@ from toolbox_core.errors import (
 from toolbox_core.events import emit
 from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
 from toolbox_core.ids import new_id
+from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
@@ -72,6 +73,7 @@ __all__ = [
     "PaymentAction",
     "PaymentProvider",
     "PaymentRequest",
+    "Progress",
     "RateLimited",
     "RefundResult",
     "ScheduledJob",

@@ -1,4 +1,4 @@
-"""A plugin of recording subscribers, registered on a live Toolbox for event tests."""
+"""Plugins of recording subscribers and jobs, registered on a live Toolbox in event and job tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from toolbox_core.events.types import Event, Subscriber
+from toolbox_core.events.types import Event, JobSpec, ScheduledJob, Subscriber
 from toolbox_core.plugins import hookimpl
 
 
@@ -53,3 +53,18 @@ def failing(message: str = "boom") -> Callable[[Event, Any], None]:
 
     handler.calls = 0  # type: ignore[attr-defined]
     return handler
+
+
+class JobsPlugin:
+    """Implements ``register_jobs`` and ``scheduled_jobs`` with the given jobs."""
+
+    def __init__(self, jobs: list[JobSpec] = (), scheduled: list[ScheduledJob] = ()) -> None:
+        self.jobs, self.scheduled = list(jobs), list(scheduled)
+
+    @hookimpl
+    def register_jobs(self, toolbox: Any) -> list[JobSpec]:
+        return self.jobs
+
+    @hookimpl
+    def scheduled_jobs(self, toolbox: Any) -> list[ScheduledJob]:
+        return self.scheduled

@@ -123,7 +123,9 @@ class Jobs:
         """Start Dramatiq worker threads in this process and, with ``relay``, the event relay."""
         if self.worker is None:
             threads = threads or self.settings.worker_threads
-            self.worker = Worker(self.broker, worker_threads=threads, worker_timeout=100)
+            # Idle threads wake this often (ms): short in memory so `serve` stops fast, gentler on Redis.
+            idle_ms = 100 if isinstance(self.broker, RedisBroker) else 20
+            self.worker = Worker(self.broker, worker_threads=threads, worker_timeout=idle_ms)
             self.worker.queue_prefetch = max(threads * 2, self.settings.worker_prefetch)
             self.worker.start()
         if relay:

@@ -162,6 +162,11 @@ class Scheduler:
         aps.start()
         self._aps = aps
 
+    @property
+    def running(self) -> bool:
+        """True while this process fires scheduled jobs."""
+        return self._aps is not None
+
     def _fire(self, name: str) -> None:
         try:
             self.run_tick(name)
