@@ -247,3 +247,12 @@ def test_undeclared_event_is_still_delivered_but_logged(toolbox, caplog):
     toolbox.events.drain()
     assert [e.name for e in recorder.events] == ["acme.unknown"]
     assert "'acme.unknown'" in caplog.text and "not declared" in caplog.text
+
+
+def test_two_subscribers_with_one_name_are_a_startup_error(toolbox):
+    from toolbox_core.plugins import PluginError
+
+    subscribe(toolbox, Subscriber("dup", ("*",), Recorder()), name="one")
+    subscribe(toolbox, Subscriber("dup", ("*",), Recorder()), name="two")
+    with pytest.raises(PluginError, match="already provided"):
+        toolbox.events.subscribers  # noqa: B018

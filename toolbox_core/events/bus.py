@@ -43,7 +43,6 @@ from toolbox_core.events.models import EventDelivery, OutboxEvent
 from toolbox_core.events.registry import EventRegistry
 from toolbox_core.events.types import Event, Subscriber
 from toolbox_core.ids import new_id
-from toolbox_core.plugins import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolbox_core.kernel import Toolbox
@@ -90,14 +89,7 @@ class EventBus:
     @cached_property
     def subscribers(self) -> dict[str, Subscriber]:
         """Subscribers by name (``event_subscribers`` hook); a name used twice is a start-up error."""
-        index: dict[str, Subscriber] = {}
-        for plugin_name, subscribers in self.toolbox.plugins.call_each("event_subscribers", toolbox=self.toolbox):
-            for subscriber in subscribers:
-                if subscriber.name in index:
-                    raise PluginError(plugin_name, f"subscriber name {subscriber.name!r} is already used",
-                                      "give every subscriber a unique name")
-                index[subscriber.name] = subscriber
-        return index
+        return self.toolbox.plugins.collect("event_subscribers", toolbox=self.toolbox)
 
     # ------------------------------------------------------------------ relay
     def relay(self, *, retry_now: bool = False) -> list[dict[str, Any]]:

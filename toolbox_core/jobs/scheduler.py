@@ -26,7 +26,6 @@ from toolbox_core.events.types import ScheduledJob
 from toolbox_core.ids import new_id
 from toolbox_core.jobs.models import JobRun
 from toolbox_core.jobs.progress import LogProgress, Progress
-from toolbox_core.plugins import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolbox_core.kernel import Toolbox
@@ -66,14 +65,8 @@ class Scheduler:
 
     @cached_property
     def jobs(self) -> dict[str, ScheduledJob]:
-        index: dict[str, ScheduledJob] = {}
-        for plugin_name, jobs in self.toolbox.plugins.call_each("scheduled_jobs", toolbox=self.toolbox):
-            for job in jobs:
-                if job.name in index:
-                    raise PluginError(plugin_name, f"scheduled job {job.name!r} is already declared",
-                                      "give every scheduled job a unique name")
-                index[job.name] = job
-        return index
+        """Scheduled jobs by name (``scheduled_jobs`` hook); a name used twice is a start-up error."""
+        return self.toolbox.plugins.collect("scheduled_jobs", toolbox=self.toolbox)
 
     @cached_property
     def _redis(self) -> Any:

@@ -48,7 +48,10 @@ def run_worker(toolbox: Toolbox, processes: int = 1, threads: int = 8, scheduler
 
 
 def _child(threads: int, scheduler: bool) -> None:
+    from toolbox_core.cli.main import _setup_logging
     from toolbox_core.kernel import Toolbox
+
+    _setup_logging()  # a spawned process starts with no logging configured
 
     serve_worker(Toolbox.create(), threads=threads, scheduler=scheduler)
 
