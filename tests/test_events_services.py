@@ -130,3 +130,21 @@ def test_jobs_enqueued_on_redis_run_in_the_worker(pg_settings, redis_clean):
         assert done.wait(10)
     finally:
         toolbox.close()
+
+
+@pytest.mark.redis
+def test_commit_that_emitted_wakes_a_relay_in_another_process_through_redis(pg_settings, redis_clean):
+    import redis
+
+    toolbox = Toolbox.create(pg_settings.model_copy(update={"redis_url": redis_clean}))
+    toolbox.events  # noqa: B018 - the bus listens for commits from now on
+    client = redis.Redis.from_url(redis_clean)
+    with toolbox.db.transaction() as session:
+        session.info["unrelated"] = True  # a commit without events wakes nobody
+    assert client.llen("toolbox:events:relay-wake") == 0
+
+    emit_orders(toolbox, 1)
+
+    assert client.llen("toolbox:events:relay-wake") == 1
+    client.close()
+    toolbox.close()
