@@ -52,13 +52,48 @@ def test_enqueued_job_runs_in_an_in_process_worker(toolbox):
         done.set()
 
     with_jobs(toolbox, jobs=[JobSpec("images.resize", resize)])
-    toolbox.jobs.start(threads=1, relay=False)
+    toolbox.jobs.start(threads=1)
     try:
         toolbox.jobs.enqueue("images.resize", image_id="img_1", width=300)
         assert done.wait(10)
     finally:
         toolbox.jobs.stop()
     assert received == {"image_id": "img_1", "width": 300}
+
+
+def test_embedded_job_survives_a_restart_before_it_ran(settings):
+    ran: list[dict] = []
+    first = with_jobs(Toolbox.create(settings), jobs=[JobSpec("images.resize", lambda **kw: ran.append(kw))])
+    first.jobs.enqueue("images.resize", image_id="img_1")
+    first.close()  # stopped before any worker took it
+
+    restarted = with_jobs(Toolbox.create(settings), jobs=[JobSpec("images.resize", lambda **kw: ran.append(kw))])
+    restarted.events.drain()
+    assert ran == [{"image_id": "img_1"}]
+    restarted.close()
+
+
+def test_failing_embedded_job_is_parked_for_the_operator(toolbox):
+    def broken(**kwargs):
+        raise ConnectionError("SMS gateway down")
+
+    with_jobs(toolbox, jobs=[JobSpec("notify.sms", broken)])
+    toolbox.jobs.enqueue("notify.sms", phone="+998901234567")
+    toolbox.events.drain(retry_now=True)
+    [parked] = toolbox.events.failed()
+    assert parked.subscriber == "core.jobs" and "SMS gateway down" in parked.last_error
+
+
+def test_wildcard_subscribers_never_see_internal_job_requests(toolbox):
+    from tests.fakes.subscribers import Recorder, subscribe
+    from toolbox_core.events.types import Subscriber
+
+    everything = Recorder()
+    subscribe(toolbox, Subscriber("audit", ("*",), everything))
+    with_jobs(toolbox, jobs=[JobSpec("noop", lambda: None)])
+    toolbox.jobs.enqueue("noop")
+    toolbox.events.drain()
+    assert everything.events == []
 
 
 def test_enqueueing_an_unknown_job_names_the_known_ones(toolbox):

@@ -18,6 +18,9 @@ _PAYMENT = {
 }
 _PRODUCT = {"product_id": "Product id (`prod_...`)", "handle": "Product URL handle"}
 
+#: Internal: a job enqueued in embedded mode, kept in the outbox until the subscriber runs it.
+JOB_REQUESTED = "_jobs.requested"
+
 KERNEL_EVENT_TYPES: list[EventType] = [
     EventType("order.placed", "An order was placed at checkout.", dict(_ORDER)),
     EventType("order.canceled", "An order was canceled; its stock reservations are released.", dict(_ORDER)),
@@ -40,5 +43,11 @@ KERNEL_EVENT_TYPES: list[EventType] = [
         "customer.created",
         "A customer account was created (first sign-in with a phone number).",
         {"customer_id": "Customer id (`cus_...`)", "phone": "Phone in the form +998XXXXXXXXX"},
+    ),
+    EventType(
+        JOB_REQUESTED,
+        "Internal (embedded mode only): `toolbox.jobs.enqueue` was called; the built-in subscriber "
+        "`core.jobs` runs the job. Wildcard subscribers never receive it.",
+        {"job": "Job name (`JobSpec.name`)", "kwargs": "Keyword arguments for the job"},
     ),
 ]

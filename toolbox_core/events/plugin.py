@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from toolbox_core.events.catalog import KERNEL_EVENT_TYPES
-from toolbox_core.events.types import EventType
+from toolbox_core.events.catalog import JOB_REQUESTED, KERNEL_EVENT_TYPES
+from toolbox_core.events.types import Event, EventType, Subscriber
 from toolbox_core.plugins import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,6 +19,16 @@ PLUGIN_NAME = "core.events"
 @hookimpl
 def event_types() -> list[EventType]:
     return list(KERNEL_EVENT_TYPES)
+
+
+@hookimpl
+def event_subscribers(toolbox: Toolbox) -> list[Subscriber]:
+    """``core.jobs`` runs the jobs enqueued in embedded mode (see ``Jobs.enqueue``)."""
+
+    def run_job(event: Event, toolbox: Toolbox) -> None:
+        toolbox.jobs.run_requested(event)
+
+    return [Subscriber("core.jobs", (JOB_REQUESTED,), run_job)]
 
 
 @hookimpl

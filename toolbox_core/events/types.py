@@ -38,7 +38,8 @@ class Subscriber:
     """Runs ``handler(event, toolbox)`` for every event whose name matches ``events``.
 
     ``events`` holds exact names (``"order.placed"``) or prefixes ending in ``*``
-    (``"product.*"``). ``name`` must be unique; it identifies the subscriber in the
+    (``"product.*"``, ``"*"``). Kernel-internal events start with ``_`` and match only their
+    exact name, never a wildcard. ``name`` must be unique; it identifies the subscriber in the
     delivery log (``toolbox events failed``). Delivery is at least once: use ``event.id``
     to make the handler idempotent.
     """
@@ -49,8 +50,10 @@ class Subscriber:
     max_retries: int | None = None
 
     def matches(self, event_name: str) -> bool:
+        internal = event_name.startswith("_")
         return any(
-            event_name == pattern or (pattern.endswith("*") and event_name.startswith(pattern[:-1]))
+            event_name == pattern
+            or (not internal and pattern.endswith("*") and event_name.startswith(pattern[:-1]))
             for pattern in self.events
         )
 

@@ -18,7 +18,9 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import current_millis
 
 from toolbox_core.config import Settings
-from toolbox_core.events.types import JobSpec
+from toolbox_core.events import emit
+from toolbox_core.events.catalog import JOB_REQUESTED
+from toolbox_core.events.types import Event, JobSpec
 from toolbox_core.plugins import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,14 +98,28 @@ class Jobs:
                                        queue_name=spec.queue, priority=0, options=options)
 
     def enqueue(self, name: str, *, delay_ms: int | None = None, **kwargs: Any) -> str:
-        """Send job ``name`` with keyword arguments (JSON-serializable); returns the message id.
+        """Run job ``name`` in a worker with keyword arguments (JSON-serializable); returns an id.
 
-        Call it after your transaction commits, never inside one.
+        With Redis the message goes to the broker. In embedded mode (and without ``delay_ms``)
+        the request is written to the outbox as event ``_jobs.requested`` and run by the
+        built-in subscriber ``core.jobs``: it survives a restart, and a failing job is retried
+        and parked like any delivery (``toolbox events failed``). Call it after your
+        transaction commits, never inside one.
         """
         actor = self.actors.get(name)
         if actor is None:
             raise KeyError(f"no job named {name!r} (known: {', '.join(sorted(self.actors))})")
+        if isinstance(self.broker, StubBroker) and delay_ms is None:
+            with self.toolbox.db.transaction() as session:
+                return emit(session, JOB_REQUESTED, {"job": name, "kwargs": kwargs})
         return actor.send_with_options(kwargs=kwargs, delay=delay_ms).message_id
+
+    def run_requested(self, event: Event) -> None:
+        """Run the job an ``_jobs.requested`` event asks for, in the calling thread."""
+        name = event.payload["job"]
+        if name not in self.actors:
+            raise LookupError(f"no job named {name!r} is registered in this process")
+        self.actors[name].fn(**event.payload["kwargs"])
 
     # ------------------------------------------------------------------ events
     def send_deliveries(self, messages: list[dict[str, Any]]) -> None:
