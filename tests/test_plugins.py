@@ -335,3 +335,16 @@ def test_builtin_features_register_through_the_same_manager() -> None:
     builtins = [p for p in manager.plugins.values() if p.builtin]
     assert builtins, "the kernel registers its own features as plugins"
     assert all(manager.pm.get_plugin(p.name) is not None for p in builtins)
+
+
+def test_hook_shipping_providers_price_options_from_the_cart(sqlite_url: str, clean_env: Path) -> None:
+    from toolbox_core.providers import Address, CartView, LineView
+
+    toolbox = Toolbox.create(make_settings(sqlite_url, ["example"]))
+    courier = toolbox.shipping_providers["example_courier"]
+    line = LineView(variant_id="v1", sku="DRL-18", title="Drill", quantity=2, unit_price=100_000_00, weight_grams=1_600)
+    cart = CartView(id="c1", locale="ru", lines=(line,), subtotal=200_000_00, address=Address(region="Tashkent", city="Tashkent"))
+    [quote] = courier.quote(cart)
+    assert quote.amount == 1_500_000 + 4 * 200_000  # 3.2 kg → 4 started kilograms
+    elsewhere = CartView(id="c2", locale="ru", lines=(line,), subtotal=1, address=Address(region="Xorazm", city="Urganch"))
+    assert courier.quote(elsewhere) == []
