@@ -348,3 +348,18 @@ def test_hook_shipping_providers_price_options_from_the_cart(sqlite_url: str, cl
     assert quote.amount == 1_500_000 + 4 * 200_000  # 3.2 kg → 4 started kilograms
     elsewhere = CartView(id="c2", locale="ru", lines=(line,), subtotal=1, address=Address(region="Xorazm", city="Urganch"))
     assert courier.quote(elsewhere) == []
+
+
+def test_providers_refuse_to_be_called_inside_a_database_transaction(sqlite_url: str, clean_env: Path) -> None:
+    from toolbox_core.plugins.guard import ProviderCalledInTransaction
+    from toolbox_core.providers import CartView, ShippingProvider
+
+    toolbox = Toolbox.create(make_settings(sqlite_url, ["example"]))
+    courier = toolbox.shipping_providers["example_courier"]
+    assert isinstance(courier, ShippingProvider)
+    assert courier.id == "example_courier"
+    cart = CartView(id="c1", locale="ru", lines=(), subtotal=0)
+    assert courier.quote(cart) == []
+    with toolbox.db.transaction(), pytest.raises(ProviderCalledInTransaction, match="example_courier"):
+        courier.quote(cart)
+    assert courier.quote(cart) == []  # fine again once committed

@@ -25,6 +25,7 @@ from toolbox_core import ENTRY_POINT_GROUP, KERNEL_API_VERSION, __version__, hoo
 from toolbox_core.asyncutil import aresolve, resolve
 from toolbox_core.config import ConfigError, load_plugin_settings
 from toolbox_core.plugins.builtin import BUILTIN_PLUGINS
+from toolbox_core.plugins.guard import ProviderGuard
 
 log = logging.getLogger("toolbox.plugins")
 hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT)
@@ -237,7 +238,11 @@ class PluginManager:
             log.debug("hook %s on %s took %.2f ms", hook_name, plugin, (time.perf_counter() - started) * 1000)
 
     def collect(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
-        """Providers from a list-returning hook, indexed by their ``id``; a duplicate id is an error."""
+        """Providers from a list-returning hook, indexed by their ``id``; a duplicate id is an error.
+
+        Each provider is wrapped in :class:`ProviderGuard`, so calling it inside an open
+        database transaction fails loudly instead of holding locks during network I/O.
+        """
         index: dict[str, Any] = {}
         owners: dict[str, str] = {}
         for plugin_name, items in self.call_each(hook_name, **kwargs):
@@ -251,7 +256,7 @@ class PluginManager:
                         f"{hook_name}: id {item_id!r} is already provided by plugin {owners[item_id]!r}",
                         "enable only one of them, or give one a different id",
                     )
-                index[item_id] = item
+                index[item_id] = ProviderGuard(item)
                 owners[item_id] = plugin_name
         return index
 
