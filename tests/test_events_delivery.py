@@ -27,7 +27,7 @@ def deliveries(toolbox: Toolbox) -> list[EventDelivery]:
         return list(session.scalars(select(EventDelivery).order_by(EventDelivery.subscriber)))
 
 
-def test_committed_event_reaches_every_matching_subscriber_once(toolbox):
+def test_hook_event_subscribers_get_each_committed_event_once(toolbox):
     orders, everything, products = Recorder(), Recorder(), Recorder()
     subscribe(toolbox, Subscriber("orders", ("order.placed",), orders),
               Subscriber("all", ("*",), everything), Subscriber("products", ("product.*",), products))
@@ -254,5 +254,5 @@ def test_two_subscribers_with_one_name_are_a_startup_error(toolbox):
 
     subscribe(toolbox, Subscriber("dup", ("*",), Recorder()), name="one")
     subscribe(toolbox, Subscriber("dup", ("*",), Recorder()), name="two")
-    with pytest.raises(PluginError, match="already provided"):
+    with pytest.raises(PluginError, match="already used by plugin 'one'"):
         toolbox.events.subscribers  # noqa: B018

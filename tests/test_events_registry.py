@@ -28,7 +28,7 @@ def kernel_registry() -> EventRegistry:
     return EventRegistry.from_plugins(manager)
 
 
-def test_kernel_events_are_declared_with_their_payloads():
+def test_hook_event_types_declares_the_kernel_events_with_their_payloads():
     registry = kernel_registry()
     assert {d.type.name for d in registry} >= KERNEL_EVENTS
     assert set(registry.get("order.placed").payload) == {"order_id", "order_number", "customer_id", "amount"}

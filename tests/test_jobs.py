@@ -43,7 +43,7 @@ class Counter:
         return "3 items"
 
 
-def test_enqueued_job_runs_in_an_in_process_worker(toolbox):
+def test_hook_register_jobs_job_enqueued_runs_in_an_in_process_worker(toolbox):
     done = threading.Event()
     received = {}
 
@@ -107,7 +107,7 @@ def test_interval_ticks_are_aligned_so_every_process_agrees():
     assert tick_of(job, datetime(2026, 11, 24, 6, 59, 58, tzinfo=UTC)) == TICK
 
 
-def test_scheduled_run_records_its_result(toolbox):
+def test_hook_scheduled_jobs_run_records_its_result(toolbox):
     counter = Counter()
     with_jobs(toolbox, scheduled=[ScheduledJob("sync", counter, interval_seconds=900)])
     run = toolbox.scheduler.run_tick("sync", TICK)

@@ -40,7 +40,7 @@ from toolbox_core.asyncutil import resolve
 from toolbox_core.db.base import utcnow
 from toolbox_core.events import EMITTED_KEY
 from toolbox_core.events.models import EventDelivery, OutboxEvent
-from toolbox_core.events.registry import EventRegistry
+from toolbox_core.events.registry import EventRegistry, index_by_name
 from toolbox_core.events.types import Event, Subscriber
 from toolbox_core.ids import new_id
 
@@ -89,7 +89,7 @@ class EventBus:
     @cached_property
     def subscribers(self) -> dict[str, Subscriber]:
         """Subscribers by name (``event_subscribers`` hook); a name used twice is a start-up error."""
-        return self.toolbox.plugins.collect("event_subscribers", toolbox=self.toolbox)
+        return index_by_name(self.toolbox.plugins, "event_subscribers", toolbox=self.toolbox)
 
     # ------------------------------------------------------------------ relay
     def relay(self, *, retry_now: bool = False) -> list[dict[str, Any]]:

@@ -8,9 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from toolbox_core.events.types import EventType
 from toolbox_core.plugins import PluginError, PluginManager
+
+
+def index_by_name(plugins: PluginManager, hook_name: str, **kwargs: Any) -> dict[str, Any]:
+    """Items of a list-returning hook (subscribers, jobs) by ``name``; a name used twice is an error.
+
+    Unlike :meth:`PluginManager.collect` the items are not providers, so they are not wrapped
+    in the transaction guard: the relay matches subscribers inside its transaction.
+    """
+    index: dict[str, Any] = {}
+    owners: dict[str, str] = {}
+    for plugin_name, items in plugins.call_each(hook_name, **kwargs):
+        for item in items:
+            if item.name in index:
+                raise PluginError(plugin_name, f"{hook_name}: name {item.name!r} is already used by plugin "
+                                  f"{owners[item.name]!r}", "give each one a unique name")
+            index[item.name], owners[item.name] = item, plugin_name
+    return index
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from toolbox_core.db.base import utcnow
+from toolbox_core.events.registry import index_by_name
 from toolbox_core.events.types import ScheduledJob
 from toolbox_core.ids import new_id
 from toolbox_core.jobs.models import JobRun
@@ -66,7 +67,7 @@ class Scheduler:
     @cached_property
     def jobs(self) -> dict[str, ScheduledJob]:
         """Scheduled jobs by name (``scheduled_jobs`` hook); a name used twice is a start-up error."""
-        return self.toolbox.plugins.collect("scheduled_jobs", toolbox=self.toolbox)
+        return index_by_name(self.toolbox.plugins, "scheduled_jobs", toolbox=self.toolbox)
 
     @cached_property
     def _redis(self) -> Any:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 06:50:29.088922
+Create Date: 2026-11-24 07:13:18.216179
 """
 from __future__ import annotations
 
