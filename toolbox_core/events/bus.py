@@ -78,6 +78,7 @@ class EventBus:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._relay_thread: threading.Thread | None = None
+        self._saturated = False  # the last relay pass found max_in_flight deliveries claimed
         self._listen_for_commits()
 
     # ------------------------------------------------------------------ declarations
@@ -106,7 +107,8 @@ class EventBus:
         with self.toolbox.db.transaction() as session:
             # Back-pressure: claim no more than workers can start before the claims expire.
             batch = min(self.settings.relay_batch_size, self.max_in_flight - self._in_flight(session, now))
-            if batch <= 0:
+            self._saturated = batch <= 0
+            if self._saturated:
                 return []
             events = session.scalars(
                 select(OutboxEvent)
@@ -332,6 +334,9 @@ class EventBus:
                     send(messages)
                 if len(messages) >= self.settings.relay_batch_size:
                     continue  # more is waiting
+                if self._saturated:  # workers are busy: look again soon, not after a full interval
+                    self._stop.wait(min(interval, 0.02))
+                    continue
             except Exception:
                 log.exception("relay pass failed; retrying")
             self._wait_for_work(interval)
