@@ -256,3 +256,19 @@ def test_two_subscribers_with_one_name_are_a_startup_error(toolbox):
     subscribe(toolbox, Subscriber("dup", ("*",), Recorder()), name="two")
     with pytest.raises(PluginError, match="already used by plugin 'one'"):
         toolbox.events.subscribers  # noqa: B018
+
+
+def test_purge_deletes_old_delivered_events_and_keeps_parked_ones(toolbox):
+    subscribe(toolbox, Subscriber("ok", ("order.placed",), Recorder()),
+              Subscriber("parked", ("order.canceled",), failing(), max_retries=0))
+    place_order(toolbox)
+    with toolbox.db.transaction() as session:
+        emit(session, "order.canceled", {"order_id": "ord_1"})
+    toolbox.events.drain()
+
+    assert toolbox.events.purge_delivered(timedelta(days=1)) == 0  # too recent
+    toolbox.__dict__["events"].clock = lambda: utcnow() + timedelta(days=2)
+    assert toolbox.events.purge_delivered(timedelta(days=1)) == 1
+
+    assert [d.subscriber for d in deliveries(toolbox)] == ["parked"]
+    assert toolbox.events.counts()["failed"] == 1

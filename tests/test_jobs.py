@@ -214,6 +214,13 @@ def test_jobs_run_of_an_unknown_job_fails_clearly(cli):
     assert "no scheduled job named 'nope'" in result.output
 
 
+def test_events_purge_is_a_scheduled_job(cli):
+    result = cli("jobs")
+    assert "events.purge" in result.output and "cron 17 3 * * *" in result.output
+    ran = cli("jobs", "run", "events.purge")
+    assert ran.exit_code == 0 and "0 events deleted" in ran.output
+
+
 def test_events_failed_and_replay_commands(cli, sqlite_url):
     from tests.fakes.subscribers import failing, subscribe
     from toolbox_core.events import emit
@@ -235,6 +242,9 @@ def test_events_failed_and_replay_commands(cli, sqlite_url):
     assert replayed.exit_code == 0, replayed.output
     assert "1 delivery scheduled again" in replayed.output
     assert "printer" not in cli("events", "failed").output
+
+    status = cli("events", "status")
+    assert "pending: 1" in status.output and "failed: 0" in status.output
 
     unknown = cli("events", "replay", "dlv_unknown")
     assert unknown.exit_code == 1 and "no delivery or event" in unknown.output

@@ -114,6 +114,8 @@ class JobsSettings(BaseModel):
     #: Messages a worker process takes from Redis ahead of its threads (Dramatiq's default of
     #: 2 per thread starves busy workers: the consumer backs off while acks wait).
     worker_prefetch: int = Field(256, gt=0)
+    #: Delivered events are deleted after this many days (parked deliveries are kept).
+    event_retention_days: int = Field(7, gt=0)
     #: Prefix of every Redis key the broker and the scheduler locks use.
     redis_namespace: str = "toolbox"
 

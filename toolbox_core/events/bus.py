@@ -32,8 +32,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from dramatiq.middleware import TimeLimitExceeded
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from toolbox_core.asyncutil import resolve
@@ -252,6 +252,24 @@ class EventBus:
             raise NotFound(f"no delivery or event with id {ident!r}")
         self.wake_relay()
         return count
+
+    def purge_delivered(self, older_than: timedelta) -> int:
+        """Delete events published before ``now - older_than`` whose deliveries all succeeded.
+
+        Their delivery rows go with them; an event with a pending or parked delivery stays.
+        Returns how many events were deleted.
+        """
+        cutoff = self.clock() - older_than
+        unfinished = select(EventDelivery.id).where(
+            EventDelivery.event_id == OutboxEvent.id, EventDelivery.status != DONE)
+        with self.toolbox.db.transaction() as session:
+            ids = session.scalars(select(OutboxEvent.id).where(
+                OutboxEvent.published_at < cutoff, ~unfinished.exists())).all()
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start:start + 1000]
+                session.execute(delete(EventDelivery).where(EventDelivery.event_id.in_(chunk)))
+                session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(chunk)))
+        return len(ids)
 
     def counts(self) -> dict[str, int]:
         """Deliveries by status, plus ``unpublished`` outbox rows."""

@@ -34,6 +34,17 @@ def docs_cmd() -> None:
     toolbox.close()
 
 
+@events_app.command("status")
+def status_cmd() -> None:
+    """Count events not yet relayed and deliveries by status (pending, done, failed)."""
+    from toolbox_core.cli.main import console, open_toolbox
+
+    toolbox = open_toolbox()
+    counts = toolbox.events.counts()
+    toolbox.close()
+    console.print("  ".join(f"{key}: {value}" for key, value in counts.items()))
+
+
 @events_app.command("failed")
 def failed_cmd(limit: Annotated[int, typer.Option(help="How many to show")] = 100) -> None:
     """List deliveries parked after their last retry, newest first (ids ready for replay)."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from toolbox_core.events.catalog import JOB_REQUESTED, KERNEL_EVENT_TYPES
-from toolbox_core.events.types import Event, EventType, Subscriber
+from toolbox_core.events.types import Event, EventType, ScheduledJob, Subscriber
 from toolbox_core.plugins import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
     import typer
 
+    from toolbox_core.jobs.progress import Progress
     from toolbox_core.kernel import Toolbox
 
 PLUGIN_NAME = "core.events"
@@ -29,6 +30,21 @@ def event_subscribers(toolbox: Toolbox) -> list[Subscriber]:
         toolbox.jobs.run_requested(event)
 
     return [Subscriber("core.jobs", (JOB_REQUESTED,), run_job)]
+
+
+@hookimpl
+def scheduled_jobs(toolbox: Toolbox) -> list[ScheduledJob]:
+    return [ScheduledJob("events.purge", purge_delivered_events, cron="17 3 * * *",
+                         description="Delete delivered events older than jobs.event_retention_days")]
+
+
+def purge_delivered_events(toolbox: Toolbox, progress: Progress) -> str:
+    """Scheduled nightly: keep the outbox small; parked and pending deliveries are kept."""
+    from datetime import timedelta
+
+    days = toolbox.settings.jobs.event_retention_days
+    progress.message(f"deleting delivered events older than {days} days")
+    return f"{toolbox.events.purge_delivered(timedelta(days=days))} events deleted"
 
 
 @hookimpl

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 jobs_app = typer.Typer(help="Scheduled jobs: list them (no sub-command) or run one by hand.",
                        invoke_without_command=True)
@@ -19,7 +19,8 @@ def list_jobs(ctx: typer.Context) -> None:
     from toolbox_core.cli.main import console, open_toolbox
 
     toolbox = open_toolbox()
-    table = Table("job", "schedule", "last run", "status", "last result", "description")
+    table = Table(Column("job", no_wrap=True), Column("schedule", no_wrap=True), "last run", "status",
+                  "last result", "description")
     for row in toolbox.scheduler.status():
         run = row.last_run
         table.add_row(row.job.name, row.schedule,
