@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from toolbox_core.config import Settings, load_settings
 from toolbox_core.db import Database
+from toolbox_core.keystore import KeyStore, build_keystore
 from toolbox_core.plugins import PluginError, PluginManager
 from toolbox_core.providers import (
     InventorySource,
@@ -90,6 +91,12 @@ class Toolbox:
     @cached_property
     def inventory_sources(self) -> dict[str, InventorySource]:
         return self.plugins.collect("inventory_sources", toolbox=self)
+
+    # ------------------------------------------------------------------ key store
+    @cached_property
+    def keystore(self) -> KeyStore:
+        """Short-lived sensitive state: Redis when ``redis_url`` is set, the database otherwise."""
+        return build_keystore(self.settings, self.db)
 
     # ------------------------------------------------------------------ database
     def migration_locations(self) -> list[Path]:

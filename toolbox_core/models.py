@@ -5,3 +5,4 @@ from toolbox_core.catalog import models as catalog_models  # noqa: F401
 from toolbox_core.customers import models as customer_models  # noqa: F401
 from toolbox_core.events import models as event_models  # noqa: F401
 from toolbox_core.inventory import models as inventory_models  # noqa: F401
+from toolbox_core.keystore import models as keystore_models  # noqa: F401
