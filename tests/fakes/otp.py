@@ -34,7 +34,10 @@ class RecordingSender:
         self.sent.append(SentSms(phone, text, locale))
 
     def last_code(self, phone: str) -> str:
-        return [s for s in self.sent if s.phone == phone][-1].code
+        """The code last sent to ``phone`` (any format)."""
+        from toolbox_core.customers.phone import normalize_phone
+
+        return [s for s in self.sent if s.phone == normalize_phone(phone)][-1].code
 
 
 class RecordingSenderPlugin:
