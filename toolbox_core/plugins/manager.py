@@ -141,7 +141,10 @@ class PluginManager:
             raise PluginError(name, "is registered twice", "remove the duplicate from TOOLBOX_PLUGINS")
         try:
             self.pm.register(module, name=name)
+            self.pm.check_pending()  # a hookimpl whose name matches no hookspec (a typo)
         except pluggy.PluginValidationError as exc:
+            if self.pm.is_registered(module):
+                self.pm.unregister(module)
             raise PluginError(name, f"has an invalid hook implementation: {exc}", "check it against toolbox_core/hookspecs.py") from exc
         hooks = sorted(
             caller.name for caller in self.pm.get_hookcallers(module) or [] if caller.name
@@ -225,9 +228,9 @@ class PluginManager:
         return results
 
     def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
-        caller = getattr(self.pm.hook, hook_name)
-        # pluggy calls the last registered first; we keep registration order (kernel first).
-        return list(reversed(caller.get_hookimpls()))
+        # get_hookimpls() is in registration order (kernel built-ins first); pluggy's own
+        # calls run it backwards, which is why we call implementations one by one.
+        return list(getattr(self.pm.hook, hook_name).get_hookimpls())
 
     def _log_call(self, hook_name: str, plugin: str, started: float) -> None:
         if getattr(self, "_trace", False):
