@@ -6,7 +6,7 @@
   batch of concurrent wrong guesses, counts the answers that were checked (``invalid_code``,
   ``code_exhausted`` or a hit), then asks for a new code. Bounded by ``--guesses`` and ``--seconds``.
 
-    python -m benchmarks otp [--seconds 8] [--connections 16] [--guesses 100000] [--brute-seconds 90] [--batch 100]
+    python -m benchmarks otp [--seconds 8] [--connections 8,16] [--guesses 100000] [--brute-seconds 90] [--batch 100]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.harness import REDIS_URL, Server, figure, fresh_database, machine, wrk
+from benchmarks.harness import REDIS_URL, Server, figure, fresh_database, machine, report, wrk
 
 SECRET = "benchmark-secret"
 PHONE_BASE = 998_900_000_000
@@ -60,10 +60,7 @@ def bench_verify(base_url: str, redis_url: str, seconds: int, connections: int) 
     # Enough live codes for both wrk threads at up to ~5,000 req/s each.
     _seed_ranges(redis_url, [(t * per_thread + 1, t * per_thread + 5000 * seconds + 1) for t in range(2)])
     result = wrk(f"{base_url}/store/otp/verify", connections=connections, seconds=seconds, threads=2, script=str(script))
-    figure("otp_verify_rps", result.rps, "req/s")
-    figure("otp_verify_p50", result.p50_ms, "ms")
-    figure("otp_verify_p99", result.p99_ms, "ms")
-    figure("otp_verify_errors", result.errors)
+    report(f"otp_verify_c{connections}", result)
 
 
 def _seed_ranges(redis_url: str, ranges: list[tuple[int, int]]) -> None:
@@ -164,7 +161,7 @@ async def brute_force(base_url: str, guesses: int, seconds: float, batch: int) -
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks otp")
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration of the verify run")
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", default="8,16", help="wrk connections; one verify run per value")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--guesses", type=int, default=100_000)
     parser.add_argument("--brute-seconds", type=float, default=90, help="time bound of the brute-force run")
@@ -188,7 +185,8 @@ def main(argv: list[str]) -> None:
     with fresh_database("sqlite") as db_url, QuietServer(db_url, workers=args.workers, env=env) as server:
         figure("otp_workers", args.workers)
         if not args.skip_verify:
-            bench_verify(server.url, REDIS_URL, args.seconds, args.connections)
+            for connections in (int(c) for c in args.connections.split(",")):
+                bench_verify(server.url, REDIS_URL, args.seconds, connections)
         if not args.skip_brute:
             started = time.perf_counter()
             stats = asyncio.run(brute_force(server.url, args.guesses, args.brute_seconds, args.batch))

@@ -272,3 +272,22 @@ def test_verification_token_works_once(api, sms):
     replay = api.post("/store/customers/sign-in", json={"verification_token": token})
     assert first.status_code == 200
     assert replay.status_code == 401 and error_code(replay) == "verification_required"
+
+
+def test_the_code_is_sent_outside_any_database_transaction(api, sms):
+    pool = api.app.state.toolbox.db.engine.pool
+    held = []
+    sms.on_send = lambda phone: held.append(pool.checkedout())
+    assert request(api).status_code == 200
+    assert held == [0]
+
+
+def test_an_unreachable_database_key_store_is_a_503(tmp_path):
+    from toolbox_core.db import Database
+    from toolbox_core.keystore import KeyStoreUnavailable
+    from toolbox_core.keystore.db_store import DatabaseKeyStore
+
+    store = DatabaseKeyStore(Database(f"sqlite:///{tmp_path}/missing/folder/db.sqlite"))
+    with pytest.raises(KeyStoreUnavailable) as info:
+        store.set("k", "v", 60)
+    assert info.value.status == 503

@@ -205,3 +205,15 @@ def test_auto_register_links_the_guest_cart(api, sms):
 def test_auto_register_with_an_unknown_cart_still_signs_in(api, sms):
     body = sign_in(api, sms, cart_id="cart_missing")
     assert body["cart_linked"] is False
+
+
+def test_hook_event_types_declares_customer_created_with_its_payload(api, sms):
+    from toolbox_core.customers import plugin
+
+    (declared,) = plugin.event_types()
+    assert declared.name == "customer.created"
+    body = sign_in(api, sms)
+    with api.app.state.toolbox.db.session() as session:
+        event = session.scalars(select(OutboxEvent).where(OutboxEvent.name == "customer.created")).one()
+    assert set(event.payload) == set(declared.payload)
+    assert event.payload["customer_id"] == body["customer"]["id"]

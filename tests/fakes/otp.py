@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +28,12 @@ class RecordingSender:
     id: str = "recording"
     sent: list[SentSms] = field(default_factory=list)
     fail_with: Exception | None = None
+    #: Called with the phone before each send (to observe the caller's state).
+    on_send: Callable[[str], None] | None = None
 
     def send_code(self, phone: str, text: str, locale: str) -> None:
+        if self.on_send is not None:
+            self.on_send(phone)
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append(SentSms(phone, text, locale))

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from toolbox_core.customers.phone import InvalidPhone, normalize_phone
 
@@ -90,13 +97,15 @@ class ProfilePatch(StrictBody):
         return value
 
 
-def _phone_or_none(value: str | None) -> str | None:
-    if value is None:
-        return None
+def _normalized_phone(value: str) -> str:
     try:
         return normalize_phone(value)
     except InvalidPhone as exc:
         raise ValueError(exc.message) from None
+
+
+#: A phone in any accepted format, stored as +998XXXXXXXXX.
+Phone = Annotated[str, StringConstraints(max_length=40), AfterValidator(_normalized_phone)]
 
 
 class AddressIn(StrictBody):
@@ -108,12 +117,7 @@ class AddressIn(StrictBody):
     street: Text300
     landmark: Text300 | None = None
     recipient_name: Text200 | None = None
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-
-    @field_validator("phone")
-    @classmethod
-    def _normalized_phone(cls, value: str | None) -> str | None:
-        return _phone_or_none(value)
+    phone: Phone | None = None
 
 
 class AddressPatch(StrictBody):
@@ -123,12 +127,7 @@ class AddressPatch(StrictBody):
     street: Text300 | None = None
     landmark: Text300 | None = None
     recipient_name: Text200 | None = None
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-
-    @field_validator("phone")
-    @classmethod
-    def _normalized_phone(cls, value: str | None) -> str | None:
-        return _phone_or_none(value)
+    phone: Phone | None = None
 
     @field_validator("region", "city", "street")
     @classmethod

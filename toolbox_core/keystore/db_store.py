@@ -167,5 +167,8 @@ class _Guarded:
         except OperationalError as exc:
             raise KeyStoreUnavailable("the database behind the key store is unreachable") from exc
 
-    def __exit__(self, *exc_info: Any) -> Any:
-        return self._cm.__exit__(*exc_info)
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        handled = self._cm.__exit__(exc_type, exc, tb)
+        if isinstance(exc, OperationalError):
+            raise KeyStoreUnavailable("the database behind the key store is unreachable or busy") from exc
+        return handled
