@@ -112,6 +112,8 @@ class Toolbox:
         upgrade(self.db.engine, self.migration_locations())
 
     def close(self) -> None:
+        if "keystore" in self.__dict__:  # only if it was ever opened
+            self.keystore.close()
         self.db.dispose()
 
     def describe(self) -> dict[str, Any]:

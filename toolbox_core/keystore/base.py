@@ -90,3 +90,6 @@ class KeyStore(ABC):
     @abstractmethod
     def ping(self) -> None:
         """Raise :class:`KeyStoreUnavailable` if the backing store is unreachable."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release connections (the Redis client); the database store shares the kernel's engine."""
