@@ -190,16 +190,28 @@ def test_no_password_is_ever_sent_by_sms(api, sms):
     assert "парол" not in sms.sent[0].text.lower() and "parol" not in sms.sent[0].text.lower()
 
 
-def test_auto_register_links_the_guest_cart(api, sms):
+def add_cart(toolbox, cart_id: str, **fields):
+    """A cart row; only id, customer_id and completed_at are the contract, the rest is filled in."""
     cart_models = pytest.importorskip("toolbox_core.cart.models", reason="the cart domain is not merged yet")
-    toolbox = api.app.state.toolbox
+    required = {"locale": "ru", "status": "open", "expires_at": utcnow() + timedelta(days=1), **fields}
+    values = {name: value for name, value in required.items() if hasattr(cart_models.Cart, name)}
     with toolbox.db.transaction() as session:
-        cart = cart_models.Cart(id="cart_guest")
-        session.add(cart)
+        session.add(cart_models.Cart(id=cart_id, **values))
+    return cart_models.Cart
+
+
+def test_auto_register_links_the_guest_cart(api, sms):
+    toolbox = api.app.state.toolbox
+    cart_model = add_cart(toolbox, "cart_guest")
     body = sign_in(api, sms, cart_id="cart_guest")
     assert body["cart_linked"] is True
     with toolbox.db.session() as session:
-        assert session.get(cart_models.Cart, "cart_guest").customer_id == body["customer"]["id"]
+        assert session.get(cart_model, "cart_guest").customer_id == body["customer"]["id"]
+
+
+def test_auto_register_does_not_take_a_completed_cart(api, sms):
+    add_cart(api.app.state.toolbox, "cart_done", status="completed", completed_at=utcnow())
+    assert sign_in(api, sms, cart_id="cart_done")["cart_linked"] is False
 
 
 def test_auto_register_with_an_unknown_cart_still_signs_in(api, sms):
