@@ -94,6 +94,10 @@ class AuthSettings(BaseModel):
     verification_ttl_seconds: int = Field(15 * 60, gt=0)
     session_ttl_seconds: int = Field(30 * 24 * 3600, gt=0)
     session_cookie_name: str = "toolbox_session"
+    session_cookie_secure: bool = False
+    session_cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    #: Addresses a customer may keep.
+    max_addresses: int = Field(20, gt=0)
     #: Secret used to derive hashes of codes and tokens. Set it in production.
     secret_key: SecretStr = SecretStr("embedded-insecure-secret-change-me")
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from toolbox_core.config import Settings, load_settings
 from toolbox_core.db import Database
+from toolbox_core.keystore import KeyStore, build_keystore
 from toolbox_core.plugins import PluginError, PluginManager
 from toolbox_core.providers import (
     InventorySource,
@@ -118,6 +119,12 @@ class Toolbox:
 
         return Scheduler(self)
 
+    # ------------------------------------------------------------------ key store
+    @cached_property
+    def keystore(self) -> KeyStore:
+        """Short-lived sensitive state: Redis when ``redis_url`` is set, the database otherwise."""
+        return build_keystore(self.settings, self.db)
+
     # ------------------------------------------------------------------ database
     def migration_locations(self) -> list[Path]:
         """Alembic version folders of every enabled plugin (the kernel's is implicit)."""
@@ -132,7 +139,7 @@ class Toolbox:
         upgrade(self.db.engine, self.migration_locations())
 
     def close(self) -> None:
-        for name in ("scheduler", "jobs", "events"):  # only those this process used
+        for name in ("scheduler", "jobs", "events", "keystore"):  # only those this process used
             if name in self.__dict__:
                 self.__dict__[name].close()
         self.db.dispose()

@@ -31,3 +31,19 @@ class CustomerSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CustomerAddress(TimestampMixin, Base):
+    """A delivery address in Uzbekistan: region (viloyat), city, district (tuman), street, landmark."""
+
+    __tablename__ = "customer_addresses"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    recipient_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(13), nullable=True)
+    region: Mapped[str] = mapped_column(String(100))
+    city: Mapped[str] = mapped_column(String(100))
+    district: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    street: Mapped[str] = mapped_column(String(300))
+    landmark: Mapped[str | None] = mapped_column(String(300), nullable=True)

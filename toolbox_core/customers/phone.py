@@ -28,13 +28,16 @@ def normalize_phone(raw: str) -> str:
     """
     if not isinstance(raw, str):
         raise InvalidPhone("phone must be a string")
+    if len(raw) > 40:
+        raise InvalidPhone("phone is too long", details={"phone": raw[:40]})
     digits = _SEPARATORS.sub("", raw.strip())
-    if digits.startswith("+"):
-        digits = digits[1:]
-    elif digits.startswith("00"):
-        digits = digits[2:]
-    if not digits.isdigit():
+    international = digits.startswith(("+", "00"))
+    digits = digits[1:] if digits.startswith("+") else digits[2:] if digits.startswith("00") else digits
+    # ASCII only: str.isdigit() also accepts other scripts' digits and superscripts.
+    if not (digits.isascii() and digits.isdigit()):
         raise InvalidPhone(f"{raw!r} is not a phone number", details={"phone": raw})
+    if international and not digits.startswith("998"):
+        raise InvalidPhone(f"{raw!r} is not an Uzbek phone number (+998XXXXXXXXX)", details={"phone": raw})
     if len(digits) == 9:
         digits = "998" + digits
     elif len(digits) == 10 and digits.startswith("8"):

@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
 
+from toolbox_core.errors import ServiceUnavailable
+
 
 class VerifyOutcome(StrEnum):
     """Result of :meth:`KeyStore.verify_and_consume`."""
@@ -29,8 +31,15 @@ class WindowHit:
     reset_in: int
 
 
-class KeyStoreUnavailable(Exception):
-    """The backing store cannot be reached. The API answers 503; there is no fallback to memory."""
+class KeyStoreUnavailable(ServiceUnavailable):
+    """The backing store cannot be reached. The API answers 503; there is no fallback to memory.
+
+    It is a :class:`~toolbox_core.errors.ServiceUnavailable`, so the app renders it as
+    ``503 service_unavailable`` wherever it escapes a route.
+    """
+
+    def __init__(self, message: str = "the key store (Redis) is unreachable; try again shortly", **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
 class KeyStore(ABC):
@@ -81,3 +90,6 @@ class KeyStore(ABC):
     @abstractmethod
     def ping(self) -> None:
         """Raise :class:`KeyStoreUnavailable` if the backing store is unreachable."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release connections (the Redis client); the database store shares the kernel's engine."""

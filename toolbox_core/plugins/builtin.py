@@ -7,4 +7,5 @@ reference implementation of every hook. Order matters only for display.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "toolbox_core.builtin.system",
     "toolbox_core.events.plugin",
+    "toolbox_core.customers.plugin",
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 07:13:18.216179
+Create Date: 2026-11-24 06:49:49.940893
 """
 from __future__ import annotations
 
@@ -40,20 +40,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
     sa.UniqueConstraint('phone', name=op.f('uq_customers_phone'))
     )
-    op.create_table('job_runs',
-    sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('job', sa.String(length=200), nullable=False),
-    sa.Column('tick', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('trigger', sa.String(length=20), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('result', sa.Text(), nullable=True),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_job_runs')),
-    sa.UniqueConstraint('job', 'tick', name=op.f('uq_job_runs_job'))
+    op.create_table('keystore_entries',
+    sa.Column('key', sa.String(length=255), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_keystore_entries'))
     )
-    with op.batch_alter_table('job_runs', schema=None) as batch_op:
-        batch_op.create_index('ix_job_runs_job_started', ['job', 'started_at'], unique=False)
+    with op.batch_alter_table('keystore_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_keystore_entries_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('outbox_events',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -90,6 +85,24 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_locations')),
     sa.UniqueConstraint('code', name=op.f('uq_stock_locations_code'))
     )
+    op.create_table('customer_addresses',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('customer_id', sa.String(length=40), nullable=False),
+    sa.Column('recipient_name', sa.String(length=200), nullable=True),
+    sa.Column('phone', sa.String(length=13), nullable=True),
+    sa.Column('region', sa.String(length=100), nullable=False),
+    sa.Column('city', sa.String(length=100), nullable=False),
+    sa.Column('district', sa.String(length=100), nullable=True),
+    sa.Column('street', sa.String(length=300), nullable=False),
+    sa.Column('landmark', sa.String(length=300), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_addresses_customer_id_customers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_addresses'))
+    )
+    with op.batch_alter_table('customer_addresses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_addresses_customer_id'), ['customer_id'], unique=False)
+
     op.create_table('customer_sessions',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -103,24 +116,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customer_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_sessions_customer_id'), ['customer_id'], unique=False)
-
-    op.create_table('event_deliveries',
-    sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('event_id', sa.String(length=40), nullable=False),
-    sa.Column('subscriber', sa.String(length=200), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['event_id'], ['outbox_events.id'], name=op.f('fk_event_deliveries_event_id_outbox_events'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_deliveries')),
-    sa.UniqueConstraint('event_id', 'subscriber', name=op.f('uq_event_deliveries_event_id'))
-    )
-    with op.batch_alter_table('event_deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_event_deliveries_due', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('inventory_levels',
     sa.Column('sku', sa.String(length=100), nullable=False),
@@ -187,14 +182,14 @@ def downgrade() -> None:
     op.drop_table('product_variants')
     op.drop_table('product_translations')
     op.drop_table('inventory_levels')
-    with op.batch_alter_table('event_deliveries', schema=None) as batch_op:
-        batch_op.drop_index('ix_event_deliveries_due')
-
-    op.drop_table('event_deliveries')
     with op.batch_alter_table('customer_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_sessions_customer_id'))
 
     op.drop_table('customer_sessions')
+    with op.batch_alter_table('customer_addresses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_customer_addresses_customer_id'))
+
+    op.drop_table('customer_addresses')
     op.drop_table('stock_locations')
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_products_status'))
@@ -204,10 +199,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_events_unpublished')
 
     op.drop_table('outbox_events')
-    with op.batch_alter_table('job_runs', schema=None) as batch_op:
-        batch_op.drop_index('ix_job_runs_job_started')
+    with op.batch_alter_table('keystore_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_keystore_entries_expires_at'))
 
-    op.drop_table('job_runs')
+    op.drop_table('keystore_entries')
     op.drop_table('customers')
     op.drop_table('admin_api_keys')
     # ### end Alembic commands ###

@@ -1,0 +1,132 @@
+"""Store API: one-time codes, sign-in and sessions, the signed-in customer's profile and addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from toolbox_core.customers import otp, service
+from toolbox_core.customers.schemas import (
+    AddressIn,
+    AddressList,
+    AddressOut,
+    AddressPatch,
+    AutoRegisterBody,
+    CustomerOut,
+    OtpRequestBody,
+    OtpSentOut,
+    OtpVerifyBody,
+    ProfilePatch,
+    SessionOut,
+    SignInBody,
+    VerifiedOut,
+)
+from toolbox_core.customers.sessions import require_customer, session_token
+from toolbox_core.i18n import resolve_locale
+
+
+def _toolbox(request: Request) -> Any:
+    return request.app.state.toolbox
+
+
+def client_ip(request: Request) -> str:
+    """The address rate limits are counted against (the direct peer; put the proxy's in front)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _session_response(request: Request, response: Response, signed: service.SignedIn) -> SessionOut:
+    auth = _toolbox(request).settings.auth
+    response.set_cookie(
+        auth.session_cookie_name,
+        signed.token,
+        max_age=auth.session_ttl_seconds,
+        httponly=True,
+        secure=auth.session_cookie_secure,
+        samesite=auth.session_cookie_samesite,
+        path="/",
+    )
+    return SessionOut(
+        token=signed.token,
+        expires_at=signed.expires_at,
+        customer=CustomerOut.of(signed.customer),
+        created=signed.created,
+        cart_linked=signed.cart_linked,
+    )
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/store", tags=["store: customers"])
+
+    @router.post("/otp/request", response_model=OtpSentOut, summary="Send a one-time sign-in code by SMS")
+    def request_otp(body: OtpRequestBody, request: Request) -> OtpSentOut:
+        toolbox = _toolbox(request)
+        settings = toolbox.settings
+        locale = resolve_locale(body.locale, request.headers.get("accept-language"), settings.locales, settings.default_locale)
+        sent = otp.request_code(toolbox, body.phone, client_ip(request), locale)
+        return OtpSentOut(expires_in=sent.expires_in, resend_in=sent.resend_in)
+
+    @router.post("/otp/verify", response_model=VerifiedOut, summary="Check a code; returns a one-use verification token")
+    def verify_otp(body: OtpVerifyBody, request: Request) -> VerifiedOut:
+        verified = otp.verify_code(_toolbox(request), body.phone, body.code)
+        return VerifiedOut(verification_token=verified.verification_token, expires_in=verified.expires_in)
+
+    @router.post("/customers/sign-in", response_model=SessionOut, summary="Sign in with a verified phone")
+    def sign_in(body: SignInBody, request: Request, response: Response) -> SessionOut:
+        signed = service.sign_in(_toolbox(request), body.verification_token)
+        return _session_response(request, response, signed)
+
+    @router.post(
+        "/customers/auto-register",
+        response_model=SessionOut,
+        summary="Checkout: consume the verification, find or create the customer, link the cart, sign in",
+    )
+    def auto_register(body: AutoRegisterBody, request: Request, response: Response) -> SessionOut:
+        signed = service.sign_in(
+            _toolbox(request), body.verification_token, name=body.name, locale=body.locale, cart_id=body.cart_id
+        )
+        return _session_response(request, response, signed)
+
+    @router.post("/customers/refresh", response_model=SessionOut, summary="Rotate the session token")
+    def refresh(request: Request, response: Response) -> SessionOut:
+        signed = service.refresh_session(_toolbox(request), session_token(request))
+        return _session_response(request, response, signed)
+
+    @router.post("/customers/sign-out", status_code=204, summary="Revoke the session")
+    def sign_out(request: Request, response: Response) -> Response:
+        toolbox = _toolbox(request)
+        service.sign_out(toolbox, session_token(request))
+        response = Response(status_code=204)
+        response.delete_cookie(toolbox.settings.auth.session_cookie_name, path="/")
+        return response
+
+    @router.get("/customers/me", response_model=CustomerOut, summary="The signed-in customer's profile")
+    def me(request: Request, customer_id: str = Depends(require_customer)) -> CustomerOut:
+        return CustomerOut.of(service.get_customer(_toolbox(request), customer_id))
+
+    @router.patch("/customers/me", response_model=CustomerOut, summary="Change name, locale or e-mail")
+    def update_me(body: ProfilePatch, request: Request, customer_id: str = Depends(require_customer)) -> CustomerOut:
+        changes = body.model_dump(exclude_unset=True)
+        return CustomerOut.of(service.update_profile(_toolbox(request), customer_id, changes))
+
+    @router.get("/customers/me/addresses", response_model=AddressList, summary="Saved addresses")
+    def addresses(request: Request, customer_id: str = Depends(require_customer)) -> AddressList:
+        return AddressList(addresses=[AddressOut.of(a) for a in service.list_addresses(_toolbox(request), customer_id)])
+
+    @router.post("/customers/me/addresses", response_model=AddressOut, status_code=201, summary="Save an address")
+    def add_address(body: AddressIn, request: Request, customer_id: str = Depends(require_customer)) -> AddressOut:
+        return AddressOut.of(service.add_address(_toolbox(request), customer_id, body.model_dump()))
+
+    @router.patch("/customers/me/addresses/{address_id}", response_model=AddressOut, summary="Change an address")
+    def update_address(
+        address_id: str, body: AddressPatch, request: Request, customer_id: str = Depends(require_customer)
+    ) -> AddressOut:
+        changes = body.model_dump(exclude_unset=True)
+        return AddressOut.of(service.update_address(_toolbox(request), customer_id, address_id, changes))
+
+    @router.delete("/customers/me/addresses/{address_id}", status_code=204, summary="Remove an address")
+    def delete_address(address_id: str, request: Request, customer_id: str = Depends(require_customer)) -> Response:
+        service.delete_address(_toolbox(request), customer_id, address_id)
+        return Response(status_code=204)
+
+    return router
