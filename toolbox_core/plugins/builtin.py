@@ -6,4 +6,5 @@ reference implementation of every hook. Order matters only for display.
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "toolbox_core.builtin.system",
+    "toolbox_core.catalog.plugin",
 )

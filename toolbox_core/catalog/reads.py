@@ -1,0 +1,164 @@
+"""Store reads: product pages, product detail and the category tree, off the read model.
+
+A product page costs three queries (page, total, stock of the page's SKUs) whatever its
+size; documents are stored as JSON text and only decoded to add live availability.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from toolbox_core.catalog import models as m
+from toolbox_core.catalog.search import get_search
+from toolbox_core.catalog.storage import get_storage
+from toolbox_core.errors import NotFound
+from toolbox_core.i18n import pick_translation
+from toolbox_core.inventory.models import InventoryLevel
+
+Sort = Literal["newest", "price_asc", "price_desc", "relevance"]
+D = m.ProductDocument
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    locale: str
+    limit: int = 20
+    offset: int = 0
+    category: str | None = None
+    collection: str | None = None
+    price_min: int | None = None
+    price_max: int | None = None
+    in_stock: bool | None = None
+    sort: Sort | None = None
+    q: str | None = None
+
+
+def availability(session: Session, skus: list[str]) -> dict[str, int]:
+    """Units available per SKU: sum over locations of ``max(stocked - reserved, 0)``."""
+    if not skus:
+        return {}
+    L = InventoryLevel
+    per_location = case((L.stocked > L.reserved, L.stocked - L.reserved), else_=0)
+    rows = session.execute(select(L.sku, func.sum(per_location)).where(L.sku.in_(skus)).group_by(L.sku))
+    return {sku: int(total or 0) for sku, total in rows}
+
+
+def _with_stock(docs: list[dict[str, Any]], stock: dict[str, int], storage: Any) -> list[dict[str, Any]]:
+    for doc in docs:
+        any_stock = False
+        for v in doc["variants"]:
+            v["available"] = stock.get(v["sku"], 0)
+            v["in_stock"] = v["available"] > 0
+            any_stock = any_stock or v["in_stock"]
+        doc["in_stock"] = any_stock
+        for image in doc["images"]:
+            image["url"] = storage.url(image.pop("key"))
+    return docs
+
+
+def _decorate(session: Session, toolbox: Any, raw: list[str]) -> list[dict[str, Any]]:
+    docs = [json.loads(r) for r in raw]
+    skus = [v["sku"] for d in docs for v in d["variants"]]
+    return _with_stock(docs, availability(session, skus), get_storage(toolbox))
+
+
+def category_descendants(session: Session, ref: str) -> list[str]:
+    """Ids of category ``ref`` (id or handle) and all categories below it."""
+    rows = session.execute(select(m.Category.id, m.Category.handle, m.Category.parent_id)).all()
+    root = next((cid for cid, handle, _ in rows if ref in (cid, handle)), None)
+    if root is None:
+        raise NotFound(f"category {ref!r} not found", code="unknown_category")
+    children: dict[str | None, list[str]] = defaultdict(list)
+    for cid, _, parent in rows:
+        children[parent].append(cid)
+    out, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(children.get(node, []))
+    return out
+
+
+def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
+    """A page of published products with the total number matching the filters."""
+    with toolbox.db.session() as session:
+        where = [D.locale == query.locale, D.published.is_(True)]
+        ranked: list[str] | None = None
+        if query.q:
+            ranked = get_search(toolbox).search(session, query.q)
+            if not ranked:
+                return {"items": [], "total": 0, "limit": query.limit, "offset": query.offset}
+            where.append(D.product_id.in_(ranked))
+        if query.category:
+            ids = category_descendants(session, query.category)
+            where.append(exists().where(m.ProductCategory.product_id == D.product_id, m.ProductCategory.category_id.in_(ids)))
+        if query.collection:
+            col = session.scalar(select(m.Collection.id).where(or_(m.Collection.id == query.collection, m.Collection.handle == query.collection)))
+            if col is None:
+                raise NotFound(f"collection {query.collection!r} not found", code="unknown_collection")
+            where.append(exists().where(m.ProductCollection.product_id == D.product_id, m.ProductCollection.collection_id == col))
+        if query.price_min is not None or query.price_max is not None:
+            V = m.ProductVariant
+            cond = [V.product_id == D.product_id]
+            if query.price_min is not None:
+                cond.append(V.price >= query.price_min)
+            if query.price_max is not None:
+                cond.append(V.price <= query.price_max)
+            where.append(exists().where(and_(*cond)))
+        if query.in_stock is not None:
+            V, L = m.ProductVariant, InventoryLevel
+            stocked = exists().where(V.product_id == D.product_id, L.sku == V.sku, L.stocked > L.reserved)
+            where.append(stocked if query.in_stock else ~stocked)
+        total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+        sort = query.sort or ("relevance" if ranked else "newest")
+        if sort == "relevance" and ranked is not None:
+            rows = session.execute(select(D.product_id, D.doc).where(*where)).all()
+            rank = {pid: i for i, pid in enumerate(ranked)}
+            rows.sort(key=lambda r: rank[r[0]])
+            raw = [doc for _, doc in rows[query.offset : query.offset + query.limit]]
+        else:
+            order = {
+                "newest": (D.created_at.desc(), D.product_id.desc()),
+                "relevance": (D.created_at.desc(), D.product_id.desc()),
+                "price_asc": (D.min_price.asc(), D.product_id.asc()),
+                "price_desc": (D.min_price.desc(), D.product_id.desc()),
+            }[sort]
+            raw = list(session.scalars(select(D.doc).where(*where).order_by(*order).limit(query.limit).offset(query.offset)))
+        items = _decorate(session, toolbox, raw)
+    return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+
+
+def get_product(toolbox: Any, id_or_handle: str, locale: str) -> dict[str, Any]:
+    """One published product by id or handle."""
+    with toolbox.db.session() as session:
+        raw = session.scalar(
+            select(D.doc).where(D.locale == locale, D.published.is_(True), or_(D.product_id == id_or_handle, D.handle == id_or_handle)).limit(1)
+        )
+        if raw is None:
+            raise NotFound(f"product {id_or_handle!r} not found")
+        return _decorate(session, toolbox, [raw])[0]
+
+
+def category_tree(toolbox: Any, locale: str) -> list[dict[str, Any]]:
+    """Every category as a tree of ``{id, handle, name, description, children}``."""
+    default = toolbox.settings.default_locale
+    with toolbox.db.session() as session:
+        cats = session.scalars(select(m.Category).order_by(m.Category.position, m.Category.handle)).all()
+        nodes = {}
+        for c in cats:
+            t = pick_translation(c.translations, locale, default)
+            nodes[c.id] = {
+                "id": c.id, "handle": c.handle, "name": t.name if t else c.handle,
+                "description": t.description if t else "", "parent_id": c.parent_id, "children": [],
+            }
+    roots = []
+    for c in cats:
+        node = nodes[c.id]
+        (nodes[c.parent_id]["children"] if c.parent_id in nodes else roots).append(node)
+    return roots

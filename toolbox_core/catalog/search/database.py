@@ -1,0 +1,62 @@
+"""Database search: SQLite FTS5 (trigram) or PostgreSQL pg_trgm, typo tolerant, RU/UZ aware.
+
+Both index the normalized Latin text of :mod:`.text`, so Cyrillic and Latin spellings meet.
+Candidates come from the trigram index; SQLite re-scores them with the same trigram
+similarity PostgreSQL uses, so both backends agree on what a typo is.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from toolbox_core.catalog.search.ddl import FTS_TABLE
+from toolbox_core.catalog.search.text import match_score, normalize
+
+MIN_SCORE = 0.5
+CANDIDATES = 150
+
+
+class DatabaseSearch:
+    """Ranked product ids for a query, from the search entries of published products."""
+
+    name = "database"
+
+    def search(self, session: Session, query: str, limit: int = 200) -> list[str]:
+        q = normalize(query)
+        if not q:
+            return []
+        if session.get_bind().dialect.name == "sqlite":
+            return self._sqlite(session, q, limit)
+        return self._postgres(session, q, limit)
+
+    def _sqlite(self, session: Session, q: str, limit: int) -> list[str]:
+        words = q.split()
+        grams = sorted({w[i : i + 3] for w in words for i in range(len(w) - 2)})
+        if not grams:
+            return []
+        match = " OR ".join(f'"{g}"' for g in grams)
+        rows = session.execute(
+            text(
+                f"SELECT e.product_id, e.text FROM {FTS_TABLE} f "
+                "JOIN catalog_search_entries e ON e.rowid = f.rowid "
+                f"WHERE {FTS_TABLE} MATCH :match AND e.published ORDER BY f.rank LIMIT :n"
+            ),
+            {"match": match, "n": CANDIDATES},
+        ).all()
+        scored = [(match_score(words, set(t.split())), pid) for pid, t in rows]
+        scored = [(s, pid) for s, pid in scored if s >= MIN_SCORE]
+        scored.sort(key=lambda item: -item[0])
+        return [pid for _, pid in scored[:limit]]
+
+    def _postgres(self, session: Session, q: str, limit: int) -> list[str]:
+        session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"), {"t": str(MIN_SCORE)})
+        rows = session.execute(
+            text(
+                "SELECT product_id FROM catalog_search_entries "
+                "WHERE published AND :q <% text "
+                "ORDER BY word_similarity(:q, text) DESC, product_id LIMIT :n"
+            ),
+            {"q": q, "n": limit},
+        ).all()
+        return [r[0] for r in rows]

@@ -1,0 +1,55 @@
+"""Database objects the ORM does not model, created idempotently after Alembic.
+
+* SQLite: an FTS5 table with the trigram tokenizer over ``catalog_search_entries`` (external
+  content) and the triggers that keep it in sync.
+* PostgreSQL: the ``pg_trgm`` extension and a GIN trigram index on the search text.
+
+Autogenerate ignores them (:func:`is_unmodeled`), so ``python -m toolbox_core.db.autogen``
+never proposes to drop them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+FTS_TABLE = "catalog_search_fts"
+TRGM_INDEX = "ix_catalog_search_trgm"
+
+_SQLITE = [
+    f"""CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(
+        text, content='catalog_search_entries', content_rowid='rowid', tokenize='trigram')""",
+    f"""CREATE TRIGGER IF NOT EXISTS catalog_search_ai AFTER INSERT ON catalog_search_entries BEGIN
+        INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.rowid, new.text); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS catalog_search_ad AFTER DELETE ON catalog_search_entries BEGIN
+        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.rowid, old.text); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS catalog_search_au AFTER UPDATE ON catalog_search_entries BEGIN
+        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.rowid, old.text);
+        INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.rowid, new.text); END""",
+]
+
+_POSTGRES = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    f"CREATE INDEX IF NOT EXISTS {TRGM_INDEX} ON catalog_search_entries USING gin (text gin_trgm_ops)",
+]
+
+
+def ensure_search_objects(engine: Engine) -> None:
+    """Create the search objects if missing (safe to run on every migrate)."""
+    statements = _SQLITE if engine.dialect.name == "sqlite" else _POSTGRES
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def rebuild_sqlite_index(engine: Engine) -> None:
+    """Rebuild the FTS5 index from its content table (after VACUUM or a bulk load)."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.execute(text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"))
+
+
+def is_unmodeled(name: str | None, type_: str) -> bool:
+    """True for the objects above, which Alembic's comparison must skip."""
+    if not name:
+        return False
+    return name.startswith(FTS_TABLE) or name == TRGM_INDEX or name.startswith("catalog_search_a")
