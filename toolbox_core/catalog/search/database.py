@@ -15,6 +15,8 @@ from toolbox_core.catalog.search.text import match_score, normalize
 
 MIN_SCORE = 0.5
 CANDIDATES = 150
+#: pg_trgm word similarity for candidates (looser than MIN_SCORE; re-scored after).
+CANDIDATE_SIMILARITY = 0.3
 
 
 class DatabaseSearch:
@@ -31,8 +33,7 @@ class DatabaseSearch:
         return self._postgres(session, q, limit)
 
     def _sqlite(self, session: Session, q: str, limit: int) -> list[str]:
-        words = q.split()
-        grams = sorted({w[i : i + 3] for w in words for i in range(len(w) - 2)})
+        grams = sorted({w[i : i + 3] for w in q.split() for i in range(len(w) - 2)})
         if not grams:
             return []
         match = " OR ".join(f'"{g}"' for g in grams)
@@ -44,19 +45,25 @@ class DatabaseSearch:
             ),
             {"match": match, "n": CANDIDATES},
         ).all()
-        scored = [(match_score(words, set(t.split())), pid) for pid, t in rows]
-        scored = [(s, pid) for s, pid in scored if s >= MIN_SCORE]
-        scored.sort(key=lambda item: -item[0])
-        return [pid for _, pid in scored[:limit]]
+        return _rescore(q, rows, limit)
 
     def _postgres(self, session: Session, q: str, limit: int) -> list[str]:
-        session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"), {"t": str(MIN_SCORE)})
+        session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"), {"t": str(CANDIDATE_SIMILARITY)})
         rows = session.execute(
             text(
-                "SELECT product_id FROM catalog_search_entries "
+                "SELECT product_id, text FROM catalog_search_entries "
                 "WHERE published AND :q <% text "
                 "ORDER BY word_similarity(:q, text) DESC, product_id LIMIT :n"
             ),
-            {"q": q, "n": limit},
+            {"q": q, "n": CANDIDATES},
         ).all()
-        return [r[0] for r in rows]
+        return _rescore(q, rows, limit)
+
+
+def _rescore(q: str, rows: list[tuple[str, str]] | list, limit: int) -> list[str]:
+    """Keep candidates where every query word finds a close word; best first."""
+    words = q.split()
+    scored = [(match_score(words, set(t.split())), pid) for pid, t in rows]
+    scored = [(score, pid) for score, pid in scored if score >= MIN_SCORE]
+    scored.sort(key=lambda item: -item[0])
+    return [pid for _, pid in scored[:limit]]

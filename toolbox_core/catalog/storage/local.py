@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -31,10 +32,8 @@ class LocalStorage:
         return self.path(key).read_bytes()
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
-        except FileNotFoundError:
-            pass
 
     def url(self, key: str) -> str:
         return f"{self.base_url}/{key}"
