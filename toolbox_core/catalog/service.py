@@ -306,16 +306,18 @@ class Catalog:
             self._touch(session, product)
 
     # ------------------------------------------------------------------ categories
-    def create_category(self, data: s.CategoryIn) -> str:
-        with self.toolbox.db.transaction() as session:
-            self.check_locales(data.translations, require_default=True, what="a category")
-            self._check_handle_free(session, m.Category, data.handle)
-            parent = self._category(session, data.parent, invalid=True).id if data.parent else None
-            cat = m.Category(id=new_id("cat"), handle=data.handle, parent_id=parent, position=data.position, metadata_=data.metadata)
-            cat.translations = [m.CategoryTranslation(locale=k, name=t.name, description=t.description) for k, t in data.translations.items()]
-            session.add(cat)
-            self._flush(session)
-            return cat.id
+    def create_category(self, data: s.CategoryIn, *, session: Session | None = None) -> str:
+        if session is None:
+            with self.toolbox.db.transaction() as tx:
+                return self.create_category(data, session=tx)
+        self.check_locales(data.translations, require_default=True, what="a category")
+        self._check_handle_free(session, m.Category, data.handle)
+        parent = self._category(session, data.parent, invalid=True).id if data.parent else None
+        cat = m.Category(id=new_id("cat"), handle=data.handle, parent_id=parent, position=data.position, metadata_=data.metadata)
+        cat.translations = [m.CategoryTranslation(locale=k, name=t.name, description=t.description) for k, t in data.translations.items()]
+        session.add(cat)
+        self._flush(session)
+        return cat.id
 
     def update_category(self, ref: str, patch: s.CategoryPatch) -> str:
         with self.toolbox.db.transaction() as session:
@@ -376,15 +378,17 @@ class Catalog:
             emit(session, "product.updated", {"product_id": pid, "handle": handle, "status": status})
 
     # ------------------------------------------------------------------ collections
-    def create_collection(self, data: s.CollectionIn) -> str:
-        with self.toolbox.db.transaction() as session:
-            self.check_locales(data.translations, require_default=True, what="a collection")
-            self._check_handle_free(session, m.Collection, data.handle)
-            col = m.Collection(id=new_id("coll"), handle=data.handle, metadata_=data.metadata)
-            col.translations = [m.CollectionTranslation(locale=k, title=v) for k, v in data.translations.items()]
-            session.add(col)
-            self._flush(session)
-            return col.id
+    def create_collection(self, data: s.CollectionIn, *, session: Session | None = None) -> str:
+        if session is None:
+            with self.toolbox.db.transaction() as tx:
+                return self.create_collection(data, session=tx)
+        self.check_locales(data.translations, require_default=True, what="a collection")
+        self._check_handle_free(session, m.Collection, data.handle)
+        col = m.Collection(id=new_id("coll"), handle=data.handle, metadata_=data.metadata)
+        col.translations = [m.CollectionTranslation(locale=k, title=v) for k, v in data.translations.items()]
+        session.add(col)
+        self._flush(session)
+        return col.id
 
     def update_collection(self, ref: str, patch: s.CollectionPatch) -> str:
         with self.toolbox.db.transaction() as session:
