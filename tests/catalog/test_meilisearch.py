@@ -7,7 +7,6 @@ from fastapi.testclient import TestClient
 
 from tests.catalog.conftest import product_body
 from tests.fakes.meilisearch import FakeMeilisearch
-from toolbox_core.admin.auth import create_key
 from toolbox_core.app import create_app
 from toolbox_core.catalog import schemas as s
 from toolbox_core.catalog.search import get_search
@@ -92,7 +91,6 @@ def test_store_search_goes_through_meilisearch_with_typos_and_both_scripts(mtool
     create(mtoolbox, "grinder", "G1", "Угловая шлифмашина болгарка", "Burchak silliqlash mashinasi")
     create(mtoolbox, "tape", "T1", "Рулетка измерительная", "O‘lchov lentasi")
     reindex_meilisearch(mtoolbox, get_search(mtoolbox))
-    _, plain = create_key(mtoolbox, "k", ["catalog:read"])
     with TestClient(create_app(toolbox=mtoolbox)) as client:
         def handles(q):
             return [i["handle"] for i in client.get("/store/products", params={"q": q}).json()["items"]]
