@@ -147,3 +147,17 @@ def test_options_and_variant_titles_are_localized(client, admin):
     assert [v["value"] for v in item["options"][0]["values"]] == ["125 mm", "230 мм"]
     assert [v["title"] for v in item["variants"]] == ["125 mm", "230 мм"]
     assert item["variants"][1]["options"] == {"disc": "230"}
+
+
+def test_total_stays_exact_through_publish_unpublish_and_delete(client, admin, make_product):
+    a = make_product(handle="a", sku="A")
+    make_product(handle="b", sku="B")
+    make_product(handle="c", sku="C", status="draft")
+    assert client.get("/store/products").json()["total"] == 2
+    client.patch("/admin/products/c", json={"status": "published"}, headers=admin)
+    client.patch("/admin/products/b", json={"status": "archived"}, headers=admin)
+    client.patch("/admin/products/a", json={"translations": {"uz": {"title": "Yangi"}}}, headers=admin)
+    assert client.get("/store/products").json()["total"] == 2
+    client.delete(f"/admin/products/{a['id']}", headers=admin)
+    body = client.get("/store/products").json()
+    assert body["total"] == 1 and [i["handle"] for i in body["items"]] == ["c"]

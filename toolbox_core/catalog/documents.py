@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from toolbox_core.catalog import models as m
@@ -164,6 +164,9 @@ def refresh_documents(session: Session, product_ids: Iterable[str], locales: Seq
         chunk = ids[start : start + 500]
         session.flush()
         batch = _Batch(session, chunk)
+        before = session.scalar(
+            select(func.count()).where(m.SearchEntry.product_id.in_(chunk), m.SearchEntry.published.is_(True))
+        ) or 0
         session.execute(delete(m.ProductDocument).where(m.ProductDocument.product_id.in_(chunk)))
         session.execute(delete(m.SearchEntry).where(m.SearchEntry.product_id.in_(chunk)))
         docs, entries = [], []
@@ -181,6 +184,22 @@ def refresh_documents(session: Session, product_ids: Iterable[str], locales: Seq
         if docs:
             session.execute(insert(m.ProductDocument), docs)
             session.execute(insert(m.SearchEntry), entries)
+        after = sum(1 for e in entries if e["published"])
+        if after != before:
+            add_to_counter(session, PUBLISHED_COUNTER, after - before)
+
+
+PUBLISHED_COUNTER = "published_products"
+
+
+def add_to_counter(session: Session, name: str, delta: int) -> None:
+    """Atomically add ``delta`` to a counter (row lock on PostgreSQL, writer lock on SQLite)."""
+    updated = session.execute(
+        update(m.CatalogCounter).where(m.CatalogCounter.name == name).values(value=m.CatalogCounter.value + delta)
+    ).rowcount
+    if not updated:
+        session.add(m.CatalogCounter(name=name, value=delta))
+        session.flush()
 
 
 def product_ids_in_categories(session: Session, category_ids: Iterable[str]) -> list[str]:

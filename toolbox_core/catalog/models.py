@@ -274,9 +274,9 @@ class ProductDocument(Base):
     doc: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (
-        Index("ix_product_documents_newest", "locale", "published", "created_at"),
-        Index("ix_product_documents_price", "locale", "published", "min_price"),
-        Index("ix_product_documents_handle", "handle", "locale"),
+        Index("ix_product_documents_newest", "locale", "published", "created_at", "product_id"),
+        Index("ix_product_documents_price", "locale", "published", "min_price", "product_id"),
+        Index("ix_product_documents_handle", "handle", "locale", unique=True),
     )
 
 
@@ -288,3 +288,12 @@ class SearchEntry(Base):
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
     published: Mapped[bool] = mapped_column(Boolean, index=True)
     text: Mapped[str] = mapped_column(Text)
+
+
+class CatalogCounter(Base):
+    """Counters kept exact on write (``published_products``) so a page needs no COUNT(*)."""
+
+    __tablename__ = "catalog_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
+from toolbox_core.catalog.documents import PUBLISHED_COUNTER
 from toolbox_core.catalog.search import get_search
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import NotFound
@@ -39,7 +40,7 @@ class ProductQuery:
     q: str | None = None
 
 
-def availability(session: Session, skus: list[str]) -> dict[str, int]:
+def availability(session: Connection, skus: list[str]) -> dict[str, int]:
     """Units available per SKU: sum over locations of ``max(stocked - reserved, 0)``."""
     if not skus:
         return {}
@@ -62,13 +63,13 @@ def _with_stock(docs: list[dict[str, Any]], stock: dict[str, int], storage: Any)
     return docs
 
 
-def _decorate(session: Session, toolbox: Any, raw: list[str]) -> list[dict[str, Any]]:
+def _decorate(session: Connection, toolbox: Any, raw: list[str]) -> list[dict[str, Any]]:
     docs = [json.loads(r) for r in raw]
     skus = [v["sku"] for d in docs for v in d["variants"]]
     return _with_stock(docs, availability(session, skus), get_storage(toolbox))
 
 
-def category_descendants(session: Session, ref: str) -> list[str]:
+def category_descendants(session: Connection, ref: str) -> list[str]:
     """Ids of category ``ref`` (id or handle) and all categories below it."""
     rows = session.execute(select(m.Category.id, m.Category.handle, m.Category.parent_id)).all()
     root = next((cid for cid, handle, _ in rows if ref in (cid, handle)), None)
@@ -87,7 +88,7 @@ def category_descendants(session: Session, ref: str) -> list[str]:
 
 def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
     """A page of published products with the total number matching the filters."""
-    with toolbox.db.session() as session:
+    with toolbox.db.engine.connect() as session:
         where = [D.locale == query.locale, D.published.is_(True)]
         ranked: list[str] | None = None
         if query.q:
@@ -115,14 +116,25 @@ def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
             V, L = m.ProductVariant, InventoryLevel
             stocked = exists().where(V.product_id == D.product_id, L.sku == V.sku, L.stocked > L.reserved)
             where.append(stocked if query.in_stock else ~stocked)
-        total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
         sort = query.sort or ("relevance" if ranked else "newest")
-        if sort == "relevance" and ranked is not None:
-            rows = session.execute(select(D.product_id, D.doc).where(*where)).all()
+        if ranked is not None:
+            # At most a few hundred candidates: fetch them once, count and order in Python.
+            rows = session.execute(select(D.product_id, D.doc, D.min_price, D.created_at).where(*where)).all()
+            total = len(rows)
             rank = {pid: i for i, pid in enumerate(ranked)}
-            rows.sort(key=lambda r: rank[r[0]])
-            raw = [doc for _, doc in rows[query.offset : query.offset + query.limit]]
+            keys = {
+                "relevance": lambda r: rank[r[0]],
+                "newest": lambda r: (-r[3].timestamp(), rank[r[0]]),
+                "price_asc": lambda r: (r[2], rank[r[0]]),
+                "price_desc": lambda r: (-r[2], rank[r[0]]),
+            }
+            rows.sort(key=keys[sort])
+            raw = [r[1] for r in rows[query.offset : query.offset + query.limit]]
         else:
+            unfiltered = len(where) == 2
+            total = published_count(session) if unfiltered else None
+            if total is None:
+                total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
             order = {
                 "newest": (D.created_at.desc(), D.product_id.desc()),
                 "relevance": (D.created_at.desc(), D.product_id.desc()),
@@ -134,12 +146,18 @@ def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
     return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
 
 
+def published_count(session: Connection) -> int | None:
+    """The write-maintained number of published products (``None`` if not initialised)."""
+    return session.scalar(select(m.CatalogCounter.value).where(m.CatalogCounter.name == PUBLISHED_COUNTER))
+
+
 def get_product(toolbox: Any, id_or_handle: str, locale: str) -> dict[str, Any]:
     """One published product by id or handle."""
-    with toolbox.db.session() as session:
-        raw = session.scalar(
-            select(D.doc).where(D.locale == locale, D.published.is_(True), or_(D.product_id == id_or_handle, D.handle == id_or_handle)).limit(1)
-        )
+    with toolbox.db.engine.connect() as session:
+        # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
+        raw = session.scalar(select(D.doc).where(D.handle == id_or_handle, D.locale == locale, D.published.is_(True)))
+        if raw is None:
+            raw = session.scalar(select(D.doc).where(D.product_id == id_or_handle, D.locale == locale, D.published.is_(True)))
         if raw is None:
             raise NotFound(f"product {id_or_handle!r} not found")
         return _decorate(session, toolbox, [raw])[0]

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from toolbox_core.catalog import models as m
 from toolbox_core.catalog import schemas as s
 from toolbox_core.catalog.documents import (
+    PUBLISHED_COUNTER,
+    add_to_counter,
     product_ids_in_categories,
     product_ids_in_collections,
     refresh_documents,
@@ -253,6 +255,8 @@ class Catalog:
             product = self._product(session, id_or_handle)
             keys = list(session.scalars(select(m.ProductImage.storage_key).where(m.ProductImage.product_id == product.id)))
             payload = {"product_id": product.id, "handle": product.handle, "status": product.status}
+            if session.scalar(select(m.SearchEntry.published).where(m.SearchEntry.product_id == product.id)):
+                add_to_counter(session, PUBLISHED_COUNTER, -1)
             session.delete(product)
             self._flush(session)
             emit(session, "product.deleted", payload)

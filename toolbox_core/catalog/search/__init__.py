@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 
 class SearchBackend(Protocol):
     name: str
 
-    def search(self, session: Session, query: str, limit: int = 200) -> list[str]:
+    def search(self, session: Connection, query: str, limit: int = 200) -> list[str]:
         """Product ids of published products matching ``query``, best first."""
 
 

@@ -8,13 +8,13 @@ similarity PostgreSQL uses, so both backends agree on what a typo is.
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog.search.ddl import FTS_TABLE
 from toolbox_core.catalog.search.text import match_score, normalize
 
 MIN_SCORE = 0.5
-CANDIDATES = 150
+CANDIDATES = 100
 #: pg_trgm word similarity for candidates (looser than MIN_SCORE; re-scored after).
 CANDIDATE_SIMILARITY = 0.3
 
@@ -24,15 +24,15 @@ class DatabaseSearch:
 
     name = "database"
 
-    def search(self, session: Session, query: str, limit: int = 200) -> list[str]:
+    def search(self, session: Connection, query: str, limit: int = 200) -> list[str]:
         q = normalize(query)
         if not q:
             return []
-        if session.get_bind().dialect.name == "sqlite":
+        if session.dialect.name == "sqlite":
             return self._sqlite(session, q, limit)
         return self._postgres(session, q, limit)
 
-    def _sqlite(self, session: Session, q: str, limit: int) -> list[str]:
+    def _sqlite(self, session: Connection, q: str, limit: int) -> list[str]:
         grams = sorted({w[i : i + 3] for w in q.split() for i in range(len(w) - 2)})
         if not grams:
             return []
@@ -47,7 +47,7 @@ class DatabaseSearch:
         ).all()
         return _rescore(q, rows, limit)
 
-    def _postgres(self, session: Session, q: str, limit: int) -> list[str]:
+    def _postgres(self, session: Connection, q: str, limit: int) -> list[str]:
         session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"), {"t": str(CANDIDATE_SIMILARITY)})
         rows = session.execute(
             text(
@@ -63,7 +63,7 @@ class DatabaseSearch:
 def _rescore(q: str, rows: list[tuple[str, str]] | list, limit: int) -> list[str]:
     """Keep candidates where every query word finds a close word; best first."""
     words = q.split()
-    scored = [(match_score(words, set(t.split())), pid) for pid, t in rows]
+    scored = [(match_score(words, t.split()), pid) for pid, t in rows]
     scored = [(score, pid) for score, pid in scored if score >= MIN_SCORE]
     scored.sort(key=lambda item: -item[0])
     return [pid for _, pid in scored[:limit]]

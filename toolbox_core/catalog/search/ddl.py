@@ -33,11 +33,19 @@ _POSTGRES = [
 ]
 
 
+#: The published-products counter starts from the truth once, then moves with each write.
+_COUNTER = (
+    "INSERT INTO catalog_counters (name, value) "
+    "SELECT 'published_products', count(*) FROM catalog_search_entries WHERE published "
+    "ON CONFLICT (name) DO NOTHING"
+)
+
+
 def ensure_search_objects(engine: Engine) -> None:
-    """Create the search objects if missing (safe to run on every migrate)."""
+    """Create the search objects and counters if missing (safe to run on every migrate)."""
     statements = _SQLITE if engine.dialect.name == "sqlite" else _POSTGRES
     with engine.begin() as conn:
-        for statement in statements:
+        for statement in [*statements, _COUNTER]:
             conn.execute(text(statement))
 
 

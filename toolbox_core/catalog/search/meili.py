@@ -83,7 +83,7 @@ class MeiliSearch:
             params["sort"] = sort
         return self.index.search(normalize(q), params)
 
-    def search(self, session: Session, query: str, limit: int = 200) -> list[str]:
+    def search(self, session: Any, query: str, limit: int = 200) -> list[str]:
         if not normalize(query):
             return []
         return [hit["id"] for hit in self.query(query, limit=limit)["hits"]]

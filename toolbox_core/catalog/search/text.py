@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
 
 _CYR_TO_LAT = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "j", "з": "z",
@@ -65,10 +67,11 @@ def to_cyrillic(latin: str) -> str:
     return "".join(out)
 
 
-def trigrams(word: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def trigrams(word: str) -> frozenset[str]:
     """Trigrams of one word padded like pg_trgm (``"  w"``, ``"wo"``...)."""
     padded = f"  {word} "
-    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
 
 
 def similarity(a: str, b: str) -> float:
@@ -79,17 +82,22 @@ def similarity(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb)
 
 
-def match_score(query_words: list[str], doc_words: set[str]) -> float:
+def match_score(query_words: list[str], doc_words: Iterable[str]) -> float:
     """How well every query word finds a close word (or prefix) in the document (0..1)."""
     if not query_words:
         return 0.0
+    doc_words = list(doc_words)
     total = 0.0
     for q in query_words:
+        tq = trigrams(q)
         best = 0.0
         for w in doc_words:
             if w == q or (len(q) >= 3 and w.startswith(q)):
                 best = 1.0
                 break
-            best = max(best, similarity(q, w))
+            tw = trigrams(w)
+            common = len(tq & tw)
+            if common:
+                best = max(best, common / (len(tq) + len(tw) - common))
         total += best
     return total / len(query_words)

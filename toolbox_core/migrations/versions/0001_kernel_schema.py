@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 06:53:49.119580
+Create Date: 2026-11-24 07:02:45.217283
 """
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def upgrade() -> None:
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_admin_api_keys')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_admin_api_keys_key_hash'))
+    )
+    op.create_table('catalog_counters',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_catalog_counters'))
     )
     op.create_table('categories',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -182,9 +187,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('product_id', 'locale', name=op.f('pk_product_documents'))
     )
     with op.batch_alter_table('product_documents', schema=None) as batch_op:
-        batch_op.create_index('ix_product_documents_handle', ['handle', 'locale'], unique=False)
-        batch_op.create_index('ix_product_documents_newest', ['locale', 'published', 'created_at'], unique=False)
-        batch_op.create_index('ix_product_documents_price', ['locale', 'published', 'min_price'], unique=False)
+        batch_op.create_index('ix_product_documents_handle', ['handle', 'locale'], unique=True)
+        batch_op.create_index('ix_product_documents_newest', ['locale', 'published', 'created_at', 'product_id'], unique=False)
+        batch_op.create_index('ix_product_documents_price', ['locale', 'published', 'min_price', 'product_id'], unique=False)
 
     op.create_table('product_images',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -357,5 +362,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_categories_parent_id'))
 
     op.drop_table('categories')
+    op.drop_table('catalog_counters')
     op.drop_table('admin_api_keys')
     # ### end Alembic commands ###
