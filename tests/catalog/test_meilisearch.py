@@ -79,14 +79,6 @@ def test_subscriber_keeps_the_index_in_sync(mtoolbox, meili):
     assert meili.indexes["toolbox_products"].documents == {}
 
 
-def test_plugin_declares_the_subscriber_only_when_meilisearch_is_configured(mtoolbox, toolbox):
-    from toolbox_core.catalog import plugin
-
-    assert [sub.name for sub in plugin.event_subscribers(mtoolbox)] == ["catalog.meilisearch_sync"]
-    assert plugin.event_subscribers(mtoolbox)[0].matches("product.updated")
-    assert plugin.event_subscribers(toolbox) == []
-
-
 def test_store_search_goes_through_meilisearch_with_typos_and_both_scripts(mtoolbox, meili):
     create(mtoolbox, "grinder", "G1", "Угловая шлифмашина болгарка", "Burchak silliqlash mashinasi")
     create(mtoolbox, "tape", "T1", "Рулетка измерительная", "O‘lchov lentasi")
@@ -128,3 +120,19 @@ def test_wrong_api_key_is_refused(settings, meili):
     with pytest.raises(MeilisearchApiError) as err:
         MeiliSearch(settings.model_copy(update={"search": search})).ensure_index()
     assert err.value.code == "invalid_api_key"
+
+
+def test_hook_event_types_declares_every_product_event_the_catalog_emits():
+    from toolbox_core.catalog import plugin
+
+    declared = {t.name: t for t in plugin.event_types()}
+    assert set(declared) == {"product.created", "product.updated", "product.deleted"}
+    assert all(set(t.payload) == {"product_id", "handle", "status"} for t in declared.values())
+
+
+def test_hook_event_subscribers_syncs_meilisearch_only_when_configured(mtoolbox, toolbox):
+    from toolbox_core.catalog import plugin
+
+    (subscriber,) = plugin.event_subscribers(mtoolbox)
+    assert subscriber.handler is sync_product_event and subscriber.matches("product.deleted")
+    assert plugin.event_subscribers(toolbox) == []

@@ -184,12 +184,24 @@ def refresh_documents(session: Session, product_ids: Iterable[str], locales: Seq
         if docs:
             session.execute(insert(m.ProductDocument), docs)
             session.execute(insert(m.SearchEntry), entries)
+            _add_words(session, entries)
         after = sum(1 for e in entries if e["published"])
         if after != before:
             add_to_counter(session, PUBLISHED_COUNTER, after - before)
 
 
 PUBLISHED_COUNTER = "published_products"
+
+
+def _add_words(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Record new words for PostgreSQL's typo expansion (words are never removed: harmless)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    words = sorted({w for e in entries for w in e["text"].split() if len(w) <= 100})
+    if words:
+        session.execute(pg_insert(m.SearchWord).on_conflict_do_nothing(), [{"word": w} for w in words])
 
 
 def add_to_counter(session: Session, name: str, delta: int) -> None:

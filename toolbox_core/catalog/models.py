@@ -98,8 +98,8 @@ class VariantTranslation(Base):
     title: Mapped[str] = mapped_column(String(300))
 
     variant: Mapped[ProductVariant] = relationship(back_populates="translations")
-
-    __table_args__ = (UniqueConstraint("variant_id", "locale"),)
+    # (variant_id, locale) is the primary key: no separate unique constraint (PostgreSQL
+    # skips one identical to the key, which made autogenerate never agree).
 
 
 # ------------------------------------------------------------------------------ options
@@ -297,3 +297,11 @@ class CatalogCounter(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SearchWord(Base):
+    """Every normalized word seen in search texts (PostgreSQL expands typo'd queries with it)."""
+
+    __tablename__ = "catalog_search_words"
+
+    word: Mapped[str] = mapped_column(String(100), primary_key=True)

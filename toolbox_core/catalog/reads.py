@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, true
 from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
@@ -89,7 +89,7 @@ def category_descendants(session: Connection, ref: str) -> list[str]:
 def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
     """A page of published products with the total number matching the filters."""
     with toolbox.db.engine.connect() as session:
-        where = [D.locale == query.locale, D.published.is_(True)]
+        where = [D.locale == query.locale, D.published == true()]
         ranked: list[str] | None = None
         if query.q:
             ranked = get_search(toolbox).search(session, query.q)
@@ -155,9 +155,9 @@ def get_product(toolbox: Any, id_or_handle: str, locale: str) -> dict[str, Any]:
     """One published product by id or handle."""
     with toolbox.db.engine.connect() as session:
         # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
-        raw = session.scalar(select(D.doc).where(D.handle == id_or_handle, D.locale == locale, D.published.is_(True)))
+        raw = session.scalar(select(D.doc).where(D.handle == id_or_handle, D.locale == locale, D.published == true()))
         if raw is None:
-            raw = session.scalar(select(D.doc).where(D.product_id == id_or_handle, D.locale == locale, D.published.is_(True)))
+            raw = session.scalar(select(D.doc).where(D.product_id == id_or_handle, D.locale == locale, D.published == true()))
         if raw is None:
             raise NotFound(f"product {id_or_handle!r} not found")
         return _decorate(session, toolbox, [raw])[0]

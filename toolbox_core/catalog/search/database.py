@@ -16,7 +16,8 @@ from toolbox_core.catalog.search.text import match_score, normalize
 MIN_SCORE = 0.5
 CANDIDATES = 100
 #: pg_trgm word similarity for candidates (looser than MIN_SCORE; re-scored after).
-CANDIDATE_SIMILARITY = 0.3
+CANDIDATE_SIMILARITY = 0.4
+PG_CANDIDATES = 300
 
 
 class DatabaseSearch:
@@ -48,14 +49,31 @@ class DatabaseSearch:
         return _rescore(q, rows, limit)
 
     def _postgres(self, session: Connection, q: str, limit: int) -> list[str]:
-        session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"), {"t": str(CANDIDATE_SIMILARITY)})
+        """Expand each query word to known words (trigram similarity or prefix), then full text."""
+        # The planner under-costs trigram checks on a seq scan; the GIN indexes are far cheaper.
+        session.execute(
+            text("SELECT set_config('pg_trgm.similarity_threshold', :t, true), set_config('enable_seqscan', 'off', true)"),
+            {"t": str(CANDIDATE_SIMILARITY)},
+        )
+        groups = []
+        for word in dict.fromkeys(q.split()):
+            known = session.execute(
+                text(
+                    "SELECT word FROM (SELECT word FROM catalog_search_words WHERE word % :w "
+                    "UNION SELECT word FROM catalog_search_words WHERE word LIKE :prefix) AS known "
+                    "ORDER BY similarity(word, :w) DESC LIMIT 12"
+                ),
+                {"w": word, "prefix": word.replace("%", "").replace("_", "") + "%"},
+            ).scalars().all()
+            if not known:
+                return []
+            groups.append("(" + " | ".join(known) + ")")
         rows = session.execute(
             text(
                 "SELECT product_id, text FROM catalog_search_entries "
-                "WHERE published AND :q <% text "
-                "ORDER BY word_similarity(:q, text) DESC, product_id LIMIT :n"
+                "WHERE published AND search_tsv @@ to_tsquery('simple', :tsq) LIMIT :n"
             ),
-            {"q": q, "n": CANDIDATES},
+            {"tsq": " & ".join(groups), "n": PG_CANDIDATES},
         ).all()
         return _rescore(q, rows, limit)
 

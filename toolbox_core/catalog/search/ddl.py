@@ -2,7 +2,8 @@
 
 * SQLite: an FTS5 table with the trigram tokenizer over ``catalog_search_entries`` (external
   content) and the triggers that keep it in sync.
-* PostgreSQL: the ``pg_trgm`` extension and a GIN trigram index on the search text.
+* PostgreSQL: the ``pg_trgm`` extension, a GIN trigram index on the word list (typo'd query
+  words are expanded to known words) and a generated ``tsvector`` column with a GIN index on the search text.
 
 Autogenerate ignores them (:func:`is_unmodeled`), so ``python -m toolbox_core.db.autogen``
 never proposes to drop them.
@@ -14,6 +15,10 @@ from sqlalchemy import Engine, text
 
 FTS_TABLE = "catalog_search_fts"
 TRGM_INDEX = "ix_catalog_search_trgm"
+WORDS_INDEX = "ix_catalog_search_words_trgm"
+TSV_INDEX = "ix_catalog_search_tsv"
+TSV_COLUMN = "search_tsv"
+TSV_COLUMN_INDEX = "ix_catalog_search_entries_tsv"
 
 _SQLITE = [
     f"""CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(
@@ -29,7 +34,12 @@ _SQLITE = [
 
 _POSTGRES = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    f"CREATE INDEX IF NOT EXISTS {TRGM_INDEX} ON catalog_search_entries USING gin (text gin_trgm_ops)",
+    f"DROP INDEX IF EXISTS {TRGM_INDEX}",
+    f"CREATE INDEX IF NOT EXISTS {WORDS_INDEX} ON catalog_search_words USING gin (word gin_trgm_ops)",
+    f"DROP INDEX IF EXISTS {TSV_INDEX}",
+    f"ALTER TABLE catalog_search_entries ADD COLUMN IF NOT EXISTS {TSV_COLUMN} tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED",
+    f"CREATE INDEX IF NOT EXISTS {TSV_COLUMN_INDEX} ON catalog_search_entries USING gin ({TSV_COLUMN})",
 ]
 
 
@@ -60,4 +70,4 @@ def is_unmodeled(name: str | None, type_: str) -> bool:
     """True for the objects above, which Alembic's comparison must skip."""
     if not name:
         return False
-    return name.startswith(FTS_TABLE) or name == TRGM_INDEX or name.startswith("catalog_search_a")
+    return name.startswith(FTS_TABLE) or name in (TRGM_INDEX, WORDS_INDEX, TSV_INDEX, TSV_COLUMN, TSV_COLUMN_INDEX) or name.startswith("catalog_search_a")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 07:02:45.217283
+Create Date: 2026-11-24 07:09:17.743034
 """
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('value', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_catalog_counters'))
+    )
+    op.create_table('catalog_search_words',
+    sa.Column('word', sa.String(length=100), nullable=False),
+    sa.PrimaryKeyConstraint('word', name=op.f('pk_catalog_search_words'))
     )
     op.create_table('categories',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -279,8 +283,7 @@ def upgrade() -> None:
     sa.Column('locale', sa.String(length=10), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.ForeignKeyConstraint(['variant_id'], ['product_variants.id'], name=op.f('fk_variant_translations_variant_id_product_variants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('variant_id', 'locale', name=op.f('pk_variant_translations')),
-    sa.UniqueConstraint('variant_id', 'locale', name=op.f('uq_variant_translations_variant_id'))
+    sa.PrimaryKeyConstraint('variant_id', 'locale', name=op.f('pk_variant_translations'))
     )
     op.create_table('option_value_translations',
     sa.Column('value_id', sa.String(length=40), nullable=False),
@@ -362,6 +365,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_categories_parent_id'))
 
     op.drop_table('categories')
+    op.drop_table('catalog_search_words')
     op.drop_table('catalog_counters')
     op.drop_table('admin_api_keys')
     # ### end Alembic commands ###
