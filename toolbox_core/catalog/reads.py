@@ -86,9 +86,19 @@ def category_descendants(session: Connection, ref: str) -> list[str]:
     return out
 
 
+def _reader(toolbox: Any, *, autocommit: bool = True) -> Connection:
+    """A read connection; on PostgreSQL in autocommit, saving the BEGIN/ROLLBACK round trips
+    (each statement sees a committed snapshot, as under READ COMMITTED anyway)."""
+    conn = toolbox.db.engine.connect()
+    if autocommit and not toolbox.db.is_sqlite:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
+
+
 def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
     """A page of published products with the total number matching the filters."""
-    with toolbox.db.engine.connect() as session:
+    # Search sets transaction-local planner options: it needs a real transaction.
+    with _reader(toolbox, autocommit=not query.q) as session:
         where = [D.locale == query.locale, D.published == true()]
         ranked: list[str] | None = None
         if query.q:
@@ -153,7 +163,7 @@ def published_count(session: Connection) -> int | None:
 
 def get_product(toolbox: Any, id_or_handle: str, locale: str) -> dict[str, Any]:
     """One published product by id or handle."""
-    with toolbox.db.engine.connect() as session:
+    with _reader(toolbox) as session:
         # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
         raw = session.scalar(select(D.doc).where(D.handle == id_or_handle, D.locale == locale, D.published == true()))
         if raw is None:
