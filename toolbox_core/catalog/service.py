@@ -79,22 +79,41 @@ class Catalog:
         return variant
 
     @staticmethod
-    def _category(session: Session, ref: str, *, invalid: bool = False) -> m.Category:
-        cat = session.scalar(select(m.Category).where(or_(m.Category.id == ref, m.Category.handle == ref)))
-        if cat is None:
+    def _by_ref(session: Session, model: Any, what: str, ref: str, invalid: bool) -> Any:
+        """A row of ``model`` by id or handle: 404, or 422 when it is referenced from input."""
+        row = session.scalar(select(model).where(or_(model.id == ref, model.handle == ref)))
+        if row is None:
             if invalid:
-                raise InvalidInput(f"unknown category {ref!r}", code="unknown_category")
-            raise NotFound(f"category {ref!r} not found")
-        return cat
+                raise InvalidInput(f"unknown {what} {ref!r}", code=f"unknown_{what}")
+            raise NotFound(f"{what} {ref!r} not found")
+        return row
 
-    @staticmethod
-    def _collection(session: Session, ref: str, *, invalid: bool = False) -> m.Collection:
-        col = session.scalar(select(m.Collection).where(or_(m.Collection.id == ref, m.Collection.handle == ref)))
-        if col is None:
-            if invalid:
-                raise InvalidInput(f"unknown collection {ref!r}", code="unknown_collection")
-            raise NotFound(f"collection {ref!r} not found")
-        return col
+    @classmethod
+    def _category(cls, session: Session, ref: str, *, invalid: bool = False) -> m.Category:
+        return cls._by_ref(session, m.Category, "category", ref, invalid)
+
+    @classmethod
+    def _collection(cls, session: Session, ref: str, *, invalid: bool = False) -> m.Collection:
+        return cls._by_ref(session, m.Collection, "collection", ref, invalid)
+
+    def _apply_handle_and_metadata(self, session: Session, model: Any, row: Any, patch: Any) -> None:
+        if patch.handle is not None and patch.handle != row.handle:
+            self._check_handle_free(session, model, patch.handle, row.id)
+            row.handle = patch.handle
+        if patch.metadata is not None:
+            row.metadata_ = patch.metadata
+
+    def _upsert_texts(self, rows: list[Any], texts: dict[str, dict[str, Any]], make: Any) -> None:
+        """Set per-locale fields on translation ``rows``, adding ``make(locale=...)`` rows as needed."""
+        self.check_locales(texts)
+        current = {t.locale: t for t in rows}
+        for loc, fields in texts.items():
+            target = current.get(loc)
+            if target is None:
+                target = make(locale=loc)
+                rows.append(target)
+            for key, value in fields.items():
+                setattr(target, key, value)
 
     @staticmethod
     def _check_handle_free(session: Session, model: Any, handle: str, own_id: str | None = None) -> None:
@@ -201,31 +220,20 @@ class Catalog:
     def update_product(self, id_or_handle: str, patch: s.ProductPatch) -> str:
         with self.toolbox.db.transaction() as session:
             product = self._product(session, id_or_handle)
-            if patch.handle is not None and patch.handle != product.handle:
-                self._check_handle_free(session, m.Product, patch.handle, product.id)
-                product.handle = patch.handle
+            self._apply_handle_and_metadata(session, m.Product, product, patch)
             if patch.status is not None:
                 product.status = patch.status
-            if patch.metadata is not None:
-                product.metadata_ = patch.metadata
             if patch.translations is not None:
-                self.check_locales(patch.translations)
                 self._upsert_product_texts(product, patch.translations)
             self._set_links(session, product.id, patch.categories, patch.collections)
             self._touch(session, product)
             return product.id
 
     def _upsert_product_texts(self, product: m.Product, texts: dict[str, s.ProductText]) -> None:
-        current = {t.locale: t for t in product.translations}
-        for loc, t in texts.items():
-            if loc in current:
-                current[loc].title, current[loc].description = t.title, t.description
-            else:
-                product.translations.append(m.ProductTranslation(locale=loc, title=t.title, description=t.description))
+        self._upsert_texts(product.translations, {k: t.model_dump() for k, t in texts.items()}, m.ProductTranslation)
 
     def set_product_translation(self, id_or_handle: str, locale: str, text: s.ProductText) -> str:
         with self.toolbox.db.transaction() as session:
-            self.check_locales([locale])
             product = self._product(session, id_or_handle)
             self._upsert_product_texts(product, {locale: text})
             self._touch(session, product)
@@ -286,13 +294,8 @@ class Catalog:
             if patch.metadata is not None:
                 variant.metadata_ = patch.metadata
             if patch.translations is not None:
-                self.check_locales(patch.translations)
-                current = {t.locale: t for t in variant.translations}
-                for loc, t in patch.translations.items():
-                    if loc in current:
-                        current[loc].title = t.title
-                    else:
-                        variant.translations.append(m.VariantTranslation(locale=loc, title=t.title))
+                texts = {k: t.model_dump() for k, t in patch.translations.items()}
+                self._upsert_texts(variant.translations, texts, m.VariantTranslation)
             if patch.options is not None:
                 ids = self._value_ids(patch.options, self._option_values(session, variant.product_id), variant.sku)
                 session.query(m.VariantOptionValue).filter_by(variant_id=variant.id).delete()
@@ -326,23 +329,14 @@ class Catalog:
     def update_category(self, ref: str, patch: s.CategoryPatch) -> str:
         with self.toolbox.db.transaction() as session:
             cat = self._category(session, ref)
-            if patch.handle is not None and patch.handle != cat.handle:
-                self._check_handle_free(session, m.Category, patch.handle, cat.id)
-                cat.handle = patch.handle
+            self._apply_handle_and_metadata(session, m.Category, cat, patch)
             if "parent" in patch.model_fields_set:
                 cat.parent_id = self._new_parent(session, cat, patch.parent)
             if patch.position is not None:
                 cat.position = patch.position
-            if patch.metadata is not None:
-                cat.metadata_ = patch.metadata
             if patch.translations is not None:
-                self.check_locales(patch.translations)
-                current = {t.locale: t for t in cat.translations}
-                for loc, t in patch.translations.items():
-                    if loc in current:
-                        current[loc].name, current[loc].description = t.name, t.description
-                    else:
-                        cat.translations.append(m.CategoryTranslation(locale=loc, name=t.name, description=t.description))
+                texts = {k: t.model_dump() for k, t in patch.translations.items()}
+                self._upsert_texts(cat.translations, texts, m.CategoryTranslation)
             self._flush(session)
             self._refresh_linked(session, product_ids_in_categories(session, [cat.id]))
             return cat.id
@@ -397,19 +391,10 @@ class Catalog:
     def update_collection(self, ref: str, patch: s.CollectionPatch) -> str:
         with self.toolbox.db.transaction() as session:
             col = self._collection(session, ref)
-            if patch.handle is not None and patch.handle != col.handle:
-                self._check_handle_free(session, m.Collection, patch.handle, col.id)
-                col.handle = patch.handle
-            if patch.metadata is not None:
-                col.metadata_ = patch.metadata
+            self._apply_handle_and_metadata(session, m.Collection, col, patch)
             if patch.translations is not None:
-                self.check_locales(patch.translations)
-                current = {t.locale: t for t in col.translations}
-                for loc, title in patch.translations.items():
-                    if loc in current:
-                        current[loc].title = title
-                    else:
-                        col.translations.append(m.CollectionTranslation(locale=loc, title=title))
+                texts = {k: {"title": title} for k, title in patch.translations.items()}
+                self._upsert_texts(col.translations, texts, m.CollectionTranslation)
             self._flush(session)
             self._refresh_linked(session, product_ids_in_collections(session, [col.id]))
             return col.id
