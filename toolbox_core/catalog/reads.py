@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, exists, func, or_, select, true
+from sqlalchemy import and_, case, exists, func, literal, or_, select, true
 from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
@@ -141,19 +141,50 @@ def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
             rows.sort(key=keys[sort])
             raw = [r[1] for r in rows[query.offset : query.offset + query.limit]]
         else:
-            unfiltered = len(where) == 2
-            total = published_count(session) if unfiltered else None
-            if total is None:
-                total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
             order = {
                 "newest": (D.created_at.desc(), D.product_id.desc()),
                 "relevance": (D.created_at.desc(), D.product_id.desc()),
                 "price_asc": (D.min_price.asc(), D.product_id.asc()),
                 "price_desc": (D.min_price.desc(), D.product_id.desc()),
             }[sort]
-            raw = list(session.scalars(select(D.doc).where(*where).order_by(*order).limit(query.limit).offset(query.offset)))
+            unfiltered = len(where) == 2
+            if unfiltered:
+                total_q = select(m.CatalogCounter.value).where(m.CatalogCounter.name == PUBLISHED_COUNTER)
+            else:
+                total_q = select(func.count()).select_from(D).where(*where)
+            page = (
+                select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
+                .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
+            )
+            docs, stock, total = _page_with_stock(session, page, total_q.scalar_subquery())
+            if total is None:  # empty page (or counter not initialised): count on its own
+                total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+            items = _with_stock(docs, stock, get_storage(toolbox))
+            return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
         items = _decorate(session, toolbox, raw)
     return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+
+
+def _page_with_stock(session: Connection, page: Any, total: Any) -> tuple[list[dict[str, Any]], dict[str, int], int | None]:
+    """Documents of ``page`` (a subquery with product_id, doc, pos), their SKUs' availability and
+    ``total``, in one statement: one round trip per request."""
+    V, L = m.ProductVariant, InventoryLevel
+    per_location = case((L.stocked > L.reserved, L.stocked - L.reserved), else_=0)
+    stmt = (
+        select(page.c.product_id, page.c.pos, page.c.doc, V.sku, func.coalesce(func.sum(per_location), 0), total.label("total"))
+        .select_from(page.outerjoin(V, V.product_id == page.c.product_id).outerjoin(L, L.sku == V.sku))
+        .group_by(page.c.product_id, page.c.pos, page.c.doc, V.sku)
+    )
+    docs: dict[str, tuple[int, str]] = {}
+    stock: dict[str, int] = {}
+    count = None
+    for pid, pos, doc, sku, available, row_total in session.execute(stmt):
+        count = row_total
+        docs.setdefault(pid, (pos, doc))
+        if sku is not None:
+            stock[sku] = int(available)
+    ordered = [json.loads(doc) for _, doc in sorted(docs.values())]
+    return ordered, stock, count
 
 
 def published_count(session: Connection) -> int | None:
@@ -165,12 +196,15 @@ def get_product(toolbox: Any, id_or_handle: str, locale: str) -> dict[str, Any]:
     """One published product by id or handle."""
     with _reader(toolbox) as session:
         # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
-        raw = session.scalar(select(D.doc).where(D.handle == id_or_handle, D.locale == locale, D.published == true()))
-        if raw is None:
-            raw = session.scalar(select(D.doc).where(D.product_id == id_or_handle, D.locale == locale, D.published == true()))
-        if raw is None:
-            raise NotFound(f"product {id_or_handle!r} not found")
-        return _decorate(session, toolbox, [raw])[0]
+        for column in (D.handle, D.product_id):
+            page = (
+                select(D.product_id, D.doc, literal(1).label("pos"))
+                .where(column == id_or_handle, D.locale == locale, D.published == true()).subquery()
+            )
+            docs, stock, _ = _page_with_stock(session, page, literal(1))
+            if docs:
+                return _with_stock(docs, stock, get_storage(toolbox))[0]
+        raise NotFound(f"product {id_or_handle!r} not found")
 
 
 def category_tree(toolbox: Any, locale: str) -> list[dict[str, Any]]:
