@@ -98,6 +98,8 @@ def test_cli_import_export_demo_and_keys(settings, tmp_path):
     assert cli(["catalog", "export", str(out)], env).exit_code == 0
     assert "a,published" in out.read_text()
     assert "nothing loaded" in cli(["demo"], env).output
+    reindexed = cli(["search", "reindex"], env)
+    assert reindexed.exit_code == 0 and "reindexed 1 products (database search)" in reindexed.output
 
     created = cli(["admin", "keys", "create", "ci", "--scope", "catalog:read"], env)
     assert created.exit_code == 0, created.output
