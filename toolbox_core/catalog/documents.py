@@ -19,6 +19,8 @@ from toolbox_core.catalog.search.text import normalize
 from toolbox_core.i18n import pick_translation
 
 CURRENCY = "UZS"
+#: Image URLs are stored as ``tbx-media://<key>`` and resolved by the storage when read.
+MEDIA_PREFIX = "tbx-media://"
 
 
 def _by(rows: Iterable[Any], key: str) -> dict[str, list[Any]]:
@@ -128,7 +130,7 @@ def render(batch: _Batch, product: m.Product, locale: str, default: str) -> dict
         "options": options,
         "variants": variants,
         "images": [
-            {"id": i.id, "key": i.storage_key, "width": i.width, "height": i.height, "alt": i.alt or title}
+            {"id": i.id, "url": MEDIA_PREFIX + i.storage_key, "width": i.width, "height": i.height, "alt": i.alt or title}
             for i in batch.images.get(pid, [])
         ],
         "price": {"min": min(prices), "max": max(prices), "currency": CURRENCY},

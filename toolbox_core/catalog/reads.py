@@ -1,7 +1,8 @@
 """Store reads: product pages, product detail and the category tree, off the read model.
 
-A product page costs three queries (page, total, stock of the page's SKUs) whatever its
-size; documents are stored as JSON text and only decoded to add live availability.
+A product page is one statement (page, stock of its variants, total) whatever its size;
+documents are stored as JSON text and spliced, not decoded, to add live availability:
+``available`` per variant is the sum over locations of ``max(stocked - reserved, 0)``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select, true
 from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
-from toolbox_core.catalog.documents import PUBLISHED_COUNTER
+from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
 from toolbox_core.catalog.search import get_search
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import NotFound
@@ -40,33 +41,33 @@ class ProductQuery:
     q: str | None = None
 
 
-def availability(session: Connection, skus: list[str]) -> dict[str, int]:
-    """Units available per SKU: sum over locations of ``max(stocked - reserved, 0)``."""
-    if not skus:
-        return {}
-    L = InventoryLevel
-    per_location = case((L.stocked > L.reserved, L.stocked - L.reserved), else_=0)
-    rows = session.execute(select(L.sku, func.sum(per_location)).where(L.sku.in_(skus)).group_by(L.sku))
-    return {sku: int(total or 0) for sku, total in rows}
+MEDIA = MEDIA_PREFIX
 
 
-def _with_stock(docs: list[dict[str, Any]], stock: dict[str, int], storage: Any) -> list[dict[str, Any]]:
-    for doc in docs:
-        any_stock = False
-        for v in doc["variants"]:
-            v["available"] = stock.get(v["sku"], 0)
-            v["in_stock"] = v["available"] > 0
-            any_stock = any_stock or v["in_stock"]
-        doc["in_stock"] = any_stock
-        for image in doc["images"]:
-            image["url"] = storage.url(image.pop("key"))
-    return docs
+def finish_doc(doc: str, stock: dict[str, int], storage: Any) -> str:
+    """The stored document with live availability and image URLs, as JSON text.
 
-
-def _decorate(session: Connection, toolbox: Any, raw: list[str]) -> list[dict[str, Any]]:
-    docs = [json.loads(r) for r in raw]
-    skus = [v["sku"] for d in docs for v in d["variants"]]
-    return _with_stock(docs, availability(session, skus), get_storage(toolbox))
+    Documents are spliced as text (no decode/encode): each variant object starts with its
+    unique ``{"id":"var_...",`` and the product with ``{``; image URLs are stored as
+    ``tbx-media://<key>`` and become public URLs by prefix. Presigned storage decodes instead.
+    """
+    any_stock = False
+    for vid, available in stock.items():
+        in_stock = available > 0
+        any_stock = any_stock or in_stock
+        marker = f'{{"id":"{vid}",'
+        doc = doc.replace(marker, f'{marker}"available":{available},"in_stock":{"true" if in_stock else "false"},', 1)
+    doc = '{"in_stock":' + ("true" if any_stock else "false") + "," + doc[1:]
+    if MEDIA in doc:
+        prefix = getattr(storage, "public_prefix", lambda: None)()
+        if prefix is not None:
+            doc = doc.replace(f'"{MEDIA}', f'"{prefix}')
+        else:
+            data = json.loads(doc)
+            for image in data["images"]:
+                image["url"] = storage.url(image["url"].removeprefix(MEDIA))
+            doc = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return doc
 
 
 def category_descendants(session: Connection, ref: str) -> list[str]:
@@ -95,8 +96,8 @@ def _reader(toolbox: Any, *, autocommit: bool = True) -> Connection:
     return conn
 
 
-def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
-    """A page of published products with the total number matching the filters."""
+def list_products(toolbox: Any, query: ProductQuery) -> str:
+    """A page of published products with the total matching the filters, as JSON text."""
     # Search sets transaction-local planner options: it needs a real transaction.
     with _reader(toolbox, autocommit=not query.q) as session:
         where = [D.locale == query.locale, D.published == true()]
@@ -104,7 +105,7 @@ def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
         if query.q:
             ranked = get_search(toolbox).search(session, query.q)
             if not ranked:
-                return {"items": [], "total": 0, "limit": query.limit, "offset": query.offset}
+                return f'{{"items":[],"total":0,"limit":{query.limit},"offset":{query.offset}}}'
             where.append(D.product_id.in_(ranked))
         if query.category:
             ids = category_descendants(session, query.category)
@@ -129,17 +130,20 @@ def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
         sort = query.sort or ("relevance" if ranked else "newest")
         if ranked is not None:
             # At most a few hundred candidates: fetch them once, count and order in Python.
-            rows = session.execute(select(D.product_id, D.doc, D.min_price, D.created_at).where(*where)).all()
+            rows = session.execute(select(D.product_id, D.min_price, D.created_at).where(*where)).all()
             total = len(rows)
             rank = {pid: i for i, pid in enumerate(ranked)}
             keys = {
                 "relevance": lambda r: rank[r[0]],
-                "newest": lambda r: (-r[3].timestamp(), rank[r[0]]),
-                "price_asc": lambda r: (r[2], rank[r[0]]),
-                "price_desc": lambda r: (-r[2], rank[r[0]]),
+                "newest": lambda r: (-r[2].timestamp(), rank[r[0]]),
+                "price_asc": lambda r: (r[1], rank[r[0]]),
+                "price_desc": lambda r: (-r[1], rank[r[0]]),
             }
             rows.sort(key=keys[sort])
-            raw = [r[1] for r in rows[query.offset : query.offset + query.limit]]
+            page_ids = [r[0] for r in rows[query.offset : query.offset + query.limit]]
+            position = case({pid: i for i, pid in enumerate(page_ids)}, value=D.product_id, else_=0) if page_ids else literal(0)
+            page = select(D.product_id, D.doc, position.label("pos")).where(D.product_id.in_(page_ids), *where[:2]).subquery()
+            docs, _ = _page_with_stock(session, page, literal(total))
         else:
             order = {
                 "newest": (D.created_at.desc(), D.product_id.desc()),
@@ -147,8 +151,7 @@ def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
                 "price_asc": (D.min_price.asc(), D.product_id.asc()),
                 "price_desc": (D.min_price.desc(), D.product_id.desc()),
             }[sort]
-            unfiltered = len(where) == 2
-            if unfiltered:
+            if len(where) == 2:  # unfiltered: the write-maintained counter
                 total_q = select(m.CatalogCounter.value).where(m.CatalogCounter.name == PUBLISHED_COUNTER)
             else:
                 total_q = select(func.count()).select_from(D).where(*where)
@@ -156,35 +159,32 @@ def list_products(toolbox: Any, query: ProductQuery) -> dict[str, Any]:
                 select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
                 .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
             )
-            docs, stock, total = _page_with_stock(session, page, total_q.scalar_subquery())
+            docs, total = _page_with_stock(session, page, total_q.scalar_subquery())
             if total is None:  # empty page (or counter not initialised): count on its own
                 total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
-            items = _with_stock(docs, stock, get_storage(toolbox))
-            return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
-        items = _decorate(session, toolbox, raw)
-    return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+    storage = get_storage(toolbox)
+    items = ",".join(finish_doc(doc, stock, storage) for doc, stock in docs)
+    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
 
 
-def _page_with_stock(session: Connection, page: Any, total: Any) -> tuple[list[dict[str, Any]], dict[str, int], int | None]:
-    """Documents of ``page`` (a subquery with product_id, doc, pos), their SKUs' availability and
-    ``total``, in one statement: one round trip per request."""
+def _page_with_stock(session: Connection, page: Any, total: Any) -> tuple[list[tuple[str, dict[str, int]]], int | None]:
+    """Documents of ``page`` (a subquery with product_id, doc, pos) in ``pos`` order with the
+    availability of each variant, and ``total``: one statement, one round trip."""
     V, L = m.ProductVariant, InventoryLevel
     per_location = case((L.stocked > L.reserved, L.stocked - L.reserved), else_=0)
     stmt = (
-        select(page.c.product_id, page.c.pos, page.c.doc, V.sku, func.coalesce(func.sum(per_location), 0), total.label("total"))
+        select(page.c.product_id, page.c.pos, page.c.doc, V.id, func.coalesce(func.sum(per_location), 0), total.label("total"))
         .select_from(page.outerjoin(V, V.product_id == page.c.product_id).outerjoin(L, L.sku == V.sku))
-        .group_by(page.c.product_id, page.c.pos, page.c.doc, V.sku)
+        .group_by(page.c.product_id, page.c.pos, page.c.doc, V.id)
     )
-    docs: dict[str, tuple[int, str]] = {}
-    stock: dict[str, int] = {}
+    docs: dict[str, tuple[int, str, dict[str, int]]] = {}
     count = None
-    for pid, pos, doc, sku, available, row_total in session.execute(stmt):
+    for pid, pos, doc, vid, available, row_total in session.execute(stmt):
         count = row_total
-        docs.setdefault(pid, (pos, doc))
-        if sku is not None:
-            stock[sku] = int(available)
-    ordered = [json.loads(doc) for _, doc in sorted(docs.values())]
-    return ordered, stock, count
+        entry = docs.setdefault(pid, (pos, doc, {}))
+        if vid is not None:
+            entry[2][vid] = int(available)
+    return [(doc, stock) for _, doc, stock in sorted(docs.values(), key=lambda e: e[0])], count
 
 
 def published_count(session: Connection) -> int | None:
@@ -192,8 +192,8 @@ def published_count(session: Connection) -> int | None:
     return session.scalar(select(m.CatalogCounter.value).where(m.CatalogCounter.name == PUBLISHED_COUNTER))
 
 
-def get_product(toolbox: Any, id_or_handle: str, locale: str) -> dict[str, Any]:
-    """One published product by id or handle."""
+def get_product(toolbox: Any, id_or_handle: str, locale: str) -> str:
+    """One published product by id or handle, as JSON text."""
     with _reader(toolbox) as session:
         # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
         for column in (D.handle, D.product_id):
@@ -201,9 +201,9 @@ def get_product(toolbox: Any, id_or_handle: str, locale: str) -> dict[str, Any]:
                 select(D.product_id, D.doc, literal(1).label("pos"))
                 .where(column == id_or_handle, D.locale == locale, D.published == true()).subquery()
             )
-            docs, stock, _ = _page_with_stock(session, page, literal(1))
+            docs, _ = _page_with_stock(session, page, literal(1))
             if docs:
-                return _with_stock(docs, stock, get_storage(toolbox))[0]
+                return finish_doc(*docs[0], get_storage(toolbox))
         raise NotFound(f"product {id_or_handle!r} not found")
 
 

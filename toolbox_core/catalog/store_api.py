@@ -16,6 +16,10 @@ def _json(body: Any) -> Response:
     return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
 
 
+def _raw(text: str) -> Response:
+    return Response(text, media_type="application/json")
+
+
 def request_locale(request: Request, locale: str | None, accept_language: str | None) -> str:
     settings = request.app.state.toolbox.settings
     return resolve_locale(locale, accept_language, settings.locales, settings.default_locale)
@@ -48,12 +52,12 @@ def build_router() -> APIRouter:
             category=category, collection=collection, price_min=price_min, price_max=price_max,
             in_stock=in_stock, sort=sort, q=q,
         )
-        return _json(reads.list_products(request.app.state.toolbox, query))
+        return _raw(reads.list_products(request.app.state.toolbox, query))
 
     @router.get("/products/{id_or_handle}", summary="One published product by id or handle")
     def get_product(request: Request, id_or_handle: str, locale: LocaleQ = None, accept_language: AcceptLanguage = None) -> Response:
         loc = request_locale(request, locale, accept_language)
-        return _json(reads.get_product(request.app.state.toolbox, id_or_handle, loc))
+        return _raw(reads.get_product(request.app.state.toolbox, id_or_handle, loc))
 
     @router.get("/categories", summary="The category tree")
     def categories(request: Request, locale: LocaleQ = None, accept_language: AcceptLanguage = None) -> Response:

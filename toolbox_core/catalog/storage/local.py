@@ -37,3 +37,7 @@ class LocalStorage:
 
     def url(self, key: str) -> str:
         return f"{self.base_url}/{key}"
+
+    def public_prefix(self) -> str:
+        """``url(key) == public_prefix() + key`` (lets readers build URLs by concatenation)."""
+        return f"{self.base_url}/"

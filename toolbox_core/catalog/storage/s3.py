@@ -47,6 +47,10 @@ class S3Storage:
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def public_prefix(self) -> str | None:
+        """The URL prefix of public objects; ``None`` when URLs are presigned per key."""
+        return f"{self.cfg.s3_public_base_url.rstrip('/')}/" if self.cfg.s3_public_base_url else None
+
     def url(self, key: str) -> str:
         if self.cfg.s3_public_base_url:
             return f"{self.cfg.s3_public_base_url.rstrip('/')}/{key}"
