@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, true
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, true
 from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
@@ -25,6 +26,12 @@ from toolbox_core.inventory.models import InventoryLevel
 
 Sort = Literal["newest", "price_asc", "price_desc", "relevance"]
 D = m.ProductDocument
+_ORDER = {
+    "newest": (D.created_at.desc(), D.product_id.desc()),
+    "relevance": (D.created_at.desc(), D.product_id.desc()),
+    "price_asc": (D.min_price.asc(), D.product_id.asc()),
+    "price_desc": (D.min_price.desc(), D.product_id.desc()),
+}
 
 
 @dataclass(frozen=True)
@@ -145,21 +152,16 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
             page = select(D.product_id, D.doc, position.label("pos")).where(D.product_id.in_(page_ids), *where[:2]).subquery()
             docs, _ = _page_with_stock(session, page, literal(total))
         else:
-            order = {
-                "newest": (D.created_at.desc(), D.product_id.desc()),
-                "relevance": (D.created_at.desc(), D.product_id.desc()),
-                "price_asc": (D.min_price.asc(), D.product_id.asc()),
-                "price_desc": (D.min_price.desc(), D.product_id.desc()),
-            }[sort]
-            if len(where) == 2:  # unfiltered: the write-maintained counter
-                total_q = select(m.CatalogCounter.value).where(m.CatalogCounter.name == PUBLISHED_COUNTER)
+            order = _ORDER[sort]
+            if len(where) == 2:  # unfiltered: prebuilt statement, write-maintained counter
+                params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
+                docs, total = _page_with_stock(session, None, None, params, statement=_unfiltered_page(sort))
             else:
-                total_q = select(func.count()).select_from(D).where(*where)
-            page = (
-                select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
-                .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
-            )
-            docs, total = _page_with_stock(session, page, total_q.scalar_subquery())
+                page = (
+                    select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
+                    .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
+                )
+                docs, total = _page_with_stock(session, page, select(func.count()).select_from(D).where(*where).scalar_subquery())
             if total is None:  # empty page (or counter not initialised): count on its own
                 total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
     storage = get_storage(toolbox)
@@ -167,24 +169,52 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
     return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
 
 
-def _page_with_stock(session: Connection, page: Any, total: Any) -> tuple[list[tuple[str, dict[str, int]]], int | None]:
-    """Documents of ``page`` (a subquery with product_id, doc, pos) in ``pos`` order with the
-    availability of each variant, and ``total``: one statement, one round trip."""
+def _page_statement(page: Any, total: Any) -> Any:
+    """Rows of ``page`` (a subquery with product_id, doc, pos) joined with each variant's
+    availability and ``total``: one statement, one round trip."""
     V, L = m.ProductVariant, InventoryLevel
     per_location = case((L.stocked > L.reserved, L.stocked - L.reserved), else_=0)
-    stmt = (
+    return (
         select(page.c.product_id, page.c.pos, page.c.doc, V.id, func.coalesce(func.sum(per_location), 0), total.label("total"))
         .select_from(page.outerjoin(V, V.product_id == page.c.product_id).outerjoin(L, L.sku == V.sku))
         .group_by(page.c.product_id, page.c.pos, page.c.doc, V.id)
     )
+
+
+def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[str, Any] | None = None,
+                     *, statement: Any = None) -> tuple[list[tuple[str, dict[str, int]]], int | None]:
+    """Documents in ``pos`` order with the availability of each variant, and the total."""
     docs: dict[str, tuple[int, str, dict[str, int]]] = {}
     count = None
-    for pid, pos, doc, vid, available, row_total in session.execute(stmt):
+    for pid, pos, doc, vid, available, row_total in session.execute(statement if statement is not None else _page_statement(page, total), params or {}):
         count = row_total
         entry = docs.setdefault(pid, (pos, doc, {}))
         if vid is not None:
             entry[2][vid] = int(available)
     return [(doc, stock) for _, doc, stock in sorted(docs.values(), key=lambda e: e[0])], count
+
+
+@lru_cache(maxsize=8)
+def _unfiltered_page(sort: str) -> Any:
+    """The prebuilt statement of an unfiltered page (the storefront's most common request)."""
+    where = (D.locale == bindparam("locale"), D.published == true())
+    order = _ORDER[sort]
+    total = select(m.CatalogCounter.value).where(m.CatalogCounter.name == PUBLISHED_COUNTER).scalar_subquery()
+    page = (
+        select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
+        .where(*where).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset")).subquery()
+    )
+    return _page_statement(page, total)
+
+
+@lru_cache(maxsize=2)
+def _detail(by: str) -> Any:
+    column = D.handle if by == "handle" else D.product_id
+    page = (
+        select(D.product_id, D.doc, literal(1).label("pos"))
+        .where(column == bindparam("ref"), D.locale == bindparam("locale"), D.published == true()).subquery()
+    )
+    return _page_statement(page, literal(1))
 
 
 def published_count(session: Connection) -> int | None:
@@ -196,12 +226,8 @@ def get_product(toolbox: Any, id_or_handle: str, locale: str) -> str:
     """One published product by id or handle, as JSON text."""
     with _reader(toolbox) as session:
         # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
-        for column in (D.handle, D.product_id):
-            page = (
-                select(D.product_id, D.doc, literal(1).label("pos"))
-                .where(column == id_or_handle, D.locale == locale, D.published == true()).subquery()
-            )
-            docs, _ = _page_with_stock(session, page, literal(1))
+        for by in ("handle", "id"):
+            docs, _ = _page_with_stock(session, None, None, {"ref": id_or_handle, "locale": locale}, statement=_detail(by))
             if docs:
                 return finish_doc(*docs[0], get_storage(toolbox))
         raise NotFound(f"product {id_or_handle!r} not found")
