@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, true
+from sqlalchemy import String, and_, bindparam, case, cast, exists, func, literal, or_, select, true
 from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
@@ -170,28 +170,28 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
 
 
 def _page_statement(page: Any, total: Any) -> Any:
-    """Rows of ``page`` (a subquery with product_id, doc, pos) joined with each variant's
-    availability and ``total``: one statement, one round trip."""
+    """Rows of ``page`` (a subquery with product_id, doc, pos), each with its variants'
+    availability as ``"var_a:3,var_b:0"`` and ``total``: one statement, one round trip, each
+    document sent once."""
     V, L = m.ProductVariant, InventoryLevel
     per_location = case((L.stocked > L.reserved, L.stocked - L.reserved), else_=0)
-    return (
-        select(page.c.product_id, page.c.pos, page.c.doc, V.id, func.coalesce(func.sum(per_location), 0), total.label("total"))
-        .select_from(page.outerjoin(V, V.product_id == page.c.product_id).outerjoin(L, L.sku == V.sku))
-        .group_by(page.c.product_id, page.c.pos, page.c.doc, V.id)
+    available = select(func.coalesce(func.sum(per_location), 0)).where(L.sku == V.sku).correlate(V).scalar_subquery()
+    stock = (
+        select(func.aggregate_strings(V.id + ":" + cast(available, String), ","))
+        .where(V.product_id == page.c.product_id).correlate(page).scalar_subquery()
     )
+    return select(page.c.product_id, page.c.pos, page.c.doc, stock.label("stock"), total.label("total"))
 
 
 def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[str, Any] | None = None,
                      *, statement: Any = None) -> tuple[list[tuple[str, dict[str, int]]], int | None]:
     """Documents in ``pos`` order with the availability of each variant, and the total."""
-    docs: dict[str, tuple[int, str, dict[str, int]]] = {}
-    count = None
-    for pid, pos, doc, vid, available, row_total in session.execute(statement if statement is not None else _page_statement(page, total), params or {}):
-        count = row_total
-        entry = docs.setdefault(pid, (pos, doc, {}))
-        if vid is not None:
-            entry[2][vid] = int(available)
-    return [(doc, stock) for _, doc, stock in sorted(docs.values(), key=lambda e: e[0])], count
+    rows = session.execute(statement if statement is not None else _page_statement(page, total), params or {}).all()
+    docs = []
+    for _pid, _pos, doc, stock, _total in sorted(rows, key=lambda r: r[1]):
+        pairs = (item.rpartition(":") for item in stock.split(",")) if stock else ()
+        docs.append((doc, {vid: int(n) for vid, _, n in pairs}))
+    return docs, (rows[0][4] if rows else None)
 
 
 @lru_cache(maxsize=8)
