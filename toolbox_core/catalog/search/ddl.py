@@ -35,11 +35,16 @@ _SQLITE = [
 _POSTGRES = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     f"DROP INDEX IF EXISTS {TRGM_INDEX}",
-    f"CREATE INDEX IF NOT EXISTS {WORDS_INDEX} ON catalog_search_words USING gin (word gin_trgm_ops)",
+    # fastupdate off: a GIN pending list makes the planner skip the index until VACUUM.
+    f"CREATE INDEX IF NOT EXISTS {WORDS_INDEX} ON catalog_search_words USING gin (word gin_trgm_ops) WITH (fastupdate = off)",
+    f"ALTER INDEX {WORDS_INDEX} SET (fastupdate = off)",
+    f"SELECT gin_clean_pending_list('{WORDS_INDEX}'::regclass)",
     f"DROP INDEX IF EXISTS {TSV_INDEX}",
     f"ALTER TABLE catalog_search_entries ADD COLUMN IF NOT EXISTS {TSV_COLUMN} tsvector "
     "GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED",
-    f"CREATE INDEX IF NOT EXISTS {TSV_COLUMN_INDEX} ON catalog_search_entries USING gin ({TSV_COLUMN})",
+    f"CREATE INDEX IF NOT EXISTS {TSV_COLUMN_INDEX} ON catalog_search_entries USING gin ({TSV_COLUMN}) WITH (fastupdate = off)",
+    f"ALTER INDEX {TSV_COLUMN_INDEX} SET (fastupdate = off)",
+    f"SELECT gin_clean_pending_list('{TSV_COLUMN_INDEX}'::regclass)",
 ]
 
 
