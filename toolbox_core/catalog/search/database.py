@@ -17,7 +17,7 @@ MIN_SCORE = 0.5
 CANDIDATES = 100
 #: pg_trgm word similarity for candidates (looser than MIN_SCORE; re-scored after).
 CANDIDATE_SIMILARITY = 0.4
-PG_CANDIDATES = 300
+PG_CANDIDATES = 100
 
 
 class DatabaseSearch:
