@@ -47,8 +47,12 @@ def current_heads(engine: Engine) -> set[str]:
 def pending_model_changes(engine: Engine) -> list[object]:
     """Differences between the models and the migrated database (empty when they agree)."""
     import toolbox_core.models  # noqa: F401
+    from toolbox_core.catalog.search.ddl import is_unmodeled
     from toolbox_core.db.base import Base
 
+    def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+        return not is_unmodeled(name, type_)
+
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         return list(compare_metadata(ctx, Base.metadata))

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import toolbox_core.models  # noqa: F401  (registers every kernel model on Base.metadata)
+from toolbox_core.catalog.search.ddl import is_unmodeled
 from toolbox_core.db.base import Base
 
 config = context.config
@@ -29,6 +30,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=lambda name, type_, parent_names: not is_unmodeled(name, type_),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -8,4 +8,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "toolbox_core.builtin.system",
     "toolbox_core.events.plugin",
     "toolbox_core.customers.plugin",
+    "toolbox_core.catalog.plugin",
 )

@@ -1,0 +1,252 @@
+"""Store reads: product pages, product detail and the category tree, off the read model.
+
+A product page is one statement (page, stock of its variants, total) whatever its size;
+documents are stored as JSON text and spliced, not decoded, to add live availability:
+``available`` per variant is the sum over locations of ``max(stocked - reserved, 0)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from sqlalchemy import String, and_, bindparam, case, cast, exists, func, literal, or_, select, true
+from sqlalchemy.engine import Connection
+
+from toolbox_core.catalog import models as m
+from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
+from toolbox_core.catalog.search import get_search
+from toolbox_core.catalog.storage import get_storage
+from toolbox_core.errors import NotFound
+from toolbox_core.i18n import pick_translation
+from toolbox_core.inventory.models import InventoryLevel
+
+Sort = Literal["newest", "price_asc", "price_desc", "relevance"]
+D = m.ProductDocument
+_ORDER = {
+    "newest": (D.created_at.desc(), D.product_id.desc()),
+    "relevance": (D.created_at.desc(), D.product_id.desc()),
+    "price_asc": (D.min_price.asc(), D.product_id.asc()),
+    "price_desc": (D.min_price.desc(), D.product_id.desc()),
+}
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    locale: str
+    limit: int = 20
+    offset: int = 0
+    category: str | None = None
+    collection: str | None = None
+    price_min: int | None = None
+    price_max: int | None = None
+    in_stock: bool | None = None
+    sort: Sort | None = None
+    q: str | None = None
+
+
+MEDIA = MEDIA_PREFIX
+
+
+def finish_doc(doc: str, stock: dict[str, int], storage: Any) -> str:
+    """The stored document with live availability and image URLs, as JSON text.
+
+    Documents are spliced as text (no decode/encode): each variant object starts with its
+    unique ``{"id":"var_...",`` and the product with ``{``; image URLs are stored as
+    ``tbx-media://<key>`` and become public URLs by prefix. Presigned storage decodes instead.
+    """
+    any_stock = False
+    for vid, available in stock.items():
+        in_stock = available > 0
+        any_stock = any_stock or in_stock
+        marker = f'{{"id":"{vid}",'
+        doc = doc.replace(marker, f'{marker}"available":{available},"in_stock":{"true" if in_stock else "false"},', 1)
+    doc = '{"in_stock":' + ("true" if any_stock else "false") + "," + doc[1:]
+    if MEDIA in doc:
+        prefix = getattr(storage, "public_prefix", lambda: None)()
+        if prefix is not None:
+            doc = doc.replace(f'"{MEDIA}', f'"{prefix}')
+        else:
+            data = json.loads(doc)
+            for image in data["images"]:
+                image["url"] = storage.url(image["url"].removeprefix(MEDIA))
+            doc = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return doc
+
+
+def category_descendants(session: Connection, ref: str) -> list[str]:
+    """Ids of category ``ref`` (id or handle) and all categories below it."""
+    rows = session.execute(select(m.Category.id, m.Category.handle, m.Category.parent_id)).all()
+    root = next((cid for cid, handle, _ in rows if ref in (cid, handle)), None)
+    if root is None:
+        raise NotFound(f"category {ref!r} not found", code="unknown_category")
+    children: dict[str | None, list[str]] = defaultdict(list)
+    for cid, _, parent in rows:
+        children[parent].append(cid)
+    out, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(children.get(node, []))
+    return out
+
+
+def _reader(toolbox: Any, *, autocommit: bool = True) -> Connection:
+    """A read connection; on PostgreSQL in autocommit, saving the BEGIN/ROLLBACK round trips
+    (each statement sees a committed snapshot, as under READ COMMITTED anyway)."""
+    conn = toolbox.db.engine.connect()
+    if autocommit and not toolbox.db.is_sqlite:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
+
+
+def list_products(toolbox: Any, query: ProductQuery) -> str:
+    """A page of published products with the total matching the filters, as JSON text."""
+    # Search sets transaction-local planner options: it needs a real transaction.
+    with _reader(toolbox, autocommit=not query.q) as session:
+        where = [D.locale == query.locale, D.published == true()]
+        ranked: list[str] | None = None
+        if query.q:
+            ranked = get_search(toolbox).search(session, query.q)
+            if not ranked:
+                return f'{{"items":[],"total":0,"limit":{query.limit},"offset":{query.offset}}}'
+            where.append(D.product_id.in_(ranked))
+        if query.category:
+            ids = category_descendants(session, query.category)
+            where.append(exists().where(m.ProductCategory.product_id == D.product_id, m.ProductCategory.category_id.in_(ids)))
+        if query.collection:
+            col = session.scalar(select(m.Collection.id).where(or_(m.Collection.id == query.collection, m.Collection.handle == query.collection)))
+            if col is None:
+                raise NotFound(f"collection {query.collection!r} not found", code="unknown_collection")
+            where.append(exists().where(m.ProductCollection.product_id == D.product_id, m.ProductCollection.collection_id == col))
+        if query.price_min is not None or query.price_max is not None:
+            V = m.ProductVariant
+            cond = [V.product_id == D.product_id]
+            if query.price_min is not None:
+                cond.append(V.price >= query.price_min)
+            if query.price_max is not None:
+                cond.append(V.price <= query.price_max)
+            where.append(exists().where(and_(*cond)))
+        if query.in_stock is not None:
+            V, L = m.ProductVariant, InventoryLevel
+            stocked = exists().where(V.product_id == D.product_id, L.sku == V.sku, L.stocked > L.reserved)
+            where.append(stocked if query.in_stock else ~stocked)
+        sort = query.sort or ("relevance" if ranked else "newest")
+        if ranked is not None:
+            # At most a few hundred candidates: fetch them once, count and order in Python.
+            rows = session.execute(select(D.product_id, D.min_price, D.created_at).where(*where)).all()
+            total = len(rows)
+            rank = {pid: i for i, pid in enumerate(ranked)}
+            keys = {
+                "relevance": lambda r: rank[r[0]],
+                "newest": lambda r: (-r[2].timestamp(), rank[r[0]]),
+                "price_asc": lambda r: (r[1], rank[r[0]]),
+                "price_desc": lambda r: (-r[1], rank[r[0]]),
+            }
+            rows.sort(key=keys[sort])
+            page_ids = [r[0] for r in rows[query.offset : query.offset + query.limit]]
+            position = case({pid: i for i, pid in enumerate(page_ids)}, value=D.product_id, else_=0) if page_ids else literal(0)
+            page = select(D.product_id, D.doc, position.label("pos")).where(D.product_id.in_(page_ids), *where[:2]).subquery()
+            docs, _ = _page_with_stock(session, page, literal(total))
+        else:
+            order = _ORDER[sort]
+            if len(where) == 2:  # unfiltered: prebuilt statement, write-maintained counter
+                params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
+                docs, total = _page_with_stock(session, None, None, params, statement=_unfiltered_page(sort))
+            else:
+                page = (
+                    select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
+                    .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
+                )
+                docs, total = _page_with_stock(session, page, select(func.count()).select_from(D).where(*where).scalar_subquery())
+            if total is None:  # empty page (or counter not initialised): count on its own
+                total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+    storage = get_storage(toolbox)
+    items = ",".join(finish_doc(doc, stock, storage) for doc, stock in docs)
+    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
+
+
+def _page_statement(page: Any, total: Any) -> Any:
+    """Rows of ``page`` (a subquery with product_id, doc, pos), each with its variants'
+    availability as ``"var_a:3,var_b:0"`` and ``total``: one statement, one round trip, each
+    document sent once."""
+    V, L = m.ProductVariant, InventoryLevel
+    per_location = case((L.stocked > L.reserved, L.stocked - L.reserved), else_=0)
+    available = select(func.coalesce(func.sum(per_location), 0)).where(L.sku == V.sku).correlate(V).scalar_subquery()
+    stock = (
+        select(func.aggregate_strings(V.id + ":" + cast(available, String), ","))
+        .where(V.product_id == page.c.product_id).correlate(page).scalar_subquery()
+    )
+    return select(page.c.product_id, page.c.pos, page.c.doc, stock.label("stock"), total.label("total"))
+
+
+def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[str, Any] | None = None,
+                     *, statement: Any = None) -> tuple[list[tuple[str, dict[str, int]]], int | None]:
+    """Documents in ``pos`` order with the availability of each variant, and the total."""
+    rows = session.execute(statement if statement is not None else _page_statement(page, total), params or {}).all()
+    docs = []
+    for _pid, _pos, doc, stock, _total in sorted(rows, key=lambda r: r[1]):
+        pairs = (item.rpartition(":") for item in stock.split(",")) if stock else ()
+        docs.append((doc, {vid: int(n) for vid, _, n in pairs}))
+    return docs, (rows[0][4] if rows else None)
+
+
+@lru_cache(maxsize=8)
+def _unfiltered_page(sort: str) -> Any:
+    """The prebuilt statement of an unfiltered page (the storefront's most common request)."""
+    where = (D.locale == bindparam("locale"), D.published == true())
+    order = _ORDER[sort]
+    total = select(m.CatalogCounter.value).where(m.CatalogCounter.name == PUBLISHED_COUNTER).scalar_subquery()
+    page = (
+        select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
+        .where(*where).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset")).subquery()
+    )
+    return _page_statement(page, total)
+
+
+@lru_cache(maxsize=2)
+def _detail(by: str) -> Any:
+    column = D.handle if by == "handle" else D.product_id
+    page = (
+        select(D.product_id, D.doc, literal(1).label("pos"))
+        .where(column == bindparam("ref"), D.locale == bindparam("locale"), D.published == true()).subquery()
+    )
+    return _page_statement(page, literal(1))
+
+
+def published_count(session: Connection) -> int | None:
+    """The write-maintained number of published products (``None`` if not initialised)."""
+    return session.scalar(select(m.CatalogCounter.value).where(m.CatalogCounter.name == PUBLISHED_COUNTER))
+
+
+def get_product(toolbox: Any, id_or_handle: str, locale: str) -> str:
+    """One published product by id or handle, as JSON text."""
+    with _reader(toolbox) as session:
+        # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
+        for by in ("handle", "id"):
+            docs, _ = _page_with_stock(session, None, None, {"ref": id_or_handle, "locale": locale}, statement=_detail(by))
+            if docs:
+                return finish_doc(*docs[0], get_storage(toolbox))
+        raise NotFound(f"product {id_or_handle!r} not found")
+
+
+def category_tree(toolbox: Any, locale: str) -> list[dict[str, Any]]:
+    """Every category as a tree of ``{id, handle, name, description, children}``."""
+    default = toolbox.settings.default_locale
+    with toolbox.db.session() as session:
+        cats = session.scalars(select(m.Category).order_by(m.Category.position, m.Category.handle)).all()
+        nodes = {}
+        for c in cats:
+            t = pick_translation(c.translations, locale, default)
+            nodes[c.id] = {
+                "id": c.id, "handle": c.handle, "name": t.name if t else c.handle,
+                "description": t.description if t else "", "parent_id": c.parent_id, "children": [],
+            }
+    roots = []
+    for c in cats:
+        node = nodes[c.id]
+        (nodes[c.parent_id]["children"] if c.parent_id in nodes else roots).append(node)
+    return roots

@@ -1,0 +1,67 @@
+"""Public store API: products, product detail, category tree (published products only)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+
+from toolbox_core.catalog import reads
+from toolbox_core.i18n import resolve_locale
+
+
+def _json(body: Any) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
+
+
+def _raw(text: str) -> Response:
+    return Response(text, media_type="application/json")
+
+
+def request_locale(request: Request, locale: str | None, accept_language: str | None) -> str:
+    settings = request.app.state.toolbox.settings
+    return resolve_locale(locale, accept_language, settings.locales, settings.default_locale)
+
+
+LocaleQ = Annotated[str | None, Query(max_length=20, description="Locale (ru, uz); else Accept-Language; else the default")]
+AcceptLanguage = Annotated[str | None, Header(max_length=500)]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/store", tags=["store: catalog"])
+
+    @router.get("/products", summary="Published products: filters, sort, search, pagination with a total")
+    def list_products(
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        category: Annotated[str | None, Query(max_length=200, description="Category handle or id; includes subcategories")] = None,
+        collection: Annotated[str | None, Query(max_length=200)] = None,
+        price_min: Annotated[int | None, Query(ge=0, description="Tiyin")] = None,
+        price_max: Annotated[int | None, Query(ge=0, description="Tiyin")] = None,
+        in_stock: bool | None = None,
+        sort: reads.Sort | None = None,
+        q: Annotated[str | None, Query(min_length=1, max_length=200, description="Full-text search (typo tolerant, RU/UZ)")] = None,
+        locale: LocaleQ = None,
+        accept_language: AcceptLanguage = None,
+    ) -> Response:
+        query = reads.ProductQuery(
+            locale=request_locale(request, locale, accept_language), limit=limit, offset=offset,
+            category=category, collection=collection, price_min=price_min, price_max=price_max,
+            in_stock=in_stock, sort=sort, q=q,
+        )
+        return _raw(reads.list_products(request.app.state.toolbox, query))
+
+    @router.get("/products/{id_or_handle}", summary="One published product by id or handle")
+    def get_product(request: Request, id_or_handle: str, locale: LocaleQ = None, accept_language: AcceptLanguage = None) -> Response:
+        loc = request_locale(request, locale, accept_language)
+        return _raw(reads.get_product(request.app.state.toolbox, id_or_handle, loc))
+
+    @router.get("/categories", summary="The category tree")
+    def categories(request: Request, locale: LocaleQ = None, accept_language: AcceptLanguage = None) -> Response:
+        loc = request_locale(request, locale, accept_language)
+        return _json({"categories": reads.category_tree(request.app.state.toolbox, loc)})
+
+    return router
