@@ -31,6 +31,7 @@ from toolbox_core.ids import new_id
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
+from toolbox_core.payments.service import PaymentInfo, PaymentService, TransactionResult
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
@@ -70,8 +71,10 @@ __all__ = [
     "NotificationChannel",
     "OtpSender",
     "PaymentAction",
+    "PaymentInfo",
     "PaymentProvider",
     "PaymentRequest",
+    "PaymentService",
     "RateLimited",
     "RefundResult",
     "ScheduledJob",
@@ -84,6 +87,7 @@ __all__ = [
     "Tiyin",
     "Toolbox",
     "ToolboxError",
+    "TransactionResult",
     "Unauthorized",
     "VerifyOutcome",
     "WindowHit",

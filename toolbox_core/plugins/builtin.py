@@ -6,4 +6,10 @@ reference implementation of every hook. Order matters only for display.
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "toolbox_core.builtin.system",
+    "toolbox_core.inventory.plugin",
+    "toolbox_core.shipping.plugin",
+    "toolbox_core.payments.plugin",
+    "toolbox_core.cart.plugin",
+    "toolbox_core.checkout.plugin",
+    "toolbox_core.orders.plugin",
 )
