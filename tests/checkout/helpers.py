@@ -68,3 +68,27 @@ def ready_cart(toolbox: Any, variant_id: str, *, quantity: int = 1, provider: st
     carts.select_shipping(cart_id, None, shipping, shipping)
     carts.select_payment(cart_id, None, provider)
     return cart_id
+
+
+def sign_in(toolbox: Any, phone: str = PHONE) -> tuple[str, dict[str, str]]:
+    """A customer with a live session; returns (customer id, Authorization header)."""
+    from datetime import timedelta
+
+    from toolbox_core.customers.models import Customer, CustomerSession
+    from toolbox_core.db.base import utcnow
+    from toolbox_core.security import new_token, token_hash
+
+    customer_id, token = new_id("cus"), new_token("tbx_sess")
+    with toolbox.db.transaction() as session:
+        session.add(Customer(id=customer_id, phone=phone))
+        session.flush()
+        session.add(CustomerSession(id=new_id("sess"), token_hash=token_hash(token), customer_id=customer_id,
+                                    expires_at=utcnow() + timedelta(days=1)))
+    return customer_id, {"Authorization": f"Bearer {token}"}
+
+
+def admin_headers(toolbox: Any, *scopes: str) -> dict[str, str]:
+    from toolbox_core.admin.auth import create_key
+
+    _, key = create_key(toolbox, "staff", list(scopes) or ["*"])
+    return {"Authorization": f"Bearer {key}"}
