@@ -188,3 +188,12 @@ def client(toolbox: object) -> Iterator[object]:
 
     with TestClient(create_app(toolbox=toolbox)) as c:  # type: ignore[arg-type]
         yield c
+
+
+@pytest.fixture
+def plugin_site(tmp_path: Path) -> Iterator[object]:
+    """A fake site-packages folder: ``plugin_site.install(name, source)`` installs a plugin."""
+    from tests.fakes.plugins import fake_site
+
+    with fake_site(tmp_path / "site") as site:
+        yield site

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -42,14 +43,32 @@ class RequestIdMiddleware:
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         raw = request_id.encode("latin-1")
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", raw)]
+                started = True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", raw)]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Anything no handler turned into a response: log it, answer in the one error
+            # shape, and never leak the exception text to the client.
+            log.exception("unhandled error on %s %s (request %s)", scope.get("method"), scope.get("path"), request_id)
+            if started:
+                raise
+            body = json.dumps(
+                {"error": {"code": "internal_error", "message": "internal server error", "details": None, "request_id": request_id}}
+            ).encode()
+            await send({
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"x-request-id", raw)],
+            })
+            await send({"type": "http.response.body", "body": body})
 
 
 def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = None) -> FastAPI:

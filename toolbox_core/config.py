@@ -188,6 +188,10 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _TomlSource(settings_cls))
 
     # ------------------------------------------------------------------ helpers
+    def __repr_args__(self) -> Any:
+        masked = self.masked()
+        return [(key, masked[key]) for key in type(self).model_fields]
+
     def masked(self) -> dict[str, Any]:
         """The settings as a dict with every secret replaced by ``"********"``."""
         return _mask(self.model_dump(mode="python"))

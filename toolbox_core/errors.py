@@ -121,7 +121,11 @@ _HTTP_CODES = {
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Make every error leave the app in the one JSON shape."""
+    """Make every error leave the app in the one JSON shape.
+
+    Errors no handler knows are answered by ``RequestIdMiddleware`` (``toolbox_core.app``),
+    which logs them and returns a 500 ``internal_error`` with the request id.
+    """
 
     @app.exception_handler(ToolboxError)
     async def _toolbox_error(request: Request, exc: ToolboxError) -> JSONResponse:
@@ -147,8 +151,3 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return _json(exc.status_code, error_body(code, message, None, request), getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _json(500, error_body("internal_error", "internal server error", None, request))

@@ -208,4 +208,7 @@ def startup(toolbox: Toolbox) -> Any:
 
 @hookspec
 def shutdown(toolbox: Toolbox) -> Any:
-    """Called once when an API or worker process stops. May be async. Close clients here."""
+    """Called once when an API or worker process stops. May be async. Close clients here.
+
+    Returns nothing.
+    """

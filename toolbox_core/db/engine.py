@@ -14,12 +14,20 @@ dead-lock on a lock upgrade; reads use a plain deferred ``BEGIN`` and run concur
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+_open = threading.local()
+
+
+def in_transaction() -> bool:
+    """True while the current thread is inside :meth:`Database.transaction`."""
+    return getattr(_open, "depth", 0) > 0
 
 
 class Database:
@@ -51,8 +59,12 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        with self._writer() as session, session.begin():
-            yield session
+        _open.depth = getattr(_open, "depth", 0) + 1
+        try:
+            with self._writer() as session, session.begin():
+                yield session
+        finally:
+            _open.depth -= 1
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

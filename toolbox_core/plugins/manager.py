@@ -25,6 +25,7 @@ from toolbox_core import ENTRY_POINT_GROUP, KERNEL_API_VERSION, __version__, hoo
 from toolbox_core.asyncutil import aresolve, resolve
 from toolbox_core.config import ConfigError, load_plugin_settings
 from toolbox_core.plugins.builtin import BUILTIN_PLUGINS
+from toolbox_core.plugins.guard import ProviderGuard
 
 log = logging.getLogger("toolbox.plugins")
 hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT)
@@ -141,7 +142,10 @@ class PluginManager:
             raise PluginError(name, "is registered twice", "remove the duplicate from TOOLBOX_PLUGINS")
         try:
             self.pm.register(module, name=name)
+            self.pm.check_pending()  # a hookimpl whose name matches no hookspec (a typo)
         except pluggy.PluginValidationError as exc:
+            if self.pm.is_registered(module):
+                self.pm.unregister(module)
             raise PluginError(name, f"has an invalid hook implementation: {exc}", "check it against toolbox_core/hookspecs.py") from exc
         hooks = sorted(
             caller.name for caller in self.pm.get_hookcallers(module) or [] if caller.name
@@ -225,16 +229,20 @@ class PluginManager:
         return results
 
     def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
-        caller = getattr(self.pm.hook, hook_name)
-        # pluggy calls the last registered first; we keep registration order (kernel first).
-        return list(reversed(caller.get_hookimpls()))
+        # get_hookimpls() is in registration order (kernel built-ins first); pluggy's own
+        # calls run it backwards, which is why we call implementations one by one.
+        return list(getattr(self.pm.hook, hook_name).get_hookimpls())
 
     def _log_call(self, hook_name: str, plugin: str, started: float) -> None:
         if getattr(self, "_trace", False):
             log.debug("hook %s on %s took %.2f ms", hook_name, plugin, (time.perf_counter() - started) * 1000)
 
     def collect(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
-        """Providers from a list-returning hook, indexed by their ``id``; a duplicate id is an error."""
+        """Providers from a list-returning hook, indexed by their ``id``; a duplicate id is an error.
+
+        Each provider is wrapped in :class:`ProviderGuard`, so calling it inside an open
+        database transaction fails loudly instead of holding locks during network I/O.
+        """
         index: dict[str, Any] = {}
         owners: dict[str, str] = {}
         for plugin_name, items in self.call_each(hook_name, **kwargs):
@@ -248,7 +256,7 @@ class PluginManager:
                         f"{hook_name}: id {item_id!r} is already provided by plugin {owners[item_id]!r}",
                         "enable only one of them, or give one a different id",
                     )
-                index[item_id] = item
+                index[item_id] = ProviderGuard(item)
                 owners[item_id] = plugin_name
         return index
 

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures as ``name: value unit`` lines (run ``python -m benchmarks NAME``)."""

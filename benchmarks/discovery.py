@@ -1,0 +1,103 @@
+"""Kernel figure: plugin discovery and wiring cost with 20 installed plugins.
+
+    python -m benchmarks discovery [--plugins 20] [--runs 20]
+
+Installs N generated plugin distributions (real ``.dist-info`` metadata with entry points) into
+a temporary folder on ``sys.path``, then times, in a fresh interpreter each run, discovering
+them through the entry-point group, importing, checking, validating settings and wiring
+providers (``Toolbox.create``). Target: under 100 ms for 20 plugins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.harness import figure, machine
+
+PLUGIN_MODULE = '''
+from pydantic import BaseModel
+from fastapi import APIRouter
+from toolbox_core.api import hookimpl, ShippingQuote
+
+KERNEL_API = ">=1.0,<2"
+
+class Settings(BaseModel):
+    price: int = 100
+
+class Provider:
+    id = "bench_{n}"
+    name = "Bench {n}"
+    def quote(self, cart):
+        return [ShippingQuote(provider_id=self.id, option_id="x", name=self.name, amount=100)]
+
+@hookimpl
+def settings_model():
+    return Settings
+
+@hookimpl
+def shipping_providers(toolbox):
+    return [Provider()]
+
+@hookimpl
+def register_routes(toolbox):
+    router = APIRouter(prefix="/store/bench{n}")
+    @router.get("/ping")
+    def ping():
+        return {{"ok": True}}
+    return [router]
+'''
+
+TIMER = '''
+import json, sys, time
+sys.path.insert(0, {site!r})
+t0 = time.perf_counter()
+from toolbox_core.config import Settings
+from toolbox_core.kernel import Toolbox
+t1 = time.perf_counter()
+toolbox = Toolbox.create(Settings(database_url="sqlite:///:memory:", plugins={names!r}))
+t2 = time.perf_counter()
+assert len([p for p in toolbox.plugins.plugins.values() if p.enabled and not p.builtin]) == {count}
+print(json.dumps({{"import": t1 - t0, "discover_and_wire": t2 - t1}}))
+'''
+
+
+def install_fake_plugins(site: Path, count: int) -> list[str]:
+    names = []
+    for n in range(count):
+        name = f"bench{n}"
+        pkg = site / f"toolbox_bench{n}"
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text(PLUGIN_MODULE.format(n=n))
+        dist = site / f"toolbox_bench{n}-1.0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: toolbox-bench{n}\nVersion: 1.0\n")
+        (dist / "entry_points.txt").write_text(f"[toolbox.plugins]\n{name} = toolbox_bench{n}\n")
+        names.append(name)
+    return names
+
+
+def main(argv: list[str]) -> None:
+    args = argparse.ArgumentParser(prog="benchmarks discovery")
+    args.add_argument("--plugins", type=int, default=20)
+    args.add_argument("--runs", type=int, default=20)
+    opts = args.parse_args(argv)
+    machine()
+    with tempfile.TemporaryDirectory(prefix="toolbox-discovery-") as tmp:
+        site = Path(tmp)
+        names = install_fake_plugins(site, opts.plugins)
+        code = TIMER.format(site=str(site), names=names, count=len(names))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLBOX_")}
+        samples = []
+        for _ in range(opts.runs):
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+            samples.append(json.loads(out.stdout))
+    figure("kernel_import", statistics.median(s["import"] for s in samples) * 1000, "ms")
+    figure(f"plugin_discovery_and_wiring_{opts.plugins}_plugins",
+           statistics.median(s["discover_and_wire"] for s in samples) * 1000, "ms")

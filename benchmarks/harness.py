@@ -1,0 +1,276 @@
+"""The one harness every figure uses.
+
+* :func:`fresh_database` — an empty SQLite file or a new PostgreSQL database, migrated, dropped
+  at exit;
+* :class:`Server` — ``uvicorn`` with N workers serving ``create_app`` on loopback, with chosen
+  plugins and settings, stopped at exit;
+* :func:`wrk` — a bounded GET load with ``wrk`` (Debian package ``wrk``), parsed;
+* :func:`scenario_load` — a bounded load of multi-step scenarios with an async httpx client,
+  for flows wrk cannot script (checkout, sign-in);
+* :func:`figure` — prints ``name: value unit``; :func:`machine` prints the core count.
+
+Everything binds to 127.0.0.1 and every load has a duration and a concurrency bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PG_ADMIN_URL = os.environ.get("TOOLBOX_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TOOLBOX_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+# ---------------------------------------------------------------------------- output
+def figure(name: str, value: float | int | str, unit: str = "") -> None:
+    """Print one figure as ``name: value unit``."""
+    if isinstance(value, float):
+        value = f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+    print(f"{name}: {value} {unit}".rstrip(), flush=True)
+
+
+def machine() -> None:
+    figure("cores", os.cpu_count() or 0)
+
+
+# ---------------------------------------------------------------------------- databases
+@contextlib.contextmanager
+def fresh_database(kind: str = "sqlite", *, migrate: bool = True, plugins: list[str] | None = None) -> Iterator[str]:
+    """Yield the URL of a new empty database of ``kind`` (``sqlite`` or ``postgres``)."""
+    if kind == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="toolbox-bench-"))
+        url = f"sqlite:///{folder / 'bench.db'}"
+        try:
+            if migrate:
+                _migrate(url, plugins or [])
+            yield url
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    if kind != "postgres":
+        raise ValueError(f"unknown database kind {kind!r}")
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"toolbox_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        if migrate:
+            _migrate(url, plugins or [])
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _migrate(url: str, plugins: list[str]) -> None:
+    toolbox = open_toolbox(url, plugins=plugins)
+    toolbox.migrate()
+    toolbox.close()
+
+
+def open_toolbox(database_url: str, *, plugins: list[str] | None = None, **settings: Any) -> Any:
+    """An in-process kernel on the benchmark's database, for seeding and counting."""
+    from toolbox_core.config import Settings
+    from toolbox_core.kernel import Toolbox
+
+    return Toolbox.create(Settings(database_url=database_url, plugins=plugins or [], **settings))
+
+
+# ---------------------------------------------------------------------------- server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """``uvicorn toolbox_core.app:create_app --factory`` with ``workers`` processes on loopback.
+
+    ``env`` adds ``TOOLBOX_*`` variables (e.g. ``{"TOOLBOX_REDIS_URL": ...}``). Use as a context
+    manager; ``url`` is the base URL once started.
+    """
+
+    database_url: str
+    workers: int = 1
+    plugins: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    startup_timeout: float = 30.0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLBOX_")}
+        env.update(
+            TOOLBOX_DATABASE_URL=self.database_url,
+            TOOLBOX_PLUGINS=",".join(self.plugins),
+            TOOLBOX_LOG_LEVEL="WARNING",
+        )
+        env.update(self.env)
+        return env
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "toolbox_core.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+            "--log-level", "warning", "--no-access-log",
+        ]
+
+    def start(self) -> float:
+        """Start and wait for ``/health`` on every worker; returns seconds to first success."""
+        started = time.perf_counter()
+        self.process = subprocess.Popen(self.command(), env=self.environment())
+        deadline = started + self.startup_timeout
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("server did not become healthy in time")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def __enter__(self) -> Server:
+        self.start()
+        time.sleep(0.5 if self.workers > 1 else 0)  # let every worker finish its start-up
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# ---------------------------------------------------------------------------- load
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def wrk(url: str, *, connections: int = 32, seconds: int = 10, threads: int = 2, script: str | None = None) -> LoadResult:
+    """Drive GET load at ``url`` with wrk; non-2xx responses count as errors."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk")
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
+    return _parse_wrk(out)
+
+
+def _parse_wrk(out: str) -> LoadResult:
+    def latency(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    total = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    if not total:
+        raise RuntimeError(f"cannot parse wrk output:\n{out}")
+    seconds = float(total.group(2)) * {"ms": 0.001, "s": 1, "m": 60}[total.group(3)]
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        errors += sum(int(g) for g in sock.groups())
+    return LoadResult(int(total.group(1)), seconds, errors, latency("50"), latency("99"))
+
+
+Scenario = Callable[[httpx.AsyncClient, int], Awaitable[None]]
+
+
+def scenario_load(base_url: str, scenario: Scenario, *, concurrency: int = 16, seconds: float = 10,
+                  max_iterations: int | None = None) -> LoadResult:
+    """Run ``scenario(client, n)`` repeatedly from ``concurrency`` tasks for ``seconds``.
+
+    Each completed scenario is one "request" in the result (its latency is the whole
+    scenario's); a scenario raising counts as an error.
+    """
+    return asyncio.run(_scenario_load(base_url, scenario, concurrency, seconds, max_iterations))
+
+
+async def _scenario_load(base_url: str, scenario: Scenario, concurrency: int, seconds: float,
+                         max_iterations: int | None) -> LoadResult:
+    latencies: list[float] = []
+    errors = 0
+    counter = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        async def worker() -> None:
+            nonlocal errors, counter
+            while time.perf_counter() < deadline and (max_iterations is None or counter < max_iterations):
+                counter += 1
+                n = counter
+                t0 = time.perf_counter()
+                try:
+                    await scenario(client, n)
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                except Exception:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return LoadResult(len(latencies), elapsed, errors, _pct(latencies, 50), _pct(latencies, 99))
+
+
+def _pct(values: list[float], pct: int) -> float:
+    if not values:
+        return float("nan")
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def report(prefix: str, result: LoadResult) -> None:
+    """Print the standard figures of one load run."""
+    figure(f"{prefix}_rps", result.rps, "req/s")
+    figure(f"{prefix}_p50", result.p50_ms, "ms")
+    figure(f"{prefix}_p99", result.p99_ms, "ms")
+    figure(f"{prefix}_errors", result.errors, "")
