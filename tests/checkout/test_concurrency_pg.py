@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from tests.checkout.helpers import make_variant, outbox, ready_cart, stock_of
 from tests.fakes.payments import FakeOnlineProvider
+from toolbox_core.plugins.guard import ProviderGuard
 from toolbox_core.api import PaymentService
 from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.config import Settings
@@ -60,7 +61,7 @@ def test_200_concurrent_checkouts_for_10_units_make_exactly_10_orders(pg_toolbox
 def test_gateway_callback_racing_complete_yields_one_order_one_capture_one_event(pg_toolbox):
     toolbox = pg_toolbox
     gateway = FakeOnlineProvider()
-    toolbox.payment_providers[gateway.id] = gateway
+    toolbox.payment_providers[gateway.id] = ProviderGuard(gateway)
     variant = make_variant(toolbox, stock=5)
     cart_id = ready_cart(toolbox, variant, provider="test_online")
     cart = __import__("toolbox_core.cart.service", fromlist=["CartService"]).CartService(toolbox).get(cart_id, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.checkout.helpers import admin_headers, make_variant, outbox, ready_cart
 from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.inventory.plugin import sync_inventory_sources
+from toolbox_core.plugins.guard import ProviderGuard
 from toolbox_core.providers import StockLevel
 
 
@@ -31,7 +32,7 @@ def test_inventory_sources_set_stocked_quantities(toolbox):
             return [StockLevel("SRC-1", 7)]
 
     make_variant(toolbox, sku="SRC-1", stock=1)
-    toolbox.inventory_sources["warehouse"] = Warehouse()
+    toolbox.inventory_sources["warehouse"] = ProviderGuard(Warehouse())
     assert sync_inventory_sources(toolbox, None) == {"warehouse": 1}
     from toolbox_core.inventory.service import levels
 

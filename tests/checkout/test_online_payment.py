@@ -8,6 +8,7 @@ import pytest
 
 from tests.checkout.helpers import make_variant, outbox, ready_cart, stock_of
 from tests.fakes.payments import FakeOnlineProvider
+from toolbox_core.plugins.guard import ProviderGuard
 from toolbox_core.api import PaymentService
 from toolbox_core.checkout.plugin import expire_unpaid_orders
 from toolbox_core.checkout.service import CheckoutService
@@ -19,7 +20,7 @@ from toolbox_core.orders.service import OrderService
 @pytest.fixture
 def gateway(toolbox):
     provider = FakeOnlineProvider()
-    toolbox.payment_providers[provider.id] = provider
+    toolbox.payment_providers[provider.id] = ProviderGuard(provider)
     return provider
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 06:54:14.164537
+Create Date: 2026-11-24 06:57:23.746142
 """
 from __future__ import annotations
 
