@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolbox_core.catalog.models import Product, ProductTranslation, ProductVariant, VariantTranslation
+from toolbox_core.catalog.models import (
+    Product,
+    ProductTranslation,
+    ProductVariant,
+    VariantTranslation,
+)
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.service import apply_levels
 from toolbox_core.providers import StockLevel

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,14 +11,15 @@ from sqlalchemy import func, select
 
 from tests.checkout.helpers import make_variant, outbox, ready_cart, stock_of
 from tests.fakes.payments import FakeOnlineProvider
-from toolbox_core.plugins.guard import ProviderGuard
 from toolbox_core.api import PaymentService
+from toolbox_core.cart.service import CartService
 from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.config import Settings
 from toolbox_core.errors import ToolboxError
 from toolbox_core.kernel import Toolbox
 from toolbox_core.orders.models import Order
 from toolbox_core.payments.models import PaymentTransaction
+from toolbox_core.plugins.guard import ProviderGuard
 
 
 @pytest.fixture
@@ -35,10 +37,8 @@ def test_200_concurrent_checkouts_for_10_units_make_exactly_10_orders(pg_toolbox
     barrier = threading.Barrier(50)
 
     def attempt(cart_id: str) -> str:
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=1)
-        except threading.BrokenBarrierError:
-            pass
         try:
             CheckoutService(toolbox).complete(cart_id, None)
             return "ok"
@@ -64,7 +64,7 @@ def test_gateway_callback_racing_complete_yields_one_order_one_capture_one_event
     toolbox.payment_providers[gateway.id] = ProviderGuard(gateway)
     variant = make_variant(toolbox, stock=5)
     cart_id = ready_cart(toolbox, variant, provider="test_online")
-    cart = __import__("toolbox_core.cart.service", fromlist=["CartService"]).CartService(toolbox).get(cart_id, None)
+    cart = CartService(toolbox).get(cart_id, None)
     payment_id, total = cart["payment"]["id"], cart["totals"]["total"]
     barrier = threading.Barrier(16)
 

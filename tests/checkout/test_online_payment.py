@@ -8,13 +8,13 @@ import pytest
 
 from tests.checkout.helpers import make_variant, outbox, ready_cart, stock_of
 from tests.fakes.payments import FakeOnlineProvider
-from toolbox_core.plugins.guard import ProviderGuard
 from toolbox_core.api import PaymentService
 from toolbox_core.checkout.plugin import expire_unpaid_orders
 from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput, ToolboxError
 from toolbox_core.orders.service import OrderService
+from toolbox_core.plugins.guard import ProviderGuard
 
 
 @pytest.fixture

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tests.checkout.helpers import admin_headers, make_variant, outbox, ready_cart, sign_in, stock_of
+from tests.checkout.helpers import (
+    admin_headers,
+    make_variant,
+    outbox,
+    ready_cart,
+    sign_in,
+    stock_of,
+)
 from toolbox_core.checkout.service import CheckoutService
 
 
