@@ -159,9 +159,15 @@ class CartService:
     def _touch(self, cart: Cart) -> None:
         cart.expires_at = utcnow() + timedelta(days=self.settings.ttl_days)
 
-    def _result(self, session: Session, cart: Cart) -> dict[str, Any]:
+    def _result(self, session: Session, cart: Cart, snaps: dict[str, VariantSnapshot] | None = None) -> dict[str, Any]:
         session.flush()
-        return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart.id))
+        if snaps is None:
+            snaps = snapshots_for(self.toolbox, session, cart)
+        return serialize(cart, snaps, _pending_payment(session, cart.id))
+
+    def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
+        ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
+        return variant_snapshots(session, ids, cart.locale, self.toolbox.settings.default_locale)
 
     def create(self, customer_id: str | None, locale: str | None = None, phone: str | None = None) -> dict[str, Any]:
         cart = Cart(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
@@ -193,8 +199,9 @@ class CartService:
             raise InvalidInput(f"at most {self.settings.max_quantity_per_line} per line",
                                code="quantity_over_limit", details={"max": self.settings.max_quantity_per_line})
 
-    def _check_available(self, session: Session, cart: Cart, variant_id: str, quantity: int) -> None:
-        snap = variant_snapshots(session, [variant_id], cart.locale, self.toolbox.settings.default_locale).get(variant_id)
+    @staticmethod
+    def _check_available(session: Session, snaps: dict[str, VariantSnapshot], variant_id: str, quantity: int) -> None:
+        snap = snaps.get(variant_id)
         if snap is None or not snap.published:
             raise InvalidInput(f"unknown variant {variant_id!r}", code="unknown_variant",
                                details={"variant_id": variant_id})
@@ -212,24 +219,26 @@ class CartService:
             self._check_quantity(new_quantity)
             if line is None and len(cart.lines) >= self.settings.max_lines:
                 raise InvalidInput(f"a cart holds at most {self.settings.max_lines} lines", code="too_many_lines")
-            self._check_available(session, cart, variant_id, new_quantity)
+            snaps = self._snapshots(session, cart, variant_id)
+            self._check_available(session, snaps, variant_id, new_quantity)
             if line is None:
                 cart.lines.append(CartLine(id=new_id("cline"), variant_id=variant_id, quantity=quantity,
                                            position=len(cart.lines)))
             else:
                 line.quantity = new_quantity
             self._changed(cart)
-            return self._result(session, cart)
+            return self._result(session, cart, snaps)
 
     def set_quantity(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
         self._check_quantity(quantity)
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
             line = self._line(cart, variant_id)
-            self._check_available(session, cart, variant_id, quantity)
+            snaps = self._snapshots(session, cart)
+            self._check_available(session, snaps, variant_id, quantity)
             line.quantity = quantity
             self._changed(cart)
-            return self._result(session, cart)
+            return self._result(session, cart, snaps)
 
     def remove_line(self, cart_id: str, customer_id: str | None, variant_id: str) -> dict[str, Any]:
         with self.toolbox.db.transaction() as session:
@@ -290,12 +299,13 @@ class CartService:
         quote: ShippingQuote = quote_one(self.toolbox, view, provider_id, option_id)
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
-            current = cart_view(cart, snapshots_for(self.toolbox, session, cart))
+            snaps = snapshots_for(self.toolbox, session, cart)
+            current = cart_view(cart, snaps)
             if current.lines != view.lines or current.address != view.address:
                 raise Conflict("the cart changed while shipping was priced; try again", code="cart_changed")
             cart.shipping = asdict(quote)
             self._touch(cart)
-            return self._result(session, cart)
+            return self._result(session, cart, snaps)
 
     # -------------------------------------------------------------- payment
     def select_payment(self, cart_id: str, customer_id: str | None, provider_id: str) -> dict[str, Any]:
@@ -307,7 +317,8 @@ class CartService:
             cart = lock_cart(session, cart_id, customer_id)
             cart.payment_provider_id = provider_id
             payment = _pending_payment(session, cart.id)
-            amount = totals(cart, snapshots_for(self.toolbox, session, cart))["total"]
+            snaps = snapshots_for(self.toolbox, session, cart)
+            amount = totals(cart, snaps)["total"]
             if payment is None:
                 session.add(Payment(id=new_id("pay"), cart_id=cart.id, provider_id=provider_id, status="pending",
                                     amount=amount, currency=self.toolbox.settings.currency))
@@ -315,4 +326,4 @@ class CartService:
                 payment.provider_id = provider_id
                 payment.amount = amount
             self._touch(cart)
-            return self._result(session, cart)
+            return self._result(session, cart, snaps)

@@ -194,10 +194,11 @@ class CheckoutService:
             raise ToolboxError("the payment provider is unavailable; choose another payment method",
                                code="payment_provider_error", status=502,
                                details={"provider_id": result.provider_id}) from exc
-        with self.toolbox.db.transaction() as session:
-            payment = session.get(Payment, request.payment_id)
-            if payment is not None:
-                payment.action = action
+        if action["kind"] != "none":  # nothing to remember for pay-on-delivery
+            with self.toolbox.db.transaction() as session:
+                payment = session.get(Payment, request.payment_id)
+                if payment is not None:
+                    payment.action = action
         return action
 
     def _compensate(self, order_id: str, *, reason: str) -> None:
