@@ -130,3 +130,28 @@ def test_out_of_stock_at_completion_leaves_nothing_behind(client, toolbox, cart_
     assert _code(response) == (409, "out_of_stock")
     assert client.get(f"/store/carts/{cart_id}").json()["status"] == "open"
     assert outbox(toolbox, "order.placed") == []
+
+
+def test_a_crash_in_the_middle_of_checkout_leaves_no_half_order_and_no_reservation(toolbox, monkeypatch):
+    from sqlalchemy import func, select
+
+    from tests.checkout.helpers import ready_cart
+    from toolbox_core.cart.service import CartService
+    from toolbox_core.checkout import service as checkout
+    from toolbox_core.orders.models import Order
+
+    variant = make_variant(toolbox, stock=3)
+    cart_id = ready_cart(toolbox, variant, quantity=2)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("process died")
+
+    monkeypatch.setattr(checkout, "emit", crash)  # the last step inside the transaction
+    with pytest.raises(RuntimeError):
+        checkout.CheckoutService(toolbox).complete(cart_id, None)
+    with toolbox.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
+    assert stock_of(toolbox, variant) == (3, 0)
+    assert CartService(toolbox).get(cart_id, None)["status"] == "open"
+    monkeypatch.undo()
+    assert checkout.CheckoutService(toolbox).complete(cart_id, None).status == "placed"

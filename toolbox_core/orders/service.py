@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from toolbox_core.db.base import utcnow
@@ -24,14 +26,14 @@ ORDER_NUMBER_START = 1000
 
 def next_order_number(session: Session) -> str:
     """The next sequential order number (``"1001"``, ``"1002"``...); row-locked until commit."""
-    result = session.execute(
-        update(Counter).where(Counter.name == "order_number").values(value=Counter.value + 1)
-        .returning(Counter.value)
-    ).scalar()
-    if result is None:
-        session.add(Counter(name="order_number", value=ORDER_NUMBER_START + 1))
-        session.flush()
-        result = ORDER_NUMBER_START + 1
+    bump = (update(Counter).where(Counter.name == "order_number").values(value=Counter.value + 1)
+            .returning(Counter.value))
+    result = session.execute(bump).scalar()
+    if result is None:  # the very first order: create the counter, racing writers tolerated
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Counter).values(name="order_number", value=ORDER_NUMBER_START)
+                        .on_conflict_do_nothing(index_elements=["name"]))
+        result = session.execute(bump).scalar()
     return str(result)
 
 
