@@ -9,8 +9,9 @@ concurrent writer commits; SQLite serializes writers). Bulk stock updates only w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -114,69 +115,47 @@ def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
         raise OutOfStock("not enough stock for some items", details={"items": short})
 
 
-def _active(session: Session, order_id: str) -> list[InventoryReservation]:
-    return list(session.scalars(
-        select(InventoryReservation)
-        .where(InventoryReservation.order_id == order_id, InventoryReservation.status == "active")
-        .order_by(InventoryReservation.sku)
-    ))
-
-
-def release(session: Session, order_id: str) -> list[str]:
-    """Give back the active reservations of an order; returns the SKUs touched."""
-    touched = []
-    for r in _active(session, order_id):
-        session.execute(
-            update(InventoryLevel)
-            .where(InventoryLevel.sku == r.sku, InventoryLevel.location_id == r.location_id)
-            .values(reserved=InventoryLevel.reserved - r.quantity)
-            .execution_options(synchronize_session=False)
-        )
-        r.status = "released"
-        touched.append(r.sku)
-    if touched:
-        emit(session, "inventory.updated", {"skus": sorted(set(touched)), "reason": "released", "order_id": order_id})
-    return touched
-
-
-def convert(session: Session, order_id: str) -> list[str]:
-    """Turn the active reservations of an order into sales (stocked and reserved both drop)."""
-    touched = []
-    for r in _active(session, order_id):
-        session.execute(
-            update(InventoryLevel)
-            .where(InventoryLevel.sku == r.sku, InventoryLevel.location_id == r.location_id)
-            .values(reserved=InventoryLevel.reserved - r.quantity,
-                    stocked=func.max(InventoryLevel.stocked - r.quantity, 0)
-                    if session.get_bind().dialect.name == "sqlite"
-                    else func.greatest(InventoryLevel.stocked - r.quantity, 0))
-            .execution_options(synchronize_session=False)
-        )
-        r.status = "converted"
-        touched.append(r.sku)
-    if touched:
-        emit(session, "inventory.updated", {"skus": sorted(set(touched)), "reason": "sold", "order_id": order_id})
-    return touched
-
-
-def restock(session: Session, order_id: str) -> list[str]:
-    """Put the sold units of a canceled order back on the shelf (converted reservations)."""
+def _settle(session: Session, order_id: str, *, current: str, new: str, reason: str,
+            changes: Callable[[int], dict[str, Any]]) -> list[str]:
+    """Move an order's reservations from ``current`` to ``new`` status, applying ``changes(qty)``
+    to each level row (in SKU order); emits ``inventory.updated`` and returns the SKUs touched."""
     rows = session.scalars(
         select(InventoryReservation)
-        .where(InventoryReservation.order_id == order_id, InventoryReservation.status == "converted")
+        .where(InventoryReservation.order_id == order_id, InventoryReservation.status == current)
+        .order_by(InventoryReservation.sku)
     ).all()
     for r in rows:
         session.execute(
             update(InventoryLevel)
             .where(InventoryLevel.sku == r.sku, InventoryLevel.location_id == r.location_id)
-            .values(stocked=InventoryLevel.stocked + r.quantity)
+            .values(**changes(r.quantity))
             .execution_options(synchronize_session=False)
         )
-        r.status = "restocked"
+        r.status = new
     skus = sorted({r.sku for r in rows})
     if skus:
-        emit(session, "inventory.updated", {"skus": skus, "reason": "restocked", "order_id": order_id})
+        emit(session, "inventory.updated", {"skus": skus, "reason": reason, "order_id": order_id})
     return skus
+
+
+def release(session: Session, order_id: str) -> list[str]:
+    """Give back the active reservations of an order; returns the SKUs touched."""
+    return _settle(session, order_id, current="active", new="released", reason="released",
+                   changes=lambda q: {"reserved": InventoryLevel.reserved - q})
+
+
+def convert(session: Session, order_id: str) -> list[str]:
+    """Turn the active reservations of an order into sales (stocked and reserved both drop)."""
+    floor = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
+    return _settle(session, order_id, current="active", new="converted", reason="sold",
+                   changes=lambda q: {"reserved": InventoryLevel.reserved - q,
+                                      "stocked": floor(InventoryLevel.stocked - q, 0)})
+
+
+def restock(session: Session, order_id: str) -> list[str]:
+    """Put the sold units of a canceled order back on the shelf (converted reservations)."""
+    return _settle(session, order_id, current="converted", new="restocked", reason="restocked",
+                   changes=lambda q: {"stocked": InventoryLevel.stocked + q})
 
 
 def apply_levels(session: Session, stock: Iterable[StockLevel], *, source: str = "admin") -> list[str]:
