@@ -127,3 +127,22 @@ def test_admin_cancel_of_a_paid_order_refunds_through_the_provider(client, toolb
     assert len(outbox(toolbox, "payment.refunded")) == 1
     again = client.post(f"/admin/orders/{result.order_id}/cancel", headers={"Authorization": f"Bearer {key}"})
     assert again.status_code == 409
+
+
+def test_online_checkout_over_http_returns_the_redirect_and_the_order_shows_it(client, toolbox, gateway):
+    variant = make_variant(toolbox, stock=2)
+    cart_id = client.post("/store/carts").json()["id"]
+    client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 1})
+    client.patch(f"/store/carts/{cart_id}", json={"phone": "+998901234567"})
+    client.post(f"/store/carts/{cart_id}/shipping", json={"provider_id": "pickup", "option_id": "pickup"})
+    client.post(f"/store/carts/{cart_id}/payment-session", json={"provider_id": "test_online"})
+    done = client.post(f"/store/carts/{cart_id}/complete", json={"return_url": "https://shop.uz/thanks"})
+    assert done.status_code == 201, done.text
+    order = done.json()["order"]
+    assert order["status"] == "pending_payment"
+    assert order["action"] == {"kind": "redirect", "url": f"https://gateway.test/pay/{order['payment_id']}",
+                               "fields": {}, "data": {}}
+    assert gateway.initiated[0].return_url == "https://shop.uz/thanks"
+    seen = client.get(f"/store/orders/{order['id']}", params={"phone": "+998901234567"}).json()
+    assert seen["payment"]["action"]["kind"] == "redirect"
+    assert seen["payment_expires_at"] is not None
