@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from toolbox_core.cart.models import Cart, CartLine
 from toolbox_core.catalog.snapshots import VariantSnapshot, variant_snapshots
@@ -56,7 +56,9 @@ def check_usable(cart: Cart, customer_id: str | None) -> None:
 
 def lock_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
     """The open cart ``cart_id``, row-locked, adopted by a signed-in customer; else a clear error."""
-    cart = session.scalar(select(Cart).where(Cart.id == cart_id).with_for_update())
+    cart = session.scalars(
+        select(Cart).where(Cart.id == cart_id).options(joinedload(Cart.lines)).with_for_update(of=Cart)
+    ).unique().one_or_none()
     if cart is None:
         raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
     check_usable(cart, customer_id)
@@ -135,8 +137,10 @@ def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | 
     }
 
 
-def _pending_payment(session: Session, cart_id: str) -> Payment | None:
-    return session.scalar(select(Payment).where(Payment.cart_id == cart_id, Payment.order_id.is_(None)))
+def _pending_payment(session: Session, cart: Cart) -> Payment | None:
+    if cart.payment_provider_id is None:  # no payment session yet: skip the query
+        return None
+    return session.scalar(select(Payment).where(Payment.cart_id == cart.id, Payment.order_id.is_(None)))
 
 
 # ------------------------------------------------------------------------------ service
@@ -163,7 +167,7 @@ class CartService:
         session.flush()
         if snaps is None:
             snaps = snapshots_for(self.toolbox, session, cart)
-        return serialize(cart, snaps, _pending_payment(session, cart.id))
+        return serialize(cart, snaps, _pending_payment(session, cart))
 
     def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
         ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
@@ -180,7 +184,7 @@ class CartService:
     def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
         with self.toolbox.db.session() as session:
             cart = load_cart(session, cart_id, customer_id)
-            return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart.id))
+            return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart))
 
     def current(self, cart_id: str | None, customer_id: str | None, locale: str | None = None) -> dict[str, Any]:
         """The cart ``cart_id`` if still usable, else a fresh one (the recovery path)."""
@@ -316,7 +320,7 @@ class CartService:
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
             cart.payment_provider_id = provider_id
-            payment = _pending_payment(session, cart.id)
+            payment = _pending_payment(session, cart)
             snaps = snapshots_for(self.toolbox, session, cart)
             amount = totals(cart, snaps)["total"]
             if payment is None:

@@ -80,6 +80,42 @@ def location_id(session: Session, code: str = DEFAULT_LOCATION_CODE, *, create: 
     return loc.id
 
 
+def _conditional_hold(sku: str, qty: int, location: Any) -> Any:
+    """``UPDATE ... SET reserved = reserved + qty WHERE ... AND stocked - reserved >= qty``."""
+    return (
+        update(InventoryLevel)
+        .where(InventoryLevel.sku == sku, InventoryLevel.location_id == location,
+               InventoryLevel.stocked - InventoryLevel.reserved >= qty)
+        .values(reserved=InventoryLevel.reserved + qty)
+        .returning(InventoryLevel.location_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _hold(session: Session, sku: str, qty: int) -> str | None:
+    """Hold ``qty`` of ``sku`` at the location with the most available stock; its id, or ``None``.
+
+    One statement in the common case (the best location is picked by a subquery); when a
+    concurrent checkout drained that location meanwhile, the other candidates are tried.
+    """
+    best = (select(InventoryLevel.location_id)
+            .where(InventoryLevel.sku == sku, InventoryLevel.stocked - InventoryLevel.reserved >= qty)
+            .order_by((InventoryLevel.stocked - InventoryLevel.reserved).desc())
+            .limit(1).scalar_subquery())
+    held = session.execute(_conditional_hold(sku, qty, best)).scalar()
+    if held is not None:
+        return held
+    candidates = session.scalars(
+        select(InventoryLevel.location_id)
+        .where(InventoryLevel.sku == sku, InventoryLevel.stocked - InventoryLevel.reserved >= qty)
+    ).all()
+    for location in candidates:
+        held = session.execute(_conditional_hold(sku, qty, location)).scalar()
+        if held is not None:
+            return held
+    return None
+
+
 def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
     """Reserve ``{sku: quantity}`` for ``order_id`` or raise :class:`OutOfStock` (409).
 
@@ -88,29 +124,12 @@ def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
     """
     short: list[dict[str, int | str]] = []
     for sku in sorted(wanted):
-        qty = wanted[sku]
-        candidates = session.execute(
-            select(InventoryLevel.location_id)
-            .where(InventoryLevel.sku == sku, InventoryLevel.stocked - InventoryLevel.reserved >= qty)
-            .order_by((InventoryLevel.stocked - InventoryLevel.reserved).desc())
-        ).scalars().all()
-        for loc in candidates:
-            result = session.execute(
-                update(InventoryLevel)
-                .where(
-                    InventoryLevel.sku == sku,
-                    InventoryLevel.location_id == loc,
-                    InventoryLevel.stocked - InventoryLevel.reserved >= qty,
-                )
-                .values(reserved=InventoryLevel.reserved + qty)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount == 1:
-                session.add(InventoryReservation(id=new_id("resv"), order_id=order_id, sku=sku,
-                                                 location_id=loc, quantity=qty))
-                break
+        location = _hold(session, sku, wanted[sku])
+        if location is None:
+            short.append({"sku": sku, "requested": wanted[sku]})
         else:
-            short.append({"sku": sku, "requested": qty})
+            session.add(InventoryReservation(id=new_id("resv"), order_id=order_id, sku=sku,
+                                             location_id=location, quantity=wanted[sku]))
     if short:
         raise OutOfStock("not enough stock for some items", details={"items": short})
 
