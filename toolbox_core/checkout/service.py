@@ -9,6 +9,10 @@ half order and no leaked reservation — the database rolls everything back):
 4. ``attach``    — the cart's payment session becomes the order's payment;
 5. ``emit``      — ``order.placed`` in the same transaction (outbox).
 
+The rows every checkout competes for (stock levels, the order counter) are touched last: the
+order, its items and the payment link are written first, then stock is held and the number
+drawn, so those hot locks are held only for the few statements before COMMIT.
+
 Then, after commit and outside any transaction, ``initiate`` asks the payment provider for the
 client's next step. If that fails, the compensation cancels the order (releasing the stock)
 and reopens the cart, so the shopper can pick another payment method.
@@ -64,12 +68,16 @@ class CheckoutService:
             cart = self._validate(session, cart_id, customer_id, check_owner)
             snaps = snapshots_for(self.toolbox, session, cart)
             lines = self._priced_lines(cart, snaps)
-            order_id = new_id("ord")
-            inventory.reserve(session, order_id, self._wanted(lines))
             payment = self._payment_session(session, cart)
             online = self._provider(payment.provider_id).online
-            order = self._create_order(session, order_id, cart, lines, snaps, payment, online, actor)
+            order = self._create_order(session, cart, lines, payment, online, actor)
             self._attach_payment(cart, order, payment)
+            # Rows every checkout competes for (stock levels, the order counter) are touched
+            # last, so their locks are held only from here to COMMIT.
+            session.flush()
+            inventory.reserve(session, order.id, self._wanted(lines))
+            order.number = next_order_number(session)
+            note(order, "placed", f"order {order.number} placed", actor)
             emit(session, "order.placed", {
                 "order_id": order.id, "number": order.number, "customer_id": order.customer_id,
                 "phone": order.phone, "total": order.total, "status": order.status,
@@ -143,17 +151,18 @@ class CheckoutService:
                                      details={"missing": ["payment"]})
         return provider
 
-    def _create_order(self, session: Session, order_id: str, cart: Cart, lines: list[tuple[LineView, str]],
-                      snaps: dict[str, VariantSnapshot], payment: Payment, online: bool, actor: str) -> Order:
+    def _create_order(self, session: Session, cart: Cart, lines: list[tuple[LineView, str]], payment: Payment,
+                      online: bool, actor: str) -> Order:
+        """The order with the prices of this moment; its number is drawn after stock is held."""
         subtotal = sum(line.total for line, _ in lines)
         shipping_total = int(cart.shipping["amount"])
         order = Order(
-            id=order_id, number=next_order_number(session), cart_id=cart.id, customer_id=cart.customer_id,
+            id=new_id("ord"), number=None, cart_id=cart.id, customer_id=cart.customer_id,
             status="pending_payment" if online else "placed", payment_status="awaiting",
             fulfillment_status="unfulfilled", locale=cart.locale, phone=cart.phone, email=cart.email,
             address=cart.address, shipping=dict(cart.shipping), currency=payment.currency, subtotal=subtotal,
             shipping_total=shipping_total, discount_total=0, total=subtotal + shipping_total,
-            payment_provider_id=payment.provider_id,
+            payment_provider_id=payment.provider_id, history=[],
             payment_expires_at=(utcnow() + timedelta(seconds=self.toolbox.settings.checkout.payment_timeout_seconds)
                                 if online else None),
         )
@@ -164,7 +173,6 @@ class CheckoutService:
                 total=line.total, weight_grams=line.weight_grams, mxik_code=line.mxik_code,
                 package_code=line.package_code, vat_percent=line.vat_percent,
             ))
-        note(order, "placed", f"order {order.number} placed", actor)
         session.add(order)
         return order
 

@@ -21,8 +21,9 @@ class Order(TimestampMixin, Base):
     __tablename__ = "orders"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    #: Human-friendly sequential number, e.g. ``"1001"``.
-    number: Mapped[str] = mapped_column(String(20), unique=True)
+    #: Human-friendly sequential number, e.g. ``"1001"`` (drawn at the end of the checkout
+    #: transaction, so never NULL once committed).
+    number: Mapped[str | None] = mapped_column(String(20), unique=True, nullable=True)
     cart_id: Mapped[str] = mapped_column(String(40), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)

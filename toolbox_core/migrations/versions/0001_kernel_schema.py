@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 06:57:23.746142
+Create Date: 2026-11-24 07:10:48.663306
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def upgrade() -> None:
 
     op.create_table('orders',
     sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=True),
     sa.Column('cart_id', sa.String(length=40), nullable=False),
     sa.Column('customer_id', sa.String(length=40), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
