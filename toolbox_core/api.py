@@ -32,6 +32,7 @@ from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
+from toolbox_core.payments.service import PaymentInfo, PaymentService, TransactionResult
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
@@ -71,9 +72,11 @@ __all__ = [
     "NotificationChannel",
     "OtpSender",
     "PaymentAction",
+    "PaymentInfo",
     "PaymentProvider",
     "PaymentRequest",
     "Progress",
+    "PaymentService",
     "RateLimited",
     "RefundResult",
     "ScheduledJob",
@@ -86,6 +89,7 @@ __all__ = [
     "Tiyin",
     "Toolbox",
     "ToolboxError",
+    "TransactionResult",
     "Unauthorized",
     "VerifyOutcome",
     "WindowHit",

@@ -147,6 +147,8 @@ class ShippingQuote:
     #: Provider data to keep with the choice (e.g. a courier's tariff id).
     data: dict[str, Any] = field(default_factory=dict)
     estimated_days: int | None = None
+    #: ``False`` for options that need no delivery address (pickup from the store).
+    requires_address: bool = True
 
 
 @runtime_checkable

@@ -30,3 +30,16 @@ class InventoryLevel(TimestampMixin, Base):
         CheckConstraint("stocked >= 0", name="stocked_non_negative"),
         CheckConstraint("reserved >= 0", name="reserved_non_negative"),
     )
+
+
+class InventoryReservation(Base):
+    """Stock held for an order: ``active`` until ``converted`` (sold) or ``released``."""
+
+    __tablename__ = "inventory_reservations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(40), index=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    location_id: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="active")

@@ -9,4 +9,10 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "toolbox_core.events.plugin",
     "toolbox_core.customers.plugin",
     "toolbox_core.catalog.plugin",
+    "toolbox_core.inventory.plugin",
+    "toolbox_core.shipping.plugin",
+    "toolbox_core.payments.plugin",
+    "toolbox_core.cart.plugin",
+    "toolbox_core.checkout.plugin",
+    "toolbox_core.orders.plugin",
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 07:09:17.743034
+Create Date: 2026-11-24 07:10:48.663306
 """
 from __future__ import annotations
 
@@ -29,38 +29,31 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_admin_api_keys')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_admin_api_keys_key_hash'))
     )
-    op.create_table('catalog_counters',
-    sa.Column('name', sa.String(length=64), nullable=False),
-    sa.Column('value', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('name', name=op.f('pk_catalog_counters'))
-    )
-    op.create_table('catalog_search_words',
-    sa.Column('word', sa.String(length=100), nullable=False),
-    sa.PrimaryKeyConstraint('word', name=op.f('pk_catalog_search_words'))
-    )
-    op.create_table('categories',
+    op.create_table('carts',
     sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('handle', sa.String(length=200), nullable=False),
-    sa.Column('parent_id', sa.String(length=40), nullable=True),
-    sa.Column('position', sa.Integer(), nullable=False),
-    sa.Column('metadata', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=False),
+    sa.Column('customer_id', sa.String(length=40), nullable=True),
+    sa.Column('phone', sa.String(length=16), nullable=True),
+    sa.Column('email', sa.String(length=200), nullable=True),
+    sa.Column('address', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('shipping', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('payment_provider_id', sa.String(length=64), nullable=True),
+    sa.Column('order_id', sa.String(length=40), nullable=True),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['parent_id'], ['categories.id'], name=op.f('fk_categories_parent_id_categories'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_categories')),
-    sa.UniqueConstraint('handle', name=op.f('uq_categories_handle'))
+    sa.CheckConstraint("status in ('open','completed','expired')", name=op.f('ck_carts_status')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_carts'))
     )
-    with op.batch_alter_table('categories', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_categories_parent_id'), ['parent_id'], unique=False)
+    with op.batch_alter_table('carts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_carts_customer_id'), ['customer_id'], unique=False)
 
-    op.create_table('collections',
-    sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('handle', sa.String(length=200), nullable=False),
-    sa.Column('metadata', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_collections')),
-    sa.UniqueConstraint('handle', name=op.f('uq_collections_handle'))
+    op.create_table('counters',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_counters'))
     )
     op.create_table('customers',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -73,6 +66,51 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
     sa.UniqueConstraint('phone', name=op.f('uq_customers_phone'))
     )
+    op.create_table('inventory_reservations',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('order_id', sa.String(length=40), nullable=False),
+    sa.Column('sku', sa.String(length=100), nullable=False),
+    sa.Column('location_id', sa.String(length=40), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inventory_reservations'))
+    )
+    with op.batch_alter_table('inventory_reservations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inventory_reservations_order_id'), ['order_id'], unique=False)
+
+    op.create_table('orders',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=True),
+    sa.Column('cart_id', sa.String(length=40), nullable=False),
+    sa.Column('customer_id', sa.String(length=40), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('payment_status', sa.String(length=20), nullable=False),
+    sa.Column('fulfillment_status', sa.String(length=20), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=False),
+    sa.Column('phone', sa.String(length=16), nullable=False),
+    sa.Column('email', sa.String(length=200), nullable=True),
+    sa.Column('address', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('shipping', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('subtotal', sa.Integer(), nullable=False),
+    sa.Column('shipping_total', sa.Integer(), nullable=False),
+    sa.Column('discount_total', sa.Integer(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('payment_provider_id', sa.String(length=64), nullable=False),
+    sa.Column('payment_expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('canceled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
+    sa.UniqueConstraint('number', name=op.f('uq_orders_number'))
+    )
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_orders_cart_id'), ['cart_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_orders_pending_expiry', ['status', 'payment_expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_phone'), ['phone'], unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_status'), ['status'], unique=False)
+
     op.create_table('outbox_events',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -84,6 +122,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox_events', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_events_unpublished', ['published_at', 'occurred_at'], unique=False)
+
+    op.create_table('payments',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('cart_id', sa.String(length=40), nullable=False),
+    sa.Column('order_id', sa.String(length=40), nullable=True),
+    sa.Column('provider_id', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('captured_amount', sa.Integer(), nullable=False),
+    sa.Column('refunded_amount', sa.Integer(), nullable=False),
+    sa.Column('action', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payments'))
+    )
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payments_cart_id'), ['cart_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payments_order_id'), ['order_id'], unique=False)
 
     op.create_table('products',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -108,31 +165,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_locations')),
     sa.UniqueConstraint('code', name=op.f('uq_stock_locations_code'))
     )
-    op.create_table('catalog_search_entries',
-    sa.Column('product_id', sa.String(length=40), nullable=False),
-    sa.Column('published', sa.Boolean(), nullable=False),
-    sa.Column('text', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_catalog_search_entries_product_id_products'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('product_id', name=op.f('pk_catalog_search_entries'))
+    op.create_table('cart_lines',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('cart_id', sa.String(length=40), nullable=False),
+    sa.Column('variant_id', sa.String(length=40), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.CheckConstraint('quantity > 0', name=op.f('ck_cart_lines_quantity_positive')),
+    sa.ForeignKeyConstraint(['cart_id'], ['carts.id'], name=op.f('fk_cart_lines_cart_id_carts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cart_lines')),
+    sa.UniqueConstraint('cart_id', 'variant_id', name=op.f('uq_cart_lines_cart_id'))
     )
-    with op.batch_alter_table('catalog_search_entries', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_catalog_search_entries_published'), ['published'], unique=False)
+    with op.batch_alter_table('cart_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cart_lines_cart_id'), ['cart_id'], unique=False)
 
-    op.create_table('category_translations',
-    sa.Column('category_id', sa.String(length=40), nullable=False),
-    sa.Column('locale', sa.String(length=10), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['category_id'], ['categories.id'], name=op.f('fk_category_translations_category_id_categories'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('category_id', 'locale', name=op.f('pk_category_translations'))
-    )
-    op.create_table('collection_translations',
-    sa.Column('collection_id', sa.String(length=40), nullable=False),
-    sa.Column('locale', sa.String(length=10), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.ForeignKeyConstraint(['collection_id'], ['collections.id'], name=op.f('fk_collection_translations_collection_id_collections'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('collection_id', 'locale', name=op.f('pk_collection_translations'))
-    )
     op.create_table('customer_sessions',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -159,72 +205,56 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['location_id'], ['stock_locations.id'], name=op.f('fk_inventory_levels_location_id_stock_locations')),
     sa.PrimaryKeyConstraint('sku', 'location_id', name=op.f('pk_inventory_levels'))
     )
-    op.create_table('product_categories',
-    sa.Column('product_id', sa.String(length=40), nullable=False),
-    sa.Column('category_id', sa.String(length=40), nullable=False),
-    sa.ForeignKeyConstraint(['category_id'], ['categories.id'], name=op.f('fk_product_categories_category_id_categories'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_categories_product_id_products'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('product_id', 'category_id', name=op.f('pk_product_categories'))
+    op.create_table('order_history',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('order_id', sa.String(length=40), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('actor', sa.String(length=100), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_order_history_order_id_orders'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_history'))
     )
-    with op.batch_alter_table('product_categories', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_product_categories_category_id'), ['category_id'], unique=False)
+    with op.batch_alter_table('order_history', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_history_order_id'), ['order_id'], unique=False)
 
-    op.create_table('product_collections',
-    sa.Column('product_id', sa.String(length=40), nullable=False),
-    sa.Column('collection_id', sa.String(length=40), nullable=False),
-    sa.ForeignKeyConstraint(['collection_id'], ['collections.id'], name=op.f('fk_product_collections_collection_id_collections'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_collections_product_id_products'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('product_id', 'collection_id', name=op.f('pk_product_collections'))
-    )
-    with op.batch_alter_table('product_collections', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_product_collections_collection_id'), ['collection_id'], unique=False)
-
-    op.create_table('product_documents',
-    sa.Column('product_id', sa.String(length=40), nullable=False),
-    sa.Column('locale', sa.String(length=10), nullable=False),
-    sa.Column('handle', sa.String(length=200), nullable=False),
-    sa.Column('published', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('min_price', sa.BigInteger(), nullable=False),
-    sa.Column('doc', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_documents_product_id_products'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('product_id', 'locale', name=op.f('pk_product_documents'))
-    )
-    with op.batch_alter_table('product_documents', schema=None) as batch_op:
-        batch_op.create_index('ix_product_documents_handle', ['handle', 'locale'], unique=True)
-        batch_op.create_index('ix_product_documents_newest', ['locale', 'published', 'created_at', 'product_id'], unique=False)
-        batch_op.create_index('ix_product_documents_price', ['locale', 'published', 'min_price', 'product_id'], unique=False)
-
-    op.create_table('product_images',
+    op.create_table('order_items',
     sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('product_id', sa.String(length=40), nullable=False),
-    sa.Column('storage_key', sa.String(length=300), nullable=False),
-    sa.Column('content_type', sa.String(length=100), nullable=False),
-    sa.Column('width', sa.Integer(), nullable=False),
-    sa.Column('height', sa.Integer(), nullable=False),
-    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.String(length=40), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
-    sa.Column('alt', sa.String(length=300), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_images_product_id_products'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_product_images')),
-    sa.UniqueConstraint('storage_key', name=op.f('uq_product_images_storage_key'))
+    sa.Column('variant_id', sa.String(length=40), nullable=False),
+    sa.Column('product_id', sa.String(length=40), nullable=False),
+    sa.Column('sku', sa.String(length=100), nullable=False),
+    sa.Column('title', sa.String(length=600), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('unit_price', sa.Integer(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('weight_grams', sa.Integer(), nullable=False),
+    sa.Column('mxik_code', sa.String(length=32), nullable=True),
+    sa.Column('package_code', sa.String(length=32), nullable=True),
+    sa.Column('vat_percent', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_order_items_order_id_orders'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_items'))
     )
-    with op.batch_alter_table('product_images', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_product_images_product_id'), ['product_id'], unique=False)
+    with op.batch_alter_table('order_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_items_order_id'), ['order_id'], unique=False)
 
-    op.create_table('product_options',
+    op.create_table('payment_transactions',
     sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('product_id', sa.String(length=40), nullable=False),
-    sa.Column('code', sa.String(length=100), nullable=False),
-    sa.Column('position', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_options_product_id_products'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_product_options')),
-    sa.UniqueConstraint('product_id', 'code', name=op.f('uq_product_options_product_id'))
+    sa.Column('payment_id', sa.String(length=40), nullable=False),
+    sa.Column('provider_id', sa.String(length=64), nullable=False),
+    sa.Column('gateway_transaction_id', sa.String(length=128), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_payment_transactions_payment_id_payments'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_transactions')),
+    sa.UniqueConstraint('provider_id', 'gateway_transaction_id', 'kind', name=op.f('uq_payment_transactions_provider_id'))
     )
-    with op.batch_alter_table('product_options', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_product_options_product_id'), ['product_id'], unique=False)
+    with op.batch_alter_table('payment_transactions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_transactions_payment_id'), ['payment_id'], unique=False)
 
     op.create_table('product_translations',
     sa.Column('product_id', sa.String(length=40), nullable=False),
@@ -259,113 +289,77 @@ def upgrade() -> None:
     with op.batch_alter_table('product_variants', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_product_variants_product_id'), ['product_id'], unique=False)
 
-    op.create_table('product_option_translations',
-    sa.Column('option_id', sa.String(length=40), nullable=False),
-    sa.Column('locale', sa.String(length=10), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.ForeignKeyConstraint(['option_id'], ['product_options.id'], name=op.f('fk_product_option_translations_option_id_product_options'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('option_id', 'locale', name=op.f('pk_product_option_translations'))
-    )
-    op.create_table('product_option_values',
-    sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('option_id', sa.String(length=40), nullable=False),
-    sa.Column('code', sa.String(length=100), nullable=False),
-    sa.Column('position', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['option_id'], ['product_options.id'], name=op.f('fk_product_option_values_option_id_product_options'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_product_option_values')),
-    sa.UniqueConstraint('option_id', 'code', name=op.f('uq_product_option_values_option_id'))
-    )
-    with op.batch_alter_table('product_option_values', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_product_option_values_option_id'), ['option_id'], unique=False)
-
     op.create_table('variant_translations',
     sa.Column('variant_id', sa.String(length=40), nullable=False),
     sa.Column('locale', sa.String(length=10), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.ForeignKeyConstraint(['variant_id'], ['product_variants.id'], name=op.f('fk_variant_translations_variant_id_product_variants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('variant_id', 'locale', name=op.f('pk_variant_translations'))
-    )
-    op.create_table('option_value_translations',
-    sa.Column('value_id', sa.String(length=40), nullable=False),
-    sa.Column('locale', sa.String(length=10), nullable=False),
-    sa.Column('value', sa.String(length=200), nullable=False),
-    sa.ForeignKeyConstraint(['value_id'], ['product_option_values.id'], name=op.f('fk_option_value_translations_value_id_product_option_values'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('value_id', 'locale', name=op.f('pk_option_value_translations'))
-    )
-    op.create_table('variant_option_values',
-    sa.Column('variant_id', sa.String(length=40), nullable=False),
-    sa.Column('value_id', sa.String(length=40), nullable=False),
-    sa.ForeignKeyConstraint(['value_id'], ['product_option_values.id'], name=op.f('fk_variant_option_values_value_id_product_option_values'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['variant_id'], ['product_variants.id'], name=op.f('fk_variant_option_values_variant_id_product_variants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('variant_id', 'value_id', name=op.f('pk_variant_option_values'))
+    sa.PrimaryKeyConstraint('variant_id', 'locale', name=op.f('pk_variant_translations')),
+    sa.UniqueConstraint('variant_id', 'locale', name=op.f('uq_variant_translations_variant_id'))
     )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    op.drop_table('variant_option_values')
-    op.drop_table('option_value_translations')
     op.drop_table('variant_translations')
-    with op.batch_alter_table('product_option_values', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_product_option_values_option_id'))
-
-    op.drop_table('product_option_values')
-    op.drop_table('product_option_translations')
     with op.batch_alter_table('product_variants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_product_variants_product_id'))
 
     op.drop_table('product_variants')
     op.drop_table('product_translations')
-    with op.batch_alter_table('product_options', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_product_options_product_id'))
+    with op.batch_alter_table('payment_transactions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_transactions_payment_id'))
 
-    op.drop_table('product_options')
-    with op.batch_alter_table('product_images', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_product_images_product_id'))
+    op.drop_table('payment_transactions')
+    with op.batch_alter_table('order_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_order_items_order_id'))
 
-    op.drop_table('product_images')
-    with op.batch_alter_table('product_documents', schema=None) as batch_op:
-        batch_op.drop_index('ix_product_documents_price')
-        batch_op.drop_index('ix_product_documents_newest')
-        batch_op.drop_index('ix_product_documents_handle')
+    op.drop_table('order_items')
+    with op.batch_alter_table('order_history', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_order_history_order_id'))
 
-    op.drop_table('product_documents')
-    with op.batch_alter_table('product_collections', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_product_collections_collection_id'))
-
-    op.drop_table('product_collections')
-    with op.batch_alter_table('product_categories', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_product_categories_category_id'))
-
-    op.drop_table('product_categories')
+    op.drop_table('order_history')
     op.drop_table('inventory_levels')
     with op.batch_alter_table('customer_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_sessions_customer_id'))
 
     op.drop_table('customer_sessions')
-    op.drop_table('collection_translations')
-    op.drop_table('category_translations')
-    with op.batch_alter_table('catalog_search_entries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_catalog_search_entries_published'))
+    with op.batch_alter_table('cart_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cart_lines_cart_id'))
 
-    op.drop_table('catalog_search_entries')
+    op.drop_table('cart_lines')
     op.drop_table('stock_locations')
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_products_status'))
 
     op.drop_table('products')
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payments_order_id'))
+        batch_op.drop_index(batch_op.f('ix_payments_cart_id'))
+
+    op.drop_table('payments')
     with op.batch_alter_table('outbox_events', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_events_unpublished')
 
     op.drop_table('outbox_events')
-    op.drop_table('customers')
-    op.drop_table('collections')
-    with op.batch_alter_table('categories', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_categories_parent_id'))
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_orders_status'))
+        batch_op.drop_index(batch_op.f('ix_orders_phone'))
+        batch_op.drop_index('ix_orders_pending_expiry')
+        batch_op.drop_index(batch_op.f('ix_orders_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_orders_cart_id'))
 
-    op.drop_table('categories')
-    op.drop_table('catalog_search_words')
-    op.drop_table('catalog_counters')
+    op.drop_table('orders')
+    with op.batch_alter_table('inventory_reservations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inventory_reservations_order_id'))
+
+    op.drop_table('inventory_reservations')
+    op.drop_table('customers')
+    op.drop_table('counters')
+    with op.batch_alter_table('carts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_carts_customer_id'))
+
+    op.drop_table('carts')
     op.drop_table('admin_api_keys')
     # ### end Alembic commands ###

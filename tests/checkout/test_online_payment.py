@@ -1,0 +1,148 @@
+"""Online payment with a test gateway: pending → captured, pending → expired, cancel, refunds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.checkout.helpers import make_variant, outbox, ready_cart, stock_of
+from tests.fakes.payments import FakeOnlineProvider
+from toolbox_core.api import PaymentService
+from toolbox_core.checkout.plugin import expire_unpaid_orders
+from toolbox_core.checkout.service import CheckoutService
+from toolbox_core.db.base import utcnow
+from toolbox_core.errors import Conflict, InvalidInput, ToolboxError
+from toolbox_core.orders.service import OrderService
+from toolbox_core.plugins.guard import ProviderGuard
+
+
+@pytest.fixture
+def gateway(toolbox):
+    provider = FakeOnlineProvider()
+    toolbox.payment_providers[provider.id] = ProviderGuard(provider)
+    return provider
+
+
+def test_online_order_waits_with_stock_reserved_then_capture_makes_it_paid(toolbox, gateway):
+    variant = make_variant(toolbox, stock=3)
+    cart_id = ready_cart(toolbox, variant, quantity=2, provider="test_online")
+    result = CheckoutService(toolbox).complete(cart_id, None)
+    assert result.status == "pending_payment"
+    assert result.action["kind"] == "redirect"
+    assert gateway.initiated[0].amount == result.total
+    assert stock_of(toolbox, variant) == (3, 2)
+
+    payments = PaymentService(toolbox)
+    captured = payments.capture("test_online", result.payment_id, gateway_transaction_id="gw-1", amount=result.total)
+    again = payments.capture("test_online", result.payment_id, gateway_transaction_id="gw-1", amount=result.total)
+    assert (captured.replayed, again.replayed) == (False, True)
+    assert again.transaction_id == captured.transaction_id
+
+    order = OrderService(toolbox).get(result.order_id, admin=True)
+    assert (order["status"], order["payment_status"]) == ("placed", "paid")
+    assert stock_of(toolbox, variant) == (1, 0)
+    assert len(outbox(toolbox, "payment.captured")) == 1
+
+
+def test_capture_with_the_wrong_amount_or_currency_is_refused(toolbox, gateway):
+    variant = make_variant(toolbox)
+    result = CheckoutService(toolbox).complete(ready_cart(toolbox, variant, provider="test_online"), None)
+    payments = PaymentService(toolbox)
+    with pytest.raises(InvalidInput) as wrong:
+        payments.capture("test_online", result.payment_id, gateway_transaction_id="gw", amount=result.total - 1)
+    assert wrong.value.code == "amount_mismatch"
+    with pytest.raises(InvalidInput) as currency:
+        payments.capture("test_online", result.payment_id, gateway_transaction_id="gw", amount=result.total,
+                         currency="USD")
+    assert currency.value.code == "currency_mismatch"
+    with pytest.raises(Conflict) as other:
+        payments.capture("cash_on_delivery", result.payment_id, gateway_transaction_id="gw", amount=result.total)
+    assert other.value.code == "provider_mismatch"
+    assert OrderService(toolbox).get(result.order_id)["payment_status"] == "awaiting"
+
+
+def test_unpaid_order_expires_releasing_stock_and_a_late_capture_is_refused(toolbox, gateway):
+    variant = make_variant(toolbox, stock=2)
+    result = CheckoutService(toolbox).complete(ready_cart(toolbox, variant, quantity=2, provider="test_online"), None)
+    assert stock_of(toolbox, variant) == (2, 2)
+    assert expire_unpaid_orders(toolbox, None) == 0  # not yet due
+
+    from toolbox_core.orders.models import Order
+
+    with toolbox.db.transaction() as session:
+        session.get(Order, result.order_id).payment_expires_at = utcnow() - timedelta(seconds=1)
+    assert expire_unpaid_orders(toolbox, None) == 1
+    assert expire_unpaid_orders(toolbox, None) == 0
+
+    order = OrderService(toolbox).get(result.order_id)
+    assert (order["status"], order["payment_status"]) == ("canceled", "canceled")
+    assert stock_of(toolbox, variant) == (2, 0)
+    assert [e["reason"] for e in outbox(toolbox, "order.canceled")] == ["payment_timeout"]
+    with pytest.raises(Conflict) as late:
+        PaymentService(toolbox).capture("test_online", result.payment_id, gateway_transaction_id="late",
+                                        amount=result.total)
+    assert late.value.code == "payment_canceled"
+
+
+def test_gateway_cancel_releases_stock_once(toolbox, gateway):
+    variant = make_variant(toolbox, stock=1)
+    result = CheckoutService(toolbox).complete(ready_cart(toolbox, variant, provider="test_online"), None)
+    payments = PaymentService(toolbox)
+    payments.cancel("test_online", result.payment_id, gateway_transaction_id="gw-9", reason="timeout")
+    assert payments.cancel("test_online", result.payment_id, gateway_transaction_id="gw-9").replayed
+    assert stock_of(toolbox, variant) == (1, 0)
+    assert len(outbox(toolbox, "order.canceled")) == 1
+
+
+def test_failing_payment_initiation_undoes_the_order_and_reopens_the_cart(toolbox, gateway):
+    variant = make_variant(toolbox, stock=1)
+    cart_id = ready_cart(toolbox, variant, provider="test_online")
+    gateway.fail_initiate = True
+    with pytest.raises(ToolboxError) as failed:
+        CheckoutService(toolbox).complete(cart_id, None)
+    assert failed.value.code == "payment_provider_error"
+    assert stock_of(toolbox, variant) == (1, 0)
+
+    from toolbox_core.cart.service import CartService
+
+    carts = CartService(toolbox)
+    assert carts.get(cart_id, None)["status"] == "open"
+    carts.select_payment(cart_id, None, "cash_on_delivery")
+    assert CheckoutService(toolbox).complete(cart_id, None).status == "placed"
+
+
+def test_admin_cancel_of_a_paid_order_refunds_through_the_provider(client, toolbox, gateway):
+    from toolbox_core.admin.auth import create_key
+
+    variant = make_variant(toolbox, stock=2)
+    result = CheckoutService(toolbox).complete(ready_cart(toolbox, variant, provider="test_online"), None)
+    PaymentService(toolbox).capture("test_online", result.payment_id, gateway_transaction_id="gw", amount=result.total)
+    _, key = create_key(toolbox, "ops", ["orders:write"])
+    response = client.post(f"/admin/orders/{result.order_id}/cancel", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["payment_status"]) == ("canceled", "refunded")
+    assert gateway.refunds == [(result.payment_id, result.total)]
+    assert stock_of(toolbox, variant) == (2, 0)
+    assert len(outbox(toolbox, "payment.refunded")) == 1
+    again = client.post(f"/admin/orders/{result.order_id}/cancel", headers={"Authorization": f"Bearer {key}"})
+    assert again.status_code == 409
+
+
+def test_online_checkout_over_http_returns_the_redirect_and_the_order_shows_it(client, toolbox, gateway):
+    variant = make_variant(toolbox, stock=2)
+    cart_id = client.post("/store/carts").json()["id"]
+    client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 1})
+    client.patch(f"/store/carts/{cart_id}", json={"phone": "+998901234567"})
+    client.post(f"/store/carts/{cart_id}/shipping", json={"provider_id": "pickup", "option_id": "pickup"})
+    client.post(f"/store/carts/{cart_id}/payment-session", json={"provider_id": "test_online"})
+    done = client.post(f"/store/carts/{cart_id}/complete", json={"return_url": "https://shop.uz/thanks"})
+    assert done.status_code == 201, done.text
+    order = done.json()["order"]
+    assert order["status"] == "pending_payment"
+    assert order["action"] == {"kind": "redirect", "url": f"https://gateway.test/pay/{order['payment_id']}",
+                               "fields": {}, "data": {}}
+    assert gateway.initiated[0].return_url == "https://shop.uz/thanks"
+    seen = client.get(f"/store/orders/{order['id']}", params={"phone": "+998901234567"}).json()
+    assert seen["payment"]["action"]["kind"] == "redirect"
+    assert seen["payment_expires_at"] is not None

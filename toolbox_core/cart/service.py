@@ -1,0 +1,333 @@
+"""Cart service: lines, details, shipping and payment choice; totals always computed here.
+
+Every mutation locks the cart row (``SELECT ... FOR UPDATE``; SQLite serializes writers), so
+a cart being completed can never be changed at the same time. Shipping prices come from the
+providers (outside any transaction) and any change of lines or address drops the choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from toolbox_core.cart.models import Cart, CartLine
+from toolbox_core.catalog.snapshots import VariantSnapshot, variant_snapshots
+from toolbox_core.customers.phone import normalize_phone
+from toolbox_core.db.base import utcnow
+from toolbox_core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from toolbox_core.ids import new_id
+from toolbox_core.inventory.service import OutOfStock, available_by_sku
+from toolbox_core.payments.models import Payment
+from toolbox_core.providers import Address, CartView, LineView, ShippingQuote
+from toolbox_core.shipping.service import quote_all, quote_one
+
+
+class CartCompleted(Conflict):
+    """The cart became an order; start a new cart (``GET /store/carts/current``)."""
+
+    code = "cart_completed"
+
+
+class CartExpired(Gone):
+    code = "cart_expired"
+
+
+CartUnavailable = (CartCompleted, CartExpired)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def check_usable(cart: Cart, customer_id: str | None) -> None:
+    """Raise the clear error for a cart that is not ours, completed or expired."""
+    if cart.customer_id is not None and cart.customer_id != customer_id:
+        raise Forbidden("this cart belongs to another customer", code="cart_forbidden")
+    if cart.status == "completed":
+        raise CartCompleted("this cart has been completed; start a new one",
+                            details={"cart_id": cart.id, "order_id": cart.order_id})
+    if cart.status == "expired" or _aware(cart.expires_at) <= datetime.now(UTC):
+        raise CartExpired("this cart has expired; start a new one", details={"cart_id": cart.id})
+
+
+def lock_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
+    """The open cart ``cart_id``, row-locked, adopted by a signed-in customer; else a clear error."""
+    cart = session.scalars(
+        select(Cart).where(Cart.id == cart_id).options(joinedload(Cart.lines)).with_for_update(of=Cart)
+    ).unique().one_or_none()
+    if cart is None:
+        raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
+    check_usable(cart, customer_id)
+    if customer_id and cart.customer_id is None:
+        cart.customer_id = customer_id
+    return cart
+
+
+def load_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
+    cart = session.get(Cart, cart_id)
+    if cart is None:
+        raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
+    check_usable(cart, customer_id)
+    return cart
+
+
+# ------------------------------------------------------------------------------ views
+def snapshots_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, VariantSnapshot]:
+    return variant_snapshots(session, [ln.variant_id for ln in cart.lines], cart.locale,
+                             toolbox.settings.default_locale)
+
+
+def line_views(cart: Cart, snaps: dict[str, VariantSnapshot]) -> tuple[LineView, ...]:
+    """Lines whose variant still exists and is published, priced from the catalog now."""
+    views = []
+    for line in cart.lines:
+        s = snaps.get(line.variant_id)
+        if s is None or not s.published:
+            continue
+        views.append(LineView(line.variant_id, s.sku, s.title, line.quantity, s.unit_price, s.weight_grams,
+                              s.mxik_code, s.package_code, s.vat_percent))
+    return tuple(views)
+
+
+def cart_view(cart: Cart, snaps: dict[str, VariantSnapshot]) -> CartView:
+    lines = line_views(cart, snaps)
+    address = Address(**cart.address) if cart.address else None
+    return CartView(cart.id, cart.locale, lines, sum(ln.total for ln in lines), cart.phone, address, cart.customer_id)
+
+
+def totals(cart: Cart, snaps: dict[str, VariantSnapshot]) -> dict[str, int]:
+    subtotal = sum(ln.total for ln in line_views(cart, snaps))
+    shipping = int(cart.shipping["amount"]) if cart.shipping else 0
+    return {"subtotal": subtotal, "shipping": shipping, "discount": 0, "total": subtotal + shipping}
+
+
+def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | None = None) -> dict[str, Any]:
+    lines = []
+    for line in cart.lines:
+        s = snaps.get(line.variant_id)
+        ok = s is not None and s.published
+        lines.append({
+            "id": line.id,
+            "variant_id": line.variant_id,
+            "sku": s.sku if s else None,
+            "title": s.title if s else None,
+            "quantity": line.quantity,
+            "unit_price": s.unit_price if ok else 0,
+            "total": s.unit_price * line.quantity if ok else 0,
+            "available": ok,
+        })
+    return {
+        "id": cart.id,
+        "status": cart.status,
+        "locale": cart.locale,
+        "customer_id": cart.customer_id,
+        "phone": cart.phone,
+        "email": cart.email,
+        "address": cart.address,
+        "lines": lines,
+        "shipping": cart.shipping,
+        "payment": {"id": payment.id, "provider_id": payment.provider_id} if payment else None,
+        "totals": totals(cart, snaps),
+        "currency": "UZS",
+        "expires_at": _aware(cart.expires_at).isoformat(),
+    }
+
+
+def _pending_payment(session: Session, cart: Cart) -> Payment | None:
+    if cart.payment_provider_id is None:  # no payment session yet: skip the query
+        return None
+    return session.scalar(select(Payment).where(Payment.cart_id == cart.id, Payment.order_id.is_(None)))
+
+
+# ------------------------------------------------------------------------------ service
+class CartService:
+    """Everything the store API does to a cart."""
+
+    def __init__(self, toolbox: Any) -> None:
+        self.toolbox = toolbox
+        self.settings = toolbox.settings.cart
+
+    def _locale(self, locale: str | None) -> str:
+        if locale is None:
+            return self.toolbox.settings.default_locale
+        value = locale.lower()
+        if value not in self.toolbox.settings.locales:
+            raise InvalidInput(f"unknown locale {locale!r}", code="unknown_locale",
+                               details={"supported": list(self.toolbox.settings.locales)})
+        return value
+
+    def _touch(self, cart: Cart) -> None:
+        cart.expires_at = utcnow() + timedelta(days=self.settings.ttl_days)
+
+    def _result(self, session: Session, cart: Cart, snaps: dict[str, VariantSnapshot] | None = None) -> dict[str, Any]:
+        session.flush()
+        if snaps is None:
+            snaps = snapshots_for(self.toolbox, session, cart)
+        return serialize(cart, snaps, _pending_payment(session, cart))
+
+    def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
+        ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
+        return variant_snapshots(session, ids, cart.locale, self.toolbox.settings.default_locale)
+
+    def create(self, customer_id: str | None, locale: str | None = None, phone: str | None = None) -> dict[str, Any]:
+        cart = Cart(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
+                    phone=normalize_phone(phone) if phone else None,
+                    expires_at=utcnow() + timedelta(days=self.settings.ttl_days))
+        with self.toolbox.db.transaction() as session:
+            session.add(cart)
+            return self._result(session, cart)
+
+    def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
+        with self.toolbox.db.session() as session:
+            cart = load_cart(session, cart_id, customer_id)
+            return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart))
+
+    def current(self, cart_id: str | None, customer_id: str | None, locale: str | None = None) -> dict[str, Any]:
+        """The cart ``cart_id`` if still usable, else a fresh one (the recovery path)."""
+        if cart_id:
+            try:
+                return self.get(cart_id, customer_id)
+            except (NotFound, Forbidden, CartCompleted, CartExpired):
+                pass
+        return self.create(customer_id, locale)
+
+    # -------------------------------------------------------------- lines
+    def _check_quantity(self, quantity: int) -> None:
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            raise InvalidInput("quantity must be at least 1", code="invalid_quantity")
+        if quantity > self.settings.max_quantity_per_line:
+            raise InvalidInput(f"at most {self.settings.max_quantity_per_line} per line",
+                               code="quantity_over_limit", details={"max": self.settings.max_quantity_per_line})
+
+    @staticmethod
+    def _check_available(session: Session, snaps: dict[str, VariantSnapshot], variant_id: str, quantity: int) -> None:
+        snap = snaps.get(variant_id)
+        if snap is None or not snap.published:
+            raise InvalidInput(f"unknown variant {variant_id!r}", code="unknown_variant",
+                               details={"variant_id": variant_id})
+        available = available_by_sku(session, [snap.sku])[snap.sku]
+        if quantity > available:
+            raise OutOfStock(f"only {available} of {snap.sku} available",
+                             details={"variant_id": variant_id, "available": available, "requested": quantity})
+
+    def add_line(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
+        self._check_quantity(quantity)
+        with self.toolbox.db.transaction() as session:
+            cart = lock_cart(session, cart_id, customer_id)
+            line = next((ln for ln in cart.lines if ln.variant_id == variant_id), None)
+            new_quantity = quantity + (line.quantity if line else 0)
+            self._check_quantity(new_quantity)
+            if line is None and len(cart.lines) >= self.settings.max_lines:
+                raise InvalidInput(f"a cart holds at most {self.settings.max_lines} lines", code="too_many_lines")
+            snaps = self._snapshots(session, cart, variant_id)
+            self._check_available(session, snaps, variant_id, new_quantity)
+            if line is None:
+                cart.lines.append(CartLine(id=new_id("cline"), variant_id=variant_id, quantity=quantity,
+                                           position=len(cart.lines)))
+            else:
+                line.quantity = new_quantity
+            self._changed(cart)
+            return self._result(session, cart, snaps)
+
+    def set_quantity(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
+        self._check_quantity(quantity)
+        with self.toolbox.db.transaction() as session:
+            cart = lock_cart(session, cart_id, customer_id)
+            line = self._line(cart, variant_id)
+            snaps = self._snapshots(session, cart)
+            self._check_available(session, snaps, variant_id, quantity)
+            line.quantity = quantity
+            self._changed(cart)
+            return self._result(session, cart, snaps)
+
+    def remove_line(self, cart_id: str, customer_id: str | None, variant_id: str) -> dict[str, Any]:
+        with self.toolbox.db.transaction() as session:
+            cart = lock_cart(session, cart_id, customer_id)
+            cart.lines.remove(self._line(cart, variant_id))
+            self._changed(cart)
+            return self._result(session, cart)
+
+    @staticmethod
+    def _line(cart: Cart, variant_id: str) -> CartLine:
+        line = next((ln for ln in cart.lines if ln.variant_id == variant_id), None)
+        if line is None:
+            raise NotFound("this variant is not in the cart", code="line_not_found", details={"variant_id": variant_id})
+        return line
+
+    def _changed(self, cart: Cart) -> None:
+        """Lines or destination changed: the shipping price must be asked for again."""
+        cart.shipping = None
+        self._touch(cart)
+
+    # -------------------------------------------------------------- details
+    def update(self, cart_id: str, customer_id: str | None, changes: dict[str, Any]) -> dict[str, Any]:
+        """Set locale, phone (normalized), e-mail and/or the Uzbek address."""
+        values = dict(changes)
+        if values.get("locale") is not None:
+            values["locale"] = self._locale(values["locale"])
+        if values.get("phone") is not None:
+            values["phone"] = normalize_phone(values["phone"])
+        address = values.get("address")
+        if address is not None and address.get("phone"):
+            address["phone"] = normalize_phone(address["phone"])
+        with self.toolbox.db.transaction() as session:
+            cart = lock_cart(session, cart_id, customer_id)
+            for key in ("locale", "phone", "email"):
+                if values.get(key) is not None:
+                    setattr(cart, key, values[key])
+            if "address" in values:
+                cart.address = address
+                self._changed(cart)
+            self._touch(cart)
+            return self._result(session, cart)
+
+    # -------------------------------------------------------------- shipping
+    def _view(self, cart_id: str, customer_id: str | None) -> CartView:
+        with self.toolbox.db.session() as session:
+            cart = load_cart(session, cart_id, customer_id)
+            return cart_view(cart, snapshots_for(self.toolbox, session, cart))
+
+    def shipping_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
+        """Options priced by the providers for this cart (called outside any transaction)."""
+        view = self._view(cart_id, customer_id)
+        return [asdict(q) for q in quote_all(self.toolbox, view)]
+
+    def select_shipping(self, cart_id: str, customer_id: str | None, provider_id: str, option_id: str) -> dict[str, Any]:
+        view = self._view(cart_id, customer_id)
+        if not view.lines:
+            raise InvalidInput("add items before choosing shipping", code="cart_empty")
+        quote: ShippingQuote = quote_one(self.toolbox, view, provider_id, option_id)
+        with self.toolbox.db.transaction() as session:
+            cart = lock_cart(session, cart_id, customer_id)
+            snaps = snapshots_for(self.toolbox, session, cart)
+            current = cart_view(cart, snaps)
+            if current.lines != view.lines or current.address != view.address:
+                raise Conflict("the cart changed while shipping was priced; try again", code="cart_changed")
+            cart.shipping = asdict(quote)
+            self._touch(cart)
+            return self._result(session, cart, snaps)
+
+    # -------------------------------------------------------------- payment
+    def select_payment(self, cart_id: str, customer_id: str | None, provider_id: str) -> dict[str, Any]:
+        """Open (or switch) the cart's payment session with ``provider_id``."""
+        if provider_id not in self.toolbox.payment_providers:
+            raise InvalidInput(f"unknown payment provider {provider_id!r}", code="unknown_payment_provider",
+                               details={"available": sorted(self.toolbox.payment_providers)})
+        with self.toolbox.db.transaction() as session:
+            cart = lock_cart(session, cart_id, customer_id)
+            cart.payment_provider_id = provider_id
+            payment = _pending_payment(session, cart)
+            snaps = snapshots_for(self.toolbox, session, cart)
+            amount = totals(cart, snaps)["total"]
+            if payment is None:
+                session.add(Payment(id=new_id("pay"), cart_id=cart.id, provider_id=provider_id, status="pending",
+                                    amount=amount, currency=self.toolbox.settings.currency))
+            else:
+                payment.provider_id = provider_id
+                payment.amount = amount
+            self._touch(cart)
+            return self._result(session, cart, snaps)

@@ -1,0 +1,105 @@
+"""Read-only snapshots of variants for carts and orders (title, price, weight, fiscal codes).
+
+Cart and order code never touch catalog models directly: they ask for snapshots, which are
+loaded in two queries whatever the number of variants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import literal, select, union_all
+from sqlalchemy.orm import Session
+
+from toolbox_core.catalog.models import (
+    Product,
+    ProductTranslation,
+    ProductVariant,
+    VariantTranslation,
+)
+
+
+@dataclass(frozen=True)
+class VariantSnapshot:
+    """What a cart line or an order item needs to know about a variant, in one locale."""
+
+    variant_id: str
+    product_id: str
+    sku: str
+    title: str
+    product_title: str
+    variant_title: str | None
+    unit_price: int
+    weight_grams: int
+    mxik_code: str | None
+    package_code: str | None
+    vat_percent: int | None
+    published: bool
+
+
+def _pick(titles: dict[str, str], locale: str, default_locale: str) -> str | None:
+    if not titles:
+        return None
+    return titles.get(locale) or titles.get(default_locale) or titles[min(titles)]
+
+
+def variant_snapshots(
+    session: Session, variant_ids: Iterable[str], locale: str, default_locale: str
+) -> dict[str, VariantSnapshot]:
+    """Snapshots of the existing variants among ``variant_ids``, keyed by variant id.
+
+    Titles fall back ``locale`` → ``default_locale`` → any; unknown ids are simply absent.
+    """
+    ids = sorted(set(variant_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            ProductVariant.id,
+            ProductVariant.product_id,
+            ProductVariant.sku,
+            ProductVariant.price,
+            ProductVariant.weight_grams,
+            ProductVariant.mxik_code,
+            ProductVariant.package_code,
+            ProductVariant.vat_percent,
+            Product.status,
+            Product.handle,
+        )
+        .join(Product, Product.id == ProductVariant.product_id)
+        .where(ProductVariant.id.in_(ids))
+    ).all()
+    if not rows:
+        return {}
+    product_ids = sorted({r.product_id for r in rows})
+    texts = union_all(
+        select(literal("p").label("kind"), ProductTranslation.product_id.label("owner"),
+               ProductTranslation.locale, ProductTranslation.title)
+        .where(ProductTranslation.product_id.in_(product_ids)),
+        select(literal("v").label("kind"), VariantTranslation.variant_id.label("owner"),
+               VariantTranslation.locale, VariantTranslation.title)
+        .where(VariantTranslation.variant_id.in_(ids)),
+    )
+    titles: dict[tuple[str, str], dict[str, str]] = {}
+    for kind, owner, loc, title in session.execute(texts):
+        titles.setdefault((kind, owner), {})[loc] = title
+    result: dict[str, VariantSnapshot] = {}
+    for r in rows:
+        product_title = _pick(titles.get(("p", r.product_id), {}), locale, default_locale) or r.handle
+        variant_title = _pick(titles.get(("v", r.id), {}), locale, default_locale)
+        result[r.id] = VariantSnapshot(
+            variant_id=r.id,
+            product_id=r.product_id,
+            sku=r.sku,
+            title=f"{product_title} — {variant_title}" if variant_title else product_title,
+            product_title=product_title,
+            variant_title=variant_title,
+            unit_price=r.price,
+            weight_grams=r.weight_grams or 0,
+            mxik_code=r.mxik_code,
+            package_code=r.package_code,
+            vat_percent=r.vat_percent,
+            published=r.status == "published",
+        )
+    return result

@@ -1,0 +1,223 @@
+"""Completing a cart: one workflow with explicit steps and compensation.
+
+Steps (all but the last in ONE database transaction, so a crash anywhere in them leaves no
+half order and no leaked reservation — the database rolls everything back):
+
+1. ``validate``  — the cart is open, ours, has items, phone, shipping and a payment session;
+2. ``reserve``   — atomic conditional holds on stock (409 ``out_of_stock``);
+3. ``create``    — the order, with a sequential number and the prices of this moment;
+4. ``attach``    — the cart's payment session becomes the order's payment;
+5. ``emit``      — ``order.placed`` in the same transaction (outbox).
+
+The rows every checkout competes for (stock levels, the order counter) are touched last: the
+order, its items and the payment link are written first, then stock is held and the number
+drawn, so those hot locks are held only for the few statements before COMMIT.
+
+Then, after commit and outside any transaction, ``initiate`` asks the payment provider for the
+client's next step. If that fails, the compensation cancels the order (releasing the stock)
+and reopens the cart, so the shopper can pick another payment method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from toolbox_core.asyncutil import resolve
+from toolbox_core.cart.models import Cart
+from toolbox_core.cart.service import lock_cart, snapshots_for
+from toolbox_core.catalog.snapshots import VariantSnapshot
+from toolbox_core.db.base import utcnow
+from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
+from toolbox_core.events import emit
+from toolbox_core.ids import new_id
+from toolbox_core.inventory import service as inventory
+from toolbox_core.orders.models import Order, OrderItem
+from toolbox_core.orders.service import cancel_in_session, lock_order, next_order_number, note
+from toolbox_core.payments.models import Payment
+from toolbox_core.providers import LineView, PaymentRequest
+
+
+class CheckoutIncomplete(InvalidInput):
+    code = "checkout_incomplete"
+
+
+@dataclass
+class CheckoutResult:
+    order_id: str
+    number: str
+    status: str
+    payment_id: str
+    provider_id: str
+    total: int
+    action: dict[str, Any] = field(default_factory=dict)
+
+
+class CheckoutService:
+    def __init__(self, toolbox: Any) -> None:
+        self.toolbox = toolbox
+
+    def complete(self, cart_id: str, customer_id: str | None, *, actor: str = "storefront",
+                 initiate: bool = True, check_owner: bool = True, return_url: str | None = None) -> CheckoutResult:
+        """Turn the cart into an order (see the module doc for the steps)."""
+        with self.toolbox.db.transaction() as session:
+            cart = self._validate(session, cart_id, customer_id, check_owner)
+            snaps = snapshots_for(self.toolbox, session, cart)
+            lines = self._priced_lines(cart, snaps)
+            payment = self._payment_session(session, cart)
+            online = self._provider(payment.provider_id).online
+            order = self._create_order(session, cart, lines, payment, online, actor)
+            self._attach_payment(cart, order, payment)
+            # Rows every checkout competes for (stock levels, the order counter) are touched
+            # last, so their locks are held only from here to COMMIT.
+            session.flush()
+            inventory.reserve(session, order.id, self._wanted(lines))
+            order.number = next_order_number(session)
+            note(order, "placed", f"order {order.number} placed", actor)
+            emit(session, "order.placed", {
+                "order_id": order.id, "number": order.number, "customer_id": order.customer_id,
+                "phone": order.phone, "total": order.total, "status": order.status,
+                "payment_provider_id": payment.provider_id, "locale": order.locale,
+            })
+            result = CheckoutResult(order.id, order.number, order.status, payment.id, payment.provider_id, order.total)
+            request = self._payment_request(order, payment, lines, return_url)
+        if initiate:
+            result.action = self._initiate(request, result)
+        return result
+
+    # -------------------------------------------------------------- steps
+    def _validate(self, session: Session, cart_id: str, customer_id: str | None, check_owner: bool) -> Cart:
+        if check_owner:
+            cart = lock_cart(session, cart_id, customer_id)
+        else:
+            cart = session.scalar(select(Cart).where(Cart.id == cart_id).with_for_update())
+            if cart is None:
+                raise NotFound("no such cart", code="cart_not_found")
+            from toolbox_core.cart.service import check_usable
+
+            check_usable(cart, cart.customer_id)
+        missing = []
+        if not cart.lines:
+            missing.append("lines")
+        if not cart.phone:
+            missing.append("phone")
+        if not cart.shipping:
+            missing.append("shipping")
+        elif cart.shipping.get("requires_address", True) and not cart.address:
+            missing.append("address")
+        if not cart.payment_provider_id:
+            missing.append("payment")
+        if missing:
+            raise CheckoutIncomplete(f"the cart is missing: {', '.join(missing)}", details={"missing": missing})
+        return cart
+
+    @staticmethod
+    def _priced_lines(cart: Cart, snaps: dict[str, VariantSnapshot]) -> list[tuple[LineView, str]]:
+        gone = [ln.variant_id for ln in cart.lines if ln.variant_id not in snaps or not snaps[ln.variant_id].published]
+        if gone:
+            raise Conflict("some items are no longer sold; remove them", code="item_unavailable",
+                           details={"variant_ids": gone})
+        out = []
+        for ln in cart.lines:
+            s = snaps[ln.variant_id]
+            out.append((LineView(ln.variant_id, s.sku, s.title, ln.quantity, s.unit_price, s.weight_grams,
+                                 s.mxik_code, s.package_code, s.vat_percent), s.product_id))
+        return out
+
+    @staticmethod
+    def _wanted(lines: list[tuple[LineView, str]]) -> dict[str, int]:
+        wanted: dict[str, int] = {}
+        for line, _ in lines:
+            wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+        return wanted
+
+    @staticmethod
+    def _payment_session(session: Session, cart: Cart) -> Payment:
+        payment = session.scalar(
+            select(Payment).where(Payment.cart_id == cart.id, Payment.order_id.is_(None)).with_for_update()
+        )
+        if payment is None or payment.status != "pending":
+            raise CheckoutIncomplete("choose a payment method first", details={"missing": ["payment"]})
+        return payment
+
+    def _provider(self, provider_id: str) -> Any:
+        provider = self.toolbox.payment_providers.get(provider_id)
+        if provider is None:
+            raise CheckoutIncomplete(f"payment provider {provider_id!r} is not available; choose another",
+                                     details={"missing": ["payment"]})
+        return provider
+
+    def _create_order(self, session: Session, cart: Cart, lines: list[tuple[LineView, str]], payment: Payment,
+                      online: bool, actor: str) -> Order:
+        """The order with the prices of this moment; its number is drawn after stock is held."""
+        subtotal = sum(line.total for line, _ in lines)
+        shipping_total = int(cart.shipping["amount"])
+        order = Order(
+            id=new_id("ord"), number=None, cart_id=cart.id, customer_id=cart.customer_id,
+            status="pending_payment" if online else "placed", payment_status="awaiting",
+            fulfillment_status="unfulfilled", locale=cart.locale, phone=cart.phone, email=cart.email,
+            address=cart.address, shipping=dict(cart.shipping), currency=payment.currency, subtotal=subtotal,
+            shipping_total=shipping_total, discount_total=0, total=subtotal + shipping_total,
+            payment_provider_id=payment.provider_id, history=[],
+            payment_expires_at=(utcnow() + timedelta(seconds=self.toolbox.settings.checkout.payment_timeout_seconds)
+                                if online else None),
+        )
+        for position, (line, product_id) in enumerate(lines):
+            order.items.append(OrderItem(
+                id=new_id("oitem"), position=position, variant_id=line.variant_id, product_id=product_id,
+                sku=line.sku, title=line.title, quantity=line.quantity, unit_price=line.unit_price,
+                total=line.total, weight_grams=line.weight_grams, mxik_code=line.mxik_code,
+                package_code=line.package_code, vat_percent=line.vat_percent,
+            ))
+        session.add(order)
+        return order
+
+    @staticmethod
+    def _attach_payment(cart: Cart, order: Order, payment: Payment) -> None:
+        payment.order_id = order.id
+        payment.amount = order.total
+        cart.status = "completed"
+        cart.order_id = order.id
+        cart.completed_at = utcnow()
+
+    def _payment_request(self, order: Order, payment: Payment, lines: list[tuple[LineView, str]],
+                         return_url: str | None) -> PaymentRequest:
+        return PaymentRequest(payment_id=payment.id, order_id=order.id, order_number=order.number,
+                              amount=order.total, currency=order.currency, locale=order.locale,
+                              lines=tuple(line for line, _ in lines), shipping_amount=order.shipping_total,
+                              phone=order.phone, return_url=return_url)
+
+    # -------------------------------------------------------------- after commit
+    def _initiate(self, request: PaymentRequest, result: CheckoutResult) -> dict[str, Any]:
+        """Ask the provider for the client's next step; on failure, undo the order."""
+        provider = self._provider(result.provider_id)
+        try:
+            action = asdict(resolve(provider.initiate(request)))
+        except Exception as exc:
+            self._compensate(result.order_id, reason=f"payment initiation failed: {type(exc).__name__}")
+            raise ToolboxError("the payment provider is unavailable; choose another payment method",
+                               code="payment_provider_error", status=502,
+                               details={"provider_id": result.provider_id}) from exc
+        if action["kind"] != "none":  # nothing to remember for pay-on-delivery
+            with self.toolbox.db.transaction() as session:
+                payment = session.get(Payment, request.payment_id)
+                if payment is not None:
+                    payment.action = action
+        return action
+
+    def _compensate(self, order_id: str, *, reason: str) -> None:
+        """Undo a placed order whose payment could not start: cancel it, release stock, reopen the cart."""
+        with self.toolbox.db.transaction() as session:
+            order, payment = lock_order(session, order_id)
+            if order.status not in ("pending_payment", "placed") or order.payment_status != "awaiting":
+                return
+            cancel_in_session(session, order, payment, reason=reason, actor="system")
+            cart = session.scalar(select(Cart).where(Cart.id == order.cart_id).with_for_update())
+            if cart is not None:
+                cart.status = "open"
+                cart.order_id = None
+                cart.completed_at = None

@@ -1,0 +1,214 @@
+"""Stock: available = stocked − reserved, reserved with an atomic conditional UPDATE.
+
+Reservation never reads-then-writes: ``UPDATE ... SET reserved = reserved + q WHERE
+stocked - reserved >= q`` either succeeds on one row or changes nothing, so concurrent
+checkouts can never sell the same unit twice (PostgreSQL re-checks the condition after a
+concurrent writer commits; SQLite serializes writers). Bulk stock updates only write
+``stocked`` and therefore never lose a reservation made meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from toolbox_core.errors import Conflict, InvalidInput
+from toolbox_core.events import emit
+from toolbox_core.ids import new_id
+from toolbox_core.inventory.models import InventoryLevel, InventoryReservation, StockLocation
+from toolbox_core.providers import StockLevel
+
+DEFAULT_LOCATION_CODE = "default"
+
+
+class OutOfStock(Conflict):
+    code = "out_of_stock"
+
+
+@dataclass(frozen=True)
+class LevelView:
+    sku: str
+    location_code: str
+    stocked: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.stocked - self.reserved
+
+
+def available_by_sku(session: Session, skus: Iterable[str]) -> dict[str, int]:
+    """Available quantity per SKU over all locations (absent SKUs: 0)."""
+    skus = sorted(set(skus))
+    if not skus:
+        return {}
+    rows = session.execute(
+        select(InventoryLevel.sku, func.sum(InventoryLevel.stocked - InventoryLevel.reserved))
+        .where(InventoryLevel.sku.in_(skus))
+        .group_by(InventoryLevel.sku)
+    ).all()
+    found = {sku: int(total or 0) for sku, total in rows}
+    return {sku: max(0, found.get(sku, 0)) for sku in skus}
+
+
+def levels(session: Session, sku: str) -> list[LevelView]:
+    rows = session.execute(
+        select(InventoryLevel, StockLocation.code)
+        .join(StockLocation, StockLocation.id == InventoryLevel.location_id)
+        .where(InventoryLevel.sku == sku)
+        .order_by(StockLocation.code)
+    ).all()
+    return [LevelView(level.sku, code, level.stocked, level.reserved) for level, code in rows]
+
+
+def location_id(session: Session, code: str = DEFAULT_LOCATION_CODE, *, create: bool = True) -> str:
+    """The id of the stock location ``code`` (created on first use)."""
+    found = session.scalar(select(StockLocation.id).where(StockLocation.code == code))
+    if found:
+        return found
+    if not create:
+        raise InvalidInput(f"unknown stock location {code!r}", code="unknown_location")
+    loc = StockLocation(id=new_id("sloc"), code=code, name=code)
+    session.add(loc)
+    session.flush()
+    return loc.id
+
+
+def _conditional_hold(sku: str, qty: int, location: Any) -> Any:
+    """``UPDATE ... SET reserved = reserved + qty WHERE ... AND stocked - reserved >= qty``."""
+    return (
+        update(InventoryLevel)
+        .where(InventoryLevel.sku == sku, InventoryLevel.location_id == location,
+               InventoryLevel.stocked - InventoryLevel.reserved >= qty)
+        .values(reserved=InventoryLevel.reserved + qty)
+        .returning(InventoryLevel.location_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _hold(session: Session, sku: str, qty: int) -> str | None:
+    """Hold ``qty`` of ``sku`` at the location with the most available stock; its id, or ``None``.
+
+    One statement in the common case (the best location is picked by a subquery); when a
+    concurrent checkout drained that location meanwhile, the other candidates are tried.
+    """
+    best = (select(InventoryLevel.location_id)
+            .where(InventoryLevel.sku == sku, InventoryLevel.stocked - InventoryLevel.reserved >= qty)
+            .order_by((InventoryLevel.stocked - InventoryLevel.reserved).desc())
+            .limit(1).scalar_subquery())
+    held = session.execute(_conditional_hold(sku, qty, best)).scalar()
+    if held is not None:
+        return held
+    candidates = session.scalars(
+        select(InventoryLevel.location_id)
+        .where(InventoryLevel.sku == sku, InventoryLevel.stocked - InventoryLevel.reserved >= qty)
+    ).all()
+    for location in candidates:
+        held = session.execute(_conditional_hold(sku, qty, location)).scalar()
+        if held is not None:
+            return held
+    return None
+
+
+def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
+    """Reserve ``{sku: quantity}`` for ``order_id`` or raise :class:`OutOfStock` (409).
+
+    SKUs are taken in sorted order (no lock-order dead-locks); each takes from the location with
+    the most available stock. On failure the caller's transaction rolls back every earlier hold.
+    """
+    short: list[dict[str, int | str]] = []
+    for sku in sorted(wanted):
+        location = _hold(session, sku, wanted[sku])
+        if location is None:
+            short.append({"sku": sku, "requested": wanted[sku]})
+        else:
+            session.add(InventoryReservation(id=new_id("resv"), order_id=order_id, sku=sku,
+                                             location_id=location, quantity=wanted[sku]))
+    if short:
+        raise OutOfStock("not enough stock for some items", details={"items": short})
+
+
+def _settle(session: Session, order_id: str, *, current: str, new: str, reason: str,
+            changes: Callable[[int], dict[str, Any]]) -> list[str]:
+    """Move an order's reservations from ``current`` to ``new`` status, applying ``changes(qty)``
+    to each level row (in SKU order); emits ``inventory.updated`` and returns the SKUs touched."""
+    rows = session.scalars(
+        select(InventoryReservation)
+        .where(InventoryReservation.order_id == order_id, InventoryReservation.status == current)
+        .order_by(InventoryReservation.sku)
+    ).all()
+    for r in rows:
+        session.execute(
+            update(InventoryLevel)
+            .where(InventoryLevel.sku == r.sku, InventoryLevel.location_id == r.location_id)
+            .values(**changes(r.quantity))
+            .execution_options(synchronize_session=False)
+        )
+        r.status = new
+    skus = sorted({r.sku for r in rows})
+    if skus:
+        emit(session, "inventory.updated", {"skus": skus, "reason": reason, "order_id": order_id})
+    return skus
+
+
+def release(session: Session, order_id: str) -> list[str]:
+    """Give back the active reservations of an order; returns the SKUs touched."""
+    return _settle(session, order_id, current="active", new="released", reason="released",
+                   changes=lambda q: {"reserved": InventoryLevel.reserved - q})
+
+
+def convert(session: Session, order_id: str) -> list[str]:
+    """Turn the active reservations of an order into sales (stocked and reserved both drop)."""
+    floor = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
+    return _settle(session, order_id, current="active", new="converted", reason="sold",
+                   changes=lambda q: {"reserved": InventoryLevel.reserved - q,
+                                      "stocked": floor(InventoryLevel.stocked - q, 0)})
+
+
+def restock(session: Session, order_id: str) -> list[str]:
+    """Put the sold units of a canceled order back on the shelf (converted reservations)."""
+    return _settle(session, order_id, current="converted", new="restocked", reason="restocked",
+                   changes=lambda q: {"stocked": InventoryLevel.stocked + q})
+
+
+def apply_levels(session: Session, stock: Iterable[StockLevel], *, source: str = "admin") -> list[str]:
+    """Set absolute stocked quantities; ``reserved`` is never written, so no hold is lost.
+
+    One upsert per level (``INSERT ... ON CONFLICT DO UPDATE SET stocked = excluded.stocked``).
+    Emits one ``inventory.updated`` for the SKUs given. Returns them.
+    """
+    items = list(stock)
+    for level in items:
+        if not isinstance(level.quantity, int) or isinstance(level.quantity, bool) or level.quantity < 0:
+            raise InvalidInput(f"stock for {level.sku!r} must be a non-negative integer", code="invalid_quantity")
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    locations: dict[str, str] = {}
+    for level in sorted(items, key=lambda s: (s.sku, s.location_code)):
+        loc = locations.get(level.location_code) or location_id(session, level.location_code)
+        locations[level.location_code] = loc
+        stmt = insert(InventoryLevel).values(sku=level.sku, location_id=loc, stocked=level.quantity, reserved=0)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=["sku", "location_id"], set_={"stocked": stmt.excluded.stocked}
+        ))
+    skus = sorted({s.sku for s in items})
+    if skus:
+        emit(session, "inventory.updated", {"skus": skus, "reason": source, "order_id": None})
+    return skus
+
+
+def sync_from_sources(toolbox: object) -> dict[str, int]:
+    """Fetch levels from every inventory source (outside a transaction) and apply them."""
+    from toolbox_core.asyncutil import resolve
+
+    counts: dict[str, int] = {}
+    for source_id, source in toolbox.inventory_sources.items():  # type: ignore[attr-defined]
+        fetched = list(resolve(source.fetch_levels()))
+        with toolbox.db.transaction() as session:  # type: ignore[attr-defined]
+            counts[source_id] = len(apply_levels(session, fetched, source=source_id))
+    return counts

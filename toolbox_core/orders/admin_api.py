@@ -1,0 +1,54 @@
+"""Admin API for orders: list/filter/search, view, cancel (refund when paid), fulfil, deliver."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from toolbox_core.admin.auth import AdminPrincipal, require_admin
+from toolbox_core.orders.service import OrderService
+
+
+class CancelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("canceled by staff", max_length=500)
+
+
+def build_router(toolbox: Any) -> APIRouter:
+    router = APIRouter(prefix="/admin/orders", tags=["admin: orders"])
+    orders = OrderService(toolbox)
+    read = Depends(require_admin("orders:read"))
+    write = require_admin("orders:write")
+
+    @router.get("", dependencies=[read], summary="Orders, newest first; filter and search by number/phone")
+    def list_orders(
+        status: Literal["pending_payment", "placed", "completed", "canceled"] | None = None,
+        payment_status: Literal["awaiting", "authorized", "paid", "canceled", "refunded"] | None = None,
+        fulfillment_status: Literal["unfulfilled", "fulfilled", "delivered"] | None = None,
+        q: str | None = Query(None, max_length=100),
+        limit: int = Query(50, ge=1, le=200),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        return orders.list(status=status, payment_status=payment_status, fulfillment_status=fulfillment_status,
+                           q=q, limit=limit, offset=offset)
+
+    @router.get("/{order_id}", dependencies=[read], summary="One order with items, payment and history")
+    def get_order(order_id: str) -> dict[str, Any]:
+        return orders.get(order_id, admin=True)
+
+    @router.post("/{order_id}/cancel", summary="Cancel; refunds through the provider when paid")
+    def cancel(order_id: str, body: CancelBody | None = None,
+               admin: AdminPrincipal = Depends(write)) -> dict[str, Any]:
+        return orders.cancel(order_id, actor=f"admin:{admin.name}", reason=(body or CancelBody()).reason)
+
+    @router.post("/{order_id}/fulfill", summary="Mark handed to delivery")
+    def fulfill(order_id: str, admin: AdminPrincipal = Depends(write)) -> dict[str, Any]:
+        return orders.fulfill(order_id, actor=f"admin:{admin.name}")
+
+    @router.post("/{order_id}/deliver", summary="Mark delivered (captures cash on delivery)")
+    def deliver(order_id: str, admin: AdminPrincipal = Depends(write)) -> dict[str, Any]:
+        return orders.deliver(order_id, actor=f"admin:{admin.name}")
+
+    return router

@@ -1,0 +1,28 @@
+"""Store API: a customer's own orders; a guest's order by id plus phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from toolbox_core.customers.phone import normalize_phone
+from toolbox_core.customers.sessions import optional_customer, require_customer
+from toolbox_core.orders.service import OrderService
+
+
+def build_router(toolbox: Any) -> APIRouter:
+    router = APIRouter(prefix="/store/orders", tags=["store: orders"])
+    orders = OrderService(toolbox)
+
+    @router.get("", summary="The signed-in customer's orders, newest first")
+    def my_orders(customer: str = Depends(require_customer), limit: int = Query(20, ge=1, le=100),
+                  offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        return orders.list(customer_id=customer, limit=limit, offset=offset)
+
+    @router.get("/{order_id}", summary="One order: the customer's own, or a guest's with ?phone=")
+    def one_order(order_id: str, phone: str | None = Query(None, max_length=32),
+                  customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
+        return orders.get_for_shopper(order_id, customer, normalize_phone(phone) if phone else None)
+
+    return router

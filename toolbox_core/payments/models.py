@@ -1,0 +1,50 @@
+"""Payments (one per order, started as a cart's payment session) and their gateway transactions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from toolbox_core.db.base import Base, TimestampMixin, utcnow
+from toolbox_core.db.types import JSONType
+
+#: pending → authorized → captured → refunded; pending/authorized → canceled.
+PAYMENT_STATES = ("pending", "authorized", "captured", "canceled", "refunded")
+
+
+class Payment(TimestampMixin, Base):
+    __tablename__ = "payments"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cart_id: Mapped[str] = mapped_column(String(40), index=True)
+    order_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    provider_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="UZS")
+    captured_amount: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    #: The client's next step returned by the provider's ``initiate`` (redirect, form, none).
+    action: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+
+
+class PaymentTransaction(Base):
+    """One operation reported by a gateway (or done by the kernel); unique per gateway id and kind."""
+
+    __tablename__ = "payment_transactions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    provider_id: Mapped[str] = mapped_column(String(64))
+    gateway_transaction_id: Mapped[str] = mapped_column(String(128))
+    #: authorize | capture | cancel | refund
+    kind: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("provider_id", "gateway_transaction_id", "kind"),)
