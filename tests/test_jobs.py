@@ -191,7 +191,7 @@ def cli(clean_env, sqlite_url, monkeypatch):
     app = typer.Typer()
     app.command("noop")(lambda: None)
     register_commands(app)
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "250"})
     return lambda *args: runner.invoke(app, list(args))
 
 

@@ -249,13 +249,13 @@ class Catalog:
             self._touch(session, product)
             return product.id
 
-    def _touch(self, session: Session, product: m.Product, event: str = "product.updated") -> None:
+    def _touch(self, session: Session, product: m.Product) -> None:
         from toolbox_core.db.base import utcnow
 
         product.updated_at = utcnow()
         self._flush(session)
         self.refresh(session, [product.id])
-        emit(session, event, {"product_id": product.id, "handle": product.handle, "status": product.status})
+        emit(session, "product.updated", {"product_id": product.id, "handle": product.handle, "status": product.status})
 
     def delete_product(self, id_or_handle: str) -> dict[str, Any]:
         """Delete a product and its variants (images are removed from storage by the caller)."""

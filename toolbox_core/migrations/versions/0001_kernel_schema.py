@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 07:10:48.663306
+Create Date: 2026-11-24 07:46:06.538705
 """
 from __future__ import annotations
 
@@ -50,6 +50,39 @@ def upgrade() -> None:
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_carts_customer_id'), ['customer_id'], unique=False)
 
+    op.create_table('catalog_counters',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_catalog_counters'))
+    )
+    op.create_table('catalog_search_words',
+    sa.Column('word', sa.String(length=100), nullable=False),
+    sa.PrimaryKeyConstraint('word', name=op.f('pk_catalog_search_words'))
+    )
+    op.create_table('categories',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('handle', sa.String(length=200), nullable=False),
+    sa.Column('parent_id', sa.String(length=40), nullable=True),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('metadata', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['parent_id'], ['categories.id'], name=op.f('fk_categories_parent_id_categories'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_categories')),
+    sa.UniqueConstraint('handle', name=op.f('uq_categories_handle'))
+    )
+    with op.batch_alter_table('categories', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_categories_parent_id'), ['parent_id'], unique=False)
+
+    op.create_table('collections',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('handle', sa.String(length=200), nullable=False),
+    sa.Column('metadata', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_collections')),
+    sa.UniqueConstraint('handle', name=op.f('uq_collections_handle'))
+    )
     op.create_table('counters',
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('value', sa.Integer(), nullable=False),
@@ -77,6 +110,31 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('inventory_reservations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inventory_reservations_order_id'), ['order_id'], unique=False)
+
+    op.create_table('job_runs',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('job', sa.String(length=200), nullable=False),
+    sa.Column('tick', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('trigger', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('result', sa.Text(), nullable=True),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_job_runs')),
+    sa.UniqueConstraint('job', 'tick', name=op.f('uq_job_runs_job'))
+    )
+    with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_job_runs_job_started', ['job', 'started_at'], unique=False)
+
+    op.create_table('keystore_entries',
+    sa.Column('key', sa.String(length=255), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_keystore_entries'))
+    )
+    with op.batch_alter_table('keystore_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_keystore_entries_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('orders',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -179,6 +237,49 @@ def upgrade() -> None:
     with op.batch_alter_table('cart_lines', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cart_lines_cart_id'), ['cart_id'], unique=False)
 
+    op.create_table('catalog_search_entries',
+    sa.Column('product_id', sa.String(length=40), nullable=False),
+    sa.Column('published', sa.Boolean(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_catalog_search_entries_product_id_products'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('product_id', name=op.f('pk_catalog_search_entries'))
+    )
+    with op.batch_alter_table('catalog_search_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_catalog_search_entries_published'), ['published'], unique=False)
+
+    op.create_table('category_translations',
+    sa.Column('category_id', sa.String(length=40), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['category_id'], ['categories.id'], name=op.f('fk_category_translations_category_id_categories'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('category_id', 'locale', name=op.f('pk_category_translations'))
+    )
+    op.create_table('collection_translations',
+    sa.Column('collection_id', sa.String(length=40), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['collection_id'], ['collections.id'], name=op.f('fk_collection_translations_collection_id_collections'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('collection_id', 'locale', name=op.f('pk_collection_translations'))
+    )
+    op.create_table('customer_addresses',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('customer_id', sa.String(length=40), nullable=False),
+    sa.Column('recipient_name', sa.String(length=200), nullable=True),
+    sa.Column('phone', sa.String(length=13), nullable=True),
+    sa.Column('region', sa.String(length=100), nullable=False),
+    sa.Column('city', sa.String(length=100), nullable=False),
+    sa.Column('district', sa.String(length=100), nullable=True),
+    sa.Column('street', sa.String(length=300), nullable=False),
+    sa.Column('landmark', sa.String(length=300), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_addresses_customer_id_customers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_addresses'))
+    )
+    with op.batch_alter_table('customer_addresses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_addresses_customer_id'), ['customer_id'], unique=False)
+
     op.create_table('customer_sessions',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -192,6 +293,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customer_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_sessions_customer_id'), ['customer_id'], unique=False)
+
+    op.create_table('event_deliveries',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('event_id', sa.String(length=40), nullable=False),
+    sa.Column('subscriber', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['event_id'], ['outbox_events.id'], name=op.f('fk_event_deliveries_event_id_outbox_events'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_deliveries')),
+    sa.UniqueConstraint('event_id', 'subscriber', name=op.f('uq_event_deliveries_event_id'))
+    )
+    with op.batch_alter_table('event_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_event_deliveries_due', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('inventory_levels',
     sa.Column('sku', sa.String(length=100), nullable=False),
@@ -256,6 +375,73 @@ def upgrade() -> None:
     with op.batch_alter_table('payment_transactions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_transactions_payment_id'), ['payment_id'], unique=False)
 
+    op.create_table('product_categories',
+    sa.Column('product_id', sa.String(length=40), nullable=False),
+    sa.Column('category_id', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['category_id'], ['categories.id'], name=op.f('fk_product_categories_category_id_categories'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_categories_product_id_products'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('product_id', 'category_id', name=op.f('pk_product_categories'))
+    )
+    with op.batch_alter_table('product_categories', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_product_categories_category_id'), ['category_id'], unique=False)
+
+    op.create_table('product_collections',
+    sa.Column('product_id', sa.String(length=40), nullable=False),
+    sa.Column('collection_id', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['collection_id'], ['collections.id'], name=op.f('fk_product_collections_collection_id_collections'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_collections_product_id_products'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('product_id', 'collection_id', name=op.f('pk_product_collections'))
+    )
+    with op.batch_alter_table('product_collections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_product_collections_collection_id'), ['collection_id'], unique=False)
+
+    op.create_table('product_documents',
+    sa.Column('product_id', sa.String(length=40), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=False),
+    sa.Column('handle', sa.String(length=200), nullable=False),
+    sa.Column('published', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('min_price', sa.BigInteger(), nullable=False),
+    sa.Column('doc', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_documents_product_id_products'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('product_id', 'locale', name=op.f('pk_product_documents'))
+    )
+    with op.batch_alter_table('product_documents', schema=None) as batch_op:
+        batch_op.create_index('ix_product_documents_handle', ['handle', 'locale'], unique=True)
+        batch_op.create_index('ix_product_documents_newest', ['locale', 'published', 'created_at', 'product_id'], unique=False)
+        batch_op.create_index('ix_product_documents_price', ['locale', 'published', 'min_price', 'product_id'], unique=False)
+
+    op.create_table('product_images',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('product_id', sa.String(length=40), nullable=False),
+    sa.Column('storage_key', sa.String(length=300), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('width', sa.Integer(), nullable=False),
+    sa.Column('height', sa.Integer(), nullable=False),
+    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('alt', sa.String(length=300), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_images_product_id_products'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_product_images')),
+    sa.UniqueConstraint('storage_key', name=op.f('uq_product_images_storage_key'))
+    )
+    with op.batch_alter_table('product_images', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_product_images_product_id'), ['product_id'], unique=False)
+
+    op.create_table('product_options',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('product_id', sa.String(length=40), nullable=False),
+    sa.Column('code', sa.String(length=100), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_options_product_id_products'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_product_options')),
+    sa.UniqueConstraint('product_id', 'code', name=op.f('uq_product_options_product_id'))
+    )
+    with op.batch_alter_table('product_options', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_product_options_product_id'), ['product_id'], unique=False)
+
     op.create_table('product_translations',
     sa.Column('product_id', sa.String(length=40), nullable=False),
     sa.Column('locale', sa.String(length=10), nullable=False),
@@ -289,25 +475,86 @@ def upgrade() -> None:
     with op.batch_alter_table('product_variants', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_product_variants_product_id'), ['product_id'], unique=False)
 
+    op.create_table('product_option_translations',
+    sa.Column('option_id', sa.String(length=40), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['option_id'], ['product_options.id'], name=op.f('fk_product_option_translations_option_id_product_options'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('option_id', 'locale', name=op.f('pk_product_option_translations'))
+    )
+    op.create_table('product_option_values',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('option_id', sa.String(length=40), nullable=False),
+    sa.Column('code', sa.String(length=100), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['option_id'], ['product_options.id'], name=op.f('fk_product_option_values_option_id_product_options'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_product_option_values')),
+    sa.UniqueConstraint('option_id', 'code', name=op.f('uq_product_option_values_option_id'))
+    )
+    with op.batch_alter_table('product_option_values', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_product_option_values_option_id'), ['option_id'], unique=False)
+
     op.create_table('variant_translations',
     sa.Column('variant_id', sa.String(length=40), nullable=False),
     sa.Column('locale', sa.String(length=10), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.ForeignKeyConstraint(['variant_id'], ['product_variants.id'], name=op.f('fk_variant_translations_variant_id_product_variants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('variant_id', 'locale', name=op.f('pk_variant_translations')),
-    sa.UniqueConstraint('variant_id', 'locale', name=op.f('uq_variant_translations_variant_id'))
+    sa.PrimaryKeyConstraint('variant_id', 'locale', name=op.f('pk_variant_translations'))
+    )
+    op.create_table('option_value_translations',
+    sa.Column('value_id', sa.String(length=40), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=False),
+    sa.Column('value', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['value_id'], ['product_option_values.id'], name=op.f('fk_option_value_translations_value_id_product_option_values'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('value_id', 'locale', name=op.f('pk_option_value_translations'))
+    )
+    op.create_table('variant_option_values',
+    sa.Column('variant_id', sa.String(length=40), nullable=False),
+    sa.Column('value_id', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['value_id'], ['product_option_values.id'], name=op.f('fk_variant_option_values_value_id_product_option_values'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['variant_id'], ['product_variants.id'], name=op.f('fk_variant_option_values_variant_id_product_variants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('variant_id', 'value_id', name=op.f('pk_variant_option_values'))
     )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('variant_option_values')
+    op.drop_table('option_value_translations')
     op.drop_table('variant_translations')
+    with op.batch_alter_table('product_option_values', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_product_option_values_option_id'))
+
+    op.drop_table('product_option_values')
+    op.drop_table('product_option_translations')
     with op.batch_alter_table('product_variants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_product_variants_product_id'))
 
     op.drop_table('product_variants')
     op.drop_table('product_translations')
+    with op.batch_alter_table('product_options', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_product_options_product_id'))
+
+    op.drop_table('product_options')
+    with op.batch_alter_table('product_images', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_product_images_product_id'))
+
+    op.drop_table('product_images')
+    with op.batch_alter_table('product_documents', schema=None) as batch_op:
+        batch_op.drop_index('ix_product_documents_price')
+        batch_op.drop_index('ix_product_documents_newest')
+        batch_op.drop_index('ix_product_documents_handle')
+
+    op.drop_table('product_documents')
+    with op.batch_alter_table('product_collections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_product_collections_collection_id'))
+
+    op.drop_table('product_collections')
+    with op.batch_alter_table('product_categories', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_product_categories_category_id'))
+
+    op.drop_table('product_categories')
     with op.batch_alter_table('payment_transactions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_transactions_payment_id'))
 
@@ -321,10 +568,24 @@ def downgrade() -> None:
 
     op.drop_table('order_history')
     op.drop_table('inventory_levels')
+    with op.batch_alter_table('event_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_event_deliveries_due')
+
+    op.drop_table('event_deliveries')
     with op.batch_alter_table('customer_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_sessions_customer_id'))
 
     op.drop_table('customer_sessions')
+    with op.batch_alter_table('customer_addresses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_customer_addresses_customer_id'))
+
+    op.drop_table('customer_addresses')
+    op.drop_table('collection_translations')
+    op.drop_table('category_translations')
+    with op.batch_alter_table('catalog_search_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_catalog_search_entries_published'))
+
+    op.drop_table('catalog_search_entries')
     with op.batch_alter_table('cart_lines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cart_lines_cart_id'))
 
@@ -351,12 +612,27 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_orders_cart_id'))
 
     op.drop_table('orders')
+    with op.batch_alter_table('keystore_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_keystore_entries_expires_at'))
+
+    op.drop_table('keystore_entries')
+    with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_runs_job_started')
+
+    op.drop_table('job_runs')
     with op.batch_alter_table('inventory_reservations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inventory_reservations_order_id'))
 
     op.drop_table('inventory_reservations')
     op.drop_table('customers')
     op.drop_table('counters')
+    op.drop_table('collections')
+    with op.batch_alter_table('categories', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_categories_parent_id'))
+
+    op.drop_table('categories')
+    op.drop_table('catalog_search_words')
+    op.drop_table('catalog_counters')
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_carts_customer_id'))
 
