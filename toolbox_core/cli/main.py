@@ -51,6 +51,9 @@ def open_toolbox() -> Any:
 def _setup_logging() -> None:
     level = os.environ.get("TOOLBOX_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":  # third-party bookkeeping (migration set-up, scheduler jobs) only when debugging
+        for noisy in ("alembic", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 # ---------------------------------------------------------------------------- serve

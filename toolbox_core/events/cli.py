@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 events_app = typer.Typer(help="Events: registry, failed deliveries, replay.", no_args_is_help=True)
@@ -13,7 +14,9 @@ events_app = typer.Typer(help="Events: registry, failed deliveries, replay.", no
 @events_app.command("types")
 def types_cmd() -> None:
     """List every declared event (the registry), its version, payload fields and plugin."""
-    from toolbox_core.cli.main import console, open_toolbox
+    from toolbox_core.cli.main import open_toolbox
+
+    console = Console()  # made now: reads the terminal width at run time
 
     toolbox = open_toolbox()
     table = Table("event", "version", "payload", "plugin", "description")
@@ -37,7 +40,9 @@ def docs_cmd() -> None:
 @events_app.command("status")
 def status_cmd() -> None:
     """Count events not yet relayed and deliveries by status (pending, done, failed)."""
-    from toolbox_core.cli.main import console, open_toolbox
+    from toolbox_core.cli.main import open_toolbox
+
+    console = Console()  # made now: reads the terminal width at run time
 
     toolbox = open_toolbox()
     counts = toolbox.events.counts()
@@ -48,7 +53,9 @@ def status_cmd() -> None:
 @events_app.command("failed")
 def failed_cmd(limit: Annotated[int, typer.Option(help="How many to show")] = 100) -> None:
     """List deliveries parked after their last retry, newest first (ids ready for replay)."""
-    from toolbox_core.cli.main import console, open_toolbox
+    from toolbox_core.cli.main import open_toolbox
+
+    console = Console()  # made now: reads the terminal width at run time
 
     toolbox = open_toolbox()
     parked = toolbox.events.failed(limit)
@@ -64,7 +71,8 @@ def failed_cmd(limit: Annotated[int, typer.Option(help="How many to show")] = 10
 @events_app.command("replay")
 def replay_cmd(ident: Annotated[str, typer.Argument(metavar="ID", help="A delivery id (dlv_...) or an event id (evt_...)")]) -> None:
     """Deliver again: the delivery, or every delivery of the event, becomes due with fresh attempts."""
-    from toolbox_core.cli.main import _fail, console, open_toolbox
+    from toolbox_core.cli.main import _fail, open_toolbox
+    console = Console()  # made now: reads the terminal width at run time
     from toolbox_core.errors import NotFound
 
     toolbox = open_toolbox()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Column, Table
 
 jobs_app = typer.Typer(help="Scheduled jobs: list them (no sub-command) or run one by hand.",
@@ -16,7 +17,9 @@ def list_jobs(ctx: typer.Context) -> None:
     """List scheduled jobs: schedule, last run, last result."""
     if ctx.invoked_subcommand is not None:
         return
-    from toolbox_core.cli.main import console, open_toolbox
+    from toolbox_core.cli.main import open_toolbox
+
+    console = Console()  # made now: reads the terminal width at run time
 
     toolbox = open_toolbox()
     table = Table(Column("job", no_wrap=True), Column("schedule", no_wrap=True), "last run", "status",
@@ -35,7 +38,8 @@ def run_cmd(name: Annotated[str, typer.Argument(help="The scheduled job to run n
     """Run a scheduled job now, with a progress bar; the run is recorded like a scheduled one."""
     from rich.progress import Progress as Bar
 
-    from toolbox_core.cli.main import _fail, console, open_toolbox
+    from toolbox_core.cli.main import _fail, open_toolbox
+    console = Console()  # made now: reads the terminal width at run time
     from toolbox_core.jobs.progress import RichProgress
 
     toolbox = open_toolbox()
