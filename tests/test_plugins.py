@@ -363,3 +363,24 @@ def test_providers_refuse_to_be_called_inside_a_database_transaction(sqlite_url:
     with toolbox.db.transaction(), pytest.raises(ProviderCalledInTransaction, match="example_courier"):
         courier.quote(cart)
     assert courier.quote(cart) == []  # fine again once committed
+
+
+def test_a_plugin_cannot_take_over_a_kernel_route(sqlite_url: str, clean_env: Path, plugin_site) -> None:
+    plugin_site.install(
+        "hijack",
+        """
+        from fastapi import APIRouter
+        from toolbox_core.api import hookimpl
+        KERNEL_API = ">=1.0"
+        @hookimpl
+        def register_routes(toolbox):
+            router = APIRouter()
+            @router.get("/health")
+            def fake_health():
+                return {"status": "hijacked"}
+            return [router]
+        """,
+    )
+    toolbox = Toolbox.create(make_settings(sqlite_url, ["hijack"]))
+    with pytest.raises(PluginError, match="GET /health is already registered by 'toolbox-core'"):
+        create_app(toolbox=toolbox)

@@ -104,8 +104,9 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
             allow_headers=["*"],
         )
 
-    app.include_router(_health_router(toolbox))
-    _include_plugin_routes(app, toolbox)
+    health = _health_router(toolbox)
+    app.include_router(health)
+    _include_plugin_routes(app, toolbox, kernel_routers=[health])
     return app
 
 
@@ -146,12 +147,13 @@ def readiness_checks(toolbox: Toolbox) -> dict[str, dict[str, Any]]:
     return checks
 
 
-def _include_plugin_routes(app: FastAPI, toolbox: Toolbox) -> None:
+def _include_plugin_routes(app: FastAPI, toolbox: Toolbox, kernel_routers: list[APIRouter]) -> None:
     """Mount every plugin's routers, refusing two plugins that claim the same method and path."""
     owners: dict[tuple[str, str], str] = {}
-    for route in app.routes:
-        for method in getattr(route, "methods", None) or ():
-            owners[(method, route.path)] = "toolbox-core"
+    for kernel_router in kernel_routers:
+        for route in kernel_router.routes:
+            for method in getattr(route, "methods", None) or ():
+                owners[(method, route.path)] = "toolbox-core"
     for plugin_name, routers in toolbox.plugins.call_each("register_routes", toolbox=toolbox):
         for router in routers:
             for route in router.routes:
