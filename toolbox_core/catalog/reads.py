@@ -113,7 +113,9 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
             ranked = get_search(toolbox).search(session, query.q)
             if not ranked:
                 return f'{{"items":[],"total":0,"limit":{query.limit},"offset":{query.offset}}}'
-            where.append(D.product_id.in_(ranked))
+            # Bare ``published`` (not ``= 1``): SQLite without statistics would otherwise take
+            # the (locale, published) index and scan every product instead of 100 key lookups.
+            where = [D.product_id.in_(ranked), D.locale == query.locale, D.published]
         if query.category:
             ids = category_descendants(session, query.category)
             where.append(exists().where(m.ProductCategory.product_id == D.product_id, m.ProductCategory.category_id.in_(ids)))
@@ -148,9 +150,7 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
             }
             rows.sort(key=keys[sort])
             page_ids = [r[0] for r in rows[query.offset : query.offset + query.limit]]
-            position = case({pid: i for i, pid in enumerate(page_ids)}, value=D.product_id, else_=0) if page_ids else literal(0)
-            page = select(D.product_id, D.doc, position.label("pos")).where(D.product_id.in_(page_ids), *where[:2]).subquery()
-            docs, _ = _page_with_stock(session, page, literal(total))
+            docs = _documents_in_order(session, page_ids, query.locale)
         else:
             order = _ORDER[sort]
             if len(where) == 2:  # unfiltered: prebuilt statement, write-maintained counter
@@ -187,11 +187,33 @@ def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[st
                      *, statement: Any = None) -> tuple[list[tuple[str, dict[str, int]]], int | None]:
     """Documents in ``pos`` order with the availability of each variant, and the total."""
     rows = session.execute(statement if statement is not None else _page_statement(page, total), params or {}).all()
-    docs = []
-    for _pid, _pos, doc, stock, _total in sorted(rows, key=lambda r: r[1]):
-        pairs = (item.rpartition(":") for item in stock.split(",")) if stock else ()
-        docs.append((doc, {vid: int(n) for vid, _, n in pairs}))
+    docs = [_with_stock(doc, stock) for _pid, _pos, doc, stock, _total in sorted(rows, key=lambda r: r[1])]
     return docs, (rows[0][4] if rows else None)
+
+
+def _documents_in_order(session: Connection, product_ids: list[str], locale: str) -> list[tuple[str, dict[str, int]]]:
+    """The documents of ``product_ids`` (published, in ``locale``) with stock, in that order."""
+    if not product_ids:
+        return []
+    rows = session.execute(_documents_by_id(), {"ids": product_ids, "locale": locale}).all()
+    position = {pid: i for i, pid in enumerate(product_ids)}
+    return [_with_stock(doc, stock) for _pid, _pos, doc, stock, _total in sorted(rows, key=lambda r: position[r[0]])]
+
+
+@lru_cache(maxsize=1)
+def _documents_by_id() -> Any:
+    """Prebuilt (compiled once) statement for a page of search results, ordered in Python."""
+    page = (
+        select(D.product_id, D.doc, literal(0).label("pos"))
+        .where(D.product_id.in_(bindparam("ids", expanding=True)), D.locale == bindparam("locale"), D.published).subquery()
+    )
+    return _page_statement(page, literal(0))
+
+
+def _with_stock(doc: str, stock: str | None) -> tuple[str, dict[str, int]]:
+    """A document and its availability per variant, from ``"var_a:3,var_b:0"``."""
+    pairs = (item.rpartition(":") for item in stock.split(",")) if stock else ()
+    return doc, {vid: int(n) for vid, _, n in pairs}
 
 
 @lru_cache(maxsize=8)
