@@ -105,8 +105,7 @@ def _reader(toolbox: Any, *, autocommit: bool = True) -> Connection:
 
 def list_products(toolbox: Any, query: ProductQuery) -> str:
     """A page of published products with the total matching the filters, as JSON text."""
-    # Search sets transaction-local planner options: it needs a real transaction.
-    with _reader(toolbox, autocommit=not query.q) as session:
+    with _reader(toolbox) as session:
         where = [D.locale == query.locale, D.published == true()]
         ranked: list[str] | None = None
         if query.q:

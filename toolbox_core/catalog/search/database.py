@@ -49,33 +49,38 @@ class DatabaseSearch:
         return _rescore(q, rows, limit)
 
     def _postgres(self, session: Connection, q: str, limit: int) -> list[str]:
-        """Expand each query word to known words (trigram similarity or prefix), then full text."""
-        # The planner under-costs trigram checks on a seq scan; the GIN indexes are far cheaper.
-        session.execute(
-            text("SELECT set_config('pg_trgm.similarity_threshold', :t, true), set_config('enable_seqscan', 'off', true)"),
-            {"t": str(CANDIDATE_SIMILARITY)},
-        )
-        groups = []
-        for word in dict.fromkeys(q.split()):
-            known = session.execute(
-                text(
-                    "SELECT word FROM (SELECT word FROM catalog_search_words WHERE word % :w "
-                    "UNION SELECT word FROM catalog_search_words WHERE word LIKE :prefix) AS known "
-                    "ORDER BY similarity(word, :w) DESC LIMIT 12"
-                ),
-                {"w": word, "prefix": word.replace("%", "").replace("_", "") + "%"},
-            ).scalars().all()
-            if not known:
-                return []
-            groups.append("(" + " | ".join(known) + ")")
-        rows = session.execute(
-            text(
-                "SELECT product_id, text FROM catalog_search_entries "
-                "WHERE published AND search_tsv @@ to_tsquery('simple', :tsq) LIMIT :n"
-            ),
-            {"tsq": " & ".join(groups), "n": PG_CANDIDATES},
-        ).all()
+        """Expand each query word to known words (trigram similarity or prefix), then full text.
+
+        Two statements, no transaction-local settings (so the read can run in autocommit):
+        the expansion of every word at once, then the candidates. ``%`` (default threshold
+        0.3) lets the GIN trigram index find words; the explicit similarity keeps the stricter
+        candidate threshold.
+        """
+        words = list(dict.fromkeys(q.split()))
+        known: dict[int, list[str]] = {}
+        for position, word in session.execute(_EXPAND, {"words": words, "t": CANDIDATE_SIMILARITY}).all():
+            known.setdefault(position, []).append(word)
+        if len(known) < len(words):
+            return []
+        # Normalized words are [0-9a-z]+: safe to join into a tsquery.
+        tsq = " & ".join("(" + " | ".join(known[i]) + ")" for i in sorted(known))
+        rows = session.execute(_CANDIDATES, {"tsq": tsq, "n": PG_CANDIDATES}).all()
         return _rescore(q, rows, limit)
+
+
+#: Up to 12 known words per query word (by similarity), with the word's 1-based position.
+_EXPAND = text(
+    "SELECT w.i, k.word FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS w(q, i) "
+    "CROSS JOIN LATERAL (SELECT word FROM ("
+    "SELECT word FROM catalog_search_words WHERE word % w.q AND similarity(word, w.q) >= :t "
+    "UNION SELECT word FROM catalog_search_words "
+    "WHERE word LIKE replace(replace(w.q, '%', ''), '_', '') || '%') AS known "
+    "ORDER BY similarity(word, w.q) DESC, word LIMIT 12) AS k"
+)
+_CANDIDATES = text(
+    "SELECT product_id, text FROM catalog_search_entries "
+    "WHERE published AND search_tsv @@ to_tsquery('simple', :tsq) LIMIT :n"
+)
 
 
 def _rescore(q: str, rows: list[tuple[str, str]] | list, limit: int) -> list[str]:
