@@ -13,7 +13,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import String, and_, bindparam, case, cast, exists, func, literal, or_, select, true
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
@@ -49,6 +62,9 @@ class ProductQuery:
 
 
 MEDIA = MEDIA_PREFIX
+#: ``published`` for reads by product id: ``= 1`` lets SQLite (no statistics) prefer the
+#: (locale, published) indexes and scan every product of the locale instead of key lookups.
+_PUBLISHED_NO_INDEX = D.published != false()
 
 
 def finish_doc(doc: str, stock: dict[str, int], storage: Any) -> str:
@@ -112,9 +128,7 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
             ranked = get_search(toolbox).search(session, query.q)
             if not ranked:
                 return f'{{"items":[],"total":0,"limit":{query.limit},"offset":{query.offset}}}'
-            # Bare ``published`` (not ``= 1``): SQLite without statistics would otherwise take
-            # the (locale, published) index and scan every product instead of 100 key lookups.
-            where = [D.product_id.in_(ranked), D.locale == query.locale, D.published]
+            where = [D.product_id.in_(ranked), D.locale == query.locale, _PUBLISHED_NO_INDEX]
         if query.category:
             ids = category_descendants(session, query.category)
             where.append(exists().where(m.ProductCategory.product_id == D.product_id, m.ProductCategory.category_id.in_(ids)))
@@ -204,7 +218,7 @@ def _documents_by_id() -> Any:
     """Prebuilt (compiled once) statement for a page of search results, ordered in Python."""
     page = (
         select(D.product_id, D.doc, literal(0).label("pos"))
-        .where(D.product_id.in_(bindparam("ids", expanding=True)), D.locale == bindparam("locale"), D.published).subquery()
+        .where(D.product_id.in_(bindparam("ids", expanding=True)), D.locale == bindparam("locale"), _PUBLISHED_NO_INDEX).subquery()
     )
     return _page_statement(page, literal(0))
 
