@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import bindparam, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from toolbox_core.catalog.models import (
@@ -38,6 +38,33 @@ class VariantSnapshot:
     published: bool
 
 
+# Built once: constructing and cache-keying these per call cost more CPU than running them.
+_VARIANTS = (
+    select(
+        ProductVariant.id,
+        ProductVariant.product_id,
+        ProductVariant.sku,
+        ProductVariant.price,
+        ProductVariant.weight_grams,
+        ProductVariant.mxik_code,
+        ProductVariant.package_code,
+        ProductVariant.vat_percent,
+        Product.status,
+        Product.handle,
+    )
+    .join(Product, Product.id == ProductVariant.product_id)
+    .where(ProductVariant.id.in_(bindparam("ids", expanding=True)))
+)
+_TITLES = union_all(
+    select(literal_column("'p'").label("kind"), ProductTranslation.product_id.label("owner"),
+           ProductTranslation.locale, ProductTranslation.title)
+    .where(ProductTranslation.product_id.in_(bindparam("product_ids", expanding=True))),
+    select(literal_column("'v'").label("kind"), VariantTranslation.variant_id.label("owner"),
+           VariantTranslation.locale, VariantTranslation.title)
+    .where(VariantTranslation.variant_id.in_(bindparam("ids", expanding=True))),
+)
+
+
 def _pick(titles: dict[str, str], locale: str, default_locale: str) -> str | None:
     if not titles:
         return None
@@ -54,35 +81,12 @@ def variant_snapshots(
     ids = sorted(set(variant_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        select(
-            ProductVariant.id,
-            ProductVariant.product_id,
-            ProductVariant.sku,
-            ProductVariant.price,
-            ProductVariant.weight_grams,
-            ProductVariant.mxik_code,
-            ProductVariant.package_code,
-            ProductVariant.vat_percent,
-            Product.status,
-            Product.handle,
-        )
-        .join(Product, Product.id == ProductVariant.product_id)
-        .where(ProductVariant.id.in_(ids))
-    ).all()
+    rows = session.execute(_VARIANTS, {"ids": ids}).all()
     if not rows:
         return {}
     product_ids = sorted({r.product_id for r in rows})
-    texts = union_all(
-        select(literal("p").label("kind"), ProductTranslation.product_id.label("owner"),
-               ProductTranslation.locale, ProductTranslation.title)
-        .where(ProductTranslation.product_id.in_(product_ids)),
-        select(literal("v").label("kind"), VariantTranslation.variant_id.label("owner"),
-               VariantTranslation.locale, VariantTranslation.title)
-        .where(VariantTranslation.variant_id.in_(ids)),
-    )
     titles: dict[tuple[str, str], dict[str, str]] = {}
-    for kind, owner, loc, title in session.execute(texts):
+    for kind, owner, loc, title in session.execute(_TITLES, {"product_ids": product_ids, "ids": ids}):
         titles.setdefault((kind, owner), {})[loc] = title
     result: dict[str, VariantSnapshot] = {}
     for r in rows:

@@ -15,11 +15,13 @@ dead-lock on a lock upgrade; reads use a plain deferred ``BEGIN`` and run concur
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 _open = threading.local()
@@ -40,10 +42,12 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2)
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _ping_when_idle(self.engine)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         writer_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
@@ -73,6 +77,36 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: A pooled connection idle longer than this is pinged before use (the server may have closed it).
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
+    """Pessimistic disconnect handling, but only for connections that sat idle in the pool.
+
+    ``pool_pre_ping`` costs one extra round trip on every checkout (about one per request); a
+    connection returned a moment ago is alive, and if it still fails, SQLAlchemy invalidates it
+    on the error as usual. A dead connection raises ``DisconnectionError`` here, so the pool
+    replaces it transparently.
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("checked_in_at", 0.0) < idle_seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)  # what pool_pre_ping runs
+        except Exception as exc:
+            raise DisconnectionError("pooled connection is dead") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection is dead")
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -1,9 +1,8 @@
 """Stock: available = stocked − reserved, reserved with an atomic conditional UPDATE.
 
-Reservation never reads-then-writes: ``UPDATE ... SET reserved = reserved + q WHERE
-stocked - reserved >= q`` either succeeds on one row or changes nothing, so concurrent
-checkouts can never sell the same unit twice (PostgreSQL re-checks the condition after a
-concurrent writer commits; SQLite serializes writers). Bulk stock updates only write
+Reservation locks the SKUs' level rows (``SELECT ... FOR UPDATE`` in SKU order) and then
+holds with a conditional ``UPDATE ... SET reserved = reserved + q WHERE stocked - reserved >= q``,
+so concurrent checkouts can never sell the same unit twice (SQLite serializes writers). Bulk stock updates only write
 ``stocked`` and therefore never lose a reservation made meanwhile.
 """
 
@@ -13,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -80,58 +79,60 @@ def location_id(session: Session, code: str = DEFAULT_LOCATION_CODE, *, create: 
     return loc.id
 
 
-def _conditional_hold(sku: str, qty: int, location: Any) -> Any:
-    """``UPDATE ... SET reserved = reserved + qty WHERE ... AND stocked - reserved >= qty``."""
-    return (
-        update(InventoryLevel)
-        .where(InventoryLevel.sku == sku, InventoryLevel.location_id == location,
-               InventoryLevel.stocked - InventoryLevel.reserved >= qty)
-        .values(reserved=InventoryLevel.reserved + qty)
-        .returning(InventoryLevel.location_id)
-        .execution_options(synchronize_session=False)
-    )
+def _lock_levels(session: Session, skus: list[str]) -> list[tuple[str, str, int]]:
+    """``(sku, location_id, available)`` of every level of ``skus``, row-locked in one statement.
 
-
-def _hold(session: Session, sku: str, qty: int) -> str | None:
-    """Hold ``qty`` of ``sku`` at the location with the most available stock; its id, or ``None``.
-
-    One statement in the common case (the best location is picked by a subquery); when a
-    concurrent checkout drained that location meanwhile, the other candidates are tried.
+    Rows are locked in (sku, location) order, the same order for every checkout, so two
+    checkouts never dead-lock; on SQLite the writer lock (``BEGIN IMMEDIATE``) already serializes.
     """
-    best = (select(InventoryLevel.location_id)
-            .where(InventoryLevel.sku == sku, InventoryLevel.stocked - InventoryLevel.reserved >= qty)
-            .order_by((InventoryLevel.stocked - InventoryLevel.reserved).desc())
-            .limit(1).scalar_subquery())
-    held = session.execute(_conditional_hold(sku, qty, best)).scalar()
-    if held is not None:
-        return held
-    candidates = session.scalars(
-        select(InventoryLevel.location_id)
-        .where(InventoryLevel.sku == sku, InventoryLevel.stocked - InventoryLevel.reserved >= qty)
+    rows = session.execute(
+        select(InventoryLevel.sku, InventoryLevel.location_id, InventoryLevel.stocked - InventoryLevel.reserved)
+        .where(InventoryLevel.sku.in_(skus))
+        .order_by(InventoryLevel.sku, InventoryLevel.location_id)
+        .with_for_update()
     ).all()
-    for location in candidates:
-        held = session.execute(_conditional_hold(sku, qty, location)).scalar()
-        if held is not None:
-            return held
-    return None
+    return [(sku, location, int(available)) for sku, location, available in rows]
+
+
+def _best_locations(levels: list[tuple[str, str, int]], wanted: dict[str, int]) -> dict[str, str]:
+    """For each SKU, the location with the most available stock if it covers the wanted quantity."""
+    best: dict[str, tuple[int, str]] = {}
+    for sku, location, available in levels:
+        if available >= wanted[sku] and (sku not in best or available > best[sku][0]):
+            best[sku] = (available, location)
+    return {sku: location for sku, (_, location) in best.items()}
+
+
+_HOLD = (
+    update(InventoryLevel.__table__)
+    .where(InventoryLevel.sku == bindparam("b_sku"), InventoryLevel.location_id == bindparam("b_location"),
+           InventoryLevel.stocked - InventoryLevel.reserved >= bindparam("b_qty"))
+    .values(reserved=InventoryLevel.reserved + bindparam("b_qty"))
+)
 
 
 def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
     """Reserve ``{sku: quantity}`` for ``order_id`` or raise :class:`OutOfStock` (409).
 
-    SKUs are taken in sorted order (no lock-order dead-locks); each takes from the location with
-    the most available stock. On failure the caller's transaction rolls back every earlier hold.
+    Three round trips however many SKUs, because every checkout competes for these rows and holds
+    their locks until COMMIT: lock all the SKUs' levels (sorted, one ``SELECT ... FOR UPDATE``),
+    hold each SKU at its location with the most available stock (one batched conditional
+    ``UPDATE``), insert the reservations (one batched ``INSERT``). On failure the caller's
+    transaction rolls back.
     """
-    short: list[dict[str, int | str]] = []
-    for sku in sorted(wanted):
-        location = _hold(session, sku, wanted[sku])
-        if location is None:
-            short.append({"sku": sku, "requested": wanted[sku]})
-        else:
-            session.add(InventoryReservation(id=new_id("resv"), order_id=order_id, sku=sku,
-                                             location_id=location, quantity=wanted[sku]))
+    skus = sorted(wanted)
+    chosen = _best_locations(_lock_levels(session, skus), wanted)
+    short = [{"sku": sku, "requested": wanted[sku]} for sku in skus if sku not in chosen]
     if short:
         raise OutOfStock("not enough stock for some items", details={"items": short})
+    holds = [{"b_sku": sku, "b_location": chosen[sku], "b_qty": wanted[sku]} for sku in skus]
+    if session.connection().execute(_HOLD, holds).rowcount != len(holds):  # cannot happen under the locks
+        raise OutOfStock("not enough stock for some items", details={"items": [{"sku": s} for s in skus]})
+    session.execute(insert(InventoryReservation), [
+        {"id": new_id("resv"), "order_id": order_id, "sku": sku, "location_id": chosen[sku],
+         "quantity": wanted[sku], "status": "active"}
+        for sku in skus
+    ])
 
 
 def _settle(session: Session, order_id: str, *, current: str, new: str, reason: str,
