@@ -7,7 +7,7 @@ Prints ``checkout_orders_per_s``, ``checkout_p50``/``checkout_p99`` (whole check
 reserved counts that disagree with live reservations) and ``checkout_lost_events`` (orders
 without their ``order.placed`` outbox row). Targets: ≥150 orders/s, p99 < 250 ms, 0 and 0.
 
-The server runs with Redis (``TOOLBOX_BENCH_CHECKOUT_REDIS_URL``, default DB 14, flushed first),
+The server runs with Redis (``TOOLBOX_BENCH_CHECKOUT_REDIS_URL``, default: the harness's claimed database, flushed first),
 as in production; see :func:`fresh_redis`.
 """
 
@@ -18,9 +18,17 @@ import os
 
 import httpx
 
-from benchmarks.harness import Server, figure, fresh_database, machine, open_toolbox, scenario_load
+from benchmarks.harness import (
+    REDIS_URL,
+    Server,
+    figure,
+    fresh_database,
+    machine,
+    open_toolbox,
+    scenario_load,
+)
 
-CHECKOUT_REDIS_URL = os.environ.get("TOOLBOX_BENCH_CHECKOUT_REDIS_URL", "redis://127.0.0.1:6379/14")
+CHECKOUT_REDIS_URL = os.environ.get("TOOLBOX_BENCH_CHECKOUT_REDIS_URL") or REDIS_URL
 ADDRESS = {"region": "Toshkent", "city": "Toshkent", "district": "Yunusobod", "street": "Amir Temur 1"}
 
 

@@ -34,7 +34,33 @@ from typing import Any
 import httpx
 
 PG_ADMIN_URL = os.environ.get("TOOLBOX_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TOOLBOX_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_BASE_URL = "redis://127.0.0.1:6379"
+
+
+def _claim_redis_database() -> str:
+    """A Redis database number of this run's own, claimed with the protocol the test fixtures
+    use (``toolbox-test-claim:N`` in database 0), so a benchmark never flushes a database a
+    test session is using. Released when the process exits."""
+    import atexit
+
+    import redis
+
+    try:
+        control = redis.Redis.from_url(f"{REDIS_BASE_URL}/0", socket_connect_timeout=2)
+        control.ping()
+    except Exception:
+        return f"{REDIS_BASE_URL}/15"  # Redis is down: benchmarks that need it fail on use
+    token = uuid.uuid4().hex
+    for number in range(15, 0, -1):
+        if control.set(f"toolbox-test-claim:{number}", token, nx=True, ex=3600):
+            atexit.register(lambda n=number: control.get(f"toolbox-test-claim:{n}") == token.encode()
+                            and control.delete(f"toolbox-test-claim:{n}"))
+            return f"{REDIS_BASE_URL}/{number}"
+    raise RuntimeError("no free Redis database number (all 15 are claimed)")
+
+
+#: This run's own Redis database (flushed freely by the benchmarks), unless overridden.
+REDIS_URL = os.environ.get("TOOLBOX_BENCH_REDIS_URL") or _claim_redis_database()
 
 
 # ---------------------------------------------------------------------------- output
