@@ -7,7 +7,6 @@ public plugin API (the other half is :mod:`toolbox_core.api`).
 from __future__ import annotations
 
 import logging
-import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +40,6 @@ class Toolbox:
         self.settings = settings
         self.plugins = plugins
         self.db = db
-        self._lock = threading.RLock()
 
     @classmethod
     def create(cls, settings: Settings | None = None, *, wire: bool = True) -> Toolbox:

@@ -7,7 +7,6 @@ at start-up raises :class:`PluginError` naming the plugin and what to do.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Iterable
@@ -84,8 +83,7 @@ class PluginManager:
         self.plugins: dict[str, PluginInfo] = {}
         self.settings: dict[str, BaseModel] = {}
         self.installed: dict[str, importlib_metadata.EntryPoint] = {}
-        if trace:
-            self.enable_tracing()
+        self.trace = trace
 
     # ------------------------------------------------------------------ loading
     def load(self, enabled: Iterable[str], builtins: Iterable[str] = BUILTIN_PLUGINS) -> None:
@@ -192,16 +190,11 @@ class PluginManager:
 
     # ------------------------------------------------------------------ calling
     def enable_tracing(self) -> None:
-        """Log every hook call with its duration at DEBUG level (``TOOLBOX_TRACE_HOOKS=1``)."""
+        """Log every hook call with its plugin and duration at DEBUG level (``TOOLBOX_TRACE_HOOKS=1``).
 
-        def before(hook_name: str, impls: list[pluggy.HookImpl], kwargs: dict[str, Any]) -> None:
-            log.debug("hook %s -> %s", hook_name, [i.plugin_name for i in impls])
-
-        def after(outcome: Any, hook_name: str, impls: list[pluggy.HookImpl], kwargs: dict[str, Any]) -> None:
-            log.debug("hook %s done", hook_name)
-
-        self.pm.add_hookcall_monitoring(before, after)
-        self._trace = True
+        Hooks are called one implementation at a time (:meth:`call_each`), which logs them.
+        """
+        self.trace = True
 
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call ``hook_name`` on every plugin implementing it; ``[(plugin_name, result), ...]``.
@@ -234,7 +227,7 @@ class PluginManager:
         return list(getattr(self.pm.hook, hook_name).get_hookimpls())
 
     def _log_call(self, hook_name: str, plugin: str, started: float) -> None:
-        if getattr(self, "_trace", False):
+        if self.trace:
             log.debug("hook %s on %s took %.2f ms", hook_name, plugin, (time.perf_counter() - started) * 1000)
 
     def collect(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
@@ -259,16 +252,6 @@ class PluginManager:
                 index[item_id] = ProviderGuard(item)
                 owners[item_id] = plugin_name
         return index
-
-    def list_from(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        """All items of a list-returning hook, flattened, in registration order."""
-        return [item for _, items in self.call_each(hook_name, **kwargs) for item in items]
-
-    def enabled_names(self) -> list[str]:
-        return [name for name, info in self.plugins.items() if info.enabled]
-
-    def is_async_hook(self, hook_name: str) -> bool:
-        return any(inspect.iscoroutinefunction(i.function) for i in self._impls(hook_name))
 
 
 def _import(module_name: str, plugin: str) -> ModuleType:
