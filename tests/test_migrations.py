@@ -76,3 +76,22 @@ def test_hook_migrations_adds_the_plugin_branch_in_the_same_command(tmp_path: Pa
     assert "acme_shipments" in inspect(toolbox.db.engine).get_table_names()
     assert "acme_0001" in current_heads(toolbox.db.engine)
     toolbox.close()
+
+
+def test_hook_after_migrate_creates_unmodelled_objects_idempotently(tmp_path: Path, clean_env: Path, plugin_site) -> None:
+    plugin_site.install(
+        "acmeidx",
+        """
+        from sqlalchemy import text
+        from toolbox_core.api import hookimpl
+        KERNEL_API = ">=1.0"
+        @hookimpl
+        def after_migrate(engine):
+            with engine.begin() as conn:
+                conn.execute(text("CREATE INDEX IF NOT EXISTS acme_customers_name ON customers (name)"))
+        """,
+    )
+    toolbox = migrate_twice(f"sqlite:///{tmp_path / 'shop.db'}", plugins=["acmeidx"])
+    indexes = {ix["name"] for ix in inspect(toolbox.db.engine).get_indexes("customers")}
+    assert "acme_customers_name" in indexes
+    toolbox.close()

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import typer
     from fastapi import APIRouter
     from pydantic import BaseModel
+    from sqlalchemy import Engine
 
     from toolbox_core.events.types import EventType, JobSpec, ScheduledJob, Subscriber
     from toolbox_core.kernel import Toolbox
@@ -180,6 +181,16 @@ def migrations() -> str | None:
     Called by ``toolbox migrate`` (and ``toolbox serve`` on start) for every enabled plugin; the
     plugin's first revision has ``down_revision = None`` and ``branch_labels = ("<plugin>",)``.
     Returns: an absolute path, or ``None`` for a plugin without tables.
+    """
+
+
+@hookspec
+def after_migrate(engine: Engine) -> None:
+    """Create database objects the models do not describe: extensions, full-text tables, triggers.
+
+    Called by ``toolbox migrate`` (and ``toolbox serve`` on start) after Alembic upgraded the
+    kernel and every enabled plugin, with the SQLAlchemy ``engine``. Must be idempotent
+    (``CREATE ... IF NOT EXISTS``): it runs on every migrate. Returns nothing.
     """
 
 

@@ -135,9 +135,7 @@ class Toolbox:
         if self.db.is_sqlite:
             _ensure_sqlite_folder(self.settings.database_url)
         upgrade(self.db.engine, self.migration_locations())
-        from toolbox_core.catalog.search.ddl import ensure_search_objects
-
-        ensure_search_objects(self.db.engine)
+        self.plugins.call_each("after_migrate", engine=self.db.engine)
 
     def close(self) -> None:
         for name in ("scheduler", "jobs", "events", "keystore"):  # only those this process used

@@ -53,6 +53,14 @@ def _media_router(toolbox: Any, base: str) -> APIRouter:
 
 
 @hookimpl
+def after_migrate(engine: Any) -> None:
+    """Search objects the models do not describe (SQLite FTS5 table and triggers, pg_trgm)."""
+    from toolbox_core.catalog.search.ddl import ensure_search_objects
+
+    ensure_search_objects(engine)
+
+
+@hookimpl
 def event_types() -> list[EventType]:
     return [
         EventType("product.created", "A product was created (any status).", dict(_PRODUCT_PAYLOAD)),
