@@ -78,11 +78,19 @@ def serve(
         created = load_demo_if_empty(toolbox)
         if created:
             console.print(f"demo catalog loaded: {created} products")
-    toolbox.close()
     console.print(f"Toolbox Commerce {__version__} on http://{host}:{port}  (API docs: /docs)")
+    if workers == 1 and not reload:
+        # One process: serve the kernel already wired above instead of building it again.
+        from toolbox_core.app import create_app
+
+        target: Any = create_app(toolbox=toolbox)
+        factory = False
+    else:
+        toolbox.close()  # each worker process builds its own
+        target, factory = "toolbox_core.app:create_app", True
     uvicorn.run(
-        "toolbox_core.app:create_app",
-        factory=True,
+        target,
+        factory=factory,
         host=host,
         port=port,
         workers=workers if not reload else 1,
