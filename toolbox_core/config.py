@@ -311,6 +311,7 @@ class ConfigValue:
 def explain(settings: Settings, plugin_models: dict[str, BaseModel] | None = None) -> list[ConfigValue]:
     """Every effective value (secrets masked) with where it came from: env, file or default."""
     file_data = read_config_file()
+    env_names = {k.upper() for k in os.environ}
     rows: list[ConfigValue] = []
 
     def walk(prefix: tuple[str, ...], value: Any, file_node: Any) -> None:
@@ -320,7 +321,7 @@ def explain(settings: Settings, plugin_models: dict[str, BaseModel] | None = Non
                 walk((*prefix, k), v, sub)
             return
         var = env_var_name(*prefix)
-        if var in {k.upper() for k in os.environ}:
+        if var in env_names:
             source = f"env {var}"
         elif file_node is not None:
             source = f"file {config_file_path()}"
