@@ -163,6 +163,21 @@ def test_replay_by_event_id_reschedules_all_its_deliveries(toolbox):
     assert {d.status for d in deliveries(toolbox)} == {"pending"}
 
 
+def test_replay_makes_a_delivery_due_at_the_moment_it_records_as_its_update(toolbox):
+    subscribe(toolbox, Subscriber("a", ("order.placed",), failing()))
+    place_order(toolbox)
+    toolbox.events.drain(retry_now=True)
+    [parked] = toolbox.events.failed()
+    start = utcnow()
+    ticks = iter(range(1, 100))
+    toolbox.events.clock = lambda: start + timedelta(seconds=next(ticks))  # every reading is a new time
+
+    toolbox.events.replay(parked.id)
+
+    [delivery] = deliveries(toolbox)
+    assert delivery.next_attempt_at == delivery.updated_at
+
+
 def test_replay_of_an_unknown_id_is_not_found(toolbox):
     with pytest.raises(NotFound):
         toolbox.events.replay("dlv_nope")

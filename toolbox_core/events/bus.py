@@ -240,11 +240,11 @@ class EventBus:
         from toolbox_core.errors import NotFound
 
         column = EventDelivery.event_id if ident.startswith("evt_") else EventDelivery.id
+        now = self.clock()
         with self.toolbox.db.transaction() as session:
             result = session.execute(
                 update(EventDelivery).where(column == ident)
-                .values(status=PENDING, attempts=0, next_attempt_at=self.clock(), claimed_until=None,
-                        updated_at=self.clock()),
+                .values(status=PENDING, attempts=0, next_attempt_at=now, claimed_until=None, updated_at=now),
                 execution_options={"synchronize_session": False},
             )
             count = result.rowcount or 0
