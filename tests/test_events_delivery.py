@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -162,6 +163,21 @@ def test_replay_by_event_id_reschedules_all_its_deliveries(toolbox):
     assert {d.status for d in deliveries(toolbox)} == {"pending"}
 
 
+def test_replay_makes_a_delivery_due_at_the_moment_it_records_as_its_update(toolbox):
+    subscribe(toolbox, Subscriber("a", ("order.placed",), failing()))
+    place_order(toolbox)
+    toolbox.events.drain(retry_now=True)
+    [parked] = toolbox.events.failed()
+    start = utcnow()
+    ticks = iter(range(1, 100))
+    toolbox.events.clock = lambda: start + timedelta(seconds=next(ticks))  # every reading is a new time
+
+    toolbox.events.replay(parked.id)
+
+    [delivery] = deliveries(toolbox)
+    assert delivery.next_attempt_at == delivery.updated_at
+
+
 def test_replay_of_an_unknown_id_is_not_found(toolbox):
     with pytest.raises(NotFound):
         toolbox.events.replay("dlv_nope")
@@ -272,3 +288,26 @@ def test_purge_deletes_old_delivered_events_and_keeps_parked_ones(toolbox):
 
     assert [d.subscriber for d in deliveries(toolbox)] == ["parked"]
     assert toolbox.events.counts()["failed"] == 1
+
+
+def test_batched_successes_are_written_together_by_the_idle_sleeping_writer():
+    from toolbox_core.events.bus import _DoneBuffer
+
+    batches: list[list[str]] = []
+    written = threading.Event()
+
+    def write(ids: list[str]) -> None:
+        batches.append(ids)
+        written.set()
+
+    buffer = _DoneBuffer(write, interval=0.5)  # long enough that both adds land in one batch
+    try:
+        assert not buffer._pending.is_set()  # idle: the writer thread waits, it does not poll
+        buffer.add("dlv_1")
+        buffer.add("dlv_2")
+        assert written.wait(5)
+        assert batches == [["dlv_1", "dlv_2"]]
+        buffer.add("dlv_3")
+    finally:
+        buffer.close()
+    assert batches[-1] == ["dlv_3"] and not buffer._thread.is_alive()

@@ -240,11 +240,11 @@ class EventBus:
         from toolbox_core.errors import NotFound
 
         column = EventDelivery.event_id if ident.startswith("evt_") else EventDelivery.id
+        now = self.clock()
         with self.toolbox.db.transaction() as session:
             result = session.execute(
                 update(EventDelivery).where(column == ident)
-                .values(status=PENDING, attempts=0, next_attempt_at=self.clock(), claimed_until=None,
-                        updated_at=self.clock()),
+                .values(status=PENDING, attempts=0, next_attempt_at=now, claimed_until=None, updated_at=now),
                 execution_options={"synchronize_session": False},
             )
             count = result.rowcount or 0
@@ -429,7 +429,11 @@ def _event_dict(outbox: OutboxEvent) -> dict[str, Any]:
 
 
 class _DoneBuffer:
-    """Collects successful delivery ids and writes them in one statement every few milliseconds."""
+    """Collects successful delivery ids and writes them in one statement a few milliseconds later.
+
+    The writer thread sleeps until an id arrives (no wake-ups while idle), then waits
+    ``interval`` so the ids of that moment go out together.
+    """
 
     def __init__(self, write: Callable[[list[str]], None], interval: float = 0.02, max_size: int = 500) -> None:
         self._write = write
@@ -438,6 +442,7 @@ class _DoneBuffer:
         self._ids: list[str] = []
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
+        self._pending = threading.Event()  # set while ids wait to be written, or to stop
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="toolbox-delivery-done", daemon=True)
         self._thread.start()
@@ -446,6 +451,7 @@ class _DoneBuffer:
         with self._lock:
             self._ids.append(delivery_id)
             full = len(self._ids) >= self._max_size
+        self._pending.set()
         if full:
             self.flush()
 
@@ -453,6 +459,7 @@ class _DoneBuffer:
         with self._flushing:
             with self._lock:
                 ids, self._ids = self._ids, []
+                self._pending.clear()
             if ids:
                 try:
                     self._write(ids)
@@ -460,10 +467,14 @@ class _DoneBuffer:
                     log.exception("could not record %d successful deliveries", len(ids))
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
+        while True:
+            self._pending.wait()
+            if self._stop.wait(self._interval):
+                return
             self.flush()
 
     def close(self) -> None:
         self._stop.set()
+        self._pending.set()
         self._thread.join(5)
         self.flush()
