@@ -185,3 +185,13 @@ def test_a_refused_refund_leaves_the_order_paid_so_the_cancel_can_be_retried(too
     gateway.refund = refund
     order = OrderService(toolbox).cancel(result.order_id, actor="admin:ops")
     assert (order["status"], order["payment_status"]) == ("canceled", "refunded")
+
+
+def test_a_gateway_can_look_up_the_payment_of_an_order(toolbox, gateway):
+    result = CheckoutService(toolbox).complete(ready_cart(toolbox, make_variant(toolbox), provider="test_online"), None)
+    info = PaymentService(toolbox).for_order(result.order_id)
+    assert (info.id, info.order_number, info.amount, info.status) == (result.payment_id, result.number, result.total,
+                                                                      "pending")
+    with pytest.raises(ToolboxError) as missing:
+        PaymentService(toolbox).for_order("ord_nope")
+    assert missing.value.code == "payment_not_found"

@@ -83,6 +83,13 @@ def _transaction_result(tx: PaymentTransaction, payment: Payment, replayed: bool
                              tx.created_at, replayed)
 
 
+def _payment_info(session: Session, payment: Payment) -> PaymentInfo:
+    order = session.get(Order, payment.order_id) if payment.order_id else None
+    return PaymentInfo(payment.id, payment.provider_id, payment.status, payment.amount, payment.currency,
+                       payment.cart_id, payment.order_id, order.number if order else None,
+                       order.status if order else None, payment.created_at)
+
+
 def capture_cash_in_session(session: Session, order: Order, payment: Payment, *, actor: str) -> None:
     """Cash collected by the courier: record the capture of a pay-on-delivery payment."""
     tx = PaymentTransaction(id=new_id("ptx"), payment_id=payment.id, provider_id=payment.provider_id,
@@ -109,17 +116,14 @@ class PaymentService:
             payment = session.get(Payment, payment_id)
             if payment is None:
                 raise NotFound("no such payment", code="payment_not_found")
-            order = session.get(Order, payment.order_id) if payment.order_id else None
-            return PaymentInfo(payment.id, payment.provider_id, payment.status, payment.amount, payment.currency,
-                               payment.cart_id, payment.order_id, order.number if order else None,
-                               order.status if order else None, payment.created_at)
+            return _payment_info(session, payment)
 
     def for_order(self, order_id: str) -> PaymentInfo:
         with self.toolbox.db.session() as session:
-            payment_id = session.scalar(select(Payment.id).where(Payment.order_id == order_id))
-        if payment_id is None:
-            raise NotFound("no payment for this order", code="payment_not_found")
-        return self.get(payment_id)
+            payment = session.scalar(select(Payment).where(Payment.order_id == order_id))
+            if payment is None:
+                raise NotFound("no payment for this order", code="payment_not_found")
+            return _payment_info(session, payment)
 
     # -------------------------------------------------------------- reports
     def authorize(self, provider_id: str, payment_id: str, *, gateway_transaction_id: str, amount: int,
