@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.checkout.helpers import ADDRESS, make_variant, outbox, sign_in, stock_of
+from tests.checkout.helpers import (
+    ADDRESS,
+    admin_headers,
+    make_variant,
+    outbox,
+    ready_cart,
+    sign_in,
+    stock_of,
+)
 
 
 @pytest.fixture
@@ -155,3 +163,34 @@ def test_a_crash_in_the_middle_of_checkout_leaves_no_half_order_and_no_reservati
     assert CartService(toolbox).get(cart_id, None)["status"] == "open"
     monkeypatch.undo()
     assert checkout.CheckoutService(toolbox).complete(cart_id, None).status == "placed"
+
+
+def test_completing_with_a_bad_return_url_or_an_unknown_field_is_refused_and_places_nothing(client, toolbox):
+    cart_id = ready_cart(toolbox, make_variant(toolbox, stock=2))
+    for body in ({"return_url": "javascript:alert(1)"}, {"return_url": "https://shop.uz/" + "x" * 2000},
+                 {"total": 1}):
+        assert _code(client.post(f"/store/carts/{cart_id}/complete", json=body)) == (422, "invalid_input")
+    assert outbox(toolbox, "order.placed") == []
+    assert client.get(f"/store/carts/{cart_id}").json()["status"] == "open"
+
+
+def test_looking_up_a_guest_order_with_a_malformed_or_wrong_phone_is_refused(client, toolbox):
+    from toolbox_core.checkout.service import CheckoutService
+
+    order_id = CheckoutService(toolbox).complete(ready_cart(toolbox, make_variant(toolbox)), None).order_id
+    assert _code(client.get(f"/store/orders/{order_id}", params={"phone": "12345"})) == (422, "invalid_phone")
+    assert _code(client.get(f"/store/orders/{order_id}", params={"phone": "+998 90 000 00 00"})) \
+        == (404, "order_not_found")
+    assert _code(client.get(f"/store/orders/{order_id}")) == (404, "order_not_found")
+
+
+def test_admin_cancel_with_an_unknown_field_or_an_overlong_reason_is_refused_and_cancels_nothing(client, toolbox):
+    from toolbox_core.checkout.service import CheckoutService
+
+    order_id = CheckoutService(toolbox).complete(ready_cart(toolbox, make_variant(toolbox)), None).order_id
+    headers = admin_headers(toolbox)
+    for body in ({"reason": "x" * 501}, {"refund": False}, {"reason": 5}):
+        response = client.post(f"/admin/orders/{order_id}/cancel", headers=headers, json=body)
+        assert _code(response) == (422, "invalid_input")
+    assert client.get(f"/admin/orders/{order_id}", headers=headers).json()["status"] == "placed"
+    assert _code(client.post("/admin/orders/ord_nope/cancel", headers=headers)) == (404, "order_not_found")

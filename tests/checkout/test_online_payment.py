@@ -146,3 +146,52 @@ def test_online_checkout_over_http_returns_the_redirect_and_the_order_shows_it(c
     seen = client.get(f"/store/orders/{order['id']}", params={"phone": "+998901234567"}).json()
     assert seen["payment"]["action"]["kind"] == "redirect"
     assert seen["payment_expires_at"] is not None
+
+
+def test_a_second_cancel_while_the_refund_is_with_the_provider_is_refused_and_refunds_nothing(toolbox, gateway):
+    variant = make_variant(toolbox, stock=2)
+    result = CheckoutService(toolbox).complete(ready_cart(toolbox, variant, provider="test_online"), None)
+    PaymentService(toolbox).capture("test_online", result.payment_id, gateway_transaction_id="gw", amount=result.total)
+    second: list[str] = []
+    refund = gateway.refund
+
+    def refund_while_another_admin_cancels(payment_id: str, amount: int):
+        try:
+            OrderService(toolbox).cancel(result.order_id, actor="admin:other")
+        except Conflict as exc:
+            second.append(exc.code)
+        return refund(payment_id, amount)
+
+    gateway.refund = refund_while_another_admin_cancels
+    order = OrderService(toolbox).cancel(result.order_id, actor="admin:ops")
+    assert second == ["refund_in_progress"]
+    assert gateway.refunds == [(result.payment_id, result.total)]
+    assert (order["status"], order["payment_status"]) == ("canceled", "refunded")
+    assert len(outbox(toolbox, "payment.refunded")) == 1
+
+
+def test_a_refused_refund_leaves_the_order_paid_so_the_cancel_can_be_retried(toolbox, gateway):
+    from toolbox_core.providers import RefundResult
+
+    variant = make_variant(toolbox, stock=2)
+    result = CheckoutService(toolbox).complete(ready_cart(toolbox, variant, provider="test_online"), None)
+    PaymentService(toolbox).capture("test_online", result.payment_id, gateway_transaction_id="gw", amount=result.total)
+    refund = gateway.refund
+    gateway.refund = lambda payment_id, amount: RefundResult(succeeded=False, message="try later")
+    with pytest.raises(ToolboxError) as refused:
+        OrderService(toolbox).cancel(result.order_id, actor="admin:ops")
+    assert refused.value.code == "refund_failed"
+    assert OrderService(toolbox).get(result.order_id)["payment"]["status"] == "captured"
+    gateway.refund = refund
+    order = OrderService(toolbox).cancel(result.order_id, actor="admin:ops")
+    assert (order["status"], order["payment_status"]) == ("canceled", "refunded")
+
+
+def test_a_gateway_can_look_up_the_payment_of_an_order(toolbox, gateway):
+    result = CheckoutService(toolbox).complete(ready_cart(toolbox, make_variant(toolbox), provider="test_online"), None)
+    info = PaymentService(toolbox).for_order(result.order_id)
+    assert (info.id, info.order_number, info.amount, info.status) == (result.payment_id, result.number, result.total,
+                                                                      "pending")
+    with pytest.raises(ToolboxError) as missing:
+        PaymentService(toolbox).for_order("ord_nope")
+    assert missing.value.code == "payment_not_found"

@@ -81,16 +81,16 @@ def snapshots_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, Varia
                              toolbox.settings.default_locale)
 
 
+def line_view(line: CartLine, snap: VariantSnapshot) -> LineView:
+    """A cart line priced and described from its variant's catalog snapshot."""
+    return LineView(line.variant_id, snap.sku, snap.title, line.quantity, snap.unit_price, snap.weight_grams,
+                    snap.mxik_code, snap.package_code, snap.vat_percent)
+
+
 def line_views(cart: Cart, snaps: dict[str, VariantSnapshot]) -> tuple[LineView, ...]:
     """Lines whose variant still exists and is published, priced from the catalog now."""
-    views = []
-    for line in cart.lines:
-        s = snaps.get(line.variant_id)
-        if s is None or not s.published:
-            continue
-        views.append(LineView(line.variant_id, s.sku, s.title, line.quantity, s.unit_price, s.weight_grams,
-                              s.mxik_code, s.package_code, s.vat_percent))
-    return tuple(views)
+    return tuple(line_view(line, snaps[line.variant_id]) for line in cart.lines
+                 if line.variant_id in snaps and snaps[line.variant_id].published)
 
 
 def cart_view(cart: Cart, snaps: dict[str, VariantSnapshot]) -> CartView:

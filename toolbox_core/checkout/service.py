@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from toolbox_core.asyncutil import resolve
 from toolbox_core.cart.models import Cart
-from toolbox_core.cart.service import lock_cart, snapshots_for
+from toolbox_core.cart.service import check_usable, line_view, lock_cart, snapshots_for
 from toolbox_core.catalog.snapshots import VariantSnapshot
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
@@ -97,8 +97,6 @@ class CheckoutService:
             cart = session.scalar(select(Cart).where(Cart.id == cart_id).with_for_update())
             if cart is None:
                 raise NotFound("no such cart", code="cart_not_found")
-            from toolbox_core.cart.service import check_usable
-
             check_usable(cart, cart.customer_id)
         missing = []
         if not cart.lines:
@@ -121,12 +119,7 @@ class CheckoutService:
         if gone:
             raise Conflict("some items are no longer sold; remove them", code="item_unavailable",
                            details={"variant_ids": gone})
-        out = []
-        for ln in cart.lines:
-            s = snaps[ln.variant_id]
-            out.append((LineView(ln.variant_id, s.sku, s.title, ln.quantity, s.unit_price, s.weight_grams,
-                                 s.mxik_code, s.package_code, s.vat_percent), s.product_id))
-        return out
+        return [(line_view(ln, snaps[ln.variant_id]), snaps[ln.variant_id].product_id) for ln in cart.lines]
 
     @staticmethod
     def _wanted(lines: list[tuple[LineView, str]]) -> dict[str, int]:

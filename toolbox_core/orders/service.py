@@ -192,6 +192,8 @@ class OrderService:
                 raise NotFound("no such order", code="order_not_found")
             payment = payment_of(session, order_id)
             self._check_cancellable(order)
+        if payment is not None and payment.status == "refunding":
+            raise Conflict("a refund of this order is in progress", code="refund_in_progress")
         refunded = False
         if payment is not None and payment.status == "captured":
             from toolbox_core.payments.service import PaymentService

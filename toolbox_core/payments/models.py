@@ -11,8 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from toolbox_core.db.base import Base, TimestampMixin, utcnow
 from toolbox_core.db.types import JSONType
 
-#: pending → authorized → captured → refunded; pending/authorized → canceled.
-PAYMENT_STATES = ("pending", "authorized", "captured", "canceled", "refunded")
+#: pending → authorized → captured → refunded; pending/authorized → canceled. ``refunding``: a
+#: kernel-initiated refund is claimed and the provider is being asked (back to captured if it fails).
+PAYMENT_STATES = ("pending", "authorized", "captured", "refunding", "canceled", "refunded")
 
 
 class Payment(TimestampMixin, Base):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from toolbox_core.asyncutil import resolve
@@ -83,6 +83,13 @@ def _transaction_result(tx: PaymentTransaction, payment: Payment, replayed: bool
                              tx.created_at, replayed)
 
 
+def _payment_info(session: Session, payment: Payment) -> PaymentInfo:
+    order = session.get(Order, payment.order_id) if payment.order_id else None
+    return PaymentInfo(payment.id, payment.provider_id, payment.status, payment.amount, payment.currency,
+                       payment.cart_id, payment.order_id, order.number if order else None,
+                       order.status if order else None, payment.created_at)
+
+
 def capture_cash_in_session(session: Session, order: Order, payment: Payment, *, actor: str) -> None:
     """Cash collected by the courier: record the capture of a pay-on-delivery payment."""
     tx = PaymentTransaction(id=new_id("ptx"), payment_id=payment.id, provider_id=payment.provider_id,
@@ -109,17 +116,14 @@ class PaymentService:
             payment = session.get(Payment, payment_id)
             if payment is None:
                 raise NotFound("no such payment", code="payment_not_found")
-            order = session.get(Order, payment.order_id) if payment.order_id else None
-            return PaymentInfo(payment.id, payment.provider_id, payment.status, payment.amount, payment.currency,
-                               payment.cart_id, payment.order_id, order.number if order else None,
-                               order.status if order else None, payment.created_at)
+            return _payment_info(session, payment)
 
     def for_order(self, order_id: str) -> PaymentInfo:
         with self.toolbox.db.session() as session:
-            payment_id = session.scalar(select(Payment.id).where(Payment.order_id == order_id))
-        if payment_id is None:
-            raise NotFound("no payment for this order", code="payment_not_found")
-        return self.get(payment_id)
+            payment = session.scalar(select(Payment).where(Payment.order_id == order_id))
+            if payment is None:
+                raise NotFound("no payment for this order", code="payment_not_found")
+            return _payment_info(session, payment)
 
     # -------------------------------------------------------------- reports
     def authorize(self, provider_id: str, payment_id: str, *, gateway_transaction_id: str, amount: int,
@@ -146,24 +150,47 @@ class PaymentService:
         return self._report("refund", provider_id, payment_id, gateway_transaction_id, amount, currency, data)
 
     def refund_through_provider(self, payment_id: str, *, actor: str) -> TransactionResult:
-        """Ask the provider to refund a captured payment in full (outside any transaction), then record it."""
+        """Ask the provider to refund a captured payment in full (outside any transaction), then record it.
+
+        The refund is claimed first (``captured`` → ``refunding`` by a conditional update), so two
+        concurrent callers (two admins canceling the same paid order) never both ask the provider.
+        """
         info = self.get(payment_id)
-        if info.status != "captured":
-            raise PaymentStateConflict(f"a {info.status} payment cannot be refunded")
         provider = self.toolbox.payment_providers.get(info.provider_id)
         if provider is None:
             raise ToolboxError(f"payment provider {info.provider_id!r} is not enabled", code="provider_unavailable",
                                status=502)
+        self._claim_refund(payment_id)
         try:
-            outcome = resolve(provider.refund(payment_id, info.amount))
-        except Exception as exc:
-            raise ToolboxError("the payment provider failed to refund", code="refund_failed", status=502) from exc
-        if not outcome.succeeded:
-            raise ToolboxError(outcome.message or "the payment provider refused the refund", code="refund_failed",
-                               status=502)
+            try:
+                outcome = resolve(provider.refund(payment_id, info.amount))
+            except Exception as exc:
+                raise ToolboxError("the payment provider failed to refund", code="refund_failed",
+                                   status=502) from exc
+            if not outcome.succeeded:
+                raise ToolboxError(outcome.message or "the payment provider refused the refund",
+                                   code="refund_failed", status=502)
+        except ToolboxError:
+            self._set_status(payment_id, "refunding", "captured")
+            raise
         gateway_id = outcome.gateway_transaction_id or f"refund:{payment_id}"
         return self._report("refund", info.provider_id, payment_id, gateway_id, info.amount, info.currency,
                             {"actor": actor}, cancel_order=False)
+
+    def _claim_refund(self, payment_id: str) -> None:
+        """Move a captured payment to ``refunding``; a 409 when it is not (or no longer) captured."""
+        if not self._set_status(payment_id, "captured", "refunding"):
+            status = self.get(payment_id).status
+            raise PaymentStateConflict(f"a {status} payment cannot be refunded",
+                                       code="refund_in_progress" if status == "refunding" else None,
+                                       details={"status": status})
+
+    def _set_status(self, payment_id: str, expected: str, new: str) -> bool:
+        """Conditional status change in its own short transaction; True when this caller made it."""
+        with self.toolbox.db.transaction() as session:
+            changed = session.execute(update(Payment).where(Payment.id == payment_id, Payment.status == expected)
+                                      .values(status=new))
+            return changed.rowcount == 1
 
     # -------------------------------------------------------------- internals
     def _ensure_order(self, payment_id: str) -> None:
@@ -271,14 +298,13 @@ class PaymentService:
 
     def _apply_refund(self, session: Session, payment: Payment, order: Order | None, amount: int | None,
                       *, cancel_order: bool = True) -> None:
-        if payment.status != "captured":
+        if payment.status not in ("captured", "refunding"):
             raise self._state_error(payment)
         if amount is None or amount > payment.captured_amount - payment.refunded_amount:
             raise AmountMismatch("refund exceeds the captured amount",
                                  details={"refundable": payment.captured_amount - payment.refunded_amount})
         payment.refunded_amount += amount
-        if payment.refunded_amount == payment.captured_amount:
-            payment.status = "refunded"
+        payment.status = "refunded" if payment.refunded_amount == payment.captured_amount else "captured"
         if order is not None:
             order.payment_status = "refunded" if payment.status == "refunded" else order.payment_status
             note(order, "payment_refunded", f"{amount} tiyin")
@@ -291,6 +317,6 @@ class PaymentService:
     @staticmethod
     def _state_error(payment: Payment) -> Conflict:
         codes = {"captured": "payment_already_captured", "canceled": "payment_canceled",
-                 "refunded": "payment_refunded"}
+                 "refunded": "payment_refunded", "refunding": "refund_in_progress"}
         return Conflict(f"the payment is {payment.status}", code=codes.get(payment.status, "invalid_payment_state"),
                         details={"status": payment.status})
