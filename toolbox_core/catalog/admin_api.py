@@ -15,6 +15,7 @@ from toolbox_core.catalog.admin_views import (
     category_view,
     collection_view,
     product_view,
+    product_views,
     variant_view,
 )
 from toolbox_core.catalog.images import delete_image, read_limited, upload_image
@@ -55,7 +56,7 @@ def build_router() -> APIRouter:
                 stmt, count = stmt.where(m.Product.status == status), count.where(m.Product.status == status)
             rows = session.scalars(stmt.order_by(m.Product.created_at.desc(), m.Product.id.desc()).limit(limit).offset(offset)).all()
             storage = get_storage(toolbox)
-            return {"items": [product_view(session, p, storage) for p in rows], "total": session.scalar(count), "limit": limit, "offset": offset}
+            return {"items": product_views(session, rows, storage), "total": session.scalar(count), "limit": limit, "offset": offset}
 
     @router.post("/products", dependencies=WRITE, status_code=201, summary="Create a product with its variants")
     def create_product(request: Request, body: s.ProductIn) -> dict[str, Any]:
