@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from toolbox_core.admin.auth import require_admin
 from toolbox_core.catalog import models as m
@@ -21,7 +21,6 @@ from toolbox_core.catalog.admin_views import (
 from toolbox_core.catalog.images import delete_image, read_limited, upload_image
 from toolbox_core.catalog.service import Catalog
 from toolbox_core.catalog.storage import get_storage
-from toolbox_core.errors import NotFound
 
 READ = [Depends(require_admin("catalog:read"))]
 WRITE = [Depends(require_admin("catalog:write"))]
@@ -112,10 +111,7 @@ def build_router() -> APIRouter:
 
     def _variant(request: Request, variant_id: str) -> dict[str, Any]:
         with _tb(request).db.session() as session:
-            v = session.get(m.ProductVariant, variant_id)
-            if v is None:
-                raise NotFound(f"variant {variant_id!r} not found")
-            return variant_view(v)
+            return variant_view(Catalog._variant(session, variant_id))
 
     # -------------------------------------------------------------- images
     @router.post("/products/{ref}/images", dependencies=WRITE, status_code=201, summary="Upload an image (JPEG, PNG, WebP, GIF)")
@@ -182,9 +178,6 @@ def build_router() -> APIRouter:
 
     def _collection(request: Request, ref: str) -> dict[str, Any]:
         with _tb(request).db.session() as session:
-            col = session.scalar(select(m.Collection).where(or_(m.Collection.id == ref, m.Collection.handle == ref)))
-            if col is None:
-                raise NotFound(f"collection {ref!r} not found")
-            return collection_view(col)
+            return collection_view(Catalog._collection(session, ref))
 
     return router
