@@ -247,3 +247,13 @@ def test_unknown_category_collection_and_variant_are_404(client, admin):
         assert response.json()["error"]["code"] == "not_found"
     assert client.patch("/admin/collections/nope", json={"translations": {"ru": "x"}}, headers=admin).status_code == 404
     assert client.delete("/admin/collections/nope", headers=admin).status_code == 404
+
+
+def test_variant_endpoints_show_the_variant_options(client, admin, make_product):
+    options = [{"code": "color", "translations": {"ru": "Цвет"},
+                "values": [{"code": "red", "translations": {"ru": "Красный"}}, {"code": "blue", "translations": {"ru": "Синий"}}]}]
+    product = make_product(handle="drill", options=options, variants=[{"sku": "D-RED", "price": 100, "options": {"color": "red"}}])
+    variant_id = product["variants"][0]["id"]
+    assert client.get(f"/admin/variants/{variant_id}", headers=admin).json()["options"] == {"color": "red"}
+    patched = client.patch(f"/admin/variants/{variant_id}", json={"options": {"color": "blue"}}, headers=admin)
+    assert patched.status_code == 200 and patched.json()["options"] == {"color": "blue"}

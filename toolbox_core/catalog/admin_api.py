@@ -16,6 +16,7 @@ from toolbox_core.catalog.admin_views import (
     collection_view,
     product_view,
     product_views,
+    variant_options,
     variant_view,
 )
 from toolbox_core.catalog.images import delete_image, read_limited, upload_image
@@ -111,7 +112,7 @@ def build_router() -> APIRouter:
 
     def _variant(request: Request, variant_id: str) -> dict[str, Any]:
         with _tb(request).db.session() as session:
-            return variant_view(Catalog._variant(session, variant_id))
+            return variant_view(Catalog._variant(session, variant_id), variant_options(session, variant_id))
 
     # -------------------------------------------------------------- images
     @router.post("/products/{ref}/images", dependencies=WRITE, status_code=201, summary="Upload an image (JPEG, PNG, WebP, GIF)")

@@ -87,6 +87,17 @@ def product_views(session: Session, products: Sequence[m.Product], storage: Stor
     ]
 
 
+def variant_options(session: Session, variant_id: str) -> dict[str, str]:
+    """``{option code: value code}`` chosen by one variant."""
+    rows = session.execute(
+        select(m.ProductOption.code, m.ProductOptionValue.code)
+        .join(m.ProductOptionValue, m.ProductOptionValue.option_id == m.ProductOption.id)
+        .join(m.VariantOptionValue, m.VariantOptionValue.value_id == m.ProductOptionValue.id)
+        .where(m.VariantOptionValue.variant_id == variant_id)
+    )
+    return {option: value for option, value in rows}
+
+
 def variant_view(v: m.ProductVariant, options: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "id": v.id, "product_id": v.product_id, "sku": v.sku, "barcode": v.barcode, "price": v.price,
