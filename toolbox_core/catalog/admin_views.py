@@ -23,20 +23,8 @@ def product_views(session: Session, products: Sequence[m.Product], storage: Stor
     ids = [p.id for p in products]
     if not ids:
         return []
-    cats: dict[str, list[str]] = defaultdict(list)
-    for pid, handle in session.execute(
-        select(m.ProductCategory.product_id, m.Category.handle)
-        .join(m.Category, m.ProductCategory.category_id == m.Category.id)
-        .where(m.ProductCategory.product_id.in_(ids))
-    ):
-        cats[pid].append(handle)
-    cols: dict[str, list[str]] = defaultdict(list)
-    for pid, handle in session.execute(
-        select(m.ProductCollection.product_id, m.Collection.handle)
-        .join(m.Collection, m.ProductCollection.collection_id == m.Collection.id)
-        .where(m.ProductCollection.product_id.in_(ids))
-    ):
-        cols[pid].append(handle)
+    cats = _linked_handles(session, m.ProductCategory.category_id, m.Category, ids)
+    cols = _linked_handles(session, m.ProductCollection.collection_id, m.Collection, ids)
     options: dict[str, list[m.ProductOption]] = defaultdict(list)
     value_codes: dict[str, tuple[str, str]] = {}
     for o in session.scalars(select(m.ProductOption).where(m.ProductOption.product_id.in_(ids)).order_by(m.ProductOption.position)):
@@ -85,6 +73,17 @@ def product_views(session: Session, products: Sequence[m.Product], storage: Stor
         }
         for product in products
     ]
+
+
+def _linked_handles(session: Session, link: Any, target: Any, product_ids: list[str]) -> dict[str, list[str]]:
+    """``{product id: [handle]}`` of the categories or collections linked through ``link``."""
+    out: dict[str, list[str]] = defaultdict(list)
+    product_id = link.class_.product_id
+    for pid, handle in session.execute(
+        select(product_id, target.handle).join(target, link == target.id).where(product_id.in_(product_ids))
+    ):
+        out[pid].append(handle)
+    return out
 
 
 def variant_options(session: Session, variant_id: str) -> dict[str, str]:
