@@ -72,11 +72,7 @@ def build_router() -> APIRouter:
 
     @router.delete("/products/{ref}", dependencies=WRITE, status_code=204)
     def delete_product(request: Request, ref: str) -> Response:
-        toolbox = _tb(request)
-        deleted = Catalog(toolbox).delete_product(ref)
-        storage = get_storage(toolbox)
-        for key in deleted["image_keys"]:
-            storage.delete(key)
+        Catalog(_tb(request)).delete_product(ref)
         return Response(status_code=204)
 
     @router.put("/products/{ref}/translations/{locale}", dependencies=WRITE, summary="Set a product's texts in one locale")
