@@ -212,3 +212,48 @@ def test_bad_mxik_code_is_422(client, admin):
 def test_unknown_product_is_404(client, admin):
     assert client.get("/admin/products/nope", headers=admin).status_code == 404
     assert client.patch("/admin/products/nope", json={"status": "draft"}, headers=admin).status_code == 404
+
+
+def test_admin_product_list_items_are_the_detail_views_of_each_product(client, admin, make_product, make_category):
+    make_category("drills", "Дрели")
+    make_category("saws", "Пилы")
+    options = [{"code": "color", "translations": {"ru": "Цвет"},
+                "values": [{"code": "red", "translations": {"ru": "Красный"}}, {"code": "blue", "translations": {"ru": "Синий"}}]}]
+    make_product(handle="drill", sku="D-RED", categories=["drills"], options=options,
+                 variants=[{"sku": "D-RED", "price": 100, "options": {"color": "red"}},
+                           {"sku": "D-BLUE", "price": 200, "options": {"color": "blue"}}])
+    make_product(handle="saw", sku="S", categories=["saws"], status="draft")
+    listed = client.get("/admin/products", headers=admin).json()
+    assert listed["total"] == 2
+    for item in listed["items"]:
+        assert item == client.get(f"/admin/products/{item['id']}", headers=admin).json()
+    by_handle = {i["handle"]: i for i in listed["items"]}
+    assert by_handle["drill"]["categories"] == ["drills"] and by_handle["saw"]["categories"] == ["saws"]
+    assert [v["options"] for v in by_handle["drill"]["variants"]] == [{"color": "red"}, {"color": "blue"}]
+    assert [i["handle"] for i in client.get("/admin/products?status=draft", headers=admin).json()["items"]] == ["saw"]
+
+
+def test_admin_product_list_refuses_bad_filters_and_pagination(client, admin):
+    for query in ("status=deleted", "limit=0", "limit=500", "offset=-1"):
+        response = client.get(f"/admin/products?{query}", headers=admin)
+        assert response.status_code == 422, query
+        assert response.json()["error"]["code"] == "invalid_input"
+
+
+def test_unknown_category_collection_and_variant_are_404(client, admin):
+    for path in ("/admin/categories/nope", "/admin/collections/nope", "/admin/variants/nope"):
+        response = client.get(path, headers=admin)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "not_found"
+    assert client.patch("/admin/collections/nope", json={"translations": {"ru": "x"}}, headers=admin).status_code == 404
+    assert client.delete("/admin/collections/nope", headers=admin).status_code == 404
+
+
+def test_variant_endpoints_show_the_variant_options(client, admin, make_product):
+    options = [{"code": "color", "translations": {"ru": "Цвет"},
+                "values": [{"code": "red", "translations": {"ru": "Красный"}}, {"code": "blue", "translations": {"ru": "Синий"}}]}]
+    product = make_product(handle="drill", options=options, variants=[{"sku": "D-RED", "price": 100, "options": {"color": "red"}}])
+    variant_id = product["variants"][0]["id"]
+    assert client.get(f"/admin/variants/{variant_id}", headers=admin).json()["options"] == {"color": "red"}
+    patched = client.patch(f"/admin/variants/{variant_id}", json={"options": {"color": "blue"}}, headers=admin)
+    assert patched.status_code == 200 and patched.json()["options"] == {"color": "blue"}

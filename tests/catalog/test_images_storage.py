@@ -40,6 +40,16 @@ def test_upload_image_is_served_locally_and_listed_in_the_store(client, admin, m
     assert client.get(image["url"]).status_code == 404
 
 
+def test_deleting_a_product_removes_its_image_files(client, toolbox, admin, make_product):
+    from toolbox_core.catalog.service import Catalog
+
+    make_product()
+    image = client.post("/admin/products/drill-x18/images", files={"file": ("d.png", png(), "image/png")}, headers=admin).json()
+    assert client.get(image["url"]).status_code == 200
+    Catalog(toolbox).delete_product("drill-x18")
+    assert client.get(image["url"]).status_code == 404 and image_count(toolbox) == 0
+
+
 def test_non_image_upload_is_415_and_nothing_written(client, toolbox, admin, make_product, settings):
     from pathlib import Path
 

@@ -91,6 +91,26 @@ def test_sort_by_price_and_price_range_filter(client, make_product):
     assert [i["handle"] for i in ranged["items"]] == ["mid"] and ranged["total"] == 1
 
 
+def test_price_min_above_price_max_is_a_clear_422(client, make_product):
+    make_product()
+    resp = client.get("/store/products?price_min=6000000&price_max=2000000")
+    assert resp.status_code == 422
+    assert resp.json()["error"]["code"] == "invalid_price_range"
+
+
+def test_unknown_sort_value_is_a_clear_422(client):
+    resp = client.get("/store/products?sort=cheapest")
+    assert resp.status_code == 422
+    assert resp.json()["error"]["code"] == "invalid_input"
+
+
+def test_unknown_product_handle_is_404(client, make_product):
+    make_product()
+    resp = client.get("/store/products/no-such-product")
+    assert resp.status_code == 404
+    assert resp.json()["error"]["code"] == "not_found"
+
+
 def test_availability_per_variant_and_in_stock_filter(client, toolbox, make_product):
     make_product(handle="stocked", sku="IN")
     make_product(handle="empty", sku="OUT")

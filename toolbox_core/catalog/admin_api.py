@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from toolbox_core.admin.auth import require_admin
 from toolbox_core.catalog import models as m
@@ -15,12 +15,13 @@ from toolbox_core.catalog.admin_views import (
     category_view,
     collection_view,
     product_view,
+    product_views,
+    variant_options,
     variant_view,
 )
 from toolbox_core.catalog.images import delete_image, read_limited, upload_image
 from toolbox_core.catalog.service import Catalog
 from toolbox_core.catalog.storage import get_storage
-from toolbox_core.errors import NotFound
 
 READ = [Depends(require_admin("catalog:read"))]
 WRITE = [Depends(require_admin("catalog:write"))]
@@ -55,7 +56,7 @@ def build_router() -> APIRouter:
                 stmt, count = stmt.where(m.Product.status == status), count.where(m.Product.status == status)
             rows = session.scalars(stmt.order_by(m.Product.created_at.desc(), m.Product.id.desc()).limit(limit).offset(offset)).all()
             storage = get_storage(toolbox)
-            return {"items": [product_view(session, p, storage) for p in rows], "total": session.scalar(count), "limit": limit, "offset": offset}
+            return {"items": product_views(session, rows, storage), "total": session.scalar(count), "limit": limit, "offset": offset}
 
     @router.post("/products", dependencies=WRITE, status_code=201, summary="Create a product with its variants")
     def create_product(request: Request, body: s.ProductIn) -> dict[str, Any]:
@@ -71,11 +72,7 @@ def build_router() -> APIRouter:
 
     @router.delete("/products/{ref}", dependencies=WRITE, status_code=204)
     def delete_product(request: Request, ref: str) -> Response:
-        toolbox = _tb(request)
-        deleted = Catalog(toolbox).delete_product(ref)
-        storage = get_storage(toolbox)
-        for key in deleted["image_keys"]:
-            storage.delete(key)
+        Catalog(_tb(request)).delete_product(ref)
         return Response(status_code=204)
 
     @router.put("/products/{ref}/translations/{locale}", dependencies=WRITE, summary="Set a product's texts in one locale")
@@ -111,10 +108,7 @@ def build_router() -> APIRouter:
 
     def _variant(request: Request, variant_id: str) -> dict[str, Any]:
         with _tb(request).db.session() as session:
-            v = session.get(m.ProductVariant, variant_id)
-            if v is None:
-                raise NotFound(f"variant {variant_id!r} not found")
-            return variant_view(v)
+            return variant_view(Catalog._variant(session, variant_id), variant_options(session, variant_id))
 
     # -------------------------------------------------------------- images
     @router.post("/products/{ref}/images", dependencies=WRITE, status_code=201, summary="Upload an image (JPEG, PNG, WebP, GIF)")
@@ -181,9 +175,6 @@ def build_router() -> APIRouter:
 
     def _collection(request: Request, ref: str) -> dict[str, Any]:
         with _tb(request).db.session() as session:
-            col = session.scalar(select(m.Collection).where(or_(m.Collection.id == ref, m.Collection.handle == ref)))
-            if col is None:
-                raise NotFound(f"collection {ref!r} not found")
-            return collection_view(col)
+            return collection_view(Catalog._collection(session, ref))
 
     return router

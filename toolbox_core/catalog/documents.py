@@ -41,41 +41,43 @@ class _Batch:
     def __init__(self, session: Session, product_ids: list[str]) -> None:
         ids = product_ids
         self.products = session.scalars(select(m.Product).where(m.Product.id.in_(ids))).all()
-        self.ptexts = _by(session.execute(select(m.ProductTranslation.__table__).where(m.ProductTranslation.product_id.in_(ids))), "product_id")
-        variants = session.execute(
-            select(m.ProductVariant.__table__).where(m.ProductVariant.product_id.in_(ids))
-            .order_by(m.ProductVariant.position, m.ProductVariant.sku)
-        ).all()
+        self.ptexts = _rows_by(session, m.ProductTranslation, "product_id", ids)
+        variants = _rows(session, m.ProductVariant, "product_id", ids, m.ProductVariant.position, m.ProductVariant.sku)
         self.variants = _by(variants, "product_id")
         vids = [v.id for v in variants]
-        self.vtexts = _by(session.execute(select(m.VariantTranslation.__table__).where(m.VariantTranslation.variant_id.in_(vids))), "variant_id") if vids else {}
-        options = session.execute(
-            select(m.ProductOption.__table__).where(m.ProductOption.product_id.in_(ids)).order_by(m.ProductOption.position)
-        ).all()
+        self.vtexts = _rows_by(session, m.VariantTranslation, "variant_id", vids)
+        options = _rows(session, m.ProductOption, "product_id", ids, m.ProductOption.position)
         self.options = _by(options, "product_id")
         oids = [o.id for o in options]
-        self.otexts = _by(session.execute(select(m.ProductOptionTranslation.__table__).where(m.ProductOptionTranslation.option_id.in_(oids))), "option_id") if oids else {}
-        values = session.execute(
-            select(m.ProductOptionValue.__table__).where(m.ProductOptionValue.option_id.in_(oids)).order_by(m.ProductOptionValue.position)
-        ).all() if oids else []
+        self.otexts = _rows_by(session, m.ProductOptionTranslation, "option_id", oids)
+        values = _rows(session, m.ProductOptionValue, "option_id", oids, m.ProductOptionValue.position)
         self.values = _by(values, "option_id")
         self.value_by_id = {v.id: v for v in values}
-        valids = list(self.value_by_id)
-        self.valtexts = _by(session.execute(select(m.OptionValueTranslation.__table__).where(m.OptionValueTranslation.value_id.in_(valids))), "value_id") if valids else {}
-        self.variant_values = _by(session.execute(select(m.VariantOptionValue.__table__).where(m.VariantOptionValue.variant_id.in_(vids))), "variant_id") if vids else {}
-        links = session.execute(select(m.ProductCategory.__table__).where(m.ProductCategory.product_id.in_(ids))).all()
+        self.valtexts = _rows_by(session, m.OptionValueTranslation, "value_id", list(self.value_by_id))
+        self.variant_values = _rows_by(session, m.VariantOptionValue, "variant_id", vids)
+        links = _rows(session, m.ProductCategory, "product_id", ids)
         self.product_categories = _by(links, "product_id")
-        cids = {link.category_id for link in links}
-        self.categories = {c.id: c for c in session.execute(select(m.Category.__table__).where(m.Category.id.in_(cids)).order_by(m.Category.position))} if cids else {}
-        self.ctexts = _by(session.execute(select(m.CategoryTranslation.__table__).where(m.CategoryTranslation.category_id.in_(cids))), "category_id") if cids else {}
-        clinks = session.execute(select(m.ProductCollection.__table__).where(m.ProductCollection.product_id.in_(ids))).all()
+        cids = list({link.category_id for link in links})
+        self.categories = {c.id: c for c in _rows(session, m.Category, "id", cids, m.Category.position)}
+        self.ctexts = _rows_by(session, m.CategoryTranslation, "category_id", cids)
+        clinks = _rows(session, m.ProductCollection, "product_id", ids)
         self.product_collections = _by(clinks, "product_id")
-        colids = {link.collection_id for link in clinks}
-        self.collections = {c.id: c for c in session.execute(select(m.Collection.__table__).where(m.Collection.id.in_(colids)))} if colids else {}
-        self.coltexts = _by(session.execute(select(m.CollectionTranslation.__table__).where(m.CollectionTranslation.collection_id.in_(colids))), "collection_id") if colids else {}
-        self.images = _by(session.execute(
-            select(m.ProductImage.__table__).where(m.ProductImage.product_id.in_(ids)).order_by(m.ProductImage.position, m.ProductImage.id)
-        ), "product_id")
+        colids = list({link.collection_id for link in clinks})
+        self.collections = {c.id: c for c in _rows(session, m.Collection, "id", colids)}
+        self.coltexts = _rows_by(session, m.CollectionTranslation, "collection_id", colids)
+        self.images = _rows_by(session, m.ProductImage, "product_id", ids, m.ProductImage.position, m.ProductImage.id)
+
+
+def _rows(session: Session, model: Any, column: str, ids: Sequence[str], *order_by: Any) -> Sequence[Any]:
+    """Plain rows of ``model``'s table whose ``column`` is in ``ids`` (no query when empty)."""
+    if not ids:
+        return []
+    return session.execute(select(model.__table__).where(getattr(model, column).in_(ids)).order_by(*order_by)).all()
+
+
+def _rows_by(session: Session, model: Any, column: str, ids: Sequence[str], *order_by: Any) -> dict[str, list[Any]]:
+    """:func:`_rows` grouped by ``column``."""
+    return _by(_rows(session, model, column, ids, *order_by), column)
 
 
 def render(batch: _Batch, product: m.Product, locale: str, default: str) -> dict[str, Any]:

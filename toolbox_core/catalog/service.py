@@ -258,7 +258,10 @@ class Catalog:
         emit(session, "product.updated", {"product_id": product.id, "handle": product.handle, "status": product.status})
 
     def delete_product(self, id_or_handle: str) -> dict[str, Any]:
-        """Delete a product and its variants (images are removed from storage by the caller)."""
+        """Delete a product and its variants, then its image files (after the commit, so a
+        failed delete never loses files of a product that still exists)."""
+        from toolbox_core.catalog.storage import get_storage
+
         with self.toolbox.db.transaction() as session:
             product = self._product(session, id_or_handle)
             keys = list(session.scalars(select(m.ProductImage.storage_key).where(m.ProductImage.product_id == product.id)))
@@ -268,7 +271,10 @@ class Catalog:
             session.delete(product)
             self._flush(session)
             emit(session, "product.deleted", payload)
-            return {**payload, "image_keys": keys}
+        storage = get_storage(self.toolbox)
+        for key in keys:
+            storage.delete(key)
+        return {**payload, "image_keys": keys}
 
     # ------------------------------------------------------------------ variants
     def add_variant(self, id_or_handle: str, data: s.VariantIn) -> str:

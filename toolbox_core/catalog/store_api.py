@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
 from toolbox_core.catalog import reads
+from toolbox_core.errors import InvalidInput
 from toolbox_core.i18n import resolve_locale
 
 
@@ -47,6 +48,12 @@ def build_router() -> APIRouter:
         locale: LocaleQ = None,
         accept_language: AcceptLanguage = None,
     ) -> Response:
+        if price_min is not None and price_max is not None and price_min > price_max:
+            raise InvalidInput(
+                "price_min must not be greater than price_max",
+                code="invalid_price_range",
+                details={"price_min": price_min, "price_max": price_max},
+            )
         query = reads.ProductQuery(
             locale=request_locale(request, locale, accept_language), limit=limit, offset=offset,
             category=category, collection=collection, price_min=price_min, price_max=price_max,

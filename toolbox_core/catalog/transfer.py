@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from toolbox_core.catalog import models as m
 from toolbox_core.catalog import schemas as s
-from toolbox_core.catalog.admin_views import category_view, collection_view, product_view
+from toolbox_core.catalog.admin_views import category_view, collection_view, product_views
 from toolbox_core.catalog.service import Catalog
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import InvalidInput, ToolboxError
@@ -206,8 +206,8 @@ def export_catalog(toolbox: Any) -> dict[str, Any]:
             for c in session.scalars(select(m.Collection).order_by(m.Collection.handle))
         ]
         products = []
-        for p in session.scalars(select(m.Product).order_by(m.Product.created_at, m.Product.id)):
-            view = product_view(session, p, storage)
+        all_products = session.scalars(select(m.Product).order_by(m.Product.created_at, m.Product.id)).all()
+        for view in product_views(session, all_products, storage):
             products.append({
                 "handle": view["handle"], "status": view["status"], "translations": view["translations"],
                 "categories": view["categories"], "collections": view["collections"], "options": view["options"],
