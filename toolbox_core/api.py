@@ -11,6 +11,8 @@ Everything a plugin needs:
 * the error classes, which the API turns into the one JSON error shape;
 * ``normalize_phone`` (``+998XXXXXXXXX``), money helpers;
 * ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
+* ``NotificationTemplate`` for the ``notification_templates`` hook (``toolbox.notify`` and
+  ``toolbox.templates`` render them), ``otp_text`` for senders writing the sign-in SMS;
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
   ``optional_customer`` and ``require_customer`` (the signed-in customer's id).
@@ -18,6 +20,7 @@ Everything a plugin needs:
 
 from toolbox_core import KERNEL_API_VERSION
 from toolbox_core.admin.auth import AdminPrincipal, require_admin
+from toolbox_core.customers.otp import otp_text
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.sessions import optional_customer, require_customer
 from toolbox_core.db.base import Base, TimestampMixin, utcnow
@@ -41,6 +44,7 @@ from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
+from toolbox_core.notifications.templates import NotificationTemplate
 from toolbox_core.payments.service import PaymentInfo, PaymentService, TransactionResult
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
@@ -81,6 +85,7 @@ __all__ = [
     "NotFound",
     "Notification",
     "NotificationChannel",
+    "NotificationTemplate",
     "OtpSender",
     "PaymentAction",
     "PaymentInfo",
@@ -112,6 +117,7 @@ __all__ = [
     "new_id",
     "normalize_phone",
     "optional_customer",
+    "otp_text",
     "require_admin",
     "require_customer",
     "som",

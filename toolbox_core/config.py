@@ -124,6 +124,16 @@ class JobsSettings(BaseModel):
     redis_namespace: str = "toolbox"
 
 
+class NotificationsSettings(BaseModel):
+    """Notification texts and channels (see :mod:`toolbox_core.notifications.templates`)."""
+
+    #: Texts per template and locale, winning over the kernel's and plugins' defaults:
+    #: ``{"order.placed": {"ru": "Заказ {number} принят", "uz": "..."}}``.
+    templates: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: The channel id per kind when several are enabled: ``{"sms": "eskiz"}``.
+    channels: dict[str, str] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     """The kernel's configuration. ``toolbox config`` prints it with the source of each value."""
 
@@ -156,6 +166,7 @@ class Settings(BaseSettings):
     checkout: CheckoutSettings = Field(default_factory=CheckoutSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
 
     @field_validator("plugins", "locales", "cors_origins", mode="before")
     @classmethod
