@@ -55,7 +55,8 @@ def send_notification(toolbox: Toolbox, template: str, to: str | None, locale: s
     if idempotency_key and toolbox.keystore.get(sent_key(idempotency_key)) is not None:
         log.info("notification %s already sent; skipped", idempotency_key)
         return None
-    data = {**order_data(toolbox, data), **data}
+    given = {key: value for key, value in data.items() if value is not None}
+    data = {**order_data(toolbox, given), **given}
     if isinstance(data.get("total"), int) and "total_som" not in data:
         data["total_som"] = format_som(data["total"])
     to = to or data.get("phone")
