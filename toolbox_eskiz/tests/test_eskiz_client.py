@@ -87,7 +87,7 @@ def test_concurrent_senders_share_one_refresh(eskiz_toolbox, eskiz_settings, fak
 def test_unapproved_text_is_a_permanent_error(client, fake_eskiz):
     fake_eskiz.approved = ["Заказ №{number} принят"]
     client.send("+998901234567", "Заказ №7 принят")
-    with pytest.raises(EskizPermanentError, match="модерац|moderation"):
+    with pytest.raises(EskizPermanentError, match=r"модерац|moderation"):
         client.send("+998901234567", "Купите слона")
 
 
