@@ -51,6 +51,7 @@ class SentSms:
     callback_url: str | None
     status: str = "waiting"
     eskiz_id: int = 0
+    created_at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -203,6 +204,27 @@ class FakeEskiz:
             "id": m.eskiz_id, "request_id": m.request_id, "user_sms_id": m.user_sms_id, "to": m.phone,
             "message": m.text, "status": m.status.upper(), "parts_count": 1, "price": 50, "total_price": 50}})
 
+    async def user_messages(self, request: Request) -> JSONResponse:
+        """``POST /message/sms/get-user-messages``: the account's messages in a date range, paged."""
+        if not self._authorized(request):
+            return _expired()
+        form = await request.form()
+        try:
+            start = _tashkent_epoch(str(form["start_date"]))
+            end = _tashkent_epoch(str(form.get("to_date") or form.get("end_date")))
+            size = min(200, max(20, int(str(form.get("page_size") or 20))))
+            page = max(1, int(request.query_params.get("page", "1")))
+        except (KeyError, ValueError):
+            return JSONResponse({"status": "error", "message": "The given data was invalid."}, status_code=422)
+        with self._lock:
+            rows = [m for m in self.messages if start <= m.created_at <= end + 60]
+        chunk = rows[(page - 1) * size: page * size]
+        next_url = str(request.url.include_query_params(page=page + 1)) if page * size < len(rows) else None
+        return JSONResponse({"status": "success", "data": {
+            "current_page": page, "per_page": size, "total": len(rows), "next_page_url": next_url, "links": [],
+            "result": [{"id": m.eskiz_id, "user_sms_id": m.user_sms_id, "request_id": m.request_id, "to": m.phone,
+                        "message": m.text, "status": m.status.upper()} for m in chunk]}})
+
     async def get_limit(self, request: Request) -> JSONResponse:
         if not self._authorized(request):
             return _expired()
@@ -228,8 +250,16 @@ class FakeEskiz:
             Route("/api/message/sms/send", self.send, methods=["POST"]),
             Route("/api/message/sms/send-batch", self.send_batch, methods=["POST"]),
             Route("/api/message/sms/status_by_id/{ident}", self.status_by_id, methods=["GET"]),
+            Route("/api/message/sms/get-user-messages", self.user_messages, methods=["POST"]),
             Route("/api/user/get-limit", self.get_limit, methods=["GET"]),
         ])
+
+
+def _tashkent_epoch(value: str) -> float:
+    """``%Y-%m-%d %H:%M`` in Tashkent time (UTC+5) -> epoch seconds."""
+    from datetime import datetime, timedelta, timezone
+
+    return datetime.strptime(value, "%Y-%m-%d %H:%M").replace(tzinfo=timezone(timedelta(hours=5))).timestamp()
 
 
 def _expired() -> JSONResponse:

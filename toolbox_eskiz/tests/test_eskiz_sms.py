@@ -117,3 +117,65 @@ def test_payment_and_shipment_sms_only_when_enabled(make_toolbox, eskiz_settings
     order_placed(toolbox)
     toolbox.events.drain()
     assert [m.text for m in fake_eskiz.messages] == ["Заказ №7: в пути. Трек-номер: BTS1"]
+
+
+def interrupted(toolbox, row_id: str) -> None:
+    """Make the record look like its worker died after calling Eskiz, before writing the answer."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+    from toolbox_eskiz.models import EskizMessage
+
+    from toolbox_core.api import utcnow
+
+    with toolbox.db.transaction() as session:
+        session.execute(update(EskizMessage).where(EskizMessage.id == row_id).values(
+            status="sending", request_id=None, claimed_until=utcnow() - timedelta(seconds=1)))
+
+
+def test_a_send_interrupted_after_eskiz_took_it_is_not_sent_again(eskiz_toolbox, fake_eskiz):
+    from toolbox_eskiz.runtime import service_of
+    from toolbox_eskiz.service import Outgoing
+
+    service = service_of(eskiz_toolbox)
+    sms = Outgoing(phone=PHONE, text="Заказ 5 принят", idempotency_key="evt_5")
+    row_id = service.send(sms)
+    interrupted(eskiz_toolbox, row_id)
+    assert service.send(sms) == row_id
+    assert len(fake_eskiz.messages) == 1
+    [record] = messages(eskiz_toolbox)
+    assert record["status"] == "sent" and record["request_id"] == fake_eskiz.messages[0].request_id
+
+
+def test_a_send_interrupted_before_eskiz_got_it_is_sent_by_the_next_attempt(eskiz_toolbox, fake_eskiz):
+    from toolbox_eskiz.runtime import service_of
+    from toolbox_eskiz.service import Outgoing
+
+    service = service_of(eskiz_toolbox)
+    sms = Outgoing(phone=PHONE, text="Заказ 6 принят", idempotency_key="evt_6")
+    row_id = service.send(sms)
+    fake_eskiz.messages.clear()  # Eskiz never got it
+    interrupted(eskiz_toolbox, row_id)
+    service.send(sms)
+    assert [m.user_sms_id for m in fake_eskiz.messages] == [row_id]
+
+
+def test_a_duplicate_job_waits_while_another_worker_is_sending(eskiz_toolbox, fake_eskiz):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+    from toolbox_eskiz.models import EskizMessage
+    from toolbox_eskiz.runtime import service_of
+    from toolbox_eskiz.service import Outgoing
+
+    from toolbox_core.api import RetryLater, utcnow
+
+    service = service_of(eskiz_toolbox)
+    sms = Outgoing(phone=PHONE, text="Заказ 8 принят", idempotency_key="evt_8")
+    row_id = service.send(sms)
+    with eskiz_toolbox.db.transaction() as session:
+        session.execute(update(EskizMessage).where(EskizMessage.id == row_id).values(
+            status="sending", claimed_until=utcnow() + timedelta(seconds=30)))
+    with pytest.raises(RetryLater) as raised:
+        service.send(sms)
+    assert 25 <= raised.value.after <= 31 and len(fake_eskiz.messages) == 1

@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -30,6 +31,8 @@ from toolbox_eskiz.settings import EskizSettings
 log = logging.getLogger("toolbox.eskiz")
 
 TOKEN_LIFETIME = 30 * 24 * 3600
+#: Eskiz reports dates in Tashkent time (UTC+5, no daylight saving) [inference].
+TASHKENT = timezone(timedelta(hours=5))
 LOCK_SECONDS = 30
 #: How long a caller waits for another's refresh before trying itself.
 WAIT_FOR_REFRESH_SECONDS = 10.0
@@ -105,6 +108,25 @@ class EskizClient:
         body = self._call("GET", f"/message/sms/status_by_id/{ident}")
         data = body.get("data")
         return data if isinstance(data, dict) else {}
+
+    def find_by_user_sms_id(self, user_sms_id: str, *, since: datetime, max_pages: int = 20) -> SendResult | None:
+        """The message we sent with ``user_sms_id`` since ``since`` (``get-user-messages``), if any.
+
+        Used only to settle a send whose worker died before recording Eskiz's answer.
+        """
+        start = (since.astimezone(TASHKENT) - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M")
+        end = (datetime.now(TASHKENT) + timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M")
+        for page in range(1, max_pages + 1):
+            body = self._call("POST", f"/message/sms/get-user-messages?page={page}", data={
+                "start_date": start, "to_date": end, "page_size": "200", "count": "0"})
+            data = body.get("data") if isinstance(body.get("data"), dict) else body
+            rows = data.get("result") or []
+            for row in rows if isinstance(rows, list) else []:
+                if isinstance(row, dict) and str(row.get("user_sms_id") or "") == user_sms_id:
+                    return SendResult(request_id=str(row.get("request_id") or ""), status=str(row.get("status") or ""))
+            if not data.get("next_page_url"):
+                return None
+        return None
 
     def balance(self) -> int:
         """The account balance (``/user/get-limit``), as Eskiz reports it (so'm)."""

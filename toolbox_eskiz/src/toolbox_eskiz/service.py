@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from toolbox_core.api import PermanentFailure, RetryLater, Toolbox, new_id, utcnow
@@ -26,6 +26,9 @@ log = logging.getLogger("toolbox.eskiz")
 #: How long a worker owns a row it is sending (longer than the HTTP timeout).
 CLAIM_SECONDS = 90
 FINAL_OR_TAKEN = (SENT, DELIVERED, FAILED, BLOCKED)
+
+#: Claims: a first attempt, a retry after a known failure, a takeover after a worker died.
+NEW, RETRY, UNCERTAIN = "new", "retry", "uncertain"
 
 #: Texts a test account may send, per locale.
 TEST_TEXTS = {"ru": "Это тест от Eskiz", "uz": "Bu Eskiz dan test", "en": "This is test from Eskiz"}
@@ -65,8 +68,10 @@ class SmsService:
         (nothing will try again, as for sign-in codes) a transient error also ends the row as
         ``failed``.
         """
-        row_id, claimed = self._claim(sms)
-        if not claimed:
+        row_id, claim = self._claim(sms)
+        if claim is None:
+            return row_id
+        if claim == UNCERTAIN and self._already_at_eskiz(row_id):
             return row_id
         try:
             result = self.client.send(sms.phone, self.wire_text(sms), user_sms_id=row_id,
@@ -93,8 +98,27 @@ class SmsService:
         return row_id
 
     # ------------------------------------------------------------------ rows
-    def _claim(self, sms: Outgoing) -> tuple[str, bool]:
-        """The row for ``sms`` and whether this attempt owns it (may send)."""
+    def _already_at_eskiz(self, row_id: str) -> bool:
+        """After a worker died mid-send: did Eskiz get the message? Looked up by ``user_sms_id``."""
+        with self.toolbox.db.session() as session:
+            created = session.scalar(select(EskizMessage.created_at).where(EskizMessage.id == row_id))
+        try:
+            found = self.client.find_by_user_sms_id(row_id, since=created or utcnow())
+        except EskizTransientError as exc:
+            self._finish(row_id, status=QUEUED, last_error=f"cannot check an interrupted send: {exc.message}")
+            raise RetryLater(exc.message, after=exc.retry_after) from exc
+        if found is None:
+            return False
+        log.info("interrupted send %s had reached Eskiz; not sending it again", row_id)
+        self._finish(row_id, status=SENT, request_id=found.request_id, gateway_status=found.status)
+        return True
+
+    def _claim(self, sms: Outgoing) -> tuple[str, str | None]:
+        """The row for ``sms`` and this attempt's claim: ``None`` (another owns it or it is
+        done), ``NEW``/``RETRY`` (send), ``UNCERTAIN`` (a worker died mid-send: check first).
+
+        A row another worker is sending right now raises ``RetryLater`` until its claim ends.
+        """
         now = utcnow()
         until = now + timedelta(seconds=CLAIM_SECONDS)
         if sms.idempotency_key:
@@ -113,23 +137,28 @@ class SmsService:
             if existing is None:
                 raise
             return existing, self._take(existing, now, until)
-        return row_id, True
+        return row_id, NEW
 
     def _by_key(self, key: str) -> str | None:
         with self.toolbox.db.session() as session:
             return session.scalar(select(EskizMessage.id).where(EskizMessage.idempotency_key == key))
 
-    def _take(self, row_id: str, now: datetime, until: datetime) -> bool:
+    def _take(self, row_id: str, now: datetime, until: datetime) -> str | None:
         """Claim a queued row, or a sending one whose worker's claim expired."""
         with self.toolbox.db.transaction() as session:
-            result = session.execute(
-                update(EskizMessage)
-                .where(EskizMessage.id == row_id, or_(
-                    EskizMessage.status == QUEUED,
-                    (EskizMessage.status == SENDING) & (EskizMessage.claimed_until < now)))
+            row = session.execute(select(EskizMessage.status, EskizMessage.claimed_until)
+                                  .where(EskizMessage.id == row_id).with_for_update()).one()
+            if row.status in FINAL_OR_TAKEN:
+                return None
+            claimed_until = _aware(row.claimed_until)
+            if row.status == SENDING and claimed_until is not None and claimed_until > now:
+                wait = (claimed_until - now).total_seconds()
+                raise RetryLater(f"SMS {row_id} is being sent by another worker", after=max(1.0, wait))
+            session.execute(
+                update(EskizMessage).where(EskizMessage.id == row_id)
                 .values(status=SENDING, claimed_until=until, attempts=EskizMessage.attempts + 1, updated_at=now),
                 execution_options={"synchronize_session": False})
-        return bool(result.rowcount)
+        return UNCERTAIN if row.status == SENDING else RETRY
 
     def _finish(self, row_id: str, *, status: str, **values: Any) -> None:
         now = utcnow()
@@ -138,3 +167,10 @@ class SmsService:
                 update(EskizMessage).where(EskizMessage.id == row_id)
                 .values(status=status, claimed_until=None, status_at=now, updated_at=now, **values),
                 execution_options={"synchronize_session": False})
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back; they are UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
