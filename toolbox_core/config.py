@@ -122,6 +122,10 @@ class JobsSettings(BaseModel):
     event_retention_days: int = Field(7, gt=0)
     #: Prefix of every Redis key the broker and the scheduler locks use.
     redis_namespace: str = "toolbox"
+    #: A worker process silent this long (ms) counts as dead: its unfinished messages are requeued.
+    redis_heartbeat_timeout_ms: int = Field(60_000, ge=5_000)
+    #: Chance per million broker commands of running that requeue (Dramatiq's default is 1000).
+    redis_maintenance_chance: int = Field(1000, ge=1, le=1_000_000)
 
 
 class NotificationsSettings(BaseModel):

@@ -81,7 +81,9 @@ def _honouring_retry_later(spec: JobSpec) -> Any:
 def build_broker(settings: Settings) -> Broker:
     """Redis broker when ``redis_url`` is set, otherwise an in-memory broker for in-process workers."""
     if settings.redis_url:
-        return BatchingRedisBroker(url=settings.redis_url, namespace=f"{settings.jobs.redis_namespace}:dramatiq")
+        return BatchingRedisBroker(url=settings.redis_url, namespace=f"{settings.jobs.redis_namespace}:dramatiq",
+                                   heartbeat_timeout=settings.jobs.redis_heartbeat_timeout_ms,
+                                   maintenance_chance=settings.jobs.redis_maintenance_chance)
     return StubBroker()
 
 

@@ -16,7 +16,7 @@ PLUGIN_NAME = "core.notifications"
 
 @hookimpl
 def register_jobs(toolbox: Toolbox) -> list[JobSpec]:
-    def send(**kwargs: Any) -> str | None:
-        return send_notification(toolbox, **kwargs)
+    def send(**kwargs: Any) -> None:  # Dramatiq keeps no results: return nothing
+        send_notification(toolbox, **kwargs)
 
     return [JobSpec(NOTIFY_JOB, send, queue="notifications")]

@@ -121,18 +121,14 @@ class SmsService:
         """
         now = utcnow()
         until = now + timedelta(seconds=CLAIM_SECONDS)
-        if sms.idempotency_key:
-            existing = self._by_key(sms.idempotency_key)
-            if existing is not None:
-                return existing, self._take(existing, now, until)
-        row_id = new_id("sms")
+        row_id = new_id("sms")  # insert first: a new key (the usual case) costs one statement
         try:
             with self.toolbox.db.transaction() as session:
                 session.add(EskizMessage(
                     id=row_id, idempotency_key=sms.idempotency_key, phone=sms.phone, template=sms.template,
                     locale=sms.locale, text=sms.shown_text or self.wire_text(sms), status=SENDING, attempts=1,
                     claimed_until=until))
-        except IntegrityError:  # a concurrent attempt with the same key inserted first
+        except IntegrityError:  # the key has a row already: an earlier or concurrent attempt
             existing = self._by_key(sms.idempotency_key or "")
             if existing is None:
                 raise
