@@ -122,6 +122,10 @@ class JobsSettings(BaseModel):
     event_retention_days: int = Field(7, gt=0)
     #: Prefix of every Redis key the broker and the scheduler locks use.
     redis_namespace: str = "toolbox"
+    #: Interval (seconds) per scheduled job name, replacing the job's own (e.g. ``{"moysklad.sync": 600}``).
+    intervals: dict[str, int] = Field(default_factory=dict)
+    #: Expiry of a job lease; the holder renews it every third of this while it runs.
+    lease_seconds: float = Field(60.0, gt=0)
 
 
 class Settings(BaseSettings):
