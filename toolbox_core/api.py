@@ -13,7 +13,11 @@ Everything a plugin needs:
 * ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
-  ``optional_customer`` and ``require_customer`` (the signed-in customer's id).
+  ``optional_customer`` and ``require_customer`` (the signed-in customer's id);
+* stock sync from a source: ``StockBatch``, ``apply_stock_batch`` (one batch, changed-only,
+  catalog SKUs only), ``sync_source`` (a whole stream, batch by batch) and its ``SyncReport``
+  / ``BatchResult``, ``catalog_skus`` (keyset paging over the catalog's SKUs);
+* ``JobLease`` / ``LeaseHeld``: a job's cross-process lease (``toolbox.scheduler.lease(name)``).
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -36,7 +40,15 @@ from toolbox_core.errors import (
 from toolbox_core.events import emit
 from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
 from toolbox_core.ids import new_id
+from toolbox_core.inventory.sync import (
+    BatchResult,
+    SyncReport,
+    apply_stock_batch,
+    catalog_skus,
+    sync_source,
+)
 from toolbox_core.jobs.failures import PermanentFailure, RetryLater
+from toolbox_core.jobs.lease import JobLease, LeaseHeld
 from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
@@ -57,6 +69,7 @@ from toolbox_core.providers import (
     RefundResult,
     ShippingProvider,
     ShippingQuote,
+    StockBatch,
     StockLevel,
 )
 
@@ -66,6 +79,7 @@ __all__ = [
     "AdminPrincipal",
     "BadRequest",
     "Base",
+    "BatchResult",
     "CartView",
     "Conflict",
     "DoctorCheck",
@@ -74,9 +88,11 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "InventorySource",
+    "JobLease",
     "JobSpec",
     "KeyStore",
     "KeyStoreUnavailable",
+    "LeaseHeld",
     "LineView",
     "NotFound",
     "Notification",
@@ -96,8 +112,10 @@ __all__ = [
     "ServiceUnavailable",
     "ShippingProvider",
     "ShippingQuote",
+    "StockBatch",
     "StockLevel",
     "Subscriber",
+    "SyncReport",
     "TimestampMixin",
     "Tiyin",
     "Toolbox",
@@ -106,6 +124,8 @@ __all__ = [
     "Unauthorized",
     "VerifyOutcome",
     "WindowHit",
+    "apply_stock_batch",
+    "catalog_skus",
     "emit",
     "format_som",
     "hookimpl",
@@ -115,5 +135,6 @@ __all__ = [
     "require_admin",
     "require_customer",
     "som",
+    "sync_source",
     "utcnow",
 ]

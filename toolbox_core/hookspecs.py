@@ -126,8 +126,11 @@ def otp_senders(toolbox: Toolbox) -> list[OtpSender] | None:
 def inventory_sources(toolbox: Toolbox) -> list[InventorySource] | None:
     """External sources of truth for stock counts (see ``InventorySource``).
 
-    Called once at start-up; indexed by ``id``. The kernel applies what ``fetch_levels``
-    returns without losing concurrent reservations. Returns: a list of sources.
+    Called once at start-up; indexed by ``id``. The job ``inventory.sync_sources`` applies what
+    ``stream_levels`` (batches, preferred) or ``fetch_levels`` report, batch by batch, to
+    catalog SKUs only and only where the figure changed, without losing concurrent
+    reservations; the rules (including recent sales the source does not know yet) are on
+    :class:`toolbox_core.providers.InventorySource`. Returns: a list of sources.
     """
 
 
