@@ -43,6 +43,7 @@ from toolbox_core.ids import new_id
 from toolbox_core.inventory.sync import (
     BatchResult,
     SyncReport,
+    apply_missing,
     apply_stock_batch,
     catalog_skus,
     sync_source,
@@ -124,6 +125,7 @@ __all__ = [
     "Unauthorized",
     "VerifyOutcome",
     "WindowHit",
+    "apply_missing",
     "apply_stock_batch",
     "catalog_skus",
     "emit",

@@ -282,12 +282,18 @@ def sync_source(toolbox: Any, source: Any, *, since: str | None = None, dry_run:
         if progress is not None:
             progress.advance(len(batch.levels))
     if full:
-        _missing(toolbox, report, seen, zero_missing=zero_missing, dry_run=dry_run)
+        apply_missing(toolbox, report, seen, zero_missing=zero_missing, dry_run=dry_run)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
-def _missing(toolbox: Any, report: SyncReport, seen: set[str], *, zero_missing: bool, dry_run: bool) -> None:
+def apply_missing(toolbox: Any, report: SyncReport, seen: set[str], *, zero_missing: bool,
+                  dry_run: bool = False) -> None:
+    """Count the catalog SKUs not in ``seen`` into ``report.missing`` (and, with ``zero_missing``,
+    set their existing levels to 0, counted in ``zeroed``), in keyset chunks of the catalog.
+
+    :func:`sync_source` calls it at the end of a full run; a plugin that classifies batches itself
+    (``apply_stock_batch`` as it streams) calls it with the SKUs it saw."""
     settings = toolbox.settings.inventory
     report.missing, after = 0, None
     while True:

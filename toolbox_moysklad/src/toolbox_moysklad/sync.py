@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from toolbox_core.api import (
@@ -38,6 +38,8 @@ from toolbox_core.api import (
     StockLevel,
     SyncReport,
     Toolbox,
+    apply_missing,
+    apply_stock_batch,
     catalog_skus,
     emit,
     new_id,
@@ -59,6 +61,16 @@ MAX_CHANGED_SINCE = timedelta(hours=24)
 #: Largest figure we store (the level column is a 32-bit integer).
 MAX_FIGURE = 1_000_000_000
 SKU_MAX_LENGTH = 100
+
+
+_PG_STAGE_SELECT = """
+INSERT INTO moysklad_items (assortment_id, sku, figure, seen_run)
+SELECT t.a, t.s, t.f, :run FROM unnest(CAST(:ids AS varchar[]), CAST(:skus AS varchar[]),
+                                       CAST(:figures AS integer[])) AS t(a, s, f)
+ON CONFLICT (assortment_id) DO UPDATE SET figure = excluded.figure, seen_run = excluded.seen_run"""
+#: A full run links rows to SKUs; incremental rows carry only the id and keep their link.
+_PG_STAGE_LINK = _PG_STAGE_SELECT + ", sku = excluded.sku"
+_PG_STAGE = _PG_STAGE_SELECT
 
 
 def settings_of(toolbox: Toolbox) -> MoySkladSettings:
@@ -125,6 +137,9 @@ class MoySkladSync:
         self.client = client or MoySkladClient(self.settings, toolbox.keystore)
         self._own_client = client is None
         self._insert = sqlite.insert if toolbox.db.is_sqlite else postgresql.insert
+        #: The dry run of a full run, built page by page as pages arrive (None: do it afterwards).
+        self._dry: SyncReport | None = None
+        self._seen: set[str] = set()
 
     def close(self) -> None:
         if self._own_client:
@@ -198,6 +213,8 @@ class MoySkladSync:
     def _stage_full(self, run: MoySkladSyncRun, progress: Progress | None) -> None:
         if run.fetched and not run.next_href:
             return  # a resumed run that had fetched everything
+        if not run.fetched:  # a fresh run sees every page here: check them as they come
+            self._dry = SyncReport(source=SOURCE_ID, dry_run=True, full=True)
         params = {"limit": self.settings.page_size, "offset": 0, "filter": "quantityMode=all"}
         pages = self.client.pages("/report/stock/all", params, start_url=run.next_href)
         total_announced = False
@@ -209,6 +226,8 @@ class MoySkladSync:
                 total_announced = True
             items = [item for item in (row_item(r, self.settings) for r in rows if isinstance(r, dict)) if item]
             self._stage(run, items, next_url, link=True)
+            if self._dry is not None:
+                self._check_page(run, items)
             if progress is not None:
                 progress.advance(len(rows))
 
@@ -241,11 +260,18 @@ class MoySkladSync:
 
     def _stage(self, run: MoySkladSyncRun, items: list[tuple[str, str | None, int]], next_url: str | None,
                *, link: bool) -> None:
-        """Upsert one page into ``moysklad_items`` and record the run's progress, in one transaction."""
-        unique = {ident: (ident, sku, figure) for ident, sku, figure in items}
+        """Upsert one page into ``moysklad_items`` and record the run's progress, in one transaction.
+
+        One statement per page: on PostgreSQL the page goes as three arrays (``unnest``).
+        """
+        unique = list({ident: (ident, sku, figure) for ident, sku, figure in items}.values())
         with self.toolbox.db.transaction() as session:
-            if unique:
-                values = [{"assortment_id": i, "sku": s, "figure": f, "seen_run": run.id} for i, s, f in unique.values()]
+            if unique and not self.toolbox.db.is_sqlite:
+                session.execute(text(_PG_STAGE_LINK if link else _PG_STAGE), {
+                    "ids": [i for i, _, _ in unique], "skus": [s for _, s, _ in unique],
+                    "figures": [f for _, _, f in unique], "run": run.id})
+            elif unique:
+                values = [{"assortment_id": i, "sku": s, "figure": f, "seen_run": run.id} for i, s, f in unique]
                 stmt = self._insert(MoySkladItem).values(values)
                 changes = {"figure": stmt.excluded.figure, "seen_run": stmt.excluded.seen_run}
                 if link:
@@ -255,6 +281,17 @@ class MoySkladSync:
             run.next_href = next_url
             session.execute(update(MoySkladSyncRun).where(MoySkladSyncRun.id == run.id)
                             .values(fetched=run.fetched, next_href=next_url))
+
+    def _check_page(self, run: MoySkladSyncRun, items: list[tuple[str, str | None, int]]) -> None:
+        """The dry run of one staged page, while the next page downloads (full runs)."""
+        assert self._dry is not None
+        latest = {sku: figure for _, sku, figure in items if sku}
+        with self.toolbox.db.session() as session:
+            result = apply_stock_batch(session, [StockLevel(sku, f) for sku, f in latest.items()], source=SOURCE_ID,
+                                       dry_run=True, as_of=_aware(run.started_at),
+                                       sales_lag_seconds=self.toolbox.settings.inventory.sales_lag_seconds)
+        self._dry.add(result)
+        self._seen.update(latest)
 
     # ------------------------------------------------------------------ phases 2 and 3
     def _staged(self, run: MoySkladSyncRun, as_of: datetime) -> Iterator[StockBatch]:
@@ -277,8 +314,13 @@ class MoySkladSync:
         as_of = _aware(run.started_at)
         if progress is not None:
             progress.message("checking the figures")
-        dry = sync_source(self.toolbox, _Source(), dry_run=True, full=full, zero_missing=zero,
-                          batches=self._staged(run, as_of))
+        if self._dry is not None:
+            dry = self._dry
+            apply_missing(self.toolbox, dry, self._seen, zero_missing=zero, dry_run=True)
+            self._seen.clear()
+        else:
+            dry = sync_source(self.toolbox, _Source(), dry_run=True, full=full, zero_missing=zero,
+                              batches=self._staged(run, as_of))
         extras = self._extras(run)
         catalog = dry.matched + (dry.missing or 0) if full else self._catalog_size()
         if dry.zeroed >= self.settings.zero_guard_min_skus and dry.zeroed > self.settings.max_zero_share * catalog:
