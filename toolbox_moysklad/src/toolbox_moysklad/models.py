@@ -25,8 +25,11 @@ class MoySkladItem(Base):
     sku: Mapped[str | None] = mapped_column(String(255), nullable=True)
     figure: Mapped[int] = mapped_column(Integer, default=0)
     seen_run: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: The page of ``seen_run`` it came on (full runs write page by page once that is safe).
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
-    __table_args__ = (Index("ix_moysklad_items_seen_run_sku", "seen_run", "sku"),)
+    __table_args__ = (Index("ix_moysklad_items_seen_run_sku", "seen_run", "sku"),
+                      Index("ix_moysklad_items_seen_run_page", "seen_run", "page"))
 
 
 class MoySkladSyncRun(Base):

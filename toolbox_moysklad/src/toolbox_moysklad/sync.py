@@ -64,10 +64,11 @@ SKU_MAX_LENGTH = 100
 
 
 _PG_STAGE_SELECT = """
-INSERT INTO moysklad_items (assortment_id, sku, figure, seen_run)
-SELECT t.a, t.s, t.f, :run FROM unnest(CAST(:ids AS varchar[]), CAST(:skus AS varchar[]),
-                                       CAST(:figures AS integer[])) AS t(a, s, f)
-ON CONFLICT (assortment_id) DO UPDATE SET figure = excluded.figure, seen_run = excluded.seen_run"""
+INSERT INTO moysklad_items (assortment_id, sku, figure, seen_run, page)
+SELECT t.a, t.s, t.f, :run, :page FROM unnest(CAST(:ids AS varchar[]), CAST(:skus AS varchar[]),
+                                              CAST(:figures AS integer[])) AS t(a, s, f)
+ON CONFLICT (assortment_id) DO UPDATE SET figure = excluded.figure, seen_run = excluded.seen_run,
+  page = excluded.page"""
 #: A full run links rows to SKUs; incremental rows carry only the id and keep their link.
 _PG_STAGE_LINK = _PG_STAGE_SELECT + ", sku = excluded.sku"
 _PG_STAGE = _PG_STAGE_SELECT
@@ -139,7 +140,10 @@ class MoySkladSync:
         self._insert = sqlite.insert if toolbox.db.is_sqlite else postgresql.insert
         #: The dry run of a full run, built page by page as pages arrive (None: do it afterwards).
         self._dry: SyncReport | None = None
+        self._real: SyncReport | None = None
         self._seen: set[str] = set()
+        self._pending: list[int] = []
+        self._catalog: int | None = None
 
     def close(self) -> None:
         if self._own_client:
@@ -158,7 +162,10 @@ class MoySkladSync:
                 self._stage_full(run, progress)
             else:
                 self._stage_changes(run, since, report_url)
+            fetched_at = time.perf_counter()
             report = self._apply(run, progress)
+            report["fetch_seconds"] = round(fetched_at - started, 3)
+            report["apply_seconds"] = round(time.perf_counter() - fetched_at, 3)
             status = "ok" if not report.get("blocked") else "blocked"
         except Exception as exc:
             self._finish(run, "failed", None, self.client.requests - requests_before, started,
@@ -213,23 +220,31 @@ class MoySkladSync:
     def _stage_full(self, run: MoySkladSyncRun, progress: Progress | None) -> None:
         if run.fetched and not run.next_href:
             return  # a resumed run that had fetched everything
-        if not run.fetched:  # a fresh run sees every page here: check them as they come
+        fresh = not run.fetched
+        if fresh:  # a fresh run sees every page here: check them as they come
             self._dry = SyncReport(source=SOURCE_ID, dry_run=True, full=True)
+            self._real = SyncReport(source=SOURCE_ID, full=True)
         params = {"limit": self.settings.page_size, "offset": 0, "filter": "quantityMode=all"}
         pages = self.client.pages("/report/stock/all", params, start_url=run.next_href)
-        total_announced = False
-        for page, next_url in _prefetched(pages):
+        size, safe = 0, False
+        for number, (page, next_url) in enumerate(_prefetched(pages)):
             rows = page.get("rows") or []
-            if progress is not None and not total_announced:
-                progress.total(int((page.get("meta") or {}).get("size") or 0))
-                progress.message("fetching MoySklad stock")
-                total_announced = True
+            if number == 0:
+                size = int((page.get("meta") or {}).get("size") or 0)
+                if progress is not None:
+                    progress.total(size)
+                    progress.message("fetching MoySklad stock")
             items = [item for item in (row_item(r, self.settings) for r in rows if isinstance(r, dict)) if item]
-            self._stage(run, items, next_url, link=True)
-            if self._dry is not None:
-                self._check_page(run, items)
+            self._stage(run, items, next_url, link=True, page=number if fresh else None)
             if progress is not None:
                 progress.advance(len(rows))
+            if not fresh:
+                continue
+            self._check_page(run, items)
+            self._pending.append(number)
+            safe = safe or self._cannot_block(run, size)
+            if safe:  # the guard can no longer stop this run: write while the next page downloads
+                self._write_pending(run)
 
     def _stage_changes(self, run: MoySkladSyncRun, since: datetime | None, report_url: str | None) -> None:
         path, params = "/report/stock/all/current", {"stockType": self.settings.figure}
@@ -259,7 +274,7 @@ class MoySkladSync:
         return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), params
 
     def _stage(self, run: MoySkladSyncRun, items: list[tuple[str, str | None, int]], next_url: str | None,
-               *, link: bool) -> None:
+               *, link: bool, page: int | None = None) -> None:
         """Upsert one page into ``moysklad_items`` and record the run's progress, in one transaction.
 
         One statement per page: on PostgreSQL the page goes as three arrays (``unnest``).
@@ -269,11 +284,13 @@ class MoySkladSync:
             if unique and not self.toolbox.db.is_sqlite:
                 session.execute(text(_PG_STAGE_LINK if link else _PG_STAGE), {
                     "ids": [i for i, _, _ in unique], "skus": [s for _, s, _ in unique],
-                    "figures": [f for _, _, f in unique], "run": run.id})
+                    "figures": [f for _, _, f in unique], "run": run.id, "page": page})
             elif unique:
-                values = [{"assortment_id": i, "sku": s, "figure": f, "seen_run": run.id} for i, s, f in unique]
+                values = [{"assortment_id": i, "sku": s, "figure": f, "seen_run": run.id, "page": page}
+                          for i, s, f in unique]
                 stmt = self._insert(MoySkladItem).values(values)
-                changes = {"figure": stmt.excluded.figure, "seen_run": stmt.excluded.seen_run}
+                changes = {"figure": stmt.excluded.figure, "seen_run": stmt.excluded.seen_run,
+                           "page": stmt.excluded.page}
                 if link:
                     changes["sku"] = stmt.excluded.sku
                 session.execute(stmt.on_conflict_do_update(index_elements=["assortment_id"], set_=changes))
@@ -292,6 +309,34 @@ class MoySkladSync:
                                        sales_lag_seconds=self.toolbox.settings.inventory.sales_lag_seconds)
         self._dry.add(result)
         self._seen.update(latest)
+
+    def _cannot_block(self, run: MoySkladSyncRun, size: int) -> bool:
+        """True once no remaining page could make the guard stop the run (so writing may start).
+
+        Only when missing SKUs are kept: every row still to come could at most zero one level.
+        """
+        if run.dry_run or self.settings.missing == "zero" or self._dry is None:
+            return False
+        worst = self._dry.zeroed + max(0, size - run.fetched)
+        if worst < self.settings.zero_guard_min_skus:
+            return True
+        if self._catalog is None:
+            self._catalog = self._catalog_size()
+        return worst <= self.settings.max_zero_share * self._catalog
+
+    def _write_pending(self, run: MoySkladSyncRun) -> None:
+        """Apply the staged pages not written yet, one transaction and one bulk statement each."""
+        assert self._real is not None
+        as_of, lag = _aware(run.started_at), self.toolbox.settings.inventory.sales_lag_seconds
+        for number in self._pending:
+            with self.toolbox.db.transaction() as session:
+                rows = session.execute(select(MoySkladItem.sku, MoySkladItem.figure).where(
+                    MoySkladItem.seen_run == run.id, MoySkladItem.page == number,
+                    MoySkladItem.sku.is_not(None))).all()
+                result = apply_stock_batch(session, [StockLevel(sku, int(f)) for sku, f in rows], source=SOURCE_ID,
+                                           as_of=as_of, sales_lag_seconds=lag)
+            self._real.add(result)
+        self._pending.clear()
 
     # ------------------------------------------------------------------ phases 2 and 3
     def _staged(self, run: MoySkladSyncRun, as_of: datetime) -> Iterator[StockBatch]:
@@ -317,7 +362,7 @@ class MoySkladSync:
         if self._dry is not None:
             dry = self._dry
             apply_missing(self.toolbox, dry, self._seen, zero_missing=zero, dry_run=True)
-            self._seen.clear()
+            self._seen_all = self._seen
         else:
             dry = sync_source(self.toolbox, _Source(), dry_run=True, full=full, zero_missing=zero,
                               batches=self._staged(run, as_of))
@@ -329,6 +374,14 @@ class MoySkladSync:
             return _report(dry, run, extras, catalog)
         if progress is not None:
             progress.message("writing changed levels")
+        if self._real is not None:  # a fresh full run: pages are written as soon as it is safe
+            self._write_pending(run)
+            real = self._real
+            real.missing, real.missing_sample = dry.missing, dry.missing_sample
+            if zero:
+                real.missing = None
+                apply_missing(self.toolbox, real, self._seen_all, zero_missing=True)
+            return _report(real, run, extras, catalog)
         real = sync_source(self.toolbox, _Source(), full=full, zero_missing=zero, batches=self._staged(run, as_of))
         return _report(real, run, extras, catalog)
 

@@ -21,9 +21,11 @@ def upgrade() -> None:
         sa.Column("sku", sa.String(length=255), nullable=True),
         sa.Column("figure", sa.Integer(), nullable=False),
         sa.Column("seen_run", sa.String(length=40), nullable=True),
+        sa.Column("page", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("assortment_id", name=op.f("pk_moysklad_items")),
     )
     op.create_index("ix_moysklad_items_seen_run_sku", "moysklad_items", ["seen_run", "sku"], unique=False)
+    op.create_index("ix_moysklad_items_seen_run_page", "moysklad_items", ["seen_run", "page"], unique=False)
     op.create_table(
         "moysklad_sync_runs",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -56,5 +58,6 @@ def downgrade() -> None:
     op.drop_table("moysklad_webhooks")
     op.drop_index("ix_moysklad_sync_runs_started", table_name="moysklad_sync_runs")
     op.drop_table("moysklad_sync_runs")
+    op.drop_index("ix_moysklad_items_seen_run_page", table_name="moysklad_items")
     op.drop_index("ix_moysklad_items_seen_run_sku", table_name="moysklad_items")
     op.drop_table("moysklad_items")
