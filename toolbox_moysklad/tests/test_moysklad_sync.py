@@ -202,3 +202,19 @@ class _Quiet:
 
     def message(self, text):
         pass
+
+
+def test_a_blocked_run_does_not_move_the_incremental_watermark(store, fake):
+    tb = store(max_zero_share=0.1)
+    products = fake.add_products(30, stock=5)
+    add_catalog(tb, [p.code for p in products])
+    sync(tb, full=True)
+    for p in products:
+        fake.set_stock(p, stock=0)
+    assert sync(tb)["blocked"]
+    for p in products:
+        fake.set_stock(p, stock=6)
+    assert sync(tb)["changed"] == 30
+    asked = [q for _, _, path, q in fake.log if path == "/report/stock/all/current"]
+    since = [part for q in asked for part in q.split("&") if part.startswith("changedSince=")]
+    assert len(since) == 2 and since[0] == since[1], "the blocked run's changes are asked for again"

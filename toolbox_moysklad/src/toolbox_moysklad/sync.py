@@ -178,8 +178,11 @@ class MoySkladSync:
     def _kind(self, full: bool | None) -> tuple[str, datetime | None]:
         now = utcnow()
         with self.toolbox.db.session() as session:
+            # The watermark: the last applied scheduled-kind run (a blocked run applied nothing, a
+            # webhook run covered only its own report's window).
             last = session.scalars(select(MoySkladSyncRun).where(
-                MoySkladSyncRun.status.in_(("ok", "blocked")), MoySkladSyncRun.dry_run.is_(False))
+                MoySkladSyncRun.status == "ok", MoySkladSyncRun.dry_run.is_(False),
+                MoySkladSyncRun.kind.in_(("full", "incremental")))
                 .order_by(MoySkladSyncRun.started_at.desc()).limit(1)).first()
             last_full = session.scalar(select(func.max(MoySkladSyncRun.started_at)).where(
                 MoySkladSyncRun.kind == "full", MoySkladSyncRun.status == "ok",
