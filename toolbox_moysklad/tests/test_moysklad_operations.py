@@ -71,7 +71,7 @@ def test_the_sync_command_shows_the_report_and_writes_nothing_under_dry_run(stor
     tb = store()
     products = fake.add_products(3, stock=4)
     add_catalog(tb, [p.code for p in products], stock=1)
-    dry = _cli(tb, "moysklad", "sync", "--full", "--dry-run")
+    dry = _cli(tb, "moysklad", "sync", "--full", "--dry-run", "--json")
     assert dry.exit_code == 0, dry.output
     assert "DRY RUN" in dry.output and '"changed": 3' in dry.output
     assert set(levels(tb, [p.code for p in products]).values()) == {(1, 0)}
@@ -80,6 +80,12 @@ def test_the_sync_command_shows_the_report_and_writes_nothing_under_dry_run(stor
     assert set(levels(tb, [p.code for p in products]).values()) == {(4, 0)}
     listed = _cli(tb, "moysklad", "reports")
     assert listed.exit_code == 0 and "full (dry)" in listed.output and listed.output.count("ok") >= 2
+
+
+def test_webhooks_install_without_its_settings_says_what_to_set(store, fake):
+    result = _cli(store(), "moysklad", "webhooks", "install")
+    assert result.exit_code == 1 and "public_url and webhook_token" in result.output
+    assert fake.webhooks == []
 
 
 def test_the_sync_command_refuses_to_run_beside_a_running_sync(store, fake):

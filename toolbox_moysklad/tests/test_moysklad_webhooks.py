@@ -11,7 +11,7 @@ from toolbox_moysklad.client import MoySkladClient
 from toolbox_moysklad.sync import MoySkladSync
 from toolbox_moysklad.webhooks import install, last_webhooks
 
-from toolbox_core.api import InvalidInput
+from toolbox_core.api import PermanentFailure
 from toolbox_core.app import create_app
 
 
@@ -66,8 +66,12 @@ def test_a_report_url_outside_moysklad_is_never_followed(store, fake, serve_fake
     from toolbox_moysklad.webhooks import follow, record
 
     tb = store()
-    record(tb, "evil-1", "http://169.254.169.254/report/stock/all/current")
-    with pytest.raises(InvalidInput, match="reportUrl"):
+    shop = serve_fake(create_app(toolbox=tb))
+    refused = httpx.post(f"{shop}/moysklad/webhook?token=hook-secret&requestId=evil-0",
+                         json={"reportUrl": "http://169.254.169.254/report/stock/all/current"})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_report_url"
+    record(tb, "evil-1", "http://169.254.169.254/report/stock/all/current")  # stored before an upgrade
+    with pytest.raises(PermanentFailure, match="reportUrl"):
         follow(tb, "evil-1")
     assert fake.log == []
 

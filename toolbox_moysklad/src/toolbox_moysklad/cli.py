@@ -24,12 +24,14 @@ def _toolbox() -> Toolbox:
 
 @moysklad_app.command("sync")
 def sync_cmd(full: Annotated[bool, typer.Option("--full", help="A full run (/report/stock/all)")] = False,
-             dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write no stock")] = False) -> None:
+             dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write no stock")] = False,
+             as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON")] = False) -> None:
     """Sync stock from MoySklad now (never alongside a running sync) and print the report."""
     from rich.console import Console
     from rich.progress import Progress as Bar
 
-    from toolbox_core.api import LeaseHeld
+    from toolbox_core.api import LeaseHeld, ToolboxError
+    from toolbox_moysklad.client import MoySkladError
     from toolbox_moysklad.sync import JOB_NAME, MoySkladSync, summary
 
     console = Console()
@@ -48,8 +50,17 @@ def sync_cmd(full: Annotated[bool, typer.Option("--full", help="A full run (/rep
         except LeaseHeld:
             console.print("[red]a MoySklad sync is already running; not started again[/red]")
             raise typer.Exit(1) from None
+        except (MoySkladError, ToolboxError) as exc:
+            console.print(f"[red]sync failed: {exc}[/red]")
+            raise typer.Exit(1) from None
         console.print(("DRY RUN (nothing written) — " if dry_run else "") + summary(report))
-        console.print_json(json.dumps(report, default=str))
+        if as_json:
+            console.print_json(json.dumps(report, default=str))
+        else:
+            for name in ("unknown_sample", "missing_sample", "unlinked_sample"):
+                if report.get(name):
+                    console.print(f"{name.replace('_sample', '')}: {', '.join(report[name][:10])}"
+                                  + (" ..." if len(report[name]) > 10 else ""))
         if report.get("blocked"):
             raise typer.Exit(2)
     finally:
@@ -81,7 +92,8 @@ def reports_cmd(limit: Annotated[int, typer.Option(min=1, max=100, help="How man
 @webhooks_app.command("install")
 def install_cmd() -> None:
     """Register the stock webhook in MoySklad (idempotent: lists first)."""
-    from toolbox_moysklad.client import MoySkladClient
+    from toolbox_core.api import ToolboxError
+    from toolbox_moysklad.client import MoySkladClient, MoySkladError
     from toolbox_moysklad.sync import settings_of
     from toolbox_moysklad.webhooks import install
 
@@ -91,6 +103,9 @@ def install_cmd() -> None:
         with MoySkladClient(settings, toolbox.keystore) as client:
             outcome = install(settings, client)
         typer.echo(f"stock webhook: {outcome}")
+    except (MoySkladError, ToolboxError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     finally:
         toolbox.close()
 

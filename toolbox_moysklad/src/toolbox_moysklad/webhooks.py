@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from starlette.concurrency import run_in_threadpool
 
-from toolbox_core.api import Forbidden, InvalidInput, RetryLater, Toolbox, utcnow
+from toolbox_core.api import Forbidden, InvalidInput, PermanentFailure, RetryLater, Toolbox, utcnow
 from toolbox_moysklad.client import MoySkladClient
 from toolbox_moysklad.models import MoySkladWebhook
 from toolbox_moysklad.settings import MoySkladSettings
@@ -47,11 +47,23 @@ def build_router(toolbox: Toolbox) -> APIRouter:
         url = payload.get("reportUrl") if isinstance(payload, dict) else None
         if not isinstance(url, str) or not url or len(url) > 2000:
             raise InvalidInput("reportUrl is missing", code="invalid_notification")
+        if not is_stock_report(settings, url):
+            raise InvalidInput("reportUrl is not a stock report of the configured MoySklad API",
+                               code="invalid_report_url")
         if await run_in_threadpool(record, toolbox, request_id, url):
             await run_in_threadpool(toolbox.jobs.enqueue, FOLLOW_JOB, request_id=request_id)
         return Response(status_code=204)
 
     return router
+
+
+def is_stock_report(settings: MoySkladSettings, url: str) -> bool:
+    """``url`` is the short stock report on the configured API (never follow anything else)."""
+    from urllib.parse import urlsplit
+
+    mine, theirs = urlsplit(settings.base_url.rstrip("/")), urlsplit(url)
+    return (theirs.scheme, theirs.netloc) == (mine.scheme, mine.netloc) and \
+        theirs.path == mine.path + "/report/stock/all/current"
 
 
 def record(toolbox: Toolbox, request_id: str, report_url: str) -> bool:
@@ -69,6 +81,8 @@ def follow(toolbox: Toolbox, request_id: str) -> None:
         if hook is None or hook.processed_at is not None:
             return
         url = hook.report_url
+    if not is_stock_report(settings_of(toolbox), url):
+        raise PermanentFailure("reportUrl is not a stock report of the configured MoySklad API")
     lease = toolbox.scheduler.lease(JOB_NAME)
     if not lease.acquire():
         raise RetryLater("a MoySklad sync is running; the notification is followed after it", after=30)
