@@ -175,3 +175,15 @@ def test_the_v1_fetch_levels_protocol_still_works_in_batches(toolbox):
     assert (report.batches, report.changed, report.unknown) == (3, 2500, 1)
     with toolbox.db.session() as session:
         assert session.scalar(select(InventoryLevel).where(InventoryLevel.sku == "NOPE")) is None
+
+
+def test_the_admin_api_refuses_stock_for_skus_not_in_the_catalog(client, toolbox):
+    from tests.checkout.helpers import admin_headers
+
+    catalog(toolbox, 1, stock=2)
+    headers = admin_headers(toolbox, "inventory:write")
+    response = client.put("/admin/inventory", headers=headers, json={"levels": [
+        {"sku": "SKU-000000", "stocked": 3}, {"sku": "TYPO-1", "stocked": 9}]})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "unknown_sku"
+    assert stocked(toolbox, "SKU-000000") == [(2, 0)], "nothing of the request is written"
+    assert stocked(toolbox, "TYPO-1") == []

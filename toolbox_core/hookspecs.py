@@ -171,7 +171,12 @@ def scheduled_jobs(toolbox: Toolbox) -> list[ScheduledJob] | None:
     """Jobs to run on a schedule, by interval or cron (MoySklad: every 15 minutes).
 
     Called once at start-up by the scheduler; exactly one run happens per tick across all
-    scheduler processes. ``toolbox jobs`` lists them. Returns: a list of :class:`ScheduledJob`.
+    scheduler processes, and a job never overlaps with itself: every run holds the job's lease
+    (one per job name, in the key store, renewed while it runs), so a tick arriving while the
+    previous run goes on is skipped and ``run_now`` / ``toolbox jobs run NAME`` refuse
+    (``LeaseHeld``). Runs a plugin starts itself (a CLI command, a webhook job) take the same
+    lease with ``toolbox.scheduler.lease(name)``. ``settings.jobs.intervals`` overrides an
+    interval by job name. ``toolbox jobs`` lists them. Returns: a list of :class:`ScheduledJob`.
     """
 
 
