@@ -9,7 +9,9 @@ Everything a plugin needs:
 * ``emit`` to write an event in the caller's transaction;
 * ``Base`` and ``TimestampMixin`` for plugin models; ``new_id`` for ids;
 * the error classes, which the API turns into the one JSON error shape;
-* ``normalize_phone`` (``+998XXXXXXXXX``), money helpers.
+* ``normalize_phone`` (``+998XXXXXXXXX``), money helpers;
+* ``ShipmentService`` / ``ShipmentView`` to record carrier shipments and move their status,
+  ``supports`` to check a provider's optional ``FulfillmentProvider`` methods.
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -27,6 +29,12 @@ from toolbox_core.errors import (
 )
 from toolbox_core.events import emit
 from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
+from toolbox_core.fulfillment import (
+    FINAL_SHIPMENT_STATUSES,
+    SHIPMENT_STATUSES,
+    ShipmentService,
+    ShipmentView,
+)
 from toolbox_core.ids import new_id
 from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
@@ -37,6 +45,7 @@ from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
     CartView,
+    FulfillmentProvider,
     InventorySource,
     LineView,
     Notification,
@@ -46,13 +55,20 @@ from toolbox_core.providers import (
     PaymentProvider,
     PaymentRequest,
     RefundResult,
+    ShipmentDraft,
+    ShipmentLabel,
+    ShipmentRequest,
     ShippingProvider,
     ShippingQuote,
     StockLevel,
+    TrackingUpdate,
+    supports,
 )
 
 __all__ = [
+    "FINAL_SHIPMENT_STATUSES",
     "KERNEL_API_VERSION",
+    "SHIPMENT_STATUSES",
     "Address",
     "BadRequest",
     "Base",
@@ -61,6 +77,7 @@ __all__ = [
     "Event",
     "EventType",
     "Forbidden",
+    "FulfillmentProvider",
     "InvalidInput",
     "InventorySource",
     "JobSpec",
@@ -81,6 +98,11 @@ __all__ = [
     "RefundResult",
     "ScheduledJob",
     "ServiceUnavailable",
+    "ShipmentDraft",
+    "ShipmentLabel",
+    "ShipmentRequest",
+    "ShipmentService",
+    "ShipmentView",
     "ShippingProvider",
     "ShippingQuote",
     "StockLevel",
@@ -89,6 +111,7 @@ __all__ = [
     "Tiyin",
     "Toolbox",
     "ToolboxError",
+    "TrackingUpdate",
     "TransactionResult",
     "Unauthorized",
     "VerifyOutcome",
@@ -98,5 +121,6 @@ __all__ = [
     "hookimpl",
     "new_id",
     "som",
+    "supports",
     "utcnow",
 ]
