@@ -7,6 +7,7 @@ or failing provider is logged and left out, never holding up the others.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
@@ -38,10 +39,11 @@ def quote_all(toolbox: Any, cart: CartView) -> list[ShippingQuote]:
         (provider, _pool.submit(_quote, provider, cart)) for provider in providers
     ]
     timeout = _timeout(toolbox)
+    deadline = time.monotonic() + timeout
     quotes: list[ShippingQuote] = []
-    for provider, future in futures:  # all run at once; the first waits longest
+    for provider, future in futures:  # all run at once, all within the one deadline
         try:
-            quotes.extend(future.result(timeout=timeout))
+            quotes.extend(future.result(timeout=max(0.0, deadline - time.monotonic())))
         except FutureTimeout:
             log.warning("shipping provider %r did not quote within %.1fs; left out", provider.id, timeout)
         except Exception:
