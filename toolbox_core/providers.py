@@ -251,9 +251,10 @@ class TrackingUpdate:
 class FulfillmentProvider(Protocol):
     """The optional fulfilment side of a :class:`ShippingProvider`; implement any subset.
 
-    * ``validate_option(cart, option, data)`` — check the provider data the client sent with its
-      choice (a pickup branch) and return the quote to keep (possibly re-priced for it); raise
-      ``InvalidInput`` for bad data. Without it, choices carrying data are refused.
+    * ``validate_option(cart, option_id, data)`` — check the provider data the client sent with
+      its choice (a pickup branch) and return the option priced for it (the branch may be in
+      another city than the address); raise ``InvalidInput`` for bad data. Without it, choices
+      carrying data are refused.
     * ``create_shipment(order)`` — create the carrier's order; idempotent on ``order.order_number``.
     * ``cancel_shipment(shipment)`` — cancel at the carrier (raise ``Conflict`` when too late).
     * ``label(shipment)`` — the label document.
@@ -265,7 +266,7 @@ class FulfillmentProvider(Protocol):
 
     id: str
 
-    def validate_option(self, cart: CartView, option: ShippingQuote,
+    def validate_option(self, cart: CartView, option_id: str,
                         data: dict[str, Any]) -> ShippingQuote | Awaitable[ShippingQuote]: ...
 
     def create_shipment(self, order: ShipmentRequest) -> ShipmentDraft | Awaitable[ShipmentDraft]: ...

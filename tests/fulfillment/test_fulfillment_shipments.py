@@ -41,9 +41,10 @@ class Carrier:
     def quote(self, cart):
         return [ShippingQuote(self.id, "point", "Pickup point", 2_000_000)]
 
-    def validate_option(self, cart, option, data):
-        if data.get("point") not in ("A1", "B2"):
+    def validate_option(self, cart, option_id, data):
+        if option_id != "point" or data.get("point") not in ("A1", "B2"):
             raise InvalidInput("unknown pickup point", code="unknown_point")
+        option = self.quote(cart)[0]
         price = 3_000_000 if data["point"] == "B2" else option.amount
         return replace(option, amount=price, data={"point": data["point"]}, requires_address=False)
 

@@ -55,15 +55,21 @@ def quote_one(toolbox: Any, cart: CartView, provider_id: str, option_id: str,
               data: dict[str, Any] | None = None) -> ShippingQuote:
     """The server-side price of one option; 422 when the provider, option or its data is bad.
 
-    ``data`` is what the client sent with its choice (a pickup branch): the provider's
-    ``validate_option`` checks it and returns the quote to keep. A provider without
-    ``validate_option`` accepts no data.
+    ``data`` is what the client sent with its choice (a pickup branch). With data, the
+    provider's ``validate_option(cart, option_id, data)`` checks it and prices the option for it
+    (a branch may be in another city than the address); a provider without ``validate_option``
+    accepts no data. Without data, the option is taken from the provider's ``quote``.
     """
     provider = toolbox.shipping_providers.get(provider_id)
     if provider is None:
         raise InvalidInput(f"unknown shipping provider {provider_id!r}", code="unknown_shipping_provider")
+    if data and not supports(provider, "validate_option"):
+        raise InvalidInput(f"shipping option {option_id!r} takes no data", code="invalid_shipping_data")
     try:
-        quotes = _pool.submit(_quote, provider, cart).result(timeout=_timeout(toolbox))
+        if data:
+            quotes = [_pool.submit(_validate, provider, cart, option_id, dict(data)).result(timeout=_timeout(toolbox))]
+        else:
+            quotes = _pool.submit(_quote, provider, cart).result(timeout=_timeout(toolbox))
     except ToolboxError:
         raise
     except Exception as exc:
@@ -74,12 +80,12 @@ def quote_one(toolbox: Any, cart: CartView, provider_id: str, option_id: str,
     if quote is None:
         raise InvalidInput(f"shipping option {option_id!r} is not available for this cart",
                            code="unknown_shipping_option")
-    if data:
-        if not supports(provider, "validate_option"):
-            raise InvalidInput(f"shipping option {option_id!r} takes no data", code="invalid_shipping_data")
-        quote = resolve(provider.validate_option(cart, quote, dict(data)))
-        if quote.provider_id != provider_id or quote.option_id != option_id:
-            quote = replace(quote, provider_id=provider_id, option_id=option_id)
+    if quote.provider_id != provider_id:
+        quote = replace(quote, provider_id=provider_id)
     if not isinstance(quote.amount, int) or isinstance(quote.amount, bool) or quote.amount < 0:
         raise ServiceUnavailable("shipping provider returned an invalid price", code="shipping_unavailable")
     return quote
+
+
+def _validate(provider: Any, cart: CartView, option_id: str, data: dict[str, Any]) -> ShippingQuote:
+    return resolve(provider.validate_option(cart, option_id, data))
