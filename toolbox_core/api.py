@@ -10,12 +10,22 @@ Everything a plugin needs:
 * ``Base`` and ``TimestampMixin`` for plugin models; ``new_id`` for ids;
 * the error classes, which the API turns into the one JSON error shape;
 * ``normalize_phone`` (``+998XXXXXXXXX``), money helpers;
+* ``CartService`` (a plugin's own checkout step, e.g. choosing a carrier's pickup branch);
 * ``ShipmentService`` / ``ShipmentView`` to record carrier shipments and move their status,
-  ``supports`` to check a provider's optional ``FulfillmentProvider`` methods.
+  ``supports`` to check a provider's optional ``FulfillmentProvider`` methods;
+* ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
+* ``DoctorCheck`` for the ``doctor_checks`` hook;
+* FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
+  ``optional_customer`` and ``require_customer`` (the signed-in customer's id).
 """
 
 from toolbox_core import KERNEL_API_VERSION
+from toolbox_core.admin.auth import AdminPrincipal, require_admin
+from toolbox_core.cart.service import CartService
+from toolbox_core.customers.phone import normalize_phone
+from toolbox_core.customers.sessions import optional_customer, require_customer
 from toolbox_core.db.base import Base, TimestampMixin, utcnow
+from toolbox_core.doctor import Check as DoctorCheck
 from toolbox_core.errors import (
     BadRequest,
     Conflict,
@@ -36,6 +46,7 @@ from toolbox_core.fulfillment import (
     ShipmentView,
 )
 from toolbox_core.ids import new_id
+from toolbox_core.jobs.failures import PermanentFailure, RetryLater
 from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
@@ -70,10 +81,13 @@ __all__ = [
     "KERNEL_API_VERSION",
     "SHIPMENT_STATUSES",
     "Address",
+    "AdminPrincipal",
     "BadRequest",
     "Base",
+    "CartService",
     "CartView",
     "Conflict",
+    "DoctorCheck",
     "Event",
     "EventType",
     "Forbidden",
@@ -93,9 +107,11 @@ __all__ = [
     "PaymentProvider",
     "PaymentRequest",
     "PaymentService",
+    "PermanentFailure",
     "Progress",
     "RateLimited",
     "RefundResult",
+    "RetryLater",
     "ScheduledJob",
     "ServiceUnavailable",
     "ShipmentDraft",
@@ -120,6 +136,10 @@ __all__ = [
     "format_som",
     "hookimpl",
     "new_id",
+    "normalize_phone",
+    "optional_customer",
+    "require_admin",
+    "require_customer",
     "som",
     "supports",
     "utcnow",
