@@ -166,6 +166,9 @@ class ShippingQuote:
     estimated_days: int | None = None
     #: ``False`` for options that need no delivery address (pickup from the store).
     requires_address: bool = True
+    #: Provider data the client must send when choosing this option (e.g. ``("branch_code",)``);
+    #: the choice then goes through the provider's ``validate_option``.
+    requires_data: tuple[str, ...] = ()
 
 
 @runtime_checkable

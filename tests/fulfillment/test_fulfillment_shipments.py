@@ -39,7 +39,7 @@ class Carrier:
     next_status: str | None = None
 
     def quote(self, cart):
-        return [ShippingQuote(self.id, "point", "Pickup point", 2_000_000)]
+        return [ShippingQuote(self.id, "point", "Pickup point", 2_000_000, requires_data=("point",))]
 
     def validate_option(self, cart, option_id, data):
         if option_id != "point" or data.get("point") not in ("A1", "B2"):
@@ -181,6 +181,9 @@ def test_chosen_option_carries_provider_data_validated_by_the_provider(toolbox, 
     with pytest.raises(InvalidInput) as err:
         carts.select_shipping(cart_id, None, "flat", "flat", {"point": "A1"})
     assert err.value.code == "invalid_shipping_data"
+    with pytest.raises(InvalidInput) as err:
+        carts.select_shipping(cart_id, None, "carrier", "point")
+    assert err.value.code == "shipping_data_required"
     cart = carts.select_shipping(cart_id, None, "carrier", "point", {"point": "B2"})
     assert cart["shipping"]["data"] == {"point": "B2"} and cart["shipping"]["amount"] == 3_000_000
 

@@ -80,6 +80,9 @@ def quote_one(toolbox: Any, cart: CartView, provider_id: str, option_id: str,
     if quote is None:
         raise InvalidInput(f"shipping option {option_id!r} is not available for this cart",
                            code="unknown_shipping_option")
+    if not data and quote.requires_data:
+        raise InvalidInput(f"shipping option {option_id!r} needs: {', '.join(quote.requires_data)}",
+                           code="shipping_data_required", details={"required": list(quote.requires_data)})
     if quote.provider_id != provider_id:
         quote = replace(quote, provider_id=provider_id)
     if not isinstance(quote.amount, int) or isinstance(quote.amount, bool) or quote.amount < 0:
