@@ -62,7 +62,7 @@ def test_form_webhook_moves_the_shipment_and_emits_the_event(client, toolbox):
 
 
 def test_json_webhook_delivered_captures_the_cash(client, toolbox):
-    order, shipment = _shipped(client, toolbox)
+    order, _ = _shipped(client, toolbox)
     body = {"clientId": order["number"], "status": {"code": "1200", "name": "Доставлен"}}
     reply = client.post("/bts/webhook", json=body, headers={"token": WEBHOOK_SECRET})
     assert reply.status_code == 200 and reply.json()["shipment_status"] == "delivered"

@@ -321,7 +321,13 @@ class ShipmentService:
         shipment = self.get(shipment_id)
         provider = self._fulfiller(shipment.provider_id, "track")
         update = resolve(provider.track(shipment))
-        if update is None or update.status == shipment.status or update.status not in _ALLOWED[shipment.status]:
+        if update is None:
+            return shipment
+        if update.status == shipment.status:
+            if update.carrier_status and update.carrier_status != shipment.carrier_status:
+                return self.set_status(shipment_id, shipment.status, carrier_status=update.carrier_status)
+            return shipment
+        if update.status not in _ALLOWED[shipment.status]:
             return shipment
         return self.set_status(shipment_id, update.status, carrier_status=update.carrier_status, actor=actor,
                                message=update.message)
