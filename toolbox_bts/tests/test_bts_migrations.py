@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import toolbox_bts.models  # noqa: F401  (registers the plugin's tables)
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import toolbox_bts.models  # noqa: F401  (registers the plugin's tables)
 from toolbox_core.api import Base
 
 
