@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from bts_helpers import cart_with
 from toolbox_bts.pricing import bracket, tariff_price
 from toolbox_bts.settings import BtsSettings
@@ -133,3 +134,14 @@ def test_careless_choices_get_clear_errors(client, toolbox):
     generic = client.post(f"/store/carts/{cart_id}/shipping", json={"provider_id": "bts",
                                                                     "option_id": "branch_to_branch"})
     assert generic.json()["error"]["code"] == "shipping_data_required"
+
+
+@pytest.mark.redis
+def test_the_calculator_cache_is_shared_by_processes_through_redis(make_toolbox, bts_settings, bts):
+    first = make_toolbox(plugins=["bts"], plugin_settings={"bts": bts_settings}, redis=True)
+    second = make_toolbox(plugins=["bts"], plugin_settings={"bts": bts_settings}, redis=True,
+                          database_url=first.settings.database_url)
+    one = first.shipping_providers["bts"].pricer.price("branch_to_door", "6000", "60", 1_800)
+    two = second.shipping_providers["bts"].pricer.price("branch_to_door", "6000", "60", 1_900)
+    assert one == two and one.source == "calculator"
+    assert bts.calls["/v1/order-calculate/index"] == 1 and bts.calls["/auth/login"] == 1
