@@ -242,3 +242,11 @@ def test_providers_quote_concurrently_and_slow_or_failing_ones_are_left_out(tool
     assert time.monotonic() - started < 0.9  # two 2 s providers waited for together, up to the timeout
     assert ids == {"pickup", "flat"}
     assert "did not quote" in caplog.text and "broken" in caplog.text
+
+
+def test_a_canceled_order_is_never_sent_to_the_carrier(toolbox, carrier):
+    order = _order(toolbox)
+    OrderService(toolbox).cancel(order.order_id, actor="test")
+    with pytest.raises(Conflict):
+        ShipmentService(toolbox).ship(order.order_id, "carrier")
+    assert carrier.requests == []

@@ -110,3 +110,14 @@ def test_an_order_bts_refuses_is_parked_not_retried_forever(client, toolbox, bts
     with pytest.raises(PermanentFailure):
         ship_when_ready(Event("evt-1", "order.placed", {"order_id": order["id"], "status": "placed"}), toolbox)
     assert bts.orders_for(order["number"]) == []
+
+
+def test_canceling_the_order_cancels_its_bts_shipment(client, toolbox, bts):
+    order = _cod_order(client, toolbox)
+    toolbox.events.drain()
+    [shipment] = ShipmentService(toolbox).for_order(order["id"])
+    canceled = client.post(f"/admin/orders/{order['id']}/cancel", headers=admin_headers(toolbox, "orders:write"))
+    assert canceled.status_code == 200, canceled.text
+    toolbox.events.drain()
+    assert ShipmentService(toolbox).get(shipment.id).status == "canceled"
+    assert bts.orders[int(shipment.external_id)]["status"] == 1300

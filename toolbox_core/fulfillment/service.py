@@ -289,6 +289,9 @@ class ShipmentService:
         existing = self._existing(order_id, provider_id)
         if existing is not None:
             return existing
+        with self.toolbox.db.session() as session:
+            if session.get(Order, order_id).status == "canceled":  # never ask a carrier to ship it
+                raise Conflict("a canceled order is not shipped", code="order_canceled")
         draft: ShipmentDraft = resolve(provider.create_shipment(request))
         return self.create(order_id, provider_id=provider_id, carrier=getattr(provider, "name", provider_id),
                            draft=draft, cod_amount=request.cash_on_delivery, actor=actor)

@@ -50,6 +50,24 @@ def ship_when_ready(event: Event, toolbox: Toolbox) -> None:
         raise PermanentFailure(f"BTS refused order {request.order_number}: {exc.message}") from exc
 
 
+def cancel_with_order(event: Event, toolbox: Toolbox) -> None:
+    """An order was canceled: cancel its BTS shipment while BTS allows (else ops must stop the parcel)."""
+    order_id = event.payload.get("order_id")
+    if not order_id:
+        return
+    shipments = ShipmentService(toolbox)
+    for shipment in shipments.for_order(order_id):
+        if shipment.provider_id != "bts" or shipment.final:
+            continue
+        try:
+            shipments.cancel(shipment.id, actor="bts")
+        except Conflict as exc:
+            raise PermanentFailure(f"order {shipment.order_number} canceled but its BTS parcel "
+                                   f"{shipment.tracking_number} could not be: {exc}") from exc
+        except BtsUnavailable as exc:
+            raise RetryLater(f"BTS unavailable: {exc.message}", after=60) from exc
+
+
 def poll_tracking(toolbox: Toolbox, progress: Progress) -> None:
     """Ask BTS for the status of every shipment not yet final (the webhook's fallback)."""
     shipments = ShipmentService(toolbox)

@@ -45,8 +45,11 @@ def register_routes(toolbox: Toolbox) -> list[APIRouter]:
 
 @hookimpl
 def event_subscribers(toolbox: Toolbox) -> list[Subscriber]:
-    return [Subscriber("bts.ship_when_ready", ("order.placed", "payment.captured"), jobs.ship_when_ready,
-                       max_retries=20)]
+    return [
+        Subscriber("bts.ship_when_ready", ("order.placed", "payment.captured"), jobs.ship_when_ready,
+                   max_retries=20),
+        Subscriber("bts.cancel_with_order", ("order.canceled",), jobs.cancel_with_order, max_retries=20),
+    ]
 
 
 @hookimpl
