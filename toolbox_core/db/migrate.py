@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -46,29 +45,26 @@ def current_heads(engine: Engine) -> set[str]:
 
 
 def pending_model_changes(engine: Engine) -> list[object]:
-    """Differences between the models and the migrated database (empty when they agree).
-
-    Compared: the kernel's tables, and every table of the database (so a plugin branch migrated
-    into it is checked against the plugin's models). Models of plugins whose tables this
-    database does not have (imported in the same process, e.g. by other tests) are left out.
-    """
-    from sqlalchemy import inspect
-
+    """Differences between the models and the migrated database (empty when they agree)."""
     import toolbox_core.models  # noqa: F401
     from toolbox_core.catalog.search.ddl import is_unmodeled
     from toolbox_core.db.base import Base
 
-    kernel = {m.local_table.name for m in Base.registry.mappers if m.class_.__module__.startswith("toolbox_core.")}
-    compared = kernel | set(inspect(engine).get_table_names())
+    # Plugin models share ``Base.metadata`` once imported; their tables belong to the plugins'
+    # branches, not to the kernel's migrations, so only kernel tables (and unknown ones) count.
+    kernel_tables = {m.local_table.name for m in Base.registry.mappers
+                     if m.class_.__module__.startswith("toolbox_core.")}
+
+    def plugin_table(name: str | None, type_: str) -> bool:
+        return type_ == "table" and name not in kernel_tables and name in Base.metadata.tables
 
     def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-        return not is_unmodeled(name, type_)
+        return not plugin_table(name, type_) and not is_unmodeled(name, type_)
 
-    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-        table = obj if type_ == "table" else getattr(obj, "table", None)
-        return reflected or getattr(table, "name", None) in compared or table is None
+    def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+        return not plugin_table(name, type_)
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name,
-                                                     "include_object": include_object})
+                                                  "include_object": include_object})
         return list(compare_metadata(ctx, Base.metadata))

@@ -1,7 +1,7 @@
 """inventory: when a reservation was settled (recent sales an inventory source may not know)
 
 Revision ID: 0002_inventory
-Revises: 0001
+Revises: 0002_shipments
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_inventory"
-down_revision = "0001"
+down_revision = "0002_shipments"
 branch_labels = None
 depends_on = None
 
