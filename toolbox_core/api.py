@@ -98,11 +98,8 @@ __all__ = [
     "AdminPrincipal",
     "BadRequest",
     "Base",
-<<<<<<< HEAD
     "BatchResult",
-=======
     "CartService",
->>>>>>> main
     "CartView",
     "Conflict",
     "DoctorCheck",
@@ -166,10 +163,7 @@ __all__ = [
     "require_admin",
     "require_customer",
     "som",
-<<<<<<< HEAD
-    "sync_source",
-=======
     "supports",
->>>>>>> main
+    "sync_source",
     "utcnow",
 ]
