@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from conftest import add_catalog, admin_key, levels
+from moysklad_helpers import add_catalog, admin_key, levels
 from toolbox_moysklad.sync import MoySkladSync
 from typer.testing import CliRunner
 

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from conftest import add_catalog, events, levels
+from moysklad_helpers import add_catalog, events, levels
 from toolbox_moysklad.sync import MoySkladSync
 
 from toolbox_core.api import LeaseHeld

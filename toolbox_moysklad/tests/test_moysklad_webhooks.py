@@ -6,7 +6,7 @@ import time
 
 import httpx
 import pytest
-from conftest import add_catalog, levels
+from moysklad_helpers import add_catalog, levels
 from toolbox_moysklad.client import MoySkladClient
 from toolbox_moysklad.sync import MoySkladSync
 from toolbox_moysklad.webhooks import install, last_webhooks
