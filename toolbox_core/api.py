@@ -16,7 +16,11 @@ Everything a plugin needs:
 * ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
-  ``optional_customer`` and ``require_customer`` (the signed-in customer's id).
+  ``optional_customer`` and ``require_customer`` (the signed-in customer's id);
+* stock sync from a source: ``StockBatch``, ``apply_stock_batch`` (one batch, changed-only,
+  catalog SKUs only), ``sync_source`` (a whole stream, batch by batch) and its ``SyncReport``
+  / ``BatchResult``, ``catalog_skus`` (keyset paging over the catalog's SKUs);
+* ``JobLease`` / ``LeaseHeld``: a job's cross-process lease (``toolbox.scheduler.lease(name)``).
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -46,7 +50,16 @@ from toolbox_core.fulfillment import (
     ShipmentView,
 )
 from toolbox_core.ids import new_id
+from toolbox_core.inventory.sync import (
+    BatchResult,
+    SyncReport,
+    apply_missing,
+    apply_stock_batch,
+    catalog_skus,
+    sync_source,
+)
 from toolbox_core.jobs.failures import PermanentFailure, RetryLater
+from toolbox_core.jobs.lease import JobLease, LeaseHeld
 from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
@@ -71,6 +84,7 @@ from toolbox_core.providers import (
     ShipmentRequest,
     ShippingProvider,
     ShippingQuote,
+    StockBatch,
     StockLevel,
     TrackingUpdate,
     supports,
@@ -84,6 +98,7 @@ __all__ = [
     "AdminPrincipal",
     "BadRequest",
     "Base",
+    "BatchResult",
     "CartService",
     "CartView",
     "Conflict",
@@ -94,9 +109,11 @@ __all__ = [
     "FulfillmentProvider",
     "InvalidInput",
     "InventorySource",
+    "JobLease",
     "JobSpec",
     "KeyStore",
     "KeyStoreUnavailable",
+    "LeaseHeld",
     "LineView",
     "NotFound",
     "Notification",
@@ -121,8 +138,10 @@ __all__ = [
     "ShipmentView",
     "ShippingProvider",
     "ShippingQuote",
+    "StockBatch",
     "StockLevel",
     "Subscriber",
+    "SyncReport",
     "TimestampMixin",
     "Tiyin",
     "Toolbox",
@@ -132,6 +151,9 @@ __all__ = [
     "Unauthorized",
     "VerifyOutcome",
     "WindowHit",
+    "apply_missing",
+    "apply_stock_batch",
+    "catalog_skus",
     "emit",
     "format_som",
     "hookimpl",
@@ -142,5 +164,6 @@ __all__ = [
     "require_customer",
     "som",
     "supports",
+    "sync_source",
     "utcnow",
 ]

@@ -124,6 +124,21 @@ class JobsSettings(BaseModel):
     event_retention_days: int = Field(7, gt=0)
     #: Prefix of every Redis key the broker and the scheduler locks use.
     redis_namespace: str = "toolbox"
+    #: Interval (seconds) per scheduled job name, replacing the job's own (e.g. ``{"moysklad.sync": 600}``).
+    intervals: dict[str, int] = Field(default_factory=dict)
+    #: Expiry of a job lease; the holder renews it every third of this while it runs.
+    lease_seconds: float = Field(60.0, gt=0)
+
+
+class InventorySettings(BaseModel):
+    """Stock sync from inventory sources (``toolbox_core.inventory.sync``)."""
+
+    #: Levels written per transaction (one bulk statement each) when a source is synced.
+    sync_batch_size: int = Field(1000, ge=1, le=10_000)
+    #: How long a source (MoySklad) may take to learn of a sale made here. A sale converted
+    #: less than this long before the source's figures were taken is subtracted from them, so
+    #: an absolute count that does not include it yet never puts sold goods back on sale.
+    sales_lag_seconds: int = Field(3600, ge=0, le=7 * 24 * 3600)
 
 
 class Settings(BaseSettings):
@@ -158,6 +173,7 @@ class Settings(BaseSettings):
     checkout: CheckoutSettings = Field(default_factory=CheckoutSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    inventory: InventorySettings = Field(default_factory=InventorySettings)
 
     @field_validator("plugins", "locales", "cors_origins", mode="before")
     @classmethod

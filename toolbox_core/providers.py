@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 # ---------------------------------------------------------------------------- shared views
@@ -343,9 +344,46 @@ class StockLevel:
     location_code: str = "default"
 
 
+@dataclass(frozen=True)
+class StockBatch:
+    """One batch of absolute levels streamed by :meth:`InventorySource.stream_levels`.
+
+    ``cursor`` is where the source would resume after this batch (opaque to the kernel, handed
+    back as ``since`` on a later call); ``as_of`` is the moment the figures were taken at the
+    source (``None``: now), from which the recent-sales rule below counts.
+    """
+
+    levels: tuple[StockLevel, ...]
+    cursor: str | None = None
+    as_of: datetime | None = None
+
+
 @runtime_checkable
 class InventorySource(Protocol):
-    """An external system that owns stock counts (MoySklad). The kernel applies what it reports."""
+    """An external system that owns stock counts (MoySklad). The kernel applies what it reports.
+
+    Two ways to report, the kernel uses the first the source has:
+
+    * ``stream_levels(since: str | None) -> Iterable[StockBatch]`` (optional, preferred): the
+      levels in batches, ``since`` being the cursor of a previous run (``None``: everything).
+      The kernel applies each batch in its own transaction with one bulk statement
+      (:func:`toolbox_core.inventory.sync.apply_stock_batch`), so any catalog size works
+      without holding it in memory or in one transaction.
+    * ``fetch_levels()`` (the v1.0 protocol): every level at once; the kernel cuts it into
+      batches of ``settings.inventory.sync_batch_size``.
+
+    The rules the kernel applies to what a source reports (``toolbox_core.inventory.sync``):
+
+    * only SKUs of catalog variants are written; others are counted as ``unknown`` (never
+      inserted); a level is written only where the figure changed; ``reserved`` is never
+      written, so concurrent reservations are kept (a figure below what is reserved is written
+      and reported in ``below_reserved``); SKUs not reported are left unchanged;
+    * **recent sales**: the figure is an absolute count as the source knows it. Units sold here
+      (reservations converted) within ``settings.inventory.sales_lag_seconds`` before the
+      batch's ``as_of`` are assumed unknown to the source and subtracted from its figure, so a
+      count taken before the source heard of a sale does not put the sold units back on sale;
+    * ``inventory.updated`` lists the SKUs that changed, one event per batch.
+    """
 
     id: str
 
