@@ -13,7 +13,9 @@ Everything a plugin needs:
 * ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
-  ``optional_customer`` and ``require_customer`` (the signed-in customer's id).
+  ``optional_customer`` and ``require_customer`` (the signed-in customer's id);
+* bounded query parameters ``Limit``, ``Offset`` (the one pagination cap) and ``QueryInt`` (fits
+  64 bits): an integer query parameter without an upper bound reaches SQL and fails there.
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -41,6 +43,7 @@ from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
+from toolbox_core.params import Limit, Offset, QueryInt
 from toolbox_core.payments.service import PaymentInfo, PaymentService, TransactionResult
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
@@ -77,10 +80,12 @@ __all__ = [
     "JobSpec",
     "KeyStore",
     "KeyStoreUnavailable",
+    "Limit",
     "LineView",
     "NotFound",
     "Notification",
     "NotificationChannel",
+    "Offset",
     "OtpSender",
     "PaymentAction",
     "PaymentInfo",
@@ -89,6 +94,7 @@ __all__ = [
     "PaymentService",
     "PermanentFailure",
     "Progress",
+    "QueryInt",
     "RateLimited",
     "RefundResult",
     "RetryLater",

@@ -60,7 +60,15 @@ def unbounded_integer_params(app: Any) -> list[str]:
         for sub in getattr(dependant, "dependencies", ()) or ():
             walk(sub, label)
 
-    for route in app.routes:
+    def routes(container: Any) -> Any:
+        for route in getattr(container, "routes", ()) or ():
+            included = getattr(route, "original_router", None)  # FastAPI keeps included routers whole
+            if included is not None:
+                yield from routes(included)
+            else:
+                yield route
+
+    for route in routes(app):
         dependant = getattr(route, "dependant", None)
         if dependant is not None:
             methods = ",".join(sorted(getattr(route, "methods", None) or ()))
