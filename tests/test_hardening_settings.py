@@ -88,7 +88,7 @@ def test_samesite_none_without_secure_is_refused(clean_env, section, prefix, var
 
 def test_a_wildcard_cors_origin_is_refused_because_credentials_are_on(clean_env, monkeypatch):
     monkeypatch.setenv("TOOLBOX_CORS_ORIGINS", "*")
-    with pytest.raises(ConfigError, match="TOOLBOX_CORS_ORIGINS.*exact origins"):
+    with pytest.raises(ConfigError, match=r"TOOLBOX_CORS_ORIGINS.*exact origins"):
         load_settings()
     monkeypatch.setenv("TOOLBOX_CORS_ORIGINS", "https://shop.uz, https://www.shop.uz/")
     assert load_settings().cors_origins == ["https://shop.uz", "https://www.shop.uz"]

@@ -45,6 +45,11 @@ def inspect_image(data: bytes) -> tuple[str, str, int, int]:
     return content_type, ext, width, height
 
 
+#: ``info`` entries that describe the pixels, not the photo (kept when re-encoding).
+_DRAWING_INFO = frozenset({"transparency", "icc_profile", "gamma"})
+_ANIMATION_INFO = _DRAWING_INFO | {"loop", "duration", "background", "disposal", "blend"}
+
+
 def reencode_image(data: bytes) -> bytes:
     """The image decoded and encoded again in its own format, with no metadata kept.
 
@@ -58,10 +63,13 @@ def reencode_image(data: bytes) -> bytes:
         animated = getattr(img, "is_animated", False)
         out = io.BytesIO()
         if animated:
+            img.info = {k: v for k, v in img.info.items() if k in _ANIMATION_INFO}
             img.save(out, format=fmt, save_all=True, loop=img.info.get("loop", 0),
                      duration=img.info.get("duration", 100))
             return out.getvalue()
         clean = ImageOps.exif_transpose(img)  # a copy of the pixels, orientation applied
+        # Pillow writes back what ``info`` holds (EXIF, XMP, comments): keep only how to draw it.
+        clean.info = {k: v for k, v in clean.info.items() if k in _DRAWING_INFO}
         if fmt == "JPEG" and clean.mode not in ("RGB", "L", "CMYK"):
             clean = clean.convert("RGB")
         options: dict[str, Any] = {"JPEG": {"quality": 90, "optimize": True}, "PNG": {"optimize": True},
