@@ -15,7 +15,10 @@ if [ "${1:-}" = "--dev" ]; then extras="[dev]"; fi
 # Regenerate after an upgrade: bash scripts/freeze-constraints.sh
 CONSTRAINTS=${CONSTRAINTS-constraints.txt}
 constraint_args=()
-if [ -n "$CONSTRAINTS" ]; then constraint_args=(-c "$CONSTRAINTS"); fi
+if [ -n "$CONSTRAINTS" ]; then
+  if [ ! -f "$CONSTRAINTS" ]; then echo "install.sh: $CONSTRAINTS not found" >&2; exit 1; fi
+  constraint_args=(-c "$CONSTRAINTS")
+fi
 # The five integrations are installed editable, like the kernel: they are developed here.
 .venv/bin/python -m pip install --quiet "${constraint_args[@]}" -e ".${extras}" \
   -e ./toolbox_payme -e ./toolbox_click -e ./toolbox_bts -e ./toolbox_eskiz -e ./toolbox_moysklad
