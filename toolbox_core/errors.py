@@ -178,4 +178,5 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return _json(exc.status_code, error_body(code, message, None, request), getattr(exc, "headers", None))
+        details = getattr(exc, "details", None)  # set by toolbox_core.limits.BodyTooLarge
+        return _json(exc.status_code, error_body(code, message, details, request), getattr(exc, "headers", None))

@@ -26,6 +26,18 @@ def body_limit(settings: Settings, content_type: str) -> int:
     return settings.http.max_body_bytes
 
 
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a streamed body passes its limit.
+
+    An ``HTTPException`` passes through FastAPI's body parsing untouched (anything else becomes
+    a 400 "error parsing the body") and the app's handler answers it in the one error shape.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, too_large_message(limit))
+        self.details = {"max_bytes": limit}
+
+
 def too_large_message(limit: int) -> str:
     return f"the request body is larger than {limit} bytes; send less (uploads: one image per request)"
 
@@ -66,9 +78,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    # An HTTPException passes through FastAPI's body parsing untouched and is
-                    # answered by the app's error handler in the one error shape.
-                    raise HTTPException(413, too_large_message(limit))
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counting_receive, send)
