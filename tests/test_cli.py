@@ -42,7 +42,7 @@ def test_config_prints_values_with_their_source_and_masks_secrets(tmp_path: Path
     (tmp_path / "toolbox.toml").write_text('default_locale = "uz"\n')
     result = run(
         "config", "--json", cwd=tmp_path,
-        env={"TOOLBOX_AUTH__SECRET_KEY": "do-not-print", "TOOLBOX_PLUGINS": "payme",
+        env={"TOOLBOX_AUTH__SECRET_KEY": "do-not-print-this-long-random-server-key", "TOOLBOX_PLUGINS": "payme",
              "TOOLBOX_PAYME__MERCHANT_ID": "m-1", "TOOLBOX_PAYME__KEY": "payme-secret"},
     )
     assert result.returncode == 0, result.stderr

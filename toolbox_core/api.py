@@ -21,6 +21,8 @@ Everything a plugin needs:
   catalog SKUs only), ``sync_source`` (a whole stream, batch by batch) and its ``SyncReport``
   / ``BatchResult``, ``catalog_skus`` (keyset paging over the catalog's SKUs);
 * ``JobLease`` / ``LeaseHeld``: a job's cross-process lease (``toolbox.scheduler.lease(name)``).
+* bounded query parameters ``Limit``, ``Offset`` (the one pagination cap) and ``QueryInt`` (fits
+  64 bits): an integer query parameter without an upper bound reaches SQL and fails there.
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -64,6 +66,7 @@ from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
+from toolbox_core.params import Limit, Offset, QueryInt
 from toolbox_core.payments.service import PaymentInfo, PaymentService, TransactionResult
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
@@ -114,10 +117,12 @@ __all__ = [
     "KeyStore",
     "KeyStoreUnavailable",
     "LeaseHeld",
+    "Limit",
     "LineView",
     "NotFound",
     "Notification",
     "NotificationChannel",
+    "Offset",
     "OtpSender",
     "PaymentAction",
     "PaymentInfo",
@@ -126,6 +131,7 @@ __all__ = [
     "PaymentService",
     "PermanentFailure",
     "Progress",
+    "QueryInt",
     "RateLimited",
     "RefundResult",
     "RetryLater",

@@ -136,6 +136,7 @@ def test_online_checkout_over_http_returns_the_redirect_and_the_order_shows_it(c
     client.patch(f"/store/carts/{cart_id}", json={"phone": "+998901234567"})
     client.post(f"/store/carts/{cart_id}/shipping", json={"provider_id": "pickup", "option_id": "pickup"})
     client.post(f"/store/carts/{cart_id}/payment-session", json={"provider_id": "test_online"})
+    toolbox.settings.storefront_origins = ["https://shop.uz"]
     done = client.post(f"/store/carts/{cart_id}/complete", json={"return_url": "https://shop.uz/thanks"})
     assert done.status_code == 201, done.text
     order = done.json()["order"]

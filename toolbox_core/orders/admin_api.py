@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from toolbox_core.admin.auth import AdminPrincipal, require_admin
 from toolbox_core.orders.service import OrderService
+from toolbox_core.params import Limit, Offset
 
 
 class CancelBody(BaseModel):
@@ -29,8 +30,8 @@ def build_router(toolbox: Any) -> APIRouter:
         fulfillment_status: Literal["unfulfilled", "fulfilled", "in_transit", "delivered", "returned",
                                     "canceled"] | None = None,
         q: str | None = Query(None, max_length=100),
-        limit: int = Query(50, ge=1, le=200),
-        offset: int = Query(0, ge=0),
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         return orders.list(status=status, payment_status=payment_status, fulfillment_status=fulfillment_status,
                            q=q, limit=limit, offset=offset)
