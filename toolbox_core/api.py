@@ -9,7 +9,11 @@ Everything a plugin needs:
 * ``emit`` to write an event in the caller's transaction;
 * ``Base`` and ``TimestampMixin`` for plugin models; ``new_id`` for ids;
 * the error classes, which the API turns into the one JSON error shape;
-* ``normalize_phone`` (``+998XXXXXXXXX``), money helpers.
+* ``normalize_phone`` (``+998XXXXXXXXX``), money helpers;
+* for payment gateways: ``PaymentService`` (reports, also ``*_in_session`` inside the plugin's
+  own transaction), ``get_order_view`` / ``order_view_in_session`` (``OrderView`` with its
+  ``LineView`` lines and ``ShippingLine``, as at purchase), and ``own_error_route`` for a router
+  that answers errors in its protocol's shape.
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -32,7 +36,7 @@ from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
-from toolbox_core.payments.service import PaymentInfo, PaymentService, TransactionResult
+from toolbox_core.orders.views import get_order_view, order_view_in_session
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
@@ -41,15 +45,19 @@ from toolbox_core.providers import (
     LineView,
     Notification,
     NotificationChannel,
+    OrderView,
     OtpSender,
     PaymentAction,
     PaymentProvider,
     PaymentRequest,
     RefundResult,
+    ShippingLine,
     ShippingProvider,
     ShippingQuote,
     StockLevel,
 )
+from toolbox_core.routing import own_error_route
+from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
 
 __all__ = [
     "KERNEL_API_VERSION",
@@ -70,6 +78,7 @@ __all__ = [
     "NotFound",
     "Notification",
     "NotificationChannel",
+    "OrderView",
     "OtpSender",
     "PaymentAction",
     "PaymentInfo",
@@ -81,6 +90,7 @@ __all__ = [
     "RefundResult",
     "ScheduledJob",
     "ServiceUnavailable",
+    "ShippingLine",
     "ShippingProvider",
     "ShippingQuote",
     "StockLevel",
@@ -95,8 +105,11 @@ __all__ = [
     "WindowHit",
     "emit",
     "format_som",
+    "get_order_view",
     "hookimpl",
     "new_id",
+    "order_view_in_session",
+    "own_error_route",
     "som",
     "utcnow",
 ]
