@@ -10,7 +10,8 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 extras=""
 if [ "${1:-}" = "--dev" ]; then extras="[dev]"; fi
+# The five integrations are installed editable, like the kernel: they are developed here.
 .venv/bin/python -m pip install --quiet -e ".${extras}" \
-  ./toolbox_payme ./toolbox_click ./toolbox_bts ./toolbox_eskiz ./toolbox_moysklad
+  -e ./toolbox_payme -e ./toolbox_click -e ./toolbox_bts -e ./toolbox_eskiz -e ./toolbox_moysklad
 # The example plugin is installed like any outside package: from its folder, not editable.
 .venv/bin/python -m pip install --quiet ./plugins/example

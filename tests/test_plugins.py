@@ -129,7 +129,7 @@ def test_plugin_whose_import_fails_reports_the_cause(sqlite_url: str, clean_env:
 
 @pytest.mark.parametrize(
     ("declared", "expected"),
-    [(">=2.0", "supports kernel API >=2.0 but this kernel offers 1.0"), ("<1.0", "supports kernel API <1.0")],
+    [(">=2.0", "supports kernel API >=2.0 but this kernel offers 1.1"), ("<1.0", "supports kernel API <1.0")],
 )
 def test_plugin_for_another_kernel_api_is_refused(sqlite_url: str, clean_env: Path, plugin_site, declared: str, expected: str) -> None:
     plugin_site.install("future", f"KERNEL_API = {declared!r}\n")

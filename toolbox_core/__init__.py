@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 #: Version of the kernel API offered to plugins. A plugin declares the range it
 #: supports (``KERNEL_API = ">=1.0,<2"``) and is refused at start-up otherwise.
-KERNEL_API_VERSION = "1.0"
+KERNEL_API_VERSION = "1.1"
 
 #: The entry-point group through which installed plugins are discovered.
 ENTRY_POINT_GROUP = "toolbox.plugins"

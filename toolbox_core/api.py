@@ -10,6 +10,10 @@ Everything a plugin needs:
 * ``Base`` and ``TimestampMixin`` for plugin models; ``new_id`` for ids;
 * the error classes, which the API turns into the one JSON error shape;
 * ``normalize_phone`` (``+998XXXXXXXXX``), money helpers;
+* ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
+* ``DoctorCheck`` for the ``doctor_checks`` hook;
+* FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
+  ``optional_customer`` and ``require_customer`` (the signed-in customer's id);
 * for payment gateways: ``PaymentService`` (reports, also ``*_in_session`` inside the plugin's
   own transaction), ``get_order_view`` / ``order_view_in_session`` (``OrderView`` with its
   ``LineView`` lines and ``ShippingLine``, as at purchase), and ``own_error_route`` for a router
@@ -17,7 +21,11 @@ Everything a plugin needs:
 """
 
 from toolbox_core import KERNEL_API_VERSION
+from toolbox_core.admin.auth import AdminPrincipal, require_admin
+from toolbox_core.customers.phone import normalize_phone
+from toolbox_core.customers.sessions import optional_customer, require_customer
 from toolbox_core.db.base import Base, TimestampMixin, utcnow
+from toolbox_core.doctor import Check as DoctorCheck
 from toolbox_core.errors import (
     BadRequest,
     Conflict,
@@ -32,6 +40,7 @@ from toolbox_core.errors import (
 from toolbox_core.events import emit
 from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
 from toolbox_core.ids import new_id
+from toolbox_core.jobs.failures import PermanentFailure, RetryLater
 from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
@@ -62,10 +71,12 @@ from toolbox_core.workflows.payments import PaymentInfo, PaymentService, Transac
 __all__ = [
     "KERNEL_API_VERSION",
     "Address",
+    "AdminPrincipal",
     "BadRequest",
     "Base",
     "CartView",
     "Conflict",
+    "DoctorCheck",
     "Event",
     "EventType",
     "Forbidden",
@@ -85,9 +96,11 @@ __all__ = [
     "PaymentProvider",
     "PaymentRequest",
     "PaymentService",
+    "PermanentFailure",
     "Progress",
     "RateLimited",
     "RefundResult",
+    "RetryLater",
     "ScheduledJob",
     "ServiceUnavailable",
     "ShippingLine",
@@ -108,8 +121,12 @@ __all__ = [
     "get_order_view",
     "hookimpl",
     "new_id",
+    "normalize_phone",
+    "optional_customer",
     "order_view_in_session",
     "own_error_route",
+    "require_admin",
+    "require_customer",
     "som",
     "utcnow",
 ]

@@ -295,10 +295,13 @@ def plugin_section_raw(name: str, environ: dict[str, str] | None = None) -> dict
     return data
 
 
-def load_plugin_settings(name: str, model: type[BaseModel]) -> BaseModel:
-    """Validate plugin ``name``'s section with its own ``model``; :class:`ConfigError` names the variables."""
+def load_plugin_settings(name: str, model: type[BaseModel], overrides: dict[str, Any] | None = None) -> BaseModel:
+    """Validate plugin ``name``'s section with its own ``model``; :class:`ConfigError` names the variables.
+
+    ``overrides`` (top-level keys) win over the file and the environment.
+    """
     try:
-        return model.model_validate(plugin_section_raw(name))
+        return model.model_validate({**plugin_section_raw(name), **(overrides or {})})
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, section=name)) from exc
 

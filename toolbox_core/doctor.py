@@ -9,6 +9,12 @@ from toolbox_core.config import ConfigError, load_settings, mask_url
 
 @dataclass(frozen=True)
 class Check:
+    """One line of ``toolbox doctor``: what was checked, whether it is fine, and a plain message.
+
+    Plugins return these from the ``doctor_checks`` hook (exported as ``DoctorCheck``). A
+    message says what to fix when ``ok`` is false; it never contains a secret.
+    """
+
     name: str
     ok: bool
     message: str
@@ -46,7 +52,22 @@ def run_checks() -> list[Check]:
         checks.append(_s3(settings))
     else:
         checks.append(Check("storage", True, f"local files in {settings.storage.local_path}"))
+    checks.extend(plugin_checks(toolbox))
     toolbox.close()
+    return checks
+
+
+def plugin_checks(toolbox) -> list[Check]:  # type: ignore[no-untyped-def]
+    """The ``doctor_checks`` of every plugin; a hook that raises is reported as a failed check."""
+    from toolbox_core.asyncutil import resolve
+
+    checks: list[Check] = []
+    for impl in toolbox.plugins.pm.hook.doctor_checks.get_hookimpls():
+        try:
+            checks.extend(resolve(impl.function(toolbox=toolbox)) or [])
+        except Exception as exc:
+            message = f"doctor check failed: {type(exc).__name__}: {exc}".splitlines()[0]
+            checks.append(Check(impl.plugin_name, False, message))
     return checks
 
 

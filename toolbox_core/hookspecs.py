@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel
     from sqlalchemy import Engine
 
+    from toolbox_core.doctor import Check as DoctorCheck
     from toolbox_core.events.types import EventType, JobSpec, ScheduledJob, Subscriber
     from toolbox_core.kernel import Toolbox
     from toolbox_core.providers import (
@@ -203,6 +204,20 @@ def register_commands(cli: typer.Typer) -> None:
 
     Called once when the CLI starts, for enabled plugins. Add commands or sub-apps to ``cli``
     (``cli.add_typer(my_app, name="payme")``). Returns nothing.
+    """
+
+
+# ------------------------------------------------------------------------------ operations
+
+
+@hookspec
+def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck] | None:
+    """Configuration and connectivity checks for ``toolbox doctor`` (a token check, a balance).
+
+    Called by ``toolbox doctor`` after the kernel's own checks, once per enabled plugin, outside
+    any transaction; may be async and may call the outside service (keep each call short, with a
+    timeout). A hook that raises is shown as one failed check. Messages never contain secrets.
+    Returns: a list of :class:`toolbox_core.api.DoctorCheck` (``name``, ``ok``, ``message``).
     """
 
 

@@ -42,15 +42,19 @@ class Toolbox:
         self.db = db
 
     @classmethod
-    def create(cls, settings: Settings | None = None, *, wire: bool = True) -> Toolbox:
+    def create(cls, settings: Settings | None = None, *, wire: bool = True,
+               plugin_settings: dict[str, dict[str, Any]] | None = None) -> Toolbox:
         """Load settings (unless given), discover and check plugins, and wire providers.
+
+        ``plugin_settings`` gives plugin sections directly (winning over environment and file),
+        as tests do.
 
         Raises :class:`toolbox_core.config.ConfigError` or :class:`PluginError` with a message
         that says what to fix.
         """
         settings = settings or load_settings()
         manager = PluginManager(trace=settings.trace_hooks)
-        manager.load(settings.plugins)
+        manager.load(settings.plugins, settings_overrides=plugin_settings)
         toolbox = cls(settings, manager, Database(settings.database_url))
         if wire:
             toolbox.wire()

@@ -86,8 +86,12 @@ class PluginManager:
         self.trace = trace
 
     # ------------------------------------------------------------------ loading
-    def load(self, enabled: Iterable[str], builtins: Iterable[str] = BUILTIN_PLUGINS) -> None:
+    def load(self, enabled: Iterable[str], builtins: Iterable[str] = BUILTIN_PLUGINS,
+             settings_overrides: dict[str, dict[str, Any]] | None = None) -> None:
         """Register the kernel's built-in plugins, then every enabled installed plugin.
+
+        ``settings_overrides`` maps a plugin name to values that win over its environment and
+        TOML section (the test kit's ``make_toolbox(plugin_settings=...)``).
 
         Raises :class:`PluginError` for an unknown name, an import failure, an unsupported
         kernel API, or missing or invalid settings.
@@ -122,7 +126,7 @@ class PluginManager:
             self._register(name, module, version=version, distribution=distribution, builtin=False)
 
         for name in self.plugins:
-            self._load_settings(name)
+            self._load_settings(name, (settings_overrides or {}).get(name))
 
         for name, ep in self.installed.items():
             if name not in self.plugins:
@@ -175,7 +179,7 @@ class PluginManager:
                 "install a plugin release made for this kernel, or a kernel the plugin supports",
             )
 
-    def _load_settings(self, name: str) -> None:
+    def _load_settings(self, name: str, overrides: dict[str, Any] | None = None) -> None:
         plugin = self.pm.get_plugin(name)
         impl = getattr(plugin, "settings_model", None)
         if impl is None:
@@ -184,7 +188,7 @@ class PluginManager:
         if model is None:
             return
         try:
-            self.settings[name] = load_plugin_settings(name, model)
+            self.settings[name] = load_plugin_settings(name, model, overrides)
         except ConfigError as exc:
             raise PluginError(name, f"invalid settings: {exc}", "set the variables named, or the [" + name + "] section of toolbox.toml") from exc
 

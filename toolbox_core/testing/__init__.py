@@ -1,0 +1,22 @@
+"""``toolbox_core.testing``: the test kit for the kernel and for plugin authors.
+
+Installed with ``toolbox-core`` and registered as a pytest plugin (entry point ``pytest11``),
+so a plugin's tests get these fixtures with no ``conftest.py`` of their own:
+
+* ``sqlite_url`` / ``pg_url`` / ``redis_url`` / ``redis_clean`` — a fresh migrated database or
+  a Redis database of this test session (PostgreSQL and Redis tests are skipped when the
+  service is missing, and **fail** when ``CI`` or ``TOOLBOX_TEST_REQUIRE_SERVICES`` is set);
+* ``settings``, ``toolbox``, ``client`` — embedded-mode settings, a kernel and a ``TestClient``;
+* ``make_toolbox(plugins=[...], plugin_settings={...}, database="sqlite"|"postgres",
+  redis=False, **settings)`` — a migrated :class:`~toolbox_core.api.Toolbox` with the chosen
+  plugins enabled and their settings given (closed at teardown);
+* ``serve_fake(app)`` — serve an ASGI app (a fake of an outside API, or the store itself via
+  ``create_app``) over real HTTP on 127.0.0.1; returns its base URL.
+
+The helpers behind the fixtures are importable for use outside pytest:
+:class:`ServedApp` and :func:`serve_asgi`.
+"""
+
+from toolbox_core.testing.http import ServedApp, serve_asgi
+
+__all__ = ["ServedApp", "serve_asgi"]
