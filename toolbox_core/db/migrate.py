@@ -58,13 +58,18 @@ def pending_model_changes(engine: Engine, tables: Iterable[str] | None = None) -
                      if not mapper.class_.__module__.startswith("toolbox_core.")}
     wanted = set(tables) if tables is not None else None
 
+    def included(name: str | None) -> bool:
+        return name in wanted if wanted is not None else name not in plugin_tables
+
     def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-        if type_ == "table" and wanted is not None:
-            return name in wanted
-        if type_ == "table" and name in plugin_tables:
+        if type_ == "table" and not included(name):
             return False
         return not is_unmodeled(name, type_)
 
+    def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+        return type_ != "table" or included(name)
+
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name,
+                                                     "include_object": include_object})
         return list(compare_metadata(ctx, Base.metadata))

@@ -57,3 +57,10 @@ def store_app(toolbox: Any) -> Any:
     from toolbox_core.app import create_app
 
     return create_app(toolbox=toolbox)
+
+
+def model_differences(toolbox: Any, tables: set[str]) -> list[object]:
+    """Differences between the models and the migrated database for ``tables`` (a plugin's own)."""
+    from toolbox_core.db.migrate import pending_model_changes
+
+    return pending_model_changes(toolbox.db.engine, tables=tables)

@@ -407,9 +407,10 @@ class PaymentService:
                       **_: Any) -> None:
         if payment.status not in ("pending", "authorized"):
             raise self._state_error(payment)
-        payment.status = "canceled"
         if order is not None:
             cancel_in_session(session, order, payment, reason="payment canceled at gateway", actor=payment.provider_id)
+            order.payment_status = "canceled"
+        payment.status = "canceled"
         emit(session, "payment.canceled", payment_event(order, payment))
 
     def _apply_refund(self, session: Session, payment: Payment, order: Order | None, amount: int | None,
