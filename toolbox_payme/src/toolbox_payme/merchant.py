@@ -98,8 +98,6 @@ class Merchant:
         with self.toolbox.db.session() as session:
             view = self._order(session, number, lock=False)
             self._check_payable(view, amount)
-            if self._open_or_paid(session, view.id) is not None:
-                raise e.PaymeError(e.CANNOT_PERFORM)
             return {"allow": True, "detail": receipt_detail(view)}
 
     def create_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -190,8 +188,6 @@ class Merchant:
                 return e.PaymeError(e.CANNOT_PERFORM)
             return {"create_time": tx.create_time, "transaction": tx.id, "state": tx.state}
         self._check_payable(view, amount)
-        if self._open_or_paid(session, view.id) is not None:
-            return e.PaymeError(e.CANNOT_PERFORM)  # one active transaction per order
         now = now_ms()
         if payme_time + TIMEOUT_MS <= now:
             return e.PaymeError(e.CANNOT_PERFORM)
@@ -301,7 +297,9 @@ class Merchant:
             raise e.PaymeError(e.ORDER_NOT_FOUND, data=self.settings.account_field)
         if amount != view.total or amount != view.payment.amount:
             raise e.PaymeError(e.WRONG_AMOUNT)
-        if view.status != "pending_payment" or view.payment.status not in ("pending", "authorized"):
+        # ``authorized``: a Payme transaction of this order is open (one active per order);
+        # ``captured`` / ``canceled``...: the order is paid or gone.
+        if view.status != "pending_payment" or view.payment.status != "pending":
             raise e.PaymeError(e.CANNOT_PERFORM)
 
     def _may_cancel_performed(self, view: OrderView) -> bool:
@@ -311,12 +309,6 @@ class Merchant:
         if policy == "until_delivered":
             return view.fulfillment_status != "delivered" and view.status != "completed"
         return True
-
-    @staticmethod
-    def _open_or_paid(session: Session, order_id: str) -> PaymeTransaction | None:
-        return session.scalar(select(PaymeTransaction).where(PaymeTransaction.order_id == order_id,
-                                                             PaymeTransaction.state.in_((CREATED, PERFORMED)))
-                              .limit(1))
 
     @staticmethod
     def _lock(session: Session, payme_id: str) -> PaymeTransaction | None:
