@@ -190,11 +190,11 @@ def test_payme_models_agree_with_payme_migrations(make_toolbox, database):
     assert model_differences(toolbox, {"payme_transactions", "payme_credentials"}) == []
 
 
-def test_doctor_checks_report_mode_key_and_fiscal_codes(store):
+def test_doctor_checks_report_mode_key_and_tables(store):
     from toolbox_payme.plugin import doctor_checks
 
     checks = {c.name: c for c in doctor_checks(store.toolbox)}
     assert checks["payme: tables"].ok and checks["payme: key"].ok
     assert "test mode" in checks["payme: mode"].message
-    assert not checks["payme: shipping fiscal code"].ok
+    assert "/payme/callback" in checks["payme: callback"].message
     assert all(store.settings["test_key"] not in c.message for c in checks.values())

@@ -257,3 +257,16 @@ def test_the_checkout_redirect_carries_merchant_account_amount_language_and_retu
     decoded = base64.b64decode(url.rsplit("/", 1)[1]).decode()
     assert decoded == (f"m={store.settings['merchant_id']};ac.order_id={order['number']};a={order['total']};"
                        "l=uz;c=https://shop.uz/thanks")
+
+
+def test_calls_from_outside_the_allowed_networks_are_refused(make_payme_store):
+    outside = make_payme_store(allowed_networks="185.234.113.0/28")
+    assert outside.payme.check_transaction(payme_id()).code == -32504
+    inside = make_payme_store(allowed_networks=["185.234.113.0/28", "127.0.0.0/8"])
+    assert inside.payme.check_transaction(payme_id()).code == -31003
+
+
+def test_the_keys_never_appear_in_settings_output(store):
+    settings = store.toolbox.plugin_settings("payme")
+    shown = f"{settings!r} {settings.model_dump()}"
+    assert store.settings["key"] not in shown and store.settings["test_key"] not in shown

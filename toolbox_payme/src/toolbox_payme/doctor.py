@@ -33,11 +33,6 @@ def checks(toolbox: Toolbox, settings: PaymeSettings) -> list[DoctorCheck]:
     except Exception as exc:
         result.append(DoctorCheck("payme: tables", False, f"cannot read payme tables ({type(exc).__name__}): "
                                                           "run toolbox migrate"))
-    checkout = toolbox.settings.checkout
-    result.append(DoctorCheck("payme: shipping fiscal code", checkout.shipping_mxik_code is not None,
-                              "set TOOLBOX_CHECKOUT__SHIPPING_MXIK_CODE (and _PACKAGE_CODE, _VAT_PERCENT) so "
-                              "receipts carry the delivery's MXIK code" if checkout.shipping_mxik_code is None
-                              else "the delivery line has its MXIK code"))
     result.append(DoctorCheck("payme: callback", True,
                               f"set the endpoint URL in the kassa to https://<your host>{settings.callback_path}"))
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from ipaddress import ip_network
 from typing import Literal
 
@@ -41,6 +42,17 @@ class PaymeSettings(BaseModel):
     payment_timeout_seconds: int | None = Field(None, gt=0, le=7 * 24 * 3600)
     #: Largest request body accepted on the callback.
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _networks_from_text(cls, value: object) -> object:
+        """The environment gives text: ``185.234.113.0/28,10.0.0.0/8`` or a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @field_validator("allowed_networks")
     @classmethod
