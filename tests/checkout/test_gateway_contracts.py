@@ -224,6 +224,8 @@ def test_a_capture_after_an_admin_cancel_is_recorded_as_refund_required(client, 
     refunded = client.post(f"/admin/orders/{result.order_id}/refunds", headers=admin_headers(toolbox, "*"),
                            json={"amount": result.total})
     assert refunded.status_code == 200, refunded.text
+    assert refunded.json()["payment_status"] == "refunded"
+    assert gateway.refunds == [(result.payment_id, result.total)]
 
 
 # ------------------------------------------------------------------ reads for gateways
