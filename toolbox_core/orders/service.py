@@ -44,15 +44,36 @@ def note(order: Order, kind: str, message: str = "", actor: str = "system") -> N
 
 def payment_of(session: Session, order_id: str, *, lock: bool = False) -> Payment | None:
     stmt = select(Payment).where(Payment.order_id == order_id)
-    return session.scalar(stmt.with_for_update() if lock else stmt)
+    return session.scalar(stmt.with_for_update().execution_options(populate_existing=True) if lock else stmt)
+
+
+def held_locks(session: Session) -> dict[tuple[str, str], Any]:
+    """The rows this session's current transaction locked ``FOR UPDATE``: ``(table, id)`` → object.
+
+    A row locked (and reloaded) once in a transaction is current until COMMIT, so a later step
+    of the same transaction (a gateway report after the plugin locked the order) uses it as it
+    is instead of locking and reloading it again. Keeping the objects here also keeps them in
+    the session's (weak) identity map.
+    """
+    transaction = session.get_transaction()
+    held = session.info.get("toolbox.locks")
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info["toolbox.locks"] = held
+    return held[1]
 
 
 def lock_order(session: Session, order_id: str) -> tuple[Order, Payment | None]:
     """Payment row, then order row, locked for update (one global lock order)."""
     payment = payment_of(session, order_id, lock=True)
-    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update()
+                           .execution_options(populate_existing=True))
     if order is None:
         raise NotFound("no such order", code="order_not_found")
+    held = held_locks(session)
+    held[("orders", order.id)] = order
+    if payment is not None:
+        held[("payments", payment.id)] = payment
     return order, payment
 
 
