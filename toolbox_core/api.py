@@ -23,6 +23,10 @@ Everything a plugin needs:
 * ``JobLease`` / ``LeaseHeld``: a job's cross-process lease (``toolbox.scheduler.lease(name)``).
 * bounded query parameters ``Limit``, ``Offset`` (the one pagination cap) and ``QueryInt`` (fits
   64 bits): an integer query parameter without an upper bound reaches SQL and fails there.
+* for payment gateways: ``PaymentService`` (reports, also ``*_in_session`` inside the plugin's
+  own transaction), ``get_order_view`` / ``order_view_in_session`` (``OrderView`` with its
+  ``LineView`` lines and ``ShippingLine``, as at purchase), and ``own_error_route`` for a router
+  that answers errors in its protocol's shape.
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -66,8 +70,8 @@ from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
+from toolbox_core.orders.views import get_order_view, order_view_in_session
 from toolbox_core.params import Limit, Offset, QueryInt
-from toolbox_core.payments.service import PaymentInfo, PaymentService, TransactionResult
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
@@ -77,6 +81,7 @@ from toolbox_core.providers import (
     LineView,
     Notification,
     NotificationChannel,
+    OrderView,
     OtpSender,
     PaymentAction,
     PaymentProvider,
@@ -85,6 +90,7 @@ from toolbox_core.providers import (
     ShipmentDraft,
     ShipmentLabel,
     ShipmentRequest,
+    ShippingLine,
     ShippingProvider,
     ShippingQuote,
     StockBatch,
@@ -92,6 +98,8 @@ from toolbox_core.providers import (
     TrackingUpdate,
     supports,
 )
+from toolbox_core.routing import own_error_route
+from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
 
 __all__ = [
     "FINAL_SHIPMENT_STATUSES",
@@ -123,6 +131,7 @@ __all__ = [
     "Notification",
     "NotificationChannel",
     "Offset",
+    "OrderView",
     "OtpSender",
     "PaymentAction",
     "PaymentInfo",
@@ -142,6 +151,7 @@ __all__ = [
     "ShipmentRequest",
     "ShipmentService",
     "ShipmentView",
+    "ShippingLine",
     "ShippingProvider",
     "ShippingQuote",
     "StockBatch",
@@ -162,10 +172,13 @@ __all__ = [
     "catalog_skus",
     "emit",
     "format_som",
+    "get_order_view",
     "hookimpl",
     "new_id",
     "normalize_phone",
     "optional_customer",
+    "order_view_in_session",
+    "own_error_route",
     "require_admin",
     "require_customer",
     "som",

@@ -84,6 +84,11 @@ class CheckoutSettings(BaseModel):
     #: Flat-rate shipping provider: price in tiyin; ``None`` disables it.
     flat_shipping_price: int | None = Field(2_500_000, ge=0)
     flat_shipping_name: str = "Courier"
+    #: Fiscal codes of the delivery service on receipts (Payme's ``detail.shipping``, Click):
+    #: the MXIK/IKPU code (17 digits, tasnif.soliq.uz), its package code and VAT percent.
+    shipping_mxik_code: str | None = Field(None, pattern=r"^\d{17}$")
+    shipping_package_code: str | None = Field(None, min_length=1, max_length=32)
+    shipping_vat_percent: int | None = Field(None, ge=0, le=100)
     #: Each shipping provider has this long to quote a cart; a slower one is left out (logged).
     shipping_quote_timeout_seconds: float = Field(5.0, gt=0, le=60)
 

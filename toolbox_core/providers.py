@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from toolbox_core.payments.views import PaymentInfo
 
 # ---------------------------------------------------------------------------- shared views
 
@@ -49,6 +52,10 @@ class LineView:
     mxik_code: str | None = None
     package_code: str | None = None
     vat_percent: int | None = None
+    #: Discount on the whole line (already multiplied by the quantity), tiyin.
+    discount: int = 0
+    #: Unit-of-measure code for fiscal receipts (e.g. ``"241092"``), when known.
+    unit_code: str | None = None
 
     @property
     def total(self) -> int:
@@ -83,6 +90,42 @@ class CartView:
     def lines_without_weight(self) -> tuple[LineView, ...]:
         """Lines whose variant has no weight in the catalog (a carrier uses its default for them)."""
         return tuple(line for line in self.lines if line.weight_grams is None)
+
+
+@dataclass(frozen=True)
+class ShippingLine:
+    """The delivery line of an order, with the fiscal codes of the delivery service (settings)."""
+
+    title: str
+    amount: int
+    mxik_code: str | None = None
+    package_code: str | None = None
+    vat_percent: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order as it was at purchase, for gateways (receipts, pre-checks). Amounts in tiyin.
+
+    ``payment`` is ``None`` when the order has no payment.
+    """
+
+    id: str
+    number: str
+    status: str
+    payment_status: str
+    fulfillment_status: str
+    locale: str
+    phone: str
+    currency: str
+    subtotal: int
+    shipping_total: int
+    discount_total: int
+    total: int
+    created_at: datetime
+    lines: tuple[LineView, ...]
+    shipping: ShippingLine | None = None
+    payment: PaymentInfo | None = None
 
 
 # ---------------------------------------------------------------------------- payments
@@ -141,6 +184,15 @@ class PaymentProvider(Protocol):
     name: str
     #: ``True`` when the order waits for an online payment; ``False`` for pay-on-delivery.
     online: bool
+    #: Optional attributes (read with ``getattr``; absent means the default):
+    #:
+    #: * ``payment_timeout_seconds: int | None`` — how long an unpaid online order waits before
+    #:   the payment-timeout job cancels it (default: ``checkout.payment_timeout_seconds``); a
+    #:   gateway hold reported with ``authorize(..., hold_until=...)`` extends it;
+    #: * ``refund_capability: "api" | "gateway_initiated" | "manual"`` — ``"api"`` (default):
+    #:   the kernel calls :meth:`refund`; otherwise an admin cancel or refund records a refund
+    #:   request (payment ``refund_pending``, ``payment.refund_requested``) that the gateway's
+    #:   later report (``PaymentService.refund_in_session``) or staff complete.
 
     def initiate(self, request: PaymentRequest) -> PaymentAction | Awaitable[PaymentAction]:
         """Start a payment; return the client's next step."""
