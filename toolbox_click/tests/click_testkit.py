@@ -125,7 +125,7 @@ class Store:
 
 
 def place_order(http: httpx.Client, url: str, variant: str, *, quantity: int = 1,
-                return_url: str | None = None) -> dict[str, Any]:
+                return_url: str | None = None, provider: str = "click") -> dict[str, Any]:
     def call(method: str, path: str, **kw: Any) -> dict[str, Any]:
         response = http.request(method, f"{url}{path}", **kw)
         assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
@@ -135,7 +135,7 @@ def place_order(http: httpx.Client, url: str, variant: str, *, quantity: int = 1
     call("POST", f"/store/carts/{cart}/lines", json={"variant_id": variant, "quantity": quantity})
     call("PATCH", f"/store/carts/{cart}", json={"phone": PHONE, "address": ADDRESS})
     call("POST", f"/store/carts/{cart}/shipping", json={"provider_id": "flat", "option_id": "flat"})
-    call("POST", f"/store/carts/{cart}/payment-session", json={"provider_id": "click"})
+    call("POST", f"/store/carts/{cart}/payment-session", json={"provider_id": provider})
     body = {"return_url": return_url} if return_url else None
     return call("POST", f"/store/carts/{cart}/complete", json=body)["order"]
 
