@@ -29,7 +29,9 @@ def test_plugins_lists_installed_plugins_with_version_and_state(tmp_path: Path) 
     assert rows["example"]["enabled"] is True
     assert rows["example"]["hooks"] == ["register_routes", "settings_model", "shipping_providers"]
     assert rows["payme"]["enabled"] is False
-    assert rows["payme"]["version"] == "0.1.0"
+    from importlib.metadata import version
+
+    assert rows["payme"]["version"] == version("toolbox-payme")
 
 
 def test_plugins_with_an_unknown_name_exits_1_and_says_what_to_do(tmp_path: Path) -> None:

@@ -95,7 +95,8 @@ def test_every_in_session_report_works_and_replays(toolbox, gateway):
     with toolbox.db.transaction() as session:
         assert payments.refund_in_session(session, "test_online", second.payment_id,
                                           gateway_transaction_id="b", amount=second.total).replayed
-    assert OrderService(toolbox).get(first.order_id)["status"] == "canceled"
+    canceled = OrderService(toolbox).get(first.order_id)
+    assert (canceled["status"], canceled["payment_status"]) == ("canceled", "canceled")
     assert OrderService(toolbox).get(second.order_id)["payment_status"] == "refunded"
 
 
@@ -223,6 +224,8 @@ def test_a_capture_after_an_admin_cancel_is_recorded_as_refund_required(client, 
     refunded = client.post(f"/admin/orders/{result.order_id}/refunds", headers=admin_headers(toolbox, "*"),
                            json={"amount": result.total})
     assert refunded.status_code == 200, refunded.text
+    assert refunded.json()["payment_status"] == "refunded"
+    assert gateway.refunds == [(result.payment_id, result.total)]
 
 
 # ------------------------------------------------------------------ reads for gateways

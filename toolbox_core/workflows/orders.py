@@ -83,7 +83,7 @@ class OrderWorkflow:
                            details={"status": payment.status})
         if amount > refundable:
             raise AmountMismatch(f"at most {refundable} tiyin can be refunded", details={"refundable": refundable})
-        if self._capability(payment) == "api" and payment.status == "captured":
+        if self._capability(payment) == "api":
             self.payments.refund_through_provider(payment.id, actor=actor, amount=amount, reason=reason,
                                                   request_key=request_key)
             if request_key:

@@ -216,7 +216,7 @@ class PaymentService:
         if provider is None:
             raise ToolboxError(f"payment provider {info.provider_id!r} is not enabled", code="provider_unavailable",
                                status=502)
-        refundable = self._claim_refund(payment_id, amount)
+        refundable, previous = self._claim_refund(payment_id, amount)
         amount = refundable if amount is None else amount
         try:
             try:
@@ -228,7 +228,7 @@ class PaymentService:
                 raise ToolboxError(outcome.message or "the payment provider refused the refund",
                                    code="refund_failed", status=502)
         except ToolboxError:
-            self._set_status(payment_id, "refunding", "captured")
+            self._set_status(payment_id, "refunding", previous)
             raise
         # Keyed by our own request (a provider may reuse its id across partial refunds).
         own_id = f"refund:{payment_id}:{request_key or new_id('rfd')}"
@@ -262,13 +262,17 @@ class PaymentService:
         session.flush()
         return transaction_result(tx, payment, replayed=False)
 
-    def _claim_refund(self, payment_id: str, amount: int | None) -> int:
-        """Move a captured payment to ``refunding``; returns the refundable amount, 409/422 when not allowed."""
+    def _claim_refund(self, payment_id: str, amount: int | None) -> tuple[int, str]:
+        """Move a captured (or late-captured) payment to ``refunding``.
+
+        Returns the refundable amount and the status to go back to if the provider fails;
+        409/422 when a refund is not allowed.
+        """
         with self.toolbox.db.transaction() as session:
             payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
             if payment is None:
                 raise NotFound("no such payment", code="payment_not_found")
-            if payment.status != "captured":
+            if payment.status not in ("captured", "refund_required"):
                 raise PaymentStateConflict(f"a {payment.status} payment cannot be refunded",
                                            code="refund_in_progress" if payment.status in
                                            ("refunding", "refund_pending") else None,
@@ -277,8 +281,8 @@ class PaymentService:
             if amount is not None and amount > refundable:
                 raise AmountMismatch(f"at most {refundable} tiyin can be refunded",
                                      details={"refundable": refundable})
-            payment.status = "refunding"
-            return refundable
+            previous, payment.status = payment.status, "refunding"
+            return refundable, previous
 
     def _set_status(self, payment_id: str, expected: str, new: str) -> bool:
         """Conditional status change in its own short transaction; True when this caller made it."""
@@ -407,9 +411,10 @@ class PaymentService:
                       **_: Any) -> None:
         if payment.status not in ("pending", "authorized"):
             raise self._state_error(payment)
-        payment.status = "canceled"
         if order is not None:
             cancel_in_session(session, order, payment, reason="payment canceled at gateway", actor=payment.provider_id)
+            order.payment_status = "canceled"
+        payment.status = "canceled"
         emit(session, "payment.canceled", payment_event(order, payment))
 
     def _apply_refund(self, session: Session, payment: Payment, order: Order | None, amount: int | None,
