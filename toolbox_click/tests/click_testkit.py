@@ -10,42 +10,14 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from toolbox_core.testing.shop import add_product, admin_headers
+
 SERVICE_ID = 30001
 MERCHANT_ID = 17001
 MERCHANT_USER_ID = 40001
 SECRET = "s3cr3t-click-key"
 PHONE = "+998901234567"
 ADDRESS = {"region": "Toshkent", "city": "Toshkent", "district": "Yunusobod", "street": "Amir Temur 1"}
-
-try:  # the kernel's test kit (kernel contracts v1.1)
-    from toolbox_core.testing.shop import add_product, admin_headers, store_app
-except ImportError:  # pragma: no cover - older kernel test kit
-    def add_product(toolbox: Any, *, price: int = 1_500_000, stock: int | None = 10, **_: Any) -> str:
-        from toolbox_core.catalog.models import Product, ProductTranslation, ProductVariant
-        from toolbox_core.ids import new_id
-        from toolbox_core.inventory.service import apply_levels
-        from toolbox_core.providers import StockLevel
-
-        sku, variant_id = new_id("SKU")[-12:], new_id("var")
-        with toolbox.db.transaction() as session:
-            product = Product(id=new_id("prod"), handle=f"p-{sku.lower()}", status="published")
-            product.translations = [ProductTranslation(locale="ru", title="Дрель")]
-            product.variants = [ProductVariant(id=variant_id, sku=sku, price=price)]
-            session.add(product)
-            if stock is not None:
-                apply_levels(session, [StockLevel(sku, stock)])
-        return variant_id
-
-    def admin_headers(toolbox: Any, *scopes: str) -> dict[str, str]:
-        from toolbox_core.admin.auth import create_key
-
-        _, key = create_key(toolbox, "test-staff", list(scopes) or ["*"])
-        return {"Authorization": f"Bearer {key}"}
-
-    def store_app(toolbox: Any) -> Any:
-        from toolbox_core.app import create_app
-
-        return create_app(toolbox=toolbox)
 
 
 def click_settings(api_url: str = "http://127.0.0.1:9/v2/merchant/", **extra: Any) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from click_testkit import (
     ClickSide,
     Store,
     click_settings,
-    store_app,
 )
 
 from tests.fakes.click import FakeClick
+from toolbox_core.testing.shop import store_app
 
 
 @pytest.fixture

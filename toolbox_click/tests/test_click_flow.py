@@ -7,14 +7,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from click_testkit import MERCHANT_ID, SERVICE_ID, Store, som
-from sqlalchemy import MetaData
-from toolbox_click.models import ClickInvoice, ClickTransaction
 
 from tests.fakes.click import FakeClick
 from toolbox_click import plugin
+from toolbox_core.testing.shop import model_differences
 
 
 def pay(store: Store, order: dict, *, fake: FakeClick | None = None) -> tuple[str, int]:
@@ -190,12 +187,4 @@ def test_settings_come_from_the_environment_and_missing_ones_are_named(monkeypat
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_the_click_tables_agree_with_the_click_migration(make_store, database: str) -> None:
     store = make_store(database=database)
-    ours = MetaData()
-    for model in (ClickTransaction, ClickInvoice):
-        model.__table__.to_metadata(ours)
-    names = set(ours.tables)
-    with store.toolbox.db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={
-            "compare_type": True,
-            "include_name": lambda name, type_, parent: type_ != "table" or name in names})
-        assert compare_metadata(ctx, ours) == []
+    assert model_differences(store.toolbox, {"click_transactions", "click_invoices"}) == []
