@@ -134,3 +134,15 @@ def test_an_order_of_another_payment_method_or_an_order_id_is_not_a_click_accoun
     # The order's internal id is not its number: Click knows orders by number only.
     assert store.click.prepare(store.click.new_trans_id(), order["id"], som(order["total"]))["error"] == -5
     assert store.click.prepare(store.click.new_trans_id(), " ", som(order["total"]))["error"] == -8
+
+
+def test_a_huge_body_is_refused_without_being_read(store: Store) -> None:
+    response = store.http.post(f"{store.url}/click/prepare", content=b"0" * 5_000_000)
+    assert (response.status_code, response.json()["error"]) == (200, -8)
+
+    def chunks():
+        for _ in range(100):
+            yield b"a" * 1000
+
+    streamed = store.http.post(f"{store.url}/click/complete", content=chunks())
+    assert (streamed.status_code, streamed.json()["error"]) == (200, -8)

@@ -19,7 +19,15 @@ from sqlalchemy import func, or_, select
 
 from toolbox_click.merchant_api import ClickApiError, ClickMerchantApi, ClickUnavailable
 from toolbox_click.models import CLICK_STATUSES, ClickInvoice, ClickTransaction
-from toolbox_click.protocol import COMPLETE, PREPARE, ClickCode, ClickError, parse_form, reply
+from toolbox_click.protocol import (
+    COMPLETE,
+    MAX_BODY_BYTES,
+    PREPARE,
+    ClickCode,
+    ClickError,
+    parse_form,
+    reply,
+)
 from toolbox_click.settings import ClickSettings
 from toolbox_click.shop import ClickShop
 from toolbox_core.api import (
@@ -44,15 +52,27 @@ def _click_error_reply(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": int(code), "error_note": code.note}, status_code=200)
 
 
+async def bounded_body(request: Request) -> bytes:
+    """The request body, read only up to ``MAX_BODY_BYTES`` (a larger one is -8, never buffered)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ClickError(ClickCode.BAD_REQUEST, "request too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ClickError(ClickCode.BAD_REQUEST, "request too large")
+    return bytes(body)
+
+
 def shop_router(toolbox: Any, settings: ClickSettings) -> APIRouter:
     """``POST /click/prepare``, ``/click/complete`` and ``/click/callback`` (dispatch on ``action``)."""
     router = APIRouter(prefix="/click", tags=["click: SHOP API"], route_class=own_error_route(_click_error_reply))
     shop = ClickShop(toolbox, settings)
 
     async def answer(request: Request, endpoint_action: int | None) -> JSONResponse:
-        body = await request.body()
         try:
-            fields = parse_form(body)
+            fields = parse_form(await bounded_body(request))
         except ClickError as exc:
             return JSONResponse(reply({}, exc.code, note=exc.note), status_code=200)
         return JSONResponse(await run_in_threadpool(shop.handle, fields, endpoint_action), status_code=200)
