@@ -188,3 +188,23 @@ def test_settings_come_from_the_environment_and_missing_ones_are_named(monkeypat
 def test_the_click_tables_agree_with_the_click_migration(make_store, database: str) -> None:
     store = make_store(database=database)
     assert model_differences(store.toolbox, {"click_transactions", "click_invoices"}) == []
+
+
+def test_a_failure_on_our_side_is_minus_seven_changes_nothing_and_click_may_retry(store: Store,
+                                                                                  monkeypatch) -> None:
+    from toolbox_core.api import PaymentService
+
+    order = store.order()
+    trans, amount = store.click.new_trans_id(), som(order["total"])
+    prepare_id = store.click.prepare(trans, order["number"], amount)["merchant_prepare_id"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(PaymentService, "capture_in_session", broken)
+    failed = store.click.complete(trans, order["number"], amount, prepare_id)
+    assert (failed["error"], failed["error_note"]) == (-7, "Failed to update user")
+    assert admin_order(store, order["id"])["payment_status"] == "authorized"
+    monkeypatch.undo()
+    assert store.click.complete(trans, order["number"], amount, prepare_id)["error"] == 0
+    assert store.events("payment.captured") == 1

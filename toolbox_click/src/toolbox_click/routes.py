@@ -46,9 +46,9 @@ log = logging.getLogger("toolbox.click")
 
 
 def _click_error_reply(request: Request, exc: Exception) -> Response:
-    """Anything that escaped the handler: -8 for a bad request, -7 for our own failure."""
-    code = ClickCode.BAD_REQUEST if isinstance(exc, ToolboxError) and exc.status < 500 else \
-        ClickCode.FAILED_TO_UPDATE_USER
+    """Anything that escaped the handler (the request itself was parsed and answered by the
+    shop): our own failure to update the order, -7. The kernel logs unexpected ones."""
+    code = ClickCode.FAILED_TO_UPDATE_USER
     return JSONResponse({"error": int(code), "error_note": code.note}, status_code=200)
 
 
