@@ -208,3 +208,26 @@ def test_a_failure_on_our_side_is_minus_seven_changes_nothing_and_click_may_retr
     monkeypatch.undo()
     assert store.click.complete(trans, order["number"], amount, prepare_id)["error"] == 0
     assert store.events("payment.captured") == 1
+
+
+class _Quiet:
+    def total(self, count: int) -> None: ...
+    def advance(self, count: int = 1) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+def test_a_prepared_order_outlives_its_payment_timeout_until_the_hold_ends(store: Store) -> None:
+    from sqlalchemy import text
+
+    waiting, prepared = store.order(), store.order()
+    past = datetime.now(UTC) - timedelta(seconds=5)
+    with store.toolbox.db.transaction() as session:  # both payment timeouts have passed
+        session.execute(text("UPDATE orders SET payment_expires_at = :t WHERE id IN (:a, :b)"),
+                        {"t": past, "a": waiting["id"], "b": prepared["id"]})
+    trans, amount = store.click.new_trans_id(), som(prepared["total"])
+    prepare_id = store.click.prepare(trans, prepared["number"], amount)["merchant_prepare_id"]
+    store.toolbox.scheduler.run_now("checkout.expire_unpaid_orders", _Quiet())
+    assert admin_order(store, waiting["id"])["status"] == "canceled"
+    assert admin_order(store, prepared["id"])["status"] == "pending_payment"
+    assert store.click.complete(trans, prepared["number"], amount, prepare_id)["error"] == 0
+    assert admin_order(store, prepared["id"])["payment_status"] == "paid"
