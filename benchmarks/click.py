@@ -2,15 +2,18 @@
 
     python -m benchmarks click [--seconds 8] [--concurrency 16] [--workers 2] [--orders 3000]
 
-Orders awaiting a Click payment (one of ``PRODUCTS`` products each) are placed in-process first
-(through the cart and checkout services, as the storefront would); then ``concurrency`` clients play Click, each taking the
-next order and sending a signed Prepare, then a signed Complete, as form fields, to a server
-with the ``click`` plugin enabled (``workers`` uvicorn processes, Redis as in production).
+Orders awaiting a Click payment (one of ``PRODUCTS`` products each) are placed in-process
+first (through the cart and checkout services, as the storefront would); then ``concurrency``
+clients play Click, each taking the next order and sending a signed Prepare, then a signed
+Complete, as form fields, to a server with the ``click`` plugin enabled (``workers`` uvicorn
+processes, Redis as in production).
 
 Prints ``click_payments_per_s`` (Prepare + Complete pairs per second), ``click_callback_p50`` /
 ``click_callback_p99`` (one callback), ``click_errors`` (a reply whose ``error`` is not 0, or an
-HTTP failure), and the audit: ``click_paid_orders`` and ``click_captured_events`` (must equal the
-payments made). Targets: ≥300 payments/s, callback p99 < 30 ms.
+HTTP failure), ``click_callback_in_process_wall`` / ``_cpu`` (one callback run sequentially
+in-process, without HTTP: its wall time and the Python CPU it costs), and the audit of the
+HTTP run: ``click_paid_orders`` and ``click_captured_events`` (must equal the payments made).
+Targets: ≥300 payments/s, callback p99 < 30 ms.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from benchmarks.harness import (
 SERVICE_ID, MERCHANT_ID, MERCHANT_USER_ID, SECRET = 30001, 17001, 40001, "bench-secret"
 CLICK_ENV = {"TOOLBOX_CLICK__SERVICE_ID": str(SERVICE_ID), "TOOLBOX_CLICK__MERCHANT_ID": str(MERCHANT_ID),
              "TOOLBOX_CLICK__MERCHANT_USER_ID": str(MERCHANT_USER_ID), "TOOLBOX_CLICK__SECRET_KEY": SECRET}
+#: Orders paid first in-process, one callback at a time, to measure one callback's own cost.
+IN_PROCESS = 50
 #: Distinct products the orders buy (a store sells many; one hot stock row would serialize captures).
 PRODUCTS = 20
 ADDRESS = {"region": "Toshkent", "city": "Toshkent", "district": "Yunusobod", "street": "Amir Temur 1"}
@@ -105,6 +110,26 @@ def make_scenario(orders: list[tuple[str, int]], latencies: list[float]):
     return pay
 
 
+def cpu_per_callback(url: str, orders: list[tuple[str, int]]) -> tuple[float, float]:
+    """(wall ms, CPU ms of this process) per callback, sequential and in-process (no HTTP), so
+    the cost of one callback is known even on a busy machine. PostgreSQL's own CPU is not in it."""
+    from toolbox_click.shop import ClickShop
+
+    toolbox = open_toolbox(url, plugins=["click"])
+    shop = ClickShop(toolbox, toolbox.plugin_settings("click"))
+    wall, cpu = time.perf_counter(), time.process_time()
+    for n, (number, total) in enumerate(orders):
+        amount, trans = f"{total // 100}.{total % 100:02d}", str(600_000_000 + n)
+        prepared = shop.handle(signed(0, trans, number, amount), 0)
+        done = shop.handle(signed(1, trans, number, amount, str(prepared["merchant_prepare_id"])), 1)
+        if done["error"] != 0:
+            raise RuntimeError(f"in-process Complete failed: {done}")
+    calls = 2 * len(orders)
+    result = ((time.perf_counter() - wall) * 1000 / calls, (time.process_time() - cpu) * 1000 / calls)
+    toolbox.close()
+    return result
+
+
 def audit(url: str) -> tuple[int, int]:
     from sqlalchemy import func, select
 
@@ -133,16 +158,21 @@ def main(argv: list[str]) -> None:
         started = time.perf_counter()
         orders = seed(url, opts.orders)
         figure("click_seeded_orders", len(orders), f"in {time.perf_counter() - started:.1f} s")
+        wall_ms, cpu_ms = cpu_per_callback(url, orders[:IN_PROCESS])
+        orders = orders[IN_PROCESS:]
         latencies: list[float] = []
         env = {**CLICK_ENV, "TOOLBOX_REDIS_URL": fresh_redis()}
         with Server(url, workers=opts.workers, plugins=["click"], env=env) as server:
             result = scenario_load(server.url, make_scenario(orders, latencies), concurrency=opts.concurrency,
                                    seconds=opts.seconds, max_iterations=len(orders))
         paid, captured = audit(url)
+        paid, captured = paid - IN_PROCESS, captured - IN_PROCESS  # the in-process ones
     figure("click_payments_per_s", result.rps, "payments/s")
     figure("click_payment_p99", result.p99_ms, "ms")
     figure("click_callback_p50", _pct(latencies, 50), "ms")
     figure("click_callback_p99", _pct(latencies, 99), "ms")
+    figure("click_callback_in_process_wall", wall_ms, "ms")
+    figure("click_callback_in_process_cpu", cpu_ms, "ms")
     figure("click_errors", result.errors, "")
     figure("click_paid_orders", paid, "")
     figure("click_captured_events", captured, "")
