@@ -63,22 +63,23 @@ class ClickShop:
         serves, ``None`` for ``/click/callback``). Never raises a protocol error: it is the reply."""
         id_field = "merchant_confirm_id" if raw.get("action") == "1" else "merchant_prepare_id"
         try:
-            request = self._verified(raw, endpoint_action)
-            for attempt in range(2):
-                try:
-                    if request.action == PREPARE:
-                        code, our_id = ClickCode.SUCCESS, self._prepare(request)
-                    else:
-                        code, our_id = self._complete(request)
-                    break
-                except IntegrityError:
-                    # A duplicate inserted the same click_trans_id between our read and write:
-                    # run again, and answer from the row it committed.
-                    if attempt == 1:
-                        raise
+            code, our_id = self._dispatch(self._verified(raw, endpoint_action))
         except ClickError as exc:
             return reply(raw, exc.code, note=exc.note, id_field=id_field)
         return reply(raw, code, id_field=id_field, merchant_id=our_id if code == ClickCode.SUCCESS else None)
+
+    def _dispatch(self, request: ClickRequest) -> tuple[ClickCode, int]:
+        try:
+            return self._once(request)
+        except IntegrityError:
+            # A duplicate committed the same click_trans_id between our read and our insert:
+            # run again, and answer from the row it committed.
+            return self._once(request)
+
+    def _once(self, request: ClickRequest) -> tuple[ClickCode, int]:
+        if request.action == PREPARE:
+            return ClickCode.SUCCESS, self._prepare(request)
+        return self._complete(request)
 
     # ------------------------------------------------------------------ checks common to both
     def _verified(self, raw: dict[str, str], endpoint_action: int | None) -> ClickRequest:
