@@ -231,3 +231,21 @@ def test_a_prepared_order_outlives_its_payment_timeout_until_the_hold_ends(store
     assert admin_order(store, prepared["id"])["status"] == "pending_payment"
     assert store.click.complete(trans, prepared["number"], amount, prepare_id)["error"] == 0
     assert admin_order(store, prepared["id"])["payment_status"] == "paid"
+
+
+def test_staff_can_ask_click_what_it_knows_of_an_attempt(store: Store, fake_click: FakeClick) -> None:
+    order = store.order()
+    trans, _ = pay(store, order, fake=fake_click)
+    headers = store.admin("payments:read")
+    row = store.http.get(f"{store.url}/admin/click/transactions", params={"order": order["number"]},
+                         headers=headers).json()["items"][0]
+    answer = store.http.get(f"{store.url}/admin/click/transactions/{row['id']}/click-status", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["click"] == {"payment_id": int(trans), "payment_status": 2, "error_note": "Success"}
+    assert store.http.get(f"{store.url}/admin/click/transactions/999/click-status",
+                          headers=headers).status_code == 404
+    assert store.http.get(f"{store.url}/admin/click/transactions/0/click-status",
+                          headers=headers).status_code == 422
+    fake_click.fail_next = [503, 503, 503]
+    assert store.http.get(f"{store.url}/admin/click/transactions/{row['id']}/click-status",
+                          headers=headers).status_code == 503

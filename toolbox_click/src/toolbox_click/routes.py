@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -112,7 +112,8 @@ def _row(row: ClickTransaction) -> dict[str, Any]:
 
 
 def admin_router(toolbox: Any, api: ClickMerchantApi) -> APIRouter:
-    """``GET /admin/click/transactions`` and ``POST /admin/click/orders/{number}/invoice``."""
+    """``GET /admin/click/transactions`` (+ ``/{id}/click-status``) and
+    ``POST /admin/click/orders/{number}/invoice``."""
     router = APIRouter(prefix="/admin/click", tags=["admin: click"])
 
     @router.get("/transactions", dependencies=[Depends(require_admin("payments:read"))],
@@ -138,6 +139,25 @@ def admin_router(toolbox: Any, api: ClickMerchantApi) -> APIRouter:
             rows = session.scalars(query.order_by(ClickTransaction.created_at.desc(), ClickTransaction.id.desc())
                                    .limit(limit).offset(offset)).all()
             return {"items": [_row(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+    @router.get("/transactions/{transaction_id}/click-status", dependencies=[Depends(require_admin("payments:read"))],
+                summary="Ask Click (Merchant API payment/status) what it knows of this attempt")
+    def click_status(transaction_id: int = Path(ge=1, le=2**63 - 1)) -> dict[str, Any]:
+        with toolbox.db.session() as session:
+            row = session.get(ClickTransaction, transaction_id)
+            if row is None:
+                raise NotFound("no such Click transaction", code="click_transaction_not_found")
+            click_trans_id, ours = row.click_trans_id, _row(row)
+        try:
+            answer = api.payment_status(click_trans_id)
+        except ClickUnavailable as exc:
+            raise ServiceUnavailable("Click is unreachable; try again", code="click_unavailable") from exc
+        except ClickApiError as exc:
+            raise ToolboxError(f"Click refused: {exc}", code="click_refused", status=502,
+                               details={"error_code": exc.error_code}) from exc
+        return {"transaction": ours, "click": {"payment_id": answer.get("payment_id"),
+                                               "payment_status": answer.get("payment_status"),
+                                               "error_note": answer.get("error_note")}}
 
     @router.post("/orders/{number}/invoice", status_code=201, dependencies=[Depends(require_admin("payments:write"))],
                  summary="Send the payer a Click invoice for an unpaid Click order (pay by phone)")
