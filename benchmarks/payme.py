@@ -141,6 +141,7 @@ def main(argv: list[str]) -> None:
             result = scenario_load(server.url, make_scenario(orders, latencies), concurrency=opts.concurrency,
                                    seconds=opts.seconds, max_iterations=len(orders))
         paid, captured = audit(url)
+    figure("load_average_1m", os.getloadavg()[0], "(other processes share the cores)")
     figure("payme_cycles_per_s", result.rps, "cycles/s")
     figure("payme_callback_p50", _pct(latencies, 50), "ms")
     figure("payme_callback_p99", _pct(latencies, 99), "ms")

@@ -10,6 +10,9 @@ Everything a plugin needs:
 * ``Base`` and ``TimestampMixin`` for plugin models; ``new_id`` for ids;
 * the error classes, which the API turns into the one JSON error shape;
 * ``normalize_phone`` (``+998XXXXXXXXX``), money helpers;
+* ``CartService`` (a plugin's own checkout step, e.g. choosing a carrier's pickup branch);
+* ``ShipmentService`` / ``ShipmentView`` to record carrier shipments and move their status,
+  ``supports`` to check a provider's optional ``FulfillmentProvider`` methods;
 * ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
@@ -22,6 +25,7 @@ Everything a plugin needs:
 
 from toolbox_core import KERNEL_API_VERSION
 from toolbox_core.admin.auth import AdminPrincipal, require_admin
+from toolbox_core.cart.service import CartService
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.sessions import optional_customer, require_customer
 from toolbox_core.db.base import Base, TimestampMixin, utcnow
@@ -39,6 +43,12 @@ from toolbox_core.errors import (
 )
 from toolbox_core.events import emit
 from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
+from toolbox_core.fulfillment import (
+    FINAL_SHIPMENT_STATUSES,
+    SHIPMENT_STATUSES,
+    ShipmentService,
+    ShipmentView,
+)
 from toolbox_core.ids import new_id
 from toolbox_core.jobs.failures import PermanentFailure, RetryLater
 from toolbox_core.jobs.progress import Progress
@@ -50,6 +60,7 @@ from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
     CartView,
+    FulfillmentProvider,
     InventorySource,
     LineView,
     Notification,
@@ -60,26 +71,35 @@ from toolbox_core.providers import (
     PaymentProvider,
     PaymentRequest,
     RefundResult,
+    ShipmentDraft,
+    ShipmentLabel,
+    ShipmentRequest,
     ShippingLine,
     ShippingProvider,
     ShippingQuote,
     StockLevel,
+    TrackingUpdate,
+    supports,
 )
 from toolbox_core.routing import own_error_route
 from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
 
 __all__ = [
+    "FINAL_SHIPMENT_STATUSES",
     "KERNEL_API_VERSION",
+    "SHIPMENT_STATUSES",
     "Address",
     "AdminPrincipal",
     "BadRequest",
     "Base",
+    "CartService",
     "CartView",
     "Conflict",
     "DoctorCheck",
     "Event",
     "EventType",
     "Forbidden",
+    "FulfillmentProvider",
     "InvalidInput",
     "InventorySource",
     "JobSpec",
@@ -103,6 +123,11 @@ __all__ = [
     "RetryLater",
     "ScheduledJob",
     "ServiceUnavailable",
+    "ShipmentDraft",
+    "ShipmentLabel",
+    "ShipmentRequest",
+    "ShipmentService",
+    "ShipmentView",
     "ShippingLine",
     "ShippingProvider",
     "ShippingQuote",
@@ -112,6 +137,7 @@ __all__ = [
     "Tiyin",
     "Toolbox",
     "ToolboxError",
+    "TrackingUpdate",
     "TransactionResult",
     "Unauthorized",
     "VerifyOutcome",
@@ -128,5 +154,6 @@ __all__ = [
     "require_admin",
     "require_customer",
     "som",
+    "supports",
     "utcnow",
 ]

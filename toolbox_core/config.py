@@ -84,6 +84,8 @@ class CheckoutSettings(BaseModel):
     shipping_mxik_code: str | None = Field(None, pattern=r"^\d{17}$")
     shipping_package_code: str | None = Field(None, min_length=1, max_length=32)
     shipping_vat_percent: int | None = Field(None, ge=0, le=100)
+    #: Each shipping provider has this long to quote a cart; a slower one is left out (logged).
+    shipping_quote_timeout_seconds: float = Field(5.0, gt=0, le=60)
 
 
 class AuthSettings(BaseModel):

@@ -54,20 +54,25 @@ def pending_model_changes(engine: Engine, tables: Iterable[str] | None = None) -
     from toolbox_core.catalog.search.ddl import is_unmodeled
     from toolbox_core.db.base import Base
 
-    plugin_tables = {mapper.local_table.name for mapper in Base.registry.mappers
-                     if not mapper.class_.__module__.startswith("toolbox_core.")}
+    # Plugin models share ``Base.metadata`` once imported; their tables belong to the plugins'
+    # branches, not to the kernel's migrations, so only kernel tables (and unknown ones) count,
+    # unless ``tables`` names the ones to compare (a plugin's own).
+    kernel_tables = {m.local_table.name for m in Base.registry.mappers
+                     if m.class_.__module__.startswith("toolbox_core.")}
     wanted = set(tables) if tables is not None else None
 
-    def included(name: str | None) -> bool:
-        return name in wanted if wanted is not None else name not in plugin_tables
+    def skipped(name: str | None, type_: str) -> bool:
+        if type_ != "table":
+            return False
+        if wanted is not None:
+            return name not in wanted
+        return name not in kernel_tables and name in Base.metadata.tables
 
     def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-        if type_ == "table" and not included(name):
-            return False
-        return not is_unmodeled(name, type_)
+        return not skipped(name, type_) and not is_unmodeled(name, type_)
 
     def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-        return type_ != "table" or included(name)
+        return not skipped(name, type_)
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name,

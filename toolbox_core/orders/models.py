@@ -17,7 +17,9 @@ ORDER_STATUSES = ("pending_payment", "placed", "completed", "canceled")
 #: ``refund_required``: money was captured after the order was canceled (a late capture).
 PAYMENT_STATUSES = ("awaiting", "authorized", "paid", "canceled", "partially_refunded", "refund_pending",
                     "refund_required", "refunded")
-FULFILLMENT_STATUSES = ("unfulfilled", "fulfilled", "delivered")
+#: unfulfilled → fulfilled (handed over) → in_transit → delivered | returned; canceled when the
+#: shipment was canceled. Shipments (``toolbox_core.fulfillment``) move the last four.
+FULFILLMENT_STATUSES = ("unfulfilled", "fulfilled", "in_transit", "delivered", "returned", "canceled")
 
 
 class Order(TimestampMixin, Base):

@@ -44,15 +44,36 @@ def note(order: Order, kind: str, message: str = "", actor: str = "system") -> N
 
 def payment_of(session: Session, order_id: str, *, lock: bool = False) -> Payment | None:
     stmt = select(Payment).where(Payment.order_id == order_id)
-    return session.scalar(stmt.with_for_update() if lock else stmt)
+    return session.scalar(stmt.with_for_update().execution_options(populate_existing=True) if lock else stmt)
+
+
+def held_locks(session: Session) -> dict[tuple[str, str], Any]:
+    """The rows this session's current transaction locked ``FOR UPDATE``: ``(table, id)`` → object.
+
+    A row locked (and reloaded) once in a transaction is current until COMMIT, so a later step
+    of the same transaction (a gateway report after the plugin locked the order) uses it as it
+    is instead of locking and reloading it again. Keeping the objects here also keeps them in
+    the session's (weak) identity map.
+    """
+    transaction = session.get_transaction()
+    held = session.info.get("toolbox.locks")
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info["toolbox.locks"] = held
+    return held[1]
 
 
 def lock_order(session: Session, order_id: str) -> tuple[Order, Payment | None]:
     """Payment row, then order row, locked for update (one global lock order)."""
     payment = payment_of(session, order_id, lock=True)
-    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update()
+                           .execution_options(populate_existing=True))
     if order is None:
         raise NotFound("no such order", code="order_not_found")
+    held = held_locks(session)
+    held[("orders", order.id)] = order
+    if payment is not None:
+        held[("payments", payment.id)] = payment
     return order, payment
 
 
@@ -234,18 +255,26 @@ class OrderService:
         """Mark delivered; cash on delivery is captured at this moment."""
         with self.toolbox.db.transaction() as session:
             order, payment = lock_order(session, order_id)
-            if order.status != "placed" or order.fulfillment_status == "delivered":
-                raise Conflict(f"cannot deliver an order that is {order.status}/{order.fulfillment_status}",
-                               code="invalid_order_state")
-            inventory.convert(session, order.id)
-            order.fulfillment_status = "delivered"
-            order.status = "completed"
-            note(order, "delivered", "", actor)
-            if payment is not None and payment.status == "pending" and not self._online(payment):
-                capture_cash_in_session(session, order, payment, actor=actor)
-            emit(session, "order.delivered", {"order_id": order.id, "number": order.number})
+            deliver_in_session(self.toolbox, session, order, payment, actor=actor)
         return self.get(order_id, admin=True)
 
-    def _online(self, payment: Payment) -> bool:
-        provider = self.toolbox.payment_providers.get(payment.provider_id)
-        return bool(getattr(provider, "online", False))
+
+def is_online(toolbox: Any, payment: Payment) -> bool:
+    """Whether ``payment`` is taken by an online gateway (else it is cash on delivery)."""
+    provider = toolbox.payment_providers.get(payment.provider_id)
+    return bool(getattr(provider, "online", False))
+
+
+def deliver_in_session(toolbox: Any, session: Session, order: Order, payment: Payment | None, *,
+                       actor: str) -> None:
+    """Mark a locked ``order`` delivered; cash on delivery is captured here, in the caller's transaction."""
+    if order.status != "placed" or order.fulfillment_status == "delivered":
+        raise Conflict(f"cannot deliver an order that is {order.status}/{order.fulfillment_status}",
+                       code="invalid_order_state")
+    inventory.convert(session, order.id)
+    order.fulfillment_status = "delivered"
+    order.status = "completed"
+    note(order, "delivered", "", actor)
+    if payment is not None and payment.status == "pending" and not is_online(toolbox, payment):
+        capture_cash_in_session(session, order, payment, actor=actor)
+    emit(session, "order.delivered", {"order_id": order.id, "number": order.number})

@@ -42,7 +42,7 @@ from toolbox_core.events import emit
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Order
-from toolbox_core.orders.service import cancel_in_session, note, payment_event
+from toolbox_core.orders.service import cancel_in_session, held_locks, note, payment_event
 from toolbox_core.payments.models import Payment, PaymentTransaction
 from toolbox_core.payments.views import (
     PaymentInfo,
@@ -303,7 +303,7 @@ class PaymentService:
 
     def _ensure_order_in_session(self, session: Session, payment_id: str) -> None:
         """Complete the payment's cart inside ``session`` when it has no order yet (cart, then payment locks)."""
-        payment = session.get(Payment, payment_id)
+        payment = held_locks(session).get(("payments", payment_id)) or session.get(Payment, payment_id)
         if payment is None or payment.order_id is not None:
             return
         try:
@@ -322,10 +322,14 @@ class PaymentService:
                                code="invalid_gateway_transaction_id")
         if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0):
             raise InvalidInput("amount must be a positive integer number of tiyin", code="invalid_amount")
-        payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
-                                 .execution_options(populate_existing=True))
+        held = held_locks(session)
+        payment = held.get(("payments", payment_id))  # already locked and reloaded in this transaction
+        if payment is None:
+            payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
+                                     .execution_options(populate_existing=True))
         if payment is None:
             raise NotFound("no such payment", code="payment_not_found")
+        held[("payments", payment.id)] = payment
         if payment.provider_id != provider_id:
             raise Conflict("this payment belongs to another provider", code="provider_mismatch")
         seen = session.scalar(select(PaymentTransaction).where(
@@ -341,8 +345,11 @@ class PaymentService:
         if currency is not None and currency != payment.currency:
             raise CurrencyMismatch(f"currency must be {payment.currency}",
                                    details={"expected": payment.currency, "got": currency})
-        order = session.scalar(select(Order).where(Order.id == payment.order_id).with_for_update()
-                               .execution_options(populate_existing=True)) if payment.order_id else None
+        order = held.get(("orders", payment.order_id)) if payment.order_id else None
+        if order is None and payment.order_id:
+            order = session.scalar(select(Order).where(Order.id == payment.order_id).with_for_update()
+                                   .execution_options(populate_existing=True))
+            held[("orders", payment.order_id)] = order
         flags = getattr(self, f"_apply_{kind}")(session, payment, order, amount, cancel_order=cancel_order,
                                                 hold_until=hold_until) or {}
         tx = PaymentTransaction(id=new_id("ptx"), payment_id=payment.id, provider_id=provider_id,
