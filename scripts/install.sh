@@ -10,8 +10,17 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 extras=""
 if [ "${1:-}" = "--dev" ]; then extras="[dev]"; fi
+# constraints.txt pins every third-party package to the versions the test suite passed with,
+# so a fresh machine (and CI) gets the tested set; CONSTRAINTS= (empty) installs the newest.
+# Regenerate after an upgrade: bash scripts/freeze-constraints.sh
+CONSTRAINTS=${CONSTRAINTS-constraints.txt}
+constraint_args=()
+if [ -n "$CONSTRAINTS" ]; then
+  if [ ! -f "$CONSTRAINTS" ]; then echo "install.sh: $CONSTRAINTS not found" >&2; exit 1; fi
+  constraint_args=(-c "$CONSTRAINTS")
+fi
 # The five integrations are installed editable, like the kernel: they are developed here.
-.venv/bin/python -m pip install --quiet -e ".${extras}" \
+.venv/bin/python -m pip install --quiet "${constraint_args[@]}" -e ".${extras}" \
   -e ./toolbox_payme -e ./toolbox_click -e ./toolbox_bts -e ./toolbox_eskiz -e ./toolbox_moysklad
 # The example plugin is installed like any outside package: from its folder, not editable.
-.venv/bin/python -m pip install --quiet ./plugins/example
+.venv/bin/python -m pip install --quiet "${constraint_args[@]}" ./plugins/example

@@ -10,16 +10,30 @@ Everything a plugin needs:
 * ``Base`` and ``TimestampMixin`` for plugin models; ``new_id`` for ids;
 * the error classes, which the API turns into the one JSON error shape;
 * ``normalize_phone`` (``+998XXXXXXXXX``), money helpers;
+* ``CartService`` (a plugin's own checkout step, e.g. choosing a carrier's pickup branch);
+* ``ShipmentService`` / ``ShipmentView`` to record carrier shipments and move their status,
+  ``supports`` to check a provider's optional ``FulfillmentProvider`` methods;
 * ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
 * ``NotificationTemplate`` for the ``notification_templates`` hook (``toolbox.notify`` and
   ``toolbox.templates`` render them), ``otp_text`` for senders writing the sign-in SMS;
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
-  ``optional_customer`` and ``require_customer`` (the signed-in customer's id).
+  ``optional_customer`` and ``require_customer`` (the signed-in customer's id);
+* stock sync from a source: ``StockBatch``, ``apply_stock_batch`` (one batch, changed-only,
+  catalog SKUs only), ``sync_source`` (a whole stream, batch by batch) and its ``SyncReport``
+  / ``BatchResult``, ``catalog_skus`` (keyset paging over the catalog's SKUs);
+* ``JobLease`` / ``LeaseHeld``: a job's cross-process lease (``toolbox.scheduler.lease(name)``).
+* bounded query parameters ``Limit``, ``Offset`` (the one pagination cap) and ``QueryInt`` (fits
+  64 bits): an integer query parameter without an upper bound reaches SQL and fails there.
+* for payment gateways: ``PaymentService`` (reports, also ``*_in_session`` inside the plugin's
+  own transaction), ``get_order_view`` / ``order_view_in_session`` (``OrderView`` with its
+  ``LineView`` lines and ``ShippingLine``, as at purchase), and ``own_error_route`` for a router
+  that answers errors in its protocol's shape.
 """
 
 from toolbox_core import KERNEL_API_VERSION
 from toolbox_core.admin.auth import AdminPrincipal, require_admin
+from toolbox_core.cart.service import CartService
 from toolbox_core.customers.otp import otp_text
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.sessions import optional_customer, require_customer
@@ -38,54 +52,91 @@ from toolbox_core.errors import (
 )
 from toolbox_core.events import emit
 from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
+from toolbox_core.fulfillment import (
+    FINAL_SHIPMENT_STATUSES,
+    SHIPMENT_STATUSES,
+    ShipmentService,
+    ShipmentView,
+)
 from toolbox_core.ids import new_id
+from toolbox_core.inventory.sync import (
+    BatchResult,
+    SyncReport,
+    apply_missing,
+    apply_stock_batch,
+    catalog_skus,
+    sync_source,
+)
 from toolbox_core.jobs.failures import PermanentFailure, RetryLater
+from toolbox_core.jobs.lease import JobLease, LeaseHeld
 from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
 from toolbox_core.notifications.templates import NotificationTemplate
-from toolbox_core.payments.service import PaymentInfo, PaymentService, TransactionResult
+from toolbox_core.orders.views import get_order_view, order_view_in_session
+from toolbox_core.params import Limit, Offset, QueryInt
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
     CartView,
+    FulfillmentProvider,
     InventorySource,
     LineView,
     Notification,
     NotificationChannel,
+    OrderView,
     OtpSender,
     PaymentAction,
     PaymentProvider,
     PaymentRequest,
     RefundResult,
+    ShipmentDraft,
+    ShipmentLabel,
+    ShipmentRequest,
+    ShippingLine,
     ShippingProvider,
     ShippingQuote,
+    StockBatch,
     StockLevel,
+    TrackingUpdate,
+    supports,
 )
+from toolbox_core.routing import own_error_route
+from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
 
 __all__ = [
+    "FINAL_SHIPMENT_STATUSES",
     "KERNEL_API_VERSION",
+    "SHIPMENT_STATUSES",
     "Address",
     "AdminPrincipal",
     "BadRequest",
     "Base",
+    "BatchResult",
+    "CartService",
     "CartView",
     "Conflict",
     "DoctorCheck",
     "Event",
     "EventType",
     "Forbidden",
+    "FulfillmentProvider",
     "InvalidInput",
     "InventorySource",
+    "JobLease",
     "JobSpec",
     "KeyStore",
     "KeyStoreUnavailable",
+    "LeaseHeld",
+    "Limit",
     "LineView",
     "NotFound",
     "Notification",
     "NotificationChannel",
     "NotificationTemplate",
+    "Offset",
+    "OrderView",
     "OtpSender",
     "PaymentAction",
     "PaymentInfo",
@@ -94,32 +145,50 @@ __all__ = [
     "PaymentService",
     "PermanentFailure",
     "Progress",
+    "QueryInt",
     "RateLimited",
     "RefundResult",
     "RetryLater",
     "ScheduledJob",
     "ServiceUnavailable",
+    "ShipmentDraft",
+    "ShipmentLabel",
+    "ShipmentRequest",
+    "ShipmentService",
+    "ShipmentView",
+    "ShippingLine",
     "ShippingProvider",
     "ShippingQuote",
+    "StockBatch",
     "StockLevel",
     "Subscriber",
+    "SyncReport",
     "TimestampMixin",
     "Tiyin",
     "Toolbox",
     "ToolboxError",
+    "TrackingUpdate",
     "TransactionResult",
     "Unauthorized",
     "VerifyOutcome",
     "WindowHit",
+    "apply_missing",
+    "apply_stock_batch",
+    "catalog_skus",
     "emit",
     "format_som",
+    "get_order_view",
     "hookimpl",
     "new_id",
     "normalize_phone",
     "optional_customer",
+    "order_view_in_session",
     "otp_text",
+    "own_error_route",
     "require_admin",
     "require_customer",
     "som",
+    "supports",
+    "sync_source",
     "utcnow",
 ]

@@ -13,10 +13,12 @@ so a plugin's tests get these fixtures with no ``conftest.py`` of their own:
 * ``serve_fake(app)`` — serve an ASGI app (a fake of an outside API, or the store itself via
   ``create_app``) over real HTTP on 127.0.0.1; returns its base URL.
 
+``add_variant`` (a sellable product) and ``admin_headers`` (an admin API key) set up data.
 The helpers behind the fixtures are importable for use outside pytest:
 :class:`ServedApp` and :func:`serve_asgi`.
 """
 
+from toolbox_core.testing.catalog import add_variant, admin_headers
 from toolbox_core.testing.http import ServedApp, serve_asgi
 
-__all__ = ["ServedApp", "serve_asgi"]
+__all__ = ["ServedApp", "add_variant", "admin_headers", "serve_asgi"]

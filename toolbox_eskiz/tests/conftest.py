@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from eskiz_helpers import CALLBACK_TOKEN
 
 from tests.fakes.eskiz import FakeEskiz
-
-CALLBACK_TOKEN = "cb-token-0123456789abcdef"
 
 
 @pytest.fixture

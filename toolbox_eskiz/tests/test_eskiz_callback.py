@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CALLBACK_TOKEN
+from eskiz_helpers import CALLBACK_TOKEN
 from toolbox_eskiz.callbacks import map_status
 from toolbox_eskiz.runtime import service_of
 from toolbox_eskiz.service import Outgoing

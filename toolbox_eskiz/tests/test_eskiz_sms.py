@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CALLBACK_TOKEN
+from eskiz_helpers import CALLBACK_TOKEN
 
 from toolbox_core.api import emit
 from toolbox_core.testing.apps import admin_key, store_app, store_client
