@@ -258,7 +258,7 @@ class Sms:
 
 class Otp:
     id = "fake_otp"
-    def send_code(self, phone, text, locale):
+    def send_code(self, phone, code, ttl, locale):
         return None
 
 class Stock:

@@ -14,6 +14,8 @@ Everything a plugin needs:
 * ``ShipmentService`` / ``ShipmentView`` to record carrier shipments and move their status,
   ``supports`` to check a provider's optional ``FulfillmentProvider`` methods;
 * ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
+* ``NotificationTemplate`` for the ``notification_templates`` hook (``toolbox.notify`` and
+  ``toolbox.templates`` render them), ``otp_text`` for senders writing the sign-in SMS;
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
   ``optional_customer`` and ``require_customer`` (the signed-in customer's id);
@@ -32,6 +34,7 @@ Everything a plugin needs:
 from toolbox_core import KERNEL_API_VERSION
 from toolbox_core.admin.auth import AdminPrincipal, require_admin
 from toolbox_core.cart.service import CartService
+from toolbox_core.customers.otp import otp_text
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.sessions import optional_customer, require_customer
 from toolbox_core.db.base import Base, TimestampMixin, utcnow
@@ -70,6 +73,7 @@ from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
+from toolbox_core.notifications.templates import NotificationTemplate
 from toolbox_core.orders.views import get_order_view, order_view_in_session
 from toolbox_core.params import Limit, Offset, QueryInt
 from toolbox_core.plugins import hookimpl
@@ -130,6 +134,7 @@ __all__ = [
     "NotFound",
     "Notification",
     "NotificationChannel",
+    "NotificationTemplate",
     "Offset",
     "OrderView",
     "OtpSender",
@@ -178,6 +183,7 @@ __all__ = [
     "normalize_phone",
     "optional_customer",
     "order_view_in_session",
+    "otp_text",
     "own_error_route",
     "require_admin",
     "require_customer",

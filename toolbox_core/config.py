@@ -146,6 +146,20 @@ class JobsSettings(BaseModel):
     intervals: dict[str, int] = Field(default_factory=dict)
     #: Expiry of a job lease; the holder renews it every third of this while it runs.
     lease_seconds: float = Field(60.0, gt=0)
+    #: A worker process silent this long (ms) counts as dead: its unfinished messages are requeued.
+    redis_heartbeat_timeout_ms: int = Field(60_000, ge=5_000)
+    #: Chance per million broker commands of running that requeue (Dramatiq's default is 1000).
+    redis_maintenance_chance: int = Field(1000, ge=1, le=1_000_000)
+
+
+class NotificationsSettings(BaseModel):
+    """Notification texts and channels (see :mod:`toolbox_core.notifications.templates`)."""
+
+    #: Texts per template and locale, winning over the kernel's and plugins' defaults:
+    #: ``{"order.placed": {"ru": "Заказ {number} принят", "uz": "..."}}``.
+    templates: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: The channel id per kind when several are enabled: ``{"sms": "eskiz"}``.
+    channels: dict[str, str] = Field(default_factory=dict)
 
 
 class InventorySettings(BaseModel):
@@ -196,6 +210,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     inventory: InventorySettings = Field(default_factory=InventorySettings)
+    notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
 
     @field_validator("plugins", "locales", "cors_origins", "storefront_origins", mode="before")

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolbox_core.doctor import Check as DoctorCheck
     from toolbox_core.events.types import EventType, JobSpec, ScheduledJob, Subscriber
     from toolbox_core.kernel import Toolbox
+    from toolbox_core.notifications.templates import NotificationTemplate
     from toolbox_core.providers import (
         InventorySource,
         NotificationChannel,
@@ -115,6 +116,16 @@ def notification_channels(toolbox: Toolbox) -> list[NotificationChannel] | None:
 
     Called once at start-up; indexed by ``id``. Notifications are sent from jobs, never from a
     request's transaction. Returns: a list of channels.
+    """
+
+
+@hookspec
+def notification_templates(toolbox: Toolbox) -> list[NotificationTemplate] | None:
+    """Default message texts per template name and locale (``order.placed`` in ru and uz).
+
+    Called once, when ``toolbox.templates`` is first used. Settings
+    (``notifications.templates``) win over these, so a store can use its approved texts.
+    ``toolbox.notify(template, ...)`` renders them. Returns: a list of ``NotificationTemplate``.
     """
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolbox_core.events.bus import EventBus
     from toolbox_core.jobs.runtime import Jobs
     from toolbox_core.jobs.scheduler import Scheduler
+    from toolbox_core.notifications.templates import TemplateRegistry
 
 log = logging.getLogger("toolbox")
 
@@ -120,6 +121,28 @@ class Toolbox:
         from toolbox_core.jobs.scheduler import Scheduler
 
         return Scheduler(self)
+
+    # ------------------------------------------------------------------ notifications
+    @cached_property
+    def templates(self) -> TemplateRegistry:
+        """Message texts per template and locale: kernel, ``notification_templates`` hook, settings."""
+        from toolbox_core.notifications.templates import build_registry
+
+        plugin_templates = [t for _, items in self.plugins.call_each("notification_templates", toolbox=self)
+                            for t in items]
+        return build_registry(self.settings.default_locale, plugin_templates,
+                              self.settings.notifications.templates)
+
+    def notify(self, template: str, to: str | None = None, locale: str | None = None,
+               data: dict[str, Any] | None = None, idempotency_key: str | None = None, *,
+               kind: str | None = None) -> str:
+        """Send ``template`` to ``to`` through the channel of its kind, from a job; returns the job id.
+
+        See :func:`toolbox_core.notifications.service.notify`. Call it outside any transaction.
+        """
+        from toolbox_core.notifications.service import notify
+
+        return notify(self, template, to, locale, data, idempotency_key, kind=kind)
 
     # ------------------------------------------------------------------ key store
     @cached_property

@@ -379,8 +379,13 @@ class OtpSender(Protocol):
 
     id: str
 
-    def send_code(self, phone: str, text: str, locale: str) -> Awaitable[None] | None:
-        """Send ``text`` (which contains the code) to ``phone`` (+998XXXXXXXXX). Raise on failure."""
+    def send_code(self, phone: str, code: str, ttl: int, locale: str) -> Awaitable[None] | None:
+        """Send sign-in ``code`` (valid ``ttl`` seconds) to ``phone`` (+998XXXXXXXXX) in ``locale``.
+
+        The sender writes the text itself, normally with ``toolbox.templates.render("auth.otp_code",
+        locale, {"code": code, "minutes": ...})`` so texts approved by the SMS gateway (or its
+        test-mode text) can be used. Raise on failure.
+        """
         ...
 
 

@@ -15,6 +15,7 @@ class SentSms:
     phone: str
     text: str
     locale: str
+    ttl: int = 0
 
     @property
     def code(self) -> str:
@@ -31,12 +32,18 @@ class RecordingSender:
     #: Called with the phone before each send (to observe the caller's state).
     on_send: Callable[[str], None] | None = None
 
-    def send_code(self, phone: str, text: str, locale: str) -> None:
+    #: The toolbox whose templates write the text (set by the plugin object's hook).
+    toolbox: Any = None
+
+    def send_code(self, phone: str, code: str, ttl: int, locale: str) -> None:
+        from toolbox_core.customers.otp import otp_text
+
         if self.on_send is not None:
             self.on_send(phone)
         if self.fail_with is not None:
             raise self.fail_with
-        self.sent.append(SentSms(phone, text, locale))
+        text = otp_text(self.toolbox, code, ttl, locale) if self.toolbox is not None else code
+        self.sent.append(SentSms(phone, text, locale, ttl))
 
     def last_code(self, phone: str) -> str:
         """The code last sent to ``phone`` (any format)."""
@@ -53,4 +60,5 @@ class RecordingSenderPlugin:
 
     @hookimpl
     def otp_senders(self, toolbox: Any) -> list[Any]:
+        self.sender.toolbox = toolbox
         return [self.sender]

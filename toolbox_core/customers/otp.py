@@ -29,10 +29,6 @@ CODE_DIGITS = 6
 HOUR = 3600
 VERIFICATION_PREFIX = "tbx_verify"
 
-MESSAGES = {
-    "ru": "Код для входа: {code}. Никому его не сообщайте. Действует {minutes} мин.",
-    "uz": "Kirish kodi: {code}. Uni hech kimga aytmang. {minutes} daqiqa amal qiladi.",
-}
 
 
 def code_key(phone: str) -> str:
@@ -66,10 +62,11 @@ def code_hash(toolbox: Any, phone: str, code: str) -> str:
     return keyed_hash(toolbox.settings.auth.secret_key.get_secret_value(), f"{phone}:{code}")
 
 
-def message_text(code: str, locale: str, ttl_seconds: int) -> str:
-    """The SMS text in ``locale`` (Russian when the locale has no text)."""
-    template = MESSAGES.get(locale, MESSAGES["ru"])
-    return template.format(code=code, minutes=max(1, ttl_seconds // 60))
+def otp_text(toolbox: Any, code: str, ttl_seconds: int, locale: str) -> str:
+    """The sign-in SMS in ``locale``: template ``auth.otp_code`` with ``code`` and ``minutes``."""
+    from toolbox_core.notifications.templates import OTP_TEMPLATE
+
+    return toolbox.templates.render(OTP_TEMPLATE, locale, {"code": code, "minutes": max(1, ttl_seconds // 60)})
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,7 @@ def request_code(toolbox: Any, raw_phone: str, client_ip: str, locale: str) -> C
     code = new_code()
     store.set(code_key(phone), code_hash(toolbox, phone, code), auth.otp_ttl_seconds)
     try:
-        _send(toolbox, phone, message_text(code, locale, auth.otp_ttl_seconds), locale)
+        _send(toolbox, phone, code, auth.otp_ttl_seconds, locale)
     except BaseException:
         # Nothing was delivered: drop the code and let the customer retry at once.
         store.delete(code_key(phone))
@@ -117,7 +114,7 @@ def request_code(toolbox: Any, raw_phone: str, client_ip: str, locale: str) -> C
     return CodeSent(phone=phone, expires_in=auth.otp_ttl_seconds, resend_in=auth.otp_resend_seconds)
 
 
-def _send(toolbox: Any, phone: str, text: str, locale: str) -> None:
+def _send(toolbox: Any, phone: str, code: str, ttl: int, locale: str) -> None:
     sender_id = toolbox.settings.auth.otp_sender
     sender = toolbox.otp_senders.get(sender_id)
     if sender is None:
@@ -127,7 +124,7 @@ def _send(toolbox: Any, phone: str, text: str, locale: str) -> None:
             code="otp_sender_unavailable",
         )
     try:
-        resolve(sender.send_code(phone, text, locale))
+        resolve(sender.send_code(phone, code, ttl, locale))
     except ToolboxError:
         raise
     except Exception as exc:

@@ -25,22 +25,28 @@ class LogOtpSender:
 
     id = "log"
 
-    def __init__(self, debug: bool) -> None:
-        self.debug = debug
+    def __init__(self, toolbox: Any) -> None:
+        self.toolbox = toolbox
 
-    def send_code(self, phone: str, text: str, locale: str) -> None:
+    @property
+    def debug(self) -> bool:
+        return bool(self.toolbox.settings.debug)
+
+    def send_code(self, phone: str, code: str, ttl: int, locale: str) -> None:
         if not self.debug:
             raise ServiceUnavailable(
                 "no SMS sender is configured: enable an SMS plugin and set TOOLBOX_AUTH__OTP_SENDER "
                 "(the built-in 'log' sender only works with TOOLBOX_DEBUG=true)",
                 code="otp_sender_unavailable",
             )
-        log.warning("[debug OTP sender] SMS to %s (%s): %s", phone, locale, text)
+        from toolbox_core.customers.otp import otp_text
+
+        log.warning("[debug OTP sender] SMS to %s (%s): %s", phone, locale, otp_text(self.toolbox, code, ttl, locale))
 
 
 @hookimpl
 def otp_senders(toolbox: Any) -> list[Any]:
-    return [LogOtpSender(debug=toolbox.settings.debug)]
+    return [LogOtpSender(toolbox)]
 
 
 @hookimpl

@@ -43,6 +43,7 @@ from toolbox_core.events.models import EventDelivery, OutboxEvent
 from toolbox_core.events.registry import EventRegistry, index_by_name
 from toolbox_core.events.types import Event, Subscriber
 from toolbox_core.ids import new_id
+from toolbox_core.jobs.failures import PermanentFailure, RetryLater
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolbox_core.kernel import Toolbox
@@ -50,6 +51,8 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("toolbox.events")
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
+#: The built-in subscriber that runs embedded-mode jobs (``toolbox_core.events.plugin``).
+JOBS_SUBSCRIBER = "core.jobs"
 
 
 @dataclass(frozen=True)
@@ -178,8 +181,9 @@ class EventBus:
                 raise LookupError(f"no subscriber named {message['subscriber']!r} is registered (plugin disabled?)")
             resolve(subscriber.handler(event, self.toolbox))
         except (Exception, TimeLimitExceeded) as exc:
-            log.warning("subscriber %s failed on %s %s: %s", message["subscriber"], event.name, event.id, exc)
-            self._record_failure(message["delivery_id"], subscriber, exc)
+            level = logging.INFO if isinstance(exc, RetryLater) else logging.WARNING
+            log.log(level, "subscriber %s failed on %s %s: %s", message["subscriber"], event.name, event.id, exc)
+            self._record_failure(message["delivery_id"], subscriber, exc, event)
             return False
         if batched:
             self._done.add(message["delivery_id"])
@@ -201,10 +205,24 @@ class EventBus:
                 execution_options={"synchronize_session": False},
             )
 
-    def _record_failure(self, delivery_id: str, subscriber: Subscriber | None, exc: BaseException) -> None:
-        max_retries = self.settings.max_retries
+    def _retry_budget(self, subscriber: Subscriber | None, event: Event | None) -> int:
+        """Retries allowed: the subscriber's, or for an embedded-mode job its ``JobSpec``'s."""
         if subscriber is not None and subscriber.max_retries is not None:
-            max_retries = subscriber.max_retries
+            return subscriber.max_retries
+        if event is not None and subscriber is not None and subscriber.name == JOBS_SUBSCRIBER:
+            budget = self.toolbox.jobs.max_retries_of(str(event.payload.get("job")))
+            if budget is not None:
+                return budget
+        return self.settings.max_retries
+
+    def _record_failure(self, delivery_id: str, subscriber: Subscriber | None, exc: BaseException,
+                        event: Event | None = None) -> None:
+        """Schedule the retry or park the delivery.
+
+        :class:`PermanentFailure` parks it at once; :class:`RetryLater` waits ``after`` seconds
+        (the normal backoff when ``None``) and, like any failure, uses one attempt of the budget.
+        """
+        max_retries = self._retry_budget(subscriber, event)
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
         now = self.clock()
         with self.toolbox.db.transaction() as session:
@@ -215,11 +233,16 @@ class EventBus:
             delivery.last_error = error
             delivery.claimed_until = None
             delivery.updated_at = now
-            if delivery.attempts > max_retries:
+            if isinstance(exc, PermanentFailure):
+                delivery.status = FAILED
+                log.error("delivery %s (%s) parked: permanent failure", delivery_id, delivery.subscriber)
+            elif delivery.attempts > max_retries:
                 delivery.status = FAILED
                 log.error("delivery %s (%s) parked after %d attempts", delivery_id, delivery.subscriber, delivery.attempts)
             else:
                 delay = backoff_ms(delivery.attempts, self.settings.min_backoff_ms, self.settings.max_backoff_ms)
+                if isinstance(exc, RetryLater) and exc.after is not None:
+                    delay = int(max(0.0, exc.after) * 1000)
                 delivery.next_attempt_at = now + timedelta(milliseconds=delay)
 
     # ------------------------------------------------------------------ operators

@@ -12,15 +12,17 @@ import logging
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from dramatiq import Actor, Broker, Message, Worker
+from dramatiq import Actor, Broker, Message, Retry, Worker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import current_millis
 
+from toolbox_core.asyncutil import resolve
 from toolbox_core.config import Settings
 from toolbox_core.events import emit
 from toolbox_core.events.catalog import JOB_REQUESTED
 from toolbox_core.events.types import Event, JobSpec
+from toolbox_core.jobs.failures import PermanentFailure, RetryLater
 from toolbox_core.plugins import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,10 +59,31 @@ class BatchingRedisBroker(RedisBroker):
             self.emit_after("enqueue", message, None)
 
 
+def _honouring_retry_later(spec: JobSpec) -> Any:
+    """``spec.func`` for Dramatiq: :class:`RetryLater` becomes ``dramatiq.Retry`` with its delay.
+
+    Dramatiq then re-enqueues the message after ``after`` seconds (the backoff when ``None``)
+    without logging it as a crash; it still uses one retry of the budget.
+    """
+
+    def run(**kwargs: Any) -> Any:
+        try:
+            return resolve(spec.func(**kwargs))
+        except RetryLater as exc:
+            delay = None if exc.after is None else int(max(0.0, exc.after) * 1000)
+            raise Retry(exc.reason, delay=delay) from exc
+
+    run.__name__ = getattr(spec.func, "__name__", spec.name)
+    run.__qualname__ = run.__name__
+    return run
+
+
 def build_broker(settings: Settings) -> Broker:
     """Redis broker when ``redis_url`` is set, otherwise an in-memory broker for in-process workers."""
     if settings.redis_url:
-        return BatchingRedisBroker(url=settings.redis_url, namespace=f"{settings.jobs.redis_namespace}:dramatiq")
+        return BatchingRedisBroker(url=settings.redis_url, namespace=f"{settings.jobs.redis_namespace}:dramatiq",
+                                   heartbeat_timeout=settings.jobs.redis_heartbeat_timeout_ms,
+                                   maintenance_chance=settings.jobs.redis_maintenance_chance)
     return StubBroker()
 
 
@@ -72,6 +95,7 @@ class Jobs:
         self.settings = toolbox.settings.jobs
         self.broker = build_broker(toolbox.settings)
         self.actors: dict[str, Actor[Any, Any]] = {}
+        self.specs: dict[str, JobSpec] = {}
         self.worker: Worker | None = None
         self.actors[DELIVER_ACTOR] = Actor(
             self._deliver, broker=self.broker, actor_name=DELIVER_ACTOR, queue_name=EVENTS_QUEUE,
@@ -93,9 +117,17 @@ class Jobs:
         }
         if spec.time_limit_ms is not None:
             options["time_limit"] = spec.time_limit_ms
+        # PermanentFailure: Dramatiq's Retries middleware fails the message at once (dead letters).
+        options["throws"] = (PermanentFailure,)
         options.update(spec.options)
-        self.actors[spec.name] = Actor(spec.func, broker=self.broker, actor_name=spec.name,
+        self.specs[spec.name] = spec
+        self.actors[spec.name] = Actor(_honouring_retry_later(spec), broker=self.broker, actor_name=spec.name,
                                        queue_name=spec.queue, priority=0, options=options)
+
+    def max_retries_of(self, name: str) -> int | None:
+        """The ``JobSpec.max_retries`` of job ``name`` (``None``: the default, or no such job)."""
+        spec = self.specs.get(name)
+        return None if spec is None else spec.max_retries
 
     def enqueue(self, name: str, *, delay_ms: int | None = None, **kwargs: Any) -> str:
         """Run job ``name`` in a worker with keyword arguments (JSON-serializable); returns an id.
@@ -119,7 +151,9 @@ class Jobs:
         name = event.payload["job"]
         if name not in self.actors:
             raise LookupError(f"no job named {name!r} is registered in this process")
-        self.actors[name].fn(**event.payload["kwargs"])
+        # The spec's own function, so RetryLater/PermanentFailure reach the delivery's bookkeeping.
+        func = self.specs[name].func if name in self.specs else self.actors[name].fn
+        resolve(func(**event.payload["kwargs"]))
 
     # ------------------------------------------------------------------ events
     def send_deliveries(self, messages: list[dict[str, Any]]) -> None:

@@ -8,6 +8,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "toolbox_core.builtin.system",
     "toolbox_core.events.plugin",
     "toolbox_core.customers.plugin",
+    "toolbox_core.notifications.plugin",
     "toolbox_core.catalog.plugin",
     "toolbox_core.inventory.plugin",
     "toolbox_core.shipping.plugin",

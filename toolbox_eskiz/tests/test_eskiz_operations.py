@@ -1,0 +1,61 @@
+"""Operators: ``toolbox eskiz balance`` / ``test-sms`` and the ``toolbox doctor`` checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLBOX = str(Path(sys.executable).with_name("toolbox"))
+
+
+@pytest.fixture
+def cli_env(eskiz_toolbox, eskiz_settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLBOX_")}
+    env.update({"TOOLBOX_DATABASE_URL": eskiz_toolbox.settings.database_url, "TOOLBOX_PLUGINS": "eskiz",
+                **{f"TOOLBOX_ESKIZ__{k.upper()}": str(v) for k, v in eskiz_settings.items()}})
+    return env
+
+
+def run(env, *args):
+    return subprocess.run([TOOLBOX, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_balance_and_test_sms_commands(cli_env, fake_eskiz):
+    balance = run(cli_env, "eskiz", "balance")
+    assert balance.returncode == 0, balance.stderr
+    assert f"Eskiz balance: {fake_eskiz.balance}" in balance.stdout
+
+    sent = run(cli_env, "eskiz", "test-sms", "90 123 45 67", "--locale", "uz")
+    assert sent.returncode == 0, sent.stderr
+    assert "+998901234567" in sent.stdout
+    assert [(m.phone, m.text) for m in fake_eskiz.messages] == [("998901234567", "Bu Eskiz dan test")]
+    assert fake_eskiz.password not in balance.stdout + balance.stderr + sent.stdout + sent.stderr
+
+
+def test_test_sms_refuses_a_bad_phone_and_balance_reports_bad_credentials(cli_env, fake_eskiz):
+    bad = run(cli_env, "eskiz", "test-sms", "12345")
+    assert bad.returncode == 2 and "error" in bad.stderr
+    wrong = run({**cli_env, "TOOLBOX_ESKIZ__PASSWORD": "wrong"}, "eskiz", "balance")
+    assert wrong.returncode == 1 and "API secret" in wrong.stderr and "wrong" not in wrong.stderr.replace("wrong e-mail", "")
+
+
+def test_hook_doctor_checks_report_token_and_balance(eskiz_toolbox, fake_eskiz):
+    from toolbox_eskiz.plugin import doctor_checks
+
+    checks = {c.name: c for c in doctor_checks(eskiz_toolbox)}
+    assert checks["eskiz token"].ok and checks["eskiz token"].message.startswith("valid for 29 more days")
+    assert checks["eskiz balance"].ok
+    fake_eskiz.balance = 0
+    assert not {c.name: c for c in doctor_checks(eskiz_toolbox)}["eskiz balance"].ok
+
+
+def test_doctor_token_check_fails_clearly_on_wrong_credentials(make_toolbox, eskiz_settings):
+    from toolbox_eskiz.plugin import doctor_checks
+
+    toolbox = make_toolbox(plugins=["eskiz"], plugin_settings={"eskiz": {**eskiz_settings, "password": "nope"}})
+    [check] = doctor_checks(toolbox)
+    assert not check.ok and "TOOLBOX_ESKIZ__PASSWORD" in check.message and "nope" not in check.message
