@@ -13,10 +13,20 @@ so a plugin's tests get these fixtures with no ``conftest.py`` of their own:
 * ``serve_fake(app)`` — serve an ASGI app (a fake of an outside API, or the store itself via
   ``create_app``) over real HTTP on 127.0.0.1; returns its base URL.
 
+* ``outside_calls`` — every ``httpx`` request of the test; the test fails if one was sent inside
+  an open database transaction.
+
+Contract suites (:mod:`toolbox_core.testing.contracts`): ``PaymentProviderContract``,
+``ShippingProviderContract``, ``NotificationChannelContract``, ``OtpSenderContract``,
+``InventorySourceContract`` — subclass one in your tests with a ``provider`` fixture.
+
+Test doubles: :class:`RecordingChannel` (a notification channel that keeps what it sends).
+
 The helpers behind the fixtures are importable for use outside pytest:
 :class:`ServedApp` and :func:`serve_asgi`.
 """
 
 from toolbox_core.testing.http import ServedApp, serve_asgi
+from toolbox_core.testing.recording import RecordingChannel
 
-__all__ = ["ServedApp", "serve_asgi"]
+__all__ = ["RecordingChannel", "ServedApp", "serve_asgi"]

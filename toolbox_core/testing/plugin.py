@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from toolbox_core.config import Settings
+from toolbox_core.testing.contracts import outside_calls  # noqa: F401 - a fixture of the kit
 from toolbox_core.testing.http import ServedApp
 from toolbox_core.testing.services import (
     claimed_redis_database,
