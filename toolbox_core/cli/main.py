@@ -100,16 +100,59 @@ def serve(
     )
 
 
+class LazyToolbox:
+    """The toolbox ``register_commands`` hands to plugins: built on first attribute access.
+
+    Registering commands must not need a database or valid settings (``toolbox --help`` works
+    anywhere), so the real :class:`~toolbox_core.kernel.Toolbox` is created only when a command
+    uses it; a configuration problem then exits with the usual clear message.
+    """
+
+    def __init__(self) -> None:
+        self._toolbox: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._toolbox is None:
+            self._toolbox = open_toolbox()
+        return getattr(self._toolbox, name)
+
+
 # ---------------------------------------------------------------------------- migrate
-@cli.command("migrate")
-def migrate_cmd() -> None:
+migrate_app = typer.Typer(help="Upgrade the database schema; `migrate revision` writes a plugin migration.",
+                          no_args_is_help=False)
+cli.add_typer(migrate_app, name="migrate")
+
+
+@migrate_app.callback(invoke_without_command=True)
+def migrate_cmd(ctx: typer.Context) -> None:
     """Upgrade the kernel's and every enabled plugin's database schema (safe to run twice)."""
+    if ctx.invoked_subcommand is not None:
+        return
     toolbox = open_toolbox()
     toolbox.migrate()
     from toolbox_core.db.migrate import current_heads
 
     console.print(f"database at {', '.join(sorted(current_heads(toolbox.db.engine))) or 'base'}")
     toolbox.close()
+
+
+@migrate_app.command("revision")
+def migrate_revision(
+    plugin: Annotated[str, typer.Option("--plugin", help="Enabled plugin whose branch gets the revision")],
+    message: Annotated[str, typer.Option("-m", "--message", help="What the revision does")] = "update",
+) -> None:
+    """Autogenerate a revision on a plugin's Alembic branch from its models (review it!)."""
+    from toolbox_core.db.autogen import plugin_revision
+
+    toolbox = open_toolbox()
+    try:
+        written = plugin_revision(toolbox, plugin, message)
+    except PluginError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        toolbox.close()
+    for path in written:
+        console.print(f"wrote {path}")
 
 
 # ---------------------------------------------------------------------------- plugins
@@ -205,7 +248,10 @@ def version() -> None:
 
 
 def _register_plugin_commands() -> None:
-    """Let built-in and enabled plugins add their commands; a broken config never hides the CLI."""
+    """Let built-in and enabled plugins add their commands; a broken config never hides the CLI.
+
+    They get a :class:`LazyToolbox`: nothing touches the database until a command runs.
+    """
     try:
         settings = load_settings()
     except ConfigError:
@@ -213,7 +259,7 @@ def _register_plugin_commands() -> None:
     manager = PluginManager()
     with contextlib.suppress(PluginError):  # `toolbox plugins` / `toolbox doctor` report it
         manager.load(settings.plugins if settings else [])
-    manager.call_each("register_commands", cli=cli)
+    manager.call_each("register_commands", cli=cli, toolbox=LazyToolbox())
 
 
 def main() -> None:
