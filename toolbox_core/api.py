@@ -13,11 +13,14 @@ Everything a plugin needs:
 * ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
-  ``optional_customer`` and ``require_customer`` (the signed-in customer's id).
+  ``optional_customer`` and ``require_customer`` (the signed-in customer's id);
+* services: ``CartService(toolbox)`` (read a cart as a ``CartView``, change it as the store API
+  does) and ``InventoryService(toolbox)`` (available stock, levels, set stocked quantities).
 """
 
 from toolbox_core import KERNEL_API_VERSION
 from toolbox_core.admin.auth import AdminPrincipal, require_admin
+from toolbox_core.cart.service import CartService
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.sessions import optional_customer, require_customer
 from toolbox_core.db.base import Base, TimestampMixin, utcnow
@@ -36,6 +39,8 @@ from toolbox_core.errors import (
 from toolbox_core.events import emit
 from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
 from toolbox_core.ids import new_id
+from toolbox_core.inventory.public import InventoryService
+from toolbox_core.inventory.service import LevelView
 from toolbox_core.jobs.failures import PermanentFailure, RetryLater
 from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
@@ -66,6 +71,7 @@ __all__ = [
     "AdminPrincipal",
     "BadRequest",
     "Base",
+    "CartService",
     "CartView",
     "Conflict",
     "DoctorCheck",
@@ -73,10 +79,12 @@ __all__ = [
     "EventType",
     "Forbidden",
     "InvalidInput",
+    "InventoryService",
     "InventorySource",
     "JobSpec",
     "KeyStore",
     "KeyStoreUnavailable",
+    "LevelView",
     "LineView",
     "NotFound",
     "Notification",
