@@ -13,6 +13,12 @@ so a plugin's tests get these fixtures with no ``conftest.py`` of their own:
 * ``serve_fake(app)`` — serve an ASGI app (a fake of an outside API, or the store itself via
   ``create_app``) over real HTTP on 127.0.0.1; returns its base URL.
 
+* ``capture_events`` — ``events = capture_events(toolbox)``: events committed since
+  (``events.names()``, ``events.of(name)``, ``events.one(name)``);
+* ``start_worker`` — ``worker = start_worker(toolbox)``: in-process workers and relay in the
+  background, as ``toolbox serve`` runs them; ``worker.drain()`` waits for deliveries (or call
+  ``toolbox.events.drain()`` to deliver in the test's own thread);
+* ``make_client`` — ``client = make_client(toolbox)``: a ``TestClient`` on that toolbox's app;
 * ``outside_calls`` — every ``httpx`` request of the test; the test fails if one was sent inside
   an open database transaction.
 
@@ -27,6 +33,7 @@ The helpers behind the fixtures are importable for use outside pytest:
 """
 
 from toolbox_core.testing.http import ServedApp, serve_asgi
+from toolbox_core.testing.observe import CapturedEvent, CapturedEvents, RunningWorker
 from toolbox_core.testing.recording import RecordingChannel
 
-__all__ = ["RecordingChannel", "ServedApp", "serve_asgi"]
+__all__ = ["CapturedEvent", "CapturedEvents", "RecordingChannel", "RunningWorker", "ServedApp", "serve_asgi"]
