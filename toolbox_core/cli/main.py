@@ -185,6 +185,31 @@ def plugins_cmd(
         raise _fail(problem)
 
 
+# ---------------------------------------------------------------------------- plugin new
+plugin_app = typer.Typer(help="Write plugins: `toolbox plugin new NAME --kind KIND`.", no_args_is_help=True)
+cli.add_typer(plugin_app, name="plugin")
+
+
+@plugin_app.command("new")
+def plugin_new(
+    name: Annotated[str, typer.Argument(help="Plugin name: lowercase letters, digits, _ (e.g. uzcard)")],
+    kind: Annotated[str, typer.Option(help="payment | shipping | notification | inventory | routes")],
+    dest: Annotated[str, typer.Option(help="Folder to create toolbox_<name>/ in")] = ".",
+    title: Annotated[str | None, typer.Option(help="Human-readable name (default: from NAME)")] = None,
+) -> None:
+    """Create a plugin distribution: pyproject, hooks, settings, migrations, README and tests."""
+    from pathlib import Path
+
+    from toolbox_core.scaffold import ScaffoldError, create_plugin
+
+    try:
+        root = create_plugin(name, kind, Path(dest), title=title)
+    except ScaffoldError as exc:
+        raise _fail(str(exc), code=2) from None
+    console.print(f"created {root}")
+    console.print(f"next: cd {root} && pip install -e . && pytest   (enable with TOOLBOX_PLUGINS={name})")
+
+
 # ---------------------------------------------------------------------------- config
 @cli.command("config")
 def config_cmd(
