@@ -13,5 +13,5 @@ if [ "${1:-}" = "--dev" ]; then extras="[dev]"; fi
 # The five integrations are installed editable, like the kernel: they are developed here.
 .venv/bin/python -m pip install --quiet -e ".${extras}" \
   -e ./toolbox_payme -e ./toolbox_click -e ./toolbox_bts -e ./toolbox_eskiz -e ./toolbox_moysklad
-# The example plugin is installed like any outside package: from its folder, not editable.
-.venv/bin/python -m pip install --quiet ./plugins/example
+# The example plugins are installed like any outside package: from their folders, not editable.
+.venv/bin/python -m pip install --quiet ./plugins/example ./plugins/telegram

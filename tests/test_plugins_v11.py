@@ -199,3 +199,15 @@ def test_register_commands_gets_a_toolbox_built_only_when_a_command_runs(tmp_pat
     ran = _run("cmds-locale", cwd=tmp_path, env={**env, "TOOLBOX_DEFAULT_LOCALE": "uz"})
     assert ran.returncode == 0, ran.stderr
     assert "locale=uz plugins=['cmds']" in ran.stdout
+
+
+def test_the_telegram_example_is_installed_from_its_folder_not_editable() -> None:
+    from toolbox_core.plugins import discover
+
+    dist = discover()["telegram"].dist
+    assert dist is not None and dist.metadata["Name"] == "toolbox-telegram"
+    import json
+
+    direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    assert direct.get("dir_info", {}).get("editable") is not True
+    assert "site-packages" in str(dist.locate_file("toolbox_telegram/plugin.py"))
