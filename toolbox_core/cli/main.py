@@ -210,6 +210,14 @@ def plugin_new(
     console.print(f"next: cd {root} && pip install -e . && pytest   (enable with TOOLBOX_PLUGINS={name})")
 
 
+@plugin_app.command("reference")
+def plugin_reference() -> None:
+    """Print the hooks and provider interfaces as Markdown (> docs/plugin-reference.md)."""
+    from toolbox_core.plugins.reference import reference_markdown
+
+    typer.echo(reference_markdown(), nl=False)
+
+
 # ---------------------------------------------------------------------------- config
 @cli.command("config")
 def config_cmd(
