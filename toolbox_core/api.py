@@ -10,6 +10,9 @@ Everything a plugin needs:
 * ``Base`` and ``TimestampMixin`` for plugin models; ``new_id`` for ids;
 * the error classes, which the API turns into the one JSON error shape;
 * ``normalize_phone`` (``+998XXXXXXXXX``), money helpers;
+* ``CartService`` (a plugin's own checkout step, e.g. choosing a carrier's pickup branch);
+* ``ShipmentService`` / ``ShipmentView`` to record carrier shipments and move their status,
+  ``supports`` to check a provider's optional ``FulfillmentProvider`` methods;
 * ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
@@ -38,6 +41,12 @@ from toolbox_core.errors import (
 )
 from toolbox_core.events import emit
 from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
+from toolbox_core.fulfillment import (
+    FINAL_SHIPMENT_STATUSES,
+    SHIPMENT_STATUSES,
+    ShipmentService,
+    ShipmentView,
+)
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.public import InventoryService
 from toolbox_core.inventory.service import LevelView
@@ -51,6 +60,7 @@ from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
     CartView,
+    FulfillmentProvider,
     InventorySource,
     LineView,
     Notification,
@@ -60,13 +70,20 @@ from toolbox_core.providers import (
     PaymentProvider,
     PaymentRequest,
     RefundResult,
+    ShipmentDraft,
+    ShipmentLabel,
+    ShipmentRequest,
     ShippingProvider,
     ShippingQuote,
     StockLevel,
+    TrackingUpdate,
+    supports,
 )
 
 __all__ = [
+    "FINAL_SHIPMENT_STATUSES",
     "KERNEL_API_VERSION",
+    "SHIPMENT_STATUSES",
     "Address",
     "AdminPrincipal",
     "BadRequest",
@@ -78,6 +95,7 @@ __all__ = [
     "Event",
     "EventType",
     "Forbidden",
+    "FulfillmentProvider",
     "InvalidInput",
     "InventoryService",
     "InventorySource",
@@ -102,6 +120,11 @@ __all__ = [
     "RetryLater",
     "ScheduledJob",
     "ServiceUnavailable",
+    "ShipmentDraft",
+    "ShipmentLabel",
+    "ShipmentRequest",
+    "ShipmentService",
+    "ShipmentView",
     "ShippingProvider",
     "ShippingQuote",
     "StockLevel",
@@ -110,6 +133,7 @@ __all__ = [
     "Tiyin",
     "Toolbox",
     "ToolboxError",
+    "TrackingUpdate",
     "TransactionResult",
     "Unauthorized",
     "VerifyOutcome",
@@ -123,5 +147,6 @@ __all__ = [
     "require_admin",
     "require_customer",
     "som",
+    "supports",
     "utcnow",
 ]

@@ -79,6 +79,8 @@ class CheckoutSettings(BaseModel):
     #: Flat-rate shipping provider: price in tiyin; ``None`` disables it.
     flat_shipping_price: int | None = Field(2_500_000, ge=0)
     flat_shipping_name: str = "Courier"
+    #: Each shipping provider has this long to quote a cart; a slower one is left out (logged).
+    shipping_quote_timeout_seconds: float = Field(5.0, gt=0, le=60)
 
 
 class AuthSettings(BaseModel):

@@ -100,7 +100,12 @@ def shipping_providers(toolbox: Toolbox) -> list[ShippingProvider] | None:
     """Shipping providers (see :class:`toolbox_core.providers.ShippingProvider`).
 
     Called once at start-up; indexed by ``id``. At checkout the kernel asks every provider to
-    ``quote`` the cart, outside any transaction. Returns: a list of providers.
+    ``quote`` the cart, concurrently and outside any transaction (each within
+    ``checkout.shipping_quote_timeout_seconds``; a slow or failing one is logged and left out).
+    A carrier may also implement the optional :class:`toolbox_core.providers.FulfillmentProvider`
+    methods (``validate_option``, ``create_shipment``, ``cancel_shipment``, ``label``, ``track``),
+    which :class:`toolbox_core.api.ShipmentService` and the ``/admin/shipments`` routes call when
+    present. Returns: a list of providers.
     """
 
 

@@ -5,6 +5,7 @@ from toolbox_core.cart import models as cart_models  # noqa: F401
 from toolbox_core.catalog import models as catalog_models  # noqa: F401
 from toolbox_core.customers import models as customer_models  # noqa: F401
 from toolbox_core.events import models as event_models  # noqa: F401
+from toolbox_core.fulfillment import models as fulfillment_models  # noqa: F401
 from toolbox_core.inventory import models as inventory_models  # noqa: F401
 from toolbox_core.jobs import models as job_models  # noqa: F401
 from toolbox_core.keystore import models as keystore_models  # noqa: F401

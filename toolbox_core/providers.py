@@ -29,6 +29,9 @@ class Address:
     postal_code: str | None = None
     name: str | None = None
     phone: str | None = None
+    #: Optional carrier-neutral codes of the region and city/district (e.g. BTS ``"60"``, ``"6000"``).
+    region_code: str | None = None
+    city_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ class LineView:
     title: str
     quantity: int
     unit_price: int
-    weight_grams: int = 0
+    #: Weight of one unit; ``None`` when the catalog does not know it (never a made-up 0).
+    weight_grams: int | None = None
     mxik_code: str | None = None
     package_code: str | None = None
     vat_percent: int | None = None
@@ -63,8 +67,21 @@ class CartView:
     customer_id: str | None = None
 
     @property
-    def weight_grams(self) -> int:
-        return sum(line.weight_grams * line.quantity for line in self.lines)
+    def weight_grams(self) -> int | None:
+        """Total weight, or ``None`` when any line's weight is unknown (see ``known_weight_grams``)."""
+        if self.lines_without_weight:
+            return None
+        return self.known_weight_grams
+
+    @property
+    def known_weight_grams(self) -> int:
+        """The weight of the lines whose weight is known."""
+        return sum((line.weight_grams or 0) * line.quantity for line in self.lines)
+
+    @property
+    def lines_without_weight(self) -> tuple[LineView, ...]:
+        """Lines whose variant has no weight in the catalog (a carrier uses its default for them)."""
+        return tuple(line for line in self.lines if line.weight_grams is None)
 
 
 # ---------------------------------------------------------------------------- payments
@@ -149,11 +166,19 @@ class ShippingQuote:
     estimated_days: int | None = None
     #: ``False`` for options that need no delivery address (pickup from the store).
     requires_address: bool = True
+    #: Provider data the client must send when choosing this option (e.g. ``("branch_code",)``);
+    #: the choice then goes through the provider's ``validate_option``.
+    requires_data: tuple[str, ...] = ()
 
 
 @runtime_checkable
 class ShippingProvider(Protocol):
-    """A way to get goods to the customer (pickup, flat-rate courier, BTS, ...)."""
+    """A way to get goods to the customer (pickup, flat-rate courier, BTS, ...).
+
+    Only ``quote`` is required. A carrier that also fulfils orders implements some of the
+    optional methods of :class:`FulfillmentProvider`; the kernel checks each one with
+    :func:`supports` before calling it.
+    """
 
     id: str
     name: str
@@ -161,6 +186,110 @@ class ShippingProvider(Protocol):
     def quote(self, cart: CartView) -> Iterable[ShippingQuote] | Awaitable[Iterable[ShippingQuote]]:
         """Return the options available for ``cart`` with their prices (empty: not available)."""
         ...
+
+
+@dataclass(frozen=True)
+class ShipmentRequest:
+    """What a carrier needs to create a shipment for an order (built by the kernel, no session).
+
+    ``cash_on_delivery`` is the amount (tiyin) the courier collects: the order total when the
+    order is not paid online yet, else 0. ``shipping`` is the option chosen at checkout with
+    its provider data (``{"provider_id", "option_id", "amount", "data": {...}}``).
+    """
+
+    order_id: str
+    order_number: str
+    locale: str
+    phone: str
+    address: Address | None
+    shipping: dict[str, Any]
+    lines: tuple[LineView, ...]
+    subtotal: int
+    shipping_total: int
+    total: int
+    cash_on_delivery: int = 0
+    email: str | None = None
+
+    @property
+    def weight_grams(self) -> int | None:
+        """Total weight, ``None`` when a line's weight is unknown."""
+        if any(line.weight_grams is None for line in self.lines):
+            return None
+        return sum((line.weight_grams or 0) * line.quantity for line in self.lines)
+
+
+@dataclass(frozen=True)
+class ShipmentDraft:
+    """A carrier's answer to ``create_shipment``: its ids, tracking and cost (tiyin)."""
+
+    external_id: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    label_url: str | None = None
+    cost: int | None = None
+    #: One of ``SHIPMENT_STATUSES`` (``toolbox_core.fulfillment``); normally ``"created"``.
+    status: str = "created"
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShipmentLabel:
+    """A shipping label: the document bytes (``content_type`` e.g. ``application/pdf``) and/or a URL."""
+
+    content: bytes | None = None
+    content_type: str = "application/pdf"
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackingUpdate:
+    """A carrier's current status of a shipment, mapped to a ``SHIPMENT_STATUSES`` value."""
+
+    status: str
+    carrier_status: str | None = None
+    message: str = ""
+
+
+@runtime_checkable
+class FulfillmentProvider(Protocol):
+    """The optional fulfilment side of a :class:`ShippingProvider`; implement any subset.
+
+    * ``validate_option(cart, option_id, data)`` — check the provider data the client sent with
+      its choice (a pickup branch) and return the option priced for it (the branch may be in
+      another city than the address); raise ``InvalidInput`` for bad data. Without it, choices
+      carrying data are refused.
+    * ``create_shipment(order)`` — create the carrier's order; idempotent on ``order.order_number``.
+    * ``cancel_shipment(shipment)`` — cancel at the carrier (raise ``Conflict`` when too late).
+    * ``label(shipment)`` — the label document.
+    * ``track(shipment)`` — the current status, or ``None`` when unknown.
+
+    ``shipment`` is a :class:`toolbox_core.fulfillment.ShipmentView`. Called outside any
+    database transaction; may be coroutines.
+    """
+
+    id: str
+
+    def validate_option(self, cart: CartView, option_id: str,
+                        data: dict[str, Any]) -> ShippingQuote | Awaitable[ShippingQuote]: ...
+
+    def create_shipment(self, order: ShipmentRequest) -> ShipmentDraft | Awaitable[ShipmentDraft]: ...
+
+    def cancel_shipment(self, shipment: Any) -> Awaitable[None] | None: ...
+
+    def label(self, shipment: Any) -> ShipmentLabel | Awaitable[ShipmentLabel]: ...
+
+    def track(self, shipment: Any) -> TrackingUpdate | Awaitable[TrackingUpdate | None] | None: ...
+
+
+#: The optional methods of :class:`FulfillmentProvider`.
+FULFILLMENT_CAPABILITIES = ("validate_option", "create_shipment", "cancel_shipment", "label", "track")
+
+
+def supports(provider: object, capability: str) -> bool:
+    """Whether ``provider`` implements the optional ``capability`` (a ``FULFILLMENT_CAPABILITIES`` name)."""
+    if capability not in FULFILLMENT_CAPABILITIES:
+        raise ValueError(f"unknown fulfilment capability {capability!r}")
+    return callable(getattr(provider, capability, None))
 
 
 # ---------------------------------------------------------------------------- notifications

@@ -312,11 +312,13 @@ class CartService:
         view = self._view(cart_id, customer_id)
         return [asdict(q) for q in quote_all(self.toolbox, view)]
 
-    def select_shipping(self, cart_id: str, customer_id: str | None, provider_id: str, option_id: str) -> dict[str, Any]:
+    def select_shipping(self, cart_id: str, customer_id: str | None, provider_id: str, option_id: str,
+                        data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Price the option on the server (``data``: provider data the provider validates) and keep it."""
         view = self._view(cart_id, customer_id)
         if not view.lines:
             raise InvalidInput("add items before choosing shipping", code="cart_empty")
-        quote: ShippingQuote = quote_one(self.toolbox, view, provider_id, option_id)
+        quote: ShippingQuote = quote_one(self.toolbox, view, provider_id, option_id, data)
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
             snaps = snapshots_for(self.toolbox, session, cart)

@@ -106,7 +106,8 @@ def build_router(toolbox: Any) -> APIRouter:
     def select_shipping(cart_id: str, body: ShippingChoice, response: Response,
                         customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox):
-            return respond(response, carts.select_shipping(cart_id, customer, body.provider_id, body.option_id))
+            return respond(response, carts.select_shipping(cart_id, customer, body.provider_id, body.option_id,
+                                                                body.data))
 
     @router.post("/{cart_id}/payment-session", summary="Choose a payment provider")
     def select_payment(cart_id: str, body: PaymentChoice, response: Response,

@@ -31,7 +31,8 @@ class VariantSnapshot:
     product_title: str
     variant_title: str | None
     unit_price: int
-    weight_grams: int
+    #: ``None`` when the catalog has no weight (stored as 0) for the variant.
+    weight_grams: int | None
     mxik_code: str | None
     package_code: str | None
     vat_percent: int | None
@@ -100,7 +101,7 @@ def variant_snapshots(
             product_title=product_title,
             variant_title=variant_title,
             unit_price=r.price,
-            weight_grams=r.weight_grams or 0,
+            weight_grams=r.weight_grams or None,
             mxik_code=r.mxik_code,
             package_code=r.package_code,
             vat_percent=r.vat_percent,

@@ -163,7 +163,7 @@ class CheckoutService:
             order.items.append(OrderItem(
                 id=new_id("oitem"), position=position, variant_id=line.variant_id, product_id=product_id,
                 sku=line.sku, title=line.title, quantity=line.quantity, unit_price=line.unit_price,
-                total=line.total, weight_grams=line.weight_grams, mxik_code=line.mxik_code,
+                total=line.total, weight_grams=line.weight_grams or 0, mxik_code=line.mxik_code,
                 package_code=line.package_code, vat_percent=line.vat_percent,
             ))
         session.add(order)

@@ -72,9 +72,21 @@ def pending_model_changes(engine: Engine) -> list[object]:
     from toolbox_core.catalog.search.ddl import is_unmodeled
     from toolbox_core.db.base import Base
 
+    # Plugin models share ``Base.metadata`` once imported; their tables belong to the plugins'
+    # branches, not to the kernel's migrations, so only kernel tables (and unknown ones) count.
+    kernel_tables = {m.local_table.name for m in Base.registry.mappers
+                     if m.class_.__module__.startswith("toolbox_core.")}
+
+    def plugin_table(name: str | None, type_: str) -> bool:
+        return type_ == "table" and name not in kernel_tables and name in Base.metadata.tables
+
     def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-        return not is_unmodeled(name, type_)
+        return not plugin_table(name, type_) and not is_unmodeled(name, type_)
+
+    def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+        return not plugin_table(name, type_)
 
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name,
+                                                  "include_object": include_object})
         return list(compare_metadata(ctx, Base.metadata))

@@ -26,7 +26,8 @@ def build_router(toolbox: Any) -> APIRouter:
     def list_orders(
         status: Literal["pending_payment", "placed", "completed", "canceled"] | None = None,
         payment_status: Literal["awaiting", "authorized", "paid", "canceled", "refunded"] | None = None,
-        fulfillment_status: Literal["unfulfilled", "fulfilled", "delivered"] | None = None,
+        fulfillment_status: Literal["unfulfilled", "fulfilled", "in_transit", "delivered", "returned",
+                                    "canceled"] | None = None,
         q: str | None = Query(None, max_length=100),
         limit: int = Query(50, ge=1, le=200),
         offset: int = Query(0, ge=0),

@@ -14,7 +14,9 @@ from toolbox_core.db.types import JSONType
 #: pending_payment → placed → completed, or → canceled.
 ORDER_STATUSES = ("pending_payment", "placed", "completed", "canceled")
 PAYMENT_STATUSES = ("awaiting", "authorized", "paid", "canceled", "refunded")
-FULFILLMENT_STATUSES = ("unfulfilled", "fulfilled", "delivered")
+#: unfulfilled → fulfilled (handed over) → in_transit → delivered | returned; canceled when the
+#: shipment was canceled. Shipments (``toolbox_core.fulfillment``) move the last four.
+FULFILLMENT_STATUSES = ("unfulfilled", "fulfilled", "in_transit", "delivered", "returned", "canceled")
 
 
 class Order(TimestampMixin, Base):

@@ -228,22 +228,30 @@ class OrderService:
 
     def deliver(self, order_id: str, *, actor: str) -> dict[str, Any]:
         """Mark delivered; cash on delivery is captured at this moment."""
-        from toolbox_core.payments.service import capture_cash_in_session
-
         with self.toolbox.db.transaction() as session:
             order, payment = lock_order(session, order_id)
-            if order.status != "placed" or order.fulfillment_status == "delivered":
-                raise Conflict(f"cannot deliver an order that is {order.status}/{order.fulfillment_status}",
-                               code="invalid_order_state")
-            inventory.convert(session, order.id)
-            order.fulfillment_status = "delivered"
-            order.status = "completed"
-            note(order, "delivered", "", actor)
-            if payment is not None and payment.status == "pending" and not self._online(payment):
-                capture_cash_in_session(session, order, payment, actor=actor)
-            emit(session, "order.delivered", {"order_id": order.id, "number": order.number})
+            deliver_in_session(self.toolbox, session, order, payment, actor=actor)
         return self.get(order_id, admin=True)
 
-    def _online(self, payment: Payment) -> bool:
-        provider = self.toolbox.payment_providers.get(payment.provider_id)
-        return bool(getattr(provider, "online", False))
+
+def is_online(toolbox: Any, payment: Payment) -> bool:
+    """Whether ``payment`` is taken by an online gateway (else it is cash on delivery)."""
+    provider = toolbox.payment_providers.get(payment.provider_id)
+    return bool(getattr(provider, "online", False))
+
+
+def deliver_in_session(toolbox: Any, session: Session, order: Order, payment: Payment | None, *,
+                       actor: str) -> None:
+    """Mark a locked ``order`` delivered; cash on delivery is captured here, in the caller's transaction."""
+    from toolbox_core.payments.service import capture_cash_in_session
+
+    if order.status != "placed" or order.fulfillment_status == "delivered":
+        raise Conflict(f"cannot deliver an order that is {order.status}/{order.fulfillment_status}",
+                       code="invalid_order_state")
+    inventory.convert(session, order.id)
+    order.fulfillment_status = "delivered"
+    order.status = "completed"
+    note(order, "delivered", "", actor)
+    if payment is not None and payment.status == "pending" and not is_online(toolbox, payment):
+        capture_cash_in_session(session, order, payment, actor=actor)
+    emit(session, "order.delivered", {"order_id": order.id, "number": order.number})

@@ -15,4 +15,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "toolbox_core.cart.plugin",
     "toolbox_core.checkout.plugin",
     "toolbox_core.orders.plugin",
+    "toolbox_core.fulfillment.plugin",
 )

@@ -1,35 +1,94 @@
-"""Pricing shipping options on the server, always outside a database transaction."""
+"""Pricing shipping options on the server, always outside a database transaction.
+
+Providers quote concurrently, each within ``checkout.shipping_quote_timeout_seconds``: a slow
+or failing provider is logged and left out, never holding up the others.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
+from typing import Any
+
 from toolbox_core.asyncutil import resolve
-from toolbox_core.errors import InvalidInput, ServiceUnavailable
-from toolbox_core.providers import CartView, ShippingQuote
+from toolbox_core.errors import InvalidInput, ServiceUnavailable, ToolboxError
+from toolbox_core.providers import CartView, ShippingQuote, supports
+
+log = logging.getLogger("toolbox.shipping")
+
+#: Shared by every quote in this process; a provider that hangs past its timeout keeps a
+#: thread until it returns, so the pool is sized for a few stuck providers.
+_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="toolbox-quote")
 
 
-def quote_all(toolbox: object, cart: CartView) -> list[ShippingQuote]:
-    """Every option every shipping provider offers for ``cart`` (a failing provider is skipped)."""
+def _timeout(toolbox: Any) -> float:
+    return float(toolbox.settings.checkout.shipping_quote_timeout_seconds)
+
+
+def _quote(provider: Any, cart: CartView) -> list[ShippingQuote]:
+    return list(resolve(provider.quote(cart)))
+
+
+def quote_all(toolbox: Any, cart: CartView) -> list[ShippingQuote]:
+    """Every option every shipping provider offers for ``cart``; failing or slow providers are skipped."""
+    providers = list(toolbox.shipping_providers.values())
+    futures: list[tuple[Any, Future[list[ShippingQuote]]]] = [
+        (provider, _pool.submit(_quote, provider, cart)) for provider in providers
+    ]
+    timeout = _timeout(toolbox)
+    deadline = time.monotonic() + timeout
     quotes: list[ShippingQuote] = []
-    for provider in toolbox.shipping_providers.values():  # type: ignore[attr-defined]
+    for provider, future in futures:  # all run at once, all within the one deadline
         try:
-            quotes.extend(resolve(provider.quote(cart)))
+            quotes.extend(future.result(timeout=max(0.0, deadline - time.monotonic())))
+        except FutureTimeout:
+            log.warning("shipping provider %r did not quote within %.1fs; left out", provider.id, timeout)
         except Exception:
-            continue
+            log.exception("shipping provider %r failed to quote; left out", provider.id)
     return quotes
 
 
-def quote_one(toolbox: object, cart: CartView, provider_id: str, option_id: str) -> ShippingQuote:
-    """The server-side price of one option; 422 when the provider or option is unknown."""
-    provider = toolbox.shipping_providers.get(provider_id)  # type: ignore[attr-defined]
+def quote_one(toolbox: Any, cart: CartView, provider_id: str, option_id: str,
+              data: dict[str, Any] | None = None) -> ShippingQuote:
+    """The server-side price of one option; 422 when the provider, option or its data is bad.
+
+    ``data`` is what the client sent with its choice (a pickup branch). With data, the
+    provider's ``validate_option(cart, option_id, data)`` checks it and prices the option for it
+    (a branch may be in another city than the address); a provider without ``validate_option``
+    accepts no data. Without data, the option is taken from the provider's ``quote``.
+    """
+    provider = toolbox.shipping_providers.get(provider_id)
     if provider is None:
         raise InvalidInput(f"unknown shipping provider {provider_id!r}", code="unknown_shipping_provider")
+    if data and not supports(provider, "validate_option"):
+        raise InvalidInput(f"shipping option {option_id!r} takes no data", code="invalid_shipping_data")
     try:
-        quotes = list(resolve(provider.quote(cart)))
+        if data:
+            quotes = [_pool.submit(_validate, provider, cart, option_id, dict(data)).result(timeout=_timeout(toolbox))]
+        else:
+            quotes = _pool.submit(_quote, provider, cart).result(timeout=_timeout(toolbox))
+    except ToolboxError:
+        raise
     except Exception as exc:
-        raise ServiceUnavailable(f"shipping provider {provider_id!r} failed to quote", code="shipping_unavailable") from exc
-    for quote in quotes:
-        if quote.option_id == option_id:
-            if not isinstance(quote.amount, int) or quote.amount < 0:
-                raise ServiceUnavailable("shipping provider returned an invalid price", code="shipping_unavailable")
-            return quote
-    raise InvalidInput(f"shipping option {option_id!r} is not available for this cart", code="unknown_shipping_option")
+        log.warning("shipping provider %r failed to quote: %s", provider_id, type(exc).__name__)
+        raise ServiceUnavailable(f"shipping provider {provider_id!r} failed to quote",
+                                 code="shipping_unavailable") from exc
+    quote = next((q for q in quotes if q.option_id == option_id), None)
+    if quote is None:
+        raise InvalidInput(f"shipping option {option_id!r} is not available for this cart",
+                           code="unknown_shipping_option")
+    if not data and quote.requires_data:
+        raise InvalidInput(f"shipping option {option_id!r} needs: {', '.join(quote.requires_data)}",
+                           code="shipping_data_required", details={"required": list(quote.requires_data)})
+    if quote.provider_id != provider_id:
+        quote = replace(quote, provider_id=provider_id)
+    if not isinstance(quote.amount, int) or isinstance(quote.amount, bool) or quote.amount < 0:
+        raise ServiceUnavailable("shipping provider returned an invalid price", code="shipping_unavailable")
+    return quote
+
+
+def _validate(provider: Any, cart: CartView, option_id: str, data: dict[str, Any]) -> ShippingQuote:
+    return resolve(provider.validate_option(cart, option_id, data))

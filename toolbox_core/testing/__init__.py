@@ -27,13 +27,16 @@ Contract suites (:mod:`toolbox_core.testing.contracts`): ``PaymentProviderContra
 ``InventorySourceContract`` — subclass one in your tests with a ``provider`` fixture.
 
 Test doubles: :class:`RecordingChannel` (a notification channel that keeps what it sends).
+``add_variant`` (a sellable product) and ``admin_headers`` (an admin API key) set up data.
 
 The helpers behind the fixtures are importable for use outside pytest:
 :class:`ServedApp` and :func:`serve_asgi`.
 """
 
+from toolbox_core.testing.catalog import add_variant, admin_headers
 from toolbox_core.testing.http import ServedApp, serve_asgi
 from toolbox_core.testing.observe import CapturedEvent, CapturedEvents, RunningWorker
 from toolbox_core.testing.recording import RecordingChannel
 
-__all__ = ["CapturedEvent", "CapturedEvents", "RecordingChannel", "RunningWorker", "ServedApp", "serve_asgi"]
+__all__ = ["CapturedEvent", "CapturedEvents", "RecordingChannel", "RunningWorker", "ServedApp",
+           "add_variant", "admin_headers", "serve_asgi"]

@@ -1,25 +1,76 @@
-"""Entry point of the bts plugin (group ``toolbox.plugins``, name ``bts``).
+"""Entry point of the bts plugin (group ``toolbox.plugins``, name ``bts``): BTS Express delivery.
 
-The integration itself is tracked in its own issue; this module declares the plugin, the
-kernel API it supports and its settings, so it can be discovered, configured and enabled.
+Prices on the server (calculator cached per route and weight bracket, or the tariff table),
+the directory of regions/cities/branches, shipments when orders are ready, tracking by
+webhook and polling. See the README.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, SecretStr
+from pathlib import Path
+from typing import Any
 
-from toolbox_core.api import hookimpl
+from fastapi import APIRouter
+from pydantic import BaseModel
 
-KERNEL_API = ">=1.0,<2"
+from toolbox_bts import checks, jobs, routes
+from toolbox_bts.provider import BtsProvider
+from toolbox_bts.settings import BtsSettings
+from toolbox_core.api import DoctorCheck, ScheduledJob, Subscriber, Toolbox, hookimpl
 
-class BtsSettings(BaseModel):
-    """BTS Express API credentials."""
+KERNEL_API = ">=1.1,<2"
 
-    username: str
-    password: SecretStr
-    base_url: str = "https://api.bts.uz:8080/index.php"
+__all__ = ["KERNEL_API", "BtsSettings"]
 
 
 @hookimpl
 def settings_model() -> type[BaseModel]:
     return BtsSettings
+
+
+@hookimpl
+def migrations() -> str:
+    return str(Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def shipping_providers(toolbox: Toolbox) -> list[Any]:
+    return [BtsProvider(toolbox, toolbox.plugin_settings("bts"))]
+
+
+@hookimpl
+def register_routes(toolbox: Toolbox) -> list[APIRouter]:
+    return [routes.build_router(toolbox, toolbox.plugin_settings("bts"))]
+
+
+@hookimpl
+def event_subscribers(toolbox: Toolbox) -> list[Subscriber]:
+    return [
+        Subscriber("bts.ship_when_ready", ("order.placed", "payment.captured"), jobs.ship_when_ready,
+                   max_retries=20),
+        Subscriber("bts.cancel_with_order", ("order.canceled",), jobs.cancel_with_order, max_retries=20),
+    ]
+
+
+@hookimpl
+def scheduled_jobs(toolbox: Toolbox) -> list[ScheduledJob]:
+    settings: BtsSettings = toolbox.plugin_settings("bts")
+    return [
+        ScheduledJob("bts.sync_directory", jobs.sync_directory,
+                     interval_seconds=settings.directory_sync_interval_seconds,
+                     description="Copy BTS regions, cities and branches into our tables"),
+        ScheduledJob("bts.poll_tracking", jobs.poll_tracking, interval_seconds=settings.poll_interval_seconds,
+                     description="Ask BTS for the status of shipments not yet final"),
+    ]
+
+
+@hookimpl
+def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck]:
+    return checks.doctor_checks(toolbox)
+
+
+@hookimpl
+def shutdown(toolbox: Toolbox) -> None:
+    provider = toolbox.shipping_providers.get("bts")
+    if provider is not None:
+        provider.close()

@@ -1,0 +1,42 @@
+"""``toolbox doctor`` checks of the BTS plugin (messages never contain secrets)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text
+
+from toolbox_bts.client import BtsError
+from toolbox_bts.models import BtsBranch, BtsCity
+from toolbox_core.api import DoctorCheck, Toolbox
+
+
+def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck]:
+    settings = toolbox.plugin_settings("bts")
+    provider = toolbox.shipping_providers["bts"]
+    checks: list[DoctorCheck] = []
+    try:
+        provider.client.login()
+        checks.append(DoctorCheck("bts: login", True, f"logged in at {settings.api_url}"))
+    except BtsError as exc:
+        checks.append(DoctorCheck("bts: login", False, f"{settings.api_url}: {exc.message}; "
+                                  "check TOOLBOX_BTS__LOGIN / TOOLBOX_BTS__PASSWORD / TOOLBOX_BTS__BASE_URL"))
+    with toolbox.db.session() as session:
+        branches = session.scalar(select(func.count()).select_from(BtsBranch).where(BtsBranch.active.is_(True)))
+        sender = session.get(BtsCity, settings.sender_city_code)
+        # The catalog stores an unknown weight as 0 (read-only count; BTS then uses the default).
+        unweighed = session.scalar(text("SELECT count(*) FROM product_variants WHERE weight_grams = 0")) or 0
+    checks.append(DoctorCheck("bts: directory", bool(branches),
+                              f"{branches} branches in our copy" if branches else
+                              "no BTS branches yet: run `toolbox jobs run bts.sync_directory`"))
+    checks.append(DoctorCheck("bts: sender city", sender is not None or not branches,
+                              f"sender city {settings.sender_city_code}" + ("" if sender or not branches else
+                                                                            " is not in the BTS directory")))
+    checks.append(DoctorCheck("bts: variant weights", unweighed == 0,
+                              "every variant has a weight" if not unweighed else
+                              f"{unweighed} variants have no weight; BTS counts {settings.default_weight_grams} g "
+                              "for each (set weight_grams)"))
+    checks.append(DoctorCheck("bts: webhook", settings.webhook_secret is not None,
+                              "webhook secret set" if settings.webhook_secret else
+                              "no TOOLBOX_BTS__WEBHOOK_SECRET: status updates come from polling only"))
+    if not settings.test_mode and "apitest" in settings.api_url:
+        checks.append(DoctorCheck("bts: base url", False, "test_mode is off but base_url is the test server"))
+    return checks
