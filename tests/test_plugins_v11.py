@@ -211,3 +211,27 @@ def test_the_telegram_example_is_installed_from_its_folder_not_editable() -> Non
     direct = json.loads(dist.read_text("direct_url.json") or "{}")
     assert direct.get("dir_info", {}).get("editable") is not True
     assert "site-packages" in str(dist.locate_file("toolbox_telegram/plugin.py"))
+
+
+NEEDS_TOKEN = """
+from pydantic import BaseModel
+from toolbox_core.api import hookimpl
+
+KERNEL_API = ">=1.1,<2"
+
+class Settings(BaseModel):
+    api_token: str
+
+@hookimpl
+def settings_model():
+    return Settings
+"""
+
+
+def test_cli_errors_print_toml_section_names_literally(tmp_path: Path, plugin_site: Any) -> None:
+    """"[acme]" in an error used to vanish as Rich markup ("or the  section of toolbox.toml")."""
+    plugin_site.install("acme", NEEDS_TOKEN)
+    result = _run("migrate", cwd=tmp_path, env={"PYTHONPATH": str(plugin_site.root), "TOOLBOX_PLUGINS": "acme"})
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "TOOLBOX_ACME__API_TOKEN" in message and "the [acme] section of toolbox.toml" in message

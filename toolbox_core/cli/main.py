@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from toolbox_core import KERNEL_API_VERSION, __version__
@@ -34,7 +35,8 @@ cli = typer.Typer(
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    # Messages name TOML sections like "[payme]": print them literally, not as Rich markup.
+    err.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -232,7 +234,7 @@ def config_cmd(
     try:
         manager.load(settings.plugins)
     except PluginError as exc:
-        err.print(f"[yellow]warning:[/] {exc}")
+        err.print(f"[yellow]warning:[/] {escape(str(exc))}")
     rows = explain(settings, manager.settings)
     if as_json:
         console.print_json(json.dumps([{"key": r.key, "value": r.value, "source": r.source} for r in rows], default=str))
@@ -301,7 +303,7 @@ def main() -> None:
     try:
         cli()
     except (ConfigError, PluginError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(1)
 
 
