@@ -155,3 +155,22 @@ def test_outside_calls_inside_a_transaction_are_caught(outside_calls: Any, serve
     assert len(outside_calls.requests) == 2
     assert outside_calls.inside_transaction == [f"GET {url}/?inside=1"]
     outside_calls.inside_transaction.clear()  # seen: let the fixture's own check pass
+
+
+@dataclass
+class StreamingSource:
+    """A source that only streams batches (kernel API 1.1's preferred protocol)."""
+
+    id: str = "streaming"
+
+    def stream_levels(self, since: str | None) -> list[Any]:
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(levels=(StockLevel("SKU-1", 5),), cursor="1"),
+                SimpleNamespace(levels=(StockLevel("SKU-2", 3),), cursor="2")]
+
+
+class TestStreamingInventorySourceContract(InventorySourceContract):
+    @pytest.fixture
+    def provider(self) -> StreamingSource:
+        return StreamingSource()

@@ -129,8 +129,9 @@ def outside_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[OutsideCalls]:
 class ProviderContract:
     """What every provider kind shares. Subclass a kind's suite, not this class."""
 
-    #: Methods the suite calls through :class:`ProviderGuard` inside a transaction.
-    guarded_method: str = ""
+    #: Methods the suite calls through :class:`ProviderGuard` inside a transaction (the first
+    #: one the provider has).
+    guarded_methods: tuple[str, ...] = ()
 
     @pytest.fixture
     def provider(self) -> Any:
@@ -153,12 +154,13 @@ class ProviderContract:
     def test_calls_are_refused_inside_a_transaction(self, provider: Any, tmp_path: Any) -> None:
         from toolbox_core.db import Database
 
+        method = next(m for m in self.guarded_methods if hasattr(provider, m))
         db = Database(f"sqlite:///{tmp_path / 'guard.db'}")
         guarded = ProviderGuard(provider)
         assert guarded.id == provider.id
         try:
             with pytest.raises(ProviderCalledInTransaction), db.transaction():
-                getattr(guarded, self.guarded_method)()
+                getattr(guarded, method)()
         finally:
             db.dispose()
 
@@ -173,7 +175,7 @@ class PaymentProviderContract(ProviderContract):
     that it equals the request's tiyin.
     """
 
-    guarded_method = "initiate"
+    guarded_methods = ("initiate",)
 
     @pytest.fixture
     def payment_request(self) -> PaymentRequest:
@@ -244,7 +246,7 @@ class ShippingProviderContract(ProviderContract):
     yours needs other region codes or weights), ``failing_provider``.
     """
 
-    guarded_method = "quote"
+    guarded_methods = ("quote",)
 
     @pytest.fixture
     def cart(self) -> CartView:
@@ -301,7 +303,7 @@ class NotificationChannelContract(ProviderContract):
     with a given idempotency key, so the suite checks that a repeated send is delivered once.
     """
 
-    guarded_method = "send"
+    guarded_methods = ("send",)
 
     @pytest.fixture
     def notification(self) -> Notification:
@@ -349,7 +351,7 @@ class OtpSenderContract(ProviderContract):
     Fixtures: ``provider`` (required), ``otp_phone``, ``failing_provider``.
     """
 
-    guarded_method = "send_code"
+    guarded_methods = ("send_code",)
 
     @pytest.fixture
     def otp_phone(self) -> str:
@@ -382,7 +384,7 @@ class InventorySourceContract(ProviderContract):
     Fixtures: ``provider`` (required), ``failing_provider``.
     """
 
-    guarded_method = "fetch_levels"
+    guarded_methods = ("stream_levels", "fetch_levels")
 
     def levels(self, provider: Any) -> list[StockLevel]:
         """Every level of one full run: ``stream_levels(None)`` batches when the source has it."""
