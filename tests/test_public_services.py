@@ -65,6 +65,11 @@ def test_inventory_service_reads_and_sets_stock_keeping_reservations(toolbox: An
     assert outbox(toolbox, "inventory.updated")[-1] == {"skus": ["TEA-1"], "reason": "acme", "order_id": None}
 
 
-def test_inventory_service_refuses_negative_stock(toolbox: Any) -> None:
+def test_inventory_service_refuses_negative_stock_and_unknown_skus(toolbox: Any) -> None:
+    make_variant(toolbox, sku="TEA-1", stock=1)
     with pytest.raises(InvalidInput):
         InventoryService(toolbox).set_levels([StockLevel("TEA-1", -1)], source="acme")
+    with pytest.raises(InvalidInput) as err:
+        InventoryService(toolbox).set_levels([StockLevel("NOT-IN-CATALOG", 1)], source="acme")
+    assert err.value.code == "unknown_sku"
+    assert InventoryService(toolbox).available(["TEA-1"]) == {"TEA-1": 1}

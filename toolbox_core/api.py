@@ -19,6 +19,16 @@ Everything a plugin needs:
   ``optional_customer`` and ``require_customer`` (the signed-in customer's id);
 * services: ``CartService(toolbox)`` (read a cart as a ``CartView``, change it as the store API
   does) and ``InventoryService(toolbox)`` (available stock, levels, set stocked quantities).
+* stock sync from a source: ``StockBatch``, ``apply_stock_batch`` (one batch, changed-only,
+  catalog SKUs only), ``sync_source`` (a whole stream, batch by batch) and its ``SyncReport``
+  / ``BatchResult``, ``catalog_skus`` (keyset paging over the catalog's SKUs);
+* ``JobLease`` / ``LeaseHeld``: a job's cross-process lease (``toolbox.scheduler.lease(name)``).
+* bounded query parameters ``Limit``, ``Offset`` (the one pagination cap) and ``QueryInt`` (fits
+  64 bits): an integer query parameter without an upper bound reaches SQL and fails there.
+* for payment gateways: ``PaymentService`` (reports, also ``*_in_session`` inside the plugin's
+  own transaction), ``get_order_view`` / ``order_view_in_session`` (``OrderView`` with its
+  ``LineView`` lines and ``ShippingLine``, as at purchase), and ``own_error_route`` for a router
+  that answers errors in its protocol's shape.
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -50,12 +60,22 @@ from toolbox_core.fulfillment import (
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.public import InventoryService
 from toolbox_core.inventory.service import LevelView
+from toolbox_core.inventory.sync import (
+    BatchResult,
+    SyncReport,
+    apply_missing,
+    apply_stock_batch,
+    catalog_skus,
+    sync_source,
+)
 from toolbox_core.jobs.failures import PermanentFailure, RetryLater
+from toolbox_core.jobs.lease import JobLease, LeaseHeld
 from toolbox_core.jobs.progress import Progress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.money import Tiyin, format_som, som
-from toolbox_core.payments.service import PaymentInfo, PaymentService, TransactionResult
+from toolbox_core.orders.views import get_order_view, order_view_in_session
+from toolbox_core.params import Limit, Offset, QueryInt
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
@@ -65,6 +85,7 @@ from toolbox_core.providers import (
     LineView,
     Notification,
     NotificationChannel,
+    OrderView,
     OtpSender,
     PaymentAction,
     PaymentProvider,
@@ -73,12 +94,16 @@ from toolbox_core.providers import (
     ShipmentDraft,
     ShipmentLabel,
     ShipmentRequest,
+    ShippingLine,
     ShippingProvider,
     ShippingQuote,
+    StockBatch,
     StockLevel,
     TrackingUpdate,
     supports,
 )
+from toolbox_core.routing import own_error_route
+from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
 
 __all__ = [
     "FINAL_SHIPMENT_STATUSES",
@@ -88,6 +113,7 @@ __all__ = [
     "AdminPrincipal",
     "BadRequest",
     "Base",
+    "BatchResult",
     "CartService",
     "CartView",
     "Conflict",
@@ -99,14 +125,19 @@ __all__ = [
     "InvalidInput",
     "InventoryService",
     "InventorySource",
+    "JobLease",
     "JobSpec",
     "KeyStore",
     "KeyStoreUnavailable",
+    "LeaseHeld",
     "LevelView",
+    "Limit",
     "LineView",
     "NotFound",
     "Notification",
     "NotificationChannel",
+    "Offset",
+    "OrderView",
     "OtpSender",
     "PaymentAction",
     "PaymentInfo",
@@ -115,6 +146,7 @@ __all__ = [
     "PaymentService",
     "PermanentFailure",
     "Progress",
+    "QueryInt",
     "RateLimited",
     "RefundResult",
     "RetryLater",
@@ -125,10 +157,13 @@ __all__ = [
     "ShipmentRequest",
     "ShipmentService",
     "ShipmentView",
+    "ShippingLine",
     "ShippingProvider",
     "ShippingQuote",
+    "StockBatch",
     "StockLevel",
     "Subscriber",
+    "SyncReport",
     "TimestampMixin",
     "Tiyin",
     "Toolbox",
@@ -138,15 +173,22 @@ __all__ = [
     "Unauthorized",
     "VerifyOutcome",
     "WindowHit",
+    "apply_missing",
+    "apply_stock_batch",
+    "catalog_skus",
     "emit",
     "format_som",
+    "get_order_view",
     "hookimpl",
     "new_id",
     "normalize_phone",
     "optional_customer",
+    "order_view_in_session",
+    "own_error_route",
     "require_admin",
     "require_customer",
     "som",
     "supports",
+    "sync_source",
     "utcnow",
 ]

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -17,9 +16,11 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolbox_core import __version__
-from toolbox_core.config import Settings
-from toolbox_core.errors import install_error_handlers
+from toolbox_core.config import Settings, load_settings
+from toolbox_core.errors import error_response, install_error_handlers
 from toolbox_core.kernel import Toolbox
+from toolbox_core.limits import BodyLimitMiddleware
+from toolbox_core.params import unbounded_integer_params
 from toolbox_core.plugins import PluginError
 
 log = logging.getLogger("toolbox.app")
@@ -60,19 +61,20 @@ class RequestIdMiddleware:
             log.exception("unhandled error on %s %s (request %s)", scope.get("method"), scope.get("path"), request_id)
             if started:
                 raise
-            body = json.dumps(
-                {"error": {"code": "internal_error", "message": "internal server error", "details": None, "request_id": request_id}}
-            ).encode()
-            await send({
-                "type": "http.response.start",
-                "status": 500,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"x-request-id", raw)],
-            })
-            await send({"type": "http.response.body", "body": body})
+            response = error_response(500, "internal_error", "internal server error", request_id=request_id,
+                                      headers={"X-Request-ID": request_id})
+            await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = None) -> FastAPI:
-    """Build the app for ``settings`` (or an already created ``toolbox``)."""
+    """Build the app for ``settings`` (or an already created ``toolbox``).
+
+    Called with neither (the factory uvicorn's worker processes use), it loads the settings
+    and refuses those unsafe outside the embedded mode, as ``toolbox serve`` does.
+    """
+    if toolbox is None and settings is None:
+        settings = load_settings()
+        settings.check_safe_to_serve()
     toolbox = toolbox or Toolbox.create(settings)
 
     @asynccontextmanager
@@ -92,6 +94,8 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     )
     app.state.toolbox = toolbox
     install_error_handlers(app)
+    # Added first, so it runs inside RequestIdMiddleware (its 413s carry the request id).
+    app.add_middleware(BodyLimitMiddleware, settings=toolbox.settings)
     app.add_middleware(RequestIdMiddleware)
     if toolbox.settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -107,6 +111,9 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     health = _health_router(toolbox)
     app.include_router(health)
     _include_plugin_routes(app, toolbox, kernel_routers=[health])
+    for param in unbounded_integer_params(app):
+        log.warning("unbounded integer parameter %s: use toolbox_core.api.QueryInt, Limit or Offset "
+                    "(past 64 bits it fails in SQL as a 500)", param)
     return app
 
 

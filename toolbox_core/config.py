@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -29,6 +29,10 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "TOOLBOX_"
+#: The public placeholder secret of the embedded mode; refused outside it.
+DEFAULT_SECRET_KEY = "embedded-insecure-secret-change-me"
+#: The shortest ``auth.secret_key`` accepted outside the embedded mode.
+MIN_SECRET_KEY_LENGTH = 32
 ENV_NESTED = "__"
 DEFAULT_CONFIG_FILE = "toolbox.toml"
 
@@ -63,7 +67,8 @@ class CartSettings(BaseModel):
     """Cart cookie and lifetime."""
 
     cookie_name: str = "toolbox_cart"
-    cookie_secure: bool = False
+    #: Unset: ``Secure`` outside the embedded mode and debug (resolved when settings load).
+    cookie_secure: bool | None = None
     cookie_samesite: Literal["lax", "strict", "none"] = "lax"
     cookie_max_age_seconds: int = Field(30 * 24 * 3600, gt=0)
     ttl_days: int = Field(30, gt=0)
@@ -79,6 +84,11 @@ class CheckoutSettings(BaseModel):
     #: Flat-rate shipping provider: price in tiyin; ``None`` disables it.
     flat_shipping_price: int | None = Field(2_500_000, ge=0)
     flat_shipping_name: str = "Courier"
+    #: Fiscal codes of the delivery service on receipts (Payme's ``detail.shipping``, Click):
+    #: the MXIK/IKPU code (17 digits, tasnif.soliq.uz), its package code and VAT percent.
+    shipping_mxik_code: str | None = Field(None, pattern=r"^\d{17}$")
+    shipping_package_code: str | None = Field(None, min_length=1, max_length=32)
+    shipping_vat_percent: int | None = Field(None, ge=0, le=100)
     #: Each shipping provider has this long to quote a cart; a slower one is left out (logged).
     shipping_quote_timeout_seconds: float = Field(5.0, gt=0, le=60)
 
@@ -96,12 +106,20 @@ class AuthSettings(BaseModel):
     verification_ttl_seconds: int = Field(15 * 60, gt=0)
     session_ttl_seconds: int = Field(30 * 24 * 3600, gt=0)
     session_cookie_name: str = "toolbox_session"
-    session_cookie_secure: bool = False
+    #: Unset: ``Secure`` outside the embedded mode and debug (resolved when settings load).
+    session_cookie_secure: bool | None = None
     session_cookie_samesite: Literal["lax", "strict", "none"] = "lax"
     #: Addresses a customer may keep.
     max_addresses: int = Field(20, gt=0)
     #: Secret used to derive hashes of codes and tokens. Set it in production.
-    secret_key: SecretStr = SecretStr("embedded-insecure-secret-change-me")
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+
+
+class HttpSettings(BaseModel):
+    """Limits applied to every request before any parsing or authentication."""
+
+    #: Largest request body (JSON, forms, webhooks); multipart uploads get ``storage.max_upload_bytes``.
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
 
 
 class JobsSettings(BaseModel):
@@ -124,6 +142,21 @@ class JobsSettings(BaseModel):
     event_retention_days: int = Field(7, gt=0)
     #: Prefix of every Redis key the broker and the scheduler locks use.
     redis_namespace: str = "toolbox"
+    #: Interval (seconds) per scheduled job name, replacing the job's own (e.g. ``{"moysklad.sync": 600}``).
+    intervals: dict[str, int] = Field(default_factory=dict)
+    #: Expiry of a job lease; the holder renews it every third of this while it runs.
+    lease_seconds: float = Field(60.0, gt=0)
+
+
+class InventorySettings(BaseModel):
+    """Stock sync from inventory sources (``toolbox_core.inventory.sync``)."""
+
+    #: Levels written per transaction (one bulk statement each) when a source is synced.
+    sync_batch_size: int = Field(1000, ge=1, le=10_000)
+    #: How long a source (MoySklad) may take to learn of a sale made here. A sale converted
+    #: less than this long before the source's figures were taken is subtracted from them, so
+    #: an absolute count that does not include it yet never puts sold goods back on sale.
+    sales_lag_seconds: int = Field(3600, ge=0, le=7 * 24 * 3600)
 
 
 class Settings(BaseSettings):
@@ -149,8 +182,12 @@ class Settings(BaseSettings):
     #: Log every plugin hook call (name, plugin, duration) at DEBUG level.
     trace_hooks: bool = False
     log_level: str = "INFO"
-    #: Origins allowed to call the store API from a browser.
+    #: Origins allowed to call the store API from a browser (exact origins; ``*`` is refused
+    #: because the store API uses credentials).
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Origins of the storefront(s): a checkout ``return_url`` must start with one of them.
+    #: Unset: the ``cors_origins``.
+    storefront_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     storage: StorageSettings = Field(default_factory=StorageSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
@@ -158,13 +195,45 @@ class Settings(BaseSettings):
     checkout: CheckoutSettings = Field(default_factory=CheckoutSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    inventory: InventorySettings = Field(default_factory=InventorySettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
-    @field_validator("plugins", "locales", "cors_origins", mode="before")
+    @field_validator("plugins", "locales", "cors_origins", "storefront_origins", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("cors_origins", "storefront_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if "*" in origin:
+                raise ValueError(
+                    f"{origin!r}: wildcards are refused (the store API sends credentials, so any "
+                    "site could act as the signed-in shopper); list exact origins such as "
+                    "https://shop.example.uz"
+                )
+            if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") > 2:
+                raise ValueError(f"{origin!r} is not an origin; write scheme://host[:port], e.g. https://shop.example.uz")
+        return [origin.rstrip("/") for origin in value]
+
+    @model_validator(mode="after")
+    def _cookie_flags(self) -> Settings:
+        # Secure cookies by default wherever the store is not a local embedded trial.
+        secure_default = not (self.is_embedded or self.debug)
+        for section, prefix in ((self.auth, "session_cookie"), (self.cart, "cookie")):
+            if getattr(section, f"{prefix}_secure") is None:
+                setattr(section, f"{prefix}_secure", secure_default)
+            if getattr(section, f"{prefix}_samesite") == "none" and not getattr(section, f"{prefix}_secure"):
+                name = "AUTH" if section is self.auth else "CART"
+                raise ValueError(
+                    f"TOOLBOX_{name}__{prefix.upper()}_SAMESITE=none needs "
+                    f"TOOLBOX_{name}__{prefix.upper()}_SECURE=true (browsers drop such cookies "
+                    "otherwise); use lax, or serve over HTTPS with secure cookies"
+                )
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -183,6 +252,36 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def is_embedded(self) -> bool:
+        """The embedded mode: SQLite and no Redis (a local trial, one machine)."""
+        return self.is_sqlite and self.redis_url is None
+
+    @property
+    def return_url_origins(self) -> list[str]:
+        """Origins a checkout ``return_url`` may point to (``storefront_origins``, else CORS)."""
+        return self.storefront_origins or self.cors_origins
+
+    def secret_key_problem(self) -> str | None:
+        """Why ``auth.secret_key`` is unsafe (the public default, or too short), or ``None``."""
+        key = self.auth.secret_key.get_secret_value()
+        if key == DEFAULT_SECRET_KEY:
+            return "insecure default: auth.secret_key is the public placeholder"
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            return f"insecure: auth.secret_key is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+        return None
+
+    def check_safe_to_serve(self) -> None:
+        """Refuse settings that are unsafe outside the embedded mode (called when a server or
+        worker starts); :class:`ConfigError` says what to set."""
+        problem = self.secret_key_problem()
+        if problem and not self.is_embedded:
+            raise ConfigError(
+                f"TOOLBOX_AUTH__SECRET_KEY: {problem}; PostgreSQL or Redis is configured, so this is "
+                f"not a local trial: set a random key of at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
 
     @property
     def embedded_jobs(self) -> bool:
@@ -263,11 +362,11 @@ def describe_validation_error(exc: ValidationError, section: str | None) -> str:
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         path = [section, *loc] if section else loc
-        var = env_var_name(*path)
-        msg = err["msg"]
+        var = env_var_name(*path) if path else ""
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = "is required but not set"
-        lines.append(f"{var}: {msg}")
+        lines.append(f"{var}: {msg}" if var and not msg.startswith(ENV_PREFIX) else msg)
     return "; ".join(lines)
 
 
@@ -335,6 +434,10 @@ def explain(settings: Settings, plugin_models: dict[str, BaseModel] | None = Non
         rows.append(ConfigValue(".".join(prefix), value, source))
 
     walk((), settings.masked(), file_data)
+    problem = settings.secret_key_problem()
+    if problem:
+        rows = [ConfigValue(r.key, f"{r.value} ({problem.partition(':')[0]})", r.source)
+                if r.key == "auth.secret_key" else r for r in rows]
     for name, model in (plugin_models or {}).items():
         walk((name,), _mask(model.model_dump(mode="python")), file_data.get(name))
     return rows

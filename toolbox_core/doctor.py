@@ -39,6 +39,7 @@ def run_checks() -> list[Check]:
     except (ConfigError, PluginError) as exc:
         return [*checks, Check("plugins", False, str(exc))]
 
+    checks.extend(safety_checks(settings))
     checks.append(_database(toolbox))
     if settings.redis_url:
         checks.append(_redis(settings.redis_url))
@@ -54,6 +55,37 @@ def run_checks() -> list[Check]:
         checks.append(Check("storage", True, f"local files in {settings.storage.local_path}"))
     checks.extend(plugin_checks(toolbox))
     toolbox.close()
+    return checks
+
+
+def safety_checks(settings) -> list[Check]:  # type: ignore[no-untyped-def]
+    """Secret key, cookie flags and redirect origins: what ``toolbox serve`` refuses or relies on."""
+    checks: list[Check] = []
+    problem = settings.secret_key_problem()
+    if problem is None:
+        checks.append(Check("secret_key", True, "auth.secret_key is set"))
+    elif settings.is_embedded:
+        checks.append(Check("secret_key", True, f"{problem} (accepted in the embedded mode only; "
+                                                "set TOOLBOX_AUTH__SECRET_KEY before going live)"))
+    else:
+        checks.append(Check("secret_key", False, f"{problem}: `toolbox serve` refuses to start; "
+                                                 "set TOOLBOX_AUTH__SECRET_KEY to a random key of 32+ characters"))
+    insecure = [name for name, secure in (("session", settings.auth.session_cookie_secure),
+                                          ("cart", settings.cart.cookie_secure)) if not secure]
+    if not insecure:
+        checks.append(Check("cookies", True, "session and cart cookies are Secure"))
+    elif settings.is_embedded or settings.debug:
+        checks.append(Check("cookies", True, f"{', '.join(insecure)} cookie(s) not Secure (embedded/debug mode)"))
+    else:
+        checks.append(Check("cookies", False, f"{', '.join(insecure)} cookie(s) not Secure outside the embedded "
+                                              "mode: remove TOOLBOX_AUTH__SESSION_COOKIE_SECURE / "
+                                              "TOOLBOX_CART__COOKIE_SECURE=false and serve over HTTPS"))
+    origins = settings.return_url_origins
+    checks.append(Check("return_url", True, f"checkout return_url allowed to {', '.join(origins)}" if origins else
+                        "no storefront origins: a checkout return_url is refused "
+                        "(set TOOLBOX_STOREFRONT_ORIGINS=https://your-shop.uz to allow one)"))
+    checks.append(Check("request_limits", True, f"bodies up to {settings.http.max_body_bytes} bytes, uploads up to "
+                                                f"{settings.storage.max_upload_bytes} bytes"))
     return checks
 
 

@@ -101,8 +101,33 @@ def error_body(code: str, message: str, details: Any, request: Request | None) -
     return {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, code: str, message: str, details: Any = None, *,
+                   request_id: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one serializer of error responses: handlers, the 500 fallback and the ASGI limits
+    all answer through it, so every error body has the same shape and encoding."""
+    body = {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return error_response(status, **body["error"], headers=headers)
+
+
+_JSON_HINT = "send a JSON object with the header Content-Type: application/json"
+
+
+def _body_problem(request: Request, err: dict[str, Any]) -> str | None:
+    """A plain message for a body that is not JSON at all (malformed, or sent as another type)."""
+    loc = tuple(err.get("loc", ()))
+    if err.get("type") == "json_invalid":
+        where = f" at character {loc[1]}" if len(loc) > 1 else ""
+        reason = (err.get("ctx") or {}).get("error", "")
+        return f"the body is not valid JSON{where}{': ' + reason if reason else ''}; {_JSON_HINT}"
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if loc == ("body",) and err.get("type") in ("model_attributes_type", "dict_type") and content_type != "application/json":
+        sent = f"Content-Type {content_type}" if content_type else "no Content-Type header"
+        return f"the body was sent with {sent}; {_JSON_HINT}"
+    return None
 
 
 _HTTP_CODES = {
@@ -144,10 +169,14 @@ def install_error_handlers(app: FastAPI) -> None:
         first = details[0] if details else {"loc": [], "message": "invalid"}
         where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path"))
         message = f"{where}: {first['message']}" if where else first["message"]
+        problem = _body_problem(request, exc.errors()[0]) if exc.errors() else None
+        if problem:
+            return _json(422, error_body("invalid_input", problem, details[:1], request))
         return _json(422, error_body("invalid_input", message, details, request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return _json(exc.status_code, error_body(code, message, None, request), getattr(exc, "headers", None))
+        details = getattr(exc, "details", None)  # set by toolbox_core.limits.BodyTooLarge
+        return _json(exc.status_code, error_body(code, message, details, request), getattr(exc, "headers", None))

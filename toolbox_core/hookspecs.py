@@ -131,8 +131,11 @@ def otp_senders(toolbox: Toolbox) -> list[OtpSender] | None:
 def inventory_sources(toolbox: Toolbox) -> list[InventorySource] | None:
     """External sources of truth for stock counts (see ``InventorySource``).
 
-    Called once at start-up; indexed by ``id``. The kernel applies what ``fetch_levels``
-    returns without losing concurrent reservations. Returns: a list of sources.
+    Called once at start-up; indexed by ``id``. The job ``inventory.sync_sources`` applies what
+    ``stream_levels`` (batches, preferred) or ``fetch_levels`` report, batch by batch, to
+    catalog SKUs only and only where the figure changed, without losing concurrent
+    reservations; the rules (including recent sales the source does not know yet) are on
+    :class:`toolbox_core.providers.InventorySource`. Returns: a list of sources.
     """
 
 
@@ -173,7 +176,12 @@ def scheduled_jobs(toolbox: Toolbox) -> list[ScheduledJob] | None:
     """Jobs to run on a schedule, by interval or cron (MoySklad: every 15 minutes).
 
     Called once at start-up by the scheduler; exactly one run happens per tick across all
-    scheduler processes. ``toolbox jobs`` lists them. Returns: a list of :class:`ScheduledJob`.
+    scheduler processes, and a job never overlaps with itself: every run holds the job's lease
+    (one per job name, in the key store, renewed while it runs), so a tick arriving while the
+    previous run goes on is skipped and ``run_now`` / ``toolbox jobs run NAME`` refuse
+    (``LeaseHeld``). Runs a plugin starts itself (a CLI command, a webhook job) take the same
+    lease with ``toolbox.scheduler.lease(name)``. ``settings.jobs.intervals`` overrides an
+    interval by job name. ``toolbox jobs`` lists them. Returns: a list of :class:`ScheduledJob`.
     """
 
 

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from toolbox_core.payments.views import PaymentInfo
 
 # ---------------------------------------------------------------------------- shared views
 
@@ -48,6 +52,10 @@ class LineView:
     mxik_code: str | None = None
     package_code: str | None = None
     vat_percent: int | None = None
+    #: Discount on the whole line (already multiplied by the quantity), tiyin.
+    discount: int = 0
+    #: Unit-of-measure code for fiscal receipts (e.g. ``"241092"``), when known.
+    unit_code: str | None = None
 
     @property
     def total(self) -> int:
@@ -82,6 +90,42 @@ class CartView:
     def lines_without_weight(self) -> tuple[LineView, ...]:
         """Lines whose variant has no weight in the catalog (a carrier uses its default for them)."""
         return tuple(line for line in self.lines if line.weight_grams is None)
+
+
+@dataclass(frozen=True)
+class ShippingLine:
+    """The delivery line of an order, with the fiscal codes of the delivery service (settings)."""
+
+    title: str
+    amount: int
+    mxik_code: str | None = None
+    package_code: str | None = None
+    vat_percent: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order as it was at purchase, for gateways (receipts, pre-checks). Amounts in tiyin.
+
+    ``payment`` is ``None`` when the order has no payment.
+    """
+
+    id: str
+    number: str
+    status: str
+    payment_status: str
+    fulfillment_status: str
+    locale: str
+    phone: str
+    currency: str
+    subtotal: int
+    shipping_total: int
+    discount_total: int
+    total: int
+    created_at: datetime
+    lines: tuple[LineView, ...]
+    shipping: ShippingLine | None = None
+    payment: PaymentInfo | None = None
 
 
 # ---------------------------------------------------------------------------- payments
@@ -140,6 +184,15 @@ class PaymentProvider(Protocol):
     name: str
     #: ``True`` when the order waits for an online payment; ``False`` for pay-on-delivery.
     online: bool
+    #: Optional attributes (read with ``getattr``; absent means the default):
+    #:
+    #: * ``payment_timeout_seconds: int | None`` — how long an unpaid online order waits before
+    #:   the payment-timeout job cancels it (default: ``checkout.payment_timeout_seconds``); a
+    #:   gateway hold reported with ``authorize(..., hold_until=...)`` extends it;
+    #: * ``refund_capability: "api" | "gateway_initiated" | "manual"`` — ``"api"`` (default):
+    #:   the kernel calls :meth:`refund`; otherwise an admin cancel or refund records a refund
+    #:   request (payment ``refund_pending``, ``payment.refund_requested``) that the gateway's
+    #:   later report (``PaymentService.refund_in_session``) or staff complete.
 
     def initiate(self, request: PaymentRequest) -> PaymentAction | Awaitable[PaymentAction]:
         """Start a payment; return the client's next step."""
@@ -343,9 +396,46 @@ class StockLevel:
     location_code: str = "default"
 
 
+@dataclass(frozen=True)
+class StockBatch:
+    """One batch of absolute levels streamed by :meth:`InventorySource.stream_levels`.
+
+    ``cursor`` is where the source would resume after this batch (opaque to the kernel, handed
+    back as ``since`` on a later call); ``as_of`` is the moment the figures were taken at the
+    source (``None``: now), from which the recent-sales rule below counts.
+    """
+
+    levels: tuple[StockLevel, ...]
+    cursor: str | None = None
+    as_of: datetime | None = None
+
+
 @runtime_checkable
 class InventorySource(Protocol):
-    """An external system that owns stock counts (MoySklad). The kernel applies what it reports."""
+    """An external system that owns stock counts (MoySklad). The kernel applies what it reports.
+
+    Two ways to report, the kernel uses the first the source has:
+
+    * ``stream_levels(since: str | None) -> Iterable[StockBatch]`` (optional, preferred): the
+      levels in batches, ``since`` being the cursor of a previous run (``None``: everything).
+      The kernel applies each batch in its own transaction with one bulk statement
+      (:func:`toolbox_core.inventory.sync.apply_stock_batch`), so any catalog size works
+      without holding it in memory or in one transaction.
+    * ``fetch_levels()`` (the v1.0 protocol): every level at once; the kernel cuts it into
+      batches of ``settings.inventory.sync_batch_size``.
+
+    The rules the kernel applies to what a source reports (``toolbox_core.inventory.sync``):
+
+    * only SKUs of catalog variants are written; others are counted as ``unknown`` (never
+      inserted); a level is written only where the figure changed; ``reserved`` is never
+      written, so concurrent reservations are kept (a figure below what is reserved is written
+      and reported in ``below_reserved``); SKUs not reported are left unchanged;
+    * **recent sales**: the figure is an absolute count as the source knows it. Units sold here
+      (reservations converted) within ``settings.inventory.sales_lag_seconds`` before the
+      batch's ``as_of`` are assumed unknown to the source and subtracted from its figure, so a
+      count taken before the source heard of a sale does not put the sold units back on sale;
+    * ``inventory.updated`` lists the SKUs that changed, one event per batch.
+    """
 
     id: str
 

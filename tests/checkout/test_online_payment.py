@@ -15,6 +15,7 @@ from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput, ToolboxError
 from toolbox_core.orders.service import OrderService
 from toolbox_core.plugins.guard import ProviderGuard
+from toolbox_core.workflows.orders import OrderWorkflow
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_capture_with_the_wrong_amount_or_currency_is_refused(toolbox, gateway):
     assert OrderService(toolbox).get(result.order_id)["payment_status"] == "awaiting"
 
 
-def test_unpaid_order_expires_releasing_stock_and_a_late_capture_is_refused(toolbox, gateway):
+def test_unpaid_order_expires_releasing_stock_and_a_late_capture_is_kept_as_refund_required(toolbox, gateway):
     variant = make_variant(toolbox, stock=2)
     result = CheckoutService(toolbox).complete(ready_cart(toolbox, variant, quantity=2, provider="test_online"), None)
     assert stock_of(toolbox, variant) == (2, 2)
@@ -79,10 +80,18 @@ def test_unpaid_order_expires_releasing_stock_and_a_late_capture_is_refused(tool
     assert (order["status"], order["payment_status"]) == ("canceled", "canceled")
     assert stock_of(toolbox, variant) == (2, 0)
     assert [e["reason"] for e in outbox(toolbox, "order.canceled")] == ["payment_timeout"]
-    with pytest.raises(Conflict) as late:
-        PaymentService(toolbox).capture("test_online", result.payment_id, gateway_transaction_id="late",
-                                        amount=result.total)
-    assert late.value.code == "payment_canceled"
+    # The gateway took the money anyway: recorded, never lost, and flagged for a refund.
+    late = PaymentService(toolbox).capture("test_online", result.payment_id, gateway_transaction_id="late",
+                                           amount=result.total)
+    assert (late.refund_required, late.payment_status) == (True, "refund_required")
+    again = PaymentService(toolbox).capture("test_online", result.payment_id, gateway_transaction_id="late",
+                                            amount=result.total)
+    assert (again.replayed, again.refund_required) == (True, True)
+    order = OrderService(toolbox).get(result.order_id)
+    assert (order["status"], order["payment_status"]) == ("canceled", "refund_required")
+    assert stock_of(toolbox, variant) == (2, 0)  # nothing sold out of released stock
+    assert outbox(toolbox, "payment.captured") == []
+    assert [e["amount"] for e in outbox(toolbox, "payment.refund_required")] == [result.total]
 
 
 def test_gateway_cancel_releases_stock_once(toolbox, gateway):
@@ -136,6 +145,7 @@ def test_online_checkout_over_http_returns_the_redirect_and_the_order_shows_it(c
     client.patch(f"/store/carts/{cart_id}", json={"phone": "+998901234567"})
     client.post(f"/store/carts/{cart_id}/shipping", json={"provider_id": "pickup", "option_id": "pickup"})
     client.post(f"/store/carts/{cart_id}/payment-session", json={"provider_id": "test_online"})
+    toolbox.settings.storefront_origins = ["https://shop.uz"]
     done = client.post(f"/store/carts/{cart_id}/complete", json={"return_url": "https://shop.uz/thanks"})
     assert done.status_code == 201, done.text
     order = done.json()["order"]
@@ -157,13 +167,13 @@ def test_a_second_cancel_while_the_refund_is_with_the_provider_is_refused_and_re
 
     def refund_while_another_admin_cancels(payment_id: str, amount: int):
         try:
-            OrderService(toolbox).cancel(result.order_id, actor="admin:other")
+            OrderWorkflow(toolbox).cancel(result.order_id, actor="admin:other")
         except Conflict as exc:
             second.append(exc.code)
         return refund(payment_id, amount)
 
     gateway.refund = refund_while_another_admin_cancels
-    order = OrderService(toolbox).cancel(result.order_id, actor="admin:ops")
+    order = OrderWorkflow(toolbox).cancel(result.order_id, actor="admin:ops")
     assert second == ["refund_in_progress"]
     assert gateway.refunds == [(result.payment_id, result.total)]
     assert (order["status"], order["payment_status"]) == ("canceled", "refunded")
@@ -179,11 +189,11 @@ def test_a_refused_refund_leaves_the_order_paid_so_the_cancel_can_be_retried(too
     refund = gateway.refund
     gateway.refund = lambda payment_id, amount: RefundResult(succeeded=False, message="try later")
     with pytest.raises(ToolboxError) as refused:
-        OrderService(toolbox).cancel(result.order_id, actor="admin:ops")
+        OrderWorkflow(toolbox).cancel(result.order_id, actor="admin:ops")
     assert refused.value.code == "refund_failed"
     assert OrderService(toolbox).get(result.order_id)["payment"]["status"] == "captured"
     gateway.refund = refund
-    order = OrderService(toolbox).cancel(result.order_id, actor="admin:ops")
+    order = OrderWorkflow(toolbox).cancel(result.order_id, actor="admin:ops")
     assert (order["status"], order["payment_status"]) == ("canceled", "refunded")
 
 

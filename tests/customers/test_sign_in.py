@@ -68,7 +68,7 @@ def test_unknown_verification_token_is_refused(api, token):
 
 def test_expired_verification_flag_is_refused(api, sms):
     token = verify(api, sms)
-    api.app.state.toolbox.keystore.delete(otp.verification_key(token))  # what expiry does
+    api.app.state.toolbox.keystore.delete(otp.verification_key(api.app.state.toolbox, token))  # what expiry does
     assert api.post("/store/customers/sign-in", json={"verification_token": token}).status_code == 401
 
 
@@ -124,7 +124,7 @@ def test_concurrent_sign_ups_for_one_phone_make_one_customer_on_postgresql(setti
     tokens = []
     for _ in range(workers):  # each sign-up has its own verification of the same phone
         token = "tbx_verify_" + otp.new_code() + str(len(tokens))
-        toolbox.keystore.set(otp.verification_key(token), PHONE, 60)
+        toolbox.keystore.set(otp.verification_key(toolbox, token), PHONE, 60)
         tokens.append(token)
     barrier = threading.Barrier(workers)
 

@@ -23,6 +23,7 @@ from toolbox_core.cart.service import CartService
 from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.orders.service import OrderService
 from toolbox_core.shipping.service import quote_all
+from toolbox_core.workflows.orders import OrderWorkflow
 
 PAYLOAD_KEYS = {"shipment_id", "order_id", "order_number", "carrier", "tracking_number", "tracking_url",
                 "status", "phone", "locale"}
@@ -246,7 +247,7 @@ def test_providers_quote_concurrently_and_slow_or_failing_ones_are_left_out(tool
 
 def test_a_canceled_order_is_never_sent_to_the_carrier(toolbox, carrier):
     order = _order(toolbox)
-    OrderService(toolbox).cancel(order.order_id, actor="test")
+    OrderWorkflow(toolbox).cancel(order.order_id, actor="test")
     with pytest.raises(Conflict):
         ShipmentService(toolbox).ship(order.order_id, "carrier")
     assert carrier.requests == []

@@ -218,3 +218,18 @@ def test_redis_url_selects_redis_and_never_falls_back(sqlite_url):
     assert isinstance(build_keystore(Settings(database_url=sqlite_url, redis_url="redis://127.0.0.1:1/0"), db), RedisKeyStore)
     assert isinstance(build_keystore(Settings(database_url=sqlite_url), db), DatabaseKeyStore)
     db.dispose()
+
+
+def test_weighted_hits_count_their_amount_and_tell_the_reset_in_ms(store: KeyStore) -> None:
+    first = store.hit("rate:weighted", 3, amount=5)
+    second = store.hit("rate:weighted", 3, amount=4)
+    assert (first.count, second.count) == (5, 9)
+    assert 0 < second.reset_in_ms <= 3000
+
+
+def test_renew_extends_only_the_holders_value(store: KeyStore) -> None:
+    assert store.set_if_absent("lease:x", "mine", 1)
+    assert not store.renew("lease:x", "theirs", 30)
+    assert store.renew("lease:x", "mine", 30)
+    assert store.ttl("lease:x") > 10
+    assert not store.renew("lease:absent", "mine", 30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
@@ -22,6 +22,7 @@ from toolbox_core.catalog.admin_views import (
 from toolbox_core.catalog.images import delete_image, read_limited, upload_image
 from toolbox_core.catalog.service import Catalog
 from toolbox_core.catalog.storage import get_storage
+from toolbox_core.params import Limit, Offset
 
 READ = [Depends(require_admin("catalog:read"))]
 WRITE = [Depends(require_admin("catalog:write"))]
@@ -44,8 +45,8 @@ def build_router() -> APIRouter:
     @router.get("/products", dependencies=READ, summary="Products of any status")
     def list_products(
         request: Request,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Limit = 50,
+        offset: Offset = 0,
         status: s.Status | None = None,
     ) -> dict[str, Any]:
         toolbox = _tb(request)

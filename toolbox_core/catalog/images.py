@@ -1,4 +1,8 @@
-"""Product image upload: size and type checked with Pillow before anything is stored."""
+"""Product image upload: size and type checked with Pillow, then re-encoded before storing.
+
+Re-encoding keeps only the pixels: EXIF (GPS position, camera serial), ICC-less metadata,
+comments and anything appended after the image's end (a polyglot file) are dropped.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ def inspect_image(data: bytes) -> tuple[str, str, int, int]:
     if not data:
         raise InvalidInput("the file is empty", code="empty_file")
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
             fmt, (width, height) = img.format, img.size
             img.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
@@ -41,11 +45,52 @@ def inspect_image(data: bytes) -> tuple[str, str, int, int]:
     return content_type, ext, width, height
 
 
+#: ``info`` entries that describe the pixels, not the photo (kept when re-encoding).
+_DRAWING_INFO = frozenset({"transparency", "icc_profile", "gamma"})
+_ANIMATION_INFO = _DRAWING_INFO | {"loop", "duration", "background", "disposal", "blend"}
+
+
+def reencode_image(data: bytes) -> bytes:
+    """The image decoded and encoded again in its own format, with no metadata kept.
+
+    The EXIF orientation is applied to the pixels first, so a photo still stands upright.
+    Animated GIFs and WebPs keep their frames.
+    """
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
+        fmt = img.format
+        animated = getattr(img, "is_animated", False)
+        out = io.BytesIO()
+        if animated:
+            img.info = {k: v for k, v in img.info.items() if k in _ANIMATION_INFO}
+            img.save(out, format=fmt, save_all=True, loop=img.info.get("loop", 0),
+                     duration=img.info.get("duration", 100))
+            return out.getvalue()
+        clean = ImageOps.exif_transpose(img)  # a copy of the pixels, orientation applied
+        # Pillow writes back what ``info`` holds (EXIF, XMP, comments): keep only how to draw it.
+        clean.info = {k: v for k, v in clean.info.items() if k in _DRAWING_INFO}
+        if fmt == "JPEG" and clean.mode not in ("RGB", "L", "CMYK"):
+            clean = clean.convert("RGB")
+        options: dict[str, Any] = {"JPEG": {"quality": 90, "optimize": True}, "PNG": {"optimize": True},
+                                   "WEBP": {"quality": 90}, "GIF": {}}[fmt]
+        clean.save(out, format=fmt, **options)
+        return out.getvalue()
+
+
 def upload_image(toolbox: Any, product_ref: str, data: bytes, alt: str = "") -> dict[str, Any]:
     """Store an image for a product: file first, then the row; the file is removed if the row fails."""
     from toolbox_core.catalog.service import Catalog
 
     content_type, ext, width, height = inspect_image(data)
+    try:
+        data = reencode_image(data)
+    except (OSError, ValueError, SyntaxError):
+        raise UnsupportedMedia("the image could not be decoded; save it again as JPEG, PNG, WebP or GIF") from None
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        width, height = img.size  # after the EXIF rotation
     with toolbox.db.session() as session:
         pid = session.scalar(select(m.Product.id).where(or_(m.Product.id == product_ref, m.Product.handle == product_ref)))
     if pid is None:

@@ -47,7 +47,9 @@ def _media_router(toolbox: Any, base: str) -> APIRouter:
             raise NotFound("file not found") from None
         if not path.is_file():
             raise NotFound("file not found")
-        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+        # nosniff: a browser renders the file only as its declared type, never as HTML.
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable",
+                                           "X-Content-Type-Options": "nosniff"})
 
     return router
 
@@ -98,40 +100,56 @@ search_cli = typer.Typer(help="Catalog search.", no_args_is_help=True)
 def keys_create(
     name: str,
     scope: Annotated[list[str], typer.Option("--scope", help="e.g. catalog:write; repeat for more; * for all")],
+    expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650, help="The key stops working after this many days")] = None,
 ) -> None:
     """Create an admin API key and print it once."""
+    from datetime import UTC, datetime, timedelta
+
     from rich.console import Console
 
     from toolbox_core.admin.auth import create_key
+    from toolbox_core.errors import ToolboxError
 
     toolbox = _toolbox()
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     try:
-        key, plain = create_key(toolbox, name, list(scope))
+        key, plain = create_key(toolbox, name, list(scope), expires_at=expires_at)
+    except ToolboxError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
     finally:
         toolbox.close()
     console = Console()
-    console.print(f"created key [bold]{key.id}[/] ({name}) scopes: {', '.join(scope)}")
+    console.print(f"created key [bold]{key.id}[/] ({name}) scopes: {', '.join(scope)}"
+                  + (f", expires {expires_at.isoformat(timespec='seconds')}" if expires_at else ""))
     console.print("store it now, it is not shown again:")
     print(plain)
 
 
 @keys_cli.command("list")
 def keys_list() -> None:
-    """List admin API keys (prefix, scopes, revoked or not)."""
+    """List admin API keys (whole id, prefix, scopes, created, expires, last used, revoked)."""
     from rich.console import Console
     from rich.table import Table
     from sqlalchemy import select
 
     from toolbox_core.admin.models import AdminApiKey
 
+    def when(value: Any) -> str:
+        return value.isoformat(timespec="seconds") if value else ""
+
     toolbox = _toolbox()
     with toolbox.db.session() as session:
         keys = session.scalars(select(AdminApiKey).order_by(AdminApiKey.created_at)).all()
     toolbox.close()
-    table = Table("id", "name", "prefix", "scopes", "created", "revoked")
+    table = Table()
+    # The id is what `revoke` takes: never shortened, whatever the terminal width.
+    table.add_column("id", no_wrap=True, min_width=max([len(k.id) for k in keys], default=2))
+    for column in ("name", "prefix", "scopes", "created", "expires", "last used", "revoked"):
+        table.add_column(column)
     for k in keys:
-        table.add_row(k.id, k.name, k.prefix, ", ".join(k.scopes or []), k.created_at.isoformat(timespec="seconds"),
-                      k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
+        table.add_row(k.id, k.name, k.prefix, ", ".join(k.scopes or []), when(k.created_at), when(k.expires_at),
+                      when(k.last_used_at), when(k.revoked_at))
     Console().print(table)
 
 
@@ -159,13 +177,15 @@ def keys_revoke(key_id: str) -> None:
 def catalog_import(
     file: Annotated[str, typer.Argument(help="A .json or .csv file (see `toolbox catalog export`)")],
     errors: Annotated[str | None, typer.Option(help="Write the per-row error report (JSON) here")] = None,
+    update: Annotated[bool, typer.Option("--update", help="Update products whose handle exists (variants by SKU) "
+                                                          "instead of refusing them as duplicates")] = False,
 ) -> None:
     """Import products row by row; bad rows are reported, good rows are kept."""
     from toolbox_core.catalog.transfer import run_import_cli
 
     toolbox = _toolbox()
     try:
-        failed = run_import_cli(toolbox, file, errors)
+        failed = run_import_cli(toolbox, file, errors, update=update)
     finally:
         toolbox.close()
     if failed:

@@ -156,11 +156,83 @@ class Catalog:
         emit(session, "product.created", {"product_id": product.id, "handle": product.handle, "status": product.status})
         return product.id
 
-    def _add_options(self, session: Session, product_id: str, options: list[s.OptionIn]) -> dict[tuple[str, str], str]:
+    def upsert_product(self, data: s.ProductIn, *, session: Session) -> tuple[str, bool]:
+        """Create the product with ``data.handle``, or update it in place; ``(id, created)``.
+
+        An update sets status, texts, metadata and links from ``data``, adds options and option
+        values it does not have yet (texts of known ones are updated), updates the variants whose
+        SKU it already has and adds the others. Variants missing from ``data`` are left alone (a
+        file with some variants deletes nothing); a SKU of another product is a conflict.
+        """
+        product = session.scalar(select(m.Product).where(m.Product.handle == data.handle))
+        if product is None:
+            return self.create_product(data, session=session), True
+        self.check_locales(data.translations, require_default=True, what="a product")
+        own = {v.sku: v for v in product.variants}
+        self._check_skus_free(session, [v.sku for v in data.variants], [v.id for v in own.values()])
+        product.status = data.status
+        product.metadata_ = data.metadata
+        self._upsert_product_texts(product, data.translations)
+        self._merge_options(session, product.id, data.options)
+        values = self._option_values(session, product.id)
+        position = max((v.position for v in own.values()), default=-1) + 1
+        for variant_in in data.variants:
+            current = own.get(variant_in.sku)
+            if current is None:
+                self._add_variant(session, product.id, variant_in, values, position)
+                position += 1
+                continue
+            self.check_locales(variant_in.translations)
+            for key in ("barcode", "price", "compare_at_price", "weight_grams", "mxik_code", "package_code", "vat_percent"):
+                setattr(current, key, getattr(variant_in, key))
+            current.metadata_ = variant_in.metadata
+            texts = {k: v.model_dump() for k, v in variant_in.translations.items()}
+            self._upsert_texts(current.translations, texts, m.VariantTranslation)
+            if variant_in.options:
+                ids = self._value_ids(variant_in.options, values, current.sku)
+                session.query(m.VariantOptionValue).filter_by(variant_id=current.id).delete()
+                session.add_all(m.VariantOptionValue(variant_id=current.id, value_id=v) for v in ids)
+        self._set_links(session, product.id, data.categories, data.collections)
+        self._touch(session, product)
+        return product.id, False
+
+    def _merge_options(self, session: Session, product_id: str, options: list[s.OptionIn]) -> None:
+        """Add the options and values a product lacks; update the names of those it has."""
+        existing = {o.code: o for o in session.scalars(select(m.ProductOption).where(m.ProductOption.product_id == product_id))}
+        new = [o for o in options if o.code not in existing]
+        for opt in options:
+            option = existing.get(opt.code)
+            if option is None:
+                continue
+            self.check_locales(opt.translations, require_default=True, what=f"option {opt.code!r}")
+            names = {t.locale: t for t in option.translations}
+            for loc, name in opt.translations.items():
+                if loc in names:
+                    names[loc].name = name
+                else:
+                    option.translations.append(m.ProductOptionTranslation(locale=loc, name=name))
+            known = {v.code: v for v in option.values}
+            for val in opt.values:
+                self.check_locales(val.translations, require_default=True, what=f"option value {val.code!r}")
+                value = known.get(val.code)
+                if value is None:
+                    value = m.ProductOptionValue(id=new_id("optv"), code=val.code, position=len(option.values))
+                    option.values.append(value)
+                current = {t.locale: t for t in value.translations}
+                for loc, text in val.translations.items():
+                    if loc in current:
+                        current[loc].value = text
+                    else:
+                        value.translations.append(m.OptionValueTranslation(locale=loc, value=text))
+        if new:
+            self._add_options(session, product_id, new, start=len(existing))
+        self._flush(session)
+
+    def _add_options(self, session: Session, product_id: str, options: list[s.OptionIn], *, start: int = 0) -> dict[tuple[str, str], str]:
         values: dict[tuple[str, str], str] = {}
         if len({o.code for o in options}) != len(options):
             raise InvalidInput("option codes must be unique within a product", code="duplicate_option")
-        for position, opt in enumerate(options):
+        for position, opt in enumerate(options, start=start):
             self.check_locales(opt.translations, require_default=True, what=f"option {opt.code!r}")
             option = m.ProductOption(id=new_id("opt"), product_id=product_id, code=opt.code, position=position)
             option.translations = [m.ProductOptionTranslation(locale=k, name=v) for k, v in opt.translations.items()]

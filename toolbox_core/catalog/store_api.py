@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from toolbox_core.catalog import reads
 from toolbox_core.errors import InvalidInput
 from toolbox_core.i18n import resolve_locale
+from toolbox_core.params import INT64_MAX, Limit, Offset
 
 
 def _json(body: Any) -> Response:
@@ -36,12 +37,12 @@ def build_router() -> APIRouter:
     @router.get("/products", summary="Published products: filters, sort, search, pagination with a total")
     def list_products(
         request: Request,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        limit: Limit = 20,
+        offset: Offset = 0,
         category: Annotated[str | None, Query(max_length=200, description="Category handle or id; includes subcategories")] = None,
         collection: Annotated[str | None, Query(max_length=200)] = None,
-        price_min: Annotated[int | None, Query(ge=0, description="Tiyin")] = None,
-        price_max: Annotated[int | None, Query(ge=0, description="Tiyin")] = None,
+        price_min: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="Tiyin")] = None,
+        price_max: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="Tiyin")] = None,
         in_stock: bool | None = None,
         sort: reads.Sort | None = None,
         q: Annotated[str | None, Query(min_length=1, max_length=200, description="Full-text search (typo tolerant, RU/UZ)")] = None,

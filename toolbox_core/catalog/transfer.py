@@ -2,12 +2,18 @@
 
 JSON: ``{"categories": [...], "collections": [...], "products": [...]}`` where each item has
 the shape of the admin API's create bodies. CSV: one line per variant (columns in
-:data:`CSV_COLUMNS`); lines with the same ``handle`` form one product. Each product is imported
-in its own savepoint: a bad row is reported and skipped, the good ones are kept.
+:data:`CSV_COLUMNS`); lines with the same ``handle`` form one product; ``options`` holds the
+product's options as JSON (first line of the product) and ``variant_options`` the variant's
+choices as ``size=m|color=red``. Comma-, semicolon- (Excel in a Russian locale) and
+tab-separated files are recognised, with or without a byte-order mark (UTF-8 or UTF-16).
+Each product is imported in its own savepoint: a bad row is reported and skipped, the good ones
+are kept. In update mode a product whose handle exists is updated (variants matched by SKU)
+instead of being refused as a duplicate, so re-importing an edited export works.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -29,8 +35,9 @@ from toolbox_core.errors import InvalidInput, ToolboxError
 CSV_COLUMNS = [
     "handle", "status", "title_ru", "title_uz", "description_ru", "description_uz", "categories",
     "collections", "sku", "price", "compare_at_price", "barcode", "weight_grams", "mxik_code",
-    "package_code", "vat_percent", "variant_title_ru", "variant_title_uz",
+    "package_code", "vat_percent", "variant_title_ru", "variant_title_uz", "options", "variant_options",
 ]  # fmt: skip
+JSON_KEYS = ("categories", "collections", "products")
 
 
 @dataclass
@@ -47,11 +54,15 @@ class ImportReport:
     failed: list[RowError] = field(default_factory=list)
     categories: int = 0
     collections: int = 0
+    #: Products updated in place (update mode).
+    updated: int = 0
+    #: Categories and collections that already existed (update mode leaves them as they are).
+    kept: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "created": self.created, "categories": self.categories, "collections": self.collections,
-            "failed": [e.__dict__ for e in self.failed],
+            "created": self.created, "updated": self.updated, "categories": self.categories,
+            "collections": self.collections, "kept": self.kept, "failed": [e.__dict__ for e in self.failed],
         }
 
 
@@ -76,9 +87,17 @@ def parse_json(data: bytes | str) -> dict[str, list[tuple[int, Any]]]:
         raise InvalidInput(f"not valid JSON: {exc}", code="invalid_file") from None
     if isinstance(doc, list):
         doc = {"products": doc}
+    expected = 'an object {"categories": [...], "collections": [...], "products": [...]} or a list of products'
     if not isinstance(doc, dict):
-        raise InvalidInput("expected an object with products (or a list of products)", code="invalid_file")
-    return {key: list(enumerate(doc.get(key) or [], start=1)) for key in ("categories", "collections", "products")}
+        raise InvalidInput(f"expected {expected}, got a JSON {type(doc).__name__}", code="invalid_file")
+    unknown = sorted(set(doc) - set(JSON_KEYS))
+    if unknown or not doc:
+        raise InvalidInput(f"expected {expected}; unknown key(s): {', '.join(unknown) or 'none given'}",
+                           code="invalid_file", details={"unknown_keys": unknown})
+    for key in JSON_KEYS:
+        if not isinstance(doc.get(key) or [], list):
+            raise InvalidInput(f"{key!r} must be a list", code="invalid_file")
+    return {key: list(enumerate(doc.get(key) or [], start=1)) for key in JSON_KEYS}
 
 
 def _int(value: str) -> int | str | None:
@@ -91,9 +110,41 @@ def _int(value: str) -> int | str | None:
         return value  # left for validation to refuse with a clear message
 
 
+def decode_text(data: bytes) -> str:
+    """Text of a file from Excel or an editor: UTF-16 or UTF-8, with or without a BOM."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"the file is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8",
+                           code="invalid_file") from None
+
+
+def sniff_delimiter(text: str) -> str:
+    """``,``, ``;`` or tab: whichever splits the header line into the most known columns."""
+    header = text.split("\n", 1)[0]
+    best, best_hits = ",", -1
+    for delimiter in (",", ";", "\t"):
+        hits = len(set(next(csv.reader([header], delimiter=delimiter), [])) & set(CSV_COLUMNS))
+        if hits > best_hits:
+            best, best_hits = delimiter, hits
+    return best
+
+
+def _variant_options(text: str, line: int) -> dict[str, str]:
+    chosen: dict[str, str] = {}
+    for pair in (p.strip() for p in text.split("|") if p.strip()):
+        code, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInput(f"line {line}: variant_options must look like size=m|color=red", code="invalid_file")
+        chosen[code.strip()] = value.strip()
+    return chosen
+
+
 def parse_csv(data: bytes | str) -> dict[str, list[tuple[int, Any]]]:
-    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
-    reader = csv.DictReader(io.StringIO(text))
+    text = decode_text(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    reader = csv.DictReader(io.StringIO(text), delimiter=sniff_delimiter(text))
     missing = {"handle", "sku", "price", "title_ru"} - set(reader.fieldnames or [])
     if missing:
         raise InvalidInput(f"CSV is missing columns: {', '.join(sorted(missing))}", code="invalid_file")
@@ -111,6 +162,11 @@ def parse_csv(data: bytes | str) -> dict[str, list[tuple[int, Any]]]:
                 "collections": [c for c in (row.get("collections") or "").split("|") if c.strip()],
                 "variants": [],
             })
+            if (row.get("options") or "").strip():
+                try:
+                    products[handle][1]["options"] = json.loads(row["options"])
+                except ValueError:
+                    raise InvalidInput(f"line {line}: options is not valid JSON", code="invalid_file") from None
         variant: dict[str, Any] = {"sku": (row.get("sku") or "").strip(), "price": _int(row.get("price") or "")}
         for key in ("compare_at_price", "weight_grams", "vat_percent"):
             value = _int(row.get(key) or "")
@@ -122,6 +178,8 @@ def parse_csv(data: bytes | str) -> dict[str, list[tuple[int, Any]]]:
         vt = {loc: {"title": row[f"variant_title_{loc}"].strip()} for loc in ("ru", "uz") if (row.get(f"variant_title_{loc}") or "").strip()}
         if vt:
             variant["translations"] = vt
+        if (row.get("variant_options") or "").strip():
+            variant["options"] = _variant_options(row["variant_options"], line)
         products[handle][1]["variants"].append(variant)
     return {"categories": [], "collections": [], "products": list(products.values())}
 
@@ -137,25 +195,33 @@ def parse_file(path: str | Path) -> dict[str, list[tuple[int, Any]]]:
 
 def import_catalog(
     toolbox: Any, parsed: dict[str, list[tuple[int, Any]]], progress: Callable[[int], None] | None = None,
-    *, extra: Callable[[Any, dict[str, Any], str], None] | None = None,
+    *, extra: Callable[[Any, dict[str, Any], str], None] | None = None, update: bool = False,
 ) -> ImportReport:
     """Import categories, collections, then products; one savepoint per item.
 
-    ``extra(session, raw_item, product_id)`` runs in the product's savepoint (the demo uses it
-    to set stock levels).
+    ``update``: a product whose handle exists is updated (:meth:`Catalog.upsert_product`) and
+    existing categories and collections are kept as they are, instead of both being refused as
+    duplicates. ``extra(session, raw_item, product_id)`` runs in the product's savepoint (the
+    demo uses it to set stock levels).
     """
     catalog = Catalog(toolbox)
     report = ImportReport()
     with toolbox.db.transaction() as session:
-        for kind, model, create in (
-            ("categories", s.CategoryIn, catalog.create_category),
-            ("collections", s.CollectionIn, catalog.create_collection),
+        for kind, model, create, table in (
+            ("categories", s.CategoryIn, catalog.create_category, m.Category),
+            ("collections", s.CollectionIn, catalog.create_collection, m.Collection),
         ):
             for row, raw in parsed.get(kind, []):
                 ref = raw.get("handle", "?") if isinstance(raw, dict) else "?"
                 try:
+                    data = model.model_validate(raw)
+                    if update and session.scalar(select(table.id).where(table.handle == data.handle)):
+                        report.kept += 1
+                        if progress:
+                            progress(1)
+                        continue
                     with session.begin_nested():
-                        create(model.model_validate(raw), session=session)
+                        create(data, session=session)
                     report.categories += kind == "categories"
                     report.collections += kind == "collections"
                 except (ValidationError, ToolboxError) as exc:
@@ -171,10 +237,14 @@ def import_catalog(
                     item["variants"] = [{k: v for k, v in var.items() if k != "stock"} if isinstance(var, dict) else var for var in item["variants"]]
                 data = s.ProductIn.model_validate(item)
                 with session.begin_nested():
-                    pid = catalog.create_product(data, session=session)
+                    if update:
+                        pid, created = catalog.upsert_product(data, session=session)
+                    else:
+                        pid, created = catalog.create_product(data, session=session), True
                     if extra:
                         extra(session, raw, pid)
-                report.created += 1
+                report.created += created
+                report.updated += not created
             except (ValidationError, ToolboxError) as exc:
                 message, details = _error_message(exc)
                 report.failed.append(RowError(row, str(ref), message, details))
@@ -255,6 +325,8 @@ def export_csv(data: dict[str, Any]) -> str:
                 "package_code": v["package_code"] or "", "vat_percent": "" if v["vat_percent"] is None else v["vat_percent"],
                 "variant_title_ru": v["translations"].get("ru", {}).get("title", ""),
                 "variant_title_uz": v["translations"].get("uz", {}).get("title", ""),
+                "options": json.dumps(p["options"], ensure_ascii=False) if p["options"] and v is p["variants"][0] else "",
+                "variant_options": "|".join(f"{code}={value}" for code, value in (v.get("options") or {}).items()),
             })
     return buf.getvalue()
 
@@ -262,7 +334,7 @@ def export_csv(data: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------ CLI
 
 
-def run_import_cli(toolbox: Any, file: str, errors_path: str | None) -> int:
+def run_import_cli(toolbox: Any, file: str, errors_path: str | None, *, update: bool = False) -> int:
     """``toolbox catalog import``: a progress bar, then the per-row error report. Returns failures."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -276,8 +348,9 @@ def run_import_cli(toolbox: Any, file: str, errors_path: str | None) -> int:
         return 1
     with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("import", total=count_items(parsed))
-        report = import_catalog(toolbox, parsed, lambda n: bar.advance(task, n))
-    console.print(f"created {report.created} products, {report.categories} categories, {report.collections} collections")
+        report = import_catalog(toolbox, parsed, lambda n: bar.advance(task, n), update=update)
+    console.print(f"created {report.created} products, updated {report.updated}, {report.categories} categories, "
+                  f"{report.collections} collections" + (f", {report.kept} kept as they were" if report.kept else ""))
     if report.failed:
         table = Table("row", "item", "error", title=f"{len(report.failed)} row(s) failed")
         for e in report.failed:

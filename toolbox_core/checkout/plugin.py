@@ -40,10 +40,14 @@ def event_types() -> list[EventType]:
     return [
         EventType("order.placed", "A cart became an order (stock reserved)", {
             **order, "customer_id": "customer id or null for a guest", "phone": "+998XXXXXXXXX",
-            "total": "tiyin", "status": "placed (pay on delivery) or pending_payment (online)",
-            "payment_provider_id": "payment provider id", "locale": "the shopper's locale"}),
+            "total": "tiyin", "currency": "ISO currency (UZS)",
+            "status": "placed (pay on delivery) or pending_payment (online)",
+            "payment_provider_id": "payment provider id", "locale": "the shopper's locale",
+            "shipping": "the delivery choice: {provider_id, option_id, name, amount (tiyin)}"}),
         EventType("order.canceled", "An order was canceled; its stock was released or restocked",
-                  {**order, "reason": "why", "payment_status": "payment status after canceling"}),
+                  {**order, "reason": "why", "payment_status": "payment status after canceling",
+                   "total": "tiyin", "currency": "ISO currency (UZS)", "phone": "+998XXXXXXXXX",
+                   "locale": "the shopper's locale"}),
         EventType("order.fulfilled", "An order was handed to delivery", order),
         EventType("order.delivered", "An order reached the customer", order),
     ]

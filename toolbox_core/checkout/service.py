@@ -65,29 +65,39 @@ class CheckoutService:
                  initiate: bool = True, check_owner: bool = True, return_url: str | None = None) -> CheckoutResult:
         """Turn the cart into an order (see the module doc for the steps)."""
         with self.toolbox.db.transaction() as session:
-            cart = self._validate(session, cart_id, customer_id, check_owner)
-            snaps = snapshots_for(self.toolbox, session, cart)
-            lines = self._priced_lines(cart, snaps)
-            payment = self._payment_session(session, cart)
-            online = self._provider(payment.provider_id).online
-            order = self._create_order(session, cart, lines, payment, online, actor)
-            self._attach_payment(cart, order, payment)
-            # Rows every checkout competes for (stock levels, the order counter) are touched
-            # last, so their locks are held only from here to COMMIT.
-            session.flush()
-            inventory.reserve(session, order.id, self._wanted(lines))
-            order.number = next_order_number(session)
-            note(order, "placed", f"order {order.number} placed", actor)
-            emit(session, "order.placed", {
-                "order_id": order.id, "number": order.number, "customer_id": order.customer_id,
-                "phone": order.phone, "total": order.total, "status": order.status,
-                "payment_provider_id": payment.provider_id, "locale": order.locale,
-            })
-            result = CheckoutResult(order.id, order.number, order.status, payment.id, payment.provider_id, order.total)
-            request = self._payment_request(order, payment, lines, return_url)
+            result, request = self.complete_in_session(session, cart_id, customer_id, actor=actor,
+                                                       check_owner=check_owner, return_url=return_url)
         if initiate:
             result.action = self._initiate(request, result)
         return result
+
+    def complete_in_session(self, session: Session, cart_id: str, customer_id: str | None, *,
+                            actor: str = "storefront", check_owner: bool = True,
+                            return_url: str | None = None) -> tuple[CheckoutResult, PaymentRequest]:
+        """Steps 1–5 inside the caller's transaction; the provider is not asked (that is after commit)."""
+        cart = self._validate(session, cart_id, customer_id, check_owner)
+        snaps = snapshots_for(self.toolbox, session, cart)
+        lines = self._priced_lines(cart, snaps)
+        payment = self._payment_session(session, cart)
+        provider = self._provider(payment.provider_id)
+        order = self._create_order(session, cart, lines, payment, provider, actor)
+        self._attach_payment(cart, order, payment)
+        # Rows every checkout competes for (stock levels, the order counter) are touched
+        # last, so their locks are held only from here to COMMIT.
+        session.flush()
+        inventory.reserve(session, order.id, self._wanted(lines))
+        order.number = next_order_number(session)
+        note(order, "placed", f"order {order.number} placed", actor)
+        shipping = order.shipping or {}
+        emit(session, "order.placed", {
+            "order_id": order.id, "number": order.number, "customer_id": order.customer_id,
+            "phone": order.phone, "total": order.total, "currency": order.currency, "status": order.status,
+            "payment_provider_id": payment.provider_id, "locale": order.locale,
+            "shipping": {"provider_id": shipping.get("provider_id"), "option_id": shipping.get("option_id"),
+                         "name": shipping.get("name"), "amount": order.shipping_total},
+        })
+        result = CheckoutResult(order.id, order.number, order.status, payment.id, payment.provider_id, order.total)
+        return result, self._payment_request(order, payment, lines, return_url)
 
     # -------------------------------------------------------------- steps
     def _validate(self, session: Session, cart_id: str, customer_id: str | None, check_owner: bool) -> Cart:
@@ -145,19 +155,25 @@ class CheckoutService:
         return provider
 
     def _create_order(self, session: Session, cart: Cart, lines: list[tuple[LineView, str]], payment: Payment,
-                      online: bool, actor: str) -> Order:
-        """The order with the prices of this moment; its number is drawn after stock is held."""
+                      provider: Any, actor: str) -> Order:
+        """The order with the prices of this moment; its number is drawn after stock is held.
+
+        An online order waits ``provider.payment_timeout_seconds`` (when the provider sets it)
+        or the ``checkout.payment_timeout_seconds`` setting for its payment.
+        """
+        online = bool(provider.online)
+        timeout = getattr(provider, "payment_timeout_seconds", None) \
+            or self.toolbox.settings.checkout.payment_timeout_seconds
         subtotal = sum(line.total for line, _ in lines)
         shipping_total = int(cart.shipping["amount"])
         order = Order(
             id=new_id("ord"), number=None, cart_id=cart.id, customer_id=cart.customer_id,
             status="pending_payment" if online else "placed", payment_status="awaiting",
             fulfillment_status="unfulfilled", locale=cart.locale, phone=cart.phone, email=cart.email,
-            address=cart.address, shipping=dict(cart.shipping), currency=payment.currency, subtotal=subtotal,
+            address=cart.address, shipping=self._shipping_at_purchase(cart), currency=payment.currency, subtotal=subtotal,
             shipping_total=shipping_total, discount_total=0, total=subtotal + shipping_total,
             payment_provider_id=payment.provider_id, history=[],
-            payment_expires_at=(utcnow() + timedelta(seconds=self.toolbox.settings.checkout.payment_timeout_seconds)
-                                if online else None),
+            payment_expires_at=utcnow() + timedelta(seconds=int(timeout)) if online else None,
         )
         for position, (line, product_id) in enumerate(lines):
             order.items.append(OrderItem(
@@ -168,6 +184,13 @@ class CheckoutService:
             ))
         session.add(order)
         return order
+
+    def _shipping_at_purchase(self, cart: Cart) -> dict[str, Any]:
+        """The chosen option, plus the delivery service's fiscal codes of this moment (for receipts)."""
+        checkout = self.toolbox.settings.checkout
+        return {**cart.shipping, "fiscal": {"mxik_code": checkout.shipping_mxik_code,
+                                            "package_code": checkout.shipping_package_code,
+                                            "vat_percent": checkout.shipping_vat_percent}}
 
     @staticmethod
     def _attach_payment(cart: Cart, order: Order, payment: Payment) -> None:

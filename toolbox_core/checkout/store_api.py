@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from toolbox_core.cart.store_api import clear_cookie_header, clearing_cookie_when_gone
+from toolbox_core.checkout.return_url import allowed_return_url
 from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.customers.sessions import optional_customer
 
@@ -27,7 +28,7 @@ def build_router(toolbox: Any) -> APIRouter:
     def complete(cart_id: str, response: Response, body: CompleteBody | None = None,
                  customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox):
-            result = checkout.complete(cart_id, customer, return_url=body.return_url if body else None)
+            result = checkout.complete(cart_id, customer, return_url=allowed_return_url(toolbox.settings, body and body.return_url))
         response.headers["set-cookie"] = clear_cookie_header(toolbox)
         return {"order": asdict(result) | {"id": result.order_id}}
 

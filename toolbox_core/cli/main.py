@@ -40,11 +40,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def open_toolbox() -> Any:
-    """Create the kernel for a command, turning configuration problems into a clear exit."""
+def open_toolbox(*, serving: bool = False) -> Any:
+    """Create the kernel for a command, turning configuration problems into a clear exit.
+
+    ``serving`` (``serve``, ``worker``) also refuses settings unsafe outside the embedded mode.
+    """
     from toolbox_core.kernel import Toolbox
 
     try:
+        if serving:
+            settings = load_settings()
+            settings.check_safe_to_serve()
+            return Toolbox.create(settings)
         return Toolbox.create()
     except (ConfigError, PluginError) as exc:
         raise _fail(str(exc)) from None
@@ -71,7 +78,7 @@ def serve(
     """Migrate (by default) and serve the store and admin APIs."""
     import uvicorn
 
-    toolbox = open_toolbox()
+    toolbox = open_toolbox(serving=True)
     if migrate:
         toolbox.migrate()
     if demo:
@@ -270,7 +277,7 @@ def worker(
     """Run Dramatiq workers (and the scheduler) against the Redis broker."""
     from toolbox_core.jobs.worker import run_worker
 
-    toolbox = open_toolbox()
+    toolbox = open_toolbox(serving=True)
     if not toolbox.settings.redis_url:
         raise _fail("TOOLBOX_REDIS_URL is not set: without Redis, `toolbox serve` runs the workers in-process")
     run_worker(toolbox, processes=processes, threads=threads, scheduler=scheduler)

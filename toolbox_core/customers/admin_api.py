@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from toolbox_core.admin.auth import require_admin
 from toolbox_core.customers import service
 from toolbox_core.customers.schemas import CustomerList, CustomerOut
+from toolbox_core.params import Limit, Offset
 
 
 def build_router() -> APIRouter:
@@ -21,8 +22,8 @@ def build_router() -> APIRouter:
     def list_customers(
         request: Request,
         q: str = Query("", max_length=200),
-        limit: int = Query(50, ge=1, le=200),
-        offset: int = Query(0, ge=0),
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> CustomerList:
         found = service.search_customers(request.app.state.toolbox, q, limit, offset)
         return CustomerList(customers=[CustomerOut.of(c) for c in found])

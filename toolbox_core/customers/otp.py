@@ -21,7 +21,7 @@ from toolbox_core.errors import (
     Unauthorized,
 )
 from toolbox_core.keystore import VerifyOutcome
-from toolbox_core.security import keyed_hash, new_token, token_hash
+from toolbox_core.security import keyed_hash, new_token
 
 log = logging.getLogger("toolbox.customers.otp")
 
@@ -51,8 +51,9 @@ def ip_window_key(ip: str) -> str:
     return f"otp:ip:{ip}"
 
 
-def verification_key(token: str) -> str:
-    return f"otp:verified:{token_hash(token)}"
+def verification_key(toolbox: Any, token: str) -> str:
+    """Key-store key of a verification token: keyed with the server secret, like codes."""
+    return f"otp:verified:{keyed_hash(toolbox.settings.auth.secret_key.get_secret_value(), token)}"
 
 
 def new_code() -> str:
@@ -150,13 +151,13 @@ def verify_code(toolbox: Any, raw_phone: str, code: str) -> Verified:
     if outcome is VerifyOutcome.MISSING:
         raise BadRequest("no valid code for this phone; request a new code", code="code_expired")
     token = new_token(VERIFICATION_PREFIX)
-    toolbox.keystore.set(verification_key(token), phone, auth.verification_ttl_seconds)
+    toolbox.keystore.set(verification_key(toolbox, token), phone, auth.verification_ttl_seconds)
     return Verified(phone=phone, verification_token=token, expires_in=auth.verification_ttl_seconds)
 
 
 def consume_verification(toolbox: Any, token: str) -> str:
     """The phone a verification token proves, consuming it (one use); 401 when not valid."""
-    phone = toolbox.keystore.consume(verification_key(token)) if token else None
+    phone = toolbox.keystore.consume(verification_key(toolbox, token)) if token else None
     if phone is None:
         raise Unauthorized(
             "the phone is not verified (token unknown, used or expired); verify a code first",

@@ -77,7 +77,8 @@ class CustomerOut(BaseModel):
 
 
 class SessionOut(BaseModel):
-    token: str
+    #: The bearer token; ``None`` when the session travels in the cookie only (refresh by cookie).
+    token: str | None
     expires_at: datetime
     customer: CustomerOut
     created: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from toolbox_core.customers import otp, service
 from toolbox_core.customers.schemas import (
@@ -24,6 +24,7 @@ from toolbox_core.customers.schemas import (
 )
 from toolbox_core.customers.sessions import require_customer, session_token
 from toolbox_core.i18n import resolve_locale
+from toolbox_core.security import bearer_token
 
 
 def _toolbox(request: Request) -> Any:
@@ -35,19 +36,20 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _session_response(request: Request, response: Response, signed: service.SignedIn) -> SessionOut:
+def _cookie_flags(request: Request) -> dict[str, Any]:
+    """The session cookie's flags: setting and deleting it must use the same ones."""
     auth = _toolbox(request).settings.auth
-    response.set_cookie(
-        auth.session_cookie_name,
-        signed.token,
-        max_age=auth.session_ttl_seconds,
-        httponly=True,
-        secure=auth.session_cookie_secure,
-        samesite=auth.session_cookie_samesite,
-        path="/",
-    )
+    return {"httponly": True, "secure": bool(auth.session_cookie_secure),
+            "samesite": auth.session_cookie_samesite, "path": "/"}
+
+
+def _session_response(request: Request, response: Response, signed: service.SignedIn,
+                      *, include_token: bool = True) -> SessionOut:
+    auth = _toolbox(request).settings.auth
+    response.set_cookie(auth.session_cookie_name, signed.token, max_age=auth.session_ttl_seconds,
+                        **_cookie_flags(request))
     return SessionOut(
-        token=signed.token,
+        token=signed.token if include_token else None,
         expires_at=signed.expires_at,
         customer=CustomerOut.of(signed.customer),
         created=signed.created,
@@ -88,16 +90,23 @@ def build_router() -> APIRouter:
         return _session_response(request, response, signed)
 
     @router.post("/customers/refresh", response_model=SessionOut, summary="Rotate the session token")
-    def refresh(request: Request, response: Response) -> SessionOut:
+    def refresh(
+        request: Request, response: Response,
+        include_token: bool = Query(False, description="Return the new token in the body even when the "
+                                                       "session came in the cookie"),
+    ) -> SessionOut:
+        """A session sent as a bearer token gets its new token in the body; one sent in the cookie
+        gets a new cookie only (a script on the page cannot read it), unless ``include_token``."""
         signed = service.refresh_session(_toolbox(request), session_token(request))
-        return _session_response(request, response, signed)
+        by_bearer = bearer_token(request.headers.get("authorization")) is not None
+        return _session_response(request, response, signed, include_token=by_bearer or include_token)
 
     @router.post("/customers/sign-out", status_code=204, summary="Revoke the session")
     def sign_out(request: Request, response: Response) -> Response:
         toolbox = _toolbox(request)
         service.sign_out(toolbox, session_token(request))
         response = Response(status_code=204)
-        response.delete_cookie(toolbox.settings.auth.session_cookie_name, path="/")
+        response.delete_cookie(toolbox.settings.auth.session_cookie_name, **_cookie_flags(request))
         return response
 
     @router.get("/customers/me", response_model=CustomerOut, summary="The signed-in customer's profile")

@@ -66,27 +66,37 @@ def current_heads(engine: Engine) -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def pending_model_changes(engine: Engine) -> list[object]:
-    """Differences between the models and the migrated database (empty when they agree)."""
+def pending_model_changes(engine: Engine, tables: Iterable[str] | None = None) -> list[object]:
+    """Differences between the models and the migrated database (empty when they agree).
+
+    Only the kernel's tables are compared unless ``tables`` names others (a plugin's test passes
+    its own), so a plugin imported earlier in the same process never shows up as a difference.
+    """
     import toolbox_core.models  # noqa: F401
     from toolbox_core.catalog.search.ddl import is_unmodeled
     from toolbox_core.db.base import Base
 
     # Plugin models share ``Base.metadata`` once imported; their tables belong to the plugins'
-    # branches, not to the kernel's migrations, so only kernel tables (and unknown ones) count.
+    # branches, not to the kernel's migrations, so only kernel tables (and unknown ones) count,
+    # unless ``tables`` names the ones to compare (a plugin's own).
     kernel_tables = {m.local_table.name for m in Base.registry.mappers
                      if m.class_.__module__.startswith("toolbox_core.")}
+    wanted = set(tables) if tables is not None else None
 
-    def plugin_table(name: str | None, type_: str) -> bool:
-        return type_ == "table" and name not in kernel_tables and name in Base.metadata.tables
+    def skipped(name: str | None, type_: str) -> bool:
+        if type_ != "table":
+            return False
+        if wanted is not None:
+            return name not in wanted
+        return name not in kernel_tables and name in Base.metadata.tables
 
     def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-        return not plugin_table(name, type_) and not is_unmodeled(name, type_)
+        return not skipped(name, type_) and not is_unmodeled(name, type_)
 
     def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-        return not plugin_table(name, type_)
+        return not skipped(name, type_)
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name,
-                                                  "include_object": include_object})
+                                                     "include_object": include_object})
         return list(compare_metadata(ctx, Base.metadata))

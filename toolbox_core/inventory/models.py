@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from toolbox_core.db.base import Base, TimestampMixin
@@ -43,3 +45,8 @@ class InventoryReservation(Base):
     location_id: Mapped[str] = mapped_column(String(40))
     quantity: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    #: When it left ``active`` (converted, released or restocked): recent sales an inventory
+    #: source may not know yet are the ``converted`` ones settled since its figures were taken.
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_inventory_reservations_sku_settled", "sku", "settled_at"),)

@@ -35,11 +35,12 @@ class InventoryService:
             return service.levels(session, sku)
 
     def set_levels(self, levels: Iterable[StockLevel], *, source: str) -> list[str]:
-        """Set absolute stocked quantities (``reserved`` is kept); returns the SKUs written.
+        """Set absolute stocked quantities (``reserved`` is kept); returns the SKUs whose level changed.
 
         ``source`` names who set them (your plugin's id) in the ``inventory.updated`` event,
-        which is written in the same transaction. A negative or non-integer quantity is
-        ``InvalidInput``.
+        written in the same transaction for the changed SKUs only. A SKU not in the catalog
+        (``unknown_sku``) or a negative or non-integer quantity is ``InvalidInput``. For a whole
+        feed from an outside system, implement an ``InventorySource`` instead.
         """
         with self.toolbox.db.transaction() as session:
             return service.apply_levels(session, levels, source=source)

@@ -2,8 +2,8 @@
 
 Reservation locks the SKUs' level rows (``SELECT ... FOR UPDATE`` in SKU order) and then
 holds with a conditional ``UPDATE ... SET reserved = reserved + q WHERE stocked - reserved >= q``,
-so concurrent checkouts can never sell the same unit twice (SQLite serializes writers). Bulk stock updates only write
-``stocked`` and therefore never lose a reservation made meanwhile.
+so concurrent checkouts can never sell the same unit twice (SQLite serializes writers). Bulk stock updates
+(:mod:`toolbox_core.inventory.sync`) only write ``stocked`` and therefore never lose a reservation made meanwhile.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput
 from toolbox_core.events import emit
 from toolbox_core.ids import new_id
@@ -152,6 +151,7 @@ def _settle(session: Session, order_id: str, *, current: str, new: str, reason: 
             .execution_options(synchronize_session=False)
         )
         r.status = new
+        r.settled_at = utcnow()
     skus = sorted({r.sku for r in rows})
     if skus:
         emit(session, "inventory.updated", {"skus": skus, "reason": reason, "order_id": order_id})
@@ -179,37 +179,38 @@ def restock(session: Session, order_id: str) -> list[str]:
 
 
 def apply_levels(session: Session, stock: Iterable[StockLevel], *, source: str = "admin") -> list[str]:
-    """Set absolute stocked quantities; ``reserved`` is never written, so no hold is lost.
+    """Set absolute stocked quantities of catalog SKUs; ``reserved`` is never written, so no hold is lost.
 
-    One upsert per level (``INSERT ... ON CONFLICT DO UPDATE SET stocked = excluded.stocked``).
-    Emits one ``inventory.updated`` for the SKUs given. Returns them.
+    The same mechanism as a source sync (:func:`toolbox_core.inventory.sync.apply_stock_batch`,
+    one bulk statement per 10,000 levels, only changed levels written, one ``inventory.updated``
+    per batch with the changed SKUs), except that a SKU not in the catalog is refused (422
+    ``unknown_sku``) rather than counted. Returns the SKUs whose level changed.
     """
+    from toolbox_core.inventory.sync import MAX_BATCH, apply_stock_batch
+
     items = list(stock)
-    for level in items:
-        if not isinstance(level.quantity, int) or isinstance(level.quantity, bool) or level.quantity < 0:
-            raise InvalidInput(f"stock for {level.sku!r} must be a non-negative integer", code="invalid_quantity")
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    locations: dict[str, str] = {}
-    for level in sorted(items, key=lambda s: (s.sku, s.location_code)):
-        loc = locations.get(level.location_code) or location_id(session, level.location_code)
-        locations[level.location_code] = loc
-        stmt = insert(InventoryLevel).values(sku=level.sku, location_id=loc, stocked=level.quantity, reserved=0)
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=["sku", "location_id"], set_={"stocked": stmt.excluded.stocked}
-        ))
-    skus = sorted({s.sku for s in items})
-    if skus:
-        emit(session, "inventory.updated", {"skus": skus, "reason": source, "order_id": None})
-    return skus
+    changed: list[str] = []
+    for start in range(0, len(items), MAX_BATCH):
+        result = apply_stock_batch(session, items[start:start + MAX_BATCH], source=source, sales_lag_seconds=0)
+        if result.unknown:
+            raise InvalidInput("some SKUs are not in the catalog", code="unknown_sku",
+                               details={"skus": result.unknown[:50]})
+        changed.extend(result.changed)
+    return sorted(set(changed))
 
 
 def sync_from_sources(toolbox: object) -> dict[str, int]:
-    """Fetch levels from every inventory source (outside a transaction) and apply them."""
-    from toolbox_core.asyncutil import resolve
+    """Sync every inventory source batch by batch (see :func:`toolbox_core.inventory.sync.sync_source`).
+
+    Returns the number of changed levels per source; the full reports are logged.
+    """
+    import logging
+
+    from toolbox_core.inventory.sync import sync_source
 
     counts: dict[str, int] = {}
     for source_id, source in toolbox.inventory_sources.items():  # type: ignore[attr-defined]
-        fetched = list(resolve(source.fetch_levels()))
-        with toolbox.db.transaction() as session:  # type: ignore[attr-defined]
-            counts[source_id] = len(apply_levels(session, fetched, source=source_id))
+        report = sync_source(toolbox, source)
+        logging.getLogger("toolbox.inventory").info("inventory source %s: %s", source_id, report.as_dict())
+        counts[source_id] = report.changed
     return counts

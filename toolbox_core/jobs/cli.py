@@ -40,6 +40,7 @@ def run_cmd(name: Annotated[str, typer.Argument(help="The scheduled job to run n
 
     from toolbox_core.cli.main import _fail, open_toolbox
     console = Console()  # made now: reads the terminal width at run time
+    from toolbox_core.jobs.lease import LeaseHeld
     from toolbox_core.jobs.progress import RichProgress
 
     toolbox = open_toolbox()
@@ -49,6 +50,8 @@ def run_cmd(name: Annotated[str, typer.Argument(help="The scheduled job to run n
             raise _fail(f"no scheduled job named {name!r} (known: {known})")
         with Bar(console=console) as bar:
             run = toolbox.scheduler.run_now(name, RichProgress(bar, bar.add_task(name, total=None)))
+    except LeaseHeld:
+        raise _fail(f"{name} is already running (in this or another process); not started again") from None
     finally:
         toolbox.close()
     console.print(f"{name}: {run.status}" + (f" — {run.result}" if run.result else ""))

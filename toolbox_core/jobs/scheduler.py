@@ -4,13 +4,19 @@ Every scheduler process fires each job at the same aligned times (interval jobs 
 a fixed epoch, cron jobs follow the wall clock in UTC). Before running, a process takes the tick:
 ``SET NX`` with an expiry in Redis when Redis is configured, and in every mode a unique
 ``(job, tick)`` row in ``job_runs``. Whoever loses does nothing. The row also records the result.
+
+Ticks are not enough when a run outlasts its interval: every run (scheduled or by hand) also
+holds the job's lease (:mod:`toolbox_core.jobs.lease`, one per job name in the key store), so a
+job never overlaps with itself across processes. A tick that finds the lease held is skipped;
+``run_now`` raises :class:`~toolbox_core.jobs.lease.LeaseHeld` (409 ``job_running``).
+Intervals can be overridden by name in settings (``TOOLBOX_JOBS__INTERVALS='{"name": 600}'``).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -25,6 +31,7 @@ from toolbox_core.db.base import utcnow
 from toolbox_core.events.registry import index_by_name
 from toolbox_core.events.types import ScheduledJob
 from toolbox_core.ids import new_id
+from toolbox_core.jobs.lease import DEFAULT_LEASE_SECONDS, JobLease
 from toolbox_core.jobs.models import JobRun
 from toolbox_core.jobs.progress import LogProgress, Progress
 
@@ -66,8 +73,20 @@ class Scheduler:
 
     @cached_property
     def jobs(self) -> dict[str, ScheduledJob]:
-        """Scheduled jobs by name (``scheduled_jobs`` hook); a name used twice is a start-up error."""
-        return index_by_name(self.toolbox.plugins, "scheduled_jobs", toolbox=self.toolbox)
+        """Scheduled jobs by name (``scheduled_jobs`` hook); a name used twice is a start-up error.
+
+        An interval given in ``settings.jobs.intervals`` for a job's name replaces its own.
+        """
+        jobs = index_by_name(self.toolbox.plugins, "scheduled_jobs", toolbox=self.toolbox)
+        overrides = self.toolbox.settings.jobs.intervals
+        return {name: replace(job, interval_seconds=overrides[name], cron=None) if name in overrides else job
+                for name, job in jobs.items()}
+
+    def lease(self, name: str, ttl_seconds: float | None = None) -> JobLease:
+        """The cross-process lease of job ``name`` (``with scheduler.lease(name):`` raises
+        :class:`LeaseHeld` when a run is in progress anywhere)."""
+        ttl = ttl_seconds or self.toolbox.settings.jobs.lease_seconds or DEFAULT_LEASE_SECONDS
+        return JobLease(self.toolbox.keystore, name, ttl)
 
     @cached_property
     def _redis(self) -> Any:
@@ -83,17 +102,28 @@ class Scheduler:
         tick = tick or tick_of(job, utcnow())
         if not self._take_redis_lock(job, tick):
             return None
-        run = self._start_run(name, tick, "schedule")
-        if run is None:
+        lease = self.lease(name)
+        if not lease.acquire():
+            log.info("job %s: previous run still in progress, tick %s skipped", name, tick.isoformat())
             return None
-        return self._execute(job, run, LogProgress(name))
+        try:
+            run = self._start_run(name, tick, "schedule")
+            if run is None:
+                return None
+            return self._execute(job, run, LogProgress(name))
+        finally:
+            lease.release()
 
     def run_now(self, name: str, progress: Progress) -> JobRun:
-        """Run job ``name`` by hand, now, reporting to ``progress`` (``toolbox jobs run NAME``)."""
+        """Run job ``name`` by hand, now, reporting to ``progress`` (``toolbox jobs run NAME``).
+
+        Raises :class:`LeaseHeld` when the job is running anywhere (no second, overlapping run).
+        """
         job = self.jobs[name]
-        run = self._start_run(name, utcnow(), "manual")
-        assert run is not None  # a manual tick is unique to the microsecond
-        return self._execute(job, run, progress)
+        with self.lease(name):
+            run = self._start_run(name, utcnow(), "manual")
+            assert run is not None  # a manual tick is unique to the microsecond
+            return self._execute(job, run, progress)
 
     def _take_redis_lock(self, job: ScheduledJob, tick: datetime) -> bool:
         if self._redis is None:

@@ -29,6 +29,8 @@ class WindowHit:
 
     count: int
     reset_in: int
+    #: Milliseconds until the window resets (``reset_in`` rounded up to whole seconds).
+    reset_in_ms: int = 0
 
 
 class KeyStoreUnavailable(ServiceUnavailable):
@@ -84,8 +86,19 @@ class KeyStore(ABC):
         """
 
     @abstractmethod
-    def hit(self, key: str, window_seconds: int) -> WindowHit:
-        """Count one event in a fixed window starting at the first hit; returns the new count."""
+    def hit(self, key: str, window_seconds: float, amount: int = 1) -> WindowHit:
+        """Count ``amount`` units in a fixed window starting at the first hit; returns the new count.
+
+        ``amount`` > 1 is a weighted hit (a request that costs several units of a rate budget).
+        """
+
+    @abstractmethod
+    def renew(self, key: str, value: str, ttl_seconds: float) -> bool:
+        """Reset ``key``'s expiry to ``ttl_seconds`` only if its live value equals ``value``.
+
+        ``True`` if renewed. With :meth:`set_if_absent` (acquire) and :meth:`compare_and_consume`
+        (release) this makes a lease that only its holder can extend or give back.
+        """
 
     @abstractmethod
     def ping(self) -> None:

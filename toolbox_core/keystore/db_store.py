@@ -126,17 +126,18 @@ class DatabaseKeyStore(KeyStore):
             query = query.with_for_update()
         return session.execute(query).scalar()
 
-    def hit(self, key: str, window_seconds: int) -> WindowHit:
+    def hit(self, key: str, window_seconds: float, amount: int = 1) -> WindowHit:
         now = _now_ms()
         expires = now + int(window_seconds * 1000)
         expired = _T.c.expires_at <= now
+        amount = int(amount)
         stmt = (
             self._insert(_T)
-            .values(key=key, value="", attempts=1, expires_at=expires)
+            .values(key=key, value="", attempts=amount, expires_at=expires)
             .on_conflict_do_update(
                 index_elements=[_T.c.key],
                 set_={
-                    "attempts": case((expired, 1), else_=_T.c.attempts + 1),
+                    "attempts": case((expired, amount), else_=_T.c.attempts + amount),
                     "expires_at": case((expired, expires), else_=_T.c.expires_at),
                     "value": case((expired, ""), else_=_T.c.value),
                 },
@@ -146,7 +147,20 @@ class DatabaseKeyStore(KeyStore):
         with self._transaction() as session:
             row = session.execute(stmt).one()
             self._maybe_sweep(session, now)
-        return WindowHit(count=row.attempts, reset_in=max(1, _ceil_seconds(row.expires_at - now)))
+        left = max(0, row.expires_at - now)
+        return WindowHit(count=row.attempts, reset_in=max(1, _ceil_seconds(left)), reset_in_ms=left)
+
+    def renew(self, key: str, value: str, ttl_seconds: float) -> bool:
+        now = _now_ms()
+        with self._transaction() as session:
+            query = select(_T.c.value).where(self._live(key, now))
+            if not self.db.is_sqlite:
+                query = query.with_for_update()
+            current = session.execute(query).scalar()
+            if current is None or not hmac.compare_digest(current.encode(), value.encode()):
+                return False
+            session.execute(update(_T).where(_T.c.key == key).values(expires_at=now + int(ttl_seconds * 1000)))
+            return True
 
     def ping(self) -> None:
         try:

@@ -64,9 +64,17 @@ if a >= tonumber(ARGV[2]) then redis.call('DEL', KEYS[1]) return 'exhausted' end
 return 'mismatch'
 """
 
+_RENEW = """
+if redis.call('HGET', KEYS[1], 'v') == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
 _HIT = """
-local n = redis.call('HINCRBY', KEYS[1], 'a', 1)
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local n = redis.call('HINCRBY', KEYS[1], 'a', tonumber(ARGV[2]))
+if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end
 return {n, ttl}
@@ -92,6 +100,7 @@ class RedisKeyStore(KeyStore):
         self._compare_and_consume: Script = register(_COMPARE_AND_CONSUME)
         self._verify_and_consume: Script = register(_VERIFY_AND_CONSUME)
         self._hit: Script = register(_HIT)
+        self._renew: Script = register(_RENEW)
 
     def _run(self, call: Callable[[], T]) -> T:
         try:
@@ -127,9 +136,12 @@ class RedisKeyStore(KeyStore):
     def verify_and_consume(self, key: str, candidate: str, max_attempts: int) -> VerifyOutcome:
         return VerifyOutcome(self._script(self._verify_and_consume, key, candidate, int(max_attempts)))
 
-    def hit(self, key: str, window_seconds: int) -> WindowHit:
-        count, millis = self._script(self._hit, key, int(window_seconds * 1000))
-        return WindowHit(count=int(count), reset_in=max(1, _ceil_seconds(millis)))
+    def hit(self, key: str, window_seconds: float, amount: int = 1) -> WindowHit:
+        count, millis = self._script(self._hit, key, int(window_seconds * 1000), int(amount))
+        return WindowHit(count=int(count), reset_in=max(1, _ceil_seconds(millis)), reset_in_ms=max(0, int(millis)))
+
+    def renew(self, key: str, value: str, ttl_seconds: float) -> bool:
+        return bool(self._script(self._renew, key, value, int(ttl_seconds * 1000)))
 
     def ping(self) -> None:
         self._run(self.client.ping)

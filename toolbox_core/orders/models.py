@@ -13,7 +13,10 @@ from toolbox_core.db.types import JSONType
 
 #: pending_payment → placed → completed, or → canceled.
 ORDER_STATUSES = ("pending_payment", "placed", "completed", "canceled")
-PAYMENT_STATUSES = ("awaiting", "authorized", "paid", "canceled", "refunded")
+#: ``refund_pending``: a refund was requested and waits for the gateway or staff;
+#: ``refund_required``: money was captured after the order was canceled (a late capture).
+PAYMENT_STATUSES = ("awaiting", "authorized", "paid", "canceled", "partially_refunded", "refund_pending",
+                    "refund_required", "refunded")
 #: unfulfilled → fulfilled (handed over) → in_transit → delivered | returned; canceled when the
 #: shipment was canceled. Shipments (``toolbox_core.fulfillment``) move the last four.
 FULFILLMENT_STATUSES = ("unfulfilled", "fulfilled", "in_transit", "delivered", "returned", "canceled")

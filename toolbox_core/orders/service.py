@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, NotFound
 from toolbox_core.events import emit
+from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Counter, Order, OrderHistory
-from toolbox_core.payments.models import Payment
+from toolbox_core.payments.models import Payment, PaymentTransaction
 
 ORDER_NUMBER_START = 1000
 
@@ -43,15 +44,36 @@ def note(order: Order, kind: str, message: str = "", actor: str = "system") -> N
 
 def payment_of(session: Session, order_id: str, *, lock: bool = False) -> Payment | None:
     stmt = select(Payment).where(Payment.order_id == order_id)
-    return session.scalar(stmt.with_for_update() if lock else stmt)
+    return session.scalar(stmt.with_for_update().execution_options(populate_existing=True) if lock else stmt)
+
+
+def held_locks(session: Session) -> dict[tuple[str, str], Any]:
+    """The rows this session's current transaction locked ``FOR UPDATE``: ``(table, id)`` → object.
+
+    A row locked (and reloaded) once in a transaction is current until COMMIT, so a later step
+    of the same transaction (a gateway report after the plugin locked the order) uses it as it
+    is instead of locking and reloading it again. Keeping the objects here also keeps them in
+    the session's (weak) identity map.
+    """
+    transaction = session.get_transaction()
+    held = session.info.get("toolbox.locks")
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info["toolbox.locks"] = held
+    return held[1]
 
 
 def lock_order(session: Session, order_id: str) -> tuple[Order, Payment | None]:
     """Payment row, then order row, locked for update (one global lock order)."""
     payment = payment_of(session, order_id, lock=True)
-    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update()
+                           .execution_options(populate_existing=True))
     if order is None:
         raise NotFound("no such order", code="order_not_found")
+    held = held_locks(session)
+    held[("orders", order.id)] = order
+    if payment is not None:
+        held[("payments", payment.id)] = payment
     return order, payment
 
 
@@ -71,7 +93,38 @@ def cancel_in_session(session: Session, order: Order, payment: Payment | None, *
         order.payment_status = "refunded"
     note(order, "canceled", reason, actor)
     emit(session, "order.canceled", {"order_id": order.id, "number": order.number, "reason": reason,
-                                     "payment_status": order.payment_status})
+                                     "payment_status": order.payment_status, "total": order.total,
+                                     "currency": order.currency, "phone": order.phone, "locale": order.locale})
+
+
+def check_cancellable(order: Order) -> None:
+    """409 when ``order`` may no longer be canceled (already canceled, or delivered)."""
+    if order.status == "canceled":
+        raise Conflict("the order is already canceled", code="order_canceled")
+    if order.fulfillment_status == "delivered":
+        raise Conflict("a delivered order cannot be canceled", code="order_delivered")
+
+
+def payment_event(order: Order | None, payment: Payment, **extra: Any) -> dict[str, Any]:
+    """The payload of the ``payment.*`` events: the payment plus what notifiers need of the order."""
+    payload: dict[str, Any] = {"order_id": payment.order_id, "payment_id": payment.id,
+                               "provider_id": payment.provider_id}
+    if order is not None:
+        payload.update(number=order.number, total=order.total, phone=order.phone, locale=order.locale)
+    payload.update(extra)
+    return payload
+
+
+def capture_cash_in_session(session: Session, order: Order, payment: Payment, *, actor: str) -> None:
+    """Cash collected by the courier: record the capture of a pay-on-delivery payment."""
+    session.add(PaymentTransaction(id=new_id("ptx"), payment_id=payment.id, provider_id=payment.provider_id,
+                                   gateway_transaction_id=f"cash:{order.id}", kind="capture",
+                                   amount=payment.amount, currency=payment.currency, data={"actor": actor}))
+    payment.status = "captured"
+    payment.captured_amount = payment.amount
+    order.payment_status = "paid"
+    note(order, "payment_captured", "cash collected", actor)
+    emit(session, "payment.captured", payment_event(order, payment, amount=payment.amount))
 
 
 def expire_unpaid(toolbox: Any, now: datetime | None = None, limit: int = 500) -> list[str]:
@@ -184,35 +237,7 @@ class OrderService:
                     "total": total, "limit": limit, "offset": offset}
 
     # -------------------------------------------------------------- admin changes
-    def cancel(self, order_id: str, *, actor: str, reason: str = "canceled by staff") -> dict[str, Any]:
-        """Cancel; a paid order is refunded through its provider first (outside the transaction)."""
-        with self.toolbox.db.session() as session:
-            order = session.get(Order, order_id)
-            if order is None:
-                raise NotFound("no such order", code="order_not_found")
-            payment = payment_of(session, order_id)
-            self._check_cancellable(order)
-        if payment is not None and payment.status == "refunding":
-            raise Conflict("a refund of this order is in progress", code="refund_in_progress")
-        refunded = False
-        if payment is not None and payment.status == "captured":
-            from toolbox_core.payments.service import PaymentService
-
-            PaymentService(self.toolbox).refund_through_provider(payment.id, actor=actor)
-            refunded = True
-        with self.toolbox.db.transaction() as session:
-            order, payment = lock_order(session, order_id)
-            self._check_cancellable(order)
-            cancel_in_session(session, order, payment, reason=reason, actor=actor, refunded=refunded)
-        return self.get(order_id, admin=True)
-
-    @staticmethod
-    def _check_cancellable(order: Order) -> None:
-        if order.status == "canceled":
-            raise Conflict("the order is already canceled", code="order_canceled")
-        if order.fulfillment_status == "delivered":
-            raise Conflict("a delivered order cannot be canceled", code="order_delivered")
-
+    # (cancel and refunds involve the payment provider: see toolbox_core.workflows.orders)
     def fulfill(self, order_id: str, *, actor: str) -> dict[str, Any]:
         """Mark shipped/handed over: held stock becomes sold."""
         with self.toolbox.db.transaction() as session:
@@ -243,8 +268,6 @@ def is_online(toolbox: Any, payment: Payment) -> bool:
 def deliver_in_session(toolbox: Any, session: Session, order: Order, payment: Payment | None, *,
                        actor: str) -> None:
     """Mark a locked ``order`` delivered; cash on delivery is captured here, in the caller's transaction."""
-    from toolbox_core.payments.service import capture_cash_in_session
-
     if order.status != "placed" or order.fulfillment_status == "delivered":
         raise Conflict(f"cannot deliver an order that is {order.status}/{order.fulfillment_status}",
                        code="invalid_order_state")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.sessions import optional_customer, require_customer
 from toolbox_core.orders.service import OrderService
+from toolbox_core.params import Limit, Offset
 
 
 def build_router(toolbox: Any) -> APIRouter:
@@ -16,8 +17,8 @@ def build_router(toolbox: Any) -> APIRouter:
     orders = OrderService(toolbox)
 
     @router.get("", summary="The signed-in customer's orders, newest first")
-    def my_orders(customer: str = Depends(require_customer), limit: int = Query(20, ge=1, le=100),
-                  offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    def my_orders(customer: str = Depends(require_customer), limit: Limit = 20,
+                  offset: Offset = 0) -> dict[str, Any]:
         return orders.list(customer_id=customer, limit=limit, offset=offset)
 
     @router.get("/{order_id}", summary="One order: the customer's own, or a guest's with ?phone=")

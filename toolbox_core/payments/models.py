@@ -13,7 +13,11 @@ from toolbox_core.db.types import JSONType
 
 #: pending → authorized → captured → refunded; pending/authorized → canceled. ``refunding``: a
 #: kernel-initiated refund is claimed and the provider is being asked (back to captured if it fails).
-PAYMENT_STATES = ("pending", "authorized", "captured", "refunding", "canceled", "refunded")
+#: ``refund_pending``: a refund was requested from a provider that cannot refund through its API
+#: (the gateway or staff do it, then it is reported). ``refund_required``: captured after the order
+#: was canceled (late capture); the money must go back.
+PAYMENT_STATES = ("pending", "authorized", "captured", "refunding", "refund_pending", "refund_required",
+                  "canceled", "refunded")
 
 
 class Payment(TimestampMixin, Base):

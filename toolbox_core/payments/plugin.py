@@ -11,7 +11,9 @@ from toolbox_core.plugins import hookimpl
 PLUGIN_NAME = "core.payments"
 
 _PAYMENT = {"order_id": "the order paid for", "payment_id": "the kernel payment id",
-            "provider_id": "payment provider id (payme, click, cash_on_delivery...)"}
+            "provider_id": "payment provider id (payme, click, cash_on_delivery...)",
+            "number": "human-friendly order number", "total": "order total, tiyin",
+            "phone": "+998XXXXXXXXX of the order", "locale": "the shopper's locale (ru, uz)"}
 
 
 @hookimpl
@@ -28,4 +30,11 @@ def event_types() -> list[EventType]:
                   {**_PAYMENT, "amount": "tiyin"}),
         EventType("payment.canceled", "A payment will not happen (gateway cancel)", _PAYMENT),
         EventType("payment.refunded", "Money was returned to the payer", {**_PAYMENT, "amount": "tiyin"}),
+        EventType("payment.refund_requested",
+                  "Staff asked for a refund the provider cannot make through its API (e.g. Payme: start it "
+                  "in the merchant cabinet); the payment is refund_pending",
+                  {**_PAYMENT, "amount": "tiyin to return", "reason": "why"}),
+        EventType("payment.refund_required",
+                  "Money was captured after the order was canceled (late capture); it must be returned",
+                  {**_PAYMENT, "amount": "tiyin captured"}),
     ]

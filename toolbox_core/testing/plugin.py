@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,27 @@ def pg_migrated_url(pg_database_url: str) -> str:
     toolbox.migrate()
     toolbox.close()
     return pg_database_url
+
+
+class _PgPluginDatabases:
+    """One PostgreSQL database per set of enabled plugins, created on first use, emptied per test."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self.stack = stack
+        self.urls: dict[tuple[str, ...], str] = {}
+
+    def get(self, plugins: tuple[str, ...]) -> str:
+        if plugins not in self.urls:
+            self.urls[plugins] = self.stack.enter_context(fresh_pg_database())
+        else:
+            truncate_all(self.urls[plugins])
+        return self.urls[plugins]
+
+
+@pytest.fixture(scope="session")
+def _pg_plugin_databases() -> Iterator[_PgPluginDatabases]:
+    with ExitStack() as stack:
+        yield _PgPluginDatabases(stack)
 
 
 @pytest.fixture
@@ -164,7 +186,10 @@ def make_toolbox(request: pytest.FixtureRequest, tmp_path: Path, clean_env: Path
             shutil.copyfile(_sqlite_templates.get(names, plugin_settings), path)
             url = f"sqlite:///{path}"
         elif database == "postgres":
-            url = request.getfixturevalue("pg_url")
+            # The kernel-only database is shared by the session; each set of plugins gets its
+            # own, so a plugin's Alembic branch never leaks into tests run without the plugin.
+            url = request.getfixturevalue("pg_url") if not names else \
+                request.getfixturevalue("_pg_plugin_databases").get(names)
         else:
             raise ValueError("database must be 'sqlite' or 'postgres'")
         values: dict[str, Any] = {

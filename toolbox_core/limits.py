@@ -1,0 +1,84 @@
+"""Request body limits, enforced in ASGI before anything parses or authenticates a request.
+
+A body announced larger than the limit (``Content-Length``) is answered 413 at once without
+reading it; a body streamed without a length is counted as it arrives and cut off with a 413 as
+soon as it passes the limit. JSON and every other body get ``http.max_body_bytes``;
+``multipart/form-data`` (image uploads) gets ``storage.max_upload_bytes`` plus room for the
+form's own framing.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from toolbox_core.config import Settings
+from toolbox_core.errors import error_response
+
+#: Bytes a multipart form needs around its file (boundaries, part headers, a few text fields).
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def body_limit(settings: Settings, content_type: str) -> int:
+    """The largest body accepted for a request of ``content_type``."""
+    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        return settings.storage.max_upload_bytes + MULTIPART_OVERHEAD
+    return settings.http.max_body_bytes
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a streamed body passes its limit.
+
+    An ``HTTPException`` passes through FastAPI's body parsing untouched (anything else becomes
+    a 400 "error parsing the body") and the app's handler answers it in the one error shape.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, too_large_message(limit))
+        self.details = {"max_bytes": limit}
+
+
+def too_large_message(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes; send less (uploads: one image per request)"
+
+
+class BodyLimitMiddleware:
+    """413 ``payload_too_large`` for bodies over :func:`body_limit` (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        limit = body_limit(self.settings, headers.get(b"content-type", b"").decode("latin-1"))
+        request_id = scope.get("state", {}).get("request_id")
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            text = declared.decode("latin-1").strip()
+            if not text.isdigit() or len(text) > 18:
+                response = error_response(400, "bad_request", "the Content-Length header is not a number",
+                                          request_id=request_id)
+                await response(scope, receive, send)
+                return
+            if int(text) > limit:
+                response = error_response(413, "payload_too_large", too_large_message(limit),
+                                          {"max_bytes": limit}, request_id=request_id,
+                                          headers={"Connection": "close"})
+                await response(scope, receive, send)
+                return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counting_receive, send)

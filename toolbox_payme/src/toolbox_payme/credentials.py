@@ -1,0 +1,70 @@
+"""Basic auth of Payme's calls and the kassa key that ChangePassword replaces.
+
+The key in use is ``test_key`` in test mode (never the production key there) and ``key``
+otherwise. A key set by ChangePassword is stored in the database table ``payme_credentials``
+and wins over the settings, so every API process checks the same key; nothing is cached in
+process memory or written to a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from sqlalchemy import select
+
+from toolbox_core.api import Toolbox
+from toolbox_payme.models import PaymeCredential
+from toolbox_payme.settings import PaymeSettings
+
+
+class Credentials:
+    def __init__(self, toolbox: Toolbox, settings: PaymeSettings) -> None:
+        self.toolbox = toolbox
+        self.settings = settings
+
+    @property
+    def name(self) -> str:
+        """Which key is in use: ``test_key`` in test mode, ``key`` otherwise."""
+        return "test_key" if self.settings.test_mode else "key"
+
+    def current(self) -> str | None:
+        with self.toolbox.db.session() as session:
+            stored = session.scalar(select(PaymeCredential.value).where(PaymeCredential.name == self.name))
+        if stored:
+            return stored
+        configured = self.settings.test_key if self.settings.test_mode else self.settings.key
+        return configured.get_secret_value() if configured is not None else None
+
+    def verify(self, authorization: str | None) -> bool:
+        """``Authorization: Basic base64(login:key)``; login and key compared in constant time."""
+        if not authorization or len(authorization) > 1024:
+            return False
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return False
+        login, sep, password = decoded.partition(":")
+        key = self.current()
+        if not sep or key is None:
+            return False
+        login_ok = hmac.compare_digest(login.encode(), self.settings.login.encode())
+        key_ok = hmac.compare_digest(password.encode(), key.encode())
+        return login_ok and key_ok
+
+    def change(self, new_key: str) -> bool:
+        """Store ``new_key`` for the key in use; ``False`` when it equals the current one."""
+        current = self.current()
+        if current is not None and hmac.compare_digest(current.encode(), new_key.encode()):
+            return False
+        with self.toolbox.db.transaction() as session:
+            row = session.get(PaymeCredential, self.name, with_for_update=True)
+            if row is None:
+                session.add(PaymeCredential(name=self.name, value=new_key, changes=1))
+            else:
+                row.value, row.changes = new_key, row.changes + 1
+        return True

@@ -1,0 +1,38 @@
+"""``toolbox doctor`` checks for Payme: keys, mode, tables, fiscal codes. No secret is printed."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from toolbox_core.api import DoctorCheck, Toolbox
+from toolbox_payme.credentials import Credentials
+from toolbox_payme.models import PaymeTransaction
+from toolbox_payme.settings import PaymeSettings
+
+KEY_LENGTH = 36  # Payme kassa keys are 36 characters
+
+
+def checks(toolbox: Toolbox, settings: PaymeSettings) -> list[DoctorCheck]:
+    result = [
+        DoctorCheck("payme: mode", True,
+                    "test mode (sandbox keys, test.paycom.uz)" if settings.test_mode
+                    else "production (checkout.paycom.uz)"),
+    ]
+    try:
+        with toolbox.db.session() as session:
+            session.scalar(select(func.count()).select_from(PaymeTransaction))
+        result.append(DoctorCheck("payme: tables", True, "payme_transactions is migrated"))
+        key = Credentials(toolbox, settings).current()
+        name = "TOOLBOX_PAYME__TEST_KEY" if settings.test_mode else "TOOLBOX_PAYME__KEY"
+        if key is None:
+            result.append(DoctorCheck("payme: key", False, f"no key for this mode: set {name}"))
+        else:
+            result.append(DoctorCheck("payme: key", len(key) == KEY_LENGTH,
+                                      "the kassa key is set" if len(key) == KEY_LENGTH else
+                                      f"the kassa key is {len(key)} characters, Payme issues {KEY_LENGTH}"))
+    except Exception as exc:
+        result.append(DoctorCheck("payme: tables", False, f"cannot read payme tables ({type(exc).__name__}): "
+                                                          "run toolbox migrate"))
+    result.append(DoctorCheck("payme: callback", True,
+                              f"set the endpoint URL in the kassa to https://<your host>{settings.callback_path}"))
+    return result

@@ -1,0 +1,381 @@
+"""The Merchant API methods Payme calls, as a state machine over ``payme_transactions``.
+
+Every method runs in ONE database transaction that locks the Payme transaction row, then the
+kernel's payment and order rows (``order_view_in_session(..., lock=True)``), so two identical
+calls arriving at once give one transaction and identical answers. Replies are built from the
+stored row: a repeated call gets the same ``create_time`` / ``perform_time`` / ``cancel_time``.
+
+States: 1 created (the order is reserved and awaiting payment), 2 performed (paid), -1 cancelled
+before perform (the order is cancelled, its stock released), -2 cancelled after perform (the
+money was returned, the kernel records the refund). A state-1 transaction older than 12 h,
+counted from Payme's own ``time``, is cancelled with reason 4 and answered with -31008.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from toolbox_core.api import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OrderView,
+    PaymentService,
+    Toolbox,
+    ToolboxError,
+    new_id,
+    order_view_in_session,
+)
+from toolbox_payme import errors as e
+from toolbox_payme.credentials import Credentials
+from toolbox_payme.models import (
+    CANCELED,
+    CANCELED_AFTER_PERFORM,
+    CREATED,
+    PERFORMED,
+    PaymeTransaction,
+)
+from toolbox_payme.receipt import receipt_detail
+from toolbox_payme.settings import PaymeSettings
+
+log = logging.getLogger("toolbox.payme")
+
+PROVIDER_ID = "payme"
+#: A created transaction is cancelled 12 h after its creation in Payme (``params.time``).
+TIMEOUT_MS = 43_200_000
+#: Cancel reasons of the protocol.
+REASONS = frozenset({1, 2, 3, 4, 5, 10})
+REASON_TIMEOUT = 4
+#: Bounds on what Payme may send.
+MAX_ID_LENGTH = 64
+MAX_STATEMENT_ROWS = 10_000
+MAX_JSON_FIELD_BYTES = 8 * 1024
+MAX_AMOUNT = 10**15
+
+
+def now_ms() -> int:
+    """Now, in Unix milliseconds (13 digits)."""
+    return time.time_ns() // 1_000_000
+
+
+class Merchant:
+    """Answers one JSON-RPC call: ``dispatch(method, params)`` returns ``result`` or raises ``PaymeError``."""
+
+    def __init__(self, toolbox: Toolbox, settings: PaymeSettings, credentials: Credentials) -> None:
+        self.toolbox = toolbox
+        self.settings = settings
+        self.credentials = credentials
+        self.payments = PaymentService(toolbox)
+        self.methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "CheckPerformTransaction": self.check_perform_transaction,
+            "CreateTransaction": self.create_transaction,
+            "PerformTransaction": self.perform_transaction,
+            "CancelTransaction": self.cancel_transaction,
+            "CheckTransaction": self.check_transaction,
+            "GetStatement": self.get_statement,
+            "SetFiscalData": self.set_fiscal_data,
+            "ChangePassword": self.change_password,
+        }
+
+    def dispatch(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        handler = self.methods.get(method)
+        if handler is None:
+            raise e.PaymeError(e.METHOD_NOT_FOUND, data=method[:100])
+        return handler(params)
+
+    # ------------------------------------------------------------------ methods
+    def check_perform_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+        amount, number = self._amount(params), self._account(params)
+        with self.toolbox.db.session() as session:
+            view = self._order(session, number, lock=False)
+            self._check_payable(view, amount)
+            return {"allow": True, "detail": receipt_detail(view)}
+
+    def create_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+        payme_id, payme_time = self._payme_id(params), self._timestamp(params, "time")
+        amount, number = self._amount(params), self._account(params)
+        account = self._bounded_json(params["account"], "account")
+        for attempt in range(2):
+            try:
+                return self._committed(lambda session: self._create(session, payme_id, payme_time, amount, number,
+                                                                    account))
+            except IntegrityError:
+                # A concurrent call inserted the same Payme id (or an open transaction for the
+                # order) between our check and our insert: the retry answers from its row.
+                if attempt:
+                    raise e.PaymeError(e.CANNOT_PERFORM) from None
+        raise AssertionError("unreachable")
+
+    def perform_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+        payme_id = self._payme_id(params)
+        return self._committed(lambda session: self._perform(session, payme_id))
+
+    def cancel_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+        payme_id = self._payme_id(params)
+        reason = params.get("reason")
+        if isinstance(reason, bool) or not isinstance(reason, int) or reason not in REASONS:
+            raise e.PaymeError(e.INVALID_REQUEST, data="reason")
+        return self._committed(lambda session: self._cancel(session, payme_id, reason))
+
+    def check_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+        payme_id = self._payme_id(params)
+        with self.toolbox.db.session() as session:
+            tx = self._find(session, payme_id, lock=False)
+            return {"create_time": tx.create_time, "perform_time": tx.perform_time, "cancel_time": tx.cancel_time,
+                    "transaction": tx.id, "state": tx.state, "reason": tx.reason}
+
+    def get_statement(self, params: dict[str, Any]) -> dict[str, Any]:
+        start, end = self._timestamp(params, "from", allow_zero=True), self._timestamp(params, "to", allow_zero=True)
+        if start > end:
+            raise e.PaymeError(e.INVALID_REQUEST, data="from")
+        with self.toolbox.db.session() as session:
+            rows = session.scalars(select(PaymeTransaction)
+                                   .where(PaymeTransaction.payme_time >= start, PaymeTransaction.payme_time <= end)
+                                   .order_by(PaymeTransaction.payme_time, PaymeTransaction.create_time)
+                                   .limit(MAX_STATEMENT_ROWS))
+            return {"transactions": [statement_record(tx) for tx in rows]}
+
+    def set_fiscal_data(self, params: dict[str, Any]) -> dict[str, Any]:
+        payme_id = self._payme_id(params)
+        kind = params.get("type")
+        if kind not in ("PERFORM", "CANCEL"):
+            raise e.PaymeError(e.INVALID_REQUEST, data="type")
+        fiscal = params.get("fiscal_data")
+        if not isinstance(fiscal, dict):
+            raise e.PaymeError(e.INVALID_REQUEST, data="fiscal_data")
+        fiscal = self._bounded_json(fiscal, "fiscal_data")
+        with self.toolbox.db.transaction() as session:
+            tx = session.scalar(select(PaymeTransaction).where(PaymeTransaction.payme_id == payme_id)
+                                .with_for_update())
+            if tx is None:
+                raise e.PaymeError(e.RECEIPT_NOT_FOUND)
+            if kind == "PERFORM":
+                tx.fiscal_perform = fiscal
+            else:
+                tx.fiscal_cancel = fiscal
+        return {"success": True}
+
+    def change_password(self, params: dict[str, Any]) -> dict[str, Any]:
+        password = params.get("password")
+        if not isinstance(password, str) or not password.strip() or len(password) > 256:
+            raise e.PaymeError(e.ORDER_NOT_FOUND, data="password")
+        if not self.credentials.change(password):
+            raise e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
+        log.info("payme: the kassa key was changed by ChangePassword")
+        return {"success": True}
+
+    # ------------------------------------------------------------------ state changes
+    def _create(self, session: Session, payme_id: str, payme_time: int, amount: int, number: str,
+                account: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
+        tx = self._lock(session, payme_id)
+        if tx is None:
+            view = self._order(session, number, lock=True)
+            tx = self._lock(session, payme_id)  # again, now that the order is ours
+        if tx is not None:
+            if tx.state != CREATED:
+                return e.PaymeError(e.CANNOT_PERFORM)
+            if self._expired(tx):
+                self._expire(session, tx)
+                return e.PaymeError(e.CANNOT_PERFORM)
+            return {"create_time": tx.create_time, "transaction": tx.id, "state": tx.state}
+        self._check_payable(view, amount)
+        now = now_ms()
+        if payme_time + TIMEOUT_MS <= now:
+            return e.PaymeError(e.CANNOT_PERFORM)
+        assert view.payment is not None
+        tx = PaymeTransaction(id=new_id("pmt"), payme_id=payme_id, payme_time=payme_time, amount=amount,
+                              account=account, order_id=view.id, order_number=view.number,
+                              payment_id=view.payment.id, state=CREATED, reason=None, create_time=now,
+                              perform_time=0, cancel_time=0)
+        session.add(tx)
+        session.flush()
+        hold_until = datetime.fromtimestamp((payme_time + TIMEOUT_MS) / 1000, UTC)
+        self._kernel(lambda: self.payments.authorize_in_session(
+            session, PROVIDER_ID, view.payment.id, gateway_transaction_id=payme_id, amount=amount,
+            hold_until=hold_until, data={"payme_time": payme_time}))
+        log.info("payme: transaction %s created for order %s", payme_id, view.number)
+        return {"create_time": tx.create_time, "transaction": tx.id, "state": tx.state}
+
+    def _perform(self, session: Session, payme_id: str) -> dict[str, Any] | e.PaymeError:
+        tx = self._find(session, payme_id, lock=True)
+        if tx.state == PERFORMED:
+            return self._perform_result(tx)
+        if tx.state != CREATED:
+            return e.PaymeError(e.CANNOT_PERFORM)
+        if self._expired(tx):
+            self._expire(session, tx)
+            return e.PaymeError(e.CANNOT_PERFORM)
+        view = self._order(session, tx.order_id, lock=True, by_number=False)
+        if view.status == "canceled" or view.payment is None or view.payment.status not in ("pending", "authorized"):
+            # The order was cancelled meanwhile: refuse, so Payme does not take the money.
+            return e.PaymeError(e.CANNOT_PERFORM)
+        # An order whose total changed since CreateTransaction is not paid with the old amount.
+        self._kernel(lambda: self.payments.capture_in_session(
+            session, PROVIDER_ID, tx.payment_id, gateway_transaction_id=payme_id, amount=tx.amount),
+            amount_error=e.CANNOT_PERFORM)
+        tx.state, tx.perform_time = PERFORMED, now_ms()
+        log.info("payme: transaction %s performed, order %s paid", payme_id, tx.order_number)
+        return self._perform_result(tx)
+
+    def _cancel(self, session: Session, payme_id: str, reason: int) -> dict[str, Any] | e.PaymeError:
+        tx = self._find(session, payme_id, lock=True)
+        if tx.state in (CANCELED, CANCELED_AFTER_PERFORM):
+            return self._cancel_result(tx)
+        if tx.state == CREATED:
+            self._kernel_cancel(session, tx, f"payme: cancelled (reason {reason})")
+            tx.state = CANCELED
+        else:
+            view = self._order(session, tx.order_id, lock=True, by_number=False)
+            if not self._may_cancel_performed(view):
+                return e.PaymeError(e.CANNOT_CANCEL)
+            self._kernel(lambda: self.payments.refund_in_session(
+                session, PROVIDER_ID, tx.payment_id, gateway_transaction_id=payme_id, amount=tx.amount,
+                data={"reason": reason}), tolerate=("payment_refunded",), amount_error=e.CANNOT_PERFORM)
+            tx.state = CANCELED_AFTER_PERFORM
+        tx.reason, tx.cancel_time = reason, now_ms()
+        log.info("payme: transaction %s cancelled (state %s, reason %s)", payme_id, tx.state, reason)
+        return self._cancel_result(tx)
+
+    def _expire(self, session: Session, tx: PaymeTransaction) -> None:
+        self._kernel_cancel(session, tx, "payme: 12 h timeout")
+        tx.state, tx.reason, tx.cancel_time = CANCELED, REASON_TIMEOUT, now_ms()
+        log.info("payme: transaction %s expired", tx.payme_id)
+
+    def _kernel_cancel(self, session: Session, tx: PaymeTransaction, reason: str) -> None:
+        # The order may already be cancelled (expiry job, staff): the Payme side still closes.
+        self._kernel(lambda: self.payments.cancel_in_session(
+            session, PROVIDER_ID, tx.payment_id, gateway_transaction_id=tx.payme_id, reason=reason),
+            tolerate=("payment_canceled", "payment_refunded", "refund_in_progress", "payment_refund_required"))
+
+    # ------------------------------------------------------------------ helpers
+    def _committed(self, change: Callable[[Session], dict[str, Any] | e.PaymeError]) -> dict[str, Any]:
+        """Run ``change`` in one transaction; an error it *returns* is answered after COMMIT
+        (so a timeout cancellation is kept), one it *raises* rolls everything back."""
+        with self.toolbox.db.transaction() as session:
+            outcome = change(session)
+        if isinstance(outcome, e.PaymeError):
+            raise outcome
+        return outcome
+
+    @staticmethod
+    def _kernel(call: Callable[[], Any], tolerate: tuple[str, ...] = (), amount_error: int = e.WRONG_AMOUNT) -> Any:
+        """A kernel report; its refusals become Merchant API errors."""
+        try:
+            return call()
+        except InvalidInput as exc:
+            raise e.PaymeError(amount_error if exc.code == "amount_mismatch" else e.CANNOT_PERFORM) from exc
+        except Conflict as exc:
+            if exc.code in tolerate:
+                return None
+            raise e.PaymeError(e.CANNOT_PERFORM) from exc
+        except NotFound as exc:
+            raise e.PaymeError(e.TRANSACTION_NOT_FOUND) from exc
+        except ToolboxError as exc:
+            raise e.PaymeError(e.SYSTEM_ERROR) from exc
+
+    def _order(self, session: Session, key: str, *, lock: bool, by_number: bool = True) -> OrderView:
+        """The order the payer named (by its number) or a transaction belongs to (by id)."""
+        try:
+            view = order_view_in_session(session, key, lock=lock)
+        except NotFound:
+            raise e.PaymeError(e.ORDER_NOT_FOUND, data=self.settings.account_field) from None
+        if key != (view.number if by_number else view.id):
+            raise e.PaymeError(e.ORDER_NOT_FOUND, data=self.settings.account_field)
+        return view
+
+    def _check_payable(self, view: OrderView, amount: int) -> None:
+        if view.payment is None or view.payment.provider_id != PROVIDER_ID:
+            raise e.PaymeError(e.ORDER_NOT_FOUND, data=self.settings.account_field)
+        if amount != view.total or amount != view.payment.amount:
+            raise e.PaymeError(e.WRONG_AMOUNT)
+        # ``authorized``: a Payme transaction of this order is open (one active per order);
+        # ``captured`` / ``canceled``...: the order is paid or gone.
+        if view.status != "pending_payment" or view.payment.status != "pending":
+            raise e.PaymeError(e.CANNOT_PERFORM)
+
+    def _may_cancel_performed(self, view: OrderView) -> bool:
+        policy = self.settings.cancel_performed
+        if policy == "never":
+            return False
+        if policy == "until_delivered":
+            return view.fulfillment_status != "delivered" and view.status != "completed"
+        return True
+
+    @staticmethod
+    def _lock(session: Session, payme_id: str) -> PaymeTransaction | None:
+        return session.scalar(select(PaymeTransaction).where(PaymeTransaction.payme_id == payme_id)
+                              .with_for_update().execution_options(populate_existing=True))
+
+    def _find(self, session: Session, payme_id: str, *, lock: bool) -> PaymeTransaction:
+        tx = self._lock(session, payme_id) if lock else session.scalar(
+            select(PaymeTransaction).where(PaymeTransaction.payme_id == payme_id))
+        if tx is None:
+            raise e.PaymeError(e.TRANSACTION_NOT_FOUND)
+        return tx
+
+    @staticmethod
+    def _expired(tx: PaymeTransaction) -> bool:
+        return now_ms() > tx.payme_time + TIMEOUT_MS
+
+    @staticmethod
+    def _perform_result(tx: PaymeTransaction) -> dict[str, Any]:
+        return {"transaction": tx.id, "perform_time": tx.perform_time, "state": tx.state}
+
+    @staticmethod
+    def _cancel_result(tx: PaymeTransaction) -> dict[str, Any]:
+        return {"transaction": tx.id, "cancel_time": tx.cancel_time, "state": tx.state}
+
+    # ------------------------------------------------------------------ parameter checks
+    @staticmethod
+    def _payme_id(params: dict[str, Any]) -> str:
+        value = params.get("id")
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+            raise e.PaymeError(e.INVALID_REQUEST, data="id")
+        return value
+
+    @staticmethod
+    def _timestamp(params: dict[str, Any], name: str, *, allow_zero: bool = False) -> int:
+        value = params.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1) \
+                or value >= 10**14:
+            raise e.PaymeError(e.INVALID_REQUEST, data=name)
+        return value
+
+    @staticmethod
+    def _amount(params: dict[str, Any]) -> int:
+        value = params.get("amount")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_AMOUNT:
+            raise e.PaymeError(e.WRONG_AMOUNT)
+        return value
+
+    def _account(self, params: dict[str, Any]) -> str:
+        field = self.settings.account_field
+        account = params.get("account")
+        value = account.get(field) if isinstance(account, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip() or len(value) > 20:
+            raise e.PaymeError(e.ORDER_NOT_FOUND, data=field)
+        return value.strip()
+
+    @staticmethod
+    def _bounded_json(value: Any, name: str) -> dict[str, Any]:
+        if not isinstance(value, dict) or len(json.dumps(value, ensure_ascii=False)) > MAX_JSON_FIELD_BYTES:
+            raise e.PaymeError(e.INVALID_REQUEST, data=name)
+        return value
+
+
+def statement_record(tx: PaymeTransaction) -> dict[str, Any]:
+    """One GetStatement entry (Payme's Transaction type), from the stored row."""
+    return {"id": tx.payme_id, "time": tx.payme_time, "amount": tx.amount, "account": tx.account,
+            "create_time": tx.create_time, "perform_time": tx.perform_time, "cancel_time": tx.cancel_time,
+            "transaction": tx.id, "state": tx.state, "reason": tx.reason, "receivers": None}
