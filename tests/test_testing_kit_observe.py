@@ -38,7 +38,7 @@ def test_start_worker_delivers_events_in_the_background(toolbox: Any, start_work
     worker = start_worker(toolbox)
     InventoryService(toolbox).set_levels([StockLevel("TEA-1", 3)], source="acme")
     received = recorder.wait(2, timeout=10)  # no drain: the background worker delivers them
-    assert [event.payload["reason"] for event in received] == ["admin", "acme"]  # add_variant's, then ours
+    assert sorted(event.payload["reason"] for event in received) == ["acme", "admin"]  # ours and add_variant's
     worker.drain()
     assert len(recorder.events) == 2, "each event is delivered once"
 
