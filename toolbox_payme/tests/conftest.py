@@ -78,7 +78,8 @@ def make_payme_store(make_toolbox: Callable[..., Any], serve_fake: Callable[...,
 
     def factory(database: str = "sqlite", **overrides: Any) -> PaymeStore:
         settings = {"merchant_id": MERCHANT_ID, "key": KEY, "test_key": TEST_KEY, "test_mode": True, **overrides}
-        toolbox = make_toolbox(plugins=["payme"], plugin_settings={"payme": settings}, database=database)
+        toolbox = make_toolbox(plugins=["payme"], plugin_settings={"payme": settings}, database=database,
+                               storefront_origins=["https://shop.uz"])
         url = serve_fake(store_app(toolbox))
         key = TEST_KEY if settings["test_mode"] else KEY
         store = PaymeStore(toolbox, url, httpx.Client(base_url=url, timeout=10),

@@ -1,0 +1,192 @@
+"""HTTP: Click's SHOP API callbacks (``/click/prepare``, ``/click/complete``, ``/click/callback``)
+and the admin API (``/admin/click/...``).
+
+The callback router answers every error itself in Click's flat shape (HTTP 200, integer
+``error``), never the kernel's JSON error envelope: Click reads only ``error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, or_, select
+
+from toolbox_click.merchant_api import ClickApiError, ClickMerchantApi, ClickUnavailable
+from toolbox_click.models import CLICK_STATUSES, ClickInvoice, ClickTransaction
+from toolbox_click.protocol import (
+    COMPLETE,
+    MAX_BODY_BYTES,
+    PREPARE,
+    ClickCode,
+    ClickError,
+    parse_form,
+    reply,
+)
+from toolbox_click.settings import ClickSettings
+from toolbox_click.shop import ClickShop
+from toolbox_core.api import (
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    ToolboxError,
+    get_order_view,
+    normalize_phone,
+    own_error_route,
+    require_admin,
+    utcnow,
+)
+
+log = logging.getLogger("toolbox.click")
+
+
+def _click_error_reply(request: Request, exc: Exception) -> Response:
+    """Anything that escaped the handler (the request itself was parsed and answered by the
+    shop): our own failure to update the order, -7. The kernel logs unexpected ones."""
+    code = ClickCode.FAILED_TO_UPDATE_USER
+    return JSONResponse({"error": int(code), "error_note": code.note}, status_code=200)
+
+
+async def bounded_body(request: Request) -> bytes:
+    """The request body, read only up to ``MAX_BODY_BYTES`` (a larger one is -8, never buffered)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ClickError(ClickCode.BAD_REQUEST, "request too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ClickError(ClickCode.BAD_REQUEST, "request too large")
+    return bytes(body)
+
+
+def shop_router(toolbox: Any, settings: ClickSettings) -> APIRouter:
+    """``POST /click/prepare``, ``/click/complete`` and ``/click/callback`` (dispatch on ``action``)."""
+    router = APIRouter(prefix="/click", tags=["click: SHOP API"], route_class=own_error_route(_click_error_reply))
+    shop = ClickShop(toolbox, settings)
+
+    async def answer(request: Request, endpoint_action: int | None) -> JSONResponse:
+        try:
+            fields = parse_form(await bounded_body(request))
+        except ClickError as exc:
+            return JSONResponse(reply({}, exc.code, note=exc.note), status_code=200)
+        return JSONResponse(await run_in_threadpool(shop.handle, fields, endpoint_action), status_code=200)
+
+    @router.post("/prepare", summary="Click Prepare (action=0), form fields; flat JSON reply")
+    async def prepare(request: Request) -> JSONResponse:
+        return await answer(request, PREPARE)
+
+    @router.post("/complete", summary="Click Complete (action=1), form fields; flat JSON reply")
+    async def complete(request: Request) -> JSONResponse:
+        return await answer(request, COMPLETE)
+
+    @router.post("/callback", summary="Click Prepare or Complete, by the action field")
+    async def callback(request: Request) -> JSONResponse:
+        return await answer(request, None)
+
+    return router
+
+
+class InvoiceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: The payer's phone (``+998XXXXXXXXX``); the order's phone when omitted.
+    phone: str | None = Field(None, min_length=9, max_length=20)
+
+
+def _row(row: ClickTransaction) -> dict[str, Any]:
+    return {
+        "id": row.id, "click_trans_id": row.click_trans_id, "click_paydoc_id": row.click_paydoc_id,
+        "order_id": row.order_id, "order_number": row.merchant_trans_id, "payment_id": row.payment_id,
+        "amount": row.amount, "status": row.status, "click_error": row.click_error,
+        "click_error_note": row.click_error_note, "reversal_status": row.reversal_status,
+        "reversal_note": row.reversal_note, "created_at": row.created_at.isoformat(),
+        "confirmed_at": row.confirmed_at.isoformat() if row.confirmed_at else None,
+        "cancelled_at": row.cancelled_at.isoformat() if row.cancelled_at else None,
+        "reversed_at": row.reversed_at.isoformat() if row.reversed_at else None,
+    }
+
+
+def admin_router(toolbox: Any, api: ClickMerchantApi) -> APIRouter:
+    """``GET /admin/click/transactions`` (+ ``/{id}/click-status``) and
+    ``POST /admin/click/orders/{number}/invoice``."""
+    router = APIRouter(prefix="/admin/click", tags=["admin: click"])
+
+    @router.get("/transactions", dependencies=[Depends(require_admin("payments:read"))],
+                summary="Click payment attempts, newest first, by order, status and date")
+    def transactions(order: str | None = Query(None, min_length=1, max_length=40,
+                                               description="order id or number"),
+                     status: Literal["prepared", "confirmed", "cancelled", "reversed"] | None = None,
+                     created_from: datetime | None = Query(None, alias="from"),
+                     created_to: datetime | None = Query(None, alias="to"),
+                     limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=100_000)) -> dict[str, Any]:
+        assert status is None or status in CLICK_STATUSES
+        query = select(ClickTransaction)
+        if order is not None:
+            query = query.where(or_(ClickTransaction.order_id == order, ClickTransaction.merchant_trans_id == order))
+        if status is not None:
+            query = query.where(ClickTransaction.status == status)
+        if created_from is not None:
+            query = query.where(ClickTransaction.created_at >= created_from)
+        if created_to is not None:
+            query = query.where(ClickTransaction.created_at <= created_to)
+        with toolbox.db.session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = session.scalars(query.order_by(ClickTransaction.created_at.desc(), ClickTransaction.id.desc())
+                                   .limit(limit).offset(offset)).all()
+            return {"items": [_row(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+    @router.get("/transactions/{transaction_id}/click-status", dependencies=[Depends(require_admin("payments:read"))],
+                summary="Ask Click (Merchant API payment/status) what it knows of this attempt")
+    def click_status(transaction_id: int = Path(ge=1, le=2**63 - 1)) -> dict[str, Any]:
+        with toolbox.db.session() as session:
+            row = session.get(ClickTransaction, transaction_id)
+            if row is None:
+                raise NotFound("no such Click transaction", code="click_transaction_not_found")
+            click_trans_id, ours = row.click_trans_id, _row(row)
+        try:
+            answer = api.payment_status(click_trans_id)
+        except ClickUnavailable as exc:
+            raise ServiceUnavailable("Click is unreachable; try again", code="click_unavailable") from exc
+        except ClickApiError as exc:
+            raise ToolboxError(f"Click refused: {exc}", code="click_refused", status=502,
+                               details={"error_code": exc.error_code}) from exc
+        return {"transaction": ours, "click": {"payment_id": answer.get("payment_id"),
+                                               "payment_status": answer.get("payment_status"),
+                                               "error_note": answer.get("error_note")}}
+
+    @router.post("/orders/{number}/invoice", status_code=201, dependencies=[Depends(require_admin("payments:write"))],
+                 summary="Send the payer a Click invoice for an unpaid Click order (pay by phone)")
+    def invoice(number: str, body: InvoiceBody | None = None) -> dict[str, Any]:
+        if len(number) > 20:
+            raise NotFound("no such order", code="order_not_found")
+        view = get_order_view(toolbox, number)
+        if view.number != number:
+            raise NotFound("no such order", code="order_not_found")
+        if view.payment is None or view.payment.provider_id != "click":
+            raise Conflict("this order is not paid with Click", code="not_a_click_order")
+        if view.status != "pending_payment" or view.payment.status not in ("pending", "authorized"):
+            raise Conflict(f"the order is {view.status} and its payment {view.payment.status}",
+                           code="order_not_payable")
+        phone = normalize_phone(body.phone) if body and body.phone else view.phone
+        try:
+            answer = api.create_invoice(amount=view.payment.amount, phone=phone, merchant_trans_id=view.number)
+        except ClickUnavailable as exc:
+            raise ServiceUnavailable("Click is unreachable; try again", code="click_unavailable") from exc
+        except ClickApiError as exc:
+            raise ToolboxError(f"Click refused the invoice: {exc}", code="click_refused", status=502,
+                               details={"error_code": exc.error_code}) from exc
+        invoice_id = answer.get("invoice_id")
+        if not isinstance(invoice_id, int) or isinstance(invoice_id, bool):
+            raise ToolboxError("Click answered without an invoice id", code="click_bad_reply", status=502)
+        with toolbox.db.transaction() as session:
+            session.add(ClickInvoice(invoice_id=invoice_id, order_id=view.id, merchant_trans_id=view.number,
+                                     phone=phone, amount=view.payment.amount, created_at=utcnow()))
+        return {"invoice_id": invoice_id, "order_number": view.number, "phone": phone,
+                "amount": view.payment.amount}
+
+    return router
