@@ -32,7 +32,8 @@ def make_store(make_toolbox: Callable[..., Any], serve_fake: Callable[..., str],
 
     def factory(database: str = "sqlite", **settings: Any) -> Store:
         api_url = serve_fake(fake_click.app) + "/v2/merchant/"
-        toolbox = make_toolbox(["click"], {"click": click_settings(api_url, **settings)}, database=database)
+        toolbox = make_toolbox(["click"], {"click": click_settings(api_url, **settings)}, database=database,
+                               storefront_origins=["https://shop.example"])
         url = serve_fake(store_app(toolbox))
         http = httpx.Client(timeout=30)
         return Store(toolbox, url, http, ClickSide(url, http))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from toolbox_core.admin.auth import require_admin
 from toolbox_core.inventory import service as inventory
+from toolbox_core.inventory.locations import DEFAULT_LOCATION_CODE
 from toolbox_core.providers import StockLevel
 
 
@@ -17,7 +18,7 @@ class LevelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: str = Field(min_length=1, max_length=100)
     stocked: StrictInt = Field(ge=0, le=10**9)
-    location_code: str = Field(inventory.DEFAULT_LOCATION_CODE, min_length=1, max_length=64)
+    location_code: str = Field(DEFAULT_LOCATION_CODE, min_length=1, max_length=64)
 
 
 class LevelsIn(BaseModel):

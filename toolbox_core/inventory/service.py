@@ -22,8 +22,6 @@ from toolbox_core.ids import new_id
 from toolbox_core.inventory.models import InventoryLevel, InventoryReservation, StockLocation
 from toolbox_core.providers import StockLevel
 
-DEFAULT_LOCATION_CODE = "default"
-
 
 class OutOfStock(Conflict):
     code = "out_of_stock"
@@ -63,19 +61,6 @@ def levels(session: Session, sku: str) -> list[LevelView]:
         .order_by(StockLocation.code)
     ).all()
     return [LevelView(level.sku, code, level.stocked, level.reserved) for level, code in rows]
-
-
-def location_id(session: Session, code: str = DEFAULT_LOCATION_CODE, *, create: bool = True) -> str:
-    """The id of the stock location ``code`` (created on first use)."""
-    found = session.scalar(select(StockLocation.id).where(StockLocation.code == code))
-    if found:
-        return found
-    if not create:
-        raise InvalidInput(f"unknown stock location {code!r}", code="unknown_location")
-    loc = StockLocation(id=new_id("sloc"), code=code, name=code)
-    session.add(loc)
-    session.flush()
-    return loc.id
 
 
 def _lock_levels(session: Session, skus: list[str]) -> list[tuple[str, str, int]]:

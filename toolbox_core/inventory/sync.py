@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import InvalidInput
 from toolbox_core.events import emit
+from toolbox_core.inventory.locations import location_id
 from toolbox_core.inventory.models import StockLocation
 from toolbox_core.jobs.progress import Progress
 from toolbox_core.providers import StockBatch, StockLevel
@@ -148,7 +149,6 @@ def _rows_params(dialect: str, rows: list[tuple[str, str, int]]) -> dict[str, An
 
 
 def _location_ids(session: Session, codes: set[str], *, create: bool) -> dict[str, str]:
-    from toolbox_core.inventory.service import location_id
 
     found = dict(session.execute(select(StockLocation.code, StockLocation.id)
                                  .where(StockLocation.code.in_(codes))).all())
