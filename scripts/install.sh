@@ -7,7 +7,8 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+# setuptools>=77 in the venv: the packaging tests build wheels without build isolation (fast).
+.venv/bin/python -m pip install --quiet --upgrade pip "setuptools>=77"
 extras=""
 if [ "${1:-}" = "--dev" ]; then extras="[dev]"; fi
 # constraints.txt pins every third-party package to the versions the test suite passed with,
@@ -22,5 +23,5 @@ fi
 # The five integrations are installed editable, like the kernel: they are developed here.
 .venv/bin/python -m pip install --quiet "${constraint_args[@]}" -e ".${extras}" \
   -e ./toolbox_payme -e ./toolbox_click -e ./toolbox_bts -e ./toolbox_eskiz -e ./toolbox_moysklad
-# The example plugin is installed like any outside package: from its folder, not editable.
-.venv/bin/python -m pip install --quiet "${constraint_args[@]}" ./plugins/example
+# The example plugins are installed like any outside package: from their folders, not editable.
+.venv/bin/python -m pip install --quiet "${constraint_args[@]}" ./plugins/example ./plugins/telegram

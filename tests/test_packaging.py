@@ -12,19 +12,23 @@ INTEGRATIONS = ["payme", "click", "bts", "eskiz", "moysklad"]
 
 
 def test_pip_wheel_builds_the_kernel_every_integration_and_the_example(tmp_path: Path) -> None:
-    sources = [REPO, *(REPO / f"toolbox_{n}" for n in INTEGRATIONS), REPO / "plugins/example"]
+    sources = [REPO, *(REPO / f"toolbox_{n}" for n in INTEGRATIONS), REPO / "plugins/example",
+               REPO / "plugins/telegram"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), *map(str, sources)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), *map(str, sources)],
         check=True,
     )
     wheels = {p.name.split("-")[0]: p for p in tmp_path.glob("*.whl")}
-    assert set(wheels) == {"toolbox_core", *(f"toolbox_{n}" for n in INTEGRATIONS), "toolbox_example"}
+    assert set(wheels) == {"toolbox_core", *(f"toolbox_{n}" for n in INTEGRATIONS), "toolbox_example",
+                           "toolbox_telegram"}
 
     core = zipfile.ZipFile(wheels["toolbox_core"]).namelist()
     assert "toolbox_core/migrations/env.py" in core
     assert "toolbox_core/migrations/script.py.mako" in core
     assert any(n.startswith("toolbox_core/migrations/versions/0001") for n in core)
     assert not any(n.startswith(("toolbox_payme/", "tests/", "benchmarks/")) for n in core)
+    assert "toolbox_core/scaffold/templates/common/pyproject.toml.tmpl" in core, "scaffold templates are package data"
+    assert "toolbox_core/scaffold/templates/payment/provider.py.tmpl" in core
 
     for name in INTEGRATIONS:
         wheel = zipfile.ZipFile(wheels[f"toolbox_{name}"])

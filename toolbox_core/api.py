@@ -19,6 +19,8 @@ Everything a plugin needs:
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
   ``optional_customer`` and ``require_customer`` (the signed-in customer's id);
+* services: ``CartService(toolbox)`` (read a cart as a ``CartView``, change it as the store API
+  does) and ``InventoryService(toolbox)`` (available stock, levels, set stocked quantities).
 * stock sync from a source: ``StockBatch``, ``apply_stock_batch`` (one batch, changed-only,
   catalog SKUs only), ``sync_source`` (a whole stream, batch by batch) and its ``SyncReport``
   / ``BatchResult``, ``catalog_skus`` (keyset paging over the catalog's SKUs);
@@ -59,6 +61,8 @@ from toolbox_core.fulfillment import (
     ShipmentView,
 )
 from toolbox_core.ids import new_id
+from toolbox_core.inventory.public import InventoryService
+from toolbox_core.inventory.service import LevelView
 from toolbox_core.inventory.sync import (
     BatchResult,
     SyncReport,
@@ -123,12 +127,14 @@ __all__ = [
     "Forbidden",
     "FulfillmentProvider",
     "InvalidInput",
+    "InventoryService",
     "InventorySource",
     "JobLease",
     "JobSpec",
     "KeyStore",
     "KeyStoreUnavailable",
     "LeaseHeld",
+    "LevelView",
     "Limit",
     "LineView",
     "NotFound",

@@ -223,11 +223,14 @@ def after_migrate(engine: Engine) -> None:
 
 
 @hookspec
-def register_commands(cli: typer.Typer) -> None:
+def register_commands(cli: typer.Typer, toolbox: Toolbox) -> None:
     """Add sub-commands to the ``toolbox`` command line.
 
     Called once when the CLI starts, for enabled plugins. Add commands or sub-apps to ``cli``
-    (``cli.add_typer(my_app, name="payme")``). Returns nothing.
+    (``cli.add_typer(my_app, name="payme")``). ``toolbox`` is built lazily, on the first
+    attribute a command reads, so use it inside your command functions only: registering must
+    work without a database (``toolbox --help``). Implementations taking only ``cli`` keep
+    working. Returns nothing.
     """
 
 

@@ -155,13 +155,21 @@ class Toolbox:
         """Alembic version folders of every enabled plugin (the kernel's is implicit)."""
         return [Path(path) for _, path in self.plugins.call_each("migrations")]
 
+    def disabled_migration_locations(self) -> list[Path]:
+        """Alembic version folders of installed plugins that are not enabled (not imported)."""
+        return self.plugins.disabled_version_locations()
+
     def migrate(self) -> None:
-        """Upgrade the kernel's and every enabled plugin's schema to head (idempotent)."""
+        """Upgrade the kernel's and every enabled plugin's schema to head (idempotent).
+
+        Installed but disabled plugins are not upgraded, but their revisions stay known, so a
+        database they once migrated still migrates after they are disabled.
+        """
         from toolbox_core.db.migrate import upgrade
 
         if self.db.is_sqlite:
             _ensure_sqlite_folder(self.settings.database_url)
-        upgrade(self.db.engine, self.migration_locations())
+        upgrade(self.db.engine, self.migration_locations(), self.disabled_migration_locations())
         self.plugins.call_each("after_migrate", engine=self.db.engine)
 
     def close(self) -> None:

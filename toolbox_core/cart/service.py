@@ -145,7 +145,19 @@ def _pending_payment(session: Session, cart: Cart) -> Payment | None:
 
 # ------------------------------------------------------------------------------ service
 class CartService:
-    """Everything the store API does to a cart."""
+    """Everything the store API does to a cart (exported by ``toolbox_core.api``).
+
+    ``CartService(toolbox)``; every method opens its own transaction and checks ownership as
+    the store API does (``customer_id`` is the signed-in customer, ``None`` for a guest):
+
+    * read: :meth:`view` (a :class:`~toolbox_core.api.CartView`, what providers see),
+      :meth:`get` (the store API's JSON), :meth:`shipping_options`;
+    * change: :meth:`create`, :meth:`add_line`, :meth:`set_quantity`, :meth:`remove_line`,
+      :meth:`update` (``phone``, ``email``, ``address``, ``locale``, ``note``),
+      :meth:`select_shipping`, :meth:`select_payment`.
+
+    Errors are the kernel's (``NotFound``, ``Forbidden``, ``InvalidInput``, ``Conflict``...).
+    """
 
     def __init__(self, toolbox: Any) -> None:
         self.toolbox = toolbox
@@ -286,6 +298,10 @@ class CartService:
             return self._result(session, cart)
 
     # -------------------------------------------------------------- shipping
+    def view(self, cart_id: str, customer_id: str | None) -> CartView:
+        """A read-only snapshot of the cart, lines priced from the catalog now."""
+        return self._view(cart_id, customer_id)
+
     def _view(self, cart_id: str, customer_id: str | None) -> CartView:
         with self.toolbox.db.session() as session:
             cart = load_cart(session, cart_id, customer_id)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from toolbox_core import KERNEL_API_VERSION, __version__
@@ -34,7 +35,8 @@ cli = typer.Typer(
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    # Messages name TOML sections like "[payme]": print them literally, not as Rich markup.
+    err.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -107,16 +109,59 @@ def serve(
     )
 
 
+class LazyToolbox:
+    """The toolbox ``register_commands`` hands to plugins: built on first attribute access.
+
+    Registering commands must not need a database or valid settings (``toolbox --help`` works
+    anywhere), so the real :class:`~toolbox_core.kernel.Toolbox` is created only when a command
+    uses it; a configuration problem then exits with the usual clear message.
+    """
+
+    def __init__(self) -> None:
+        self._toolbox: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._toolbox is None:
+            self._toolbox = open_toolbox()
+        return getattr(self._toolbox, name)
+
+
 # ---------------------------------------------------------------------------- migrate
-@cli.command("migrate")
-def migrate_cmd() -> None:
+migrate_app = typer.Typer(help="Upgrade the database schema; `migrate revision` writes a plugin migration.",
+                          no_args_is_help=False)
+cli.add_typer(migrate_app, name="migrate")
+
+
+@migrate_app.callback(invoke_without_command=True)
+def migrate_cmd(ctx: typer.Context) -> None:
     """Upgrade the kernel's and every enabled plugin's database schema (safe to run twice)."""
+    if ctx.invoked_subcommand is not None:
+        return
     toolbox = open_toolbox()
     toolbox.migrate()
     from toolbox_core.db.migrate import current_heads
 
     console.print(f"database at {', '.join(sorted(current_heads(toolbox.db.engine))) or 'base'}")
     toolbox.close()
+
+
+@migrate_app.command("revision")
+def migrate_revision(
+    plugin: Annotated[str, typer.Option("--plugin", help="Enabled plugin whose branch gets the revision")],
+    message: Annotated[str, typer.Option("-m", "--message", help="What the revision does")] = "update",
+) -> None:
+    """Autogenerate a revision on a plugin's Alembic branch from its models (review it!)."""
+    from toolbox_core.db.autogen import plugin_revision
+
+    toolbox = open_toolbox()
+    try:
+        written = plugin_revision(toolbox, plugin, message)
+    except PluginError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        toolbox.close()
+    for path in written:
+        console.print(f"wrote {path}")
 
 
 # ---------------------------------------------------------------------------- plugins
@@ -149,6 +194,39 @@ def plugins_cmd(
         raise _fail(problem)
 
 
+# ---------------------------------------------------------------------------- plugin new
+plugin_app = typer.Typer(help="Write plugins: `toolbox plugin new NAME --kind KIND`.", no_args_is_help=True)
+cli.add_typer(plugin_app, name="plugin")
+
+
+@plugin_app.command("new")
+def plugin_new(
+    name: Annotated[str, typer.Argument(help="Plugin name: lowercase letters, digits, _ (e.g. uzcard)")],
+    kind: Annotated[str, typer.Option(help="payment | shipping | notification | inventory | routes")],
+    dest: Annotated[str, typer.Option(help="Folder to create toolbox_<name>/ in")] = ".",
+    title: Annotated[str | None, typer.Option(help="Human-readable name (default: from NAME)")] = None,
+) -> None:
+    """Create a plugin distribution: pyproject, hooks, settings, migrations, README and tests."""
+    from pathlib import Path
+
+    from toolbox_core.scaffold import ScaffoldError, create_plugin
+
+    try:
+        root = create_plugin(name, kind, Path(dest), title=title)
+    except ScaffoldError as exc:
+        raise _fail(str(exc), code=2) from None
+    console.print(f"created {root}")
+    console.print(f"next: cd {root} && pip install -e . && pytest   (enable with TOOLBOX_PLUGINS={name})")
+
+
+@plugin_app.command("reference")
+def plugin_reference() -> None:
+    """Print the hooks and provider interfaces as Markdown (> docs/plugin-reference.md)."""
+    from toolbox_core.plugins.reference import reference_markdown
+
+    typer.echo(reference_markdown(), nl=False)
+
+
 # ---------------------------------------------------------------------------- config
 @cli.command("config")
 def config_cmd(
@@ -163,7 +241,7 @@ def config_cmd(
     try:
         manager.load(settings.plugins)
     except PluginError as exc:
-        err.print(f"[yellow]warning:[/] {exc}")
+        err.print(f"[yellow]warning:[/] {escape(str(exc))}")
     rows = explain(settings, manager.settings)
     if as_json:
         console.print_json(json.dumps([{"key": r.key, "value": r.value, "source": r.source} for r in rows], default=str))
@@ -212,7 +290,10 @@ def version() -> None:
 
 
 def _register_plugin_commands() -> None:
-    """Let built-in and enabled plugins add their commands; a broken config never hides the CLI."""
+    """Let built-in and enabled plugins add their commands; a broken config never hides the CLI.
+
+    They get a :class:`LazyToolbox`: nothing touches the database until a command runs.
+    """
     try:
         settings = load_settings()
     except ConfigError:
@@ -220,7 +301,7 @@ def _register_plugin_commands() -> None:
     manager = PluginManager()
     with contextlib.suppress(PluginError):  # `toolbox plugins` / `toolbox doctor` report it
         manager.load(settings.plugins if settings else [])
-    manager.call_each("register_commands", cli=cli)
+    manager.call_each("register_commands", cli=cli, toolbox=LazyToolbox())
 
 
 def main() -> None:
@@ -229,7 +310,7 @@ def main() -> None:
     try:
         cli()
     except (ConfigError, PluginError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(1)
 
 

@@ -30,12 +30,34 @@ def alembic_config(database_url: str, plugin_locations: Iterable[str | Path] = (
     return cfg
 
 
-def upgrade(engine: Engine, plugin_locations: Iterable[str | Path] = ()) -> None:
-    """Upgrade the kernel and every given plugin location to their heads."""
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False), plugin_locations)
+def upgrade(engine: Engine, plugin_locations: Iterable[str | Path] = (),
+            known_locations: Iterable[str | Path] = ()) -> None:
+    """Upgrade the kernel and every given plugin location to their heads.
+
+    ``known_locations`` are version folders Alembic must know but not upgrade: those of
+    installed plugins that are disabled. Their revisions may be recorded in the database (the
+    plugin was enabled once); without them Alembic cannot place the database and refuses to
+    migrate, so disabling a plugin with tables would break ``migrate`` and ``serve``.
+    """
+    enabled = [Path(p).resolve() for p in plugin_locations]
+    known = [p for p in (Path(k).resolve() for k in known_locations) if p not in enabled]
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False), [*enabled, *known])
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+        if not known:
+            command.upgrade(cfg, "heads")
+            return
+        for target in _heads_outside(cfg, known):
+            command.upgrade(cfg, target)
+
+
+def _heads_outside(cfg: Config, folders: list[Path]) -> list[str]:
+    """Head revisions whose files are not in ``folders`` (the branches to upgrade)."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(cfg).get_revisions("heads")
+    return sorted(rev.revision for rev in heads
+                  if rev is not None and Path(rev.path).resolve().parent not in folders)
 
 
 def current_heads(engine: Engine) -> set[str]:

@@ -31,6 +31,8 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         include_name=lambda name, type_, parent_names: not is_unmodeled(name, type_),
+        # ``toolbox migrate revision --plugin NAME`` limits autogenerate to that plugin's tables.
+        include_object=config.attributes.get("include_object"),
     )
     with context.begin_transaction():
         context.run_migrations()

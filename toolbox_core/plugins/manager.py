@@ -7,10 +7,14 @@ at start-up raises :class:`PluginError` naming the plugin and what to do.
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import importlib.util
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -192,47 +196,65 @@ class PluginManager:
         except ConfigError as exc:
             raise PluginError(name, f"invalid settings: {exc}", "set the variables named, or the [" + name + "] section of toolbox.toml") from exc
 
+    def disabled_version_locations(self) -> list[Path]:
+        """Alembic version folders of installed plugins that are not enabled.
+
+        Found on disk, without importing the plugin (a disabled plugin is never imported): the
+        ``migrations/versions`` folder of the plugin's top-level package, or of a package one
+        level below it — where ``toolbox plugin new`` and the integrations keep it.
+        """
+        found: list[Path] = []
+        for name, info in self.plugins.items():
+            ep = self.installed.get(name)
+            if info.enabled or info.builtin or ep is None:
+                continue
+            found.extend(p for p in _package_version_folders(ep.value.split(":")[0]) if p not in found)
+        return found
+
     # ------------------------------------------------------------------ calling
     def enable_tracing(self) -> None:
         """Log every hook call with its plugin and duration at DEBUG level (``TOOLBOX_TRACE_HOOKS=1``).
 
-        Hooks are called one implementation at a time (:meth:`call_each`), which logs them.
+        Calls go through ``pm.hook``, so pluggy's own tracing (``pm.enable_tracing()``,
+        ``pm.add_hookcall_monitoring``) sees them too.
         """
         self.trace = True
 
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call ``hook_name`` on every plugin implementing it; ``[(plugin_name, result), ...]``.
+        """Call hook ``hook_name`` through pluggy; ``[(plugin_name, result), ...]``.
 
+        The call goes through ``pm.hook.<name>``, so hookwrappers (``@hookimpl(wrapper=True)``)
+        and pluggy's tracing see it. Results come in registration order (kernel built-ins
+        first; ``tryfirst``/``trylast`` move an implementation as pluggy does, reversed).
         Coroutine results are run to completion. ``None`` results are dropped.
         """
-        results = []
-        for impl in self._impls(hook_name):
-            started = time.perf_counter()
-            value = resolve(impl.function(**{a: kwargs[a] for a in impl.argnames}))
-            self._log_call(hook_name, impl.plugin_name, started)
-            if value is not None:
-                results.append((impl.plugin_name, value))
-        return results
+        results = [(name, resolve(value)) for name, value in self._call(hook_name, kwargs)]
+        return [(name, value) for name, value in results if value is not None]
 
     async def acall_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Async twin of :meth:`call_each`: coroutine results are awaited on the caller's loop."""
-        results = []
-        for impl in self._impls(hook_name):
-            started = time.perf_counter()
-            value = await aresolve(impl.function(**{a: kwargs[a] for a in impl.argnames}))
-            self._log_call(hook_name, impl.plugin_name, started)
-            if value is not None:
-                results.append((impl.plugin_name, value))
-        return results
+        results = [(name, await aresolve(value)) for name, value in self._call(hook_name, kwargs)]
+        return [(name, value) for name, value in results if value is not None]
 
-    def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
-        # get_hookimpls() is in registration order (kernel built-ins first); pluggy's own
-        # calls run it backwards, which is why we call implementations one by one.
-        return list(getattr(self.pm.hook, hook_name).get_hookimpls())
-
-    def _log_call(self, hook_name: str, plugin: str, started: float) -> None:
-        if self.trace:
-            log.debug("hook %s on %s took %.2f ms", hook_name, plugin, (time.perf_counter() - started) * 1000)
+    def _call(self, hook_name: str, kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+        caller = getattr(self.pm.hook, hook_name)
+        _attribute(caller)
+        records: list[tuple[str, Any, float]] = []
+        token = _RECORDS.set(records)
+        try:
+            values = caller(**kwargs)
+        finally:
+            _RECORDS.reset(token)
+        owners: dict[int, list[str]] = {}
+        for name, value, took_ms in records:
+            if self.trace:
+                log.debug("hook %s on %s took %.2f ms", hook_name, name, took_ms)
+            owners.setdefault(id(value), []).append(name)
+        named = []
+        for value in reversed(values):  # pluggy calls last-registered first
+            names = owners.get(id(value))
+            named.append((names.pop(0) if names else hook_name, value))
+        return named
 
     def collect(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
         """Providers from a list-returning hook, indexed by their ``id``; a duplicate id is an error.
@@ -256,6 +278,52 @@ class PluginManager:
                 index[item_id] = ProviderGuard(item)
                 owners[item_id] = plugin_name
         return index
+
+
+#: (plugin, result) pairs of the hook call in progress in this thread or task.
+_RECORDS: contextvars.ContextVar[list[tuple[str, Any, float]] | None] = contextvars.ContextVar(
+    "toolbox_hook_records", default=None)
+
+
+def _attribute(caller: pluggy.HookCaller) -> None:
+    """Make each implementation of ``caller`` note which plugin returned which result.
+
+    pluggy returns results without their plugin; the kernel needs it (to name a plugin in an
+    error, to index providers). Done lazily, so implementations registered straight on
+    ``pm`` (as tests do) are covered too. Wrappers are left alone: they wrap the whole call.
+    """
+    for impl in caller.get_hookimpls():
+        if impl.hookwrapper or impl.wrapper or getattr(impl.function, "__toolbox_plugin__", None):
+            continue
+        impl.function = _recording(impl.function, impl.plugin_name)
+
+
+def _recording(function: Callable[..., Any], plugin_name: str) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        value = function(*args, **kwargs)
+        records = _RECORDS.get()
+        if records is not None:
+            records.append((plugin_name, value, (time.perf_counter() - started) * 1000))
+        return value
+
+    call.__toolbox_plugin__ = plugin_name  # type: ignore[attr-defined]
+    return call
+
+
+def _package_version_folders(module: str) -> list[Path]:
+    """``migrations/versions`` folders of ``module``'s top-level package, located without importing it."""
+    try:
+        spec = importlib.util.find_spec(module.split(".")[0])
+    except (ImportError, ValueError):
+        return []
+    folders: list[Path] = []
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        for candidate in (Path(root) / "migrations" / "versions", *Path(root).glob("*/migrations/versions")):
+            if candidate.is_dir():
+                folders.append(candidate.resolve())
+    return folders
 
 
 def _import(module_name: str, plugin: str) -> ModuleType:

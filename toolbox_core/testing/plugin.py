@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from toolbox_core.config import Settings
+from toolbox_core.testing.contracts import outside_calls  # noqa: F401 - a fixture of the kit
 from toolbox_core.testing.http import ServedApp
 from toolbox_core.testing.services import (
     claimed_redis_database,
@@ -226,3 +227,54 @@ def serve_fake() -> Iterator[Callable[..., str]]:
     yield factory
     for server in reversed(served):
         server.stop()
+
+
+# ------------------------------------------------------------------------------ observing
+@pytest.fixture
+def capture_events() -> Callable[[Any], Any]:
+    """Factory: ``events = capture_events(toolbox)``, then ``events.names()``, ``events.of(name)``,
+    ``events.one(name)`` — the events committed since (see :class:`CapturedEvents`)."""
+    from toolbox_core.testing.observe import CapturedEvents
+
+    return CapturedEvents
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[..., Any]]:
+    """Factory: ``worker = start_worker(toolbox, threads=2)`` runs in-process workers and the
+    relay in the background (as ``toolbox serve`` does) until the end of the test;
+    ``worker.drain()`` waits for every committed event to be delivered. For a test that wants
+    no threads, call ``toolbox.events.drain()`` instead: it delivers in the calling thread."""
+    from toolbox_core.testing.observe import RunningWorker
+
+    running: list[RunningWorker] = []
+
+    def factory(toolbox: Any, threads: int = 2) -> RunningWorker:
+        worker = RunningWorker(toolbox, threads)
+        running.append(worker)
+        return worker
+
+    yield factory
+    for worker in reversed(running):
+        worker.stop()
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., Any]]:
+    """Factory: ``client = make_client(toolbox)`` — a ``TestClient`` on the app of that toolbox
+    (its plugins' routes mounted, lifespan run); closed at the end of the test."""
+    from fastapi.testclient import TestClient
+
+    from toolbox_core.app import create_app
+
+    clients: list[Any] = []
+
+    def factory(toolbox: Any, **kwargs: Any) -> Any:
+        client = TestClient(create_app(toolbox=toolbox), **kwargs)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in reversed(clients):
+        client.__exit__(None, None, None)

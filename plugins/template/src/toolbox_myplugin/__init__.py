@@ -1,1 +1,0 @@
-"""Toolbox Commerce plugin template: rename me."""
