@@ -29,7 +29,14 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.harness import REDIS_URL, figure, fresh_database, machine, open_toolbox
+from benchmarks.harness import (
+    BENCH_SECRET_KEY,
+    REDIS_URL,
+    figure,
+    fresh_database,
+    machine,
+    open_toolbox,
+)
 from tests.fakes.eskiz import FakeEskiz
 from toolbox_core.testing import serve_asgi
 
@@ -41,6 +48,7 @@ def _env(database_url: str, namespace: str, eskiz_url: str, fake: FakeEskiz) -> 
     env.update({
         "TOOLBOX_DATABASE_URL": database_url, "TOOLBOX_REDIS_URL": REDIS_URL, "TOOLBOX_PLUGINS": "eskiz",
         "TOOLBOX_JOBS__REDIS_NAMESPACE": namespace, "TOOLBOX_LOG_LEVEL": "WARNING",
+        "TOOLBOX_AUTH__SECRET_KEY": BENCH_SECRET_KEY,
         # Notice the killed worker sooner than Dramatiq's 60 s and requeue its messages promptly.
         "TOOLBOX_JOBS__REDIS_HEARTBEAT_TIMEOUT_MS": "10000", "TOOLBOX_JOBS__REDIS_MAINTENANCE_CHANCE": "100000",
         "TOOLBOX_ESKIZ__EMAIL": fake.email, "TOOLBOX_ESKIZ__PASSWORD": fake.password,
@@ -56,8 +64,12 @@ LOG = Path(os.environ.get("TMPDIR", "/tmp")) / "toolbox-bench-eskiz-worker.log"
 def _start_worker(env: dict[str, str], threads: int) -> subprocess.Popen[bytes]:
     toolbox = str(Path(sys.executable).with_name("toolbox"))
     with LOG.open("ab") as log:
-        return subprocess.Popen([toolbox, "worker", "--threads", str(threads), "--no-scheduler"], env=env,
-                                stdout=log, stderr=log)
+        worker = subprocess.Popen([toolbox, "worker", "--threads", str(threads), "--no-scheduler"], env=env,
+                                  stdout=log, stderr=log)
+    time.sleep(1.0)
+    if worker.poll() is not None:  # refused to start: say why instead of waiting for messages
+        raise SystemExit(f"the worker exited with {worker.returncode}; see {LOG}")
+    return worker
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:

@@ -24,7 +24,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import REDIS_URL, figure, fresh_database, machine, open_toolbox
+from benchmarks.harness import (
+    BENCH_SECRET_KEY,
+    REDIS_URL,
+    figure,
+    fresh_database,
+    machine,
+    open_toolbox,
+)
 from toolbox_core.plugins import hookimpl
 
 
@@ -87,7 +94,8 @@ def run(events: int, latency_events: int, rate: float, threads: int) -> None:
         for start in range(0, events, 1000):
             backlog += _emit(producer, min(1000, events - start))
         worker = subprocess.Popen([sys.executable, "-m", "benchmarks", "events", "--worker", url, namespace, str(out), str(threads)],
-                                  env={**os.environ, "TOOLBOX_LOG_LEVEL": "WARNING"})
+                                  env={**os.environ, "TOOLBOX_LOG_LEVEL": "WARNING",
+                                       "TOOLBOX_AUTH__SECRET_KEY": BENCH_SECRET_KEY})
         try:
             _wait_done(producer, worker, events, timeout=120)
             committed: dict[str, float] = {}

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -60,6 +61,9 @@ def _claim_redis_database() -> str:
 
 
 #: This run's own Redis database (flushed freely by the benchmarks), unless overridden.
+#: One strong key per benchmark run (servers outside embedded mode refuse the default).
+BENCH_SECRET_KEY = secrets.token_urlsafe(48)
+
 REDIS_URL = os.environ.get("TOOLBOX_BENCH_REDIS_URL") or _claim_redis_database()
 
 
@@ -155,6 +159,8 @@ class Server:
             TOOLBOX_DATABASE_URL=self.database_url,
             TOOLBOX_PLUGINS=",".join(self.plugins),
             TOOLBOX_LOG_LEVEL="WARNING",
+            # A production-shaped server refuses the public default key: give it a fresh one.
+            TOOLBOX_AUTH__SECRET_KEY=BENCH_SECRET_KEY,
         )
         env.update(self.env)
         return env
