@@ -224,6 +224,18 @@ def test_a_partial_refund_at_a_cabinet_gateway_is_a_request(client, toolbox, cab
     assert outbox(toolbox, "payment.refund_requested")[0]["amount"] == 50_000
 
 
+def test_one_idempotency_key_on_two_orders_refunds_both(client, toolbox, cabinet):
+    headers = {**admin_headers(toolbox, "orders:write"), "Idempotency-Key": "same-key"}
+    for _ in range(2):
+        _, result = _placed(toolbox, provider="cabinet")
+        PaymentService(toolbox).capture("cabinet", result.payment_id, gateway_transaction_id=result.payment_id,
+                                        amount=result.total)
+        response = client.post(f"/admin/orders/{result.order_id}/refunds", headers=headers, json={"amount": 50_000})
+        assert response.status_code == 200, response.text
+        assert (response.json()["replayed"], response.json()["payment_status"]) == (False, "refund_pending")
+    assert [e["amount"] for e in outbox(toolbox, "payment.refund_requested")] == [50_000, 50_000]
+
+
 # ------------------------------------------------------------------ late capture
 def test_a_capture_after_an_admin_cancel_is_recorded_as_refund_required(client, toolbox, gateway):
     variant, result = _placed(toolbox, stock=1)

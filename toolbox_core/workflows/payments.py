@@ -254,7 +254,7 @@ class PaymentService:
         if amount <= 0 or amount > refundable:
             raise AmountMismatch(f"at most {refundable} tiyin can be refunded", details={"refundable": refundable})
         tx = PaymentTransaction(id=new_id("ptx"), payment_id=payment.id, provider_id=payment.provider_id,
-                                gateway_transaction_id=f"request:{request_key or new_id('rfq')}",
+                                gateway_transaction_id=f"request:{payment.id}:{request_key or new_id('rfq')}",
                                 kind="refund_request", amount=amount, currency=payment.currency,
                                 data={"actor": actor, "reason": reason[:500]})
         session.add(tx)
