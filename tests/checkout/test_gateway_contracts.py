@@ -198,6 +198,21 @@ def test_partial_refunds_over_http_are_bounded_validated_and_idempotent(client, 
     assert [e["amount"] for e in outbox(toolbox, "payment.refunded")] == [100_000, result.total - 100_000]
 
 
+def test_a_refund_with_an_overlong_idempotency_key_is_refused_before_the_gateway_refunds(client, toolbox, gateway):
+    _, result = _placed(toolbox)
+    PaymentService(toolbox).capture("test_online", result.payment_id, gateway_transaction_id="gw", amount=result.total)
+    keyed = {**admin_headers(toolbox, "orders:write"), "Idempotency-Key": "k" * 100}
+    response = client.post(f"/admin/orders/{result.order_id}/refunds", headers=keyed, json={"amount": 100_000})
+    assert response.status_code == 422, response.text
+    assert gateway.refunds == []
+    # The service refuses it too (a key it could not record), before the provider is asked.
+    with pytest.raises(InvalidInput):
+        PaymentService(toolbox).refund_through_provider(result.payment_id, actor="test", amount=1,
+                                                        request_key="k" * 100)
+    assert gateway.refunds == []
+    assert OrderService(toolbox).get(result.order_id)["payment_status"] == "paid"
+
+
 def test_a_partial_refund_at_a_cabinet_gateway_is_a_request(client, toolbox, cabinet):
     _, result = _placed(toolbox, provider="cabinet")
     PaymentService(toolbox).capture("cabinet", result.payment_id, gateway_transaction_id="tx", amount=result.total)
@@ -207,6 +222,18 @@ def test_a_partial_refund_at_a_cabinet_gateway_is_a_request(client, toolbox, cab
     assert response.json()["payment_status"] == "refund_pending"
     assert cabinet.refunds == []
     assert outbox(toolbox, "payment.refund_requested")[0]["amount"] == 50_000
+
+
+def test_one_idempotency_key_on_two_orders_refunds_both(client, toolbox, cabinet):
+    headers = {**admin_headers(toolbox, "orders:write"), "Idempotency-Key": "same-key"}
+    for _ in range(2):
+        _, result = _placed(toolbox, provider="cabinet")
+        PaymentService(toolbox).capture("cabinet", result.payment_id, gateway_transaction_id=result.payment_id,
+                                        amount=result.total)
+        response = client.post(f"/admin/orders/{result.order_id}/refunds", headers=headers, json={"amount": 50_000})
+        assert response.status_code == 200, response.text
+        assert (response.json()["replayed"], response.json()["payment_status"]) == (False, "refund_pending")
+    assert [e["amount"] for e in outbox(toolbox, "payment.refund_requested")] == [50_000, 50_000]
 
 
 # ------------------------------------------------------------------ late capture

@@ -14,6 +14,8 @@ from toolbox_core.workflows.orders import OrderWorkflow
 
 #: The largest single refund accepted (10 billion so'm), a bound against typos and overflow.
 MAX_REFUND_TIYIN = 1_000_000_000_000
+#: An Idempotency-Key is recorded inside a 128-character gateway transaction id (with the payment id).
+MAX_IDEMPOTENCY_KEY = 64
 
 
 class CancelBody(BaseModel):
@@ -63,7 +65,7 @@ def build_router(toolbox: Any) -> APIRouter:
     @router.post("/{order_id}/refunds",
                  summary="Refund part of a paid order (through the provider, or as a refund request)")
     def refund(order_id: str, body: RefundBody, admin: AdminPrincipal = Depends(write),
-               idempotency_key: str | None = Header(None, min_length=1, max_length=100)) -> dict[str, Any]:
+               idempotency_key: str | None = Header(None, min_length=1, max_length=MAX_IDEMPOTENCY_KEY)) -> dict[str, Any]:
         return workflow.refund(order_id, amount=body.amount, reason=body.reason, actor=f"admin:{admin.name}",
                                request_key=idempotency_key)
 

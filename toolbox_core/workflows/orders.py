@@ -86,8 +86,6 @@ class OrderWorkflow:
         if self._capability(payment) == "api":
             self.payments.refund_through_provider(payment.id, actor=actor, amount=amount, reason=reason,
                                                   request_key=request_key)
-            if request_key:
-                self._remember(payment.id, request_key, amount, actor)
         else:
             with self.toolbox.db.transaction() as session:
                 order, locked = lock_order(session, order_id)
@@ -114,25 +112,16 @@ class OrderWorkflow:
         with self.toolbox.db.session() as session:
             return _request_row(session, payment, request_key) is not None
 
-    def _remember(self, payment_id: str, request_key: str, amount: int, actor: str) -> None:
-        from toolbox_core.ids import new_id
-
-        with self.toolbox.db.transaction() as session:
-            payment = session.get(Payment, payment_id)
-            if payment is not None and _request_row(session, payment, request_key) is None:
-                session.add(PaymentTransaction(id=new_id("ptx"), payment_id=payment_id,
-                                               provider_id=payment.provider_id,
-                                               gateway_transaction_id=f"request:{request_key}",
-                                               kind="refund_request", amount=amount, currency=payment.currency,
-                                               data={"actor": actor, "done": True}))
-
     def _answer(self, order_id: str, *, replayed: bool) -> dict[str, Any]:
         order = self.orders.get(order_id, admin=True)
         return {**order, "replayed": replayed}
 
 
 def _request_row(session: Session, payment: Payment, request_key: str) -> PaymentTransaction | None:
+    """The row a refund keyed ``request_key`` left on ``payment``: the refund recorded after the
+    provider returned the money, or the refund request of a gateway that cannot refund by API."""
     return session.scalar(select(PaymentTransaction).where(
-        PaymentTransaction.provider_id == payment.provider_id,
-        PaymentTransaction.gateway_transaction_id == f"request:{request_key}",
-        PaymentTransaction.kind == "refund_request"))
+        PaymentTransaction.payment_id == payment.id,
+        PaymentTransaction.gateway_transaction_id.in_((f"refund:{payment.id}:{request_key}",
+                                                       f"request:{payment.id}:{request_key}")),
+    ).limit(1))

@@ -211,6 +211,11 @@ class PaymentService:
         (``captured`` → ``refunding`` by a conditional update), so two concurrent callers (two
         admins canceling the same paid order) never both ask the provider.
         """
+        # Keyed by our own request (a provider may reuse its id across partial refunds). Built
+        # first: a key too long to record must be refused before the provider returns money.
+        own_id = f"refund:{payment_id}:{request_key or new_id('rfd')}"
+        if len(own_id) > 128:
+            raise InvalidInput("the idempotency key is too long", code="invalid_idempotency_key")
         info = self.get(payment_id)
         provider = self.toolbox.payment_providers.get(info.provider_id)
         if provider is None:
@@ -230,8 +235,6 @@ class PaymentService:
         except ToolboxError:
             self._set_status(payment_id, "refunding", previous)
             raise
-        # Keyed by our own request (a provider may reuse its id across partial refunds).
-        own_id = f"refund:{payment_id}:{request_key or new_id('rfd')}"
         with self.toolbox.db.transaction() as session:
             return self._report(session, "refund", info.provider_id, payment_id, own_id, amount, info.currency,
                                 {"actor": actor, "reason": reason[:500],
@@ -251,7 +254,7 @@ class PaymentService:
         if amount <= 0 or amount > refundable:
             raise AmountMismatch(f"at most {refundable} tiyin can be refunded", details={"refundable": refundable})
         tx = PaymentTransaction(id=new_id("ptx"), payment_id=payment.id, provider_id=payment.provider_id,
-                                gateway_transaction_id=f"request:{request_key or new_id('rfq')}",
+                                gateway_transaction_id=f"request:{payment.id}:{request_key or new_id('rfq')}",
                                 kind="refund_request", amount=amount, currency=payment.currency,
                                 data={"actor": actor, "reason": reason[:500]})
         session.add(tx)

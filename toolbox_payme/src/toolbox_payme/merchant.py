@@ -154,8 +154,7 @@ class Merchant:
             raise e.PaymeError(e.INVALID_REQUEST, data="fiscal_data")
         fiscal = self._bounded_json(fiscal, "fiscal_data")
         with self.toolbox.db.transaction() as session:
-            tx = session.scalar(select(PaymeTransaction).where(PaymeTransaction.payme_id == payme_id)
-                                .with_for_update())
+            tx = self._lock(session, payme_id)
             if tx is None:
                 raise e.PaymeError(e.RECEIPT_NOT_FOUND)
             if kind == "PERFORM":
