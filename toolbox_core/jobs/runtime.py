@@ -149,11 +149,11 @@ class Jobs:
     def run_requested(self, event: Event) -> None:
         """Run the job an ``_jobs.requested`` event asks for, in the calling thread."""
         name = event.payload["job"]
-        if name not in self.actors:
+        spec = self.specs.get(name)
+        if spec is None:
             raise LookupError(f"no job named {name!r} is registered in this process")
         # The spec's own function, so RetryLater/PermanentFailure reach the delivery's bookkeeping.
-        func = self.specs[name].func if name in self.specs else self.actors[name].fn
-        resolve(func(**event.payload["kwargs"]))
+        resolve(spec.func(**event.payload["kwargs"]))
 
     # ------------------------------------------------------------------ events
     def send_deliveries(self, messages: list[dict[str, Any]]) -> None:
