@@ -70,8 +70,7 @@ def _honouring_retry_later(spec: JobSpec) -> Any:
         try:
             return resolve(spec.func(**kwargs))
         except RetryLater as exc:
-            delay = None if exc.after is None else int(max(0.0, exc.after) * 1000)
-            raise Retry(exc.reason, delay=delay) from exc
+            raise Retry(exc.reason, delay=exc.delay_ms) from exc
 
     run.__name__ = getattr(spec.func, "__name__", spec.name)
     run.__qualname__ = run.__name__
