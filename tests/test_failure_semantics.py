@@ -148,3 +148,7 @@ def test_redis_job_retry_later_reruns_after_the_given_delay(sqlite_url, redis_cl
         assert calls.times[1] - calls.times[0] >= 0.75  # not the 10 ms backoff
     finally:
         toolbox.close()
+
+
+def test_retry_later_delay_ms_is_whole_milliseconds_never_negative():
+    assert (RetryLater(after=0.8).delay_ms, RetryLater(after=-5).delay_ms, RetryLater().delay_ms) == (800, 0, None)

@@ -241,8 +241,8 @@ class EventBus:
                 log.error("delivery %s (%s) parked after %d attempts", delivery_id, delivery.subscriber, delivery.attempts)
             else:
                 delay = backoff_ms(delivery.attempts, self.settings.min_backoff_ms, self.settings.max_backoff_ms)
-                if isinstance(exc, RetryLater) and exc.after is not None:
-                    delay = int(max(0.0, exc.after) * 1000)
+                if isinstance(exc, RetryLater) and exc.delay_ms is not None:
+                    delay = exc.delay_ms
                 delivery.next_attempt_at = now + timedelta(milliseconds=delay)
 
     # ------------------------------------------------------------------ operators

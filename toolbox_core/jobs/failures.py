@@ -29,3 +29,8 @@ class RetryLater(Exception):
         super().__init__(reason)
         self.reason = reason
         self.after = after
+
+    @property
+    def delay_ms(self) -> int | None:
+        """``after`` in whole milliseconds (negative counts as 0); ``None``: the normal backoff."""
+        return None if self.after is None else int(max(0.0, self.after) * 1000)

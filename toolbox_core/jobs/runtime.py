@@ -70,8 +70,7 @@ def _honouring_retry_later(spec: JobSpec) -> Any:
         try:
             return resolve(spec.func(**kwargs))
         except RetryLater as exc:
-            delay = None if exc.after is None else int(max(0.0, exc.after) * 1000)
-            raise Retry(exc.reason, delay=delay) from exc
+            raise Retry(exc.reason, delay=exc.delay_ms) from exc
 
     run.__name__ = getattr(spec.func, "__name__", spec.name)
     run.__qualname__ = run.__name__
@@ -149,11 +148,11 @@ class Jobs:
     def run_requested(self, event: Event) -> None:
         """Run the job an ``_jobs.requested`` event asks for, in the calling thread."""
         name = event.payload["job"]
-        if name not in self.actors:
+        spec = self.specs.get(name)
+        if spec is None:
             raise LookupError(f"no job named {name!r} is registered in this process")
         # The spec's own function, so RetryLater/PermanentFailure reach the delivery's bookkeeping.
-        func = self.specs[name].func if name in self.specs else self.actors[name].fn
-        resolve(func(**event.payload["kwargs"]))
+        resolve(spec.func(**event.payload["kwargs"]))
 
     # ------------------------------------------------------------------ events
     def send_deliveries(self, messages: list[dict[str, Any]]) -> None:

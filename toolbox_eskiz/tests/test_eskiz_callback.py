@@ -76,3 +76,14 @@ def test_admin_list_filters_and_refuses_bad_input(eskiz_toolbox, sent):
         for bad in ({"status": "lost"}, {"limit": "5000"}, {"phone": "12"}, {"since": "yesterday"}):
             response = client.get("/admin/eskiz/messages", params=bad, headers=headers)
             assert response.status_code == 422, (bad, response.text)
+
+
+@pytest.mark.parametrize("count", ["²", "9" * 40, "-1", "2.5"])
+def test_an_unreadable_sms_count_is_ignored_not_a_500(eskiz_toolbox, sent, count):
+    _, request_id = sent
+    form = {"request_id": request_id, "status": "DELIVRD", "sms_count": count}
+    with store_client(eskiz_toolbox) as client:
+        response = client.post(URL, data=form)
+        assert response.status_code == 200, response.text
+        row = record(client, eskiz_toolbox)
+    assert (row["status"], row["parts"]) == ("delivered", None)

@@ -50,14 +50,23 @@ def apply_report(toolbox: Toolbox, report: dict[str, str]) -> str | None:
         row.status = status
         row.gateway_status = word[:40] or row.gateway_status
         row.eskiz_message_id = (report.get("message_id") or row.eskiz_message_id or None)
-        if report.get("sms_count", "").isdigit():
-            row.parts = int(report["sms_count"])
+        parts = _parts(report.get("sms_count", ""))
+        if parts is not None:
+            row.parts = parts
         if request_id and not row.request_id:
             row.request_id = request_id
         row.status_at = utcnow()
         if status == FAILED:
             row.last_error = f"Eskiz reported {word[:40]}"
         return row.id
+
+
+def _parts(sms_count: str) -> int | None:
+    """Eskiz's ``sms_count`` as a number of parts; ``None`` when it is not plain ASCII digits
+    (``str.isdigit`` accepts "²", which ``int`` refuses) or too large for the column."""
+    if not (sms_count.isascii() and sms_count.isdigit()) or len(sms_count) > 6:
+        return None
+    return int(sms_count)
 
 
 def clean_report(raw: dict[str, Any]) -> dict[str, str]:
