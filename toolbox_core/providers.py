@@ -62,6 +62,16 @@ class LineView:
         return self.unit_price * self.quantity
 
 
+def _total_weight(lines: Iterable[LineView]) -> int | None:
+    """Grams of ``lines``, ``None`` when any line's weight is unknown."""
+    total = 0
+    for line in lines:
+        if line.weight_grams is None:
+            return None
+        total += line.weight_grams * line.quantity
+    return total
+
+
 @dataclass(frozen=True)
 class CartView:
     """A read-only snapshot of a cart, given to shipping providers to quote options."""
@@ -77,9 +87,7 @@ class CartView:
     @property
     def weight_grams(self) -> int | None:
         """Total weight, or ``None`` when any line's weight is unknown (see ``known_weight_grams``)."""
-        if self.lines_without_weight:
-            return None
-        return self.known_weight_grams
+        return _total_weight(self.lines)
 
     @property
     def known_weight_grams(self) -> int:
@@ -266,9 +274,7 @@ class ShipmentRequest:
     @property
     def weight_grams(self) -> int | None:
         """Total weight, ``None`` when a line's weight is unknown."""
-        if any(line.weight_grams is None for line in self.lines):
-            return None
-        return sum((line.weight_grams or 0) * line.quantity for line in self.lines)
+        return _total_weight(self.lines)
 
 
 @dataclass(frozen=True)

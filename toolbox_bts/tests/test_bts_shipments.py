@@ -121,3 +121,17 @@ def test_canceling_the_order_cancels_its_bts_shipment(client, toolbox, bts):
     toolbox.events.drain()
     assert ShipmentService(toolbox).get(shipment.id).status == "canceled"
     assert bts.orders[int(shipment.external_id)]["status"] == 1300
+
+
+def test_a_cancel_while_bts_is_down_is_retried_later(client, toolbox, bts):
+    from toolbox_bts.jobs import cancel_with_order
+
+    from toolbox_core.api import RetryLater
+
+    order = _cod_order(client, toolbox)
+    toolbox.events.drain()
+    [shipment] = ShipmentService(toolbox).for_order(order["id"])
+    bts.down = True
+    with pytest.raises(RetryLater):
+        cancel_with_order(Event("evt-2", "order.canceled", {"order_id": order["id"]}), toolbox)
+    assert ShipmentService(toolbox).get(shipment.id).status == "created"

@@ -286,21 +286,17 @@ class ShipmentService:
         if not provider_id:
             raise InvalidInput("the order has no shipping provider", code="unknown_shipping_provider")
         provider = self._fulfiller(provider_id, "create_shipment")
-        existing = self._existing(order_id, provider_id)
-        if existing is not None:
-            return existing
         with self.toolbox.db.session() as session:
-            if session.get(Order, order_id).status == "canceled":  # never ask a carrier to ship it
+            order = session.get(Order, order_id)
+            existing = session.scalar(select(Shipment).where(Shipment.order_id == order_id,
+                                                             Shipment.provider_id == provider_id))
+            if existing is not None:
+                return _view(existing, order)
+            if order.status == "canceled":  # never ask a carrier to ship it
                 raise Conflict("a canceled order is not shipped", code="order_canceled")
         draft: ShipmentDraft = resolve(provider.create_shipment(request))
         return self.create(order_id, provider_id=provider_id, carrier=getattr(provider, "name", provider_id),
                            draft=draft, cod_amount=request.cash_on_delivery, actor=actor)
-
-    def _existing(self, order_id: str, provider_id: str) -> ShipmentView | None:
-        with self.toolbox.db.session() as session:
-            row = session.execute(select(Shipment, Order).join(Order, Order.id == Shipment.order_id)
-                                  .where(Shipment.order_id == order_id, Shipment.provider_id == provider_id)).first()
-            return _view(row[0], row[1]) if row else None
 
     def cancel(self, shipment_id: str, *, actor: str = "system") -> ShipmentView:
         """Cancel at the carrier (its ``cancel_shipment``), then mark the shipment canceled."""

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from toolbox_bts import directory
-from toolbox_bts.client import BtsApiError, BtsError, BtsUnavailable
+from toolbox_bts.client import BtsApiError, BtsError
 from toolbox_core.api import (
     Conflict,
     Event,
@@ -14,6 +14,7 @@ from toolbox_core.api import (
     PermanentFailure,
     Progress,
     RetryLater,
+    ServiceUnavailable,
     ShipmentService,
     Toolbox,
 )
@@ -44,8 +45,6 @@ def ship_when_ready(event: Event, toolbox: Toolbox) -> None:
         shipments.ship(order_id, "bts", actor="bts")
     except (Conflict, InvalidInput) as exc:
         raise PermanentFailure(f"order {request.order_number} not shipped: {exc}") from exc
-    except BtsUnavailable as exc:
-        raise RetryLater(f"BTS unavailable: {exc.message}", after=60) from exc
     except BtsApiError as exc:  # BTS refused the data (422...): ops must fix the order or settings
         raise PermanentFailure(f"BTS refused order {request.order_number}: {exc.message}") from exc
 
@@ -64,8 +63,8 @@ def cancel_with_order(event: Event, toolbox: Toolbox) -> None:
         except Conflict as exc:
             raise PermanentFailure(f"order {shipment.order_number} canceled but its BTS parcel "
                                    f"{shipment.tracking_number} could not be: {exc}") from exc
-        except BtsUnavailable as exc:
-            raise RetryLater(f"BTS unavailable: {exc.message}", after=60) from exc
+        except ServiceUnavailable as exc:  # how cancel_shipment reports BTS being down
+            raise RetryLater(f"BTS unavailable: {exc}", after=60) from exc
 
 
 def poll_tracking(toolbox: Toolbox, progress: Progress) -> None:
