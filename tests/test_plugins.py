@@ -348,6 +348,11 @@ def test_hook_shipping_providers_price_options_from_the_cart(sqlite_url: str, cl
     assert quote.amount == 1_500_000 + 4 * 200_000  # 3.2 kg → 4 started kilograms
     elsewhere = CartView(id="c2", locale="ru", lines=(line,), subtotal=1, address=Address(region="Xorazm", city="Urganch"))
     assert courier.quote(elsewhere) == []
+    unweighed = LineView(variant_id="v2", sku="GLV-1", title="Gloves", quantity=1, unit_price=1, weight_grams=None)
+    mixed = CartView(id="c3", locale="ru", lines=(line, unweighed), subtotal=1,
+                     address=Address(region="Tashkent", city="Tashkent"))
+    [quote] = courier.quote(mixed)  # a line without a weight is not an error
+    assert quote.amount == 1_500_000 + 4 * 200_000
 
 
 def test_providers_refuse_to_be_called_inside_a_database_transaction(sqlite_url: str, clean_env: Path) -> None:

@@ -34,7 +34,9 @@ class CityCourier:
     def quote(self, cart: CartView) -> list[ShippingQuote]:
         if cart.address is None or cart.address.region not in self.settings.regions:
             return []
-        started_kg = -(-cart.weight_grams // 1000)  # every started kilogram
+        # Every started kilogram of what the catalog knows; lines without a weight cost nothing
+        # extra (a real courier would count a default weight for them).
+        started_kg = -(-cart.known_weight_grams // 1000)
         amount = self.settings.base_price + started_kg * self.settings.price_per_kg
         return [ShippingQuote(provider_id=self.id, option_id="standard", name=self.name, amount=amount, estimated_days=1)]
 
