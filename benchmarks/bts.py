@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
-from pathlib import Path
 
 import httpx
 
@@ -22,6 +20,7 @@ from benchmarks.harness import (
     Server,
     figure,
     fresh_database,
+    lua_rotation,
     machine,
     open_toolbox,
     report,
@@ -71,15 +70,6 @@ def shipping_scenario(carts: list[str]):
             raise RuntimeError(f"{response.status_code} {response.text[:200]}")
 
     return choose
-
-
-def lua_rotation(paths: list[str]) -> str:
-    body = ", ".join(f'"{p}"' for p in paths)
-    script = (f"local paths = {{{body}}}\nlocal n = 0\nrequest = function()\n  n = n + 1\n"
-              f"  return wrk.format(\"GET\", paths[(n % #paths) + 1])\nend\n")
-    path = Path(tempfile.mkstemp(suffix=".lua", prefix="toolbox-bench-bts-")[1])
-    path.write_text(script)
-    return str(path)
 
 
 def main(argv: list[str]) -> None:

@@ -306,3 +306,14 @@ def report(prefix: str, result: LoadResult) -> None:
     figure(f"{prefix}_p50", result.p50_ms, "ms")
     figure(f"{prefix}_p99", result.p99_ms, "ms")
     figure(f"{prefix}_errors", result.errors, "")
+
+
+def lua_rotation(paths: list[str]) -> str:
+    """A wrk script (a temporary file) that cycles through ``paths``."""
+    body = ", ".join(f'"{p}"' for p in paths)
+    script = (f"local paths = {{{body}}}\nlocal n = 0\nrequest = function()\n  n = n + 1\n"
+              f"  return wrk.format(\"GET\", paths[(n % #paths) + 1])\nend\n")
+    path = Path(tempfile.mkstemp(suffix=".lua", prefix="toolbox-bench-")[1])
+    path.write_text(script)
+    return str(path)
+
