@@ -19,6 +19,7 @@ from benchmarks.harness import (
     REDIS_URL,
     Server,
     figure,
+    flushed_redis,
     fresh_database,
     lua_rotation,
     machine,
@@ -83,9 +84,7 @@ def main(argv: list[str]) -> None:
     from toolbox_core.testing import serve_asgi
 
     machine()
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    flushed_redis()
     app, state = create_fake_bts()
     with serve_asgi(app) as fake_url:
         state.base_url = fake_url
