@@ -81,11 +81,13 @@ def signed(action: int, trans: str, number: str, amount: str, prepare_id: str = 
 
 
 def make_scenario(orders: list[tuple[str, int]], latencies: list[float]):
+    from toolbox_click.protocol import tiyin_to_som
+
     queue = list(reversed(orders))
 
     async def pay(client: httpx.AsyncClient, n: int) -> None:
         number, total = queue.pop()
-        amount = f"{total // 100}.{total % 100:02d}"
+        amount = tiyin_to_som(total)
         trans = str(700_000_000 + n)
 
         async def callback(path: str, fields: dict[str, str]) -> dict:
@@ -106,13 +108,14 @@ def make_scenario(orders: list[tuple[str, int]], latencies: list[float]):
 def cpu_per_callback(url: str, orders: list[tuple[str, int]]) -> tuple[float, float]:
     """(wall ms, CPU ms of this process) per callback, sequential and in-process (no HTTP), so
     the cost of one callback is known even on a busy machine. PostgreSQL's own CPU is not in it."""
+    from toolbox_click.protocol import tiyin_to_som
     from toolbox_click.shop import ClickShop
 
     toolbox = open_toolbox(url, plugins=["click"])
     shop = ClickShop(toolbox, toolbox.plugin_settings("click"))
     wall, cpu = time.perf_counter(), time.process_time()
     for n, (number, total) in enumerate(orders):
-        amount, trans = f"{total // 100}.{total % 100:02d}", str(600_000_000 + n)
+        amount, trans = tiyin_to_som(total), str(600_000_000 + n)
         prepared = shop.handle(signed(0, trans, number, amount), 0)
         done = shop.handle(signed(1, trans, number, amount, str(prepared["merchant_prepare_id"])), 1)
         if done["error"] != 0:
