@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
-from pathlib import Path
 
 import httpx
 
@@ -21,7 +19,9 @@ from benchmarks.harness import (
     REDIS_URL,
     Server,
     figure,
+    flushed_redis,
     fresh_database,
+    lua_rotation,
     machine,
     open_toolbox,
     report,
@@ -73,15 +73,6 @@ def shipping_scenario(carts: list[str]):
     return choose
 
 
-def lua_rotation(paths: list[str]) -> str:
-    body = ", ".join(f'"{p}"' for p in paths)
-    script = (f"local paths = {{{body}}}\nlocal n = 0\nrequest = function()\n  n = n + 1\n"
-              f"  return wrk.format(\"GET\", paths[(n % #paths) + 1])\nend\n")
-    path = Path(tempfile.mkstemp(suffix=".lua", prefix="toolbox-bench-bts-")[1])
-    path.write_text(script)
-    return str(path)
-
-
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks bts")
     parser.add_argument("--seconds", type=int, default=5)
@@ -93,9 +84,7 @@ def main(argv: list[str]) -> None:
     from toolbox_core.testing import serve_asgi
 
     machine()
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    flushed_redis()
     app, state = create_fake_bts()
     with serve_asgi(app) as fake_url:
         state.base_url = fake_url

@@ -19,7 +19,6 @@ import random
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import (
@@ -27,6 +26,7 @@ from benchmarks.harness import (
     Server,
     figure,
     fresh_database,
+    lua_rotation,
     machine,
     open_toolbox,
     report,
@@ -98,15 +98,6 @@ def seed(database_url: str, products: int) -> float:
             conn.execute(text("ANALYZE"))
     toolbox.close()
     return time.perf_counter() - started
-
-
-def lua_rotation(paths: list[str]) -> str:
-    """A wrk script that cycles through ``paths``."""
-    body = ", ".join(f'"{p}"' for p in paths)
-    script = f"local paths = {{{body}}}\nlocal n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(\"GET\", paths[(n % #paths) + 1])\nend\n"
-    path = Path(tempfile.mkstemp(suffix=".lua", prefix="toolbox-bench-")[1])
-    path.write_text(script)
-    return str(path)
 
 
 def run(kind: str, products: int, seconds: int) -> None:

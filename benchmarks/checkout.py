@@ -19,9 +19,11 @@ import os
 import httpx
 
 from benchmarks.harness import (
+    ADDRESS,
     REDIS_URL,
     Server,
     figure,
+    flushed_redis,
     fresh_database,
     machine,
     open_toolbox,
@@ -29,22 +31,15 @@ from benchmarks.harness import (
 )
 
 CHECKOUT_REDIS_URL = os.environ.get("TOOLBOX_BENCH_CHECKOUT_REDIS_URL") or REDIS_URL
-ADDRESS = {"region": "Toshkent", "city": "Toshkent", "district": "Yunusobod", "street": "Amir Temur 1"}
 
 
 def fresh_redis() -> str:
     """Flush and return this benchmark's own Redis database (``TOOLBOX_BENCH_CHECKOUT_REDIS_URL``).
 
-    The server runs as in production: with Redis, so the API workers do not also run the
-    in-process Dramatiq workers, the outbox relay and the scheduler of the embedded mode. Events
-    stay in the outbox (no ``toolbox worker`` competes for the 2 cores); the audit reads them there.
+    Events stay in the outbox (no ``toolbox worker`` competes for the 2 cores); the audit reads
+    them there.
     """
-    import redis
-
-    client = redis.Redis.from_url(CHECKOUT_REDIS_URL)
-    client.flushdb()
-    client.close()
-    return CHECKOUT_REDIS_URL
+    return flushed_redis(CHECKOUT_REDIS_URL)
 
 
 def seed(url: str, stock: int) -> list[str]:

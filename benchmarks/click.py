@@ -25,14 +25,16 @@ import time
 
 import httpx
 
-from benchmarks.checkout import fresh_redis
 from benchmarks.harness import (
     Server,
     _pct,
     figure,
+    flushed_redis,
     fresh_database,
     machine,
     open_toolbox,
+    payment_audit,
+    place_order,
     scenario_load,
 )
 
@@ -43,7 +45,6 @@ CLICK_ENV = {"TOOLBOX_CLICK__SERVICE_ID": str(SERVICE_ID), "TOOLBOX_CLICK__MERCH
 IN_PROCESS = 50
 #: Distinct products the orders buy (a store sells many; one hot stock row would serialize captures).
 PRODUCTS = 20
-ADDRESS = {"region": "Toshkent", "city": "Toshkent", "district": "Yunusobod", "street": "Amir Temur 1"}
 
 
 def seed(url: str, count: int) -> list[tuple[str, int]]:
@@ -63,15 +64,7 @@ def seed(url: str, count: int) -> list[tuple[str, int]]:
             session.add(product)
         apply_levels(session, [StockLevel(f"CLICK-{n}", count) for n in range(PRODUCTS)])
     carts, checkout = CartService(toolbox), CheckoutService(toolbox)
-    orders = []
-    for i in range(count):
-        cart = carts.create(None, "ru", "+998901234567")["id"]
-        carts.add_line(cart, None, f"var_click{i % PRODUCTS}", 1)
-        carts.update(cart, None, {"address": dict(ADDRESS)})
-        carts.select_shipping(cart, None, "flat", "flat")
-        carts.select_payment(cart, None, "click")
-        result = checkout.complete(cart, None)
-        orders.append((result.number, result.total))
+    orders = [place_order(carts, checkout, f"var_click{i % PRODUCTS}", "click") for i in range(count)]
     toolbox.close()
     return orders
 
@@ -88,11 +81,13 @@ def signed(action: int, trans: str, number: str, amount: str, prepare_id: str = 
 
 
 def make_scenario(orders: list[tuple[str, int]], latencies: list[float]):
+    from toolbox_click.protocol import tiyin_to_som
+
     queue = list(reversed(orders))
 
     async def pay(client: httpx.AsyncClient, n: int) -> None:
         number, total = queue.pop()
-        amount = f"{total // 100}.{total % 100:02d}"
+        amount = tiyin_to_som(total)
         trans = str(700_000_000 + n)
 
         async def callback(path: str, fields: dict[str, str]) -> dict:
@@ -113,13 +108,14 @@ def make_scenario(orders: list[tuple[str, int]], latencies: list[float]):
 def cpu_per_callback(url: str, orders: list[tuple[str, int]]) -> tuple[float, float]:
     """(wall ms, CPU ms of this process) per callback, sequential and in-process (no HTTP), so
     the cost of one callback is known even on a busy machine. PostgreSQL's own CPU is not in it."""
+    from toolbox_click.protocol import tiyin_to_som
     from toolbox_click.shop import ClickShop
 
     toolbox = open_toolbox(url, plugins=["click"])
     shop = ClickShop(toolbox, toolbox.plugin_settings("click"))
     wall, cpu = time.perf_counter(), time.process_time()
     for n, (number, total) in enumerate(orders):
-        amount, trans = f"{total // 100}.{total % 100:02d}", str(600_000_000 + n)
+        amount, trans = tiyin_to_som(total), str(600_000_000 + n)
         prepared = shop.handle(signed(0, trans, number, amount), 0)
         done = shop.handle(signed(1, trans, number, amount, str(prepared["merchant_prepare_id"])), 1)
         if done["error"] != 0:
@@ -128,21 +124,6 @@ def cpu_per_callback(url: str, orders: list[tuple[str, int]]) -> tuple[float, fl
     result = ((time.perf_counter() - wall) * 1000 / calls, (time.process_time() - cpu) * 1000 / calls)
     toolbox.close()
     return result
-
-
-def audit(url: str) -> tuple[int, int]:
-    from sqlalchemy import func, select
-
-    from toolbox_core.events.models import OutboxEvent
-    from toolbox_core.orders.models import Order
-
-    toolbox = open_toolbox(url, plugins=["click"])
-    with toolbox.db.session() as session:
-        paid = session.scalar(select(func.count()).select_from(Order).where(Order.payment_status == "paid"))
-        captured = session.scalar(select(func.count()).select_from(OutboxEvent)
-                                  .where(OutboxEvent.name == "payment.captured"))
-    toolbox.close()
-    return paid, captured
 
 
 def main(argv: list[str]) -> None:
@@ -161,11 +142,11 @@ def main(argv: list[str]) -> None:
         wall_ms, cpu_ms = cpu_per_callback(url, orders[:IN_PROCESS])
         orders = orders[IN_PROCESS:]
         latencies: list[float] = []
-        env = {**CLICK_ENV, "TOOLBOX_REDIS_URL": fresh_redis()}
+        env = {**CLICK_ENV, "TOOLBOX_REDIS_URL": flushed_redis()}
         with Server(url, workers=opts.workers, plugins=["click"], env=env) as server:
             result = scenario_load(server.url, make_scenario(orders, latencies), concurrency=opts.concurrency,
                                    seconds=opts.seconds, max_iterations=len(orders))
-        paid, captured = audit(url)
+        paid, captured = payment_audit(url, plugins=["click"])
         paid, captured = paid - IN_PROCESS, captured - IN_PROCESS  # the in-process ones
     figure("click_payments_per_s", result.rps, "payments/s")
     figure("click_payment_p99", result.p99_ms, "ms")

@@ -306,3 +306,60 @@ def report(prefix: str, result: LoadResult) -> None:
     figure(f"{prefix}_p50", result.p50_ms, "ms")
     figure(f"{prefix}_p99", result.p99_ms, "ms")
     figure(f"{prefix}_errors", result.errors, "")
+
+
+def lua_rotation(paths: list[str]) -> str:
+    """A wrk script (a temporary file) that cycles through ``paths``."""
+    body = ", ".join(f'"{p}"' for p in paths)
+    script = (f"local paths = {{{body}}}\nlocal n = 0\nrequest = function()\n  n = n + 1\n"
+              f"  return wrk.format(\"GET\", paths[(n % #paths) + 1])\nend\n")
+    path = Path(tempfile.mkstemp(suffix=".lua", prefix="toolbox-bench-")[1])
+    path.write_text(script)
+    return str(path)
+
+
+# ---------------------------------------------------------------------------- redis and audits
+def flushed_redis(url: str = REDIS_URL) -> str:
+    """Flush and return a Redis database of this run's own (``REDIS_URL`` unless given).
+
+    Servers run as in production, with Redis: the API workers then do not also run the
+    embedded mode's in-process job workers, outbox relay and scheduler.
+    """
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+def payment_audit(url: str, plugins: list[str] | None = None) -> tuple[int, int]:
+    """(orders paid, ``payment.captured`` outbox events) in the database at ``url``."""
+    from sqlalchemy import func, select
+
+    from toolbox_core.events.models import OutboxEvent
+    from toolbox_core.orders.models import Order
+
+    toolbox = open_toolbox(url, plugins=plugins)
+    with toolbox.db.session() as session:
+        paid = session.scalar(select(func.count()).select_from(Order).where(Order.payment_status == "paid"))
+        captured = session.scalar(select(func.count()).select_from(OutboxEvent)
+                                  .where(OutboxEvent.name == "payment.captured"))
+    toolbox.close()
+    return int(paid or 0), int(captured or 0)
+
+
+#: The delivery address of every order a benchmark places.
+ADDRESS = {"region": "Toshkent", "city": "Toshkent", "district": "Yunusobod", "street": "Amir Temur 1"}
+
+
+def place_order(carts: Any, checkout: Any, variant_id: str, provider_id: str) -> tuple[str, int]:
+    """One order of one unit of ``variant_id``, placed in-process through ``CartService`` and
+    ``CheckoutService`` (as the storefront would), paid with ``provider_id``: (number, total)."""
+    cart = carts.create(None, "ru", "+998901234567")["id"]
+    carts.add_line(cart, None, variant_id, 1)
+    carts.update(cart, None, {"address": dict(ADDRESS)})
+    carts.select_shipping(cart, None, "flat", "flat")
+    carts.select_payment(cart, None, provider_id)
+    result = checkout.complete(cart, None)
+    return result.number, result.total

@@ -23,13 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from benchmarks.harness import (
-    REDIS_URL,
     Server,
     _pct,
     figure,
+    flushed_redis,
     fresh_database,
     machine,
     open_toolbox,
+    payment_audit,
+    place_order,
     scenario_load,
 )
 
@@ -37,16 +39,6 @@ MERCHANT_ID = "5e730e8e0b852a417aa49ceb"
 TEST_KEY = "benchKEY-0123456789abcdefghijklmnopq"
 PAYME_ENV = {"TOOLBOX_PAYME__MERCHANT_ID": MERCHANT_ID, "TOOLBOX_PAYME__KEY": "prod-" + TEST_KEY[5:],
              "TOOLBOX_PAYME__TEST_KEY": TEST_KEY, "TOOLBOX_PAYME__TEST_MODE": "true"}
-ADDRESS = {"region": "Toshkent", "city": "Toshkent", "district": "Yunusobod", "street": "Amir Temur 1"}
-
-
-def _flushed_redis() -> str:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    client.close()
-    return REDIS_URL
 
 
 def place_orders(url: str, count: int) -> list[tuple[str, int]]:
@@ -67,17 +59,8 @@ def place_orders(url: str, count: int) -> list[tuple[str, int]]:
         apply_levels(session, [StockLevel("PAYME-BENCH", count * 2)])
     carts, checkout = CartService(toolbox), CheckoutService(toolbox)
 
-    def place(_: int) -> tuple[str, int]:
-        cart = carts.create(None, "ru", "+998901234567")["id"]
-        carts.add_line(cart, None, "var_payme_bench", 1)
-        carts.update(cart, None, {"address": dict(ADDRESS)})
-        carts.select_shipping(cart, None, "flat", "flat")
-        carts.select_payment(cart, None, "payme")
-        result = checkout.complete(cart, None)
-        return result.number, result.total
-
     with ThreadPoolExecutor(4) as pool:
-        orders = list(pool.map(place, range(count)))
+        orders = list(pool.map(lambda _: place_order(carts, checkout, "var_payme_bench", "payme"), range(count)))
     toolbox.close()
     return orders
 
@@ -107,21 +90,6 @@ def make_scenario(orders: list[tuple[str, int]], latencies: list[float]):
     return cycle
 
 
-def audit(url: str) -> tuple[int, int]:
-    from sqlalchemy import func, select
-
-    from toolbox_core.events.models import OutboxEvent
-    from toolbox_core.orders.models import Order
-
-    toolbox = open_toolbox(url)
-    with toolbox.db.session() as session:
-        paid = session.scalar(select(func.count()).select_from(Order).where(Order.payment_status == "paid"))
-        captured = session.scalar(select(func.count()).select_from(OutboxEvent)
-                                  .where(OutboxEvent.name == "payment.captured"))
-    toolbox.close()
-    return int(paid or 0), int(captured or 0)
-
-
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="benchmarks payme")
     parser.add_argument("--seconds", type=float, default=8)
@@ -136,11 +104,11 @@ def main(argv: list[str]) -> None:
         orders = place_orders(url, opts.orders)
         figure("payme_orders_placed", len(orders), f"in {time.perf_counter() - started:.1f} s")
         latencies: list[float] = []
-        env = {**PAYME_ENV, "TOOLBOX_REDIS_URL": _flushed_redis()}
+        env = {**PAYME_ENV, "TOOLBOX_REDIS_URL": flushed_redis()}
         with Server(url, workers=opts.workers, plugins=["payme"], env=env) as server:
             result = scenario_load(server.url, make_scenario(orders, latencies), concurrency=opts.concurrency,
                                    seconds=opts.seconds, max_iterations=len(orders))
-        paid, captured = audit(url)
+        paid, captured = payment_audit(url)
     figure("load_average_1m", os.getloadavg()[0], "(other processes share the cores)")
     figure("payme_cycles_per_s", result.rps, "cycles/s")
     figure("payme_callback_p50", _pct(latencies, 50), "ms")

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click_testkit import MERCHANT_ID, SERVICE_ID, Store, som
+from sqlalchemy import text
 
 from tests.fakes.click import FakeClick
 from toolbox_click import plugin
@@ -134,6 +135,24 @@ def test_an_invoice_by_phone_for_an_unpaid_click_order(store: Store, fake_click:
     assert store.http.post(url, json={"phone": "12"}, headers=store.admin("payments:write")).status_code == 422
     pay(store, order)
     assert store.http.post(url, headers=store.admin("payments:write")).status_code == 409
+
+
+def test_an_invoice_click_cannot_take_is_a_503_or_a_502_and_nothing_is_stored(store: Store,
+                                                                           fake_click: FakeClick) -> None:
+    order = store.order()
+    url = f"{store.url}/admin/click/orders/{order['number']}/invoice"
+    headers = store.admin("payments:write")
+    fake_click.fail_next = [503]
+    down = store.http.post(url, headers=headers)
+    assert down.status_code == 503, down.text
+    assert down.json()["error"]["code"] == "click_unavailable"
+    fake_click.fail_next = [400]
+    refused = store.http.post(url, headers=headers)
+    assert refused.status_code == 502, refused.text
+    assert refused.json()["error"]["code"] == "click_refused"
+    assert fake_click.invoices == {}
+    with store.toolbox.db.session() as session:
+        assert session.scalar(text("SELECT count(*) FROM click_invoices")) == 0
 
 
 def test_the_admin_lists_click_transactions_by_order_status_and_date(store: Store) -> None:

@@ -7,7 +7,9 @@ The callback router answers every error itself in Click's flat shape (HTTP 200, 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -111,6 +113,18 @@ def _row(row: ClickTransaction) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def merchant_api_errors(refused: str) -> Iterator[None]:
+    """A Merchant API failure as the kernel's error: unreachable 503, refused 502 (``refused: why``)."""
+    try:
+        yield
+    except ClickUnavailable as exc:
+        raise ServiceUnavailable("Click is unreachable; try again", code="click_unavailable") from exc
+    except ClickApiError as exc:
+        raise ToolboxError(f"{refused}: {exc}", code="click_refused", status=502,
+                           details={"error_code": exc.error_code}) from exc
+
+
 def admin_router(toolbox: Any, api: ClickMerchantApi) -> APIRouter:
     """``GET /admin/click/transactions`` (+ ``/{id}/click-status``) and
     ``POST /admin/click/orders/{number}/invoice``."""
@@ -147,13 +161,8 @@ def admin_router(toolbox: Any, api: ClickMerchantApi) -> APIRouter:
             if row is None:
                 raise NotFound("no such Click transaction", code="click_transaction_not_found")
             click_trans_id, ours = row.click_trans_id, _row(row)
-        try:
+        with merchant_api_errors("Click refused"):
             answer = api.payment_status(click_trans_id)
-        except ClickUnavailable as exc:
-            raise ServiceUnavailable("Click is unreachable; try again", code="click_unavailable") from exc
-        except ClickApiError as exc:
-            raise ToolboxError(f"Click refused: {exc}", code="click_refused", status=502,
-                               details={"error_code": exc.error_code}) from exc
         return {"transaction": ours, "click": {"payment_id": answer.get("payment_id"),
                                                "payment_status": answer.get("payment_status"),
                                                "error_note": answer.get("error_note")}}
@@ -172,13 +181,8 @@ def admin_router(toolbox: Any, api: ClickMerchantApi) -> APIRouter:
             raise Conflict(f"the order is {view.status} and its payment {view.payment.status}",
                            code="order_not_payable")
         phone = normalize_phone(body.phone) if body and body.phone else view.phone
-        try:
+        with merchant_api_errors("Click refused the invoice"):
             answer = api.create_invoice(amount=view.payment.amount, phone=phone, merchant_trans_id=view.number)
-        except ClickUnavailable as exc:
-            raise ServiceUnavailable("Click is unreachable; try again", code="click_unavailable") from exc
-        except ClickApiError as exc:
-            raise ToolboxError(f"Click refused the invoice: {exc}", code="click_refused", status=502,
-                               details={"error_code": exc.error_code}) from exc
         invoice_id = answer.get("invoice_id")
         if not isinstance(invoice_id, int) or isinstance(invoice_id, bool):
             raise ToolboxError("Click answered without an invoice id", code="click_bad_reply", status=502)
