@@ -71,7 +71,6 @@ ON CONFLICT (assortment_id) DO UPDATE SET figure = excluded.figure, seen_run = e
   page = excluded.page"""
 #: A full run links rows to SKUs; incremental rows carry only the id and keep their link.
 _PG_STAGE_LINK = _PG_STAGE_SELECT + ", sku = excluded.sku"
-_PG_STAGE = _PG_STAGE_SELECT
 
 
 def settings_of(toolbox: Toolbox) -> MoySkladSettings:
@@ -285,7 +284,7 @@ class MoySkladSync:
         unique = list({ident: (ident, sku, figure) for ident, sku, figure in items}.values())
         with self.toolbox.db.transaction() as session:
             if unique and not self.toolbox.db.is_sqlite:
-                session.execute(text(_PG_STAGE_LINK if link else _PG_STAGE), {
+                session.execute(text(_PG_STAGE_LINK if link else _PG_STAGE_SELECT), {
                     "ids": [i for i, _, _ in unique], "skus": [s for _, s, _ in unique],
                     "figures": [f for _, _, f in unique], "run": run.id, "page": page})
             elif unique:
@@ -365,7 +364,6 @@ class MoySkladSync:
         if self._dry is not None:
             dry = self._dry
             apply_missing(self.toolbox, dry, self._seen, zero_missing=zero, dry_run=True)
-            self._seen_all = self._seen
         else:
             dry = sync_source(self.toolbox, _Source(), dry_run=True, full=full, zero_missing=zero,
                               batches=self._staged(run, as_of))
@@ -383,7 +381,7 @@ class MoySkladSync:
             real.missing, real.missing_sample = dry.missing, dry.missing_sample
             if zero:
                 real.missing = None
-                apply_missing(self.toolbox, real, self._seen_all, zero_missing=True)
+                apply_missing(self.toolbox, real, self._seen, zero_missing=True)
             return _report(real, run, extras, catalog)
         real = sync_source(self.toolbox, _Source(), full=full, zero_missing=zero, batches=self._staged(run, as_of))
         return _report(real, run, extras, catalog)
