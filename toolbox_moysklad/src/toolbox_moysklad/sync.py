@@ -114,6 +114,13 @@ def row_item(row: dict[str, Any], settings: MoySkladSettings) -> tuple[str, str 
     return ident, sku, figure
 
 
+def is_stock_report(settings: MoySkladSettings, url: str) -> bool:
+    """``url`` is the short stock report on the configured API (never follow anything else)."""
+    mine, theirs = urlsplit(settings.base_url.rstrip("/")), urlsplit(url)
+    return (theirs.scheme, theirs.netloc) == (mine.scheme, mine.netloc) and \
+        theirs.path == mine.path + "/report/stock/all/current"
+
+
 def msk_moment(moment: datetime) -> str:
     """``YYYY-MM-DD HH:MM:SS`` in Moscow time, as MoySklad's ``changedSince`` wants it."""
     return moment.astimezone(MSK).strftime("%Y-%m-%d %H:%M:%S")
@@ -268,7 +275,7 @@ class MoySkladSync:
     def _follow(self, report_url: str) -> tuple[str, dict[str, Any]]:
         """A webhook's ``reportUrl``, only if it is a short stock report of the configured API."""
         parts = urlsplit(report_url)
-        if not self.client.is_own_url(report_url) or not parts.path.endswith("/report/stock/all/current"):
+        if not is_stock_report(self.settings, report_url):
             raise InvalidInput("reportUrl is not a stock report of the configured MoySklad API",
                                code="invalid_report_url")
         params = dict(parse_qsl(parts.query))
