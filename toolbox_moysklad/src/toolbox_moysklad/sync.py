@@ -182,6 +182,8 @@ class MoySkladSync:
 
     # ------------------------------------------------------------------ which run
     def _kind(self, full: bool | None) -> tuple[str, datetime | None]:
+        if full:
+            return "full", None
         now = utcnow()
         with self.toolbox.db.session() as session:
             # The watermark: the last applied scheduled-kind run (a blocked run applied nothing, a
@@ -193,8 +195,6 @@ class MoySkladSync:
             last_full = session.scalar(select(func.max(MoySkladSyncRun.started_at)).where(
                 MoySkladSyncRun.kind == "full", MoySkladSyncRun.status == "ok",
                 MoySkladSyncRun.dry_run.is_(False)))
-        if full:
-            return "full", None
         if last is None or last_full is None:
             return "full", None
         last_full = _aware(last_full)
