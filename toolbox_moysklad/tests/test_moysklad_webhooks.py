@@ -87,3 +87,31 @@ def test_webhooks_install_is_idempotent(store, fake, fake_url):
     assert len(fake.webhooks) == 1
     assert fake.webhooks[0]["url"] == "https://shop.example.uz/moysklad/webhook?token=hook-secret"
     assert fake.webhooks[0]["stockType"] == "stock" and fake.webhooks[0]["reportType"] == "all"
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"text"', b"null", b'{"reportUrl": 5}', b'{"reportUrl": ""}', b""])
+def test_a_notification_that_is_not_an_object_with_a_report_url_is_a_422(store, serve_fake, body):
+    tb = store()
+    shop = serve_fake(create_app(toolbox=tb))
+    answer = httpx.post(f"{shop}/moysklad/webhook?token=hook-secret&requestId=r3", content=body)
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_notification"
+    assert last_webhooks(tb) == []
+
+
+def test_webhooks_are_refused_while_no_token_is_configured(store, serve_fake):
+    tb = store(webhook_token=None)
+    shop = serve_fake(create_app(toolbox=tb))
+    answer = httpx.post(f"{shop}/moysklad/webhook?token=&requestId=r4", json={"reportUrl": "x"})
+    assert answer.status_code == 403
+
+
+def test_the_sync_follows_only_the_exact_short_stock_report_path(store, fake_url):
+    from toolbox_core.api import InvalidInput
+
+    tb = store()
+    runner = MoySkladSync(tb)
+    try:
+        with pytest.raises(InvalidInput, match="reportUrl"):
+            runner.run(report_url=f"{fake_url}/entity/x/report/stock/all/current")
+    finally:
+        runner.close()

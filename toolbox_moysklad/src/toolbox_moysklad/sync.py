@@ -71,7 +71,6 @@ ON CONFLICT (assortment_id) DO UPDATE SET figure = excluded.figure, seen_run = e
   page = excluded.page"""
 #: A full run links rows to SKUs; incremental rows carry only the id and keep their link.
 _PG_STAGE_LINK = _PG_STAGE_SELECT + ", sku = excluded.sku"
-_PG_STAGE = _PG_STAGE_SELECT
 
 
 def settings_of(toolbox: Toolbox) -> MoySkladSettings:
@@ -113,6 +112,13 @@ def row_item(row: dict[str, Any], settings: MoySkladSettings) -> tuple[str, str 
     else:
         figure = to_units(row.get(settings.figure))
     return ident, sku, figure
+
+
+def is_stock_report(settings: MoySkladSettings, url: str) -> bool:
+    """``url`` is the short stock report on the configured API (never follow anything else)."""
+    mine, theirs = urlsplit(settings.base_url.rstrip("/")), urlsplit(url)
+    return (theirs.scheme, theirs.netloc) == (mine.scheme, mine.netloc) and \
+        theirs.path == mine.path + "/report/stock/all/current"
 
 
 def msk_moment(moment: datetime) -> str:
@@ -176,6 +182,8 @@ class MoySkladSync:
 
     # ------------------------------------------------------------------ which run
     def _kind(self, full: bool | None) -> tuple[str, datetime | None]:
+        if full:
+            return "full", None
         now = utcnow()
         with self.toolbox.db.session() as session:
             # The watermark: the last applied scheduled-kind run (a blocked run applied nothing, a
@@ -187,8 +195,6 @@ class MoySkladSync:
             last_full = session.scalar(select(func.max(MoySkladSyncRun.started_at)).where(
                 MoySkladSyncRun.kind == "full", MoySkladSyncRun.status == "ok",
                 MoySkladSyncRun.dry_run.is_(False)))
-        if full:
-            return "full", None
         if last is None or last_full is None:
             return "full", None
         last_full = _aware(last_full)
@@ -269,7 +275,7 @@ class MoySkladSync:
     def _follow(self, report_url: str) -> tuple[str, dict[str, Any]]:
         """A webhook's ``reportUrl``, only if it is a short stock report of the configured API."""
         parts = urlsplit(report_url)
-        if not self.client.is_own_url(report_url) or not parts.path.endswith("/report/stock/all/current"):
+        if not is_stock_report(self.settings, report_url):
             raise InvalidInput("reportUrl is not a stock report of the configured MoySklad API",
                                code="invalid_report_url")
         params = dict(parse_qsl(parts.query))
@@ -285,7 +291,7 @@ class MoySkladSync:
         unique = list({ident: (ident, sku, figure) for ident, sku, figure in items}.values())
         with self.toolbox.db.transaction() as session:
             if unique and not self.toolbox.db.is_sqlite:
-                session.execute(text(_PG_STAGE_LINK if link else _PG_STAGE), {
+                session.execute(text(_PG_STAGE_LINK if link else _PG_STAGE_SELECT), {
                     "ids": [i for i, _, _ in unique], "skus": [s for _, s, _ in unique],
                     "figures": [f for _, _, f in unique], "run": run.id, "page": page})
             elif unique:
@@ -365,7 +371,6 @@ class MoySkladSync:
         if self._dry is not None:
             dry = self._dry
             apply_missing(self.toolbox, dry, self._seen, zero_missing=zero, dry_run=True)
-            self._seen_all = self._seen
         else:
             dry = sync_source(self.toolbox, _Source(), dry_run=True, full=full, zero_missing=zero,
                               batches=self._staged(run, as_of))
@@ -383,7 +388,7 @@ class MoySkladSync:
             real.missing, real.missing_sample = dry.missing, dry.missing_sample
             if zero:
                 real.missing = None
-                apply_missing(self.toolbox, real, self._seen_all, zero_missing=True)
+                apply_missing(self.toolbox, real, self._seen, zero_missing=True)
             return _report(real, run, extras, catalog)
         real = sync_source(self.toolbox, _Source(), full=full, zero_missing=zero, batches=self._staged(run, as_of))
         return _report(real, run, extras, catalog)

@@ -20,7 +20,7 @@ from toolbox_core.api import Forbidden, InvalidInput, PermanentFailure, RetryLat
 from toolbox_moysklad.client import MoySkladClient
 from toolbox_moysklad.models import MoySkladWebhook
 from toolbox_moysklad.settings import MoySkladSettings
-from toolbox_moysklad.sync import JOB_NAME, MoySkladSync, settings_of
+from toolbox_moysklad.sync import JOB_NAME, MoySkladSync, is_stock_report, settings_of
 
 FOLLOW_JOB = "moysklad.follow_webhook"
 MAX_BODY = 16 * 1024
@@ -55,15 +55,6 @@ def build_router(toolbox: Toolbox) -> APIRouter:
         return Response(status_code=204)
 
     return router
-
-
-def is_stock_report(settings: MoySkladSettings, url: str) -> bool:
-    """``url`` is the short stock report on the configured API (never follow anything else)."""
-    from urllib.parse import urlsplit
-
-    mine, theirs = urlsplit(settings.base_url.rstrip("/")), urlsplit(url)
-    return (theirs.scheme, theirs.netloc) == (mine.scheme, mine.netloc) and \
-        theirs.path == mine.path + "/report/stock/all/current"
 
 
 def record(toolbox: Toolbox, request_id: str, report_url: str) -> bool:
