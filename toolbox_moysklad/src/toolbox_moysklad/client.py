@@ -83,6 +83,10 @@ def error_for(response: httpx.Response) -> MoySkladError:
     return kind(status, errors, message)
 
 
+#: Extra wait after the local rate window resets (see ``_wait_for_budget``).
+WINDOW_MARGIN_SECONDS = 0.1
+
+
 class MoySkladClient:
     """One credential's client; cheap to create, thread-safe (httpx client), state in the key store."""
 
@@ -209,7 +213,10 @@ class MoySkladClient:
             hit = self.keystore.hit(key, s.rate_window_seconds, amount=weight)
             if hit.count <= s.rate_budget:
                 return
-            time.sleep(max(hit.reset_in_ms, 1) / 1000 + 0.02)
+            # Wait past our window's end with a margin: MoySklad's window starts when our first
+            # request arrives, a little after we counted it, so sending right at our reset can
+            # still land inside its previous window and draw a 429.
+            time.sleep(max(hit.reset_in_ms, 1) / 1000 + WINDOW_MARGIN_SECONDS)
 
     def _take_slot(self) -> tuple[str, str]:
         token = secrets.token_hex(8)
