@@ -160,6 +160,24 @@ def test_results_keep_their_plugin_and_registration_order(sqlite_url: str, clean
     toolbox.close()
 
 
+def test_plugins_returning_the_same_object_keep_their_own_names(sqlite_url: str, clean_env: Path) -> None:
+    from toolbox_core.api import hookimpl
+
+    shared: list[Any] = []  # both plugins return this very object
+
+    class Plugin:
+        @hookimpl
+        def doctor_checks(self, toolbox: Any) -> list[Any]:
+            return shared
+
+    toolbox = Toolbox.create(Settings(database_url=sqlite_url, plugins=[]), wire=False)
+    toolbox.plugins.pm.register(Plugin(), name="first")
+    toolbox.plugins.pm.register(Plugin(), name="second")
+    owners = [name for name, _ in toolbox.plugins.call_each("doctor_checks", toolbox=toolbox)]
+    assert [n for n in owners if n in ("first", "second")] == ["first", "second"]
+    toolbox.close()
+
+
 # ------------------------------------------------------------------------------ commands
 COMMANDS = """
 import typer
