@@ -38,6 +38,15 @@ def test_a_body_announced_too_large_is_413_before_parsing(small):
     assert error["code"] == "payload_too_large" and error["details"] == {"max_bytes": 4096}
 
 
+@pytest.mark.parametrize("length", ["abc", "-1", "9" * 19])
+def test_a_content_length_that_is_not_a_number_is_400(small, length):
+    client = TestClient(create_app(toolbox=small))
+    response = client.post("/store/otp/request", content=b"{}",
+                           headers={"content-type": "application/json", "content-length": length})
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "bad_request"
+
+
 def test_the_admin_api_without_a_key_answers_413_not_401_for_a_huge_body(small):
     client = TestClient(create_app(toolbox=small))
     metadata = {"blob": "x" * 50_000}

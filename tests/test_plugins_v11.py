@@ -12,13 +12,16 @@ from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 
+from tests.test_migrations import PLUGIN_REVISION
 from toolbox_core.config import Settings
 from toolbox_core.db.migrate import current_heads
 from toolbox_core.kernel import Toolbox
 
 TOOLBOX = str(Path(sys.executable).with_name("toolbox"))
 
-SHELF = """
+#: tests/test_migrations.py's PLUGIN_WITH_TABLES, but with its revisions in ``migrations/versions``,
+#: where a disabled plugin's version folder is looked for without importing it.
+ACME = """
 from pathlib import Path
 from toolbox_core.api import hookimpl
 
@@ -27,22 +30,6 @@ KERNEL_API = ">=1.0,<2"
 @hookimpl
 def migrations():
     return str(Path(__file__).parent / "migrations" / "versions")
-"""
-
-SHELF_0001 = """
-import sqlalchemy as sa
-from alembic import op
-
-revision = "shelf_0001"
-down_revision = None
-branch_labels = ("shelf",)
-depends_on = None
-
-def upgrade():
-    op.create_table("shelf_items", sa.Column("id", sa.String(32), primary_key=True))
-
-def downgrade():
-    op.drop_table("shelf_items")
 """
 
 
@@ -58,30 +45,30 @@ def _run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProc
 
 # ------------------------------------------------------------------------------ migrations
 def test_disabling_a_plugin_with_tables_keeps_migrate_working(tmp_path: Path, clean_env: Path, plugin_site: Any) -> None:
-    plugin_site.install("shelf", SHELF, files={"migrations/versions/shelf_0001.py": SHELF_0001})
+    plugin_site.install("acme", ACME, files={"migrations/versions/acme_0001.py": PLUGIN_REVISION})
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    enabled = Toolbox.create(Settings(database_url=url, plugins=["shelf"]))
+    enabled = Toolbox.create(Settings(database_url=url, plugins=["acme"]))
     enabled.migrate()
-    assert "shelf_items" in _tables(enabled)
-    assert "shelf_0001" in current_heads(enabled.db.engine)
+    assert "acme_shipments" in _tables(enabled)
+    assert "acme_0001" in current_heads(enabled.db.engine)
     enabled.close()
 
     disabled = Toolbox.create(Settings(database_url=url, plugins=[]))
-    disabled.migrate()  # was: Can't locate revision identified by 'shelf_0001'
+    disabled.migrate()  # was: Can't locate revision identified by 'acme_0001'
     disabled.migrate()
-    assert "shelf_0001" in current_heads(disabled.db.engine), "the plugin's tables and revision are kept"
-    assert "shelf_items" in _tables(disabled)
+    assert "acme_0001" in current_heads(disabled.db.engine), "the plugin's tables and revision are kept"
+    assert "acme_shipments" in _tables(disabled)
     disabled.close()
 
 
 def test_an_installed_plugin_never_enabled_gets_no_tables(tmp_path: Path, clean_env: Path, plugin_site: Any) -> None:
-    plugin_site.install("shelf", SHELF, files={"migrations/versions/shelf_0001.py": SHELF_0001})
+    plugin_site.install("acme", ACME, files={"migrations/versions/acme_0001.py": PLUGIN_REVISION})
     toolbox = Toolbox.create(Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}", plugins=[]))
     assert toolbox.disabled_migration_locations(), "its version folder is found without importing it"
-    assert "toolbox_fake_shelf" not in sys.modules
+    assert "toolbox_fake_acme" not in sys.modules
     toolbox.migrate()
-    assert "shelf_items" not in _tables(toolbox)
-    assert not any(head.startswith("shelf") for head in current_heads(toolbox.db.engine))
+    assert "acme_shipments" not in _tables(toolbox)
+    assert not any(head.startswith("acme") for head in current_heads(toolbox.db.engine))
     toolbox.close()
 
 
@@ -170,6 +157,24 @@ def test_results_keep_their_plugin_and_registration_order(sqlite_url: str, clean
     toolbox = Toolbox.create(Settings(database_url=sqlite_url, plugins=["example"]))
     owners = [name for name, _ in toolbox.plugins.call_each("shipping_providers", toolbox=toolbox)]
     assert owners == ["core.shipping", "example"]
+    toolbox.close()
+
+
+def test_plugins_returning_the_same_object_keep_their_own_names(sqlite_url: str, clean_env: Path) -> None:
+    from toolbox_core.api import hookimpl
+
+    shared: list[Any] = []  # both plugins return this very object
+
+    class Plugin:
+        @hookimpl
+        def doctor_checks(self, toolbox: Any) -> list[Any]:
+            return shared
+
+    toolbox = Toolbox.create(Settings(database_url=sqlite_url, plugins=[]), wire=False)
+    toolbox.plugins.pm.register(Plugin(), name="first")
+    toolbox.plugins.pm.register(Plugin(), name="second")
+    owners = [name for name, _ in toolbox.plugins.call_each("doctor_checks", toolbox=toolbox)]
+    assert [n for n in owners if n in ("first", "second")] == ["first", "second"]
     toolbox.close()
 
 

@@ -102,3 +102,10 @@ def test_a_json_file_of_the_wrong_shape_is_an_error_not_zero_products(doc):
     with pytest.raises(InvalidInput) as refused:
         parse_json(json.dumps(doc))
     assert refused.value.code == "invalid_file"
+
+
+@pytest.mark.parametrize("data", [codecs.BOM_UTF16_LE + b"h\x00a", b"handle,sku\n\xff\xfe\xfa"])
+def test_a_csv_file_that_does_not_decode_is_an_error_not_a_traceback(data):
+    with pytest.raises(InvalidInput) as refused:
+        parse_csv(data)
+    assert refused.value.code == "invalid_file"

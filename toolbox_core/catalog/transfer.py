@@ -112,13 +112,12 @@ def _int(value: str) -> int | str | None:
 
 def decode_text(data: bytes) -> str:
     """Text of a file from Excel or an editor: UTF-16 or UTF-8, with or without a BOM."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"the file is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8",
-                           code="invalid_file") from None
+        raise InvalidInput(f"the file is not {'UTF-16' if utf16 else 'UTF-8'} text (byte {exc.start}); "
+                           "save it as CSV UTF-8", code="invalid_file") from None
 
 
 def sniff_delimiter(text: str) -> str:

@@ -251,10 +251,10 @@ class PluginManager:
                 log.debug("hook %s on %s took %.2f ms", hook_name, name, took_ms)
             owners.setdefault(id(value), []).append(name)
         named = []
-        for value in reversed(values):  # pluggy calls last-registered first
+        for value in values:  # in call order, as the records are (last-registered first)
             names = owners.get(id(value))
             named.append((names.pop(0) if names else hook_name, value))
-        return named
+        return named[::-1]
 
     def collect(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
         """Providers from a list-returning hook, indexed by their ``id``; a duplicate id is an error.

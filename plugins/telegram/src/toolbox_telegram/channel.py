@@ -12,11 +12,12 @@ import re
 
 from toolbox_core.api import KeyStore, Notification, RetryLater
 from toolbox_telegram.client import TelegramClient
-from toolbox_telegram.settings import TelegramSettings
+from toolbox_telegram.messages import MAX_TEXT
+from toolbox_telegram.settings import CHAT_ID_PATTERN, TelegramSettings
 
 CLAIM_SECONDS = 120  # while one process posts, others wait for its outcome
 SENT_SECONDS = 30 * 24 * 3600
-CHAT_ID = re.compile(r"^(-?\d+|@[A-Za-z][A-Za-z0-9_]{3,31})$")
+CHAT_ID = re.compile(CHAT_ID_PATTERN)
 
 
 class TelegramChannel:
@@ -44,7 +45,7 @@ class TelegramChannel:
                 raise RetryLater("another worker is posting this message", after=CLAIM_SECONDS / 4)
         try:
             message = self.client.call(
-                "sendMessage", chat_id=self.chat_for(notification), text=notification.text[:4096],
+                "sendMessage", chat_id=self.chat_for(notification), text=notification.text[:MAX_TEXT],
                 disable_notification=self.settings.silent, link_preview_options={"is_disabled": True},
             )
         except BaseException:

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
+#: A chat the bot can post to: a numeric id (``-100...`` for supergroups) or ``@channelusername``.
+CHAT_ID_PATTERN = r"^(-?\d+|@[A-Za-z][A-Za-z0-9_]{3,31})$"
+
 
 class TelegramSettings(BaseModel):
     """The bot that posts, and the staff chat it posts to."""
@@ -14,7 +17,7 @@ class TelegramSettings(BaseModel):
     bot_token: SecretStr
     #: The staff chat: a numeric id (groups are negative, ``-100...`` for supergroups) or
     #: ``@channelusername``. Add the bot to the group first.
-    chat_id: str = Field(min_length=2, max_length=64, pattern=r"^(-?\d+|@[A-Za-z][A-Za-z0-9_]{3,31})$")
+    chat_id: str = Field(min_length=2, max_length=64, pattern=CHAT_ID_PATTERN)
     #: Language of the messages; unset: the shop's ``default_locale``.
     locale: Literal["ru", "uz"] | None = None
     #: Post silently (no sound in the staff's Telegram apps).
