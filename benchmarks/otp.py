@@ -75,7 +75,7 @@ def _seed_ranges(redis_url: str, ranges: list[tuple[int, int]]) -> None:
     for first, last in ranges:
         for n in range(first, last):
             phone = f"+{PHONE_BASE + n}"
-            store._set(keys=[otp.code_key(phone)], args=[keyed_hash(SECRET, f"{phone}:{SEED_CODE}"), 900_000], client=pipe)
+            store._set(keys=[store.redis_key(otp.code_key(phone))], args=[keyed_hash(SECRET, f"{phone}:{SEED_CODE}"), 900_000], client=pipe)
             if n % 5000 == 0:
                 pipe.execute()
     pipe.execute()
