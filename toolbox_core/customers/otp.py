@@ -42,6 +42,7 @@ WRONG_CODE_MESSAGE = "the code is wrong or has expired; check it or request a ne
 #: The store-wide counter of codes sent in the current minute.
 GLOBAL_MINUTE_KEY = "otp:minute"
 
+
 def code_key(phone: str) -> str:
     return f"otp:code:{phone}"
 
