@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import event, select
 
@@ -12,6 +14,7 @@ from toolbox_core.config import Settings
 from toolbox_core.inventory.models import InventoryLevel
 from toolbox_core.inventory.service import apply_levels, convert, levels
 from toolbox_core.inventory.sync import apply_stock_batch, sync_source
+from toolbox_core.jobs.lease import JobLease, LeaseLost
 from toolbox_core.kernel import Toolbox
 from toolbox_core.providers import StockBatch, StockLevel
 
@@ -140,6 +143,40 @@ class Progress:
 
     def message(self, text):
         pass
+
+
+def test_a_sync_that_lost_its_job_lease_stops_before_writing_the_next_batch(toolbox):
+    """A holder that could not renew its lease may already have a successor: its writes must stop."""
+    catalog(toolbox, 2, stock=5)
+    lease = JobLease(toolbox.keystore, "stock.sync", ttl_seconds=1)
+    assert lease.acquire()
+    try:
+        batches = iter([StockBatch(levels=(StockLevel("SKU-000000", 1),)),
+                        StockBatch(levels=(StockLevel("SKU-000001", 2),))])
+
+        def stream():
+            yield next(batches)
+            toolbox.keystore.compare_and_consume(lease.key, lease.token)  # it lapsed ...
+            assert toolbox.keystore.set_if_absent(lease.key, "successor", 60)  # ... and was taken
+            deadline = time.monotonic() + 5
+            while not lease.lost and time.monotonic() < deadline:
+                time.sleep(0.05)
+            yield next(batches)
+
+        with pytest.raises(LeaseLost):
+            sync_source(toolbox, _NamedSource(), batches=stream())
+    finally:
+        lease.release()
+    assert stocked(toolbox, "SKU-000000") == [(1, 0)]
+    assert stocked(toolbox, "SKU-000001") == [(5, 0)], "nothing written after the lease was lost"
+    # Outside a leased job the same writes go through.
+    with toolbox.db.transaction() as session:
+        apply_stock_batch(session, [StockLevel("SKU-000001", 2)], source="warehouse")
+    assert stocked(toolbox, "SKU-000001") == [(2, 0)]
+
+
+class _NamedSource:
+    id = "warehouse"
 
 
 def test_sync_source_streams_batches_and_reports_missing_on_a_full_run(toolbox):
