@@ -13,7 +13,7 @@ from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.config import Settings
 from toolbox_core.inventory.models import InventoryLevel
 from toolbox_core.inventory.service import apply_levels, convert, levels
-from toolbox_core.inventory.sync import apply_stock_batch, sync_source
+from toolbox_core.inventory.sync import apply_stock_batch, catalog_size, sync_source
 from toolbox_core.jobs.lease import JobLease, LeaseLost
 from toolbox_core.kernel import Toolbox
 from toolbox_core.providers import StockBatch, StockLevel
@@ -61,6 +61,8 @@ def test_a_batch_writes_only_changed_levels_of_catalog_skus_and_reports_the_rest
     assert result.unknown == ["NOT-OURS"]
     assert result.zeroed == 1
     assert stocked(toolbox, "NOT-OURS") == [], "an unknown SKU is never inserted"
+    with toolbox.db.session() as session:
+        assert catalog_size(session) == 3
     assert stocked(toolbox, "SKU-000001") == [(7, 0)]
     assert outbox(toolbox, "inventory.updated")[-1] == {
         "skus": ["SKU-000001", "SKU-000002"], "reason": "warehouse", "order_id": None}

@@ -23,7 +23,9 @@ Everything a plugin needs:
   does) and ``InventoryService(toolbox)`` (available stock, levels, set stocked quantities).
 * stock sync from a source: ``StockBatch``, ``apply_stock_batch`` (one batch, changed-only,
   catalog SKUs only), ``sync_source`` (a whole stream, batch by batch) and its ``SyncReport``
-  / ``BatchResult``, ``catalog_skus`` (keyset paging over the catalog's SKUs);
+  / ``BatchResult``, ``catalog_skus`` (keyset paging over the catalog's SKUs), ``catalog_size``;
+* ``Progress`` (what a job reports) and ``RichProgress`` (a terminal bar for a plugin's CLI
+  command: ``RichProgress(bar, bar.add_task(name, total=None))`` with a ``rich`` Progress);
 * ``JobLease`` / ``LeaseHeld``: a job's cross-process lease (``toolbox.scheduler.lease(name)``);
   ``ensure_lease_held()`` raises ``LeaseLost`` in a job whose lease was lost (call it between steps).
 * bounded query parameters ``Limit``, ``Offset`` (the one pagination cap) and ``QueryInt`` (fits
@@ -71,12 +73,13 @@ from toolbox_core.inventory.sync import (
     SyncReport,
     apply_missing,
     apply_stock_batch,
+    catalog_size,
     catalog_skus,
     sync_source,
 )
 from toolbox_core.jobs.failures import PermanentFailure, RetryLater
 from toolbox_core.jobs.lease import JobLease, LeaseHeld, LeaseLost, ensure_lease_held
-from toolbox_core.jobs.progress import Progress
+from toolbox_core.jobs.progress import Progress, RichProgress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.limits import read_body
@@ -160,6 +163,7 @@ __all__ = [
     "RateLimited",
     "RefundResult",
     "RetryLater",
+    "RichProgress",
     "ScheduledJob",
     "ServiceUnavailable",
     "ShipmentDraft",
@@ -185,6 +189,7 @@ __all__ = [
     "WindowHit",
     "apply_missing",
     "apply_stock_batch",
+    "catalog_size",
     "catalog_skus",
     "emit",
     "ensure_lease_held",

@@ -229,6 +229,11 @@ def _skipped(found: list[Any], only_existing: bool) -> int:
 
 
 # ---------------------------------------------------------------------------- catalog
+def catalog_size(session: Session) -> int:
+    """How many SKUs the catalog has (one count, for "x of y matched" and zeroing guards)."""
+    return int(session.execute(text("SELECT count(sku) FROM product_variants")).scalar_one())
+
+
 def catalog_skus(session: Session, *, after: str | None = None, limit: int = 1000) -> list[str]:
     """Catalog SKUs in order, ``limit`` at a time after ``after`` (keyset paging, any catalog size)."""
     query = "SELECT sku FROM product_variants" + (" WHERE sku > :after" if after is not None else "")
