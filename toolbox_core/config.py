@@ -161,6 +161,14 @@ class NotificationsSettings(BaseModel):
     #: The channel id per kind when several are enabled: ``{"sms": "eskiz"}``.
     channels: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("templates")
+    @classmethod
+    def _renderable(cls, texts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        from toolbox_core.notifications.templates import check_templates
+
+        check_templates(texts)
+        return texts
+
 
 class InventorySettings(BaseModel):
     """Stock sync from inventory sources (``toolbox_core.inventory.sync``)."""

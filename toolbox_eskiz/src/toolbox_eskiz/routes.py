@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
 
 from toolbox_core.api import (
-    BadRequest,
     Forbidden,
     InvalidInput,
     Toolbox,
     normalize_phone,
+    read_body,
     require_admin,
 )
 from toolbox_eskiz.callbacks import apply_report, clean_report
@@ -37,9 +37,7 @@ def build_router(toolbox: Toolbox) -> list[APIRouter]:
         expected = settings_of(toolbox).callback_token
         if expected is None or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
             raise Forbidden("unknown callback token")
-        body = await request.body()
-        if len(body) > MAX_CALLBACK_BYTES:
-            raise BadRequest("callback body too large", code="body_too_large")
+        body = await read_body(request, MAX_CALLBACK_BYTES)
         report = clean_report(_parse(body, request.headers.get("content-type", "")))
         if not report.get("status"):
             raise InvalidInput("a delivery report needs a status", details={"field": "status"})
