@@ -197,6 +197,8 @@ class PaymentProvider(Protocol):
     #: * ``payment_timeout_seconds: int | None`` — how long an unpaid online order waits before
     #:   the payment-timeout job cancels it (default: ``checkout.payment_timeout_seconds``); a
     #:   gateway hold reported with ``authorize(..., hold_until=...)`` extends it;
+    #: * ``names: dict[str, str]`` — the name shoppers see per locale (``{"ru": ..., "uz": ...}``),
+    #:   falling back to the default locale's, then to ``name``;
     #: * ``refund_capability: "api" | "gateway_initiated" | "manual"`` — ``"api"`` (default):
     #:   the kernel calls :meth:`refund`; otherwise an admin cancel or refund records a refund
     #:   request (payment ``refund_pending``, ``payment.refund_requested``) that the gateway's

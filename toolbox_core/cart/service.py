@@ -349,3 +349,17 @@ class CartService:
                 payment.amount = amount
             self._touch(cart)
             return self._result(session, cart, snaps)
+
+    def payment_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
+        """The installed payment providers for this cart: ``{id, name, online}``, named in the cart's locale."""
+        with self.toolbox.db.session() as session:
+            locale = load_cart(session, cart_id, customer_id).locale
+        default = self.toolbox.settings.default_locale
+        return [{"id": provider_id, "name": provider_name(provider, locale, default), "online": bool(provider.online)}
+                for provider_id, provider in self.toolbox.payment_providers.items()]
+
+
+def provider_name(provider: Any, locale: str, default_locale: str) -> str:
+    """A provider's ``names[locale]`` (optional attribute), else ``names[default_locale]``, else ``name``."""
+    names = getattr(provider, "names", None) or {}
+    return names.get(locale) or names.get(default_locale) or provider.name

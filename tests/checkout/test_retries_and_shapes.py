@@ -1,0 +1,88 @@
+"""Issue 16 "Retries and shapes": a retried complete, a completed cart's GET, payment options,
+the variant's options on cart lines, out-of-stock quantities."""
+
+from __future__ import annotations
+
+from tests.checkout.helpers import ADDRESS, make_variant, ready_cart
+
+
+def _ready_over_http(client, toolbox, variant_id: str) -> str:
+    cart_id = client.post("/store/carts", json={"locale": "ru"}).json()["id"]
+    client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant_id, "quantity": 1})
+    client.patch(f"/store/carts/{cart_id}", json={"phone": "+998901234567", "address": ADDRESS})
+    client.post(f"/store/carts/{cart_id}/shipping", json={"provider_id": "flat", "option_id": "flat"})
+    client.post(f"/store/carts/{cart_id}/payment-session", json={"provider_id": "cash_on_delivery"})
+    return cart_id
+
+
+def test_a_retried_complete_answers_the_same_order_with_200(client, toolbox):
+    cart_id = _ready_over_http(client, toolbox, make_variant(toolbox, stock=5))
+    first = client.post(f"/store/carts/{cart_id}/complete")
+    assert first.status_code == 201, first.text
+
+    again = client.post(f"/store/carts/{cart_id}/complete")
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert "max-age=0" in again.headers["set-cookie"].lower()
+    # the retry placed nothing new
+    from sqlalchemy import func, select
+
+    from toolbox_core.orders.models import Order
+    with toolbox.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_a_retried_complete_of_another_customers_cart_is_still_forbidden(client, toolbox):
+    from tests.checkout.helpers import sign_in
+    from toolbox_core.checkout.service import CheckoutService
+
+    owner, _ = sign_in(toolbox)
+    _, stranger = sign_in(toolbox, "+998907777777")
+    cart_id = ready_cart(toolbox, make_variant(toolbox))
+    CheckoutService(toolbox).complete(cart_id, owner)
+    answer = client.post(f"/store/carts/{cart_id}/complete", headers=stranger)
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "cart_forbidden"
+    assert client.get(f"/store/carts/{cart_id}", headers=stranger).status_code == 403
+
+
+def test_get_on_a_completed_cart_says_where_its_order_is(client, toolbox):
+    cart_id = _ready_over_http(client, toolbox, make_variant(toolbox))
+    order = client.post(f"/store/carts/{cart_id}/complete").json()["order"]
+
+    seen = client.get(f"/store/carts/{cart_id}")
+    assert seen.status_code == 200, seen.text
+    assert seen.json() == {"id": cart_id, "status": "completed",
+                           "order": {"id": order["id"], "number": order["number"], "status": "placed"}}
+    assert "max-age=0" in seen.headers["set-cookie"].lower()
+    # changes still answer cart_completed, and /current still starts a fresh cart
+    assert client.patch(f"/store/carts/{cart_id}", json={"email": "a@b.uz"}).json()["error"]["code"] == "cart_completed"
+    client.cookies.set("toolbox_cart", cart_id)
+    assert client.get("/store/carts/current").json()["id"] != cart_id
+
+
+def test_a_retry_while_the_gateway_is_still_asked_is_a_clear_409(toolbox):
+    import pytest
+
+    from toolbox_core.checkout.service import completed_result
+    from toolbox_core.errors import Conflict
+    from toolbox_core.orders.models import Order
+    from toolbox_core.payments.models import Payment
+
+    with pytest.raises(Conflict) as caught:
+        completed_result(Order(id="ord_1", number="1001", status="pending_payment", total=1),
+                         Payment(id="pay_1", provider_id="payme", action=None), online=True)
+    assert caught.value.code == "checkout_in_progress"
+
+
+def test_payment_options_list_the_installed_providers_named_in_the_carts_locale(client, toolbox):
+    ru = client.post("/store/carts", json={"locale": "ru"}).json()["id"]
+    uz = client.post("/store/carts", json={"locale": "uz"}).json()["id"]
+
+    items = client.get(f"/store/carts/{ru}/payment-options").json()["items"]
+    assert {"id": "cash_on_delivery", "name": "Оплата при получении", "online": False} in items
+    assert [i["id"] for i in items] == list(toolbox.payment_providers)
+    uz_items = client.get(f"/store/carts/{uz}/payment-options").json()["items"]
+    assert {i["id"]: i["name"] for i in uz_items}["cash_on_delivery"] == "Qabul qilganda to'lash"
+
+    assert client.get("/store/carts/cart_nope/payment-options").json()["error"]["code"] == "cart_not_found"
