@@ -86,3 +86,43 @@ def test_payment_options_list_the_installed_providers_named_in_the_carts_locale(
     assert {i["id"]: i["name"] for i in uz_items}["cash_on_delivery"] == "Qabul qilganda to'lash"
 
     assert client.get("/store/carts/cart_nope/payment-options").json()["error"]["code"] == "cart_not_found"
+
+
+def test_out_of_stock_at_checkout_says_how_many_are_available_per_sku(client, toolbox):
+    from tests.checkout.helpers import stock_of
+    from toolbox_core.inventory.service import apply_levels
+    from toolbox_core.providers import StockLevel
+
+    drill = make_variant(toolbox, sku="DRILL-1", stock=10)
+    saw = make_variant(toolbox, sku="SAW-1", stock=10)
+    from toolbox_core.cart.service import CartService
+    cart_id = ready_cart(toolbox, drill, quantity=4)
+    CartService(toolbox).add_line(cart_id, None, saw, 3)
+    CartService(toolbox).select_shipping(cart_id, None, "flat", "flat")
+    with toolbox.db.transaction() as session:  # stock sold elsewhere meanwhile
+        apply_levels(session, [StockLevel("DRILL-1", 2), StockLevel("SAW-1", 0)])
+
+    answer = client.post(f"/store/carts/{cart_id}/complete")
+    assert answer.status_code == 409
+    error = answer.json()["error"]
+    assert error["code"] == "out_of_stock"
+    assert error["details"]["items"] == [{"sku": "DRILL-1", "requested": 4, "available": 2},
+                                         {"sku": "SAW-1", "requested": 3, "available": 0}]
+    assert stock_of(toolbox, drill) == (2, 0)
+
+
+def test_out_of_stock_available_is_bounded_below_the_request(toolbox):
+    from toolbox_core.inventory.service import _add_available
+
+    short = [{"sku": "A", "requested": 5}, {"sku": "B", "requested": 2}]
+    # A: 4 at one location, 3 at another (one order holds at one location); B: oversold (negative)
+    _add_available(short, [("A", "loc1", 4), ("A", "loc2", 3), ("B", "loc1", -3)])
+    assert short == [{"sku": "A", "requested": 5, "available": 4}, {"sku": "B", "requested": 2, "available": 0}]
+
+
+def test_adding_more_than_is_available_names_the_sku_and_the_available_quantity(client, toolbox):
+    variant = make_variant(toolbox, sku="DRILL-2", stock=3)
+    cart_id = client.post("/store/carts").json()["id"]
+    answer = client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 5})
+    assert answer.status_code == 409
+    assert answer.json()["error"]["details"]["items"] == [{"sku": "DRILL-2", "requested": 5, "available": 3}]

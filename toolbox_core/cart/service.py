@@ -224,7 +224,8 @@ class CartService:
         available = available_by_sku(session, [snap.sku])[snap.sku]
         if quantity > available:
             raise OutOfStock(f"only {available} of {snap.sku} available",
-                             details={"variant_id": variant_id, "available": available, "requested": quantity})
+                             details={"variant_id": variant_id, "available": available, "requested": quantity,
+                                      "items": [{"sku": snap.sku, "requested": quantity, "available": available}]})
 
     def add_line(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
         self._check_quantity(quantity)
