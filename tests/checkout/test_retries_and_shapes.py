@@ -126,3 +126,59 @@ def test_adding_more_than_is_available_names_the_sku_and_the_available_quantity(
     answer = client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 5})
     assert answer.status_code == 409
     assert answer.json()["error"]["details"]["items"] == [{"sku": "DRILL-2", "requested": 5, "available": 3}]
+
+
+def _sized_variant(toolbox) -> str:
+    """A product whose variant has options size=M (ru "Размер"/"M", uz "O'lcham"/"O'rta") and colour (no translation)."""
+    from toolbox_core.catalog.models import (
+        OptionValueTranslation,
+        Product,
+        ProductOption,
+        ProductOptionTranslation,
+        ProductOptionValue,
+        ProductTranslation,
+        ProductVariant,
+        VariantOptionValue,
+    )
+    from toolbox_core.ids import new_id
+    from toolbox_core.inventory.service import apply_levels
+    from toolbox_core.providers import StockLevel
+
+    with toolbox.db.transaction() as session:
+        product = Product(id=new_id("prod"), handle="gloves", status="published")
+        product.translations = [ProductTranslation(locale="ru", title="Перчатки")]
+        variant = ProductVariant(id=new_id("var"), sku="GLOVE-M", price=50_000, weight_grams=100)
+        product.variants = [variant]
+        colour = ProductOption(id=new_id("opt"), code="colour", position=2)
+        black = ProductOptionValue(id=new_id("val"), code="black", position=0)
+        colour.values = [black]
+        size = ProductOption(id=new_id("opt"), code="size", position=1)
+        size.translations = [ProductOptionTranslation(locale="ru", name="Размер"),
+                             ProductOptionTranslation(locale="uz", name="O'lcham")]
+        medium = ProductOptionValue(id=new_id("val"), code="m", position=0)
+        medium.translations = [OptionValueTranslation(locale="ru", value="M"),
+                               OptionValueTranslation(locale="uz", value="O'rta")]
+        size.values = [medium]
+        session.add(product)
+        session.flush()
+        colour.product_id = size.product_id = product.id
+        session.add_all([colour, size])
+        session.flush()
+        session.add_all([VariantOptionValue(variant_id=variant.id, value_id=black.id),
+                         VariantOptionValue(variant_id=variant.id, value_id=medium.id)])
+        apply_levels(session, [StockLevel("GLOVE-M", 5)])
+    return variant.id
+
+
+def test_a_cart_line_shows_the_variants_chosen_options_in_the_carts_locale(client, toolbox):
+    variant = _sized_variant(toolbox)
+    plain = make_variant(toolbox)
+    ru = client.post("/store/carts", json={"locale": "ru"}).json()["id"]
+    client.post(f"/store/carts/{ru}/lines", json={"variant_id": plain, "quantity": 1})
+    lines = client.post(f"/store/carts/{ru}/lines", json={"variant_id": variant, "quantity": 1}).json()["lines"]
+    assert lines[0]["options"] == []
+    assert lines[1]["options"] == [{"name": "Размер", "value": "M"}, {"name": "colour", "value": "black"}]
+
+    uz = client.post("/store/carts", json={"locale": "uz"}).json()["id"]
+    client.post(f"/store/carts/{uz}/lines", json={"variant_id": variant, "quantity": 1})
+    assert client.get(f"/store/carts/{uz}").json()["lines"][0]["options"][0] == {"name": "O'lcham", "value": "O'rta"}

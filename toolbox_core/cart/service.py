@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from toolbox_core.cart.models import Cart, CartLine
-from toolbox_core.catalog.snapshots import VariantSnapshot, variant_snapshots
+from toolbox_core.catalog.snapshots import VariantSnapshot, variant_options, variant_snapshots
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
@@ -81,6 +81,12 @@ def snapshots_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, Varia
                              toolbox.settings.default_locale)
 
 
+def options_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, list[dict[str, str]]]:
+    """The chosen options (``[{name, value}]``, in the cart's locale) of each line's variant."""
+    return variant_options(session, [ln.variant_id for ln in cart.lines], cart.locale,
+                           toolbox.settings.default_locale)
+
+
 def line_view(line: CartLine, snap: VariantSnapshot) -> LineView:
     """A cart line priced and described from its variant's catalog snapshot."""
     return LineView(line.variant_id, snap.sku, snap.title, line.quantity, snap.unit_price, snap.weight_grams,
@@ -105,7 +111,8 @@ def totals(cart: Cart, snaps: dict[str, VariantSnapshot]) -> dict[str, int]:
     return {"subtotal": subtotal, "shipping": shipping, "discount": 0, "total": subtotal + shipping}
 
 
-def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | None = None) -> dict[str, Any]:
+def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | None = None,
+              options: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
     lines = []
     for line in cart.lines:
         s = snaps.get(line.variant_id)
@@ -115,6 +122,7 @@ def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | 
             "variant_id": line.variant_id,
             "sku": s.sku if s else None,
             "title": s.title if s else None,
+            "options": (options or {}).get(line.variant_id, []),
             "quantity": line.quantity,
             "unit_price": s.unit_price if ok else 0,
             "total": s.unit_price * line.quantity if ok else 0,
@@ -179,7 +187,7 @@ class CartService:
         session.flush()
         if snaps is None:
             snaps = snapshots_for(self.toolbox, session, cart)
-        return serialize(cart, snaps, _pending_payment(session, cart))
+        return serialize(cart, snaps, _pending_payment(session, cart), options_for(self.toolbox, session, cart))
 
     def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
         ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
@@ -196,7 +204,8 @@ class CartService:
     def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
         with self.toolbox.db.session() as session:
             cart = load_cart(session, cart_id, customer_id)
-            return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart))
+            return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart),
+                             options_for(self.toolbox, session, cart))
 
     def current(self, cart_id: str | None, customer_id: str | None, locale: str | None = None) -> dict[str, Any]:
         """The cart ``cart_id`` if still usable, else a fresh one (the recovery path)."""
