@@ -31,6 +31,8 @@ Everything a plugin needs:
   own transaction), ``get_order_view`` / ``order_view_in_session`` (``OrderView`` with its
   ``LineView`` lines and ``ShippingLine``, as at purchase), and ``own_error_route`` for a router
   that answers errors in its protocol's shape.
+* ``iso_utc`` / ``UtcDateTime``: the APIs' one timestamp form (ISO-8601 UTC with ``Z``) for a
+  plugin route's dict or pydantic response.
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -107,6 +109,7 @@ from toolbox_core.providers import (
     supports,
 )
 from toolbox_core.routing import own_error_route
+from toolbox_core.schemas import UtcDateTime, iso_utc
 from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
 
 __all__ = [
@@ -176,6 +179,7 @@ __all__ = [
     "TrackingUpdate",
     "TransactionResult",
     "Unauthorized",
+    "UtcDateTime",
     "VerifyOutcome",
     "WindowHit",
     "apply_missing",
@@ -185,6 +189,7 @@ __all__ = [
     "format_som",
     "get_order_view",
     "hookimpl",
+    "iso_utc",
     "new_id",
     "normalize_phone",
     "optional_customer",

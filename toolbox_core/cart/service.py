@@ -23,6 +23,7 @@ from toolbox_core.ids import new_id
 from toolbox_core.inventory.service import OutOfStock, available_by_sku
 from toolbox_core.payments.models import Payment
 from toolbox_core.providers import Address, CartView, LineView, ShippingQuote
+from toolbox_core.schemas import iso_utc
 from toolbox_core.shipping.service import quote_all, quote_one
 
 
@@ -141,7 +142,7 @@ def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | 
         "payment": {"id": payment.id, "provider_id": payment.provider_id} if payment else None,
         "totals": totals(cart, snaps),
         "currency": "UZS",
-        "expires_at": _aware(cart.expires_at).isoformat(),
+        "expires_at": iso_utc(cart.expires_at),
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -15,6 +14,7 @@ from pydantic import (
 )
 
 from toolbox_core.customers.phone import InvalidPhone, normalize_phone
+from toolbox_core.schemas import UtcDateTime
 
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -66,7 +66,7 @@ class CustomerOut(BaseModel):
     name: str | None
     email: str | None
     locale: str
-    created_at: datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, customer: Any) -> CustomerOut:
@@ -79,7 +79,7 @@ class CustomerOut(BaseModel):
 class SessionOut(BaseModel):
     #: The bearer token; ``None`` when the session travels in the cookie only (refresh by cookie).
     token: str | None
-    expires_at: datetime
+    expires_at: UtcDateTime
     customer: CustomerOut
     created: bool = False
     cart_linked: bool | None = None

@@ -21,6 +21,7 @@ from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Counter, Order, OrderHistory
 from toolbox_core.payments.models import Payment, PaymentTransaction
+from toolbox_core.schemas import iso_utc
 
 ORDER_NUMBER_START = 1000
 
@@ -150,7 +151,7 @@ def expire_unpaid(toolbox: Any, now: datetime | None = None, limit: int = 500) -
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return iso_utc(value)
 
 
 def serialize_order(order: Order, payment: Payment | None = None, *, admin: bool = False) -> dict[str, Any]:
