@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from toolbox_core.cart.models import Cart, CartLine
 from toolbox_core.catalog.snapshots import VariantSnapshot, variant_options, variant_snapshots
 from toolbox_core.customers.phone import normalize_phone
+from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from toolbox_core.ids import new_id
@@ -136,7 +137,7 @@ def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | 
         "customer_id": cart.customer_id,
         "phone": cart.phone,
         "email": cart.email,
-        "address": cart.address,
+        "address": public_address(cart.address),
         "lines": lines,
         "shipping": cart.shipping,
         "payment": {"id": payment.id, "provider_id": payment.provider_id} if payment else None,

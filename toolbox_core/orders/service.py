@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, NotFound
 from toolbox_core.events import emit
@@ -164,7 +165,7 @@ def serialize_order(order: Order, payment: Payment | None = None, *, admin: bool
         "locale": order.locale,
         "phone": order.phone,
         "email": order.email,
-        "address": order.address,
+        "address": public_address(order.address),
         "shipping": order.shipping,
         "currency": order.currency,
         "totals": {"subtotal": order.subtotal, "shipping": order.shipping_total,
