@@ -161,7 +161,7 @@ class CartService:
     the store API does (``customer_id`` is the signed-in customer, ``None`` for a guest):
 
     * read: :meth:`view` (a :class:`~toolbox_core.api.CartView`, what providers see),
-      :meth:`get` (the store API's JSON), :meth:`shipping_options`;
+      :meth:`get` (the store API's JSON), :meth:`shipping_options`, :meth:`payment_options`;
     * change: :meth:`create`, :meth:`add_line`, :meth:`set_quantity`, :meth:`remove_line`,
       :meth:`update` (``phone``, ``email``, ``address``, ``locale``, ``note``),
       :meth:`select_shipping`, :meth:`select_payment`.
