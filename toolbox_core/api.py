@@ -36,6 +36,8 @@ Everything a plugin needs:
   that answers errors in its protocol's shape.
 * ``read_body(request, limit)`` for webhook routes: the body read up to the route's own limit,
   413 ``payload_too_large`` past it, never buffered whole.
+* ``iso_utc`` / ``UtcDateTime``: the APIs' one timestamp form (ISO-8601 UTC with ``Z``) for a
+  plugin route's dict or pydantic response.
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -114,6 +116,7 @@ from toolbox_core.providers import (
     supports,
 )
 from toolbox_core.routing import own_error_route
+from toolbox_core.schemas import UtcDateTime, iso_utc
 from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
 
 __all__ = [
@@ -185,6 +188,7 @@ __all__ = [
     "TrackingUpdate",
     "TransactionResult",
     "Unauthorized",
+    "UtcDateTime",
     "VerifyOutcome",
     "WindowHit",
     "apply_missing",
@@ -196,6 +200,7 @@ __all__ = [
     "format_som",
     "get_order_view",
     "hookimpl",
+    "iso_utc",
     "new_id",
     "normalize_phone",
     "optional_customer",

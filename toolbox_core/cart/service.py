@@ -15,14 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from toolbox_core.cart.models import Cart, CartLine
-from toolbox_core.catalog.snapshots import VariantSnapshot, variant_snapshots
+from toolbox_core.catalog.snapshots import VariantSnapshot, variant_options, variant_snapshots
 from toolbox_core.customers.phone import normalize_phone
+from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.service import OutOfStock, available_by_sku
 from toolbox_core.payments.models import Payment
 from toolbox_core.providers import Address, CartView, LineView, ShippingQuote
+from toolbox_core.schemas import iso_utc
 from toolbox_core.shipping.service import quote_all, quote_one
 
 
@@ -81,6 +83,12 @@ def snapshots_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, Varia
                              toolbox.settings.default_locale)
 
 
+def options_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, list[dict[str, str]]]:
+    """The chosen options (``[{name, value}]``, in the cart's locale) of each line's variant."""
+    return variant_options(session, [ln.variant_id for ln in cart.lines], cart.locale,
+                           toolbox.settings.default_locale)
+
+
 def line_view(line: CartLine, snap: VariantSnapshot) -> LineView:
     """A cart line priced and described from its variant's catalog snapshot."""
     return LineView(line.variant_id, snap.sku, snap.title, line.quantity, snap.unit_price, snap.weight_grams,
@@ -105,7 +113,8 @@ def totals(cart: Cart, snaps: dict[str, VariantSnapshot]) -> dict[str, int]:
     return {"subtotal": subtotal, "shipping": shipping, "discount": 0, "total": subtotal + shipping}
 
 
-def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | None = None) -> dict[str, Any]:
+def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | None = None,
+              options: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
     lines = []
     for line in cart.lines:
         s = snaps.get(line.variant_id)
@@ -115,6 +124,7 @@ def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | 
             "variant_id": line.variant_id,
             "sku": s.sku if s else None,
             "title": s.title if s else None,
+            "options": (options or {}).get(line.variant_id, []),
             "quantity": line.quantity,
             "unit_price": s.unit_price if ok else 0,
             "total": s.unit_price * line.quantity if ok else 0,
@@ -127,13 +137,13 @@ def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | 
         "customer_id": cart.customer_id,
         "phone": cart.phone,
         "email": cart.email,
-        "address": cart.address,
+        "address": public_address(cart.address),
         "lines": lines,
         "shipping": cart.shipping,
         "payment": {"id": payment.id, "provider_id": payment.provider_id} if payment else None,
         "totals": totals(cart, snaps),
         "currency": "UZS",
-        "expires_at": _aware(cart.expires_at).isoformat(),
+        "expires_at": iso_utc(cart.expires_at),
     }
 
 
@@ -151,7 +161,7 @@ class CartService:
     the store API does (``customer_id`` is the signed-in customer, ``None`` for a guest):
 
     * read: :meth:`view` (a :class:`~toolbox_core.api.CartView`, what providers see),
-      :meth:`get` (the store API's JSON), :meth:`shipping_options`;
+      :meth:`get` (the store API's JSON), :meth:`shipping_options`, :meth:`payment_options`;
     * change: :meth:`create`, :meth:`add_line`, :meth:`set_quantity`, :meth:`remove_line`,
       :meth:`update` (``phone``, ``email``, ``address``, ``locale``, ``note``),
       :meth:`select_shipping`, :meth:`select_payment`.
@@ -179,7 +189,7 @@ class CartService:
         session.flush()
         if snaps is None:
             snaps = snapshots_for(self.toolbox, session, cart)
-        return serialize(cart, snaps, _pending_payment(session, cart))
+        return serialize(cart, snaps, _pending_payment(session, cart), options_for(self.toolbox, session, cart))
 
     def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
         ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
@@ -196,7 +206,8 @@ class CartService:
     def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
         with self.toolbox.db.session() as session:
             cart = load_cart(session, cart_id, customer_id)
-            return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart))
+            return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart),
+                             options_for(self.toolbox, session, cart))
 
     def current(self, cart_id: str | None, customer_id: str | None, locale: str | None = None) -> dict[str, Any]:
         """The cart ``cart_id`` if still usable, else a fresh one (the recovery path)."""
@@ -224,7 +235,8 @@ class CartService:
         available = available_by_sku(session, [snap.sku])[snap.sku]
         if quantity > available:
             raise OutOfStock(f"only {available} of {snap.sku} available",
-                             details={"variant_id": variant_id, "available": available, "requested": quantity})
+                             details={"variant_id": variant_id, "available": available, "requested": quantity,
+                                      "items": [{"sku": snap.sku, "requested": quantity, "available": available}]})
 
     def add_line(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
         self._check_quantity(quantity)
@@ -349,3 +361,17 @@ class CartService:
                 payment.amount = amount
             self._touch(cart)
             return self._result(session, cart, snaps)
+
+    def payment_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
+        """The installed payment providers for this cart: ``{id, name, online}``, named in the cart's locale."""
+        with self.toolbox.db.session() as session:
+            locale = load_cart(session, cart_id, customer_id).locale
+        default = self.toolbox.settings.default_locale
+        return [{"id": provider_id, "name": provider_name(provider, locale, default), "online": bool(provider.online)}
+                for provider_id, provider in self.toolbox.payment_providers.items()]
+
+
+def provider_name(provider: Any, locale: str, default_locale: str) -> str:
+    """A provider's ``names[locale]`` (optional attribute), else ``names[default_locale]``, else ``name``."""
+    names = getattr(provider, "names", None) or {}
+    return names.get(locale) or names.get(default_locale) or provider.name

@@ -2,8 +2,10 @@
 
 The cart id travels in an httpOnly, SameSite cookie (``TOOLBOX_CART__COOKIE_*``) and in the
 path, so browser storefronts, server-side storefronts and mobile apps all work. A cart that was
-completed or expired answers 409 ``cart_completed`` / 410 ``cart_expired`` and clears the
-cookie; ``GET /store/carts/current`` then starts a fresh cart in one call.
+completed or expired answers 409 ``cart_completed`` / 410 ``cart_expired`` to any change and
+clears the cookie; ``GET /store/carts/current`` then starts a fresh cart in one call. ``GET`` on
+a completed cart answers 200 ``{"id", "status": "completed", "order": {id, number, status}}``
+(:func:`completed_cart_body`), so a client that lost the complete response finds its order.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from toolbox_core.cart.schemas import (
     PaymentChoice,
     ShippingChoice,
 )
-from toolbox_core.cart.service import CartService, CartUnavailable
+from toolbox_core.cart.service import CartCompleted, CartService, CartUnavailable
+from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.customers.sessions import optional_customer
 
 
@@ -51,6 +54,7 @@ def clearing_cookie_when_gone(toolbox: Any) -> Iterator[None]:
 def build_router(toolbox: Any) -> APIRouter:
     router = APIRouter(prefix="/store/carts", tags=["store: cart"])
     carts = CartService(toolbox)
+    checkout = CheckoutService(toolbox)
 
     def respond(response: Response, cart: dict[str, Any]) -> dict[str, Any]:
         set_cart_cookie(toolbox, response, cart["id"])
@@ -70,8 +74,12 @@ def build_router(toolbox: Any) -> APIRouter:
 
     @router.get("/{cart_id}", summary="A cart with server-computed totals")
     def get_cart(cart_id: str, response: Response, customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        with clearing_cookie_when_gone(toolbox):
-            return respond(response, carts.get(cart_id, customer))
+        try:
+            with clearing_cookie_when_gone(toolbox):
+                return respond(response, carts.get(cart_id, customer))
+        except CartCompleted:
+            response.headers["set-cookie"] = clear_cookie_header(toolbox)
+            return completed_cart_body(cart_id, checkout.completed_order(cart_id, customer))
 
     @router.patch("/{cart_id}", summary="Set locale, phone, e-mail, delivery address")
     def update_cart(cart_id: str, body: CartUpdate, response: Response,
@@ -102,6 +110,11 @@ def build_router(toolbox: Any) -> APIRouter:
         with clearing_cookie_when_gone(toolbox):
             return {"items": carts.shipping_options(cart_id, customer)}
 
+    @router.get("/{cart_id}/payment-options", summary="Payment methods: id, name in the cart's locale, online")
+    def payment_options(cart_id: str, customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
+        with clearing_cookie_when_gone(toolbox):
+            return {"items": carts.payment_options(cart_id, customer)}
+
     @router.post("/{cart_id}/shipping", summary="Choose a shipping option (priced on the server)")
     def select_shipping(cart_id: str, body: ShippingChoice, response: Response,
                         customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
@@ -116,3 +129,8 @@ def build_router(toolbox: Any) -> APIRouter:
             return respond(response, carts.select_payment(cart_id, customer, body.provider_id))
 
     return router
+
+
+def completed_cart_body(cart_id: str, order: dict[str, Any]) -> dict[str, Any]:
+    """What ``GET`` says about a completed cart: where its order is (no personal data)."""
+    return {"id": cart_id, "status": "completed", "order": order}

@@ -7,15 +7,20 @@ loaded in two queries whatever the number of variants.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from toolbox_core.catalog.models import (
+    OptionValueTranslation,
     Product,
+    ProductOption,
+    ProductOptionTranslation,
+    ProductOptionValue,
     ProductTranslation,
     ProductVariant,
+    VariantOptionValue,
     VariantTranslation,
 )
 
@@ -108,3 +113,54 @@ def variant_snapshots(
             published=r.status == "published",
         )
     return result
+
+
+_OPTIONS = (
+    select(VariantOptionValue.variant_id, ProductOption.id.label("option_id"), ProductOption.code.label("option_code"),
+           ProductOption.position, ProductOptionValue.code.label("value_code"),
+           ProductOptionTranslation.locale.label("name_locale"), ProductOptionTranslation.name,
+           OptionValueTranslation.locale.label("value_locale"), OptionValueTranslation.value)
+    .join(ProductOptionValue, ProductOptionValue.id == VariantOptionValue.value_id)
+    .join(ProductOption, ProductOption.id == ProductOptionValue.option_id)
+    .outerjoin(ProductOptionTranslation, (ProductOptionTranslation.option_id == ProductOption.id)
+               & ProductOptionTranslation.locale.in_(bindparam("locales", expanding=True)))
+    .outerjoin(OptionValueTranslation, (OptionValueTranslation.value_id == ProductOptionValue.id)
+               & OptionValueTranslation.locale.in_(bindparam("locales", expanding=True)))
+    .where(VariantOptionValue.variant_id.in_(bindparam("ids", expanding=True)))
+)
+
+
+@dataclass
+class _ChosenOption:
+    position: int
+    code: str
+    value_code: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+
+
+def variant_options(
+    session: Session, variant_ids: Iterable[str], locale: str, default_locale: str
+) -> dict[str, list[dict[str, str]]]:
+    """The chosen options of each variant, ``[{"name": "Размер", "value": "M"}]`` in option order.
+
+    One query; names fall back ``locale`` → ``default_locale`` → the option's/value's code.
+    Variants without options are absent.
+    """
+    ids = sorted(set(variant_ids))
+    if not ids:
+        return {}
+    found: dict[str, dict[str, _ChosenOption]] = {}
+    for row in session.execute(_OPTIONS, {"ids": ids, "locales": sorted({locale, default_locale})}):
+        chosen = found.setdefault(row.variant_id, {}).setdefault(
+            row.option_id, _ChosenOption(row.position, row.option_code, row.value_code))
+        if row.name_locale:
+            chosen.names[row.name_locale] = row.name
+        if row.value_locale:
+            chosen.values[row.value_locale] = row.value
+    return {
+        variant_id: [{"name": _pick(o.names, locale, default_locale) or o.code,
+                      "value": _pick(o.values, locale, default_locale) or o.value_code}
+                     for o in sorted(options.values(), key=lambda o: (o.position, o.code))]
+        for variant_id, options in found.items()
+    }

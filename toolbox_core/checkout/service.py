@@ -29,7 +29,13 @@ from sqlalchemy.orm import Session
 
 from toolbox_core.asyncutil import resolve
 from toolbox_core.cart.models import Cart
-from toolbox_core.cart.service import check_usable, line_view, lock_cart, snapshots_for
+from toolbox_core.cart.service import (
+    CartCompleted,
+    check_usable,
+    line_view,
+    lock_cart,
+    snapshots_for,
+)
 from toolbox_core.catalog.snapshots import VariantSnapshot
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
@@ -39,7 +45,7 @@ from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Order, OrderItem
 from toolbox_core.orders.service import cancel_in_session, lock_order, next_order_number, note
 from toolbox_core.payments.models import Payment
-from toolbox_core.providers import LineView, PaymentRequest
+from toolbox_core.providers import LineView, PaymentAction, PaymentRequest
 
 
 class CheckoutIncomplete(InvalidInput):
@@ -237,3 +243,54 @@ class CheckoutService:
                 cart.status = "open"
                 cart.order_id = None
                 cart.completed_at = None
+
+    # -------------------------------------------------------------- retried complete
+    def completed(self, cart_id: str, customer_id: str | None) -> CheckoutResult:
+        """The order a completed cart became, as :meth:`complete` answered it (for a retried complete).
+
+        Ownership is checked as for an open cart; a cart that is not completed raises its usual
+        error (``cart_not_completed`` when it is open). While the first request is still asking
+        the gateway for its next step, 409 ``checkout_in_progress`` (retry in a moment).
+        """
+        with self.toolbox.db.session() as session:
+            order, payment = _completed_order(session, cart_id, customer_id)
+            return completed_result(order, payment, self._online(payment.provider_id))
+
+    def completed_order(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
+        """``{id, number, status}`` of the order a completed cart became (same checks as :meth:`completed`)."""
+        with self.toolbox.db.session() as session:
+            order, _ = _completed_order(session, cart_id, customer_id)
+            return {"id": order.id, "number": order.number, "status": order.status}
+
+    def _online(self, provider_id: str) -> bool:
+        provider = self.toolbox.payment_providers.get(provider_id)
+        return bool(provider is not None and provider.online)
+
+
+def _completed_order(session: Session, cart_id: str, customer_id: str | None) -> tuple[Order, Payment]:
+    cart = session.get(Cart, cart_id)
+    if cart is None:
+        raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
+    try:
+        check_usable(cart, customer_id)  # another customer's cart, an expired one: its error
+    except CartCompleted:
+        pass
+    else:
+        raise Conflict("this cart has not been completed", code="cart_not_completed", details={"cart_id": cart_id})
+    order = session.get(Order, cart.order_id) if cart.order_id else None
+    payment = session.scalar(select(Payment).where(Payment.order_id == order.id)) if order else None
+    if order is None or payment is None:
+        raise NotFound("the cart's order is gone", code="order_not_found", details={"cart_id": cart_id})
+    return order, payment
+
+
+def completed_result(order: Order, payment: Payment, online: bool) -> CheckoutResult:
+    """The :class:`CheckoutResult` of an order already placed (its current status, the stored action)."""
+    action = payment.action
+    if action is None:
+        if online:  # the first request has not stored the gateway's next step yet
+            raise Conflict("the order is being placed; retry in a moment", code="checkout_in_progress",
+                           details={"order_id": order.id})
+        action = asdict(PaymentAction(kind="none"))
+    return CheckoutResult(order.id, order.number or "", order.status, payment.id, payment.provider_id, order.total,
+                          action=dict(action))

@@ -16,7 +16,7 @@ Status effects on the order:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -39,6 +39,7 @@ from toolbox_core.providers import (
     ShipmentRequest,
     supports,
 )
+from toolbox_core.schemas import iso_utc
 
 SHIPMENT_STATUSES = ("created", "in_transit", "delivered", "returned", "canceled")
 #: No carrier update moves a shipment out of these (except delivered → returned).
@@ -86,7 +87,7 @@ class ShipmentView:
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return iso_utc(value)
 
 
 def _view(shipment: Shipment, order: Order) -> ShipmentView:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, NotFound
 from toolbox_core.events import emit
@@ -21,6 +22,7 @@ from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Counter, Order, OrderHistory
 from toolbox_core.payments.models import Payment, PaymentTransaction
+from toolbox_core.schemas import iso_utc
 
 ORDER_NUMBER_START = 1000
 
@@ -150,7 +152,7 @@ def expire_unpaid(toolbox: Any, now: datetime | None = None, limit: int = 500) -
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return iso_utc(value)
 
 
 def serialize_order(order: Order, payment: Payment | None = None, *, admin: bool = False) -> dict[str, Any]:
@@ -163,7 +165,7 @@ def serialize_order(order: Order, payment: Payment | None = None, *, admin: bool
         "locale": order.locale,
         "phone": order.phone,
         "email": order.email,
-        "address": order.address,
+        "address": public_address(order.address),
         "shipping": order.shipping,
         "currency": order.currency,
         "totals": {"subtotal": order.subtotal, "shipping": order.shipping_total,

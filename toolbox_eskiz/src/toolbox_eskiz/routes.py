@@ -16,6 +16,7 @@ from toolbox_core.api import (
     Forbidden,
     InvalidInput,
     Toolbox,
+    iso_utc,
     normalize_phone,
     read_body,
     require_admin,
@@ -92,6 +93,6 @@ def _view(row: EskizMessage) -> dict[str, Any]:
         "status": row.status, "gateway_status": row.gateway_status, "request_id": row.request_id,
         "eskiz_message_id": row.eskiz_message_id, "parts": row.parts, "cost": row.cost,
         "attempts": row.attempts, "last_error": row.last_error,
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-        "status_at": row.status_at.isoformat() if row.status_at else None,
+        "created_at": iso_utc(row.created_at),
+        "status_at": iso_utc(row.status_at),
     }
