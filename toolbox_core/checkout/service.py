@@ -29,7 +29,13 @@ from sqlalchemy.orm import Session
 
 from toolbox_core.asyncutil import resolve
 from toolbox_core.cart.models import Cart
-from toolbox_core.cart.service import check_usable, line_view, lock_cart, snapshots_for
+from toolbox_core.cart.service import (
+    check_usable,
+    customer_phone,
+    line_view,
+    lock_cart,
+    snapshots_for,
+)
 from toolbox_core.catalog.snapshots import VariantSnapshot
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
@@ -108,6 +114,8 @@ class CheckoutService:
             if cart is None:
                 raise NotFound("no such cart", code="cart_not_found")
             check_usable(cart, cart.customer_id)
+        if not cart.phone and cart.customer_id:  # a cart linked before it took the customer's phone
+            cart.phone = customer_phone(session, cart.customer_id)
         missing = []
         if not cart.lines:
             missing.append("lines")
