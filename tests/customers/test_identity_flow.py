@@ -271,3 +271,37 @@ def test_shoppers_do_not_see_staff_key_names_in_the_history(client, toolbox):
     shopper = client.get(f"/store/orders/{order.number}", params={"phone": PHONE})
     assert [h["actor"] for h in shopper.json()["history"]] == ["storefront", "store"]
     assert "staff" not in shopper.text
+
+
+def test_two_processes_signing_one_phone_in_claim_its_guest_orders_once_on_postgresql(settings, pg_url, sms):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.customers.conftest import build_toolbox
+    from toolbox_core.customers import otp
+
+    pg = settings.model_copy(update={"database_url": pg_url})
+    processes = [build_toolbox(pg, sms), build_toolbox(pg, sms)]  # two engines, as two processes would have
+    try:
+        orders = [guest_order(processes[0]).order_id for _ in range(3)]
+        tokens = []
+        for i in range(8):
+            token = f"tbx_verify_race{i}"
+            processes[0].keystore.set(otp.verification_key(processes[0], token), PHONE, 60)
+            tokens.append((processes[i % 2], token))
+        barrier = threading.Barrier(len(tokens))
+
+        def sign_in(args):
+            toolbox, token = args
+            barrier.wait()
+            return service.sign_in(toolbox, token)
+
+        with ThreadPoolExecutor(len(tokens)) as pool:
+            results = list(pool.map(sign_in, tokens))
+        (customer_id,) = {r.customer.id for r in results}
+        with processes[1].db.session() as db:
+            owners = db.scalars(select(Order.customer_id).where(Order.id.in_(orders))).all()
+        assert owners == [customer_id] * 3
+    finally:
+        for toolbox in processes:
+            toolbox.close()

@@ -3,7 +3,9 @@
 The cart id travels in an httpOnly, SameSite cookie (``TOOLBOX_CART__COOKIE_*``) and in the
 path, so browser storefronts, server-side storefronts and mobile apps all work. A cart that was
 completed or expired answers 409 ``cart_completed`` / 410 ``cart_expired`` and clears the
-cookie; ``GET /store/carts/current`` then starts a fresh cart in one call.
+cookie; ``GET /store/carts/current`` then starts a fresh cart in one call. Who holds a cart
+(may adopt it, sees its personal data) is decided by its cart token: see
+:mod:`toolbox_core.cart.access`.
 """
 
 from __future__ import annotations
