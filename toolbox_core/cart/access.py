@@ -47,11 +47,12 @@ def holds_cart(toolbox: Any, request: Request, cart_id: str) -> bool:
 
 def cart_owner(toolbox: Any, cart_id: str) -> str | None:
     """The customer a cart belongs to (``None``: a guest cart, or no such cart)."""
+    from sqlalchemy import select
+
     from toolbox_core.cart.models import Cart
 
-    with toolbox.db.session() as session:
-        cart = session.get(Cart, cart_id)
-        return cart.customer_id if cart is not None else None
+    with toolbox.db.session() as session:  # one column, no lines: one statement
+        return session.scalar(select(Cart.customer_id).where(Cart.id == cart_id))
 
 
 @dataclass(frozen=True)
