@@ -80,14 +80,12 @@ def build_router(toolbox: Any) -> APIRouter:
     def respond(response: Response, cart: dict[str, Any], caller: CartCaller | None = None,
                 *, new: bool = False) -> dict[str, Any]:
         """The cart for its holder (cookie and token cookie set; ``cart_token`` when ``new``);
-        without personal data for anyone else."""
-        set_cart_cookie(toolbox, response, cart["id"])
-        if new:
-            return {**cart, "cart_token": set_cart_token_cookie(toolbox, response, cart["id"])}
-        if caller is not None and not caller.holder:
+        for anyone else without personal data, and their cookies are left alone."""
+        if caller is not None and not caller.holder and not new:
             return redact(cart)
-        set_cart_token_cookie(toolbox, response, cart["id"])
-        return cart
+        set_cart_cookie(toolbox, response, cart["id"])
+        token = set_cart_token_cookie(toolbox, response, cart["id"])
+        return {**cart, "cart_token": token} if new else cart
 
     @router.post("", status_code=201, summary="Start a cart (sets the cart cookie)")
     def create_cart(response: Response, body: CartCreate | None = None,
