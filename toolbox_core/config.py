@@ -113,6 +113,9 @@ class AuthSettings(BaseModel):
     max_addresses: int = Field(20, gt=0)
     #: Secret used to derive hashes of codes and tokens. Set it in production.
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    #: Guest order lookups (``GET /store/orders/{id}?phone=``) per order and per address, per hour.
+    order_lookup_max_per_hour: int = Field(10, gt=0)
+    order_lookup_max_per_ip_per_hour: int = Field(60, gt=0)
 
 
 class HttpSettings(BaseModel):

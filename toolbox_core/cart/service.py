@@ -65,8 +65,22 @@ def lock_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
         raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
     check_usable(cart, customer_id)
     if customer_id and cart.customer_id is None:
-        cart.customer_id = customer_id
+        adopt(session, cart, customer_id)
     return cart
+
+
+def customer_phone(session: Session, customer_id: str) -> str | None:
+    """The verified phone of a customer (their identity), or ``None``."""
+    from toolbox_core.customers.models import Customer
+
+    return session.scalar(select(Customer.phone).where(Customer.id == customer_id))
+
+
+def adopt(session: Session, cart: Cart, customer_id: str) -> None:
+    """Give ``cart`` to the signed-in customer; it takes their verified phone if it has none."""
+    cart.customer_id = customer_id
+    if not cart.phone:
+        cart.phone = customer_phone(session, customer_id)
 
 
 def load_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
@@ -200,6 +214,8 @@ class CartService:
                     phone=normalize_phone(phone) if phone else None,
                     expires_at=utcnow() + timedelta(days=self.settings.ttl_days))
         with self.toolbox.db.transaction() as session:
+            if customer_id and not cart.phone:
+                cart.phone = customer_phone(session, customer_id)
             session.add(cart)
             return self._result(session, cart)
 

@@ -32,6 +32,7 @@ from toolbox_core.cart.models import Cart
 from toolbox_core.cart.service import (
     CartCompleted,
     check_usable,
+    customer_phone,
     line_view,
     lock_cart,
     snapshots_for,
@@ -114,6 +115,8 @@ class CheckoutService:
             if cart is None:
                 raise NotFound("no such cart", code="cart_not_found")
             check_usable(cart, cart.customer_id)
+        if not cart.phone and cart.customer_id:  # a cart linked before it took the customer's phone
+            cart.phone = customer_phone(session, cart.customer_id)
         missing = []
         if not cart.lines:
             missing.append("lines")

@@ -51,14 +51,22 @@ class VerifiedOut(BaseModel):
 
 
 class SignInBody(StrictBody):
-    verification_token: Token
+    """The one sign-in call: a verified phone signs in, or registers when it is new.
 
+    ``name`` and ``locale`` are kept for a new customer (a name also fills an empty one);
+    ``cart_id`` links the shopper's guest cart (only with the cart's cookie or
+    ``X-Cart-Token``); ``sign_out_others`` revokes every other session of the customer.
+    """
 
-class AutoRegisterBody(StrictBody):
     verification_token: Token
     name: Text200 | None = None
     locale: Locale | None = None
     cart_id: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    sign_out_others: bool = False
+
+
+#: ``POST /store/customers/auto-register`` is the same call as sign-in (kept for old storefronts).
+AutoRegisterBody = SignInBody
 
 
 class CustomerOut(BaseModel):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
-from toolbox_core.errors import Conflict, NotFound
+from toolbox_core.errors import Conflict, NotFound, RateLimited
 from toolbox_core.events import emit
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
@@ -25,6 +25,8 @@ from toolbox_core.payments.models import Payment, PaymentTransaction
 from toolbox_core.schemas import iso_utc
 
 ORDER_NUMBER_START = 1000
+#: Window of the guest order-lookup limits.
+LOOKUP_WINDOW_SECONDS = 3600
 
 
 def next_order_number(session: Session) -> str:
@@ -155,6 +157,27 @@ def _iso(value: datetime | None) -> str | None:
     return iso_utc(value)
 
 
+#: Prefix of the actor of a change made with an admin API key (``admin:<key name>``).
+STAFF_ACTOR_PREFIX = "admin:"
+#: What a shopper sees instead of a staff key's name.
+STORE_ACTOR = "store"
+
+
+def shopper_actor(actor: str) -> str:
+    """The actor of a history entry as a shopper sees it: staff key names become ``"store"``."""
+    return STORE_ACTOR if actor.startswith(STAFF_ACTOR_PREFIX) else actor
+
+
+def find_order(session: Session, key: str) -> Order | None:
+    """The order whose id (``ord_...``) or number (``"1001"``, ``"#1001"``) is ``key``."""
+    key = key.strip()
+    if not key or len(key) > 40:
+        return None
+    if key.startswith("ord_"):
+        return session.get(Order, key)
+    return session.scalar(select(Order).where(Order.number == key.lstrip("#")))
+
+
 def serialize_order(order: Order, payment: Payment | None = None, *, admin: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": order.id,
@@ -178,7 +201,8 @@ def serialize_order(order: Order, payment: Payment | None = None, *, admin: bool
         "payment": None,
         "created_at": _iso(order.created_at),
         "payment_expires_at": _iso(order.payment_expires_at),
-        "history": [{"at": _iso(h.at), "kind": h.kind, "message": h.message, "actor": h.actor}
+        "history": [{"at": _iso(h.at), "kind": h.kind, "message": h.message,
+                     "actor": h.actor if admin else shopper_actor(h.actor)}
                     for h in order.history],
     }
     if payment is not None:
@@ -203,17 +227,40 @@ class OrderService:
                 raise NotFound("no such order", code="order_not_found")
             return serialize_order(order, payment_of(session, order_id), admin=admin)
 
-    def get_for_shopper(self, order_id: str, customer_id: str | None, phone: str | None) -> dict[str, Any]:
-        """A customer's own order, or a guest's order by its id plus the phone it was placed with."""
+    def get_for_shopper(self, key: str, customer_id: str | None, phone: str | None, *,
+                        client_ip: str | None = None) -> dict[str, Any]:
+        """A customer's own order, or a guest's order plus the phone it was placed with.
+
+        ``key`` is the order's id or its number. Guest lookups (with ``phone``) are limited
+        per order and per client address (``auth.order_lookup_max_per_hour``,
+        ``auth.order_lookup_max_per_ip_per_hour``; counted in the key store): 429 beyond.
+        """
+        with self.toolbox.db.session() as session:
+            order = find_order(session, key)
+            if order is not None and customer_id is not None and order.customer_id == customer_id:
+                return serialize_order(order, payment_of(session, order.id))
+            order_id, order_phone = (order.id, order.phone) if order is not None else (None, None)
+        if phone is None:
+            raise NotFound("no such order", code="order_not_found")
+        self._limit_guest_lookup(order_id or key.strip().lstrip("#"), client_ip)
+        if order_id is None or order_phone != phone:
+            raise NotFound("no such order", code="order_not_found")
         with self.toolbox.db.session() as session:
             order = session.get(Order, order_id)
-            allowed = order is not None and (
-                (customer_id is not None and order.customer_id == customer_id)
-                or (phone is not None and order.phone == phone)
-            )
-            if not allowed:
-                raise NotFound("no such order", code="order_not_found")
-            return serialize_order(order, payment_of(session, order_id))
+            return serialize_order(order, payment_of(session, order_id))  # type: ignore[arg-type]
+
+    def _limit_guest_lookup(self, order_key: str, client_ip: str | None) -> None:
+        """Count a guest lookup against the order and the client address; 429 over a limit."""
+        auth = self.toolbox.settings.auth
+        store = self.toolbox.keystore
+        checks = [(f"orders:lookup:ip:{client_ip}", auth.order_lookup_max_per_ip_per_hour,
+                   "too many order lookups from this address; try later")] if client_ip else []
+        checks.append((f"orders:lookup:order:{order_key}", auth.order_lookup_max_per_hour,
+                       "too many lookups of this order; try later"))
+        for key, limit, message in checks:
+            hit = store.hit(key, LOOKUP_WINDOW_SECONDS)
+            if hit.count > limit:
+                raise RateLimited(message, retry_after=hit.reset_in)
 
     def list(self, *, customer_id: str | None = None, status: str | None = None,
              payment_status: str | None = None, fulfillment_status: str | None = None,
