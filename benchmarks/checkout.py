@@ -142,7 +142,8 @@ def count_sql(url: str, variants: list[str], *, show: bool = False) -> None:
 
 def drive(driver: str, url: str, variants: list[str], opts: argparse.Namespace) -> LoadResult:
     """One load run against a fresh server on ``url``; prints the work-per-order figures."""
-    with Server(url, workers=opts.workers, env={"TOOLBOX_REDIS_URL": fresh_redis()}) as server:
+    with Server(url, workers=opts.workers, env={"TOOLBOX_REDIS_URL": fresh_redis()},
+                startup_timeout=120) as server:
         # Warm every worker up (first-use compilation and caches are not per-order work).
         scenario_load(server.url, make_scenario(variants), concurrency=2 * opts.workers, seconds=20,
                       max_iterations=6 * opts.workers)

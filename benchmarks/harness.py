@@ -197,7 +197,11 @@ class Server:
                 self.process.kill()
 
     def __enter__(self) -> Server:
-        self.start()
+        try:
+            self.start()
+        except BaseException:  # never leave a half-started server behind
+            self.stop()
+            raise
         time.sleep(0.5 if self.workers > 1 else 0)  # let every worker finish its start-up
         return self
 
