@@ -16,7 +16,8 @@ order, which (unlike throughput on a shared machine) is robust: ``*_api_cpu_ms_p
 uvicorn processes, ``/proc/<pid>/stat``), ``*_pg_cpu_ms_per_order`` (this database's PostgreSQL
 backends) and ``*_pg_xacts_per_order`` (``pg_stat_database``). ``--sql`` (or ``--seconds 0``
 with it) first places one order in-process and prints ``checkout_sql_statements`` (a
-SQLAlchemy ``before_cursor_execute`` count) and ``checkout_sql_transactions``, per step too.
+SQLAlchemy ``before_cursor_execute`` count) and ``checkout_sql_transactions``, per step too, and
+``checkout_inprocess_cpu_ms_per_order`` (20 sequential checkouts through a TestClient).
 
 The server runs with Redis (``TOOLBOX_BENCH_CHECKOUT_REDIS_URL``, default: the harness's claimed database, flushed first),
 as in production; see :func:`fresh_redis`.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 
 import httpx
 
@@ -137,6 +139,17 @@ def count_sql(url: str, variants: list[str], *, show: bool = False) -> None:
                     figure(f"checkout_sql_{label}", n, "")
                 for line in count.sql:
                     print("   ", line)
+        # CPU of this process (app and TestClient) per sequential checkout: no load generator
+        # competing, nothing in flight; compare runs of the same machine.
+        flow, rounds = steps(variants), 20
+        started = time.process_time()
+        for _ in range(rounds):
+            cart = ""
+            for step in flow:
+                response = client.request(step.method, step.path.replace("{id}", cart), json=step.json)
+                response.raise_for_status()
+                cart = cart or response.json()["id"]
+        figure("checkout_inprocess_cpu_ms_per_order", (time.process_time() - started) * 1000 / rounds, "ms")
     toolbox.close()
 
 
