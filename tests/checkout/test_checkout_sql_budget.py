@@ -130,3 +130,23 @@ def test_several_edits_in_a_row_write_the_cart_row_once_but_still_extend_its_lif
         expires = session.get(Cart, cart).expires_at
     ttl = timedelta(days=toolbox.settings.cart.ttl_days)
     assert expires.replace(tzinfo=None) >= (utcnow() + ttl - timedelta(minutes=2)).replace(tzinfo=None)
+
+
+@pytest.mark.postgres
+def test_the_order_number_sequence_continues_where_the_counter_row_stopped(pg_database_url, clean_env):
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from toolbox_core.db.migrate import alembic_config
+    from toolbox_core.testing.services import fresh_pg_database
+
+    with fresh_pg_database() as url:  # a database numbered by the counter before this migration
+        engine = create_engine(url)
+        cfg = alembic_config(url)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0002_hardening")
+            conn.execute(text("INSERT INTO counters (name, value) VALUES ('order_number', 1500)"))
+            command.upgrade(cfg, "0003_checkoutperf")
+            assert conn.execute(text("SELECT nextval('order_numbers')")).scalar_one() == 1501
+        engine.dispose()
