@@ -3,6 +3,11 @@
 Every mutation locks the cart row (``SELECT ... FOR UPDATE``; SQLite serializes writers), so
 a cart being completed can never be changed at the same time. Shipping prices come from the
 providers (outside any transaction) and any change of lines or address drops the choice.
+
+Every store call is a few round trips (the full checkout's SQL is counted by
+``tests/checkout/test_checkout_sql_budget.py``): the cart and its lines are read in one locked
+statement, catalog snapshots are read once per call, and the cart's expiry moves forward at most
+once per :data:`TOUCH_STEP` (an edit within a minute of the last one writes only its lines).
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ class CartExpired(Gone):
 
 
 CartUnavailable = (CartCompleted, CartExpired)
+
+#: The expiry is moved forward only when that moves it by more than this, so adding several
+#: lines in a row writes the cart row once (a cart lives ``cart.ttl_days``; a minute is noise).
+TOUCH_STEP = timedelta(minutes=1)
 
 
 def _aware(value: datetime) -> datetime:
@@ -84,7 +93,10 @@ def adopt(session: Session, cart: Cart, customer_id: str) -> None:
 
 
 def load_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
-    cart = session.get(Cart, cart_id)
+    """The cart ``cart_id`` and its lines (one statement), if usable by ``customer_id``; else a clear error."""
+    cart = session.scalars(
+        select(Cart).where(Cart.id == cart_id).options(joinedload(Cart.lines))
+    ).unique().one_or_none()
     if cart is None:
         raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
     check_usable(cart, customer_id)
@@ -197,13 +209,20 @@ class CartService:
         return value
 
     def _touch(self, cart: Cart) -> None:
-        cart.expires_at = utcnow() + timedelta(days=self.settings.ttl_days)
+        """Move the expiry to ``ttl_days`` from now (skipped when that moves it by less than a minute)."""
+        expires_at = utcnow() + timedelta(days=self.settings.ttl_days)
+        if cart.expires_at is None or expires_at - _aware(cart.expires_at) > TOUCH_STEP:
+            cart.expires_at = expires_at
 
-    def _result(self, session: Session, cart: Cart, snaps: dict[str, VariantSnapshot] | None = None) -> dict[str, Any]:
+    def _result(self, session: Session, cart: Cart, snaps: dict[str, VariantSnapshot] | None = None,
+                payment: Payment | bool | None = False) -> dict[str, Any]:
+        """The store JSON of ``cart``; ``payment``: its pending payment when the caller has it
+        (``False``: read it)."""
         session.flush()
         if snaps is None:
             snaps = snapshots_for(self.toolbox, session, cart)
-        return serialize(cart, snaps, _pending_payment(session, cart), options_for(self.toolbox, session, cart))
+        pending = _pending_payment(session, cart) if payment is False else payment
+        return serialize(cart, snaps, pending, options_for(self.toolbox, session, cart))
 
     def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
         ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
@@ -212,12 +231,12 @@ class CartService:
     def create(self, customer_id: str | None, locale: str | None = None, phone: str | None = None) -> dict[str, Any]:
         cart = Cart(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
                     phone=normalize_phone(phone) if phone else None,
-                    expires_at=utcnow() + timedelta(days=self.settings.ttl_days))
+                    expires_at=utcnow() + timedelta(days=self.settings.ttl_days), lines=[])
         with self.toolbox.db.transaction() as session:
             if customer_id and not cart.phone:
                 cart.phone = customer_phone(session, customer_id)
-            session.add(cart)
-            return self._result(session, cart)
+            session.add(cart)  # a new cart has no lines and no payment: nothing to read back
+            return self._result(session, cart, {}, None)
 
     def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
         with self.toolbox.db.session() as session:
@@ -300,7 +319,8 @@ class CartService:
 
     def _changed(self, cart: Cart) -> None:
         """Lines or destination changed: the shipping price must be asked for again."""
-        cart.shipping = None
+        if cart.shipping is not None:
+            cart.shipping = None
         self._touch(cart)
 
     # -------------------------------------------------------------- details
@@ -331,9 +351,13 @@ class CartService:
         return self._view(cart_id, customer_id)
 
     def _view(self, cart_id: str, customer_id: str | None) -> CartView:
+        return self._view_and_snapshots(cart_id, customer_id)[0]
+
+    def _view_and_snapshots(self, cart_id: str, customer_id: str | None) -> tuple[CartView, dict[str, VariantSnapshot]]:
         with self.toolbox.db.session() as session:
             cart = load_cart(session, cart_id, customer_id)
-            return cart_view(cart, snapshots_for(self.toolbox, session, cart))
+            snaps = snapshots_for(self.toolbox, session, cart)
+            return cart_view(cart, snaps), snaps
 
     def shipping_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
         """Options priced by the providers for this cart (called outside any transaction)."""
@@ -343,13 +367,14 @@ class CartService:
     def select_shipping(self, cart_id: str, customer_id: str | None, provider_id: str, option_id: str,
                         data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Price the option on the server (``data``: provider data the provider validates) and keep it."""
-        view = self._view(cart_id, customer_id)
+        view, snaps = self._view_and_snapshots(cart_id, customer_id)
         if not view.lines:
             raise InvalidInput("add items before choosing shipping", code="cart_empty")
         quote: ShippingQuote = quote_one(self.toolbox, view, provider_id, option_id, data)
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
-            snaps = snapshots_for(self.toolbox, session, cart)
+            # The lines and address under the lock must be those the quote priced; the catalog
+            # snapshots read for the quote a moment ago price them (no second read).
             current = cart_view(cart, snaps)
             if current.lines != view.lines or current.address != view.address:
                 raise Conflict("the cart changed while shipping was priced; try again", code="cart_changed")
@@ -365,18 +390,19 @@ class CartService:
                                details={"available": sorted(self.toolbox.payment_providers)})
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
+            payment = _pending_payment(session, cart)  # none before the first choice: no query
             cart.payment_provider_id = provider_id
-            payment = _pending_payment(session, cart)
             snaps = snapshots_for(self.toolbox, session, cart)
             amount = totals(cart, snaps)["total"]
             if payment is None:
-                session.add(Payment(id=new_id("pay"), cart_id=cart.id, provider_id=provider_id, status="pending",
-                                    amount=amount, currency=self.toolbox.settings.currency))
+                payment = Payment(id=new_id("pay"), cart_id=cart.id, provider_id=provider_id, status="pending",
+                                  amount=amount, currency=self.toolbox.settings.currency)
+                session.add(payment)
             else:
                 payment.provider_id = provider_id
                 payment.amount = amount
             self._touch(cart)
-            return self._result(session, cart, snaps)
+            return self._result(session, cart, snaps, payment)
 
     def payment_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
         """The installed payment providers for this cart: ``{id, name, online}``, named in the cart's locale."""

@@ -1,7 +1,7 @@
 """Read-only snapshots of variants for carts and orders (title, price, weight, fiscal codes).
 
 Cart and order code never touch catalog models directly: they ask for snapshots, which are
-loaded in two queries whatever the number of variants.
+loaded in one query whatever the number of variants.
 """
 
 from __future__ import annotations
@@ -45,28 +45,22 @@ class VariantSnapshot:
 
 
 # Built once: constructing and cache-keying these per call cost more CPU than running them.
-_VARIANTS = (
-    select(
-        ProductVariant.id,
-        ProductVariant.product_id,
-        ProductVariant.sku,
-        ProductVariant.price,
-        ProductVariant.weight_grams,
-        ProductVariant.mxik_code,
-        ProductVariant.package_code,
-        ProductVariant.vat_percent,
-        Product.status,
-        Product.handle,
-    )
+# One round trip: the variants (kind 'r') and the titles of their products ('p') and of
+# themselves ('v'), padded to the same columns.
+_NONE = literal_column("NULL")
+_SNAPSHOTS = union_all(
+    select(literal_column("'r'").label("kind"), ProductVariant.id.label("owner"), _NONE.label("locale"),
+           _NONE.label("title"), ProductVariant.product_id, ProductVariant.sku, ProductVariant.price,
+           ProductVariant.weight_grams, ProductVariant.mxik_code, ProductVariant.package_code,
+           ProductVariant.vat_percent, Product.status, Product.handle)
     .join(Product, Product.id == ProductVariant.product_id)
-    .where(ProductVariant.id.in_(bindparam("ids", expanding=True)))
-)
-_TITLES = union_all(
-    select(literal_column("'p'").label("kind"), ProductTranslation.product_id.label("owner"),
-           ProductTranslation.locale, ProductTranslation.title)
-    .where(ProductTranslation.product_id.in_(bindparam("product_ids", expanding=True))),
-    select(literal_column("'v'").label("kind"), VariantTranslation.variant_id.label("owner"),
-           VariantTranslation.locale, VariantTranslation.title)
+    .where(ProductVariant.id.in_(bindparam("ids", expanding=True))),
+    select(literal_column("'p'"), ProductTranslation.product_id, ProductTranslation.locale, ProductTranslation.title,
+           *[_NONE] * 9)
+    .where(ProductTranslation.product_id.in_(
+        select(ProductVariant.product_id).where(ProductVariant.id.in_(bindparam("ids", expanding=True))))),
+    select(literal_column("'v'"), VariantTranslation.variant_id, VariantTranslation.locale, VariantTranslation.title,
+           *[_NONE] * 9)
     .where(VariantTranslation.variant_id.in_(bindparam("ids", expanding=True))),
 )
 
@@ -87,19 +81,19 @@ def variant_snapshots(
     ids = sorted(set(variant_ids))
     if not ids:
         return {}
-    rows = session.execute(_VARIANTS, {"ids": ids}).all()
-    if not rows:
-        return {}
-    product_ids = sorted({r.product_id for r in rows})
+    rows = []
     titles: dict[tuple[str, str], dict[str, str]] = {}
-    for kind, owner, loc, title in session.execute(_TITLES, {"product_ids": product_ids, "ids": ids}):
-        titles.setdefault((kind, owner), {})[loc] = title
+    for row in session.execute(_SNAPSHOTS, {"ids": ids}):
+        if row.kind == "r":
+            rows.append(row)
+        else:
+            titles.setdefault((row.kind, row.owner), {})[row.locale] = row.title
     result: dict[str, VariantSnapshot] = {}
     for r in rows:
         product_title = _pick(titles.get(("p", r.product_id), {}), locale, default_locale) or r.handle
-        variant_title = _pick(titles.get(("v", r.id), {}), locale, default_locale)
-        result[r.id] = VariantSnapshot(
-            variant_id=r.id,
+        variant_title = _pick(titles.get(("v", r.owner), {}), locale, default_locale)
+        result[r.owner] = VariantSnapshot(
+            variant_id=r.owner,
             product_id=r.product_id,
             sku=r.sku,
             title=f"{product_title} — {variant_title}" if variant_title else product_title,

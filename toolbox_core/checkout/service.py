@@ -13,6 +13,11 @@ The rows every checkout competes for (stock levels, the order counter) are touch
 order, its items and the payment link are written first, then stock is held and the number
 drawn, so those hot locks are held only for the few statements before COMMIT.
 
+The order is written with core statements (one ``INSERT`` for the order, one for all its items),
+not an ORM object graph; on PostgreSQL the number, its history entry and the order's number
+column are one statement (:func:`~toolbox_core.orders.service.number_order`). A whole checkout
+is about 12 statements (``tests/checkout/test_checkout_sql_budget.py`` keeps the budget).
+
 Then, after commit and outside any transaction, ``initiate`` asks the payment provider for the
 client's next step. If that fails, the compensation cancels the order (releasing the stock)
 and reopens the cart, so the shopper can pick another payment method.
@@ -24,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from toolbox_core.asyncutil import resolve
@@ -44,7 +49,7 @@ from toolbox_core.events import emit
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Order, OrderItem
-from toolbox_core.orders.service import cancel_in_session, lock_order, next_order_number, note
+from toolbox_core.orders.service import cancel_in_session, lock_order, number_order
 from toolbox_core.payments.models import Payment
 from toolbox_core.providers import LineView, PaymentAction, PaymentRequest
 
@@ -87,23 +92,24 @@ class CheckoutService:
         lines = self._priced_lines(cart, snaps)
         payment = self._payment_session(session, cart)
         provider = self._provider(payment.provider_id)
-        order = self._create_order(session, cart, lines, payment, provider, actor)
+        order = self._create_order(session, cart, lines, payment, provider)
         self._attach_payment(cart, order, payment)
         # Rows every checkout competes for (stock levels, the order counter) are touched
         # last, so their locks are held only from here to COMMIT.
         session.flush()
-        inventory.reserve(session, order.id, self._wanted(lines))
-        order.number = next_order_number(session)
-        note(order, "placed", f"order {order.number} placed", actor)
-        shipping = order.shipping or {}
+        inventory.reserve(session, order["id"], self._wanted(lines))
+        order["number"] = number_order(session, order["id"], kind="placed", message="order {number} placed",
+                                       actor=actor)
+        shipping = order["shipping"]
         emit(session, "order.placed", {
-            "order_id": order.id, "number": order.number, "customer_id": order.customer_id,
-            "phone": order.phone, "total": order.total, "currency": order.currency, "status": order.status,
-            "payment_provider_id": payment.provider_id, "locale": order.locale,
+            "order_id": order["id"], "number": order["number"], "customer_id": order["customer_id"],
+            "phone": order["phone"], "total": order["total"], "currency": order["currency"],
+            "status": order["status"], "payment_provider_id": payment.provider_id, "locale": order["locale"],
             "shipping": {"provider_id": shipping.get("provider_id"), "option_id": shipping.get("option_id"),
-                         "name": shipping.get("name"), "amount": order.shipping_total},
+                         "name": shipping.get("name"), "amount": order["shipping_total"]},
         })
-        result = CheckoutResult(order.id, order.number, order.status, payment.id, payment.provider_id, order.total)
+        result = CheckoutResult(order["id"], order["number"], order["status"], payment.id, payment.provider_id,
+                                order["total"])
         return result, self._payment_request(order, payment, lines, return_url)
 
     # -------------------------------------------------------------- steps
@@ -164,8 +170,9 @@ class CheckoutService:
         return provider
 
     def _create_order(self, session: Session, cart: Cart, lines: list[tuple[LineView, str]], payment: Payment,
-                      provider: Any, actor: str) -> Order:
-        """The order with the prices of this moment; its number is drawn after stock is held.
+                      provider: Any) -> dict[str, Any]:
+        """Insert the order and its items with the prices of this moment (two statements); its
+        number is drawn after stock is held. Returns the order's column values.
 
         An online order waits ``provider.payment_timeout_seconds`` (when the provider sets it)
         or the ``checkout.payment_timeout_seconds`` setting for its payment.
@@ -175,23 +182,25 @@ class CheckoutService:
             or self.toolbox.settings.checkout.payment_timeout_seconds
         subtotal = sum(line.total for line, _ in lines)
         shipping_total = int(cart.shipping["amount"])
-        order = Order(
-            id=new_id("ord"), number=None, cart_id=cart.id, customer_id=cart.customer_id,
-            status="pending_payment" if online else "placed", payment_status="awaiting",
-            fulfillment_status="unfulfilled", locale=cart.locale, phone=cart.phone, email=cart.email,
-            address=cart.address, shipping=self._shipping_at_purchase(cart), currency=payment.currency, subtotal=subtotal,
-            shipping_total=shipping_total, discount_total=0, total=subtotal + shipping_total,
-            payment_provider_id=payment.provider_id, history=[],
-            payment_expires_at=utcnow() + timedelta(seconds=int(timeout)) if online else None,
-        )
-        for position, (line, product_id) in enumerate(lines):
-            order.items.append(OrderItem(
-                id=new_id("oitem"), position=position, variant_id=line.variant_id, product_id=product_id,
-                sku=line.sku, title=line.title, quantity=line.quantity, unit_price=line.unit_price,
-                total=line.total, weight_grams=line.weight_grams or 0, mxik_code=line.mxik_code,
-                package_code=line.package_code, vat_percent=line.vat_percent,
-            ))
-        session.add(order)
+        now = utcnow()
+        order: dict[str, Any] = {
+            "id": new_id("ord"), "number": None, "cart_id": cart.id, "customer_id": cart.customer_id,
+            "status": "pending_payment" if online else "placed", "payment_status": "awaiting",
+            "fulfillment_status": "unfulfilled", "locale": cart.locale, "phone": cart.phone, "email": cart.email,
+            "address": cart.address, "shipping": self._shipping_at_purchase(cart), "currency": payment.currency,
+            "subtotal": subtotal, "shipping_total": shipping_total, "discount_total": 0,
+            "total": subtotal + shipping_total, "payment_provider_id": payment.provider_id,
+            "payment_expires_at": now + timedelta(seconds=int(timeout)) if online else None,
+            "created_at": now, "updated_at": now,
+        }
+        session.execute(insert(Order.__table__), order)
+        session.execute(insert(OrderItem.__table__), [
+            {"id": new_id("oitem"), "order_id": order["id"], "position": position, "variant_id": line.variant_id,
+             "product_id": product_id, "sku": line.sku, "title": line.title, "quantity": line.quantity,
+             "unit_price": line.unit_price, "total": line.total, "weight_grams": line.weight_grams or 0,
+             "mxik_code": line.mxik_code, "package_code": line.package_code, "vat_percent": line.vat_percent}
+            for position, (line, product_id) in enumerate(lines)
+        ])
         return order
 
     def _shipping_at_purchase(self, cart: Cart) -> dict[str, Any]:
@@ -202,19 +211,19 @@ class CheckoutService:
                                             "vat_percent": checkout.shipping_vat_percent}}
 
     @staticmethod
-    def _attach_payment(cart: Cart, order: Order, payment: Payment) -> None:
-        payment.order_id = order.id
-        payment.amount = order.total
+    def _attach_payment(cart: Cart, order: dict[str, Any], payment: Payment) -> None:
+        payment.order_id = order["id"]
+        payment.amount = order["total"]
         cart.status = "completed"
-        cart.order_id = order.id
+        cart.order_id = order["id"]
         cart.completed_at = utcnow()
 
-    def _payment_request(self, order: Order, payment: Payment, lines: list[tuple[LineView, str]],
+    def _payment_request(self, order: dict[str, Any], payment: Payment, lines: list[tuple[LineView, str]],
                          return_url: str | None) -> PaymentRequest:
-        return PaymentRequest(payment_id=payment.id, order_id=order.id, order_number=order.number,
-                              amount=order.total, currency=order.currency, locale=order.locale,
-                              lines=tuple(line for line, _ in lines), shipping_amount=order.shipping_total,
-                              phone=order.phone, return_url=return_url)
+        return PaymentRequest(payment_id=payment.id, order_id=order["id"], order_number=order["number"],
+                              amount=order["total"], currency=order["currency"], locale=order["locale"],
+                              lines=tuple(line for line, _ in lines), shipping_amount=order["shipping_total"],
+                              phone=order["phone"], return_url=return_url)
 
     # -------------------------------------------------------------- after commit
     def _initiate(self, request: PaymentRequest, result: CheckoutResult) -> dict[str, Any]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -27,19 +26,61 @@ from toolbox_core.schemas import iso_utc
 ORDER_NUMBER_START = 1000
 #: Window of the guest order-lookup limits.
 LOOKUP_WINDOW_SECONDS = 3600
+#: On PostgreSQL order numbers come from this sequence (migration ``0003_checkoutperf``), so
+#: concurrent checkouts never queue on one counter row. A sequence is not transactional: a
+#: checkout that fails after drawing its number (rare: it is drawn after stock is held, as the
+#: last step but one) leaves a gap. Numbers stay unique and increasing, never reused. SQLite keeps
+#: the ``order_number`` row of :class:`Counter` (its writers are serialized anyway; no gaps).
+ORDER_NUMBER_SEQUENCE = "order_numbers"
+
+_NUMBER_AND_NOTE_PG = text(
+    # One round trip: draw the number, store it on the order and write the history entry.
+    f"WITH drawn AS (UPDATE orders SET number = nextval('{ORDER_NUMBER_SEQUENCE}')::text, updated_at = :at"
+    " WHERE id = :order_id RETURNING number),"
+    " noted AS (INSERT INTO order_history (order_id, at, kind, message, actor)"
+    " SELECT :order_id, :at, :kind, replace(:message, '{number}', drawn.number), :actor FROM drawn)"
+    " SELECT number FROM drawn"
+)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def next_order_number(session: Session) -> str:
-    """The next sequential order number (``"1001"``, ``"1002"``...); row-locked until commit."""
+    """The next sequential order number (``"1001"``, ``"1002"``...).
+
+    PostgreSQL: ``nextval`` of :data:`ORDER_NUMBER_SEQUENCE` (no lock, gaps possible);
+    SQLite: the counter row, locked until commit.
+    """
+    if _is_postgres(session):
+        return str(session.execute(text(f"SELECT nextval('{ORDER_NUMBER_SEQUENCE}')")).scalar_one())
     bump = (update(Counter).where(Counter.name == "order_number").values(value=Counter.value + 1)
             .returning(Counter.value))
     result = session.execute(bump).scalar()
     if result is None:  # the very first order: create the counter, racing writers tolerated
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(Counter).values(name="order_number", value=ORDER_NUMBER_START)
+        session.execute(sqlite_insert(Counter).values(name="order_number", value=ORDER_NUMBER_START)
                         .on_conflict_do_nothing(index_elements=["name"]))
         result = session.execute(bump).scalar()
     return str(result)
+
+
+def number_order(session: Session, order_id: str, *, kind: str, message: str, actor: str) -> str:
+    """Give the stored order ``order_id`` the next number and note ``kind`` in its history
+    (``{number}`` in ``message`` becomes the number); returns the number.
+
+    For callers that wrote the order with core statements (checkout): one statement on
+    PostgreSQL, three on SQLite.
+    """
+    at = utcnow()
+    if _is_postgres(session):
+        return str(session.execute(_NUMBER_AND_NOTE_PG, {"order_id": order_id, "at": at, "kind": kind,
+                                                         "message": message, "actor": actor}).scalar_one())
+    number = next_order_number(session)
+    session.execute(update(Order.__table__).where(Order.id == order_id).values(number=number, updated_at=at))
+    session.execute(insert(OrderHistory.__table__).values(order_id=order_id, at=at, kind=kind, actor=actor,
+                                                          message=message.replace("{number}", number)))
+    return number
 
 
 def note(order: Order, kind: str, message: str = "", actor: str = "system") -> None:

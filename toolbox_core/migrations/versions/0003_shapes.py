@@ -2,7 +2,7 @@
 and carrier-neutral region/city codes), so a cart address saves and comes back unchanged
 
 Revision ID: 0003_shapes
-Revises: 0002_hardening
+Revises: 0003_signin
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0003_shapes'
-down_revision = "0002_hardening"
+down_revision = "0003_signin"
 branch_labels = None
 depends_on = None
 
