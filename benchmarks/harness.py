@@ -197,7 +197,11 @@ class Server:
                 self.process.kill()
 
     def __enter__(self) -> Server:
-        self.start()
+        try:
+            self.start()
+        except BaseException:  # never leave a half-started server behind
+            self.stop()
+            raise
         time.sleep(0.5 if self.workers > 1 else 0)  # let every worker finish its start-up
         return self
 
@@ -363,3 +367,234 @@ def place_order(carts: Any, checkout: Any, variant_id: str, provider_id: str) ->
     carts.select_payment(cart, None, provider_id)
     result = checkout.complete(cart, None)
     return result.number, result.total
+
+
+# ---------------------------------------------------------------------------- work per request
+@dataclass
+class StatementCount:
+    """SQL statements sent on one engine (``statements``; an ``executemany`` is one) and the
+    transactions they ran in (``commits`` + ``rollbacks``), per label of :meth:`step`."""
+
+    statements: int = 0
+    commits: int = 0
+    rollbacks: int = 0
+    by_step: dict[str, int] = field(default_factory=dict)
+    sql: list[str] = field(default_factory=list)
+    _step: str = "-"
+
+    def step(self, label: str) -> None:
+        """Count the statements that follow under ``label``."""
+        self._step = label
+
+    @property
+    def round_trips(self) -> int:
+        """Statements plus the COMMIT/ROLLBACK of each transaction (psycopg's BEGIN rides along)."""
+        return self.statements + self.commits + self.rollbacks
+
+
+@contextlib.contextmanager
+def counting_statements(engine: Any, *, keep_sql: bool = False) -> Iterator[StatementCount]:
+    """Count what runs on ``engine`` (a SQLAlchemy ``before_cursor_execute`` listener) while open."""
+    from sqlalchemy import event
+
+    count = StatementCount()
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        count.statements += 1
+        count.by_step[count._step] = count.by_step.get(count._step, 0) + 1
+        if keep_sql:
+            count.sql.append(f"[{count._step}] {' '.join(statement.split())[:160]}")
+
+    def on_commit(_conn: Any) -> None:
+        count.commits += 1
+
+    def on_rollback(_conn: Any) -> None:
+        count.rollbacks += 1
+
+    listeners = [("before_cursor_execute", on_execute), ("commit", on_commit), ("rollback", on_rollback)]
+    for name, fn in listeners:
+        event.listen(engine, name, fn)
+    try:
+        yield count
+    finally:
+        for name, fn in listeners:
+            event.remove(engine, name, fn)
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of ``pids`` (``/proc/<pid>/stat``; vanished processes count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / _CLOCK_TICKS
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants (uvicorn's master and its worker processes)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def postgres_backends(database_url: str) -> list[int]:
+    """Process ids of the PostgreSQL backends connected to the database of ``database_url``
+    (readable in ``/proc`` when the server runs on this machine)."""
+    from sqlalchemy import create_engine, text
+
+    name = database_url.rsplit("/", 1)[1].split("?")[0]
+    engine = create_engine(PG_ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            return [int(p) for p in conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"),
+                {"name": name}).scalars()]
+    finally:
+        engine.dispose()
+
+
+def pg_transactions(database_url: str) -> int:
+    """Committed plus rolled-back transactions of that database so far (``pg_stat_database``)."""
+    from sqlalchemy import create_engine, text
+
+    name = database_url.rsplit("/", 1)[1].split("?")[0]
+    engine = create_engine(PG_ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return int(conn.execute(text("SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                                         "WHERE datname = :name"), {"name": name}).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def pin(pids: list[int], cpus: set[int]) -> None:
+    """Run ``pids`` on ``cpus`` only (``sched_setaffinity``), where the machine has them."""
+    usable = cpus & set(range(os.cpu_count() or 1))
+    if not usable or not hasattr(os, "sched_setaffinity"):
+        return
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.sched_setaffinity(pid, usable)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request of a multi-step scenario; ``{id}`` in ``path`` is the id the first step returned."""
+
+    method: str
+    path: str
+    json: Any = None
+
+
+def lua_flow(steps: list[Step]) -> str:
+    """A wrk script (a temporary file) that runs ``steps`` in order on each connection, again and again.
+
+    Run it with one connection per thread (``-t N -c N``): wrk keeps script state per thread. The
+    first step's response gives ``{id}`` (its first ``"id"``); a response ≥ 400 counts an error and
+    restarts the flow. ``done`` prints ``flows: N``, ``flow_errors: N`` and ``flow_ms: a,b,...``
+    (each completed flow's wall time).
+    """
+    import json as _json
+
+    def lua_str(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    rows = ",\n".join(
+        f"  {{{lua_str(s.method)}, {lua_str(s.path)}, {lua_str(_json.dumps(s.json)) if s.json is not None else 'nil'}}}"
+        for s in steps)
+    script = f"""local ffi = require("ffi")
+ffi.cdef[[
+typedef struct {{ long tv_sec; long tv_nsec; }} toolbox_ts;
+int clock_gettime(int clk, toolbox_ts *tp);
+]]
+local ts = ffi.new("toolbox_ts")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local steps = {{
+{rows}
+}}
+local headers = {{["Content-Type"] = "application/json"}}
+local threads = {{}}
+local step, id, started = 1, "", 0
+flows, flow_errors, flow_ms = 0, 0, ""
+function setup(thread) table.insert(threads, thread) end
+function request()
+  local s = steps[step]
+  if step == 1 then started = now_ms() end
+  local path = string.gsub(s[2], "{{id}}", id)
+  return wrk.format(s[1], path, headers, s[3])
+end
+function response(status, hdrs, body)
+  if status >= 400 then
+    flow_errors = flow_errors + 1
+    step = 1
+    return
+  end
+  if step == 1 then id = string.match(body, '"id"%s*:%s*"([^"]+)"') or "" end
+  step = step + 1
+  if step > #steps then
+    flows = flows + 1
+    flow_ms = flow_ms .. string.format("%.2f,", now_ms() - started)
+    step = 1
+  end
+end
+function done(summary, latency, requests)
+  local n, e, ms = 0, 0, {{}}
+  for _, t in ipairs(threads) do
+    n = n + t:get("flows")
+    e = e + t:get("flow_errors")
+    table.insert(ms, t:get("flow_ms"))
+  end
+  io.write(string.format("flows: %d\\nflow_errors: %d\\nflow_ms: %s\\n", n, e, table.concat(ms)))
+end
+"""
+    path = Path(tempfile.mkstemp(suffix=".lua", prefix="toolbox-bench-")[1])
+    path.write_text(script)
+    return str(path)
+
+
+def wrk_flow(base_url: str, steps: list[Step], *, connections: int = 16, seconds: int = 8) -> LoadResult:
+    """Run :func:`lua_flow` with wrk (one thread per connection): one "request" per completed flow."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk")
+    script = lua_flow(steps)
+    try:
+        cmd = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script,
+               base_url]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
+    finally:
+        Path(script).unlink(missing_ok=True)
+    total = re.search(r"requests in ([\d.]+)(ms|s|m)", out)
+    flows = re.search(r"^flows: (\d+)", out, re.M)
+    errors = re.search(r"^flow_errors: (\d+)", out, re.M)
+    times = re.search(r"^flow_ms: ([\d.,]*)", out, re.M)
+    if not (total and flows and errors and times):
+        raise RuntimeError(f"cannot parse wrk output:\n{out}")
+    elapsed = float(total.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[total.group(2)]
+    latencies = [float(v) for v in times.group(1).split(",") if v]
+    errors_n = int(errors.group(1))
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        errors_n += sum(int(g) for g in sock.groups())
+    return LoadResult(int(flows.group(1)), elapsed, errors_n, _pct(latencies, 50), _pct(latencies, 99))

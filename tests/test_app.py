@@ -94,7 +94,7 @@ def test_invalid_body_is_a_422_naming_the_field(toolbox) -> None:
     error = error_of(response)
     assert error["code"] == "invalid_input"
     assert error["message"].startswith("quantity:")
-    assert error["details"][0]["loc"] == ["body", "quantity"]
+    assert error["details"]["fields"][0]["loc"] == ["body", "quantity"]
 
 
 def test_malformed_json_is_a_422_not_a_500(toolbox) -> None:

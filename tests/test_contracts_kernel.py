@@ -50,9 +50,9 @@ class TestLogOtpSenderContract(OtpSenderContract):
         return make_toolbox(debug=True).otp_senders["log"]
 
     @pytest.fixture
-    def failing_provider(self, toolbox: Any) -> Any:
-        """Outside debug mode the log sender refuses to pretend it sent a code."""
-        return toolbox.otp_senders["log"]
+    def failing_provider(self, make_toolbox: Any) -> Any:
+        """Outside the embedded and debug modes (here: Redis) the log sender refuses to pretend it sent a code."""
+        return make_toolbox(redis=True).otp_senders["log"]
 
 
 class TestRecordingChannelContract(NotificationChannelContract):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import event, select
 
@@ -11,7 +13,8 @@ from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.config import Settings
 from toolbox_core.inventory.models import InventoryLevel
 from toolbox_core.inventory.service import apply_levels, convert, levels
-from toolbox_core.inventory.sync import apply_stock_batch, sync_source
+from toolbox_core.inventory.sync import apply_stock_batch, catalog_size, sync_source
+from toolbox_core.jobs.lease import JobLease, LeaseLost
 from toolbox_core.kernel import Toolbox
 from toolbox_core.providers import StockBatch, StockLevel
 
@@ -58,6 +61,8 @@ def test_a_batch_writes_only_changed_levels_of_catalog_skus_and_reports_the_rest
     assert result.unknown == ["NOT-OURS"]
     assert result.zeroed == 1
     assert stocked(toolbox, "NOT-OURS") == [], "an unknown SKU is never inserted"
+    with toolbox.db.session() as session:
+        assert catalog_size(session) == 3
     assert stocked(toolbox, "SKU-000001") == [(7, 0)]
     assert outbox(toolbox, "inventory.updated")[-1] == {
         "skus": ["SKU-000001", "SKU-000002"], "reason": "warehouse", "order_id": None}
@@ -140,6 +145,40 @@ class Progress:
 
     def message(self, text):
         pass
+
+
+def test_a_sync_that_lost_its_job_lease_stops_before_writing_the_next_batch(toolbox):
+    """A holder that could not renew its lease may already have a successor: its writes must stop."""
+    catalog(toolbox, 2, stock=5)
+    lease = JobLease(toolbox.keystore, "stock.sync", ttl_seconds=1)
+    assert lease.acquire()
+    try:
+        batches = iter([StockBatch(levels=(StockLevel("SKU-000000", 1),)),
+                        StockBatch(levels=(StockLevel("SKU-000001", 2),))])
+
+        def stream():
+            yield next(batches)
+            toolbox.keystore.compare_and_consume(lease.key, lease.token)  # it lapsed ...
+            assert toolbox.keystore.set_if_absent(lease.key, "successor", 60)  # ... and was taken
+            deadline = time.monotonic() + 5
+            while not lease.lost and time.monotonic() < deadline:
+                time.sleep(0.05)
+            yield next(batches)
+
+        with pytest.raises(LeaseLost):
+            sync_source(toolbox, _NamedSource(), batches=stream())
+    finally:
+        lease.release()
+    assert stocked(toolbox, "SKU-000000") == [(1, 0)]
+    assert stocked(toolbox, "SKU-000001") == [(5, 0)], "nothing written after the lease was lost"
+    # Outside a leased job the same writes go through.
+    with toolbox.db.transaction() as session:
+        apply_stock_batch(session, [StockLevel("SKU-000001", 2)], source="warehouse")
+    assert stocked(toolbox, "SKU-000001") == [(2, 0)]
+
+
+class _NamedSource:
+    id = "warehouse"
 
 
 def test_sync_source_streams_batches_and_reports_missing_on_a_full_run(toolbox):

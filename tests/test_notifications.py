@@ -69,6 +69,30 @@ def test_settings_texts_win_over_plugin_defaults_and_missing_placeholders_stay(s
     toolbox.close()
 
 
+@pytest.mark.parametrize("text", ["Заказ {number", "Заказ {}", "Итого {order.total}", "{lines[0]}",
+                                  "{number!r}", "", "x" * 2001])
+def test_a_settings_text_that_could_never_render_is_refused_when_settings_load(text):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"order\.placed"):
+        Settings(notifications={"templates": {"order.placed": {"ru": text}}})
+
+
+def test_literal_braces_and_plain_placeholders_are_accepted(settings):
+    loaded = Settings(notifications={"templates": {"order.placed": {"ru": "{{Магазин}} №{number}"}}})
+    toolbox = Toolbox.create(Settings(database_url=settings.database_url, plugins=[],
+                                      notifications=loaded.notifications), wire=False)
+    assert toolbox.templates.render("order.placed", "ru", {"number": "5"}) == "{Магазин} №5"
+    toolbox.close()
+
+
+def test_a_plugin_template_that_could_never_render_is_refused_at_registration():
+    from toolbox_core.notifications.templates import TemplateRegistry
+
+    with pytest.raises(ValueError, match=r"order\.placed"):
+        TemplateRegistry().register(NotificationTemplate("order.placed", {"ru": "№{number"}))
+
+
 def test_kernel_has_the_sign_in_code_template_in_both_locales(toolbox):
     assert "123456" in toolbox.templates.render("auth.otp_code", "uz", {"code": "123456", "minutes": 15})
     assert "15 мин" in toolbox.templates.render("auth.otp_code", "ru", {"code": "1", "minutes": 15})

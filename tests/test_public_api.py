@@ -35,3 +35,16 @@ def test_plugins_import_only_the_public_api() -> None:
 def test_public_api_exports_resolve() -> None:
     for name in api.__all__:
         assert getattr(api, name) is not None, name
+
+
+def test_plugins_format_timestamps_as_the_kernel_does() -> None:
+    from datetime import datetime
+
+    from pydantic import BaseModel
+
+    class Row(BaseModel):
+        at: api.UtcDateTime
+
+    naive = datetime(2026, 12, 2, 17, 9, 34)
+    assert api.iso_utc(naive) == "2026-12-02T17:09:34.000000Z"
+    assert Row(at=naive).model_dump(mode="json") == {"at": "2026-12-02T17:09:34.000000Z"}

@@ -23,14 +23,21 @@ Everything a plugin needs:
   does) and ``InventoryService(toolbox)`` (available stock, levels, set stocked quantities).
 * stock sync from a source: ``StockBatch``, ``apply_stock_batch`` (one batch, changed-only,
   catalog SKUs only), ``sync_source`` (a whole stream, batch by batch) and its ``SyncReport``
-  / ``BatchResult``, ``catalog_skus`` (keyset paging over the catalog's SKUs);
-* ``JobLease`` / ``LeaseHeld``: a job's cross-process lease (``toolbox.scheduler.lease(name)``).
+  / ``BatchResult``, ``catalog_skus`` (keyset paging over the catalog's SKUs), ``catalog_size``;
+* ``Progress`` (what a job reports) and ``RichProgress`` (a terminal bar for a plugin's CLI
+  command: ``RichProgress(bar, bar.add_task(name, total=None))`` with a ``rich`` Progress);
+* ``JobLease`` / ``LeaseHeld``: a job's cross-process lease (``toolbox.scheduler.lease(name)``);
+  ``ensure_lease_held()`` raises ``LeaseLost`` in a job whose lease was lost (call it between steps).
 * bounded query parameters ``Limit``, ``Offset`` (the one pagination cap) and ``QueryInt`` (fits
   64 bits): an integer query parameter without an upper bound reaches SQL and fails there.
 * for payment gateways: ``PaymentService`` (reports, also ``*_in_session`` inside the plugin's
   own transaction), ``get_order_view`` / ``order_view_in_session`` (``OrderView`` with its
   ``LineView`` lines and ``ShippingLine``, as at purchase), and ``own_error_route`` for a router
   that answers errors in its protocol's shape.
+* ``read_body(request, limit)`` for webhook routes: the body read up to the route's own limit,
+  413 ``payload_too_large`` past it, never buffered whole.
+* ``iso_utc`` / ``UtcDateTime``: the APIs' one timestamp form (ISO-8601 UTC with ``Z``) for a
+  plugin route's dict or pydantic response.
 """
 
 from toolbox_core import KERNEL_API_VERSION
@@ -68,14 +75,16 @@ from toolbox_core.inventory.sync import (
     SyncReport,
     apply_missing,
     apply_stock_batch,
+    catalog_size,
     catalog_skus,
     sync_source,
 )
 from toolbox_core.jobs.failures import PermanentFailure, RetryLater
-from toolbox_core.jobs.lease import JobLease, LeaseHeld
-from toolbox_core.jobs.progress import Progress
+from toolbox_core.jobs.lease import JobLease, LeaseHeld, LeaseLost, ensure_lease_held
+from toolbox_core.jobs.progress import Progress, RichProgress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
+from toolbox_core.limits import read_body
 from toolbox_core.money import Tiyin, format_som, som
 from toolbox_core.notifications.templates import NotificationTemplate
 from toolbox_core.orders.views import get_order_view, order_view_in_session
@@ -107,6 +116,7 @@ from toolbox_core.providers import (
     supports,
 )
 from toolbox_core.routing import own_error_route
+from toolbox_core.schemas import UtcDateTime, iso_utc
 from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
 
 __all__ = [
@@ -134,6 +144,7 @@ __all__ = [
     "KeyStore",
     "KeyStoreUnavailable",
     "LeaseHeld",
+    "LeaseLost",
     "LevelView",
     "Limit",
     "LineView",
@@ -155,6 +166,7 @@ __all__ = [
     "RateLimited",
     "RefundResult",
     "RetryLater",
+    "RichProgress",
     "ScheduledJob",
     "ServiceUnavailable",
     "ShipmentDraft",
@@ -176,21 +188,26 @@ __all__ = [
     "TrackingUpdate",
     "TransactionResult",
     "Unauthorized",
+    "UtcDateTime",
     "VerifyOutcome",
     "WindowHit",
     "apply_missing",
     "apply_stock_batch",
+    "catalog_size",
     "catalog_skus",
     "emit",
+    "ensure_lease_held",
     "format_som",
     "get_order_view",
     "hookimpl",
+    "iso_utc",
     "new_id",
     "normalize_phone",
     "optional_customer",
     "order_view_in_session",
     "otp_text",
     "own_error_route",
+    "read_body",
     "require_admin",
     "require_customer",
     "som",

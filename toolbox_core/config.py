@@ -119,6 +119,9 @@ class AuthSettings(BaseModel):
     #: Failed code checks per phone per 24 h, across all its codes; then the phone is locked
     #: (429) until the day's window ends.
     otp_max_failed_per_day: int = Field(20, gt=0)
+    #: Guest order lookups (``GET /store/orders/{id}?phone=``) per order and per address, per hour.
+    order_lookup_max_per_hour: int = Field(10, gt=0)
+    order_lookup_max_per_ip_per_hour: int = Field(60, gt=0)
 
 
 class HttpSettings(BaseModel):
@@ -196,6 +199,14 @@ class NotificationsSettings(BaseModel):
     templates: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: The channel id per kind when several are enabled: ``{"sms": "eskiz"}``.
     channels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("templates")
+    @classmethod
+    def _renderable(cls, texts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        from toolbox_core.notifications.templates import check_templates
+
+        check_templates(texts)
+        return texts
 
 
 class InventorySettings(BaseModel):

@@ -6,6 +6,12 @@ Every error response is::
 
 Services raise subclasses of :class:`ToolboxError`; the app turns them into responses. Anything
 else that escapes a route becomes a 500 with code ``internal_error`` and no internals leaked.
+
+The rule of ``details``: it is always a JSON **object or null**, never a list or a scalar.
+Validation errors (422 ``invalid_input`` from a bad body, query or path) put their problems
+under ``details.fields``: a list of ``{"loc": [...], "message": ..., "type": ...}``. A list a
+service passes as ``details`` is answered as ``{"items": [...]}`` and any other value as
+``{"value": ...}`` (:func:`details_object`, applied by :func:`error_response`).
 """
 
 from __future__ import annotations
@@ -101,11 +107,22 @@ def error_body(code: str, message: str, details: Any, request: Request | None) -
     return {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
 
 
+def details_object(details: Any) -> dict[str, Any] | None:
+    """``details`` under the module's rule: an object or null (a list becomes ``{"items": [...]}``)."""
+    if details is None or isinstance(details, dict):
+        return details
+    if isinstance(details, list | tuple):
+        return {"items": list(details)}
+    return {"value": details}
+
+
 def error_response(status: int, code: str, message: str, details: Any = None, *,
                    request_id: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
     """The one serializer of error responses: handlers, the 500 fallback and the ASGI limits
-    all answer through it, so every error body has the same shape and encoding."""
-    body = {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
+    all answer through it, so every error body has the same shape and encoding (and ``details``
+    follows the module's rule)."""
+    body = {"error": {"code": code, "message": message, "details": details_object(details),
+                      "request_id": request_id}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -171,8 +188,8 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{where}: {first['message']}" if where else first["message"]
         problem = _body_problem(request, exc.errors()[0]) if exc.errors() else None
         if problem:
-            return _json(422, error_body("invalid_input", problem, details[:1], request))
-        return _json(422, error_body("invalid_input", message, details, request))
+            return _json(422, error_body("invalid_input", problem, {"fields": details[:1]}, request))
+        return _json(422, error_body("invalid_input", message, {"fields": details}, request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,11 +9,11 @@ form's own framing.
 
 from __future__ import annotations
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolbox_core.config import Settings
-from toolbox_core.errors import error_response
+from toolbox_core.errors import PayloadTooLarge, error_response
 
 #: Bytes a multipart form needs around its file (boundaries, part headers, a few text fields).
 MULTIPART_OVERHEAD = 64 * 1024
@@ -82,3 +82,24 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read only up to ``limit`` bytes: a route's own, smaller limit.
+
+    A larger body (announced by ``Content-Length`` or streamed) raises
+    :class:`~toolbox_core.errors.PayloadTooLarge` (413 ``payload_too_large``) as soon as it is
+    known, without buffering the rest. For webhook and callback routes whose bodies are small;
+    the app-wide limit above still applies first.
+    """
+    declared = request.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(too_large_message(limit), details={"max_bytes": limit})
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(too_large_message(limit), details={"max_bytes": limit})
+    data = bytes(body)
+    request._body = data  # what Request.body() caches, so request.form() / .json() still work
+    return data

@@ -31,11 +31,20 @@ class Address:
     street: str | None = None
     landmark: str | None = None
     postal_code: str | None = None
+    #: Deprecated spelling of ``recipient_name`` (kept in step with it).
     name: str | None = None
     phone: str | None = None
     #: Optional carrier-neutral codes of the region and city/district (e.g. BTS ``"60"``, ``"6000"``).
     region_code: str | None = None
     city_code: str | None = None
+    #: Who receives the parcel (the public address shape's field; ``name`` mirrors it).
+    recipient_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.recipient_name is None and self.name is not None:
+            object.__setattr__(self, "recipient_name", self.name)
+        elif self.name is None and self.recipient_name is not None:
+            object.__setattr__(self, "name", self.recipient_name)
 
 
 @dataclass(frozen=True)
@@ -197,6 +206,8 @@ class PaymentProvider(Protocol):
     #: * ``payment_timeout_seconds: int | None`` — how long an unpaid online order waits before
     #:   the payment-timeout job cancels it (default: ``checkout.payment_timeout_seconds``); a
     #:   gateway hold reported with ``authorize(..., hold_until=...)`` extends it;
+    #: * ``names: dict[str, str]`` — the name shoppers see per locale (``{"ru": ..., "uz": ...}``),
+    #:   falling back to the default locale's, then to ``name``;
     #: * ``refund_capability: "api" | "gateway_initiated" | "manual"`` — ``"api"`` (default):
     #:   the kernel calls :meth:`refund`; otherwise an admin cancel or refund records a refund
     #:   request (payment ``refund_pending``, ``payment.refund_requested``) that the gateway's

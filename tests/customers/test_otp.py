@@ -218,8 +218,8 @@ def test_same_answer_shape_for_a_new_and_a_known_phone(make_client, sms):
     assert bodies[0] == bodies[1]
 
 
-def test_log_sender_refuses_in_production_and_keeps_no_code(make_client, caplog):
-    client = make_client(otp_sender="log")
+def test_log_sender_refuses_in_production_and_keeps_no_code(make_client, redis_clean, caplog):
+    client = make_client(otp_sender="log", redis_url=redis_clean)  # Redis: not the embedded mode
     with caplog.at_level(logging.DEBUG):
         response = request(client)
     assert response.status_code == 503

@@ -251,3 +251,25 @@ def test_a_canceled_order_is_never_sent_to_the_carrier(toolbox, carrier):
     with pytest.raises(Conflict):
         ShipmentService(toolbox).ship(order.order_id, "carrier")
     assert carrier.requests == []
+
+
+def test_polling_walks_every_open_shipment_even_when_there_are_more_than_one_batch(toolbox, carrier):
+    shipments = ShipmentService(toolbox)
+    opened = [shipments.ship(_order(toolbox).order_id, "carrier").id for _ in range(5)]
+    shipments.set_status(opened[0], "delivered")  # final: never polled again
+    still_open = set(opened[1:])
+    polled: list[str] = []
+    for _ in range(4):  # 4 open, 3 per poll: two polls cover all, then it goes round again
+        polled += [s.id for s in shipments.shipments_to_poll("carrier", limit=3)]
+    assert set(polled[:4]) == still_open, "the shipments after the first batch are polled too"
+    assert set(polled) == still_open and len(polled) == 12
+    assert shipments.shipments_to_poll("nobody", limit=3) == []
+
+
+def test_a_shipment_cost_is_a_non_negative_integer(toolbox, carrier):
+    shipments = ShipmentService(toolbox)
+    shipment = shipments.ship(_order(toolbox).order_id, "carrier")
+    for bad in (-1, 1.5, True, "100", 2**63):
+        with pytest.raises(InvalidInput):
+            shipments.update(shipment.id, cost=bad)
+    assert shipments.update(shipment.id, cost=2_500_000).cost == 2_500_000

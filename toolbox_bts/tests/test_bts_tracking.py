@@ -78,7 +78,8 @@ def test_webhook_refuses_bad_tokens_and_bad_bodies(client, toolbox):
     assert client.post(f"/bts/webhook?token={WEBHOOK_SECRET}", content=b"{not json",
                        headers={"content-type": "application/json"}).status_code == 400
     assert client.post(f"/bts/webhook?token={WEBHOOK_SECRET}", json={"hello": 1}).status_code == 400
-    assert client.post(f"/bts/webhook?token={WEBHOOK_SECRET}", content=b"x" * 70_000).status_code == 400
+    too_big = client.post(f"/bts/webhook?token={WEBHOOK_SECRET}", content=b"x" * 70_000)
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
     unknown = client.post(f"/bts/webhook?token={WEBHOOK_SECRET}", json={"orderId": 1, "status": {"id": 700}})
     assert unknown.json()["result"] == "unknown_shipment"
     assert ShipmentService(toolbox).get(shipment.id).status == "created"

@@ -29,7 +29,7 @@ class Cart(TimestampMixin, Base):
     shipping: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     payment_provider_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     order_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     lines: Mapped[list[CartLine]] = relationship(

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from toolbox_core.customers.schemas import Address
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class AddressIn(_Body):
-    region: str = Field(min_length=1, max_length=100)
-    city: str = Field(min_length=1, max_length=100)
-    district: str | None = Field(None, max_length=100)
-    street: str | None = Field(None, max_length=300)
-    landmark: str | None = Field(None, max_length=300)
-    postal_code: str | None = Field(None, max_length=12)
-    name: str | None = Field(None, max_length=200)
-    phone: str | None = Field(None, max_length=32)
-    #: Optional carrier-neutral region/city codes (e.g. BTS ``"60"`` / ``"6000"``).
-    region_code: str | None = Field(None, min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_-]+$")
-    city_code: str | None = Field(None, min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class CartCreate(_Body):
@@ -32,7 +20,7 @@ class CartUpdate(_Body):
     locale: str | None = Field(None, max_length=10)
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")
-    address: AddressIn | None = None
+    address: Address | None = None
 
 
 class LineAdd(_Body):

@@ -3,6 +3,11 @@
 Every mutation locks the cart row (``SELECT ... FOR UPDATE``; SQLite serializes writers), so
 a cart being completed can never be changed at the same time. Shipping prices come from the
 providers (outside any transaction) and any change of lines or address drops the choice.
+
+Every store call is a few round trips (the full checkout's SQL is counted by
+``tests/checkout/test_checkout_sql_budget.py``): the cart and its lines are read in one locked
+statement, catalog snapshots are read once per call, and the cart's expiry moves forward at most
+once per :data:`TOUCH_STEP` (an edit within a minute of the last one writes only its lines).
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from toolbox_core.cart.models import Cart, CartLine
-from toolbox_core.catalog.snapshots import VariantSnapshot, variant_snapshots
+from toolbox_core.catalog.snapshots import VariantSnapshot, variant_options, variant_snapshots
 from toolbox_core.customers.phone import normalize_phone
+from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.service import OutOfStock, available_by_sku
 from toolbox_core.payments.models import Payment
 from toolbox_core.providers import Address, CartView, LineView, ShippingQuote
+from toolbox_core.schemas import iso_utc
 from toolbox_core.shipping.service import quote_all, quote_one
 
 
@@ -37,6 +44,10 @@ class CartExpired(Gone):
 
 
 CartUnavailable = (CartCompleted, CartExpired)
+
+#: The expiry is moved forward only when that moves it by more than this, so adding several
+#: lines in a row writes the cart row once (a cart lives ``cart.ttl_days``; a minute is noise).
+TOUCH_STEP = timedelta(minutes=1)
 
 
 def _aware(value: datetime) -> datetime:
@@ -63,12 +74,29 @@ def lock_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
         raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
     check_usable(cart, customer_id)
     if customer_id and cart.customer_id is None:
-        cart.customer_id = customer_id
+        adopt(session, cart, customer_id)
     return cart
 
 
+def customer_phone(session: Session, customer_id: str) -> str | None:
+    """The verified phone of a customer (their identity), or ``None``."""
+    from toolbox_core.customers.models import Customer
+
+    return session.scalar(select(Customer.phone).where(Customer.id == customer_id))
+
+
+def adopt(session: Session, cart: Cart, customer_id: str) -> None:
+    """Give ``cart`` to the signed-in customer; it takes their verified phone if it has none."""
+    cart.customer_id = customer_id
+    if not cart.phone:
+        cart.phone = customer_phone(session, customer_id)
+
+
 def load_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
-    cart = session.get(Cart, cart_id)
+    """The cart ``cart_id`` and its lines (one statement), if usable by ``customer_id``; else a clear error."""
+    cart = session.scalars(
+        select(Cart).where(Cart.id == cart_id).options(joinedload(Cart.lines))
+    ).unique().one_or_none()
     if cart is None:
         raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
     check_usable(cart, customer_id)
@@ -79,6 +107,12 @@ def load_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
 def snapshots_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, VariantSnapshot]:
     return variant_snapshots(session, [ln.variant_id for ln in cart.lines], cart.locale,
                              toolbox.settings.default_locale)
+
+
+def options_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, list[dict[str, str]]]:
+    """The chosen options (``[{name, value}]``, in the cart's locale) of each line's variant."""
+    return variant_options(session, [ln.variant_id for ln in cart.lines], cart.locale,
+                           toolbox.settings.default_locale)
 
 
 def line_view(line: CartLine, snap: VariantSnapshot) -> LineView:
@@ -105,7 +139,8 @@ def totals(cart: Cart, snaps: dict[str, VariantSnapshot]) -> dict[str, int]:
     return {"subtotal": subtotal, "shipping": shipping, "discount": 0, "total": subtotal + shipping}
 
 
-def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | None = None) -> dict[str, Any]:
+def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | None = None,
+              options: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
     lines = []
     for line in cart.lines:
         s = snaps.get(line.variant_id)
@@ -115,6 +150,7 @@ def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | 
             "variant_id": line.variant_id,
             "sku": s.sku if s else None,
             "title": s.title if s else None,
+            "options": (options or {}).get(line.variant_id, []),
             "quantity": line.quantity,
             "unit_price": s.unit_price if ok else 0,
             "total": s.unit_price * line.quantity if ok else 0,
@@ -127,13 +163,13 @@ def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | 
         "customer_id": cart.customer_id,
         "phone": cart.phone,
         "email": cart.email,
-        "address": cart.address,
+        "address": public_address(cart.address),
         "lines": lines,
         "shipping": cart.shipping,
         "payment": {"id": payment.id, "provider_id": payment.provider_id} if payment else None,
         "totals": totals(cart, snaps),
         "currency": "UZS",
-        "expires_at": _aware(cart.expires_at).isoformat(),
+        "expires_at": iso_utc(cart.expires_at),
     }
 
 
@@ -151,7 +187,7 @@ class CartService:
     the store API does (``customer_id`` is the signed-in customer, ``None`` for a guest):
 
     * read: :meth:`view` (a :class:`~toolbox_core.api.CartView`, what providers see),
-      :meth:`get` (the store API's JSON), :meth:`shipping_options`;
+      :meth:`get` (the store API's JSON), :meth:`shipping_options`, :meth:`payment_options`;
     * change: :meth:`create`, :meth:`add_line`, :meth:`set_quantity`, :meth:`remove_line`,
       :meth:`update` (``phone``, ``email``, ``address``, ``locale``, ``note``),
       :meth:`select_shipping`, :meth:`select_payment`.
@@ -173,13 +209,20 @@ class CartService:
         return value
 
     def _touch(self, cart: Cart) -> None:
-        cart.expires_at = utcnow() + timedelta(days=self.settings.ttl_days)
+        """Move the expiry to ``ttl_days`` from now (skipped when that moves it by less than a minute)."""
+        expires_at = utcnow() + timedelta(days=self.settings.ttl_days)
+        if cart.expires_at is None or expires_at - _aware(cart.expires_at) > TOUCH_STEP:
+            cart.expires_at = expires_at
 
-    def _result(self, session: Session, cart: Cart, snaps: dict[str, VariantSnapshot] | None = None) -> dict[str, Any]:
+    def _result(self, session: Session, cart: Cart, snaps: dict[str, VariantSnapshot] | None = None,
+                payment: Payment | bool | None = False) -> dict[str, Any]:
+        """The store JSON of ``cart``; ``payment``: its pending payment when the caller has it
+        (``False``: read it)."""
         session.flush()
         if snaps is None:
             snaps = snapshots_for(self.toolbox, session, cart)
-        return serialize(cart, snaps, _pending_payment(session, cart))
+        pending = _pending_payment(session, cart) if payment is False else payment
+        return serialize(cart, snaps, pending, options_for(self.toolbox, session, cart))
 
     def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
         ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
@@ -188,15 +231,18 @@ class CartService:
     def create(self, customer_id: str | None, locale: str | None = None, phone: str | None = None) -> dict[str, Any]:
         cart = Cart(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
                     phone=normalize_phone(phone) if phone else None,
-                    expires_at=utcnow() + timedelta(days=self.settings.ttl_days))
+                    expires_at=utcnow() + timedelta(days=self.settings.ttl_days), lines=[])
         with self.toolbox.db.transaction() as session:
-            session.add(cart)
-            return self._result(session, cart)
+            if customer_id and not cart.phone:
+                cart.phone = customer_phone(session, customer_id)
+            session.add(cart)  # a new cart has no lines and no payment: nothing to read back
+            return self._result(session, cart, {}, None)
 
     def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
         with self.toolbox.db.session() as session:
             cart = load_cart(session, cart_id, customer_id)
-            return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart))
+            return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart),
+                             options_for(self.toolbox, session, cart))
 
     def current(self, cart_id: str | None, customer_id: str | None, locale: str | None = None) -> dict[str, Any]:
         """The cart ``cart_id`` if still usable, else a fresh one (the recovery path)."""
@@ -224,7 +270,8 @@ class CartService:
         available = available_by_sku(session, [snap.sku])[snap.sku]
         if quantity > available:
             raise OutOfStock(f"only {available} of {snap.sku} available",
-                             details={"variant_id": variant_id, "available": available, "requested": quantity})
+                             details={"variant_id": variant_id, "available": available, "requested": quantity,
+                                      "items": [{"sku": snap.sku, "requested": quantity, "available": available}]})
 
     def add_line(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
         self._check_quantity(quantity)
@@ -272,7 +319,8 @@ class CartService:
 
     def _changed(self, cart: Cart) -> None:
         """Lines or destination changed: the shipping price must be asked for again."""
-        cart.shipping = None
+        if cart.shipping is not None:
+            cart.shipping = None
         self._touch(cart)
 
     # -------------------------------------------------------------- details
@@ -303,9 +351,13 @@ class CartService:
         return self._view(cart_id, customer_id)
 
     def _view(self, cart_id: str, customer_id: str | None) -> CartView:
+        return self._view_and_snapshots(cart_id, customer_id)[0]
+
+    def _view_and_snapshots(self, cart_id: str, customer_id: str | None) -> tuple[CartView, dict[str, VariantSnapshot]]:
         with self.toolbox.db.session() as session:
             cart = load_cart(session, cart_id, customer_id)
-            return cart_view(cart, snapshots_for(self.toolbox, session, cart))
+            snaps = snapshots_for(self.toolbox, session, cart)
+            return cart_view(cart, snaps), snaps
 
     def shipping_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
         """Options priced by the providers for this cart (called outside any transaction)."""
@@ -315,13 +367,14 @@ class CartService:
     def select_shipping(self, cart_id: str, customer_id: str | None, provider_id: str, option_id: str,
                         data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Price the option on the server (``data``: provider data the provider validates) and keep it."""
-        view = self._view(cart_id, customer_id)
+        view, snaps = self._view_and_snapshots(cart_id, customer_id)
         if not view.lines:
             raise InvalidInput("add items before choosing shipping", code="cart_empty")
         quote: ShippingQuote = quote_one(self.toolbox, view, provider_id, option_id, data)
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
-            snaps = snapshots_for(self.toolbox, session, cart)
+            # The lines and address under the lock must be those the quote priced; the catalog
+            # snapshots read for the quote a moment ago price them (no second read).
             current = cart_view(cart, snaps)
             if current.lines != view.lines or current.address != view.address:
                 raise Conflict("the cart changed while shipping was priced; try again", code="cart_changed")
@@ -337,15 +390,30 @@ class CartService:
                                details={"available": sorted(self.toolbox.payment_providers)})
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
+            payment = _pending_payment(session, cart)  # none before the first choice: no query
             cart.payment_provider_id = provider_id
-            payment = _pending_payment(session, cart)
             snaps = snapshots_for(self.toolbox, session, cart)
             amount = totals(cart, snaps)["total"]
             if payment is None:
-                session.add(Payment(id=new_id("pay"), cart_id=cart.id, provider_id=provider_id, status="pending",
-                                    amount=amount, currency=self.toolbox.settings.currency))
+                payment = Payment(id=new_id("pay"), cart_id=cart.id, provider_id=provider_id, status="pending",
+                                  amount=amount, currency=self.toolbox.settings.currency)
+                session.add(payment)
             else:
                 payment.provider_id = provider_id
                 payment.amount = amount
             self._touch(cart)
-            return self._result(session, cart, snaps)
+            return self._result(session, cart, snaps, payment)
+
+    def payment_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
+        """The installed payment providers for this cart: ``{id, name, online}``, named in the cart's locale."""
+        with self.toolbox.db.session() as session:
+            locale = load_cart(session, cart_id, customer_id).locale
+        default = self.toolbox.settings.default_locale
+        return [{"id": provider_id, "name": provider_name(provider, locale, default), "online": bool(provider.online)}
+                for provider_id, provider in self.toolbox.payment_providers.items()]
+
+
+def provider_name(provider: Any, locale: str, default_locale: str) -> str:
+    """A provider's ``names[locale]`` (optional attribute), else ``names[default_locale]``, else ``name``."""
+    names = getattr(provider, "names", None) or {}
+    return names.get(locale) or names.get(default_locale) or provider.name

@@ -2,8 +2,12 @@
 
 The cart id travels in an httpOnly, SameSite cookie (``TOOLBOX_CART__COOKIE_*``) and in the
 path, so browser storefronts, server-side storefronts and mobile apps all work. A cart that was
-completed or expired answers 409 ``cart_completed`` / 410 ``cart_expired`` and clears the
-cookie; ``GET /store/carts/current`` then starts a fresh cart in one call.
+completed or expired answers 409 ``cart_completed`` / 410 ``cart_expired`` to any change and
+clears the cookie; ``GET /store/carts/current`` then starts a fresh cart in one call. ``GET`` on
+a completed cart answers its holder 200 ``{"id", "status": "completed", "order": {id, number,
+status}}`` (:func:`completed_cart_body`), so a client that lost the complete response finds its
+order. Who holds a cart (may adopt it, sees its personal data and its order) is decided by its
+cart token: see :mod:`toolbox_core.cart.access`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from toolbox_core.cart.access import (
+    CartCaller,
+    cart_caller,
+    cart_token,
+    redact,
+    redact_error,
+    resolve_caller,
+    token_cookie_name,
+)
 from toolbox_core.cart.schemas import (
     CartCreate,
     CartUpdate,
@@ -22,7 +35,8 @@ from toolbox_core.cart.schemas import (
     PaymentChoice,
     ShippingChoice,
 )
-from toolbox_core.cart.service import CartService, CartUnavailable
+from toolbox_core.cart.service import CartCompleted, CartService, CartUnavailable
+from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.customers.sessions import optional_customer
 
 
@@ -32,6 +46,15 @@ def set_cart_cookie(toolbox: Any, response: Response, cart_id: str) -> None:
                         secure=cfg.cookie_secure, samesite=cfg.cookie_samesite, path="/")
 
 
+def set_cart_token_cookie(toolbox: Any, response: Response, cart_id: str) -> str:
+    """Give the cart's holder its token (httpOnly cookie); returns the token."""
+    cfg = toolbox.settings.cart
+    token = cart_token(toolbox, cart_id)
+    response.set_cookie(token_cookie_name(toolbox), token, max_age=cfg.cookie_max_age_seconds, httponly=True,
+                        secure=cfg.cookie_secure, samesite=cfg.cookie_samesite, path="/")
+    return token
+
+
 def clear_cookie_header(toolbox: Any) -> str:
     cfg = toolbox.settings.cart
     secure = "; Secure" if cfg.cookie_secure else ""
@@ -39,80 +62,110 @@ def clear_cookie_header(toolbox: Any) -> str:
 
 
 @contextmanager
-def clearing_cookie_when_gone(toolbox: Any) -> Iterator[None]:
-    """Turn a completed/expired cart into its clear error plus a cookie deletion."""
+def clearing_cookie_when_gone(toolbox: Any, caller: CartCaller | None = None) -> Iterator[None]:
+    """Turn a completed/expired cart into its clear error plus a cookie deletion.
+
+    A ``caller`` who does not hold the cart is not told the completed cart's order.
+    """
     try:
         yield
     except CartUnavailable as exc:
         exc.headers["set-cookie"] = clear_cookie_header(toolbox)
+        if caller is not None and not caller.holder:
+            redact_error(exc)
         raise
 
 
 def build_router(toolbox: Any) -> APIRouter:
     router = APIRouter(prefix="/store/carts", tags=["store: cart"])
     carts = CartService(toolbox)
+    checkout = CheckoutService(toolbox)
 
-    def respond(response: Response, cart: dict[str, Any]) -> dict[str, Any]:
+    def respond(response: Response, cart: dict[str, Any], caller: CartCaller | None = None,
+                *, new: bool = False) -> dict[str, Any]:
+        """The cart for its holder (cookie and token cookie set; ``cart_token`` when ``new``);
+        for anyone else without personal data, and their cookies are left alone."""
+        if caller is not None and not caller.holder and not new:
+            return redact(cart)
         set_cart_cookie(toolbox, response, cart["id"])
-        return cart
+        token = set_cart_token_cookie(toolbox, response, cart["id"])
+        return {**cart, "cart_token": token} if new else cart
 
     @router.post("", status_code=201, summary="Start a cart (sets the cart cookie)")
     def create_cart(response: Response, body: CartCreate | None = None,
                     customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
         body = body or CartCreate()
-        return respond(response, carts.create(customer, body.locale, body.phone))
+        return respond(response, carts.create(customer, body.locale, body.phone), new=True)
 
     @router.get("/current", summary="The cart in the cookie, or a fresh one when it is gone")
     def current_cart(request: Request, response: Response, locale: str | None = None,
                      customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
         cart_id = request.cookies.get(toolbox.settings.cart.cookie_name)
-        return respond(response, carts.current(cart_id, customer, locale))
+        caller = resolve_caller(toolbox, request, cart_id, customer) if cart_id else CartCaller(customer, True)
+        cart = carts.current(cart_id, caller.customer_id, locale)
+        return respond(response, cart, caller, new=cart["id"] != cart_id)
 
     @router.get("/{cart_id}", summary="A cart with server-computed totals")
-    def get_cart(cart_id: str, response: Response, customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        with clearing_cookie_when_gone(toolbox):
-            return respond(response, carts.get(cart_id, customer))
+    def get_cart(cart_id: str, response: Response, caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+        try:
+            with clearing_cookie_when_gone(toolbox, caller):
+                return respond(response, carts.get(cart_id, caller.customer_id), caller)
+        except CartCompleted:
+            if not caller.holder:  # only its holder learns where the order is
+                raise
+            response.headers["set-cookie"] = clear_cookie_header(toolbox)
+            return completed_cart_body(cart_id, checkout.completed_order(cart_id, caller.customer_id))
 
     @router.patch("/{cart_id}", summary="Set locale, phone, e-mail, delivery address")
     def update_cart(cart_id: str, body: CartUpdate, response: Response,
-                    customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        with clearing_cookie_when_gone(toolbox):
-            return respond(response, carts.update(cart_id, customer, body.model_dump(exclude_unset=True)))
+                    caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+        with clearing_cookie_when_gone(toolbox, caller):
+            return respond(response, carts.update(cart_id, caller.customer_id, body.model_dump(exclude_unset=True)), caller)
 
     @router.post("/{cart_id}/lines", summary="Add a variant (adds to the quantity already there)")
     def add_line(cart_id: str, body: LineAdd, response: Response,
-                 customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        with clearing_cookie_when_gone(toolbox):
-            return respond(response, carts.add_line(cart_id, customer, body.variant_id, body.quantity))
+                 caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+        with clearing_cookie_when_gone(toolbox, caller):
+            return respond(response, carts.add_line(cart_id, caller.customer_id, body.variant_id, body.quantity), caller)
 
     @router.put("/{cart_id}/lines/{variant_id}", summary="Set the quantity of a variant in the cart")
     def set_line(cart_id: str, variant_id: str, body: LineQuantity, response: Response,
-                 customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        with clearing_cookie_when_gone(toolbox):
-            return respond(response, carts.set_quantity(cart_id, customer, variant_id, body.quantity))
+                 caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+        with clearing_cookie_when_gone(toolbox, caller):
+            return respond(response, carts.set_quantity(cart_id, caller.customer_id, variant_id, body.quantity), caller)
 
     @router.delete("/{cart_id}/lines/{variant_id}", summary="Remove a variant from the cart")
     def remove_line(cart_id: str, variant_id: str, response: Response,
-                    customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        with clearing_cookie_when_gone(toolbox):
-            return respond(response, carts.remove_line(cart_id, customer, variant_id))
+                    caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+        with clearing_cookie_when_gone(toolbox, caller):
+            return respond(response, carts.remove_line(cart_id, caller.customer_id, variant_id), caller)
 
     @router.get("/{cart_id}/shipping-options", summary="Shipping options priced by the providers")
-    def shipping_options(cart_id: str, customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        with clearing_cookie_when_gone(toolbox):
-            return {"items": carts.shipping_options(cart_id, customer)}
+    def shipping_options(cart_id: str, caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+        with clearing_cookie_when_gone(toolbox, caller):
+            return {"items": carts.shipping_options(cart_id, caller.customer_id)}
+
+    @router.get("/{cart_id}/payment-options", summary="Payment methods: id, name in the cart's locale, online")
+    def payment_options(cart_id: str, caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+        with clearing_cookie_when_gone(toolbox, caller):
+            return {"items": carts.payment_options(cart_id, caller.customer_id)}
 
     @router.post("/{cart_id}/shipping", summary="Choose a shipping option (priced on the server)")
     def select_shipping(cart_id: str, body: ShippingChoice, response: Response,
-                        customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        with clearing_cookie_when_gone(toolbox):
-            return respond(response, carts.select_shipping(cart_id, customer, body.provider_id, body.option_id,
-                                                                body.data))
+                        caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+        with clearing_cookie_when_gone(toolbox, caller):
+            return respond(response, carts.select_shipping(cart_id, caller.customer_id, body.provider_id,
+                                                           body.option_id, body.data), caller)
 
     @router.post("/{cart_id}/payment-session", summary="Choose a payment provider")
     def select_payment(cart_id: str, body: PaymentChoice, response: Response,
-                       customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        with clearing_cookie_when_gone(toolbox):
-            return respond(response, carts.select_payment(cart_id, customer, body.provider_id))
+                       caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+        with clearing_cookie_when_gone(toolbox, caller):
+            return respond(response, carts.select_payment(cart_id, caller.customer_id, body.provider_id), caller)
 
     return router
+
+
+def completed_cart_body(cart_id: str, order: dict[str, Any]) -> dict[str, Any]:
+    """What ``GET`` says about a completed cart: where its order is (no personal data)."""
+    return {"id": cart_id, "status": "completed", "order": order}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from toolbox_core.catalog import models as m
 from toolbox_core.catalog.storage import Storage
+from toolbox_core.schemas import iso_utc
 
 
 def product_view(session: Session, product: m.Product, storage: Storage) -> dict[str, Any]:
@@ -68,8 +69,8 @@ def product_views(session: Session, products: Sequence[m.Product], storage: Stor
                 for i in images[product.id]
             ],
             "metadata": product.metadata_ or {},
-            "created_at": product.created_at.isoformat(),
-            "updated_at": product.updated_at.isoformat(),
+            "created_at": iso_utc(product.created_at),
+            "updated_at": iso_utc(product.updated_at),
         }
         for product in products
     ]

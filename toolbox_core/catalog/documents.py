@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from toolbox_core.catalog import models as m
 from toolbox_core.catalog.search.text import normalize
 from toolbox_core.i18n import pick_translation
+from toolbox_core.schemas import iso_utc
 
 CURRENCY = "UZS"
 #: Image URLs are stored as ``tbx-media://<key>`` and resolved by the storage when read.
@@ -126,7 +127,7 @@ def render(batch: _Batch, product: m.Product, locale: str, default: str) -> dict
         "handle": product.handle,
         "title": title,
         "description": _text(batch.ptexts[pid], locale, default, "description"),
-        "created_at": product.created_at.isoformat(),
+        "created_at": iso_utc(product.created_at),
         "categories": categories,
         "collections": collections,
         "options": options,

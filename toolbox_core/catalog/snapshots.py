@@ -1,21 +1,26 @@
 """Read-only snapshots of variants for carts and orders (title, price, weight, fiscal codes).
 
 Cart and order code never touch catalog models directly: they ask for snapshots, which are
-loaded in two queries whatever the number of variants.
+loaded in one query whatever the number of variants.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from toolbox_core.catalog.models import (
+    OptionValueTranslation,
     Product,
+    ProductOption,
+    ProductOptionTranslation,
+    ProductOptionValue,
     ProductTranslation,
     ProductVariant,
+    VariantOptionValue,
     VariantTranslation,
 )
 
@@ -40,28 +45,22 @@ class VariantSnapshot:
 
 
 # Built once: constructing and cache-keying these per call cost more CPU than running them.
-_VARIANTS = (
-    select(
-        ProductVariant.id,
-        ProductVariant.product_id,
-        ProductVariant.sku,
-        ProductVariant.price,
-        ProductVariant.weight_grams,
-        ProductVariant.mxik_code,
-        ProductVariant.package_code,
-        ProductVariant.vat_percent,
-        Product.status,
-        Product.handle,
-    )
+# One round trip: the variants (kind 'r') and the titles of their products ('p') and of
+# themselves ('v'), padded to the same columns.
+_NONE = literal_column("NULL")
+_SNAPSHOTS = union_all(
+    select(literal_column("'r'").label("kind"), ProductVariant.id.label("owner"), _NONE.label("locale"),
+           _NONE.label("title"), ProductVariant.product_id, ProductVariant.sku, ProductVariant.price,
+           ProductVariant.weight_grams, ProductVariant.mxik_code, ProductVariant.package_code,
+           ProductVariant.vat_percent, Product.status, Product.handle)
     .join(Product, Product.id == ProductVariant.product_id)
-    .where(ProductVariant.id.in_(bindparam("ids", expanding=True)))
-)
-_TITLES = union_all(
-    select(literal_column("'p'").label("kind"), ProductTranslation.product_id.label("owner"),
-           ProductTranslation.locale, ProductTranslation.title)
-    .where(ProductTranslation.product_id.in_(bindparam("product_ids", expanding=True))),
-    select(literal_column("'v'").label("kind"), VariantTranslation.variant_id.label("owner"),
-           VariantTranslation.locale, VariantTranslation.title)
+    .where(ProductVariant.id.in_(bindparam("ids", expanding=True))),
+    select(literal_column("'p'"), ProductTranslation.product_id, ProductTranslation.locale, ProductTranslation.title,
+           *[_NONE] * 9)
+    .where(ProductTranslation.product_id.in_(
+        select(ProductVariant.product_id).where(ProductVariant.id.in_(bindparam("ids", expanding=True))))),
+    select(literal_column("'v'"), VariantTranslation.variant_id, VariantTranslation.locale, VariantTranslation.title,
+           *[_NONE] * 9)
     .where(VariantTranslation.variant_id.in_(bindparam("ids", expanding=True))),
 )
 
@@ -82,19 +81,19 @@ def variant_snapshots(
     ids = sorted(set(variant_ids))
     if not ids:
         return {}
-    rows = session.execute(_VARIANTS, {"ids": ids}).all()
-    if not rows:
-        return {}
-    product_ids = sorted({r.product_id for r in rows})
+    rows = []
     titles: dict[tuple[str, str], dict[str, str]] = {}
-    for kind, owner, loc, title in session.execute(_TITLES, {"product_ids": product_ids, "ids": ids}):
-        titles.setdefault((kind, owner), {})[loc] = title
+    for row in session.execute(_SNAPSHOTS, {"ids": ids}):
+        if row.kind == "r":
+            rows.append(row)
+        else:
+            titles.setdefault((row.kind, row.owner), {})[row.locale] = row.title
     result: dict[str, VariantSnapshot] = {}
     for r in rows:
         product_title = _pick(titles.get(("p", r.product_id), {}), locale, default_locale) or r.handle
-        variant_title = _pick(titles.get(("v", r.id), {}), locale, default_locale)
-        result[r.id] = VariantSnapshot(
-            variant_id=r.id,
+        variant_title = _pick(titles.get(("v", r.owner), {}), locale, default_locale)
+        result[r.owner] = VariantSnapshot(
+            variant_id=r.owner,
             product_id=r.product_id,
             sku=r.sku,
             title=f"{product_title} — {variant_title}" if variant_title else product_title,
@@ -108,3 +107,54 @@ def variant_snapshots(
             published=r.status == "published",
         )
     return result
+
+
+_OPTIONS = (
+    select(VariantOptionValue.variant_id, ProductOption.id.label("option_id"), ProductOption.code.label("option_code"),
+           ProductOption.position, ProductOptionValue.code.label("value_code"),
+           ProductOptionTranslation.locale.label("name_locale"), ProductOptionTranslation.name,
+           OptionValueTranslation.locale.label("value_locale"), OptionValueTranslation.value)
+    .join(ProductOptionValue, ProductOptionValue.id == VariantOptionValue.value_id)
+    .join(ProductOption, ProductOption.id == ProductOptionValue.option_id)
+    .outerjoin(ProductOptionTranslation, (ProductOptionTranslation.option_id == ProductOption.id)
+               & ProductOptionTranslation.locale.in_(bindparam("locales", expanding=True)))
+    .outerjoin(OptionValueTranslation, (OptionValueTranslation.value_id == ProductOptionValue.id)
+               & OptionValueTranslation.locale.in_(bindparam("locales", expanding=True)))
+    .where(VariantOptionValue.variant_id.in_(bindparam("ids", expanding=True)))
+)
+
+
+@dataclass
+class _ChosenOption:
+    position: int
+    code: str
+    value_code: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+
+
+def variant_options(
+    session: Session, variant_ids: Iterable[str], locale: str, default_locale: str
+) -> dict[str, list[dict[str, str]]]:
+    """The chosen options of each variant, ``[{"name": "Размер", "value": "M"}]`` in option order.
+
+    One query; names fall back ``locale`` → ``default_locale`` → the option's/value's code.
+    Variants without options are absent.
+    """
+    ids = sorted(set(variant_ids))
+    if not ids:
+        return {}
+    found: dict[str, dict[str, _ChosenOption]] = {}
+    for row in session.execute(_OPTIONS, {"ids": ids, "locales": sorted({locale, default_locale})}):
+        chosen = found.setdefault(row.variant_id, {}).setdefault(
+            row.option_id, _ChosenOption(row.position, row.option_code, row.value_code))
+        if row.name_locale:
+            chosen.names[row.name_locale] = row.name
+        if row.value_locale:
+            chosen.values[row.value_locale] = row.value
+    return {
+        variant_id: [{"name": _pick(o.names, locale, default_locale) or o.code,
+                      "value": _pick(o.values, locale, default_locale) or o.value_code}
+                     for o in sorted(options.values(), key=lambda o: (o.position, o.code))]
+        for variant_id, options in found.items()
+    }

@@ -13,6 +13,11 @@ The rows every checkout competes for (stock levels, the order counter) are touch
 order, its items and the payment link are written first, then stock is held and the number
 drawn, so those hot locks are held only for the few statements before COMMIT.
 
+The order is written with core statements (one ``INSERT`` for the order, one for all its items),
+not an ORM object graph; on PostgreSQL the number, its history entry and the order's number
+column are one statement (:func:`~toolbox_core.orders.service.number_order`). A whole checkout
+is about 12 statements (``tests/checkout/test_checkout_sql_budget.py`` keeps the budget).
+
 Then, after commit and outside any transaction, ``initiate`` asks the payment provider for the
 client's next step. If that fails, the compensation cancels the order (releasing the stock)
 and reopens the cart, so the shopper can pick another payment method.
@@ -24,12 +29,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from toolbox_core.asyncutil import resolve
 from toolbox_core.cart.models import Cart
-from toolbox_core.cart.service import check_usable, line_view, lock_cart, snapshots_for
+from toolbox_core.cart.service import (
+    CartCompleted,
+    check_usable,
+    customer_phone,
+    line_view,
+    lock_cart,
+    snapshots_for,
+)
 from toolbox_core.catalog.snapshots import VariantSnapshot
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
@@ -37,9 +49,9 @@ from toolbox_core.events import emit
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Order, OrderItem
-from toolbox_core.orders.service import cancel_in_session, lock_order, next_order_number, note
+from toolbox_core.orders.service import cancel_in_session, lock_order, number_order
 from toolbox_core.payments.models import Payment
-from toolbox_core.providers import LineView, PaymentRequest
+from toolbox_core.providers import LineView, PaymentAction, PaymentRequest
 
 
 class CheckoutIncomplete(InvalidInput):
@@ -80,23 +92,24 @@ class CheckoutService:
         lines = self._priced_lines(cart, snaps)
         payment = self._payment_session(session, cart)
         provider = self._provider(payment.provider_id)
-        order = self._create_order(session, cart, lines, payment, provider, actor)
+        order = self._create_order(session, cart, lines, payment, provider)
         self._attach_payment(cart, order, payment)
         # Rows every checkout competes for (stock levels, the order counter) are touched
         # last, so their locks are held only from here to COMMIT.
         session.flush()
-        inventory.reserve(session, order.id, self._wanted(lines))
-        order.number = next_order_number(session)
-        note(order, "placed", f"order {order.number} placed", actor)
-        shipping = order.shipping or {}
+        inventory.reserve(session, order["id"], self._wanted(lines))
+        order["number"] = number_order(session, order["id"], kind="placed", message="order {number} placed",
+                                       actor=actor)
+        shipping = order["shipping"]
         emit(session, "order.placed", {
-            "order_id": order.id, "number": order.number, "customer_id": order.customer_id,
-            "phone": order.phone, "total": order.total, "currency": order.currency, "status": order.status,
-            "payment_provider_id": payment.provider_id, "locale": order.locale,
+            "order_id": order["id"], "number": order["number"], "customer_id": order["customer_id"],
+            "phone": order["phone"], "total": order["total"], "currency": order["currency"],
+            "status": order["status"], "payment_provider_id": payment.provider_id, "locale": order["locale"],
             "shipping": {"provider_id": shipping.get("provider_id"), "option_id": shipping.get("option_id"),
-                         "name": shipping.get("name"), "amount": order.shipping_total},
+                         "name": shipping.get("name"), "amount": order["shipping_total"]},
         })
-        result = CheckoutResult(order.id, order.number, order.status, payment.id, payment.provider_id, order.total)
+        result = CheckoutResult(order["id"], order["number"], order["status"], payment.id, payment.provider_id,
+                                order["total"])
         return result, self._payment_request(order, payment, lines, return_url)
 
     # -------------------------------------------------------------- steps
@@ -108,6 +121,8 @@ class CheckoutService:
             if cart is None:
                 raise NotFound("no such cart", code="cart_not_found")
             check_usable(cart, cart.customer_id)
+        if not cart.phone and cart.customer_id:  # a cart linked before it took the customer's phone
+            cart.phone = customer_phone(session, cart.customer_id)
         missing = []
         if not cart.lines:
             missing.append("lines")
@@ -155,8 +170,9 @@ class CheckoutService:
         return provider
 
     def _create_order(self, session: Session, cart: Cart, lines: list[tuple[LineView, str]], payment: Payment,
-                      provider: Any, actor: str) -> Order:
-        """The order with the prices of this moment; its number is drawn after stock is held.
+                      provider: Any) -> dict[str, Any]:
+        """Insert the order and its items with the prices of this moment (two statements); its
+        number is drawn after stock is held. Returns the order's column values.
 
         An online order waits ``provider.payment_timeout_seconds`` (when the provider sets it)
         or the ``checkout.payment_timeout_seconds`` setting for its payment.
@@ -166,23 +182,25 @@ class CheckoutService:
             or self.toolbox.settings.checkout.payment_timeout_seconds
         subtotal = sum(line.total for line, _ in lines)
         shipping_total = int(cart.shipping["amount"])
-        order = Order(
-            id=new_id("ord"), number=None, cart_id=cart.id, customer_id=cart.customer_id,
-            status="pending_payment" if online else "placed", payment_status="awaiting",
-            fulfillment_status="unfulfilled", locale=cart.locale, phone=cart.phone, email=cart.email,
-            address=cart.address, shipping=self._shipping_at_purchase(cart), currency=payment.currency, subtotal=subtotal,
-            shipping_total=shipping_total, discount_total=0, total=subtotal + shipping_total,
-            payment_provider_id=payment.provider_id, history=[],
-            payment_expires_at=utcnow() + timedelta(seconds=int(timeout)) if online else None,
-        )
-        for position, (line, product_id) in enumerate(lines):
-            order.items.append(OrderItem(
-                id=new_id("oitem"), position=position, variant_id=line.variant_id, product_id=product_id,
-                sku=line.sku, title=line.title, quantity=line.quantity, unit_price=line.unit_price,
-                total=line.total, weight_grams=line.weight_grams or 0, mxik_code=line.mxik_code,
-                package_code=line.package_code, vat_percent=line.vat_percent,
-            ))
-        session.add(order)
+        now = utcnow()
+        order: dict[str, Any] = {
+            "id": new_id("ord"), "number": None, "cart_id": cart.id, "customer_id": cart.customer_id,
+            "status": "pending_payment" if online else "placed", "payment_status": "awaiting",
+            "fulfillment_status": "unfulfilled", "locale": cart.locale, "phone": cart.phone, "email": cart.email,
+            "address": cart.address, "shipping": self._shipping_at_purchase(cart), "currency": payment.currency,
+            "subtotal": subtotal, "shipping_total": shipping_total, "discount_total": 0,
+            "total": subtotal + shipping_total, "payment_provider_id": payment.provider_id,
+            "payment_expires_at": now + timedelta(seconds=int(timeout)) if online else None,
+            "created_at": now, "updated_at": now,
+        }
+        session.execute(insert(Order.__table__), order)
+        session.execute(insert(OrderItem.__table__), [
+            {"id": new_id("oitem"), "order_id": order["id"], "position": position, "variant_id": line.variant_id,
+             "product_id": product_id, "sku": line.sku, "title": line.title, "quantity": line.quantity,
+             "unit_price": line.unit_price, "total": line.total, "weight_grams": line.weight_grams or 0,
+             "mxik_code": line.mxik_code, "package_code": line.package_code, "vat_percent": line.vat_percent}
+            for position, (line, product_id) in enumerate(lines)
+        ])
         return order
 
     def _shipping_at_purchase(self, cart: Cart) -> dict[str, Any]:
@@ -193,19 +211,19 @@ class CheckoutService:
                                             "vat_percent": checkout.shipping_vat_percent}}
 
     @staticmethod
-    def _attach_payment(cart: Cart, order: Order, payment: Payment) -> None:
-        payment.order_id = order.id
-        payment.amount = order.total
+    def _attach_payment(cart: Cart, order: dict[str, Any], payment: Payment) -> None:
+        payment.order_id = order["id"]
+        payment.amount = order["total"]
         cart.status = "completed"
-        cart.order_id = order.id
+        cart.order_id = order["id"]
         cart.completed_at = utcnow()
 
-    def _payment_request(self, order: Order, payment: Payment, lines: list[tuple[LineView, str]],
+    def _payment_request(self, order: dict[str, Any], payment: Payment, lines: list[tuple[LineView, str]],
                          return_url: str | None) -> PaymentRequest:
-        return PaymentRequest(payment_id=payment.id, order_id=order.id, order_number=order.number,
-                              amount=order.total, currency=order.currency, locale=order.locale,
-                              lines=tuple(line for line, _ in lines), shipping_amount=order.shipping_total,
-                              phone=order.phone, return_url=return_url)
+        return PaymentRequest(payment_id=payment.id, order_id=order["id"], order_number=order["number"],
+                              amount=order["total"], currency=order["currency"], locale=order["locale"],
+                              lines=tuple(line for line, _ in lines), shipping_amount=order["shipping_total"],
+                              phone=order["phone"], return_url=return_url)
 
     # -------------------------------------------------------------- after commit
     def _initiate(self, request: PaymentRequest, result: CheckoutResult) -> dict[str, Any]:
@@ -237,3 +255,54 @@ class CheckoutService:
                 cart.status = "open"
                 cart.order_id = None
                 cart.completed_at = None
+
+    # -------------------------------------------------------------- retried complete
+    def completed(self, cart_id: str, customer_id: str | None) -> CheckoutResult:
+        """The order a completed cart became, as :meth:`complete` answered it (for a retried complete).
+
+        Ownership is checked as for an open cart; a cart that is not completed raises its usual
+        error (``cart_not_completed`` when it is open). While the first request is still asking
+        the gateway for its next step, 409 ``checkout_in_progress`` (retry in a moment).
+        """
+        with self.toolbox.db.session() as session:
+            order, payment = _completed_order(session, cart_id, customer_id)
+            return completed_result(order, payment, self._online(payment.provider_id))
+
+    def completed_order(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
+        """``{id, number, status}`` of the order a completed cart became (same checks as :meth:`completed`)."""
+        with self.toolbox.db.session() as session:
+            order, _ = _completed_order(session, cart_id, customer_id)
+            return {"id": order.id, "number": order.number, "status": order.status}
+
+    def _online(self, provider_id: str) -> bool:
+        provider = self.toolbox.payment_providers.get(provider_id)
+        return bool(provider is not None and provider.online)
+
+
+def _completed_order(session: Session, cart_id: str, customer_id: str | None) -> tuple[Order, Payment]:
+    cart = session.get(Cart, cart_id)
+    if cart is None:
+        raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
+    try:
+        check_usable(cart, customer_id)  # another customer's cart, an expired one: its error
+    except CartCompleted:
+        pass
+    else:
+        raise Conflict("this cart has not been completed", code="cart_not_completed", details={"cart_id": cart_id})
+    order = session.get(Order, cart.order_id) if cart.order_id else None
+    payment = session.scalar(select(Payment).where(Payment.order_id == order.id)) if order else None
+    if order is None or payment is None:
+        raise NotFound("the cart's order is gone", code="order_not_found", details={"cart_id": cart_id})
+    return order, payment
+
+
+def completed_result(order: Order, payment: Payment, online: bool) -> CheckoutResult:
+    """The :class:`CheckoutResult` of an order already placed (its current status, the stored action)."""
+    action = payment.action
+    if action is None:
+        if online:  # the first request has not stored the gateway's next step yet
+            raise Conflict("the order is being placed; retry in a moment", code="checkout_in_progress",
+                           details={"order_id": order.id})
+        action = asdict(PaymentAction(kind="none"))
+    return CheckoutResult(order.id, order.number or "", order.status, payment.id, payment.provider_id, order.total,
+                          action=dict(action))

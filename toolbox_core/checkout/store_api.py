@@ -1,4 +1,8 @@
-"""Store API: ``POST /store/carts/{cart_id}/complete`` turns a cart into an order."""
+"""Store API: ``POST /store/carts/{cart_id}/complete`` turns a cart into an order.
+
+Completing is idempotent: a retry (a phone that lost the response) answers 200 with the same
+order body instead of an error; the first success answers 201.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from toolbox_core.cart.access import CartCaller, cart_caller
+from toolbox_core.cart.service import CartCompleted
 from toolbox_core.cart.store_api import clear_cookie_header, clearing_cookie_when_gone
 from toolbox_core.checkout.return_url import allowed_return_url
-from toolbox_core.checkout.service import CheckoutService
-from toolbox_core.customers.sessions import optional_customer
+from toolbox_core.checkout.service import CheckoutResult, CheckoutService
 
 
 class CompleteBody(BaseModel):
@@ -26,10 +31,22 @@ def build_router(toolbox: Any) -> APIRouter:
 
     @router.post("/{cart_id}/complete", status_code=201, summary="Place the order (once per cart)")
     def complete(cart_id: str, response: Response, body: CompleteBody | None = None,
-                 customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        with clearing_cookie_when_gone(toolbox):
-            result = checkout.complete(cart_id, customer, return_url=allowed_return_url(toolbox.settings, body and body.return_url))
+                 caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+        return_url = allowed_return_url(toolbox.settings, body and body.return_url)
+        try:
+            with clearing_cookie_when_gone(toolbox, caller):
+                result = checkout.complete(cart_id, caller.customer_id, return_url=return_url)
+        except CartCompleted:  # a retry by its holder: answer the order it already became
+            if not caller.holder:
+                raise
+            result = checkout.completed(cart_id, caller.customer_id)
+            response.status_code = 200
         response.headers["set-cookie"] = clear_cookie_header(toolbox)
-        return {"order": asdict(result) | {"id": result.order_id}}
+        return order_body(result)
 
     return router
+
+
+def order_body(result: CheckoutResult) -> dict[str, Any]:
+    """The body of a (first or retried) successful complete."""
+    return {"order": asdict(result) | {"id": result.order_id}}

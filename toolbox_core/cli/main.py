@@ -87,6 +87,9 @@ def serve(
         created = load_demo_if_empty(toolbox)
         if created:
             console.print(f"demo catalog loaded: {created} products")
+        from toolbox_core.customers.plugin import demo_sign_in_hint
+
+        console.print(demo_sign_in_hint(toolbox.settings), markup=False)
     console.print(f"Toolbox Commerce {__version__} on http://{host}:{port}  (API docs: /docs)")
     if workers == 1 and not reload:
         # One process: serve the kernel already wired above instead of building it again.

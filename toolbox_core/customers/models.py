@@ -29,7 +29,8 @@ class CustomerSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: Indexed for the clean-up job (``customers.cleanup``).
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
@@ -45,5 +46,8 @@ class CustomerAddress(TimestampMixin, Base):
     region: Mapped[str] = mapped_column(String(100))
     city: Mapped[str] = mapped_column(String(100))
     district: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    street: Mapped[str] = mapped_column(String(300))
+    street: Mapped[str | None] = mapped_column(String(300), nullable=True)
     landmark: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    postal_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    region_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    city_code: Mapped[str | None] = mapped_column(String(20), nullable=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -123,10 +123,13 @@ def sign_in(
     name: str | None = None,
     locale: str | None = None,
     cart_id: str | None = None,
+    sign_out_others: bool = False,
 ) -> SignedIn:
-    """Consume the one-use verification flag, find or create the customer, open a session.
+    """The one sign-in flow: consume the verification, find or create the customer, open a session.
 
-    With ``cart_id`` the guest cart is linked to the customer (when the cart domain exists).
+    In the same transaction the customer's guest orders (same phone, no customer yet) become
+    theirs, ``cart_id`` (a cart the caller proved it holds) is linked, and with
+    ``sign_out_others`` every other live session of the customer is revoked.
     """
     if locale is not None and locale not in toolbox.settings.locales:
         raise InvalidInput(f"unknown locale {locale!r}", code="unknown_locale", details={"supported": list(toolbox.settings.locales)})
@@ -135,32 +138,71 @@ def sign_in(
         customer, created = find_or_create_customer(
             session, phone, name=name, locale=locale or toolbox.settings.default_locale
         )
-        linked = link_cart(session, cart_id, customer.id) if cart_id else None
+        claim_guest_orders(session, customer.id, phone)
+        linked = link_cart(session, cart_id, customer) if cart_id else None
+        if sign_out_others:
+            revoke_sessions(session, customer.id)
         token, expires_at = _new_session(session, toolbox, customer.id)
     return SignedIn(token, expires_at, customer, created, linked)
 
 
-def link_cart(session: Session, cart_id: str, customer_id: str) -> bool:
-    """Give an open guest cart (or one already the customer's) to ``customer_id``.
-
-    The cart model belongs to the cart domain (``toolbox_core.cart.models.Cart``); without it
-    nothing is linked.
-    """
+def _domain_model(module: str, name: str) -> Any:
+    """A model of another domain, or ``None`` when that domain is not installed."""
     try:
-        cart_model = importlib.import_module("toolbox_core.cart.models").Cart
+        return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
+        return None
+
+
+def claim_guest_orders(session: Session, customer_id: str, phone: str) -> int:
+    """Give the guest orders placed with the verified ``phone`` to ``customer_id``; how many.
+
+    One conditional ``UPDATE ... WHERE customer_id IS NULL AND phone = :phone``: idempotent, and
+    two processes signing the same phone in at once cannot give an order to two customers (the
+    phone is unique, and the row lock of the update serializes them).
+    """
+    order_model = _domain_model("toolbox_core.orders.models", "Order")
+    if order_model is None:
+        return 0
+    result = session.execute(
+        update(order_model)
+        .where(order_model.customer_id.is_(None), order_model.phone == phone)
+        .values(customer_id=customer_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def link_cart(session: Session, cart_id: str, customer: Customer) -> bool:
+    """Give an open guest cart (or one already the customer's) to ``customer``.
+
+    The cart takes the customer's verified phone when it has none, so checkout does not ask
+    for it again. The caller must have checked that the shopper holds the cart (its cookie or
+    cart token). The cart model belongs to the cart domain; without it nothing is linked.
+    """
+    cart_model = _domain_model("toolbox_core.cart.models", "Cart")
+    if cart_model is None:
         return False
     result = session.execute(
         update(cart_model)
         .where(
             cart_model.id == cart_id,
             cart_model.completed_at.is_(None),
-            or_(cart_model.customer_id.is_(None), cart_model.customer_id == customer_id),
+            or_(cart_model.customer_id.is_(None), cart_model.customer_id == customer.id),
         )
-        .values(customer_id=customer_id)
+        .values(customer_id=customer.id, phone=func.coalesce(cart_model.phone, customer.phone))
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def revoke_sessions(session: Session, customer_id: str, *, keep_token: str | None = None) -> int:
+    """Revoke every live session of ``customer_id`` (but the one of ``keep_token``); how many."""
+    stmt = update(CustomerSession).where(CustomerSession.customer_id == customer_id,
+                                         CustomerSession.revoked_at.is_(None))
+    if keep_token:
+        stmt = stmt.where(CustomerSession.token_hash != token_hash(keep_token))
+    return int(session.execute(stmt.values(revoked_at=utcnow())).rowcount or 0)
 
 
 def refresh_session(toolbox: Any, token: str | None) -> SignedIn:
@@ -185,17 +227,65 @@ def refresh_session(toolbox: Any, token: str | None) -> SignedIn:
     return SignedIn(new, expires_at, customer)  # type: ignore[arg-type]
 
 
-def sign_out(toolbox: Any, token: str | None) -> bool:
-    """Revoke the session of ``token``; ``True`` if a live session was revoked."""
+def sign_out(toolbox: Any, token: str | None, *, everywhere: bool = False) -> bool:
+    """Revoke the session of ``token`` (with ``everywhere``, every session of its customer).
+
+    ``True`` if a live session was revoked.
+    """
     if not token:
         return False
     with toolbox.db.transaction() as session:
-        result = session.execute(
+        customer_id = session.execute(
             update(CustomerSession)
             .where(CustomerSession.token_hash == token_hash(token), CustomerSession.revoked_at.is_(None))
             .values(revoked_at=utcnow())
-        )
-    return result.rowcount == 1
+            .returning(CustomerSession.customer_id)
+        ).scalar()
+        if customer_id is not None and everywhere:
+            revoke_sessions(session, customer_id)
+    return customer_id is not None
+
+
+# ---------------------------------------------------------------------------- clean-up
+#: Rows deleted per statement by :func:`cleanup_expired`, and statements per run.
+CLEANUP_BATCH = 500
+CLEANUP_MAX_BATCHES = 20
+#: Open carts are deleted this long after they expired (completed carts are kept with their order).
+CART_RETENTION = timedelta(days=30)
+
+
+def _delete_in_batches(toolbox: Any, model: Any, *conditions: Any) -> int:
+    """Delete rows of ``model`` matching ``conditions``, a bounded batch per transaction."""
+    deleted = 0
+    for _ in range(CLEANUP_MAX_BATCHES):
+        with toolbox.db.transaction() as session:
+            ids = list(session.scalars(select(model.id).where(*conditions).limit(CLEANUP_BATCH)))
+            if ids:
+                session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
+        deleted += len(ids)
+        if len(ids) < CLEANUP_BATCH:
+            break
+    return deleted
+
+
+def cleanup_expired(toolbox: Any, now: datetime | None = None) -> tuple[int, int]:
+    """Delete expired or revoked sessions and open carts expired over 30 days ago (no payment).
+
+    Bounded: at most ``CLEANUP_BATCH * CLEANUP_MAX_BATCHES`` rows of each per run; the next
+    run goes on. Returns ``(sessions, carts)`` deleted.
+    """
+    now = now or utcnow()
+    sessions = _delete_in_batches(toolbox, CustomerSession,
+                                  or_(CustomerSession.expires_at <= now, CustomerSession.revoked_at.is_not(None)))
+    cart_model = _domain_model("toolbox_core.cart.models", "Cart")
+    payment_model = _domain_model("toolbox_core.payments.models", "Payment")
+    carts = 0
+    if cart_model is not None:
+        conditions = [cart_model.completed_at.is_(None), cart_model.expires_at <= now - CART_RETENTION]
+        if payment_model is not None:
+            conditions.append(~exists().where(payment_model.cart_id == cart_model.id))
+        carts = _delete_in_batches(toolbox, cart_model, *conditions)
+    return sessions, carts
 
 
 # ---------------------------------------------------------------------------- addresses

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from toolbox_core.cart.access import holds_cart
 from toolbox_core.clientip import client_ip
 from toolbox_core.customers import otp, service
 from toolbox_core.customers.schemas import (
@@ -13,7 +15,6 @@ from toolbox_core.customers.schemas import (
     AddressList,
     AddressOut,
     AddressPatch,
-    AutoRegisterBody,
     CustomerOut,
     OtpRequestBody,
     OtpSentOut,
@@ -69,21 +70,23 @@ def build_router() -> APIRouter:
         verified = otp.verify_code(_toolbox(request), body.phone, body.code)
         return VerifiedOut(verification_token=verified.verification_token, expires_in=verified.expires_in)
 
-    @router.post("/customers/sign-in", response_model=SessionOut, summary="Sign in with a verified phone")
     def sign_in(body: SignInBody, request: Request, response: Response) -> SessionOut:
-        signed = service.sign_in(_toolbox(request), body.verification_token)
+        toolbox = _toolbox(request)
+        cart_id = body.cart_id if body.cart_id and holds_cart(toolbox, request, body.cart_id) else None
+        signed = service.sign_in(toolbox, body.verification_token, name=body.name, locale=body.locale,
+                                 cart_id=cart_id, sign_out_others=body.sign_out_others)
+        if body.cart_id and cart_id is None:
+            signed = replace(signed, cart_linked=False)
         return _session_response(request, response, signed)
 
-    @router.post(
-        "/customers/auto-register",
-        response_model=SessionOut,
-        summary="Checkout: consume the verification, find or create the customer, link the cart, sign in",
-    )
-    def auto_register(body: AutoRegisterBody, request: Request, response: Response) -> SessionOut:
-        signed = service.sign_in(
-            _toolbox(request), body.verification_token, name=body.name, locale=body.locale, cart_id=body.cart_id
-        )
-        return _session_response(request, response, signed)
+    router.post(
+        "/customers/sign-in", response_model=SessionOut,
+        summary="Sign in or register with a verified phone; optionally name, cart link, sign out elsewhere",
+    )(sign_in)
+    router.post(
+        "/customers/auto-register", response_model=SessionOut,
+        summary="The same call as /customers/sign-in (kept for storefronts written against it)",
+    )(sign_in)
 
     @router.post("/customers/refresh", response_model=SessionOut, summary="Rotate the session token")
     def refresh(
@@ -97,10 +100,13 @@ def build_router() -> APIRouter:
         by_bearer = bearer_token(request.headers.get("authorization")) is not None
         return _session_response(request, response, signed, include_token=by_bearer or include_token)
 
-    @router.post("/customers/sign-out", status_code=204, summary="Revoke the session")
-    def sign_out(request: Request, response: Response) -> Response:
+    @router.post("/customers/sign-out", status_code=204, summary="Revoke the session (or every session)")
+    def sign_out(
+        request: Request, response: Response,
+        everywhere: bool = Query(False, description="Revoke every session of the customer (all devices)"),
+    ) -> Response:
         toolbox = _toolbox(request)
-        service.sign_out(toolbox, session_token(request))
+        service.sign_out(toolbox, session_token(request), everywhere=everywhere)
         response = Response(status_code=204)
         response.delete_cookie(toolbox.settings.auth.session_cookie_name, **_cookie_flags(request))
         return response

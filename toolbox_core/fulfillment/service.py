@@ -16,7 +16,7 @@ Status effects on the order:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -30,6 +30,7 @@ from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Order
 from toolbox_core.orders.service import deliver_in_session, is_online, lock_order, note, payment_of
+from toolbox_core.params import INT64_MAX
 from toolbox_core.providers import (
     Address,
     LineView,
@@ -38,10 +39,13 @@ from toolbox_core.providers import (
     ShipmentRequest,
     supports,
 )
+from toolbox_core.schemas import iso_utc
 
 SHIPMENT_STATUSES = ("created", "in_transit", "delivered", "returned", "canceled")
 #: No carrier update moves a shipment out of these (except delivered → returned).
 FINAL_SHIPMENT_STATUSES = ("delivered", "returned", "canceled")
+#: How long the polling position of a provider is kept (a week without polls starts over).
+POLL_POSITION_TTL = 7 * 24 * 3600
 _ALLOWED: dict[str, tuple[str, ...]] = {
     "created": ("in_transit", "delivered", "returned", "canceled"),
     "in_transit": ("delivered", "returned", "canceled"),
@@ -83,7 +87,7 @@ class ShipmentView:
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return iso_utc(value)
 
 
 def _view(shipment: Shipment, order: Order) -> ShipmentView:
@@ -102,6 +106,13 @@ def _payload(shipment: Shipment, order: Order) -> dict[str, Any]:
             "carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
             "tracking_url": shipment.tracking_url, "status": shipment.status,
             "phone": order.phone, "locale": order.locale}
+
+
+def _check_amount(name: str, value: object) -> None:
+    """Amounts are non-negative integers in tiyin, bounded like every amount (never bool or float)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+        raise InvalidInput(f"{name} must be a non-negative integer (tiyin)", code="invalid_amount",
+                           details={"field": name})
 
 
 def _check_status(status: str) -> None:
@@ -159,6 +170,29 @@ class ShipmentService:
         with self.toolbox.db.session() as session:
             return [_view(s, o) for s, o in session.execute(stmt).all()]
 
+    def shipments_to_poll(self, provider_id: str, *, limit: int = 200) -> list[ShipmentView]:
+        """The next ``limit`` open shipments of ``provider_id`` to ask the carrier about.
+
+        Successive calls walk all open shipments in id order and wrap around (the position is in
+        the key store, so any process continues where the last poll stopped): with more open
+        shipments than ``limit``, every one is still polled within ``ceil(open / limit)`` calls.
+        """
+        key = f"fulfillment:poll:{provider_id}"
+        after = self.toolbox.keystore.get(key) or ""
+        base = (select(Shipment, Order).join(Order, Order.id == Shipment.order_id)
+                .where(Shipment.provider_id == provider_id, Shipment.status.not_in(FINAL_SHIPMENT_STATUSES))
+                .order_by(Shipment.id))
+        with self.toolbox.db.session() as session:
+            rows = session.execute(base.where(Shipment.id > after).limit(limit)).all()
+            if len(rows) < limit and after:  # the end: wrap around to the start
+                taken = {s.id for s, _ in rows}
+                rows += [r for r in session.execute(base.where(Shipment.id <= after).limit(limit - len(rows))).all()
+                         if r[0].id not in taken]
+        views = [_view(s, o) for s, o in rows]
+        position = views[-1].id if len(views) == limit else ""
+        self.toolbox.keystore.set(key, position, POLL_POSITION_TTL)
+        return views
+
     def request_for(self, order_id: str) -> ShipmentRequest:
         """What a carrier needs to ship ``order_id``; ``cash_on_delivery`` set for unpaid orders."""
         with self.toolbox.db.session() as session:
@@ -187,8 +221,9 @@ class ShipmentService:
         """
         draft = draft or ShipmentDraft()
         _check_status(draft.status)
-        if isinstance(cod_amount, bool) or not isinstance(cod_amount, int) or cod_amount < 0:
-            raise InvalidInput("cod_amount must be a non-negative integer (tiyin)", code="invalid_amount")
+        _check_amount("cod_amount", cod_amount)
+        if draft.cost is not None:
+            _check_amount("cost", draft.cost)
         with self.toolbox.db.transaction() as session:
             order, payment = lock_order(session, order_id)
             existing = session.scalar(select(Shipment).where(Shipment.provider_id == provider_id,
@@ -239,6 +274,8 @@ class ShipmentService:
                label_url: str | None = None, cost: int | None = None,
                provider_data: dict[str, Any] | None = None) -> ShipmentView:
         """Fill in carrier details learnt later (a label URL, the final cost); ``None`` keeps a value."""
+        if cost is not None:
+            _check_amount("cost", cost)
         with self.toolbox.db.transaction() as session:
             shipment = session.scalar(select(Shipment).where(Shipment.id == shipment_id).with_for_update())
             if shipment is None:

@@ -87,6 +87,16 @@ def _best_locations(levels: list[tuple[str, str, int]], wanted: dict[str, int]) 
     return {sku: location for sku, (_, location) in best.items()}
 
 
+def _add_available(short: list[dict[str, Any]], levels: list[tuple[str, str, int]]) -> None:
+    """Set ``available`` on each short item: the most one order can hold now (one location holds a
+    SKU), bounded to ``0..requested - 1`` so the answer never discloses the whole stock."""
+    most: dict[str, int] = {}
+    for sku, _, available in levels:
+        most[sku] = max(most.get(sku, 0), available)
+    for item in short:
+        item["available"] = max(0, min(most.get(item["sku"], 0), item["requested"] - 1))
+
+
 _HOLD = (
     update(InventoryLevel.__table__)
     .where(InventoryLevel.sku == bindparam("b_sku"), InventoryLevel.location_id == bindparam("b_location"),
@@ -105,9 +115,11 @@ def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
     transaction rolls back.
     """
     skus = sorted(wanted)
-    chosen = _best_locations(_lock_levels(session, skus), wanted)
+    levels = _lock_levels(session, skus)
+    chosen = _best_locations(levels, wanted)
     short = [{"sku": sku, "requested": wanted[sku]} for sku in skus if sku not in chosen]
     if short:
+        _add_available(short, levels)
         raise OutOfStock("not enough stock for some items", details={"items": short})
     holds = [{"b_sku": sku, "b_location": chosen[sku], "b_qty": wanted[sku]} for sku in skus]
     if session.connection().execute(_HOLD, holds).rowcount != len(holds):  # cannot happen under the locks

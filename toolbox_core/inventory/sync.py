@@ -30,6 +30,7 @@ from toolbox_core.errors import InvalidInput
 from toolbox_core.events import emit
 from toolbox_core.inventory.locations import location_id
 from toolbox_core.inventory.models import StockLocation
+from toolbox_core.jobs.lease import ensure_lease_held
 from toolbox_core.jobs.progress import Progress
 from toolbox_core.providers import StockBatch, StockLevel
 
@@ -211,6 +212,7 @@ def apply_stock_batch(session: Session, levels: Iterable[StockLevel], *, source:
     result.unknown = sorted(unknown)
     result.below_reserved = sorted(below)
     if changes and not dry_run:
+        ensure_lease_held()  # a sync that lost its job lease must not race the next holder
         now = utcnow()
         write = text(_WRITE.format(incoming=_INCOMING[dialect])).bindparams(
             bindparam("now", type_=DateTime(timezone=True)))
@@ -227,6 +229,11 @@ def _skipped(found: list[Any], only_existing: bool) -> int:
 
 
 # ---------------------------------------------------------------------------- catalog
+def catalog_size(session: Session) -> int:
+    """How many SKUs the catalog has (one count, for "x of y matched" and zeroing guards)."""
+    return int(session.execute(text("SELECT count(sku) FROM product_variants")).scalar_one())
+
+
 def catalog_skus(session: Session, *, after: str | None = None, limit: int = 1000) -> list[str]:
     """Catalog SKUs in order, ``limit`` at a time after ``after`` (keyset paging, any catalog size)."""
     query = "SELECT sku FROM product_variants" + (" WHERE sku > :after" if after is not None else "")

@@ -9,6 +9,12 @@ The scheduler takes the lease of a job around every run (ticks and ``run_now``),
 outlasts its interval is never overlapped by the next tick or by ``toolbox jobs run NAME``.
 Plugins take the same lease (``toolbox.scheduler.lease(name)``) for runs they start themselves,
 e.g. a CLI command or a webhook job doing the same work as a scheduled job.
+
+A lease that could not be renewed is *lost*: another process may already run the job. While a
+thread holds a lease it is that thread's current lease, and :func:`ensure_lease_held` raises
+:class:`LeaseLost` there once it is lost. The kernel's stock writes call it before every batch,
+so a sync that lost its lease stops instead of racing its successor; a long job of a plugin calls
+it between its own steps.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from contextlib import suppress
+from contextvars import ContextVar, Token
 from types import TracebackType
 
 from toolbox_core.errors import Conflict
@@ -33,6 +41,30 @@ class LeaseHeld(Conflict):
     code = "job_running"
 
 
+class LeaseLost(Conflict):
+    """The running job's lease could not be renewed (expired or taken over): stop writing."""
+
+    code = "job_lease_lost"
+
+
+#: The lease held by the code running in this thread (set by ``acquire``, cleared by ``release``).
+_current: ContextVar[JobLease | None] = ContextVar("toolbox_job_lease", default=None)
+
+
+def current_lease() -> JobLease | None:
+    """The lease held by the code running in this thread (``None`` outside a leased job)."""
+    return _current.get()
+
+
+def ensure_lease_held() -> None:
+    """Raise :class:`LeaseLost` if the current thread runs under a lease that was lost.
+
+    Outside a leased job it does nothing, so shared code (the stock writes) may call it always."""
+    lease = _current.get()
+    if lease is not None:
+        lease.check()
+
+
 class JobLease:
     """The lease of job ``name``; use as a context manager (raises :class:`LeaseHeld`) or
     ``acquire()`` / ``release()``. ``lost`` turns true if a renewal failed (the job should stop)."""
@@ -47,12 +79,14 @@ class JobLease:
         self.lost = False
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._context: Token[JobLease | None] | None = None
 
     def acquire(self) -> bool:
         """Take the lease if nobody holds it; ``True`` if taken (then renewed until released)."""
         if not self.keystore.set_if_absent(self.key, self.token, int(max(1, self.ttl))):
             return False
         self.held, self.lost = True, False
+        self._context = _current.set(self)
         self._stop.clear()
         self._renewer = threading.Thread(target=self._renew_loop, name=f"lease-{self.name}", daemon=True)
         self._renewer.start()
@@ -68,9 +102,19 @@ class JobLease:
             except Exception:  # the store is briefly unreachable: try again next round
                 log.warning("job %s could not renew its lease", self.name, exc_info=True)
 
+    def check(self) -> None:
+        """Raise :class:`LeaseLost` if a renewal found the lease expired or taken over."""
+        if self.lost:
+            raise LeaseLost(f"job {self.name!r} lost its lease; another process may be running it",
+                            details={"job": self.name})
+
     def release(self) -> None:
         """Stop renewing and give the lease back (only if still ours)."""
         self._stop.set()
+        if self._context is not None:
+            with suppress(ValueError):  # released from another thread than the one that took it
+                _current.reset(self._context)
+            self._context = None
         if self._renewer is not None:
             self._renewer.join(timeout=5)
             self._renewer = None

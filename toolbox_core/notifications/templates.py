@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from string import Formatter
 from typing import Any
+
+#: Longest text a template may have (a few SMS parts; channels split or refuse longer ones).
+MAX_TEMPLATE_CHARS = 2000
 
 #: The template the kernel renders for sign-in codes: data ``code`` and ``minutes``.
 OTP_TEMPLATE = "auth.otp_code"
@@ -35,6 +39,41 @@ class NotificationTemplate:
     fields: tuple[str, ...] = field(default_factory=tuple)
 
 
+def check_template_text(text: str) -> None:
+    """Raise ``ValueError`` (saying what is wrong) unless ``text`` renders with any data.
+
+    Placeholders are plain names (``{number}``); an unclosed brace, a positional ``{}``, an
+    attribute or index (``{order.total}``, ``{lines[0]}``) or a conversion would fail at every
+    render, so they are refused when the text is loaded, not when the first SMS is due.
+    Literal braces are written twice (``{{`` and ``}}``).
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("a template text must be a non-empty string")
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise ValueError(f"a template text has at most {MAX_TEMPLATE_CHARS} characters")
+    try:
+        parts = list(Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(f"{exc} in {text!r} (write literal braces as {{{{ and }}}})") from None
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if not name.isidentifier():
+            raise ValueError(f"placeholder {{{name}}} in {text!r} must be a plain name like {{number}}")
+        if conversion or (spec and "{" in spec):
+            raise ValueError(f"placeholder {{{name}}} in {text!r} takes no conversion or nested field")
+
+
+def check_templates(texts: Mapping[str, Mapping[str, str]]) -> None:
+    """:func:`check_template_text` for every text of ``{template: {locale: text}}``, naming the bad one."""
+    for name, by_locale in texts.items():
+        for locale, text in by_locale.items():
+            try:
+                check_template_text(text)
+            except ValueError as exc:
+                raise ValueError(f"template {name!r} ({locale}): {exc}") from None
+
+
 class _KeepMissing(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -49,7 +88,11 @@ class TemplateRegistry:
         self._templates: dict[str, NotificationTemplate] = {}
 
     def register(self, template: NotificationTemplate) -> None:
-        """Add ``template``; texts for a locale already present are replaced."""
+        """Add ``template``; texts for a locale already present are replaced.
+
+        Raises ``ValueError`` for a text that could not render (see :func:`check_template_text`).
+        """
+        check_templates({template.name: template.texts})
         self._templates.setdefault(template.name, template)
         self._texts.setdefault(template.name, {}).update(template.texts)
 

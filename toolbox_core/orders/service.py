@@ -9,33 +9,79 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from toolbox_core.clientip import address_bucket
+from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
-from toolbox_core.errors import Conflict, NotFound
+from toolbox_core.errors import Conflict, NotFound, RateLimited
 from toolbox_core.events import emit
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Counter, Order, OrderHistory
 from toolbox_core.payments.models import Payment, PaymentTransaction
+from toolbox_core.schemas import iso_utc
 
 ORDER_NUMBER_START = 1000
+#: Window of the guest order-lookup limits.
+LOOKUP_WINDOW_SECONDS = 3600
+#: On PostgreSQL order numbers come from this sequence (migration ``0003_checkoutperf``), so
+#: concurrent checkouts never queue on one counter row. A sequence is not transactional: a
+#: checkout that fails after drawing its number (rare: it is drawn after stock is held, as the
+#: last step but one) leaves a gap. Numbers stay unique and increasing, never reused. SQLite keeps
+#: the ``order_number`` row of :class:`Counter` (its writers are serialized anyway; no gaps).
+ORDER_NUMBER_SEQUENCE = "order_numbers"
+
+_NUMBER_AND_NOTE_PG = text(
+    # One round trip: draw the number, store it on the order and write the history entry.
+    f"WITH drawn AS (UPDATE orders SET number = nextval('{ORDER_NUMBER_SEQUENCE}')::text, updated_at = :at"
+    " WHERE id = :order_id RETURNING number),"
+    " noted AS (INSERT INTO order_history (order_id, at, kind, message, actor)"
+    " SELECT :order_id, :at, :kind, replace(:message, '{number}', drawn.number), :actor FROM drawn)"
+    " SELECT number FROM drawn"
+)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def next_order_number(session: Session) -> str:
-    """The next sequential order number (``"1001"``, ``"1002"``...); row-locked until commit."""
+    """The next sequential order number (``"1001"``, ``"1002"``...).
+
+    PostgreSQL: ``nextval`` of :data:`ORDER_NUMBER_SEQUENCE` (no lock, gaps possible);
+    SQLite: the counter row, locked until commit.
+    """
+    if _is_postgres(session):
+        return str(session.execute(text(f"SELECT nextval('{ORDER_NUMBER_SEQUENCE}')")).scalar_one())
     bump = (update(Counter).where(Counter.name == "order_number").values(value=Counter.value + 1)
             .returning(Counter.value))
     result = session.execute(bump).scalar()
     if result is None:  # the very first order: create the counter, racing writers tolerated
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(Counter).values(name="order_number", value=ORDER_NUMBER_START)
+        session.execute(sqlite_insert(Counter).values(name="order_number", value=ORDER_NUMBER_START)
                         .on_conflict_do_nothing(index_elements=["name"]))
         result = session.execute(bump).scalar()
     return str(result)
+
+
+def number_order(session: Session, order_id: str, *, kind: str, message: str, actor: str) -> str:
+    """Give the stored order ``order_id`` the next number and note ``kind`` in its history
+    (``{number}`` in ``message`` becomes the number); returns the number.
+
+    For callers that wrote the order with core statements (checkout): one statement on
+    PostgreSQL, three on SQLite.
+    """
+    at = utcnow()
+    if _is_postgres(session):
+        return str(session.execute(_NUMBER_AND_NOTE_PG, {"order_id": order_id, "at": at, "kind": kind,
+                                                         "message": message, "actor": actor}).scalar_one())
+    number = next_order_number(session)
+    session.execute(update(Order.__table__).where(Order.id == order_id).values(number=number, updated_at=at))
+    session.execute(insert(OrderHistory.__table__).values(order_id=order_id, at=at, kind=kind, actor=actor,
+                                                          message=message.replace("{number}", number)))
+    return number
 
 
 def note(order: Order, kind: str, message: str = "", actor: str = "system") -> None:
@@ -150,7 +196,28 @@ def expire_unpaid(toolbox: Any, now: datetime | None = None, limit: int = 500) -
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return iso_utc(value)
+
+
+#: Prefix of the actor of a change made with an admin API key (``admin:<key name>``).
+STAFF_ACTOR_PREFIX = "admin:"
+#: What a shopper sees instead of a staff key's name.
+STORE_ACTOR = "store"
+
+
+def shopper_actor(actor: str) -> str:
+    """The actor of a history entry as a shopper sees it: staff key names become ``"store"``."""
+    return STORE_ACTOR if actor.startswith(STAFF_ACTOR_PREFIX) else actor
+
+
+def find_order(session: Session, key: str) -> Order | None:
+    """The order whose id (``ord_...``) or number (``"1001"``, ``"#1001"``) is ``key``."""
+    key = key.strip()
+    if not key or len(key) > 40:
+        return None
+    if key.startswith("ord_"):
+        return session.get(Order, key)
+    return session.scalar(select(Order).where(Order.number == key.lstrip("#")))
 
 
 def serialize_order(order: Order, payment: Payment | None = None, *, admin: bool = False) -> dict[str, Any]:
@@ -163,7 +230,7 @@ def serialize_order(order: Order, payment: Payment | None = None, *, admin: bool
         "locale": order.locale,
         "phone": order.phone,
         "email": order.email,
-        "address": order.address,
+        "address": public_address(order.address),
         "shipping": order.shipping,
         "currency": order.currency,
         "totals": {"subtotal": order.subtotal, "shipping": order.shipping_total,
@@ -176,7 +243,8 @@ def serialize_order(order: Order, payment: Payment | None = None, *, admin: bool
         "payment": None,
         "created_at": _iso(order.created_at),
         "payment_expires_at": _iso(order.payment_expires_at),
-        "history": [{"at": _iso(h.at), "kind": h.kind, "message": h.message, "actor": h.actor}
+        "history": [{"at": _iso(h.at), "kind": h.kind, "message": h.message,
+                     "actor": h.actor if admin else shopper_actor(h.actor)}
                     for h in order.history],
     }
     if payment is not None:
@@ -201,17 +269,40 @@ class OrderService:
                 raise NotFound("no such order", code="order_not_found")
             return serialize_order(order, payment_of(session, order_id), admin=admin)
 
-    def get_for_shopper(self, order_id: str, customer_id: str | None, phone: str | None) -> dict[str, Any]:
-        """A customer's own order, or a guest's order by its id plus the phone it was placed with."""
+    def get_for_shopper(self, key: str, customer_id: str | None, phone: str | None, *,
+                        client_ip: str | None = None) -> dict[str, Any]:
+        """A customer's own order, or a guest's order plus the phone it was placed with.
+
+        ``key`` is the order's id or its number. Guest lookups (with ``phone``) are limited
+        per order and per client address (``auth.order_lookup_max_per_hour``,
+        ``auth.order_lookup_max_per_ip_per_hour``; counted in the key store): 429 beyond.
+        """
+        with self.toolbox.db.session() as session:
+            order = find_order(session, key)
+            if order is not None and customer_id is not None and order.customer_id == customer_id:
+                return serialize_order(order, payment_of(session, order.id))
+            order_id, order_phone = (order.id, order.phone) if order is not None else (None, None)
+        if phone is None:
+            raise NotFound("no such order", code="order_not_found")
+        self._limit_guest_lookup(order_id or key.strip().lstrip("#"), client_ip)
+        if order_id is None or order_phone != phone:
+            raise NotFound("no such order", code="order_not_found")
         with self.toolbox.db.session() as session:
             order = session.get(Order, order_id)
-            allowed = order is not None and (
-                (customer_id is not None and order.customer_id == customer_id)
-                or (phone is not None and order.phone == phone)
-            )
-            if not allowed:
-                raise NotFound("no such order", code="order_not_found")
-            return serialize_order(order, payment_of(session, order_id))
+            return serialize_order(order, payment_of(session, order_id))  # type: ignore[arg-type]
+
+    def _limit_guest_lookup(self, order_key: str, client_ip: str | None) -> None:
+        """Count a guest lookup against the order and the client address; 429 over a limit."""
+        auth = self.toolbox.settings.auth
+        store = self.toolbox.keystore
+        checks = [(f"orders:lookup:ip:{address_bucket(client_ip)}", auth.order_lookup_max_per_ip_per_hour,
+                   "too many order lookups from this address; try later")] if client_ip else []
+        checks.append((f"orders:lookup:order:{order_key}", auth.order_lookup_max_per_hour,
+                       "too many lookups of this order; try later"))
+        for key, limit, message in checks:
+            hit = store.hit(key, LOOKUP_WINDOW_SECONDS)
+            if hit.count > limit:
+                raise RateLimited(message, retry_after=hit.reset_in)
 
     def list(self, *, customer_id: str | None = None, status: str | None = None,
              payment_status: str | None = None, fulfillment_status: str | None = None,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
+from toolbox_core.clientip import client_ip
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.sessions import optional_customer, require_customer
 from toolbox_core.orders.service import OrderService
@@ -21,9 +22,11 @@ def build_router(toolbox: Any) -> APIRouter:
                   offset: Offset = 0) -> dict[str, Any]:
         return orders.list(customer_id=customer, limit=limit, offset=offset)
 
-    @router.get("/{order_id}", summary="One order: the customer's own, or a guest's with ?phone=")
-    def one_order(order_id: str, phone: str | None = Query(None, max_length=32),
+    @router.get("/{order_id}", summary="One order by id or number: the customer's own, or a guest's with ?phone=")
+    def one_order(request: Request, order_id: str = Path(max_length=40, description="ord_... id or number (1001)"),
+                  phone: str | None = Query(None, max_length=32),
                   customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
-        return orders.get_for_shopper(order_id, customer, normalize_phone(phone) if phone else None)
+        return orders.get_for_shopper(order_id, customer, normalize_phone(phone) if phone else None,
+                                      client_ip=client_ip(request))
 
     return router

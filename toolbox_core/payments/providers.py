@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from toolbox_core.providers import PaymentAction, PaymentRequest, RefundResult
 
@@ -14,6 +14,9 @@ class CashOnDeliveryProvider:
     id: str = "cash_on_delivery"
     name: str = "Cash on delivery"
     online: bool = False
+    #: The name shoppers see, per locale (``GET /store/carts/{id}/payment-options``).
+    names: dict[str, str] = field(default_factory=lambda: {
+        "ru": "Оплата при получении", "uz": "Qabul qilganda to'lash", "en": "Cash on delivery"})
 
     def initiate(self, request: PaymentRequest) -> PaymentAction:
         return PaymentAction(kind="none")

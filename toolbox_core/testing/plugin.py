@@ -48,12 +48,13 @@ class _PgPluginDatabases:
         self.stack = stack
         self.urls: dict[tuple[str, ...], str] = {}
 
-    def get(self, plugins: tuple[str, ...]) -> str:
+    def get(self, plugins: tuple[str, ...]) -> tuple[str, bool]:
+        """The database for ``plugins`` and whether it was just created (so not migrated yet)."""
         if plugins not in self.urls:
             self.urls[plugins] = self.stack.enter_context(fresh_pg_database())
-        else:
-            truncate_all(self.urls[plugins])
-        return self.urls[plugins]
+            return self.urls[plugins], True
+        truncate_all(self.urls[plugins])
+        return self.urls[plugins], False
 
 
 @pytest.fixture(scope="session")
@@ -181,6 +182,7 @@ def make_toolbox(request: pytest.FixtureRequest, tmp_path: Path, clean_env: Path
         from toolbox_core.kernel import Toolbox
 
         names = tuple(plugins)
+        migrate = False  # the copies and shared databases below are migrated already
         if database == "sqlite":
             path = tmp_path / f"toolbox-{len(made)}.db"
             shutil.copyfile(_sqlite_templates.get(names, plugin_settings), path)
@@ -188,8 +190,10 @@ def make_toolbox(request: pytest.FixtureRequest, tmp_path: Path, clean_env: Path
         elif database == "postgres":
             # The kernel-only database is shared by the session; each set of plugins gets its
             # own, so a plugin's Alembic branch never leaks into tests run without the plugin.
-            url = request.getfixturevalue("pg_url") if not names else \
-                request.getfixturevalue("_pg_plugin_databases").get(names)
+            if names:
+                url, migrate = request.getfixturevalue("_pg_plugin_databases").get(names)
+            else:
+                url = request.getfixturevalue("pg_url")
         else:
             raise ValueError("database must be 'sqlite' or 'postgres'")
         values: dict[str, Any] = {
@@ -200,7 +204,8 @@ def make_toolbox(request: pytest.FixtureRequest, tmp_path: Path, clean_env: Path
             values["redis_url"] = request.getfixturevalue("redis_clean")
         values.update(overrides)
         toolbox = Toolbox.create(Settings(**values), plugin_settings=plugin_settings)
-        toolbox.migrate()
+        if migrate or "database_url" in overrides:
+            toolbox.migrate()
         made.append(toolbox)
         return toolbox
 

@@ -119,6 +119,23 @@ def test_payment_and_shipment_sms_only_when_enabled(make_toolbox, eskiz_settings
     assert [m.text for m in fake_eskiz.messages] == ["Заказ №7: в пути. Трек-номер: BTS1"]
 
 
+def test_every_shipment_status_a_customer_hears_of_has_a_text_in_both_locales():
+    from toolbox_eskiz.senders import SHIPMENT_STATUS_TEXTS
+
+    from toolbox_core.api import SHIPMENT_STATUSES
+
+    for locale in ("ru", "uz"):
+        assert set(SHIPMENT_STATUS_TEXTS[locale]) == set(SHIPMENT_STATUSES) - {"created"}
+
+
+def test_a_callback_token_with_url_characters_is_escaped_in_the_callback_url(eskiz_settings):
+    from toolbox_eskiz.settings import EskizSettings
+
+    settings = EskizSettings(**{**eskiz_settings, "public_url": "https://shop.uz/",
+                                "callback_token": "a&b=c d/+?"})
+    assert settings.callback_url() == "https://shop.uz/eskiz/callback?token=a%26b%3Dc%20d%2F%2B%3F"
+
+
 def interrupted(toolbox, row_id: str) -> None:
     """Make the record look like its worker died after calling Eskiz, before writing the answer."""
     from datetime import timedelta

@@ -70,7 +70,7 @@ def cancel_with_order(event: Event, toolbox: Toolbox) -> None:
 def poll_tracking(toolbox: Toolbox, progress: Progress) -> None:
     """Ask BTS for the status of every shipment not yet final (the webhook's fallback)."""
     shipments = ShipmentService(toolbox)
-    open_ones = shipments.open_shipments("bts", limit=500)
+    open_ones = shipments.shipments_to_poll("bts", limit=500)
     progress.total(len(open_ones))
     moved = failed = 0
     for shipment in open_ones:

@@ -25,6 +25,7 @@ from toolbox_core.api import (
     ShipmentService,
     Toolbox,
     optional_customer,
+    read_body,
 )
 
 log = logging.getLogger("toolbox.bts")
@@ -137,9 +138,7 @@ def build_router(toolbox: Toolbox, settings: BtsSettings) -> APIRouter:
         if not secret:
             raise Forbidden("the BTS webhook is not configured (set TOOLBOX_BTS__WEBHOOK_SECRET)",
                             code="webhook_disabled")
-        raw = await request.body()
-        if len(raw) > MAX_WEBHOOK_BYTES:
-            raise BadRequest("webhook body too large", code="body_too_large")
+        raw = await read_body(request, MAX_WEBHOOK_BYTES)
         fields: dict[str, Any] = {}
         kind = request.headers.get("content-type", "")
         if "form" in kind:

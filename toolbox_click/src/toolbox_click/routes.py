@@ -38,6 +38,7 @@ from toolbox_core.api import (
     ServiceUnavailable,
     ToolboxError,
     get_order_view,
+    iso_utc,
     normalize_phone,
     own_error_route,
     require_admin,
@@ -106,10 +107,10 @@ def _row(row: ClickTransaction) -> dict[str, Any]:
         "order_id": row.order_id, "order_number": row.merchant_trans_id, "payment_id": row.payment_id,
         "amount": row.amount, "status": row.status, "click_error": row.click_error,
         "click_error_note": row.click_error_note, "reversal_status": row.reversal_status,
-        "reversal_note": row.reversal_note, "created_at": row.created_at.isoformat(),
-        "confirmed_at": row.confirmed_at.isoformat() if row.confirmed_at else None,
-        "cancelled_at": row.cancelled_at.isoformat() if row.cancelled_at else None,
-        "reversed_at": row.reversed_at.isoformat() if row.reversed_at else None,
+        "reversal_note": row.reversal_note, "created_at": iso_utc(row.created_at),
+        "confirmed_at": iso_utc(row.confirmed_at),
+        "cancelled_at": iso_utc(row.cancelled_at),
+        "reversed_at": iso_utc(row.reversed_at),
     }
 
 

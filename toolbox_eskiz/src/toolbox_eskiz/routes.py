@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
 
 from toolbox_core.api import (
-    BadRequest,
     Forbidden,
     InvalidInput,
     Toolbox,
+    iso_utc,
     normalize_phone,
+    read_body,
     require_admin,
 )
 from toolbox_eskiz.callbacks import apply_report, clean_report
@@ -37,9 +38,7 @@ def build_router(toolbox: Toolbox) -> list[APIRouter]:
         expected = settings_of(toolbox).callback_token
         if expected is None or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
             raise Forbidden("unknown callback token")
-        body = await request.body()
-        if len(body) > MAX_CALLBACK_BYTES:
-            raise BadRequest("callback body too large", code="body_too_large")
+        body = await read_body(request, MAX_CALLBACK_BYTES)
         report = clean_report(_parse(body, request.headers.get("content-type", "")))
         if not report.get("status"):
             raise InvalidInput("a delivery report needs a status", details={"field": "status"})
@@ -94,6 +93,6 @@ def _view(row: EskizMessage) -> dict[str, Any]:
         "status": row.status, "gateway_status": row.gateway_status, "request_id": row.request_id,
         "eskiz_message_id": row.eskiz_message_id, "parts": row.parts, "cost": row.cost,
         "attempts": row.attempts, "last_error": row.last_error,
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-        "status_at": row.status_at.isoformat() if row.status_at else None,
+        "created_at": iso_utc(row.created_at),
+        "status_at": iso_utc(row.status_at),
     }

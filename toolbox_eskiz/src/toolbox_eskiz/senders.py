@@ -95,8 +95,8 @@ TEMPLATES = [
 ]
 
 SHIPMENT_STATUS_TEXTS = {
-    "ru": {"in_transit": "в пути", "delivered": "доставлен", "returned": "возвращён", "cancelled": "отменён"},
-    "uz": {"in_transit": "yo'lda", "delivered": "yetkazildi", "returned": "qaytarildi", "cancelled": "bekor qilindi"},
+    "ru": {"in_transit": "в пути", "delivered": "доставлен", "returned": "возвращён", "canceled": "отменён"},
+    "uz": {"in_transit": "yo'lda", "delivered": "yetkazildi", "returned": "qaytarildi", "canceled": "bekor qilindi"},
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from pydantic import BaseModel, Field, SecretStr
 
 
@@ -35,4 +37,5 @@ class EskizSettings(BaseModel):
     def callback_url(self) -> str | None:
         if not self.public_url or self.callback_token is None:
             return None
-        return f"{self.public_url.rstrip('/')}/eskiz/callback?token={self.callback_token.get_secret_value()}"
+        token = quote(self.callback_token.get_secret_value(), safe="")
+        return f"{self.public_url.rstrip('/')}/eskiz/callback?token={token}"

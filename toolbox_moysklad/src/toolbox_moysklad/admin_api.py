@@ -7,14 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
-from toolbox_core.api import NotFound, Toolbox, require_admin
+from toolbox_core.api import NotFound, Toolbox, iso_utc, require_admin
 from toolbox_moysklad.models import MoySkladSyncRun
 
 
 def run_view(run: MoySkladSyncRun) -> dict[str, Any]:
     return {"id": run.id, "kind": run.kind, "trigger": run.trigger, "status": run.status, "dry_run": run.dry_run,
-            "started_at": run.started_at.isoformat(),
-            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "started_at": iso_utc(run.started_at),
+            "finished_at": iso_utc(run.finished_at),
             "fetched": run.fetched, "requests": run.requests, "error": run.error, "report": run.report}
 
 

@@ -30,7 +30,7 @@ def sync_cmd(full: Annotated[bool, typer.Option("--full", help="A full run (/rep
     from rich.console import Console
     from rich.progress import Progress as Bar
 
-    from toolbox_core.api import LeaseHeld, ToolboxError
+    from toolbox_core.api import LeaseHeld, RichProgress, ToolboxError
     from toolbox_moysklad.client import MoySkladError
     from toolbox_moysklad.sync import JOB_NAME, MoySkladSync, summary
 
@@ -40,7 +40,7 @@ def sync_cmd(full: Annotated[bool, typer.Option("--full", help="A full run (/rep
         lease = toolbox.scheduler.lease(JOB_NAME)
         try:
             with lease, Bar(console=console, transient=True) as bar:
-                progress = _BarProgress(bar, bar.add_task("MoySklad", total=None))
+                progress = RichProgress(bar, bar.add_task("MoySklad", total=None))
                 sync = MoySkladSync(toolbox)
                 try:
                     report = sync.run(full=True if full else None, dry_run=dry_run, trigger="manual",
@@ -108,17 +108,3 @@ def install_cmd() -> None:
         raise typer.Exit(1) from None
     finally:
         toolbox.close()
-
-
-class _BarProgress:
-    def __init__(self, bar: object, task: int) -> None:
-        self.bar, self.task = bar, task
-
-    def total(self, count: int) -> None:
-        self.bar.update(self.task, total=count)  # type: ignore[attr-defined]
-
-    def advance(self, count: int = 1) -> None:
-        self.bar.advance(self.task, count)  # type: ignore[attr-defined]
-
-    def message(self, text: str) -> None:
-        self.bar.update(self.task, description=text)  # type: ignore[attr-defined]

@@ -40,7 +40,7 @@ from toolbox_core.api import (
     Toolbox,
     apply_missing,
     apply_stock_batch,
-    catalog_skus,
+    catalog_size,
     emit,
     new_id,
     sync_source,
@@ -415,13 +415,8 @@ class MoySkladSync:
         return {"unlinked": int(unlinked), "unlinked_sample": sample, "ambiguous": int(ambiguous)}
 
     def _catalog_size(self) -> int:
-        size, after = 0, None
-        while True:
-            with self.toolbox.db.session() as session:
-                chunk = catalog_skus(session, after=after, limit=10_000)
-            if not chunk:
-                return size
-            size, after = size + len(chunk), chunk[-1]
+        with self.toolbox.db.session() as session:
+            return catalog_size(session)
 
     def _finish(self, run: MoySkladSyncRun, status: str, report: dict[str, Any] | None, requests: int,
                 started: float, *, error: str | None = None) -> None:
@@ -452,20 +447,24 @@ def _prefetched(pages: Iterator[Any]) -> Iterator[Any]:
     box: queue.Queue[Any] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
+    def offer(item: Any) -> bool:
+        """Hand ``item`` to the consumer; ``False`` once it stopped listening (never blocks forever)."""
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def pump() -> None:
         try:
             for page in pages:
-                while not stop.is_set():
-                    try:
-                        box.put(page, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(page):
                     return
-            box.put(done)
+            offer(done)
         except BaseException as exc:  # handed to the consumer
-            box.put(exc)
+            offer(exc)
 
     thread = threading.Thread(target=pump, name="moysklad-pages", daemon=True)
     thread.start()

@@ -16,7 +16,15 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from starlette.concurrency import run_in_threadpool
 
-from toolbox_core.api import Forbidden, InvalidInput, PermanentFailure, RetryLater, Toolbox, utcnow
+from toolbox_core.api import (
+    Forbidden,
+    InvalidInput,
+    PermanentFailure,
+    RetryLater,
+    Toolbox,
+    read_body,
+    utcnow,
+)
 from toolbox_moysklad.client import MoySkladClient
 from toolbox_moysklad.models import MoySkladWebhook
 from toolbox_moysklad.settings import MoySkladSettings
@@ -37,9 +45,7 @@ def build_router(toolbox: Toolbox) -> APIRouter:
         expected = settings.webhook_token.get_secret_value() if settings.webhook_token else ""
         if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
             raise Forbidden("bad webhook token")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise InvalidInput("the notification is too large", code="payload_too_large")
+        body = await read_body(request, MAX_BODY)
         try:
             payload = json.loads(body or b"null")
         except ValueError:

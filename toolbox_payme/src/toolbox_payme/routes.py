@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from toolbox_core.api import NotFound, Toolbox, own_error_route, require_admin
+from toolbox_core.api import NotFound, Toolbox, iso_utc, own_error_route, require_admin
 from toolbox_payme import errors as e
 from toolbox_payme.merchant import Merchant, statement_record
 from toolbox_payme.models import PaymeTransaction
@@ -105,7 +105,7 @@ def _allowed(client: str | None, networks: list[Any]) -> bool:
 def admin_record(tx: PaymeTransaction) -> dict[str, Any]:
     return {**statement_record(tx), "order_id": tx.order_id, "order_number": tx.order_number,
             "payment_id": tx.payment_id, "fiscal_perform": tx.fiscal_perform, "fiscal_cancel": tx.fiscal_cancel,
-            "created_at": tx.created_at.isoformat() if tx.created_at else None}
+            "created_at": iso_utc(tx.created_at)}
 
 
 def build_admin_router(toolbox: Toolbox) -> APIRouter:

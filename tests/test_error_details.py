@@ -1,0 +1,73 @@
+"""The rule of ``details`` in the error shape: always an object or null; validation problems
+under ``details.fields`` (a list). Checked over many kinds of errors of the real app."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+
+from toolbox_core.app import create_app
+from toolbox_core.errors import Conflict, details_object
+
+
+def _follows_the_rule(response) -> dict:
+    error = response.json()["error"]
+    assert set(error) == {"code", "message", "details", "request_id"}
+    assert error["details"] is None or isinstance(error["details"], dict), error
+    return error
+
+
+def test_every_kind_of_error_has_details_as_an_object_or_null(toolbox):
+    from tests.checkout.helpers import make_variant
+
+    app = create_app(toolbox=toolbox)
+    router = APIRouter()
+
+    @router.get("/test/listed")
+    def listed() -> None:  # a plugin passing a list as details
+        raise Conflict("two problems", code="many", details=["a", "b"])
+
+    @router.get("/test/crash")
+    def crash() -> None:
+        raise RuntimeError("boom")
+
+    app.include_router(router)
+    client = TestClient(app, raise_server_exceptions=False)
+    variant = make_variant(toolbox, stock=1)
+    cart_id = client.post("/store/carts").json()["id"]
+
+    answers = {
+        "body validation": client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": "x"}),
+        "malformed json": client.post(f"/store/carts/{cart_id}/lines", content=b"{nope",
+                                      headers={"content-type": "application/json"}),
+        "query validation": client.get("/store/products", params={"limit": 100000}),
+        "not found (domain)": client.get("/store/carts/cart_missing"),
+        "not found (route)": client.get("/store/nothing-here"),
+        "wrong method": client.delete("/health"),
+        "out of stock": client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 2}),
+        "unknown locale": client.post("/store/carts", json={"locale": "xx"}),
+        "unauthorized": client.get("/admin/orders"),
+        "list details": client.get("/test/listed"),
+        "internal error": client.get("/test/crash"),
+        "body too large": client.post("/store/carts", content=b"{" + b" " * 2_000_000 + b"}",
+                                      headers={"content-type": "application/json"}),
+    }
+    for kind, response in answers.items():
+        assert response.status_code >= 400, kind
+        _follows_the_rule(response)
+
+    for kind in ("body validation", "query validation"):
+        fields = answers[kind].json()["error"]["details"]["fields"]
+        assert isinstance(fields, list) and fields, kind
+        assert set(fields[0]) == {"loc", "message", "type"}
+    assert answers["body validation"].json()["error"]["details"]["fields"][0]["loc"] == ["body", "quantity"]
+    assert answers["malformed json"].json()["error"]["details"]["fields"][0]["type"] == "json_invalid"
+    assert answers["list details"].json()["error"]["details"] == {"items": ["a", "b"]}
+    assert answers["not found (route)"].json()["error"]["details"] is None
+
+
+def test_details_object_keeps_objects_and_null_and_wraps_the_rest():
+    assert details_object(None) is None
+    assert details_object({"sku": "A"}) == {"sku": "A"}
+    assert details_object(("a",)) == {"items": ["a"]}
+    assert details_object("why") == {"value": "why"}
