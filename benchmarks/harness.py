@@ -252,6 +252,36 @@ def _parse_wrk(out: str) -> LoadResult:
     return LoadResult(int(total.group(1)), seconds, errors, latency("50"), latency("99"))
 
 
+#: The wrk scripts of the benchmarks (``benchmarks/lua/``).
+LUA_DIR = Path(__file__).parent / "lua"
+
+
+def wrk_lua(url: str, script: str, rows: list[list[str]], args: list[str], *, connections: int = 16,
+            seconds: float = 10) -> tuple[LoadResult, dict[str, int]]:
+    """Drive a multi-call flow with ``wrk`` and the Lua ``script`` (a name in ``LUA_DIR``).
+
+    Every connection has its own wrk thread and plays whole flows one after another; ``rows``
+    (precomputed bodies, tab-separated) are written to a file the script shares among the
+    threads, and ``args`` follow it. Returns the load (per HTTP request) and the script's own
+    counters (its ``lua_<name>: N`` lines, e.g. completed payments and errors).
+    """
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk")
+    handle, data = tempfile.mkstemp(suffix=".tsv", prefix="toolbox-bench-")
+    with os.fdopen(handle, "w") as out:
+        out.writelines("\t".join(row) + "\n" for row in rows)
+    try:
+        cmd = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+               "--timeout", "5s", "-s", str(LUA_DIR / script), url, "--", data, *args]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+        if out.returncode != 0:
+            raise RuntimeError(f"wrk failed: {out.stderr or out.stdout}")
+    finally:
+        os.unlink(data)
+    counters = {m.group(1): int(m.group(2)) for m in re.finditer(r"^lua_(\w+): (\d+)$", out.stdout, re.M)}
+    return _parse_wrk(out.stdout), counters
+
+
 Scenario = Callable[[httpx.AsyncClient, int], Awaitable[None]]
 
 
@@ -363,3 +393,123 @@ def place_order(carts: Any, checkout: Any, variant_id: str, provider_id: str) ->
     carts.select_payment(cart, None, provider_id)
     result = checkout.complete(cart, None)
     return result.number, result.total
+
+
+# ---------------------------------------------------------------------------- per-request cost
+# Throughput on a shared 2-core machine is noise; what one request costs is not. These measure
+# it: SQL statements (a SQLAlchemy event counter), this process's CPU, and the CPU of other
+# processes (API workers, PostgreSQL backends) from ``/proc/<pid>/stat``.
+@dataclass
+class StatementCounter:
+    """SQL statements sent through an engine (``before_cursor_execute``), plus COMMITs."""
+
+    statements: int = 0
+    commits: int = 0
+    texts: list[str] = field(default_factory=list)
+    keep_texts: bool = False
+
+    def reset(self) -> None:
+        self.statements = self.commits = 0
+        self.texts.clear()
+
+
+@contextlib.contextmanager
+def count_statements(engine: Any, *, keep_texts: bool = False) -> Iterator[StatementCounter]:
+    """Count the statements ``engine`` executes inside the block (``keep_texts``: their SQL too)."""
+    from sqlalchemy import event
+
+    counter = StatementCounter(keep_texts=keep_texts)
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        counter.statements += 1
+        if counter.keep_texts:
+            counter.texts.append(statement)
+
+    def on_commit(_conn: Any) -> None:
+        counter.commits += 1
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+
+
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 10.0
+
+
+def cpu_ms(pids: list[int]) -> float:
+    """User + system CPU (ms) the processes ``pids`` have used so far (gone processes count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total * _TICK_MS
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (the uvicorn workers of a ``Server``)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
+
+
+def postgres_backends(database_url: str) -> list[int]:
+    """PIDs of the PostgreSQL backends connected to the database of ``database_url`` (other than
+    the one asking): their CPU is PostgreSQL's share of the work on that database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND pid <> pg_backend_pid()")).scalars())
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class CostMeter:
+    """Wall time and CPU over a block: of this process, of ``pids`` (API workers) and of the
+    PostgreSQL backends connected to ``database_url`` (a backend born inside the block counts
+    from zero; one that exits inside it is lost, so keep the pools warm)."""
+
+    database_url: str | None = None
+    pids: list[int] = field(default_factory=list)
+    own_ms: float = 0.0
+    workers_ms: float = 0.0
+    postgres_ms: float = 0.0
+    wall_ms: float = 0.0
+
+    @contextlib.contextmanager
+    def measure(self) -> Iterator[CostMeter]:
+        backends = postgres_backends(self.database_url) if self.database_url else []
+        pg_before = {pid: cpu_ms([pid]) for pid in backends}
+        own, workers, wall = time.process_time(), cpu_ms(self.pids), time.perf_counter()
+        yield self
+        self.wall_ms = (time.perf_counter() - wall) * 1000
+        self.own_ms = (time.process_time() - own) * 1000
+        self.workers_ms = cpu_ms(self.pids) - workers
+        if self.database_url:
+            self.postgres_ms = sum(cpu_ms([pid]) - pg_before.get(pid, 0.0)
+                                   for pid in postgres_backends(self.database_url))
+
+    def per(self, count: int, prefix: str) -> None:
+        """Print the costs divided by ``count`` (callbacks, cycles...) as ``prefix_*`` figures."""
+        count = max(count, 1)
+        figure(f"{prefix}_wall_ms", self.wall_ms / count, "ms")
+        if self.own_ms:
+            figure(f"{prefix}_cpu_ms", self.own_ms / count, "ms (this process)")
+        if self.pids:
+            figure(f"{prefix}_api_cpu_ms", self.workers_ms / count, "ms (API workers)")
+        if self.database_url:
+            figure(f"{prefix}_postgres_cpu_ms", self.postgres_ms / count, "ms (PostgreSQL backends)")
