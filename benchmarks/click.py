@@ -38,6 +38,7 @@ from benchmarks.harness import (
     machine,
     open_toolbox,
     payment_audit,
+    pin_generator,
     place_order,
     scenario_load,
     wrk_lua,
@@ -167,6 +168,8 @@ def main(argv: list[str]) -> None:
                         help="payments made one at a time in-process first, to measure one callback's cost")
     parser.add_argument("--driver", choices=("python", "wrk", "none"), default="python",
                         help="the HTTP load generator (none: only the in-process costs)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the load generator on CPU 0, the API server on CPU 1 (python or wrk driver)")
     opts = parser.parse_args(argv)
     machine()
     os.environ.update(CLICK_ENV)  # for the in-process seeding and audit kernels
@@ -185,7 +188,13 @@ def main(argv: list[str]) -> None:
             return
         latencies: list[float] = []
         env = {**CLICK_ENV, "TOOLBOX_REDIS_URL": flushed_redis()}
-        with Server(url, workers=opts.workers, plugins=["click"], env=env) as server:
+        cpus = pin_generator(opts)  # after seeding and the in-process run, which use every core
+        with Server(url, workers=opts.workers, plugins=["click"], env=env, cpus=cpus) as server:
+            number, total = orders[0]  # warm both workers up: a Prepare signed wrongly changes nothing
+            from toolbox_click.protocol import tiyin_to_som
+            for _ in range(4 * opts.workers):
+                httpx.post(f"{server.url}/click/prepare", timeout=30,
+                           data={**signed(0, "1", number, tiyin_to_som(total)), "sign_string": "0" * 32})
             load = CostMeter(database_url=url, pids=child_pids(server.process.pid))
             with load.measure():
                 if opts.driver == "wrk":

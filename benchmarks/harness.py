@@ -148,6 +148,8 @@ class Server:
     port: int = field(default_factory=free_port)
     startup_timeout: float = 30.0
     process: subprocess.Popen[bytes] | None = None
+    #: CPUs the server (and its workers) may run on (``taskset -c`` list, e.g. ``"1"``); all when empty.
+    cpus: str = ""
 
     @property
     def url(self) -> str:
@@ -166,8 +168,9 @@ class Server:
         return env
 
     def command(self) -> list[str]:
+        pin = ["taskset", "-c", self.cpus] if self.cpus and shutil.which("taskset") else []
         return [
-            sys.executable, "-m", "uvicorn", "toolbox_core.app:create_app", "--factory",
+            *pin, sys.executable, "-m", "uvicorn", "toolbox_core.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
             "--log-level", "warning", "--no-access-log",
         ]
@@ -254,6 +257,15 @@ def _parse_wrk(out: str) -> LoadResult:
 
 #: The wrk scripts of the benchmarks (``benchmarks/lua/``).
 LUA_DIR = Path(__file__).parent / "lua"
+
+
+def pin_generator(opts: Any) -> str:
+    """With ``--pin``: this process (the load generator) on CPU 0; returns the CPU list for the
+    server (``"1"``), or ``""`` when not pinning. PostgreSQL still runs where the OS puts it."""
+    if not getattr(opts, "pin", False) or (os.cpu_count() or 1) < 2:
+        return ""
+    os.sched_setaffinity(0, {0})
+    return "1"
 
 
 def wrk_lua(url: str, script: str, rows: list[list[str]], args: list[str], *, connections: int = 16,

@@ -35,6 +35,7 @@ from benchmarks.harness import (
     machine,
     open_toolbox,
     payment_audit,
+    pin_generator,
     place_order,
     scenario_load,
     wrk_lua,
@@ -152,6 +153,8 @@ def main(argv: list[str]) -> None:
                         help="cycles played one at a time in-process first, to measure one cycle's cost")
     parser.add_argument("--driver", choices=("python", "wrk", "none"), default="python",
                         help="the HTTP load generator (none: only the in-process costs)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the load generator on CPU 0, the API server on CPU 1 (python or wrk driver)")
     opts = parser.parse_args(argv)
     machine()
     os.environ.update(PAYME_ENV)  # the plugin's settings, for the in-process seeding and migrate
@@ -170,7 +173,13 @@ def main(argv: list[str]) -> None:
             return
         latencies: list[float] = []
         env = {**PAYME_ENV, "TOOLBOX_REDIS_URL": flushed_redis()}
-        with Server(url, workers=opts.workers, plugins=["payme"], env=env) as server:
+        cpus = pin_generator(opts)  # after seeding and the in-process run, which use every core
+        with Server(url, workers=opts.workers, plugins=["payme"], env=env, cpus=cpus) as server:
+            number, total = orders[0]  # warm both workers up with read-only calls first
+            for _ in range(4 * opts.workers):
+                httpx.post(f"{server.url}/payme/callback", timeout=30, headers={"Authorization": AUTHORIZATION},
+                           json={"method": "CheckPerformTransaction", "id": 1,
+                                 "params": {"amount": total, "account": {"order_id": number}}})
             load = CostMeter(database_url=url, pids=child_pids(server.process.pid))
             with load.measure():
                 if opts.driver == "wrk":
