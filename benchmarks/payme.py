@@ -174,7 +174,8 @@ def main(argv: list[str]) -> None:
         latencies: list[float] = []
         env = {**PAYME_ENV, "TOOLBOX_REDIS_URL": flushed_redis()}
         cpus = pin_generator(opts)  # after seeding and the in-process run, which use every core
-        with Server(url, workers=opts.workers, plugins=["payme"], env=env, cpus=cpus) as server:
+        with Server(url, workers=opts.workers, plugins=["payme"], env=env, cpus=cpus,
+                    startup_timeout=120) as server:  # a shared machine may be slow to start it
             number, total = orders[0]  # warm both workers up with read-only calls first
             for _ in range(4 * opts.workers):
                 httpx.post(f"{server.url}/payme/callback", timeout=30, headers={"Authorization": AUTHORIZATION},
