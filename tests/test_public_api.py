@@ -35,3 +35,16 @@ def test_plugins_import_only_the_public_api() -> None:
 def test_public_api_exports_resolve() -> None:
     for name in api.__all__:
         assert getattr(api, name) is not None, name
+
+
+def test_print_rows_gives_plugin_commands_the_kernel_table_and_json(monkeypatch, capsys) -> None:
+    import json
+
+    rows = [{"id": "msr_01M8VX5SGE5MMVM232EFXHB353", "status": "ok", "note": "a long explanation " * 8}]
+    columns = [api.TableColumn("id", ident=True), api.TableColumn("status"), api.TableColumn("note")]
+    monkeypatch.setenv("COLUMNS", "60")
+    api.print_rows(rows, columns)
+    table = capsys.readouterr().out
+    assert rows[0]["id"] in table and max(len(line) for line in table.splitlines()) <= 60
+    api.print_rows(rows, columns, as_json=True)
+    assert json.loads(capsys.readouterr().out) == rows

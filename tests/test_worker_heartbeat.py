@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -62,10 +63,7 @@ def test_doctor_warns_without_a_worker_and_names_it_when_one_runs(make_toolbox, 
 
     start_worker(toolbox)
     seen = runner.invoke(cli, ["doctor"])
-    import os
-
     assert seen.exit_code == 0, seen.output
-
     assert "ok   worker: consuming: last heartbeat from" in seen.output and f"(pid {os.getpid()})" in seen.output
 
 

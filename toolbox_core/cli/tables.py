@@ -13,14 +13,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-from rich import box
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
 
 
 @dataclass(frozen=True)
@@ -74,10 +70,14 @@ MAX_WORD_WIDTH = 16
 
 
 def _natural(title: str, texts: list[str]) -> int:
+    from rich.cells import cell_len
+
     return max([cell_len(title)] + [cell_len(line) for text in texts for line in text.splitlines()])
 
 
 def _floor(title: str, texts: list[str]) -> int:
+    from rich.cells import cell_len
+
     longest_word = max((cell_len(word) for text in [title, *texts] for word in text.split()), default=0)
     return min(_natural(title, texts), max(MIN_TEXT_WIDTH, min(longest_word, MAX_WORD_WIDTH)))
 
@@ -107,6 +107,13 @@ def _widths(titles: list[str], texts: list[list[str]], idents: list[bool], width
 def print_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[Col], *, as_json: bool = False,
                title: str | None = None, console: Console | None = None) -> None:
     """Print ``rows`` as JSON (``as_json``) or as a table that fits the terminal (see the module)."""
+    # Rich and Typer are imported here: toolbox_core.api (loaded by every plugin) exports this.
+    import typer
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     if as_json:
         typer.echo(dumps(list(rows)))
         return
