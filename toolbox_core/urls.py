@@ -40,7 +40,11 @@ def public_base_url(settings: Any) -> str | None:
     scope = _request_scope.get()
     if scope is None:
         return None
-    return str(Request(scope).base_url).rstrip("/")
+    state = scope.setdefault("state", {})
+    base = state.get("toolbox_base_url")
+    if base is None:  # once per request: a page of products asks for every image
+        base = state["toolbox_base_url"] = str(Request(scope).base_url).rstrip("/")
+    return base
 
 
 def absolute_url(settings: Any, url: str) -> str:

@@ -25,6 +25,17 @@ log = logging.getLogger("toolbox.jobs")
 HEARTBEAT_KEY = "jobs:worker:heartbeat"
 
 
+def heartbeat_key(toolbox: Toolbox) -> str:
+    """:data:`HEARTBEAT_KEY`, under ``jobs.redis_namespace`` unless the key store adds it itself.
+
+    A key store without a ``namespace`` attribute writes keys as given; then the heartbeat is
+    put under the namespace here, like every other key the kernel writes to Redis.
+    """
+    if toolbox.settings.redis_url and getattr(toolbox.keystore, "namespace", None) is None:
+        return f"{toolbox.settings.jobs.redis_namespace}:{HEARTBEAT_KEY}"
+    return HEARTBEAT_KEY
+
+
 class Heartbeat:
     """Writes the heartbeat now and then every interval from a daemon thread, until :meth:`stop`."""
 
@@ -39,7 +50,7 @@ class Heartbeat:
         """Write the heartbeat once; an unreachable key store is logged, and tried again next beat."""
         value = json.loads(self.value) | {"at": datetime.now(UTC).isoformat(timespec="seconds")}
         try:
-            self.toolbox.keystore.set(HEARTBEAT_KEY, json.dumps(value), 3 * self.interval)
+            self.toolbox.keystore.set(heartbeat_key(self.toolbox), json.dumps(value), 3 * self.interval)
         except Exception as exc:
             log.warning("worker heartbeat not written: %s: %s", type(exc).__name__, exc)
 
@@ -67,7 +78,7 @@ def worker_status(toolbox: Toolbox) -> dict[str, Any]:
     key store could not be read. Only meaningful with Redis (``redis_url``) configured.
     """
     try:
-        raw = toolbox.keystore.get(HEARTBEAT_KEY)
+        raw = toolbox.keystore.get(heartbeat_key(toolbox))
     except Exception as exc:
         return {"status": "missing", "error": type(exc).__name__}
     if raw is None:
