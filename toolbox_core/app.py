@@ -16,12 +16,14 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolbox_core import __version__
+from toolbox_core.apidocs import install_api_docs
 from toolbox_core.config import Settings, load_settings
 from toolbox_core.errors import error_response, install_error_handlers
 from toolbox_core.kernel import Toolbox
 from toolbox_core.limits import BodyLimitMiddleware
 from toolbox_core.params import unbounded_integer_params
 from toolbox_core.plugins import PluginError
+from toolbox_core.urls import BaseUrlMiddleware
 
 log = logging.getLogger("toolbox.app")
 
@@ -89,13 +91,16 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
         title="Toolbox Commerce",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc with local assets: install_api_docs below
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.toolbox = toolbox
+    install_api_docs(app)
     install_error_handlers(app)
     # Added first, so it runs inside RequestIdMiddleware (its 413s carry the request id).
     app.add_middleware(BodyLimitMiddleware, settings=toolbox.settings)
+    app.add_middleware(BaseUrlMiddleware)  # absolute image URLs from the request's address
     app.add_middleware(RequestIdMiddleware)
     if toolbox.settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -124,17 +129,25 @@ def _health_router(toolbox: Toolbox) -> APIRouter:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready", summary="Database and, when configured, Redis are reachable")
+    @router.get("/ready", summary="Database and, when configured, Redis are reachable; is a worker consuming?")
     def ready() -> JSONResponse:
+        """503 when the database or Redis is unreachable. With Redis, ``worker`` says ``ok`` or
+        ``missing`` (no worker heartbeat): reported, not failed, since this process can still serve."""
         checks = readiness_checks(toolbox)
-        ok = all(c["ok"] for c in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
+        ok = all(c["ok"] for c in checks.values() if c.get("required", True))
+        body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks}
+        if "worker" in checks:
+            body["worker"] = checks["worker"]["status"]
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     return router
 
 
 def readiness_checks(toolbox: Toolbox) -> dict[str, dict[str, Any]]:
-    """Ping each configured backing service; used by ``/ready`` and ``toolbox doctor``."""
+    """Ping each configured backing service; used by ``/ready`` and ``toolbox doctor``.
+
+    A check with ``"required": False`` (the Redis worker heartbeat) is reported, never failed on.
+    """
     checks: dict[str, dict[str, Any]] = {}
     try:
         toolbox.db.ping()
@@ -148,6 +161,11 @@ def readiness_checks(toolbox: Toolbox) -> dict[str, dict[str, Any]]:
             checks["redis"] = {"ok": True}
         except Exception as exc:
             checks["redis"] = {"ok": False, "error": type(exc).__name__}
+        from toolbox_core.jobs.heartbeat import worker_status
+
+        worker = worker_status(toolbox)
+        worker.pop("last_beat", None)  # host and pid are for `toolbox doctor`, not a public endpoint
+        checks["worker"] = {"ok": worker["status"] == "ok", "required": False, **worker}
     return checks
 
 
