@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
 from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
-from toolbox_core.catalog.search import get_search
+from toolbox_core.catalog.search import exact_matches, get_search
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import NotFound
 from toolbox_core.i18n import pick_translation
@@ -125,7 +125,8 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
         where = [D.locale == query.locale, D.published == true()]
         ranked: list[str] | None = None
         if query.q:
-            ranked = get_search(toolbox).search(session, query.q)
+            exact = exact_matches(session, query.q)
+            ranked = list(dict.fromkeys([*exact, *get_search(toolbox).search(session, query.q)]))
             if not ranked:
                 return f'{{"items":[],"total":0,"limit":{query.limit},"offset":{query.offset}}}'
             where = [D.product_id.in_(ranked), D.locale == query.locale, _PUBLISHED_NO_INDEX]

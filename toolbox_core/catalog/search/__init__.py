@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
+
+#: Longest SKU / barcode looked up exactly (the column widths).
+_EXACT_MAX = 100
 
 
 class SearchBackend(Protocol):
@@ -28,3 +32,21 @@ def get_search(toolbox: Any) -> SearchBackend:
             cached = DatabaseSearch()
         toolbox._catalog_search = cached
     return cached
+
+
+def exact_matches(session: Connection, query: str) -> list[str]:
+    """Product ids whose variant SKU (as typed or upper-cased) or barcode is exactly ``query``.
+
+    Shop staff and scanners search by code; normalization splits ``TB-DR18`` into two words
+    and drops nothing useful, so codes are looked up exactly first, by index, and rank first.
+    """
+    from toolbox_core.catalog.models import ProductVariant as V
+
+    code = query.strip()
+    if not code or len(code) > _EXACT_MAX or " " in code:
+        return []
+    rows = session.execute(
+        select(V.product_id).where(V.sku.in_(list(dict.fromkeys([code, code.upper()]))))
+        .union(select(V.product_id).where(V.barcode == code))
+    ).scalars().all()
+    return list(dict.fromkeys(rows))

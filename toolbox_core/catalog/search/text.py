@@ -3,8 +3,9 @@
 Uzbek is written in both Cyrillic (``Дрель-шуруповёрт``, ``ўлчов``) and Latin (``o‘lchov``);
 Russian is Cyrillic. Indexing and querying both go through :func:`normalize`, which
 transliterates Cyrillic to Latin and folds the Latin spellings (``o'``/``o‘``/``oʻ`` → ``o``,
-``sh``/``ch`` kept), so ``дрель``, ``drel`` and ``ДРЕЛЬ`` meet, and ``шуруповёрт`` matches
-``shurupovyort``. :func:`to_cyrillic` goes the other way, for engines that want both forms.
+``sh``/``ch`` kept; ``ё`` and its Latin ``yo`` → ``e``), so ``дрель``, ``drel`` and ``ДРЕЛЬ``
+meet, and ``шуруповёрт``, ``шуруповерт`` and ``shurupovyort`` all become ``shurupovert``.
+:func:`to_cyrillic` goes the other way, for engines that want both forms.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 _CYR_TO_LAT = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "j", "з": "z",
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "j", "з": "z",
     "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
     "с": "s", "т": "t", "у": "u", "ф": "f", "х": "x", "ц": "ts", "ч": "ch", "ш": "sh",
     "щ": "sh", "ъ": "", "ы": "i", "ь": "", "э": "e", "ю": "yu", "я": "ya",
@@ -34,6 +35,11 @@ _LAT_TO_CYR = [
 #: Apostrophe-like marks used in Latin Uzbek (o‘, g‘, tutuq belgisi ʼ).
 _APOSTROPHES = "'‘’ʻʼ`´"
 _WORD = re.compile(r"[0-9a-z]+")
+#: The Latin spelling of ``ё`` after a consonant (``ë`` folds to ``e`` with the accents): people
+#: write "отвертка" for "отвёртка" and "otvertka" for "otvyortka", so index and query fold it to
+#: ``e`` like ``ё`` itself. Word-initial ``yo`` stays (Uzbek "yo‘l", "yoz"); the fold is the same
+#: on both sides, so a rare Uzbek "dunyo" → "dune" still meets itself.
+_YO = re.compile(r"(?<=[bcdfghjklmnpqrstvwxz])yo")
 
 
 def normalize(text: str) -> str:
@@ -44,7 +50,7 @@ def normalize(text: str) -> str:
     out = "".join(_CYR_TO_LAT.get(ch, ch) for ch in text)
     # Remaining accents (é, ö) fold to their base letters.
     out = unicodedata.normalize("NFKD", out).encode("ascii", "ignore").decode()
-    return " ".join(_WORD.findall(out))
+    return " ".join(_YO.sub("e", word) for word in _WORD.findall(out))
 
 
 def words(text: str) -> list[str]:
