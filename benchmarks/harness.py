@@ -391,16 +391,24 @@ def memory_mb(pid: int, field_name: str = "VmRSS") -> float:
 
 
 def child_pids(pid: int) -> list[int]:
-    """Direct children of ``pid`` (uvicorn's worker processes)."""
+    """Direct children of ``pid`` (uvicorn's worker processes; multiprocessing's resource
+    tracker is not one)."""
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and b"resource_tracker" not in _cmdline(int(stat.parent.name)):
             out.append(int(stat.parent.name))
     return sorted(out)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _pg_stats(database_url: str) -> tuple[list[int], int]:

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from toolbox_core import __version__
 from toolbox_core.config import Settings, load_settings
 from toolbox_core.errors import error_response, install_error_handlers
-from toolbox_core.kernel import Toolbox
+from toolbox_core.kernel import Toolbox, request_threads
 from toolbox_core.limits import BodyLimitMiddleware
 from toolbox_core.params import unbounded_integer_params
 from toolbox_core.plugins import PluginError
@@ -79,6 +79,10 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # As many request threads as pooled connections (see kernel.request_threads).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads(toolbox.settings)
         await toolbox.plugins.acall_each("startup", toolbox=toolbox)
         try:
             yield
