@@ -110,7 +110,7 @@ def run(kind: str, products: int, seconds: int) -> None:
         # Redis set, as in production: jobs run in `toolbox worker`, not in the API processes
         # (embedded mode adds ~9 threads per API worker that wake every 20-200 ms).
         env = {"TOOLBOX_STORAGE__LOCAL_PATH": tempfile.mkdtemp(), "TOOLBOX_REDIS_URL": REDIS_URL}
-        with Server(url, workers=2, env=env) as server:
+        with Server(url, workers=2, env=env, startup_timeout=120) as server:
             base = server.url
             costs = Costs(server, pg=kind == "postgres")
             for i, rss in enumerate(costs.idle_rss()):

@@ -88,6 +88,18 @@ def similarity(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb)
 
 
+@lru_cache(maxsize=1 << 16)
+def word_score(q: str, w: str) -> float:
+    """How close document word ``w`` is to query word ``q``: 1 for the word or a prefix of
+    it (3+ letters), else their trigram similarity. Cached: a search re-scores ~100 candidates
+    that share most of their words, so each pair is computed once, not per candidate."""
+    if w == q or (len(q) >= 3 and w.startswith(q)):
+        return 1.0
+    tq, tw = trigrams(q), trigrams(w)
+    common = len(tq & tw)
+    return common / (len(tq) + len(tw) - common) if common else 0.0
+
+
 def match_score(query_words: list[str], doc_words: Iterable[str]) -> float:
     """How well every query word finds a close word (or prefix) in the document (0..1)."""
     if not query_words:
@@ -95,15 +107,12 @@ def match_score(query_words: list[str], doc_words: Iterable[str]) -> float:
     doc_words = list(doc_words)
     total = 0.0
     for q in query_words:
-        tq = trigrams(q)
         best = 0.0
         for w in doc_words:
-            if w == q or (len(q) >= 3 and w.startswith(q)):
-                best = 1.0
-                break
-            tw = trigrams(w)
-            common = len(tq & tw)
-            if common:
-                best = max(best, common / (len(tq) + len(tw) - common))
+            score = word_score(q, w)
+            if score > best:
+                best = score
+                if best == 1.0:
+                    break
         total += best
     return total / len(query_words)
