@@ -682,3 +682,90 @@ class CostMeter:
             figure(f"{prefix}_api_cpu_ms", self.workers_ms / count, "ms (API workers)")
         if self.database_url:
             figure(f"{prefix}_postgres_cpu_ms", self.postgres_ms / count, "ms (PostgreSQL backends)")
+
+
+def memory_mb(pid: int, field_name: str = "VmRSS") -> float:
+    """``VmRSS`` (resident now) or ``VmHWM`` (peak resident) of ``pid`` in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field_name}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker_pids(pid: int) -> list[int]:
+    """Direct children of ``pid`` (uvicorn's worker processes; multiprocessing's resource
+    tracker is not one)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"resource_tracker" not in _cmdline(int(stat.parent.name)):
+            out.append(int(stat.parent.name))
+    return sorted(out)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _pg_stats(database_url: str) -> tuple[list[int], int]:
+    """(backend pids of the database, sessions ever opened on it) from ``pg_stat_*``."""
+    from sqlalchemy import create_engine, text
+
+    name = database_url.rsplit("/", 1)[1]
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            pids = [int(p) for p in conn.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": name}).scalars()]
+            sessions = conn.scalar(text("SELECT sessions FROM pg_stat_database WHERE datname = :d"), {"d": name})
+    finally:
+        engine.dispose()
+    return pids, int(sessions or 0)
+
+
+@dataclass
+class Costs:
+    """CPU per request of the API workers (and PostgreSQL's backends) over one load, and RSS.
+
+    CPU per request is robust under a shared machine where throughput is not: it is what each
+    request costs, whoever else runs. PostgreSQL CPU counts the backends alive at the end of
+    the run; ``pg_connections_opened`` shows connections opened meanwhile (pool churn), whose
+    CPU is not counted.
+    """
+
+    server: Server
+    pg: bool = False
+    workers: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        assert self.server.process is not None
+        self.workers = worker_pids(self.server.process.pid) or [self.server.process.pid]
+
+    def idle_rss(self) -> list[float]:
+        return [memory_mb(pid) for pid in self.workers]
+
+    def measure(self, prefix: str, load: Callable[[], LoadResult]) -> LoadResult:
+        """Run ``load`` and print its figures (throughput and latency: under shared load, noise)
+        plus CPU per request (API workers, PostgreSQL) and the peak RSS of each worker."""
+        pg_pids, pg_sessions = _pg_stats(self.server.database_url) if self.pg else ([], 0)
+        pg_before = {pid: process_cpu_seconds([pid]) for pid in pg_pids}
+        api_before = process_cpu_seconds(self.workers)
+        result = load()
+        api_after = process_cpu_seconds(self.workers)
+        report(prefix, result)
+        n = max(result.requests, 1)
+        figure(f"{prefix}_api_cpu_per_request", (api_after - api_before) * 1000 / n, "ms")
+        if self.pg:
+            pids, sessions = _pg_stats(self.server.database_url)
+            pg_used = sum(process_cpu_seconds([pid]) - pg_before.get(pid, 0.0) for pid in pids)
+            figure(f"{prefix}_pg_cpu_per_request", pg_used * 1000 / n, "ms")
+            figure(f"{prefix}_pg_connections_opened", sessions - pg_sessions)
+        for i, pid in enumerate(self.workers):
+            figure(f"{prefix}_worker{i}_peak_rss", memory_mb(pid, "VmHWM"), "MB")
+        return result

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from toolbox_core import __version__
 from toolbox_core.apidocs import install_api_docs
 from toolbox_core.config import Settings, load_settings
 from toolbox_core.errors import error_response, install_error_handlers
-from toolbox_core.kernel import Toolbox
+from toolbox_core.kernel import Toolbox, request_threads
 from toolbox_core.limits import BodyLimitMiddleware
 from toolbox_core.params import unbounded_integer_params
 from toolbox_core.plugins import PluginError
@@ -74,14 +75,21 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     Called with neither (the factory uvicorn's worker processes use), it loads the settings
     and refuses those unsafe outside the embedded mode, as ``toolbox serve`` does.
     """
-    if toolbox is None and settings is None:
+    served = toolbox is None and settings is None
+    if served:
         settings = load_settings()
         settings.check_safe_to_serve()
     toolbox = toolbox or Toolbox.create(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # As many request threads as pooled connections (see kernel.request_threads).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads(toolbox.settings)
         await toolbox.plugins.acall_each("startup", toolbox=toolbox)
+        if served:
+            freeze_startup_objects()
         try:
             yield
         finally:
@@ -120,6 +128,21 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
         log.warning("unbounded integer parameter %s: use toolbox_core.api.QueryInt, Limit or Offset "
                     "(past 64 bits it fails in SQL as a 500)", param)
     return app
+
+
+def freeze_startup_objects() -> None:
+    """Exclude everything alive after start-up (modules, models, routes: ~120k objects) from
+    the cyclic garbage collector.
+
+    A full collection walks every tracked object with the GIL held: ~85 ms of CPU per
+    collection over the start-up heap (far more wall time on a busy machine), during which
+    every request thread of the process stalls. These were the product detail's second-long
+    p99 outliers with an 11 ms median. Frozen objects are still freed by reference counting;
+    only the served process (the ``create_app()`` factory) does this, never tests building
+    many apps in one interpreter.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _health_router(toolbox: Toolbox) -> APIRouter:

@@ -230,6 +230,12 @@ class Settings(BaseSettings):
     inventory: InventorySettings = Field(default_factory=InventorySettings)
     notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    #: ``Cache-Control: max-age`` of the store's catalog reads (list, detail, categories), for
+    #: a CDN or the browser; 0 (default): ``no-cache``, every use revalidates with the ETag.
+    store_cache_seconds: int = Field(0, ge=0, le=86_400)
+    #: Pooled PostgreSQL connections per process (default: one per request thread the process
+    #: runs at once, so no request waits for or opens a connection; see ``db/engine.py``).
+    database_pool_size: int | None = Field(None, ge=1, le=1000)
 
     @field_validator("plugins", "locales", "cors_origins", "storefront_origins", mode="before")
     @classmethod
