@@ -7,7 +7,7 @@ so existing databases need no ``toolbox search reindex`` for the database backen
 documents are rebuilt by ``toolbox search reindex``).
 
 Revision ID: 0003_catalogperf
-Revises: 0002_hardening
+Revises: 0003_checkoutperf
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_catalogperf"
-down_revision = "0002_hardening"
+down_revision = "0003_checkoutperf"
 branch_labels = None
 depends_on = None
 
