@@ -26,22 +26,28 @@ import time
 import httpx
 
 from benchmarks.harness import (
+    CostMeter,
+    LoadResult,
     Server,
     _pct,
+    counting_statements,
     figure,
     flushed_redis,
     fresh_database,
     machine,
     open_toolbox,
     payment_audit,
+    pin_generator,
     place_order,
+    process_tree,
     scenario_load,
+    wrk_lua,
 )
 
 SERVICE_ID, MERCHANT_ID, MERCHANT_USER_ID, SECRET = 30001, 17001, 40001, "bench-secret"
 CLICK_ENV = {"TOOLBOX_CLICK__SERVICE_ID": str(SERVICE_ID), "TOOLBOX_CLICK__MERCHANT_ID": str(MERCHANT_ID),
              "TOOLBOX_CLICK__MERCHANT_USER_ID": str(MERCHANT_USER_ID), "TOOLBOX_CLICK__SECRET_KEY": SECRET}
-#: Orders paid first in-process, one callback at a time, to measure one callback's own cost.
+#: Orders paid first in-process, one callback at a time, to measure one callback's SQL and CPU.
 IN_PROCESS = 50
 #: Distinct products the orders buy (a store sells many; one hot stock row would serialize captures).
 PRODUCTS = 20
@@ -105,25 +111,51 @@ def make_scenario(orders: list[tuple[str, int]], latencies: list[float]):
     return pay
 
 
-def cpu_per_callback(url: str, orders: list[tuple[str, int]]) -> tuple[float, float]:
-    """(wall ms, CPU ms of this process) per callback, sequential and in-process (no HTTP), so
-    the cost of one callback is known even on a busy machine. PostgreSQL's own CPU is not in it."""
+def in_process_cost(url: str, orders: list[tuple[str, int]]) -> tuple[int, CostMeter]:
+    """Pay ``orders`` one at a time in-process (``ClickShop.handle``, no HTTP), the first as a
+    warm-up: (SQL statements, costs) of the others' Prepare + Complete, so the cost of one
+    callback is known even on a busy machine."""
     from toolbox_click.protocol import tiyin_to_som
     from toolbox_click.shop import ClickShop
 
     toolbox = open_toolbox(url, plugins=["click"])
     shop = ClickShop(toolbox, toolbox.plugin_settings("click"))
-    wall, cpu = time.perf_counter(), time.process_time()
-    for n, (number, total) in enumerate(orders):
+
+    def pay(n: int, number: str, total: int) -> None:
         amount, trans = tiyin_to_som(total), str(600_000_000 + n)
         prepared = shop.handle(signed(0, trans, number, amount), 0)
         done = shop.handle(signed(1, trans, number, amount, str(prepared["merchant_prepare_id"])), 1)
         if done["error"] != 0:
             raise RuntimeError(f"in-process Complete failed: {done}")
-    calls = 2 * len(orders)
-    result = ((time.perf_counter() - wall) * 1000 / calls, (time.process_time() - cpu) * 1000 / calls)
+
+    pay(0, *orders[0])
+    meter = CostMeter(database_url=url)
+    with counting_statements(toolbox.db.engine) as counter, meter.measure():
+        for n, (number, total) in enumerate(orders[1:], 1):
+            pay(n, number, total)
     toolbox.close()
-    return result
+    return counter.statements, meter
+
+
+def wrk_payments(base_url: str, orders: list[tuple[str, int]], *, concurrency: int,
+                 seconds: float) -> LoadResult:
+    """Prepare + Complete driven by ``wrk`` (``lua/click.lua``, which signs each Complete with
+    the ``merchant_prepare_id`` its Prepare answered); counts payments, latencies per callback."""
+    from urllib.parse import urlencode
+
+    from toolbox_click.protocol import tiyin_to_som
+
+    rows = []
+    for n, (number, total) in enumerate(orders):
+        amount, trans = tiyin_to_som(total), str(700_000_000 + n)
+        complete = signed(1, trans, number, amount)
+        del complete["merchant_prepare_id"], complete["sign_string"]
+        rows.append([urlencode(signed(0, trans, number, amount)), urlencode(complete),
+                     trans + str(SERVICE_ID) + SECRET + number, amount + "1" + complete["sign_time"]])
+    load, counters = wrk_lua(base_url, "click.lua", rows, [str(concurrency)], connections=concurrency,
+                             seconds=seconds)
+    return LoadResult(counters.get("payments", 0), load.seconds, counters.get("errors", 0) + load.errors,
+                      load.p50_ms, load.p99_ms)
 
 
 def main(argv: list[str]) -> None:
@@ -132,31 +164,61 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--orders", type=int, default=3000)
+    parser.add_argument("--in-process", type=int, default=IN_PROCESS,
+                        help="payments made one at a time in-process first, to measure one callback's cost")
+    parser.add_argument("--driver", choices=("python", "wrk", "none"), default="python",
+                        help="the HTTP load generator (none: only the in-process costs)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the load generator on CPU 0, the API server on CPU 1 (python or wrk driver)")
     opts = parser.parse_args(argv)
     machine()
     os.environ.update(CLICK_ENV)  # for the in-process seeding and audit kernels
     with fresh_database("postgres", plugins=["click"]) as url:
         started = time.perf_counter()
-        orders = seed(url, opts.orders)
+        orders = seed(url, opts.orders + opts.in_process + 1)
         figure("click_seeded_orders", len(orders), f"in {time.perf_counter() - started:.1f} s")
-        wall_ms, cpu_ms = cpu_per_callback(url, orders[:IN_PROCESS])
-        orders = orders[IN_PROCESS:]
+        measured, orders = orders[:opts.in_process + 1], orders[opts.in_process + 1:]
+        if opts.in_process:
+            statements, meter = in_process_cost(url, measured)
+            payments = len(measured) - 1
+            figure("click_sql_per_payment", statements / payments, "statements (Prepare + Complete)")
+            figure("click_sql_per_callback", statements / payments / 2, "statements")
+            meter.per(payments * 2, "click_callback_in_process")
+        if opts.driver == "none":
+            return
         latencies: list[float] = []
         env = {**CLICK_ENV, "TOOLBOX_REDIS_URL": flushed_redis()}
-        with Server(url, workers=opts.workers, plugins=["click"], env=env) as server:
-            result = scenario_load(server.url, make_scenario(orders, latencies), concurrency=opts.concurrency,
-                                   seconds=opts.seconds, max_iterations=len(orders))
+        cpus = pin_generator(opts)  # after seeding and the in-process run, which use every core
+        with Server(url, workers=opts.workers, plugins=["click"], env=env, cpus=cpus,
+                    startup_timeout=120) as server:  # a shared machine may be slow to start it
+            number, total = orders[0]  # warm both workers up: a Prepare signed wrongly changes nothing
+            from toolbox_click.protocol import tiyin_to_som
+            for _ in range(4 * opts.workers):
+                httpx.post(f"{server.url}/click/prepare", timeout=30,
+                           data={**signed(0, "1", number, tiyin_to_som(total)), "sign_string": "0" * 32})
+            load = CostMeter(database_url=url, pids=process_tree(server.process.pid))
+            with load.measure():
+                if opts.driver == "wrk":
+                    result = wrk_payments(server.url, orders, concurrency=opts.concurrency, seconds=opts.seconds)
+                else:
+                    result = scenario_load(server.url, make_scenario(orders, latencies),
+                                           concurrency=opts.concurrency, seconds=opts.seconds,
+                                           max_iterations=len(orders))
         paid, captured = payment_audit(url, plugins=["click"])
-        paid, captured = paid - IN_PROCESS, captured - IN_PROCESS  # the in-process ones
-    figure("click_payments_per_s", result.rps, "payments/s")
-    figure("click_payment_p99", result.p99_ms, "ms")
-    figure("click_callback_p50", _pct(latencies, 50), "ms")
-    figure("click_callback_p99", _pct(latencies, 99), "ms")
-    figure("click_callback_in_process_wall", wall_ms, "ms")
-    figure("click_callback_in_process_cpu", cpu_ms, "ms")
+        done_in_process = opts.in_process + 1 if opts.in_process else 0
+        paid, captured = paid - done_in_process, captured - done_in_process
+    figure("load_average_1m", os.getloadavg()[0], "(other processes share the cores)")
+    figure("click_payments_per_s", result.rps, f"payments/s (under shared load, {opts.driver} driver)")
+    if opts.driver == "wrk":  # wrk's percentiles are per callback already
+        figure("click_callback_p50", result.p50_ms, "ms (wrk)")
+        figure("click_callback_p99", result.p99_ms, "ms (wrk)")
+    else:
+        figure("click_payment_p99", result.p99_ms, "ms")
+        figure("click_callback_p50", _pct(latencies, 50), "ms")
+        figure("click_callback_p99", _pct(latencies, 99), "ms")
+    load.per(result.requests * 2, "click_callback_http")
     figure("click_errors", result.errors, "")
     figure("click_paid_orders", paid, "")
     figure("click_captured_events", captured, "")
     if result.requests == len(orders):
         figure("click_note", "all seeded orders were paid before the time ran out: raise --orders")
-

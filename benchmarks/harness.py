@@ -148,6 +148,8 @@ class Server:
     port: int = field(default_factory=free_port)
     startup_timeout: float = 30.0
     process: subprocess.Popen[bytes] | None = None
+    #: CPUs the server (and its workers) may run on (``taskset -c`` list, e.g. ``"1"``); all when empty.
+    cpus: str = ""
 
     @property
     def url(self) -> str:
@@ -166,8 +168,9 @@ class Server:
         return env
 
     def command(self) -> list[str]:
+        pin = ["taskset", "-c", self.cpus] if self.cpus and shutil.which("taskset") else []
         return [
-            sys.executable, "-m", "uvicorn", "toolbox_core.app:create_app", "--factory",
+            *pin, sys.executable, "-m", "uvicorn", "toolbox_core.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
             "--log-level", "warning", "--no-access-log",
         ]
@@ -254,6 +257,45 @@ def _parse_wrk(out: str) -> LoadResult:
     if sock:
         errors += sum(int(g) for g in sock.groups())
     return LoadResult(int(total.group(1)), seconds, errors, latency("50"), latency("99"))
+
+
+#: The wrk scripts of the benchmarks (``benchmarks/lua/``).
+LUA_DIR = Path(__file__).parent / "lua"
+
+
+def pin_generator(opts: Any) -> str:
+    """With ``--pin``: this process (the load generator) on CPU 0; returns the CPU list for the
+    server (``"1"``), or ``""`` when not pinning. PostgreSQL still runs where the OS puts it."""
+    if not getattr(opts, "pin", False) or (os.cpu_count() or 1) < 2:
+        return ""
+    os.sched_setaffinity(0, {0})
+    return "1"
+
+
+def wrk_lua(url: str, script: str, rows: list[list[str]], args: list[str], *, connections: int = 16,
+            seconds: float = 10) -> tuple[LoadResult, dict[str, int]]:
+    """Drive a multi-call flow with ``wrk`` and the Lua ``script`` (a name in ``LUA_DIR``).
+
+    Every connection has its own wrk thread and plays whole flows one after another; ``rows``
+    (precomputed bodies, tab-separated) are written to a file the script shares among the
+    threads, and ``args`` follow it. Returns the load (per HTTP request) and the script's own
+    counters (its ``lua_<name>: N`` lines, e.g. completed payments and errors).
+    """
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk")
+    handle, data = tempfile.mkstemp(suffix=".tsv", prefix="toolbox-bench-")
+    with os.fdopen(handle, "w") as out:
+        out.writelines("\t".join(row) + "\n" for row in rows)
+    try:
+        cmd = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+               "--timeout", "5s", "-s", str(LUA_DIR / script), url, "--", data, *args]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+        if out.returncode != 0:
+            raise RuntimeError(f"wrk failed: {out.stderr or out.stdout}")
+    finally:
+        os.unlink(data)
+    counters = {m.group(1): int(m.group(2)) for m in re.finditer(r"^lua_(\w+): (\d+)$", out.stdout, re.M)}
+    return _parse_wrk(out.stdout), counters
 
 
 Scenario = Callable[[httpx.AsyncClient, int], Awaitable[None]]
@@ -598,3 +640,132 @@ def wrk_flow(base_url: str, steps: list[Step], *, connections: int = 16, seconds
     if sock:
         errors_n += sum(int(g) for g in sock.groups())
     return LoadResult(int(flows.group(1)), elapsed, errors_n, _pct(latencies, 50), _pct(latencies, 99))
+
+
+def _cpu_ms(pids: list[int]) -> float:
+    return process_cpu_seconds(pids) * 1000
+
+
+@dataclass
+class CostMeter:
+    """Wall time and CPU over a block: of this process, of ``pids`` (API workers) and of the
+    PostgreSQL backends connected to ``database_url`` (a backend born inside the block counts
+    from zero; one that exits inside it is lost, so keep the pools warm)."""
+
+    database_url: str | None = None
+    pids: list[int] = field(default_factory=list)
+    own_ms: float = 0.0
+    workers_ms: float = 0.0
+    postgres_ms: float = 0.0
+    wall_ms: float = 0.0
+
+    @contextlib.contextmanager
+    def measure(self) -> Iterator[CostMeter]:
+        backends = postgres_backends(self.database_url) if self.database_url else []
+        pg_before = {pid: _cpu_ms([pid]) for pid in backends}
+        own, workers, wall = time.process_time(), _cpu_ms(self.pids), time.perf_counter()
+        yield self
+        self.wall_ms = (time.perf_counter() - wall) * 1000
+        self.own_ms = (time.process_time() - own) * 1000
+        self.workers_ms = _cpu_ms(self.pids) - workers
+        if self.database_url:
+            self.postgres_ms = sum(_cpu_ms([pid]) - pg_before.get(pid, 0.0)
+                                   for pid in postgres_backends(self.database_url))
+
+    def per(self, count: int, prefix: str) -> None:
+        """Print the costs divided by ``count`` (callbacks, cycles...) as ``prefix_*`` figures."""
+        count = max(count, 1)
+        figure(f"{prefix}_wall_ms", self.wall_ms / count, "ms")
+        if self.own_ms:
+            figure(f"{prefix}_cpu_ms", self.own_ms / count, "ms (this process)")
+        if self.pids:
+            figure(f"{prefix}_api_cpu_ms", self.workers_ms / count, "ms (API workers)")
+        if self.database_url:
+            figure(f"{prefix}_postgres_cpu_ms", self.postgres_ms / count, "ms (PostgreSQL backends)")
+
+
+def memory_mb(pid: int, field_name: str = "VmRSS") -> float:
+    """``VmRSS`` (resident now) or ``VmHWM`` (peak resident) of ``pid`` in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field_name}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker_pids(pid: int) -> list[int]:
+    """Direct children of ``pid`` (uvicorn's worker processes; multiprocessing's resource
+    tracker is not one)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"resource_tracker" not in _cmdline(int(stat.parent.name)):
+            out.append(int(stat.parent.name))
+    return sorted(out)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _pg_stats(database_url: str) -> tuple[list[int], int]:
+    """(backend pids of the database, sessions ever opened on it) from ``pg_stat_*``."""
+    from sqlalchemy import create_engine, text
+
+    name = database_url.rsplit("/", 1)[1]
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            pids = [int(p) for p in conn.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": name}).scalars()]
+            sessions = conn.scalar(text("SELECT sessions FROM pg_stat_database WHERE datname = :d"), {"d": name})
+    finally:
+        engine.dispose()
+    return pids, int(sessions or 0)
+
+
+@dataclass
+class Costs:
+    """CPU per request of the API workers (and PostgreSQL's backends) over one load, and RSS.
+
+    CPU per request is robust under a shared machine where throughput is not: it is what each
+    request costs, whoever else runs. PostgreSQL CPU counts the backends alive at the end of
+    the run; ``pg_connections_opened`` shows connections opened meanwhile (pool churn), whose
+    CPU is not counted.
+    """
+
+    server: Server
+    pg: bool = False
+    workers: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        assert self.server.process is not None
+        self.workers = worker_pids(self.server.process.pid) or [self.server.process.pid]
+
+    def idle_rss(self) -> list[float]:
+        return [memory_mb(pid) for pid in self.workers]
+
+    def measure(self, prefix: str, load: Callable[[], LoadResult]) -> LoadResult:
+        """Run ``load`` and print its figures (throughput and latency: under shared load, noise)
+        plus CPU per request (API workers, PostgreSQL) and the peak RSS of each worker."""
+        pg_pids, pg_sessions = _pg_stats(self.server.database_url) if self.pg else ([], 0)
+        pg_before = {pid: process_cpu_seconds([pid]) for pid in pg_pids}
+        api_before = process_cpu_seconds(self.workers)
+        result = load()
+        api_after = process_cpu_seconds(self.workers)
+        report(prefix, result)
+        n = max(result.requests, 1)
+        figure(f"{prefix}_api_cpu_per_request", (api_after - api_before) * 1000 / n, "ms")
+        if self.pg:
+            pids, sessions = _pg_stats(self.server.database_url)
+            pg_used = sum(process_cpu_seconds([pid]) - pg_before.get(pid, 0.0) for pid in pids)
+            figure(f"{prefix}_pg_cpu_per_request", pg_used * 1000 / n, "ms")
+            figure(f"{prefix}_pg_connections_opened", sessions - pg_sessions)
+        for i, pid in enumerate(self.workers):
+            figure(f"{prefix}_worker{i}_peak_rss", memory_mb(pid, "VmHWM"), "MB")
+        return result

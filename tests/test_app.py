@@ -152,3 +152,43 @@ def test_admin_plugins_needs_an_admin_key(client, toolbox) -> None:
     names = {p["name"]: p for p in response.json()["plugins"]}
     assert names["payme"]["enabled"] is False
     assert names["payme"]["distribution"] == "toolbox-payme"
+
+
+SERVED_PROCESS = """
+import gc, anyio.to_thread
+from fastapi.testclient import TestClient
+from toolbox_core.app import create_app
+from toolbox_core.kernel import Toolbox
+
+Toolbox.create().migrate()
+with TestClient(create_app()) as client:  # the uvicorn factory path, lifespan run
+    assert client.get("/health").status_code == 200
+    limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
+    print(limiter.total_tokens, gc.get_freeze_count())
+"""
+
+
+def test_served_process_sizes_request_threads_to_the_pool_and_freezes_startup_objects(tmp_path, clean_env) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLBOX_")}
+    env.update(TOOLBOX_DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}", TOOLBOX_DATABASE_POOL_SIZE="7")
+    out = subprocess.run([sys.executable, "-c", SERVED_PROCESS], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    threads, frozen = map(int, out.stdout.split())
+    assert threads == 7                     # as many request threads as pooled connections
+    assert frozen > 10_000                  # start-up objects out of the cyclic GC's walks
+
+
+def test_postgres_pool_holds_one_connection_per_request_thread(pg_url, clean_env) -> None:
+    default = Toolbox.create(Settings(database_url=pg_url, plugins=[]))
+    sized = Toolbox.create(Settings(database_url=pg_url, plugins=[], database_pool_size=7))
+    try:
+        assert default.db.engine.pool.size() == 20
+        assert sized.db.engine.pool.size() == 7
+    finally:
+        default.close()
+        sized.close()

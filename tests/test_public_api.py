@@ -48,3 +48,14 @@ def test_plugins_format_timestamps_as_the_kernel_does() -> None:
     naive = datetime(2026, 12, 2, 17, 9, 34)
     assert api.iso_utc(naive) == "2026-12-02T17:09:34.000000Z"
     assert Row(at=naive).model_dump(mode="json") == {"at": "2026-12-02T17:09:34.000000Z"}
+def test_print_rows_gives_plugin_commands_the_kernel_table_and_json(monkeypatch, capsys) -> None:
+    import json
+
+    rows = [{"id": "msr_01M8VX5SGE5MMVM232EFXHB353", "status": "ok", "note": "a long explanation " * 8}]
+    columns = [api.TableColumn("id", ident=True), api.TableColumn("status"), api.TableColumn("note")]
+    monkeypatch.setenv("COLUMNS", "60")
+    api.print_rows(rows, columns)
+    table = capsys.readouterr().out
+    assert rows[0]["id"] in table and max(len(line) for line in table.splitlines()) <= 60
+    api.print_rows(rows, columns, as_json=True)
+    assert json.loads(capsys.readouterr().out) == rows

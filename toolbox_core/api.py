@@ -17,6 +17,8 @@ Everything a plugin needs:
 * ``NotificationTemplate`` for the ``notification_templates`` hook (``toolbox.notify`` and
   ``toolbox.templates`` render them), ``otp_text`` for senders writing the sign-in SMS;
 * ``DoctorCheck`` for the ``doctor_checks`` hook;
+* ``TableColumn`` / ``print_rows`` for a ``register_commands`` list command: a table that fits
+  the terminal with whole ids, or every field as JSON with ``--json``;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
   ``optional_customer`` and ``require_customer`` (the signed-in customer's id);
 * services: ``CartService(toolbox)`` (read a cart as a ``CartView``, change it as the store API
@@ -43,6 +45,8 @@ Everything a plugin needs:
 from toolbox_core import KERNEL_API_VERSION
 from toolbox_core.admin.auth import AdminPrincipal, require_admin
 from toolbox_core.cart.service import CartService
+from toolbox_core.cli.tables import Col as TableColumn
+from toolbox_core.cli.tables import print_rows
 from toolbox_core.customers.otp import otp_text
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.sessions import optional_customer, require_customer
@@ -181,6 +185,7 @@ __all__ = [
     "StockLevel",
     "Subscriber",
     "SyncReport",
+    "TableColumn",
     "TimestampMixin",
     "Tiyin",
     "Toolbox",
@@ -207,6 +212,7 @@ __all__ = [
     "order_view_in_session",
     "otp_text",
     "own_error_route",
+    "print_rows",
     "read_body",
     "require_admin",
     "require_customer",

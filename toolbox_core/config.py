@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -189,6 +190,9 @@ class JobsSettings(BaseModel):
     redis_heartbeat_timeout_ms: int = Field(60_000, ge=5_000)
     #: Chance per million broker commands of running that requeue (Dramatiq's default is 1000).
     redis_maintenance_chance: int = Field(1000, ge=1, le=1_000_000)
+    #: A worker consuming Redis writes a heartbeat this often (s); it expires after 3 intervals
+    #: (``/ready`` then says ``worker: missing``, ``toolbox doctor`` warns).
+    worker_heartbeat_seconds: int = Field(10, ge=1, le=3600)
 
 
 class NotificationsSettings(BaseModel):
@@ -249,6 +253,9 @@ class Settings(BaseSettings):
     #: Origins of the storefront(s): a checkout ``return_url`` must start with one of them.
     #: Unset: the ``cors_origins``.
     storefront_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Public address of the API, e.g. ``https://api.shop.uz``: absolute image URLs are built
+    #: from it. Unset: from the address each request came to (its ``Host``); set it in production.
+    public_base_url: str | None = None
 
     storage: StorageSettings = Field(default_factory=StorageSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
@@ -259,6 +266,12 @@ class Settings(BaseSettings):
     inventory: InventorySettings = Field(default_factory=InventorySettings)
     notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    #: ``Cache-Control: max-age`` of the store's catalog reads (list, detail, categories), for
+    #: a CDN or the browser; 0 (default): ``no-cache``, every use revalidates with the ETag.
+    store_cache_seconds: int = Field(0, ge=0, le=86_400)
+    #: Pooled PostgreSQL connections per process (default: one per request thread the process
+    #: runs at once, so no request waits for or opens a connection; see ``db/engine.py``).
+    database_pool_size: int | None = Field(None, ge=1, le=1000)
 
     @field_validator("plugins", "locales", "cors_origins", "storefront_origins", mode="before")
     @classmethod
@@ -280,6 +293,16 @@ class Settings(BaseSettings):
             if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") > 2:
                 raise ValueError(f"{origin!r} is not an origin; write scheme://host[:port], e.g. https://shop.example.uz")
         return [origin.rstrip("/") for origin in value]
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} is not a base URL; write scheme://host[:port][/path], e.g. https://api.shop.uz")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _cookie_flags(self) -> Settings:

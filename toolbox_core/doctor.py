@@ -18,6 +18,8 @@ class Check:
     name: str
     ok: bool
     message: str
+    #: Fine for now but worth a look (printed as ``warn``; does not fail ``toolbox doctor``).
+    warning: bool = False
 
 
 def run_checks() -> list[Check]:
@@ -44,6 +46,7 @@ def run_checks() -> list[Check]:
     checks.append(_database(toolbox))
     if settings.redis_url:
         checks.append(_redis(settings.redis_url))
+        checks.append(_worker(toolbox))
     else:
         checks.append(Check("redis", True, "not configured: embedded mode (database key store, in-process jobs)"))
     if settings.search.meilisearch_url:
@@ -170,6 +173,19 @@ def _redis(url: str) -> Check:
         return Check("redis", True, f"{mask_url(url)} reachable")
     except Exception as exc:
         return Check("redis", False, f"cannot reach {mask_url(url)}: {type(exc).__name__}: {exc}")
+
+
+def _worker(toolbox) -> Check:  # type: ignore[no-untyped-def]
+    from toolbox_core.jobs.heartbeat import worker_status
+
+    status = worker_status(toolbox)
+    if status["status"] == "ok":
+        beat = status["last_beat"]
+        return Check("worker", True, f"consuming: last heartbeat from {beat.get('host', '?')} "
+                                     f"(pid {beat.get('pid', '?')}) at {beat.get('at', '?')}")
+    seconds = 3 * toolbox.settings.jobs.worker_heartbeat_seconds
+    return Check("worker", True, f"no worker heartbeat in the last {seconds}s: events and jobs wait "
+                                 "until one runs; start `toolbox worker`", warning=True)
 
 
 def _meilisearch(settings) -> Check:  # type: ignore[no-untyped-def]

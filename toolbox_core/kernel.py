@@ -33,6 +33,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("toolbox")
 
+#: Request threads per process (sync routes run in anyio's thread pool; its default is 40).
+DEFAULT_REQUEST_THREADS = 20
+
+
+def request_threads(settings: Settings) -> int:
+    """Threads that serve sync routes at once, and as many pooled database connections.
+
+    Matched on purpose: with fewer connections than threads, requests past the pool size opened
+    an overflow connection and closed it on return (a PostgreSQL fork and login per request,
+    the list's and detail's tail latency); with as many, a request never opens a connection
+    nor waits for one. ``TOOLBOX_DATABASE_POOL_SIZE`` sets both (workers × size must stay under
+    PostgreSQL's ``max_connections``).
+    """
+    return settings.database_pool_size or DEFAULT_REQUEST_THREADS
+
 
 class Toolbox:
     """One process's view of the store: build it with :meth:`Toolbox.create`."""
@@ -56,7 +71,7 @@ class Toolbox:
         settings = settings or load_settings()
         manager = PluginManager(trace=settings.trace_hooks)
         manager.load(settings.plugins, settings_overrides=plugin_settings)
-        toolbox = cls(settings, manager, Database(settings.database_url))
+        toolbox = cls(settings, manager, Database(settings.database_url, pool_size=request_threads(settings)))
         if wire:
             toolbox.wire()
         return toolbox

@@ -37,7 +37,7 @@ def test_upload_image_is_served_locally_and_listed_in_the_store(client, admin, m
     assert response.status_code == 201, response.text
     image = response.json()
     assert (image["width"], image["height"], image["content_type"]) == (4, 3, "image/png")
-    assert image["url"].startswith("/media/products/")
+    assert image["url"].startswith("http://testserver/media/products/")  # absolute: the request's base URL
     served = client.get(image["url"])
     assert served.status_code == 200 and same_pixels(served.content, png())
     assert served.headers["x-content-type-options"] == "nosniff"

@@ -95,6 +95,18 @@ def test_store_search_goes_through_meilisearch_with_typos_and_both_scripts(mtool
     assert ("POST", "/indexes/toolbox_products/search") in meili.requests
 
 
+def test_meilisearch_documents_and_queries_fold_yo_to_ye(mtoolbox, meili):
+    create(mtoolbox, "screwdriver", "S1", "Отвёртка крестовая", "Krestli otvyortka")
+    create(mtoolbox, "screwdriver-flat", "S2", "Отвертка плоская", "Yassi otvertka")
+    reindex_meilisearch(mtoolbox, get_search(mtoolbox))
+    docs = meili.indexes["toolbox_products"].documents.values()
+    assert all("otvertka" in d["text_latin"].split() and "отвертка" in d["text_cyrillic"].split() for d in docs)
+    with TestClient(create_app(toolbox=mtoolbox)) as client:
+        for q in ("отвертка", "отвёртка", "otvertka", "otvyortka"):
+            found = sorted(i["handle"] for i in client.get("/store/products", params={"q": q}).json()["items"])
+            assert found == ["screwdriver", "screwdriver-flat"], q
+
+
 def test_query_with_filters_and_sort(mtoolbox, meili):
     create(mtoolbox, "cheap-drill", "C1", "Дрель простая", "Oddiy drel", price=50_000_00)
     create(mtoolbox, "pro-drill", "P1", "Дрель профессиональная", "Professional drel", price=150_000_00)

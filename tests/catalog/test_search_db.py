@@ -18,13 +18,21 @@ CATALOG = [
     ("tape", "Рулетка измерительная 5 м", "O‘lchov lentasi 5 m", "published"),
     ("hammer", "Молоток слесарный", "Chilangar bolg‘asi", "published"),
     ("secret-drill", "Дрель ударная (черновик)", "Zarbali drel", "draft"),
+    ("screwdriver", "Отвёртка крестовая", "Krestli otvyortka", "published"),
+    ("screwdriver-flat", "Отвертка плоская", "Yassi otvertka", "published"),
 ]
+SCREWDRIVERS = ["screwdriver", "screwdriver-flat"]
+BARCODE = "4780012345678"
 
 
 def seed(client, headers) -> None:
     for i, (handle, ru, uz, status) in enumerate(CATALOG):
         response = client.post("/admin/products", json=product_body(handle, sku=f"SKU-{i}", ru=ru, uz=uz, status=status), headers=headers)
         assert response.status_code == 201, response.text
+    # A code-only product: its SKU and barcode share words with nothing else.
+    body = product_body("laser-level", sku="TB-LL360", ru="Лазерный уровень", uz="Lazer daraja")
+    body["variants"][0]["barcode"] = BARCODE
+    assert client.post("/admin/products", json=body, headers=headers).status_code == 201
 
 
 def handles(client, q: str) -> list[str]:
@@ -47,11 +55,38 @@ def check_search(client) -> None:
     assert handles(client, "молотк") == ["hammer"]              # prefix
     assert handles(client, "xyzzyqq") == []
     assert "secret-drill" not in handles(client, "zarbali")     # drafts never found
+    # ё and е are one letter, in Cyrillic and in its Latin spellings, on both sides.
+    for q in ("отвёртка", "отвертка", "otvyortka", "otvertka", "ОТВЁРТКА"):
+        assert sorted(handles(client, q)) == SCREWDRIVERS, q
+    # Codes: an exact barcode or SKU (any case) finds its product, first.
+    assert handles(client, BARCODE) == ["laser-level"]
+    assert handles(client, "TB-LL360")[0] == "laser-level"
+    assert handles(client, "tb-ll360")[0] == "laser-level"
+    assert handles(client, "SKU-1")[0] == "grinder"
+    assert "secret-drill" not in handles(client, "SKU-4")       # a draft's code neither
+    # No query and a blank one are the same: the plain list.
+    everything = handles_of(client.get("/store/products"))
+    assert handles_of(client.get("/store/products?q=")) == everything
+    assert handles_of(client.get("/store/products?q=%20%20")) == everything
+    assert len(everything) == 7
+
+
+def handles_of(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [i["handle"] for i in response.json()["items"]]
 
 
 def test_normalize_meets_cyrillic_and_latin_uzbek():
     assert normalize("Ўлчов лентаси") == normalize("O‘lchov lentasi") == normalize("Oʻlchov LENTASI")
-    assert normalize("Дрель-шуруповёрт") == "drel shurupovyort"
+    assert normalize("Дрель-шуруповёрт") == "drel shurupovert"
+
+
+def test_normalize_folds_yo_to_ye_in_cyrillic_and_latin():
+    assert normalize("Отвёртка") == normalize("отвертка") == normalize("otvyortka") == normalize("OTVERTKA") == "otvertka"
+    assert normalize("ёмкость") == normalize("емкость")
+    assert normalize("Shurupovyort") == normalize("шуруповерт")
+    # Word-initial "yo" is Uzbek, not a ё: kept.
+    assert normalize("yo‘l yoz") == "yol yoz"
     assert to_cyrillic("drel") == "дрел"
 
 
@@ -85,3 +120,41 @@ def test_autogenerate_ignores_search_objects(toolbox):
 
     toolbox.migrate()
     assert pending_model_changes(toolbox.db.engine) == []
+
+
+def test_migration_folds_the_search_text_of_existing_products(toolbox):
+    """A database indexed before the ё fold finds "отвертка" after `toolbox migrate`, no reindex.
+
+    In-process (no app running: its embedded job threads would hold SQLite locks the DDL needs).
+    """
+    import json
+
+    from alembic import command
+    from sqlalchemy import func, update
+
+    from toolbox_core.catalog import reads
+    from toolbox_core.catalog import schemas as s
+    from toolbox_core.catalog.models import SearchEntry
+    from toolbox_core.catalog.service import Catalog
+    from toolbox_core.db.migrate import alembic_config
+
+    for i, (handle, ru, uz, status) in enumerate(CATALOG):
+        Catalog(toolbox).create_product(s.ProductIn.model_validate(product_body(handle, sku=f"SKU-{i}", ru=ru, uz=uz, status=status)))
+
+    def found(q: str) -> list[str]:
+        page = json.loads(reads.list_products(toolbox, reads.ProductQuery(locale="ru", q=q)))
+        return sorted(item["handle"] for item in page["items"])
+
+    engine = toolbox.db.engine
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002_hardening")
+    with toolbox.db.transaction() as session:  # the text as the older normalization wrote it
+        old = func.replace(func.replace(SearchEntry.text, "otvertka", "otvyortka"), "shurupovert", "shurupovyort")
+        session.execute(update(SearchEntry).values(text=func.trim(old.op("||")(" yoz"))))
+    assert found("отвертка") == []                            # the bug: ё and е were two letters
+    toolbox.migrate()
+    assert found("отвертка") == SCREWDRIVERS
+    assert found("шуруповерт") == ["drill"]
+    assert len(found("yoz")) == 6                             # word-initial yo kept (drafts hidden)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from toolbox_core.cart.models import Cart, CartLine
-from toolbox_core.catalog.snapshots import VariantSnapshot, variant_options, variant_snapshots
+from toolbox_core.catalog.snapshots import VariantSnapshot, variant_snapshots
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
@@ -109,10 +109,10 @@ def snapshots_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, Varia
                              toolbox.settings.default_locale)
 
 
-def options_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, list[dict[str, str]]]:
-    """The chosen options (``[{name, value}]``, in the cart's locale) of each line's variant."""
-    return variant_options(session, [ln.variant_id for ln in cart.lines], cart.locale,
-                           toolbox.settings.default_locale)
+def options_of(snaps: dict[str, VariantSnapshot]) -> dict[str, list[dict[str, str]]]:
+    """The chosen options (``[{name, value}]``, in the snapshots' locale) of each variant."""
+    return {variant_id: [{"name": name, "value": value} for name, value in snap.options]
+            for variant_id, snap in snaps.items() if snap.options}
 
 
 def line_view(line: CartLine, snap: VariantSnapshot) -> LineView:
@@ -222,7 +222,7 @@ class CartService:
         if snaps is None:
             snaps = snapshots_for(self.toolbox, session, cart)
         pending = _pending_payment(session, cart) if payment is False else payment
-        return serialize(cart, snaps, pending, options_for(self.toolbox, session, cart))
+        return serialize(cart, snaps, pending, options_of(snaps))
 
     def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
         ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
@@ -241,8 +241,8 @@ class CartService:
     def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
         with self.toolbox.db.session() as session:
             cart = load_cart(session, cart_id, customer_id)
-            return serialize(cart, snapshots_for(self.toolbox, session, cart), _pending_payment(session, cart),
-                             options_for(self.toolbox, session, cart))
+            snaps = snapshots_for(self.toolbox, session, cart)
+            return serialize(cart, snaps, _pending_payment(session, cart), options_of(snaps))
 
     def current(self, cart_id: str | None, customer_id: str | None, locale: str | None = None) -> dict[str, Any]:
         """The cart ``cart_id`` if still usable, else a fresh one (the recovery path)."""

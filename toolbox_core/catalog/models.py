@@ -65,7 +65,7 @@ class ProductVariant(TimestampMixin, Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
     sku: Mapped[str] = mapped_column(String(100), unique=True)
-    barcode: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    barcode: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     price: Mapped[int] = mapped_column(Integer)
     compare_at_price: Mapped[int | None] = mapped_column(Integer, nullable=True)
     weight_grams: Mapped[int] = mapped_column(Integer, default=0)

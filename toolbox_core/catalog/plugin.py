@@ -127,30 +127,24 @@ def keys_create(
 
 
 @keys_cli.command("list")
-def keys_list() -> None:
-    """List admin API keys (whole id, prefix, scopes, created, expires, last used, revoked)."""
-    from rich.console import Console
-    from rich.table import Table
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """List admin API keys (whole id, name, scopes, created, expires, last used, revoked)."""
     from sqlalchemy import select
 
     from toolbox_core.admin.models import AdminApiKey
-
-    def when(value: Any) -> str:
-        return value.isoformat(timespec="seconds") if value else ""
+    from toolbox_core.cli.tables import Col, print_rows
 
     toolbox = _toolbox()
     with toolbox.db.session() as session:
         keys = session.scalars(select(AdminApiKey).order_by(AdminApiKey.created_at)).all()
     toolbox.close()
-    table = Table()
-    # The id is what `revoke` takes: never shortened, whatever the terminal width.
-    table.add_column("id", no_wrap=True, min_width=max([len(k.id) for k in keys], default=2))
-    for column in ("name", "prefix", "scopes", "created", "expires", "last used", "revoked"):
-        table.add_column(column)
-    for k in keys:
-        table.add_row(k.id, k.name, k.prefix, ", ".join(k.scopes or []), when(k.created_at), when(k.expires_at),
-                      when(k.last_used_at), when(k.revoked_at))
-    Console().print(table)
+    rows = [{"id": k.id, "name": k.name, "prefix": k.prefix, "scopes": list(k.scopes or []),
+             "created_at": k.created_at, "expires_at": k.expires_at, "last_used_at": k.last_used_at,
+             "revoked_at": k.revoked_at} for k in keys]
+    # The id is what `revoke` takes: printed whole, whatever the terminal width.
+    print_rows(rows, [Col("id", ident=True), Col("name"), Col("scopes"), Col("revoked_at", "revoked"),
+                      Col("expires_at", "expires", drop=1), Col("last_used_at", "last used", drop=2),
+                      Col("created_at", "created", drop=3), Col("prefix", drop=4)], as_json=as_json)
 
 
 @keys_cli.command("revoke")

@@ -14,8 +14,10 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from sqlalchemy import (
+    ARRAY,
     String,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -31,7 +33,7 @@ from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
 from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
-from toolbox_core.catalog.search import get_search
+from toolbox_core.catalog.search import exact_matches, get_search
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import NotFound
 from toolbox_core.i18n import pick_translation
@@ -125,10 +127,11 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
         where = [D.locale == query.locale, D.published == true()]
         ranked: list[str] | None = None
         if query.q:
-            ranked = get_search(toolbox).search(session, query.q)
+            exact = exact_matches(session, query.q)
+            ranked = list(dict.fromkeys([*exact, *get_search(toolbox).search(session, query.q)]))
             if not ranked:
                 return f'{{"items":[],"total":0,"limit":{query.limit},"offset":{query.offset}}}'
-            where = [D.product_id.in_(ranked), D.locale == query.locale, _PUBLISHED_NO_INDEX]
+            where = [_ids_in(session, ranked), D.locale == query.locale, _PUBLISHED_NO_INDEX]
         if query.category:
             ids = category_descendants(session, query.category)
             where.append(exists().where(m.ProductCategory.product_id == D.product_id, m.ProductCategory.category_id.in_(ids)))
@@ -208,17 +211,28 @@ def _documents_in_order(session: Connection, product_ids: list[str], locale: str
     """The documents of ``product_ids`` (published, in ``locale``) with stock, in that order."""
     if not product_ids:
         return []
-    rows = session.execute(_documents_by_id(), {"ids": product_ids, "locale": locale}).all()
+    rows = session.execute(_documents_by_id(session.dialect.name), {"ids": product_ids, "locale": locale}).all()
     position = {pid: i for i, pid in enumerate(product_ids)}
     return [_with_stock(doc, stock) for _pid, _pos, doc, stock, _total in sorted(rows, key=lambda r: position[r[0]])]
 
 
-@lru_cache(maxsize=1)
-def _documents_by_id() -> Any:
+def _ids_in(session: Connection, ids: list[str]) -> Any:
+    """``product_id`` among ``ids``: on PostgreSQL one array parameter (``= ANY``), so the
+    statement text, its compilation and psycopg's prepared statement are the same whatever
+    the number of ids; an expanded ``IN`` renders and prepares one new statement per count."""
+    if session.dialect.name == "postgresql":
+        return D.product_id == any_(literal(ids, ARRAY(String)))
+    return D.product_id.in_(ids)
+
+
+@lru_cache(maxsize=2)
+def _documents_by_id(dialect: str) -> Any:
     """Prebuilt (compiled once) statement for a page of search results, ordered in Python."""
+    ids = (D.product_id == any_(bindparam("ids", type_=ARRAY(String))) if dialect == "postgresql"
+           else D.product_id.in_(bindparam("ids", expanding=True)))
     page = (
         select(D.product_id, D.doc, literal(0).label("pos"))
-        .where(D.product_id.in_(bindparam("ids", expanding=True)), D.locale == bindparam("locale"), _PUBLISHED_NO_INDEX).subquery()
+        .where(ids, D.locale == bindparam("locale"), _PUBLISHED_NO_INDEX).subquery()
     )
     return _page_statement(page, literal(0))
 

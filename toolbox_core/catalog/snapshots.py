@@ -42,12 +42,28 @@ class VariantSnapshot:
     package_code: str | None
     vat_percent: int | None
     published: bool
+    #: The variant's chosen options as ``(name, value)`` in option order, in the same locale.
+    options: tuple[tuple[str, str], ...] = ()
 
 
 # Built once: constructing and cache-keying these per call cost more CPU than running them.
-# One round trip: the variants (kind 'r') and the titles of their products ('p') and of
-# themselves ('v'), padded to the same columns.
+# One round trip: the variants (kind 'r'), the titles of their products ('p') and of themselves
+# ('v'), and their chosen options ('o'), padded to the same columns. An 'o' row carries
+# option id → product_id, option code → sku, position → price, value code → mxik_code, the
+# name's locale → locale, name → title, the value's locale → package_code, value → handle.
 _NONE = literal_column("NULL")
+_OPTIONS = (
+    select(literal_column("'o'"), VariantOptionValue.variant_id, ProductOptionTranslation.locale,
+           ProductOptionTranslation.name, ProductOption.id, ProductOption.code, ProductOption.position, _NONE,
+           ProductOptionValue.code, OptionValueTranslation.locale, _NONE, _NONE, OptionValueTranslation.value)
+    .join(ProductOptionValue, ProductOptionValue.id == VariantOptionValue.value_id)
+    .join(ProductOption, ProductOption.id == ProductOptionValue.option_id)
+    .outerjoin(ProductOptionTranslation, (ProductOptionTranslation.option_id == ProductOption.id)
+               & ProductOptionTranslation.locale.in_(bindparam("locales", expanding=True)))
+    .outerjoin(OptionValueTranslation, (OptionValueTranslation.value_id == ProductOptionValue.id)
+               & OptionValueTranslation.locale.in_(bindparam("locales", expanding=True)))
+    .where(VariantOptionValue.variant_id.in_(bindparam("ids", expanding=True)))
+)
 _SNAPSHOTS = union_all(
     select(literal_column("'r'").label("kind"), ProductVariant.id.label("owner"), _NONE.label("locale"),
            _NONE.label("title"), ProductVariant.product_id, ProductVariant.sku, ProductVariant.price,
@@ -62,6 +78,7 @@ _SNAPSHOTS = union_all(
     select(literal_column("'v'"), VariantTranslation.variant_id, VariantTranslation.locale, VariantTranslation.title,
            *[_NONE] * 9)
     .where(VariantTranslation.variant_id.in_(bindparam("ids", expanding=True))),
+    _OPTIONS,
 )
 
 
@@ -83,9 +100,17 @@ def variant_snapshots(
         return {}
     rows = []
     titles: dict[tuple[str, str], dict[str, str]] = {}
-    for row in session.execute(_SNAPSHOTS, {"ids": ids}):
+    chosen: dict[str, dict[str, _ChosenOption]] = {}
+    for row in session.execute(_SNAPSHOTS, {"ids": ids, "locales": sorted({locale, default_locale})}):
         if row.kind == "r":
             rows.append(row)
+        elif row.kind == "o":
+            option = chosen.setdefault(row.owner, {}).setdefault(
+                row.product_id, _ChosenOption(int(row.price), row.sku, row.mxik_code))
+            if row.locale:
+                option.names[row.locale] = row.title
+            if row.package_code:
+                option.values[row.package_code] = row.handle
         else:
             titles.setdefault((row.kind, row.owner), {})[row.locale] = row.title
     result: dict[str, VariantSnapshot] = {}
@@ -105,23 +130,10 @@ def variant_snapshots(
             package_code=r.package_code,
             vat_percent=r.vat_percent,
             published=r.status == "published",
+            options=_named(chosen.get(r.owner, {}), locale, default_locale),
         )
     return result
 
-
-_OPTIONS = (
-    select(VariantOptionValue.variant_id, ProductOption.id.label("option_id"), ProductOption.code.label("option_code"),
-           ProductOption.position, ProductOptionValue.code.label("value_code"),
-           ProductOptionTranslation.locale.label("name_locale"), ProductOptionTranslation.name,
-           OptionValueTranslation.locale.label("value_locale"), OptionValueTranslation.value)
-    .join(ProductOptionValue, ProductOptionValue.id == VariantOptionValue.value_id)
-    .join(ProductOption, ProductOption.id == ProductOptionValue.option_id)
-    .outerjoin(ProductOptionTranslation, (ProductOptionTranslation.option_id == ProductOption.id)
-               & ProductOptionTranslation.locale.in_(bindparam("locales", expanding=True)))
-    .outerjoin(OptionValueTranslation, (OptionValueTranslation.value_id == ProductOptionValue.id)
-               & OptionValueTranslation.locale.in_(bindparam("locales", expanding=True)))
-    .where(VariantOptionValue.variant_id.in_(bindparam("ids", expanding=True)))
-)
 
 
 @dataclass
@@ -133,28 +145,7 @@ class _ChosenOption:
     values: dict[str, str] = field(default_factory=dict)
 
 
-def variant_options(
-    session: Session, variant_ids: Iterable[str], locale: str, default_locale: str
-) -> dict[str, list[dict[str, str]]]:
-    """The chosen options of each variant, ``[{"name": "Размер", "value": "M"}]`` in option order.
-
-    One query; names fall back ``locale`` → ``default_locale`` → the option's/value's code.
-    Variants without options are absent.
-    """
-    ids = sorted(set(variant_ids))
-    if not ids:
-        return {}
-    found: dict[str, dict[str, _ChosenOption]] = {}
-    for row in session.execute(_OPTIONS, {"ids": ids, "locales": sorted({locale, default_locale})}):
-        chosen = found.setdefault(row.variant_id, {}).setdefault(
-            row.option_id, _ChosenOption(row.position, row.option_code, row.value_code))
-        if row.name_locale:
-            chosen.names[row.name_locale] = row.name
-        if row.value_locale:
-            chosen.values[row.value_locale] = row.value
-    return {
-        variant_id: [{"name": _pick(o.names, locale, default_locale) or o.code,
-                      "value": _pick(o.values, locale, default_locale) or o.value_code}
-                     for o in sorted(options.values(), key=lambda o: (o.position, o.code))]
-        for variant_id, options in found.items()
-    }
+def _named(options: dict[str, _ChosenOption], locale: str, default_locale: str) -> tuple[tuple[str, str], ...]:
+    """``(name, value)`` per option in option order; names fall back ``locale`` → ``default_locale`` → code."""
+    return tuple((_pick(o.names, locale, default_locale) or o.code, _pick(o.values, locale, default_locale) or o.value_code)
+                 for o in sorted(options.values(), key=lambda o: (o.position, o.code)))

@@ -1,9 +1,15 @@
-"""Public store API: products, product detail, category tree (published products only)."""
+"""Public store API: products, product detail, category tree (published products only).
+
+Every read carries a strong ``ETag`` (a hash of the body: it changes with any product, price,
+stock or translation change that shows in it) and ``Cache-Control``; a request whose
+``If-None-Match`` names the current ETag gets ``304 Not Modified`` with no body.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
@@ -14,12 +20,34 @@ from toolbox_core.i18n import resolve_locale
 from toolbox_core.params import INT64_MAX, Limit, Offset
 
 
-def _json(body: Any) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
+def etag_of(body: bytes) -> str:
+    """A strong entity tag for ``body`` (128-bit BLAKE2b: collisions are not a concern)."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
-def _raw(text: str) -> Response:
-    return Response(text, media_type="application/json")
+def _none_match(header: str | None, etag: str) -> bool:
+    """True when ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 §13.1.2 says)."""
+    if not header:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+def cache_control(request: Request) -> str:
+    """Shared caches may keep a catalog read ``store_cache_seconds``; 0: revalidate each time."""
+    seconds = request.app.state.toolbox.settings.store_cache_seconds
+    return f"public, max-age={seconds}" if seconds else "public, no-cache"
+
+
+def _cached(request: Request, text: str) -> Response:
+    """The JSON ``text`` with its ETag, or a 304 when the client already has it."""
+    body = text.encode()
+    etag = etag_of(body)
+    # The locale comes from Accept-Language when ?locale= is absent: caches key on it.
+    headers = {"ETag": etag, "Cache-Control": cache_control(request), "Vary": "Accept-Language"}
+    if _none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def request_locale(request: Request, locale: str | None, accept_language: str | None) -> str:
@@ -45,7 +73,8 @@ def build_router() -> APIRouter:
         price_max: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="Tiyin")] = None,
         in_stock: bool | None = None,
         sort: reads.Sort | None = None,
-        q: Annotated[str | None, Query(min_length=1, max_length=200, description="Full-text search (typo tolerant, RU/UZ)")] = None,
+        q: Annotated[str | None, Query(max_length=200, description="Full-text search (typo tolerant, RU/UZ); "
+                                        "an exact SKU or barcode ranks first; empty or blank: no search")] = None,
         locale: LocaleQ = None,
         accept_language: AcceptLanguage = None,
     ) -> Response:
@@ -58,18 +87,19 @@ def build_router() -> APIRouter:
         query = reads.ProductQuery(
             locale=request_locale(request, locale, accept_language), limit=limit, offset=offset,
             category=category, collection=collection, price_min=price_min, price_max=price_max,
-            in_stock=in_stock, sort=sort, q=q,
+            in_stock=in_stock, sort=sort, q=(q or "").strip() or None,
         )
-        return _raw(reads.list_products(request.app.state.toolbox, query))
+        return _cached(request, reads.list_products(request.app.state.toolbox, query))
 
     @router.get("/products/{id_or_handle}", summary="One published product by id or handle")
     def get_product(request: Request, id_or_handle: str, locale: LocaleQ = None, accept_language: AcceptLanguage = None) -> Response:
         loc = request_locale(request, locale, accept_language)
-        return _raw(reads.get_product(request.app.state.toolbox, id_or_handle, loc))
+        return _cached(request, reads.get_product(request.app.state.toolbox, id_or_handle, loc))
 
     @router.get("/categories", summary="The category tree")
     def categories(request: Request, locale: LocaleQ = None, accept_language: AcceptLanguage = None) -> Response:
         loc = request_locale(request, locale, accept_language)
-        return _json({"categories": reads.category_tree(request.app.state.toolbox, loc)})
+        body = {"categories": reads.category_tree(request.app.state.toolbox, loc)}
+        return _cached(request, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
     return router

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from toolbox_core.checkout.store_api import build_router
 from toolbox_core.events.types import EventType, ScheduledJob
 from toolbox_core.orders.service import expire_unpaid
 from toolbox_core.plugins import hookimpl
@@ -24,6 +23,8 @@ def expire_unpaid_orders(toolbox: Any, progress: Any = None) -> int:
 
 @hookimpl
 def register_routes(toolbox: Any) -> list[APIRouter]:
+    from toolbox_core.checkout.store_api import build_router
+
     return [build_router(toolbox)]
 
 

@@ -16,9 +16,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from toolbox_core import KERNEL_API_VERSION, __version__
+from toolbox_core.cli.tables import Col, print_rows
 from toolbox_core.config import ConfigError, explain, load_settings
 from toolbox_core.plugins import PluginError, PluginManager
 
@@ -193,15 +193,11 @@ def plugins_cmd(
         manager.load(settings.plugins)
     except PluginError as exc:
         problem = str(exc)
-    rows = [p for p in manager.plugins.values() if builtin or not p.builtin]
-    if as_json:
-        console.print_json(json.dumps([p.as_dict() for p in rows]))
-    else:
-        table = Table("name", "version", "enabled", "distribution", "hooks")
-        for p in rows:
-            table.add_row(p.name, p.version, "yes" if p.enabled else "no", p.distribution, ", ".join(p.hooks))
-        console.print(table)
-        console.print(f"kernel {__version__}, plugin API {KERNEL_API_VERSION}")
+    rows = [p.as_dict() for p in manager.plugins.values() if builtin or not p.builtin]
+    print_rows(rows, [Col("name", ident=True), Col("version"), Col("enabled"), Col("hooks", drop=1),
+                      Col("distribution", drop=2)], as_json=as_json)
+    if not as_json:
+        typer.echo(f"kernel {__version__}, plugin API {KERNEL_API_VERSION}")
     if problem:
         raise _fail(problem)
 
@@ -254,14 +250,10 @@ def config_cmd(
         manager.load(settings.plugins)
     except PluginError as exc:
         err.print(f"[yellow]warning:[/] {escape(str(exc))}")
-    rows = explain(settings, manager.settings)
-    if as_json:
-        console.print_json(json.dumps([{"key": r.key, "value": r.value, "source": r.source} for r in rows], default=str))
-        return
-    table = Table("key", "value", "source")
-    for r in rows:
-        table.add_row(r.key, json.dumps(r.value, default=str), r.source)
-    console.print(table)
+    rows = [{"key": r.key, "value": r.value, "source": r.source} for r in explain(settings, manager.settings)]
+    if not as_json:
+        rows = [row | {"value": json.dumps(row["value"], default=str)} for row in rows]
+    print_rows(rows, [Col("key", ident=True), Col("value"), Col("source", drop=1)], as_json=as_json)
 
 
 # ---------------------------------------------------------------------------- doctor
@@ -272,8 +264,8 @@ def doctor() -> None:
 
     failures = 0
     for check in run_checks():
-        mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
-        console.print(f"{mark} {check.name}: {check.message}")
+        mark = "[red]FAIL[/]" if not check.ok else "[yellow]warn[/]" if check.warning else "[green]ok[/]  "
+        console.print(f"{mark} {check.name}: {escape(check.message)}")
         failures += not check.ok
     if failures:
         raise _fail(f"{failures} check(s) failed")

@@ -254,6 +254,37 @@ class EventBus:
                 .order_by(EventDelivery.updated_at.desc()).limit(limit)
             ))
 
+    def recent(self, limit: int = 20, types: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """The last ``limit`` events, newest first, each with its deliveries (``toolbox events recent``).
+
+        ``types`` are names or ``prefix.*`` patterns, as subscribers use them (a pattern never
+        matches internal ``_`` events). An event with no delivery reached no subscriber.
+        """
+        query = select(OutboxEvent).order_by(OutboxEvent.occurred_at.desc(), OutboxEvent.id.desc()).limit(limit)
+        if types:
+            query = query.where(or_(*(
+                OutboxEvent.name.startswith(t[:-1], autoescape=True) & ~OutboxEvent.name.startswith("_", autoescape=True)
+                if t.endswith("*") else OutboxEvent.name == t
+                for t in types
+            )))
+        with self.toolbox.db.session() as session:
+            events = session.scalars(query).all()
+            deliveries: dict[str, list[EventDelivery]] = {}
+            if events:
+                for delivery in session.scalars(
+                    select(EventDelivery).where(EventDelivery.event_id.in_([e.id for e in events]))
+                    .order_by(EventDelivery.subscriber)
+                ):
+                    deliveries.setdefault(delivery.event_id, []).append(delivery)
+        return [{
+            "id": e.id, "name": e.name, "version": e.version, "occurred_at": e.occurred_at,
+            "published_at": e.published_at, "payload": e.payload,
+            "deliveries": [{
+                "id": d.id, "subscriber": d.subscriber, "status": d.status, "attempts": d.attempts,
+                "last_error": d.last_error, "next_attempt_at": d.next_attempt_at, "updated_at": d.updated_at,
+            } for d in deliveries.get(e.id, [])],
+        } for e in events]
+
     def replay(self, ident: str) -> int:
         """Make a delivery (``dlv_...``) or every delivery of an event (``evt_...``) due again.
 

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from toolbox_core.events.types import EventType
-from toolbox_core.fulfillment import admin_api
 from toolbox_core.plugins import hookimpl
 
 PLUGIN_NAME = "core.fulfillment"
@@ -27,6 +26,8 @@ _SHIPMENT = {
 
 @hookimpl
 def register_routes(toolbox: Any) -> list[APIRouter]:
+    from toolbox_core.fulfillment import admin_api
+
     return [admin_api.build_router(toolbox)]
 
 

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from toolbox_core.events.types import EventType, ScheduledJob
-from toolbox_core.inventory import admin_api
 from toolbox_core.inventory.service import sync_from_sources
 from toolbox_core.plugins import hookimpl
 
@@ -21,6 +20,8 @@ def sync_inventory_sources(toolbox: Any, progress: Any = None) -> dict[str, int]
 
 @hookimpl
 def register_routes(toolbox: Any) -> list[APIRouter]:
+    from toolbox_core.inventory import admin_api
+
     return [admin_api.build_router(toolbox)]
 
 

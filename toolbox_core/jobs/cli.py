@@ -6,31 +6,31 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Column, Table
 
 jobs_app = typer.Typer(help="Scheduled jobs: list them (no sub-command) or run one by hand.",
                        invoke_without_command=True)
 
 
 @jobs_app.callback()
-def list_jobs(ctx: typer.Context) -> None:
+def list_jobs(ctx: typer.Context,
+              as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """List scheduled jobs: schedule, last run, last result."""
     if ctx.invoked_subcommand is not None:
         return
     from toolbox_core.cli.main import open_toolbox
-
-    console = Console()  # made now: reads the terminal width at run time
+    from toolbox_core.cli.tables import Col, print_rows
 
     toolbox = open_toolbox()
-    table = Table(Column("job", no_wrap=True), Column("schedule", no_wrap=True), "last run", "status",
-                  "last result", "description")
+    rows = []
     for row in toolbox.scheduler.status():
         run = row.last_run
-        table.add_row(row.job.name, row.schedule,
-                      f"{run.started_at:%Y-%m-%d %H:%M:%S} ({run.trigger})" if run else "never",
-                      run.status if run else "", (run.result or "") if run else "", row.job.description)
-    console.print(table)
+        rows.append({"job": row.job.name, "schedule": row.schedule, "description": row.job.description,
+                     "last_run": run.started_at if run else None, "trigger": run.trigger if run else None,
+                     "status": run.status if run else "never", "result": run.result if run else None})
     toolbox.close()
+    print_rows(rows, [Col("job", ident=True), Col("schedule", ident=True), Col("last_run", "last run"), Col("trigger", drop=3),
+                      Col("status"), Col("result", "last result", drop=1), Col("description", drop=2)],
+               as_json=as_json)
 
 
 @jobs_app.command("run")

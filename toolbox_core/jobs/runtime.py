@@ -23,6 +23,7 @@ from toolbox_core.events import emit
 from toolbox_core.events.catalog import JOB_REQUESTED
 from toolbox_core.events.types import Event, JobSpec
 from toolbox_core.jobs.failures import PermanentFailure, RetryLater
+from toolbox_core.jobs.heartbeat import Heartbeat
 from toolbox_core.plugins import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,6 +97,7 @@ class Jobs:
         self.actors: dict[str, Actor[Any, Any]] = {}
         self.specs: dict[str, JobSpec] = {}
         self.worker: Worker | None = None
+        self.heartbeat: Heartbeat | None = None
         self.actors[DELIVER_ACTOR] = Actor(
             self._deliver, broker=self.broker, actor_name=DELIVER_ACTOR, queue_name=EVENTS_QUEUE,
             priority=0,
@@ -177,6 +179,9 @@ class Jobs:
             self.worker = Worker(self.broker, worker_threads=threads, worker_timeout=idle_ms)
             self.worker.queue_prefetch = max(threads * 2, self.settings.worker_prefetch)
             self.worker.start()
+            if isinstance(self.broker, RedisBroker):  # /ready and doctor: a worker consumes Redis
+                self.heartbeat = Heartbeat(self.toolbox, threads)
+                self.heartbeat.start()
         if relay:
             self.toolbox.events.start_relay(self.send_deliveries)
 
@@ -184,6 +189,9 @@ class Jobs:
         """Stop the relay and the worker threads (in-flight deliveries finish or are re-dispatched)."""
         if "events" in self.toolbox.__dict__:
             self.toolbox.events.stop_relay()
+        heartbeat, self.heartbeat = self.heartbeat, None
+        if heartbeat is not None:
+            heartbeat.stop()
         worker, self.worker = self.worker, None
         if worker is not None:
             worker.stop(timeout=10_000)

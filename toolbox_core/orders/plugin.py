@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from toolbox_core.orders import admin_api, store_api
 from toolbox_core.plugins import hookimpl
 
 PLUGIN_NAME = "core.orders"
@@ -14,4 +13,6 @@ PLUGIN_NAME = "core.orders"
 
 @hookimpl
 def register_routes(toolbox: Any) -> list[APIRouter]:
+    from toolbox_core.orders import admin_api, store_api
+
     return [store_api.build_router(toolbox), admin_api.build_router(toolbox)]

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from toolbox_core.clientip import address_bucket
 from toolbox_core.customers.schemas import public_address
@@ -85,7 +86,15 @@ def number_order(session: Session, order_id: str, *, kind: str, message: str, ac
 
 
 def note(order: Order, kind: str, message: str = "", actor: str = "system") -> None:
-    order.history.append(OrderHistory(kind=kind, message=message, actor=actor, at=utcnow()))
+    entry = OrderHistory(kind=kind, message=message, actor=actor, at=utcnow())
+    session = object_session(order)
+    if session is not None and "history" in sa_inspect(order).unloaded:
+        # Not loaded (a gateway callback never reads it): add the entry without loading the
+        # whole history first; a later read in this session autoflushes and sees it.
+        entry.order_id = order.id
+        session.add(entry)
+    else:
+        order.history.append(entry)
 
 
 def payment_of(session: Session, order_id: str, *, lock: bool = False) -> Payment | None:

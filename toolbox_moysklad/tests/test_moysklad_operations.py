@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -80,6 +81,8 @@ def test_the_sync_command_shows_the_report_and_writes_nothing_under_dry_run(stor
     assert set(levels(tb, [p.code for p in products]).values()) == {(4, 0)}
     listed = _cli(tb, "moysklad", "reports")
     assert listed.exit_code == 0 and "full (dry)" in listed.output and listed.output.count("ok") >= 2
+    runs = json.loads(_cli(tb, "moysklad", "reports", "--json").output)
+    assert [run["dry_run"] for run in runs] == [False, True] and runs[0]["report"]["changed"] == 3
 
 
 def test_webhooks_install_without_its_settings_says_what_to_set(store, fake):

@@ -96,7 +96,7 @@ class ClickShop:
     def _order(self, session: Session, request: ClickRequest) -> OrderView:
         """The order named by ``merchant_trans_id`` (its number), payment then order row locked; -5."""
         try:
-            view = order_view_in_session(session, request.merchant_trans_id, lock=True)
+            view = order_view_in_session(session, request.merchant_trans_id, lock=True, lines=False)
         except NotFound:
             raise ClickError(ClickCode.USER_DOES_NOT_EXIST) from None
         if view.number != request.merchant_trans_id or view.payment is None \

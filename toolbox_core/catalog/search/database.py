@@ -64,7 +64,8 @@ class DatabaseSearch:
             return []
         # Normalized words are [0-9a-z]+: safe to join into a tsquery.
         tsq = " & ".join("(" + " | ".join(known[i]) + ")" for i in sorted(known))
-        rows = session.execute(_CANDIDATES, {"tsq": tsq, "n": PG_CANDIDATES}).all()
+        typed = " & ".join(f"{w}:*" for w in words)
+        rows = session.execute(_CANDIDATES, {"tsq": tsq, "typed": typed, "n": PG_CANDIDATES}).all()
         return _rescore(q, rows, limit)
 
 
@@ -77,9 +78,20 @@ _EXPAND = text(
     "WHERE word LIKE replace(replace(w.q, '%', ''), '_', '') || '%') AS known "
     "ORDER BY similarity(word, w.q) DESC, word LIMIT 12) AS k"
 )
+#: Bounded and ordered candidates: products holding every word as typed (or as a prefix)
+#: first, then those found only through typo expansions, newest first within each (ids sort
+#: by creation time, so the same query gives the same page). Each branch is one GIN index
+#: lookup with a top-N sort of its matches; the second runs only when the first has fewer
+#: than ``n`` (the Append stops at the outer LIMIT), so a correctly spelled query costs one.
+#: ``ORDER BY (product_id || '')``: ordering by the bare key lets the planner walk the primary
+#: key backwards and filter every row (15 ms over 10,000 products when a branch matches few
+#: rows, its estimate for prefix queries being far off); the expression keeps the GIN path.
 _CANDIDATES = text(
-    "SELECT product_id, text FROM catalog_search_entries "
-    "WHERE published AND search_tsv @@ to_tsquery('simple', :tsq) LIMIT :n"
+    "(SELECT product_id, text FROM catalog_search_entries "
+    "WHERE published AND search_tsv @@ to_tsquery('simple', :typed) ORDER BY (product_id || '') DESC LIMIT :n) "
+    "UNION ALL (SELECT product_id, text FROM catalog_search_entries "
+    "WHERE published AND search_tsv @@ to_tsquery('simple', :tsq) "
+    "AND NOT search_tsv @@ to_tsquery('simple', :typed) ORDER BY (product_id || '') DESC LIMIT :n) LIMIT :n"
 )
 
 

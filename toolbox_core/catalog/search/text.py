@@ -3,8 +3,9 @@
 Uzbek is written in both Cyrillic (``Дрель-шуруповёрт``, ``ўлчов``) and Latin (``o‘lchov``);
 Russian is Cyrillic. Indexing and querying both go through :func:`normalize`, which
 transliterates Cyrillic to Latin and folds the Latin spellings (``o'``/``o‘``/``oʻ`` → ``o``,
-``sh``/``ch`` kept), so ``дрель``, ``drel`` and ``ДРЕЛЬ`` meet, and ``шуруповёрт`` matches
-``shurupovyort``. :func:`to_cyrillic` goes the other way, for engines that want both forms.
+``sh``/``ch`` kept; ``ё`` and its Latin ``yo`` → ``e``), so ``дрель``, ``drel`` and ``ДРЕЛЬ``
+meet, and ``шуруповёрт``, ``шуруповерт`` and ``shurupovyort`` all become ``shurupovert``.
+:func:`to_cyrillic` goes the other way, for engines that want both forms.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 _CYR_TO_LAT = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "j", "з": "z",
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "j", "з": "z",
     "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
     "с": "s", "т": "t", "у": "u", "ф": "f", "х": "x", "ц": "ts", "ч": "ch", "ш": "sh",
     "щ": "sh", "ъ": "", "ы": "i", "ь": "", "э": "e", "ю": "yu", "я": "ya",
@@ -34,6 +35,11 @@ _LAT_TO_CYR = [
 #: Apostrophe-like marks used in Latin Uzbek (o‘, g‘, tutuq belgisi ʼ).
 _APOSTROPHES = "'‘’ʻʼ`´"
 _WORD = re.compile(r"[0-9a-z]+")
+#: The Latin spelling of ``ё`` after a consonant (``ë`` folds to ``e`` with the accents): people
+#: write "отвертка" for "отвёртка" and "otvertka" for "otvyortka", so index and query fold it to
+#: ``e`` like ``ё`` itself. Word-initial ``yo`` stays (Uzbek "yo‘l", "yoz"); the fold is the same
+#: on both sides, so a rare Uzbek "dunyo" → "dune" still meets itself.
+_YO = re.compile(r"(?<=[bcdfghjklmnpqrstvwxz])yo")
 
 
 def normalize(text: str) -> str:
@@ -44,7 +50,7 @@ def normalize(text: str) -> str:
     out = "".join(_CYR_TO_LAT.get(ch, ch) for ch in text)
     # Remaining accents (é, ö) fold to their base letters.
     out = unicodedata.normalize("NFKD", out).encode("ascii", "ignore").decode()
-    return " ".join(_WORD.findall(out))
+    return " ".join(_YO.sub("e", word) for word in _WORD.findall(out))
 
 
 def words(text: str) -> list[str]:
@@ -82,6 +88,18 @@ def similarity(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb)
 
 
+@lru_cache(maxsize=1 << 16)
+def word_score(q: str, w: str) -> float:
+    """How close document word ``w`` is to query word ``q``: 1 for the word or a prefix of
+    it (3+ letters), else their trigram similarity. Cached: a search re-scores ~100 candidates
+    that share most of their words, so each pair is computed once, not per candidate."""
+    if w == q or (len(q) >= 3 and w.startswith(q)):
+        return 1.0
+    tq, tw = trigrams(q), trigrams(w)
+    common = len(tq & tw)
+    return common / (len(tq) + len(tw) - common) if common else 0.0
+
+
 def match_score(query_words: list[str], doc_words: Iterable[str]) -> float:
     """How well every query word finds a close word (or prefix) in the document (0..1)."""
     if not query_words:
@@ -89,15 +107,12 @@ def match_score(query_words: list[str], doc_words: Iterable[str]) -> float:
     doc_words = list(doc_words)
     total = 0.0
     for q in query_words:
-        tq = trigrams(q)
         best = 0.0
         for w in doc_words:
-            if w == q or (len(q) >= 3 and w.startswith(q)):
-                best = 1.0
-                break
-            tw = trigrams(w)
-            common = len(tq & tw)
-            if common:
-                best = max(best, common / (len(tq) + len(tw) - common))
+            score = word_score(q, w)
+            if score > best:
+                best = score
+                if best == 1.0:
+                    break
         total += best
     return total / len(query_words)

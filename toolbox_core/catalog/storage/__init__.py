@@ -34,7 +34,7 @@ def build_storage(settings: Any) -> Storage:
         return S3Storage(cfg)
     from toolbox_core.catalog.storage.local import LocalStorage
 
-    return LocalStorage(cfg.local_path, cfg.local_base_url)
+    return LocalStorage(cfg.local_path, cfg.local_base_url, settings)
 
 
 def get_storage(toolbox: Any) -> Storage:

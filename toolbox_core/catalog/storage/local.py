@@ -6,14 +6,18 @@ import contextlib
 import os
 import re
 from pathlib import Path
+from typing import Any
+
+from toolbox_core.urls import absolute_url
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
 class LocalStorage:
-    def __init__(self, root: str | os.PathLike[str], base_url: str) -> None:
+    def __init__(self, root: str | os.PathLike[str], base_url: str, settings: Any = None) -> None:
         self.root = Path(root).expanduser().resolve()
         self.base_url = base_url.rstrip("/")
+        self.settings = settings
 
     def path(self, key: str) -> Path:
         """The file of ``key``; refuses keys that would leave the storage folder."""
@@ -36,8 +40,13 @@ class LocalStorage:
             self.path(key).unlink()
 
     def url(self, key: str) -> str:
-        return f"{self.base_url}/{key}"
+        return self.public_prefix() + key
 
     def public_prefix(self) -> str:
-        """``url(key) == public_prefix() + key`` (lets readers build URLs by concatenation)."""
-        return f"{self.base_url}/"
+        """``url(key) == public_prefix() + key`` (lets readers build URLs by concatenation).
+
+        Absolute: a path ``local_base_url`` (``/media``) is joined to ``public_base_url``, else
+        to the current request's base URL (see :mod:`toolbox_core.urls`).
+        """
+        base = absolute_url(self.settings, self.base_url) if self.settings is not None else self.base_url
+        return f"{base}/"

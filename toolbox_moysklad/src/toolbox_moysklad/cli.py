@@ -68,25 +68,29 @@ def sync_cmd(full: Annotated[bool, typer.Option("--full", help="A full run (/rep
 
 
 @moysklad_app.command("reports")
-def reports_cmd(limit: Annotated[int, typer.Option(min=1, max=100, help="How many runs")] = 10) -> None:
+def reports_cmd(limit: Annotated[int, typer.Option(min=1, max=100, help="How many runs")] = 10,
+                as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """The last sync runs with their status and counts."""
-    from rich.console import Console
-    from rich.table import Table
-
+    from toolbox_core.api import TableColumn, print_rows
     from toolbox_moysklad.admin_api import last_runs
 
     toolbox = _toolbox()
     try:
-        table = Table("started", "kind", "trigger", "status", "matched", "changed", "unknown", "missing",
-                      "requests", "seconds")
-        for run in last_runs(toolbox, limit):
-            r = run["report"] or {}
-            table.add_row(run["started_at"][:19], run["kind"] + (" (dry)" if run["dry_run"] else ""),
-                          run["trigger"], run["status"], *(str(r.get(k, "")) for k in (
-                              "matched", "changed", "unknown", "missing", "requests", "duration_seconds")))
-        Console().print(table)
+        runs = last_runs(toolbox, limit)
     finally:
         toolbox.close()
+    if as_json:
+        print_rows(runs, [], as_json=True)
+        return
+    counts = ("matched", "changed", "unknown", "missing", "requests", "duration_seconds")
+    rows = [{"id": run["id"], "started": run["started_at"][:19].replace("T", " "),
+             "kind": run["kind"] + (" (dry)" if run["dry_run"] else ""), "trigger": run["trigger"],
+             "status": run["status"], **{k: (run["report"] or {}).get(k) for k in counts}} for run in runs]
+    print_rows(rows, [TableColumn("started"), TableColumn("kind"), TableColumn("status"),
+                      TableColumn("changed"), TableColumn("matched", drop=2), TableColumn("unknown", drop=3),
+                      TableColumn("missing", drop=3), TableColumn("trigger", drop=4),
+                      TableColumn("requests", drop=5), TableColumn("duration_seconds", "seconds", drop=5),
+                      TableColumn("id", ident=True, drop=1)])
 
 
 @webhooks_app.command("install")

@@ -13,6 +13,7 @@ import binascii
 import hmac
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from toolbox_core.api import Toolbox
 from toolbox_payme.models import PaymeCredential
@@ -29,16 +30,22 @@ class Credentials:
         """Which key is in use: ``test_key`` in test mode, ``key`` otherwise."""
         return "test_key" if self.settings.test_mode else "key"
 
-    def current(self) -> str | None:
-        with self.toolbox.db.session() as session:
-            stored = session.scalar(select(PaymeCredential.value).where(PaymeCredential.name == self.name))
-        if stored:
-            return stored
+    def current(self, session: Session | None = None) -> str | None:
+        """The key in use, read in ``session`` (the caller's transaction) or a session of its own."""
+        if session is None:
+            with self.toolbox.db.session() as own:
+                return self.current(own)
+        stored = session.scalar(select(PaymeCredential.value).where(PaymeCredential.name == self.name))
+        return stored or self._configured()
+
+    def _configured(self) -> str | None:
         configured = self.settings.test_key if self.settings.test_mode else self.settings.key
         return configured.get_secret_value() if configured is not None else None
 
-    def verify(self, authorization: str | None) -> bool:
-        """``Authorization: Basic base64(login:key)``; login and key compared in constant time."""
+    def verify(self, authorization: str | None, session: Session | None = None) -> bool:
+        """``Authorization: Basic base64(login:key)``; login and key compared in constant time.
+
+        ``session``: read the stored key in the caller's transaction (a callback's own)."""
         if not authorization or len(authorization) > 1024:
             return False
         scheme, _, encoded = authorization.partition(" ")
@@ -49,22 +56,24 @@ class Credentials:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return False
         login, sep, password = decoded.partition(":")
-        key = self.current()
-        if not sep or key is None:
+        if not sep:
+            return False
+        key = self.current(session)
+        if key is None:
             return False
         login_ok = hmac.compare_digest(login.encode(), self.settings.login.encode())
         key_ok = hmac.compare_digest(password.encode(), key.encode())
         return login_ok and key_ok
 
-    def change(self, new_key: str) -> bool:
-        """Store ``new_key`` for the key in use; ``False`` when it equals the current one."""
-        current = self.current()
+    def change(self, new_key: str, session: Session) -> bool:
+        """Store ``new_key`` for the key in use, in the caller's transaction; ``False`` when it
+        equals the current one."""
+        row = session.get(PaymeCredential, self.name, with_for_update=True)
+        current = (row.value if row is not None else None) or self._configured()
         if current is not None and hmac.compare_digest(current.encode(), new_key.encode()):
             return False
-        with self.toolbox.db.transaction() as session:
-            row = session.get(PaymeCredential, self.name, with_for_update=True)
-            if row is None:
-                session.add(PaymeCredential(name=self.name, value=new_key, changes=1))
-            else:
-                row.value, row.changes = new_key, row.changes + 1
+        if row is None:
+            session.add(PaymeCredential(name=self.name, value=new_key, changes=1))
+        else:
+            row.value, row.changes = new_key, row.changes + 1
         return True

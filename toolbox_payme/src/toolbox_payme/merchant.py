@@ -1,7 +1,7 @@
 """The Merchant API methods Payme calls, as a state machine over ``payme_transactions``.
 
-Every method runs in ONE database transaction that locks the Payme transaction row, then the
-kernel's payment and order rows (``order_view_in_session(..., lock=True)``), so two identical
+Every call (its Basic auth included) runs in ONE database transaction that locks the Payme
+transaction row, then the kernel's payment and order rows (``order_view_in_session(..., lock=True)``), so two identical
 calls arriving at once give one transaction and identical answers. Replies are built from the
 stored row: a repeated call gets the same ``create_time`` / ``perform_time`` / ``cancel_time``.
 
@@ -68,14 +68,15 @@ def now_ms() -> int:
 
 
 class Merchant:
-    """Answers one JSON-RPC call: ``dispatch(method, params)`` returns ``result`` or raises ``PaymeError``."""
+    """Answers one JSON-RPC call: ``answer(authorization, method, params)`` returns ``result`` or
+    raises ``PaymeError``."""
 
     def __init__(self, toolbox: Toolbox, settings: PaymeSettings, credentials: Credentials) -> None:
         self.toolbox = toolbox
         self.settings = settings
         self.credentials = credentials
         self.payments = PaymentService(toolbox)
-        self.methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        self.methods: dict[str, Callable[[Session, dict[str, Any]], dict[str, Any] | e.PaymeError]] = {
             "CheckPerformTransaction": self.check_perform_transaction,
             "CreateTransaction": self.create_transaction,
             "PerformTransaction": self.perform_transaction,
@@ -86,65 +87,73 @@ class Merchant:
             "ChangePassword": self.change_password,
         }
 
-    def dispatch(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, authorization: str | None, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One authenticated call, in ONE database transaction (the kassa key is read in it too):
+        returns ``result`` or raises ``PaymeError``. An error the method *returns* is answered
+        after COMMIT (so a timeout cancellation is kept), one it *raises* rolls everything back."""
+        for attempt in range(2):
+            try:
+                with self.toolbox.db.transaction() as session:
+                    outcome = self._call(session, authorization, method, params)
+                break
+            except IntegrityError:
+                # A concurrent CreateTransaction inserted the same Payme id (or an open
+                # transaction for the order) between our check and our insert: the retry
+                # answers from its row.
+                if attempt or method != "CreateTransaction":
+                    raise e.PaymeError(e.CANNOT_PERFORM) from None
+        if isinstance(outcome, e.PaymeError):
+            raise outcome
+        return outcome
+
+    def _call(self, session: Session, authorization: str | None, method: str,
+              params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
+        if not self.credentials.verify(authorization, session):
+            return e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
         handler = self.methods.get(method)
         if handler is None:
-            raise e.PaymeError(e.METHOD_NOT_FOUND, data=method[:100])
-        return handler(params)
+            return e.PaymeError(e.METHOD_NOT_FOUND, data=method[:100])
+        return handler(session, params)
 
     # ------------------------------------------------------------------ methods
-    def check_perform_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+    def check_perform_transaction(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
         amount, number = self._amount(params), self._account(params)
-        with self.toolbox.db.session() as session:
-            view = self._order(session, number, lock=False)
-            self._check_payable(view, amount)
-            return {"allow": True, "detail": receipt_detail(view)}
+        view = self._order(session, number, lock=False)
+        self._check_payable(view, amount)
+        return {"allow": True, "detail": receipt_detail(view)}
 
-    def create_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+    def create_transaction(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         payme_id, payme_time = self._payme_id(params), self._timestamp(params, "time")
         amount, number = self._amount(params), self._account(params)
         account = self._bounded_json(params["account"], "account")
-        for attempt in range(2):
-            try:
-                return self._committed(lambda session: self._create(session, payme_id, payme_time, amount, number,
-                                                                    account))
-            except IntegrityError:
-                # A concurrent call inserted the same Payme id (or an open transaction for the
-                # order) between our check and our insert: the retry answers from its row.
-                if attempt:
-                    raise e.PaymeError(e.CANNOT_PERFORM) from None
-        raise AssertionError("unreachable")
+        return self._create(session, payme_id, payme_time, amount, number, account)
 
-    def perform_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
-        payme_id = self._payme_id(params)
-        return self._committed(lambda session: self._perform(session, payme_id))
+    def perform_transaction(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
+        return self._perform(session, self._payme_id(params))
 
-    def cancel_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+    def cancel_transaction(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         payme_id = self._payme_id(params)
         reason = params.get("reason")
         if isinstance(reason, bool) or not isinstance(reason, int) or reason not in REASONS:
             raise e.PaymeError(e.INVALID_REQUEST, data="reason")
-        return self._committed(lambda session: self._cancel(session, payme_id, reason))
+        return self._cancel(session, payme_id, reason)
 
-    def check_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
-        payme_id = self._payme_id(params)
-        with self.toolbox.db.session() as session:
-            tx = self._find(session, payme_id, lock=False)
-            return {"create_time": tx.create_time, "perform_time": tx.perform_time, "cancel_time": tx.cancel_time,
-                    "transaction": tx.id, "state": tx.state, "reason": tx.reason}
+    def check_transaction(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
+        tx = self._find(session, self._payme_id(params), lock=False)
+        return {"create_time": tx.create_time, "perform_time": tx.perform_time, "cancel_time": tx.cancel_time,
+                "transaction": tx.id, "state": tx.state, "reason": tx.reason}
 
-    def get_statement(self, params: dict[str, Any]) -> dict[str, Any]:
+    def get_statement(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
         start, end = self._timestamp(params, "from", allow_zero=True), self._timestamp(params, "to", allow_zero=True)
         if start > end:
             raise e.PaymeError(e.INVALID_REQUEST, data="from")
-        with self.toolbox.db.session() as session:
-            rows = session.scalars(select(PaymeTransaction)
-                                   .where(PaymeTransaction.payme_time >= start, PaymeTransaction.payme_time <= end)
-                                   .order_by(PaymeTransaction.payme_time, PaymeTransaction.create_time)
-                                   .limit(MAX_STATEMENT_ROWS))
-            return {"transactions": [statement_record(tx) for tx in rows]}
+        rows = session.scalars(select(PaymeTransaction)
+                               .where(PaymeTransaction.payme_time >= start, PaymeTransaction.payme_time <= end)
+                               .order_by(PaymeTransaction.payme_time, PaymeTransaction.create_time)
+                               .limit(MAX_STATEMENT_ROWS))
+        return {"transactions": [statement_record(tx) for tx in rows]}
 
-    def set_fiscal_data(self, params: dict[str, Any]) -> dict[str, Any]:
+    def set_fiscal_data(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
         payme_id = self._payme_id(params)
         kind = params.get("type")
         if kind not in ("PERFORM", "CANCEL"):
@@ -153,21 +162,20 @@ class Merchant:
         if not isinstance(fiscal, dict):
             raise e.PaymeError(e.INVALID_REQUEST, data="fiscal_data")
         fiscal = self._bounded_json(fiscal, "fiscal_data")
-        with self.toolbox.db.transaction() as session:
-            tx = self._lock(session, payme_id)
-            if tx is None:
-                raise e.PaymeError(e.RECEIPT_NOT_FOUND)
-            if kind == "PERFORM":
-                tx.fiscal_perform = fiscal
-            else:
-                tx.fiscal_cancel = fiscal
+        tx = self._lock(session, payme_id)
+        if tx is None:
+            raise e.PaymeError(e.RECEIPT_NOT_FOUND)
+        if kind == "PERFORM":
+            tx.fiscal_perform = fiscal
+        else:
+            tx.fiscal_cancel = fiscal
         return {"success": True}
 
-    def change_password(self, params: dict[str, Any]) -> dict[str, Any]:
+    def change_password(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
         password = params.get("password")
         if not isinstance(password, str) or not password.strip() or len(password) > 256:
             raise e.PaymeError(e.ORDER_NOT_FOUND, data="password")
-        if not self.credentials.change(password):
+        if not self.credentials.change(password, session):
             raise e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
         log.info("payme: the kassa key was changed by ChangePassword")
         return {"success": True}
@@ -177,8 +185,12 @@ class Merchant:
                 account: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         tx = self._lock(session, payme_id)
         if tx is None:
-            view = self._order(session, number, lock=True)
-            tx = self._lock(session, payme_id)  # again, now that the order is ours
+            view = self._order(session, number, lock=True, lines=False)
+            if view.payment is not None and view.payment.status != "pending":
+                # A duplicate of this call may have committed while we waited for the order
+                # (it authorized the payment): look again, to answer from its row. A pending
+                # payment means no Create of this order has committed.
+                tx = self._lock(session, payme_id)
         if tx is not None:
             if tx.state != CREATED:
                 return e.PaymeError(e.CANNOT_PERFORM)
@@ -213,7 +225,7 @@ class Merchant:
         if self._expired(tx):
             self._expire(session, tx)
             return e.PaymeError(e.CANNOT_PERFORM)
-        view = self._order(session, tx.order_id, lock=True, by_number=False)
+        view = self._order(session, tx.order_id, lock=True, by_number=False, lines=False)
         if view.status == "canceled" or view.payment is None or view.payment.status not in ("pending", "authorized"):
             # The order was cancelled meanwhile: refuse, so Payme does not take the money.
             return e.PaymeError(e.CANNOT_PERFORM)
@@ -233,7 +245,7 @@ class Merchant:
             self._kernel_cancel(session, tx, f"payme: cancelled (reason {reason})")
             tx.state = CANCELED
         else:
-            view = self._order(session, tx.order_id, lock=True, by_number=False)
+            view = self._order(session, tx.order_id, lock=True, by_number=False, lines=False)
             if not self._may_cancel_performed(view):
                 return e.PaymeError(e.CANNOT_CANCEL)
             self._kernel(lambda: self.payments.refund_in_session(
@@ -256,15 +268,6 @@ class Merchant:
             tolerate=("payment_canceled", "payment_refunded", "refund_in_progress", "payment_refund_required"))
 
     # ------------------------------------------------------------------ helpers
-    def _committed(self, change: Callable[[Session], dict[str, Any] | e.PaymeError]) -> dict[str, Any]:
-        """Run ``change`` in one transaction; an error it *returns* is answered after COMMIT
-        (so a timeout cancellation is kept), one it *raises* rolls everything back."""
-        with self.toolbox.db.transaction() as session:
-            outcome = change(session)
-        if isinstance(outcome, e.PaymeError):
-            raise outcome
-        return outcome
-
     @staticmethod
     def _kernel(call: Callable[[], Any], tolerate: tuple[str, ...] = (), amount_error: int = e.WRONG_AMOUNT) -> Any:
         """A kernel report; its refusals become Merchant API errors."""
@@ -281,10 +284,11 @@ class Merchant:
         except ToolboxError as exc:
             raise e.PaymeError(e.SYSTEM_ERROR) from exc
 
-    def _order(self, session: Session, key: str, *, lock: bool, by_number: bool = True) -> OrderView:
+    def _order(self, session: Session, key: str, *, lock: bool, by_number: bool = True,
+               lines: bool = True) -> OrderView:
         """The order the payer named (by its number) or a transaction belongs to (by id)."""
         try:
-            view = order_view_in_session(session, key, lock=lock)
+            view = order_view_in_session(session, key, lock=lock, lines=lines)
         except NotFound:
             raise e.PaymeError(e.ORDER_NOT_FOUND, data=self.settings.account_field) from None
         if key != (view.number if by_number else view.id):

@@ -70,10 +70,8 @@ def build_callback_router(merchant: Merchant) -> APIRouter:
 
 def _answer(merchant: Merchant, authorization: str | None, call: dict[str, Any], request_id: Any) -> JSONResponse:
     """Auth, then the method, in a worker thread (the database work is synchronous)."""
-    if not merchant.credentials.verify(authorization):
-        return _reply(e.PaymeError(e.INSUFFICIENT_PRIVILEGES).body(request_id))
     try:
-        result = merchant.dispatch(call["method"], call.get("params") or {})
+        result = merchant.answer(authorization, call["method"], call.get("params") or {})
     except e.PaymeError as error:
         log.info("payme: %s answered %s", call["method"], error.code)
         return _reply(error.body(request_id))

@@ -1,0 +1,58 @@
+"""What one Click payment costs the database: the SQL statements of a Prepare and a Complete on
+PostgreSQL, counted at the engine, held to a budget so a change that adds reads to the callback
+path (a second lookup, a relationship loaded for nothing) fails here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from click_testkit import som
+from sqlalchemy import event
+
+pytestmark = pytest.mark.postgres
+
+#: Prepare: the payment and order locks, the Click row, the kernel's idempotency read, the writes
+#: of the authorization and our row. Complete: the same reads, the capture (stock sold) and ours.
+BUDGET = {"prepare": 10, "complete": 13}
+
+
+@contextmanager
+def statements(engine) -> Iterator[list[str]]:
+    """The statements the served callback runs (its request runs in an AnyIO worker thread; the
+    embedded mode's event relay and workers, in threads of their own, are not counted)."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if threading.current_thread().name == "AnyIO worker thread":
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_one_click_payment_stays_within_its_statement_budget(make_store) -> None:
+    store = make_store(database="postgres")
+    order = store.order()
+    trans, amount = store.click.new_trans_id(), som(order["total"])
+    used = {}
+    with statements(store.toolbox.db.engine) as seen:
+        prepared = store.click.prepare(trans, order["number"], amount)
+    assert prepared["error"] == 0, prepared
+    used["prepare"] = len(seen)
+    with statements(store.toolbox.db.engine) as more:
+        completed = store.click.complete(trans, order["number"], amount, prepared["merchant_prepare_id"])
+    assert completed["error"] == 0, completed
+    used["complete"] = len(more)
+    # The counter sees each callback's own work (its event); no read of the history or lines.
+    assert any("INSERT INTO outbox_events" in s for s in seen), seen
+    assert any("INSERT INTO outbox_events" in s for s in more), more
+    reads = [s for s in seen + more if s.lstrip().upper().startswith("SELECT")]
+    assert not [s for s in reads if "FROM order_history" in s or "FROM order_items" in s]
+    assert used == {k: min(used[k], BUDGET[k]) for k in BUDGET}, f"over budget: {used} > {BUDGET}"
+    assert store.events("payment.captured") == 1

@@ -1,0 +1,62 @@
+"""What one Payme payment costs the database: the SQL statements of a CheckPerform → Create →
+Perform cycle on PostgreSQL, counted at the engine, held to a budget so a change that adds reads
+to the callback path (a second lookup, a relationship loaded for nothing) fails here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from tests.fakes.payme import payme_id
+
+pytestmark = pytest.mark.postgres
+
+#: Statements per call: the kassa key, the order with its payment and its lines (Check); the Payme
+#: row, payment and order locks, the kernel's idempotency read and the writes (Create, Perform).
+BUDGET = {"CheckPerformTransaction": 3, "CreateTransaction": 11, "PerformTransaction": 14}
+
+
+@contextmanager
+def statements(engine) -> Iterator[list[str]]:
+    """The statements the served callback runs (its request runs in an AnyIO worker thread; the
+    embedded mode's event relay and workers, in threads of their own, are not counted)."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if threading.current_thread().name == "AnyIO worker thread":
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_one_payme_cycle_stays_within_its_statement_budget(make_payme_store):
+    store = make_payme_store(database="postgres")
+    order = store.order()
+    tx = payme_id()
+    calls = {"CheckPerformTransaction": lambda: store.payme.check_perform(order["number"], order["total"]),
+             "CreateTransaction": lambda: store.payme.create(tx, order["number"], order["total"]),
+             "PerformTransaction": lambda: store.payme.perform(tx)}
+    used = {}
+    for method, call in calls.items():
+        with statements(store.toolbox.db.engine) as seen:
+            reply = call()
+        assert reply.error is None, (method, reply.error)
+        used[method] = len(seen)
+        writes = [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+        if method != "CheckPerformTransaction":  # the counter sees the callback's own work
+            assert any("INSERT INTO outbox_events" in s for s in writes), seen
+        # Never the order's history: the callback answers from the order, payment and Payme rows.
+        assert not [s for s in seen if s.lstrip().upper().startswith("SELECT") and "FROM order_history" in s]
+    assert used == {m: min(used[m], BUDGET[m]) for m in BUDGET}, f"over budget: {used} > {BUDGET}"
+    assert sum(used.values()) <= 28
+    paid = store.get_order(order["id"])
+    assert (paid["status"], paid["payment_status"]) == ("placed", "paid")
+    assert len(store.outbox("payment.captured")) == 1
