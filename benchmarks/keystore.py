@@ -25,7 +25,7 @@ def seed(store: RedisKeyStore, prefix: str, count: int) -> list[str]:
     keys = [f"bench:{prefix}:{n}" for n in range(count)]
     pipe = store.client.pipeline(transaction=False)
     for n, key in enumerate(keys, 1):
-        store._set(keys=[key], args=[HASH, 600_000], client=pipe)
+        store._set(keys=[store.redis_key(key)], args=[HASH, 600_000], client=pipe)
         if n % 5000 == 0:
             pipe.execute()
     pipe.execute()

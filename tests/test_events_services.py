@@ -89,7 +89,9 @@ def test_rolled_back_transaction_on_postgres_publishes_nothing(pg_settings):
 def test_worker_delivers_through_the_redis_broker(pg_settings, redis_clean):
     import redis
 
-    settings = pg_settings.model_copy(update={"redis_url": redis_clean})
+    # A namespace of its own: the broker, the relay and the key store all write under it.
+    jobs = pg_settings.jobs.model_copy(update={"redis_namespace": "shopB"})
+    settings = pg_settings.model_copy(update={"redis_url": redis_clean, "jobs": jobs})
     toolbox = Toolbox.create(settings)
     recorder, audit = Recorder(), Recorder()
     subscribe(toolbox, Subscriber("orders", ("order.placed",), recorder), Subscriber("audit", ("*",), audit))
@@ -107,7 +109,7 @@ def test_worker_delivers_through_the_redis_broker(pg_settings, redis_clean):
     assert sorted(e.id for e in received) == sorted(event_ids)
     assert sorted(e.id for e in audited) == sorted(event_ids)
     keys = redis.Redis.from_url(redis_clean).keys("*")
-    assert keys and all(key.startswith(b"toolbox:") for key in keys)
+    assert keys and all(key.startswith(b"shopB:") for key in keys)
 
 
 @pytest.mark.redis

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolbox_core import __version__
 from toolbox_core.apidocs import install_api_docs
+from toolbox_core.clientip import install_proxy_headers
 from toolbox_core.config import Settings, load_settings
 from toolbox_core.errors import error_response, install_error_handlers
 from toolbox_core.kernel import Toolbox, request_threads
@@ -120,6 +121,8 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    # Outermost: every layer and route sees the client behind trusted proxies (rate limits).
+    install_proxy_headers(app, toolbox.settings.http.trusted_proxies)
 
     health = _health_router(toolbox)
     app.include_router(health)

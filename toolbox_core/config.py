@@ -114,6 +114,12 @@ class AuthSettings(BaseModel):
     max_addresses: int = Field(20, gt=0)
     #: Secret used to derive hashes of codes and tokens. Set it in production.
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    #: Codes sent per minute by the whole store (every phone and address): a flood from many
+    #: addresses cannot run up the SMS bill. Over it: 429 ``otp_busy``.
+    otp_max_per_minute: int = Field(100, gt=0)
+    #: Failed code checks per phone per 24 h, across all its codes; then the phone is locked
+    #: (429) until the day's window ends.
+    otp_max_failed_per_day: int = Field(20, gt=0)
     #: Guest order lookups (``GET /store/orders/{id}?phone=``) per order and per address, per hour.
     order_lookup_max_per_hour: int = Field(10, gt=0)
     order_lookup_max_per_ip_per_hour: int = Field(60, gt=0)
@@ -124,6 +130,35 @@ class HttpSettings(BaseModel):
 
     #: Largest request body (JSON, forms, webhooks); multipart uploads get ``storage.max_upload_bytes``.
     max_body_bytes: int = Field(1024 * 1024, gt=0)
+    #: Reverse proxies (addresses or networks, ``10.0.0.0/8``) whose ``X-Forwarded-For`` and
+    #: ``X-Forwarded-Proto`` are believed. The client is the rightmost untrusted hop. Empty: the
+    #: direct peer is the client (serving without a proxy).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        networks = []
+        for entry in value:
+            try:
+                network = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network; write e.g. 10.0.0.5 or "
+                                 "10.0.0.0/8") from None
+            if network.prefixlen == 0:
+                raise ValueError(f"{entry!r} trusts every address: any client could pick its own IP "
+                                 "and dodge the rate limits; list your proxies' addresses")
+            networks.append(str(network))
+        return networks
 
 
 class JobsSettings(BaseModel):
@@ -144,8 +179,9 @@ class JobsSettings(BaseModel):
     worker_prefetch: int = Field(256, gt=0)
     #: Delivered events are deleted after this many days (parked deliveries are kept).
     event_retention_days: int = Field(7, gt=0)
-    #: Prefix of every Redis key the broker and the scheduler locks use.
-    redis_namespace: str = "toolbox"
+    #: Prefix of every Redis key the kernel writes: broker, scheduler locks, key store (codes,
+    #: rate limits, leases, plugins' tokens). Give each store sharing a Redis its own.
+    redis_namespace: str = Field("toolbox", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     #: Interval (seconds) per scheduled job name, replacing the job's own (e.g. ``{"moysklad.sync": 600}``).
     intervals: dict[str, int] = Field(default_factory=dict)
     #: Expiry of a job lease; the holder renews it every third of this while it runs.

@@ -42,6 +42,7 @@ def run_checks() -> list[Check]:
         return [*checks, Check("plugins", False, str(exc))]
 
     checks.extend(safety_checks(settings))
+    checks.extend(abuse_checks(settings))
     checks.append(_database(toolbox))
     if settings.redis_url:
         checks.append(_redis(settings.redis_url))
@@ -89,6 +90,48 @@ def safety_checks(settings) -> list[Check]:  # type: ignore[no-untyped-def]
                         "(set TOOLBOX_STOREFRONT_ORIGINS=https://your-shop.uz to allow one)"))
     checks.append(Check("request_limits", True, f"bodies up to {settings.http.max_body_bytes} bytes, uploads up to "
                                                 f"{settings.storage.max_upload_bytes} bytes"))
+    return checks
+
+
+#: Narrowest trusted-proxy network accepted by ``doctor`` (wider ones trust whole providers).
+MIN_PROXY_PREFIX = {4: 16, 6: 48}
+#: Failed code checks per phone per day above which guessing a 6-digit code is no longer rare.
+MAX_SAFE_FAILED_PER_DAY = 100
+
+
+def abuse_checks(settings) -> list[Check]:  # type: ignore[no-untyped-def]
+    """Who rate limits count (trusted proxies), the sign-in code limits and the Redis namespace."""
+    import ipaddress
+
+    checks: list[Check] = []
+    proxies = [ipaddress.ip_network(p) for p in settings.http.trusted_proxies]
+    broad = [str(n) for n in proxies if n.prefixlen < MIN_PROXY_PREFIX[n.version]]
+    if not proxies:
+        checks.append(Check("trusted_proxies", True, "none: the direct peer is the client. Behind a reverse "
+                                                     "proxy set TOOLBOX_HTTP__TRUSTED_PROXIES to its address, or "
+                                                     "every shopper shares one rate limit"))
+    elif broad:
+        checks.append(Check("trusted_proxies", False, f"{', '.join(broad)} is too broad: any client in it can "
+                                                      "set X-Forwarded-For and dodge the rate limits; list "
+                                                      "your proxies' own addresses"))
+    else:
+        checks.append(Check("trusted_proxies", True, f"X-Forwarded-For believed from {', '.join(map(str, proxies))} "
+                                                     "only; keep the app reachable through them alone (do not "
+                                                     "publish `toolbox serve`'s port)"))
+    auth = settings.auth
+    limits = (f"{auth.otp_max_per_ip_per_hour}/h per address (IPv6 per /64), {auth.otp_max_per_hour}/h per "
+              f"phone, {auth.otp_max_per_minute}/min for the store; {auth.otp_max_attempts} checks per code, "
+              f"{auth.otp_max_failed_per_day} failed per phone per day")
+    if auth.otp_max_failed_per_day > MAX_SAFE_FAILED_PER_DAY:
+        checks.append(Check("otp_limits", False, f"{limits}: more than {MAX_SAFE_FAILED_PER_DAY} failed checks a "
+                                                 "day makes guessing a code practical; lower "
+                                                 "TOOLBOX_AUTH__OTP_MAX_FAILED_PER_DAY"))
+    else:
+        checks.append(Check("otp_limits", True, limits))
+    if settings.redis_url:
+        checks.append(Check("redis_namespace", True, f"every Redis key under {settings.jobs.redis_namespace!r}: "
+                                                     "give each store sharing this Redis its own "
+                                                     "(TOOLBOX_JOBS__REDIS_NAMESPACE)"))
     return checks
 
 

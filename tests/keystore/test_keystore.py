@@ -32,8 +32,8 @@ def store(request: pytest.FixtureRequest) -> Iterator[KeyStore]:
 def expire(store: KeyStore, key: str) -> None:
     """Make ``key`` expire now, without sleeping (backend-specific back door for tests)."""
     if isinstance(store, RedisKeyStore):
-        store.client.pexpire(key, 1)
-        while store.client.exists(key):
+        store.client.pexpire(store.redis_key(key), 1)
+        while store.client.exists(store.redis_key(key)):
             time.sleep(0.001)
     else:
         from sqlalchemy import update

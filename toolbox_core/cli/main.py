@@ -109,7 +109,16 @@ def serve(
         reload=reload,
         log_level=os.environ.get("TOOLBOX_LOG_LEVEL", "info").lower(),
         access_log=False,
+        **proxy_options(toolbox.settings),
     )
+
+
+def proxy_options(settings: Any) -> dict[str, Any]:
+    """uvicorn's proxy-header options from ``http.trusted_proxies``: believe ``X-Forwarded-*``
+    from those addresses only, and from none when it is empty (uvicorn trusts 127.0.0.1 by
+    default, which would let anything on the host pick its client address)."""
+    trusted = list(settings.http.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 
 class LazyToolbox:

@@ -1,7 +1,13 @@
 """One-time codes: request (rate-limited, sent outside any transaction) and verify (at most N tries).
 
-Only a keyed hash of each code lives in the key store. Nothing here looks up customers, so the
-answers are the same whether or not an account exists for the phone.
+Only a keyed hash of each code lives in the key store, with every counter and lock below, so
+the limits hold across processes. Nothing here looks up customers, and a wrong, expired, used or
+never-sent code gets the same answer, so no response tells whether an account exists for the
+phone or whether someone is signing in with it right now.
+
+Limits: per address (IPv6 per /64) and per phone per hour, a resend cooldown, a store-wide cap
+per minute (``otp_busy``), at most ``otp_max_attempts`` checks per code and
+``otp_max_failed_per_day`` failed checks per phone across all its codes (then it is locked).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolbox_core.asyncutil import resolve
+from toolbox_core.clientip import address_bucket
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.errors import (
     BadRequest,
@@ -26,9 +33,14 @@ from toolbox_core.security import keyed_hash, new_token
 log = logging.getLogger("toolbox.customers.otp")
 
 CODE_DIGITS = 6
+MINUTE = 60
 HOUR = 3600
+DAY = 24 * HOUR
 VERIFICATION_PREFIX = "tbx_verify"
-
+#: The one answer to a code that does not verify, whatever the reason.
+WRONG_CODE_MESSAGE = "the code is wrong or has expired; check it or request a new code"
+#: The store-wide counter of codes sent in the current minute.
+GLOBAL_MINUTE_KEY = "otp:minute"
 
 
 def code_key(phone: str) -> str:
@@ -44,7 +56,18 @@ def phone_window_key(phone: str) -> str:
 
 
 def ip_window_key(ip: str) -> str:
-    return f"otp:ip:{ip}"
+    """The hourly counter of an address's requests: IPv6 addresses share their /64's."""
+    return f"otp:ip:{address_bucket(ip)}"
+
+
+def failed_key(phone: str) -> str:
+    """The 24-hour counter of failed checks of a phone, across all its codes."""
+    return f"otp:failed:{phone}"
+
+
+def lock_key(phone: str) -> str:
+    """Set while a phone is locked after too many failed checks; expires with the day's window."""
+    return f"otp:locked:{phone}"
 
 
 def verification_key(toolbox: Any, token: str) -> str:
@@ -95,12 +118,18 @@ def request_code(toolbox: Any, raw_phone: str, client_ip: str, locale: str) -> C
     ip_hit = store.hit(ip_window_key(client_ip), HOUR)
     if ip_hit.count > auth.otp_max_per_ip_per_hour:
         raise RateLimited("too many code requests from this address", retry_after=ip_hit.reset_in)
+    _refuse_if_locked(store, phone)
     if auth.otp_resend_seconds and not store.set_if_absent(cooldown_key(phone), "1", auth.otp_resend_seconds):
         wait = store.ttl(cooldown_key(phone)) or 1
         raise RateLimited(f"a code was just sent; ask again in {wait} s", retry_after=wait)
     phone_hit = store.hit(phone_window_key(phone), HOUR)
     if phone_hit.count > auth.otp_max_per_hour:
         raise RateLimited("too many codes for this phone; try later", retry_after=phone_hit.reset_in)
+    busy = store.hit(GLOBAL_MINUTE_KEY, MINUTE)
+    if busy.count > auth.otp_max_per_minute:
+        store.delete(cooldown_key(phone))  # nothing was sent: the customer may retry when it clears
+        raise RateLimited("the store is sending too many codes right now; try again in a minute",
+                          code="otp_busy", retry_after=busy.reset_in)
 
     code = new_code()
     store.set(code_key(phone), code_hash(toolbox, phone, code), auth.otp_ttl_seconds)
@@ -135,21 +164,40 @@ def _send(toolbox: Any, phone: str, code: str, ttl: int, locale: str) -> None:
 def verify_code(toolbox: Any, raw_phone: str, code: str) -> Verified:
     """Check ``code`` for ``raw_phone``; a match consumes it and sets a one-use verification flag.
 
-    Raises :class:`BadRequest` ``invalid_code`` (wrong code, an attempt used), ``code_exhausted``
-    (that was the last attempt) or ``code_expired`` (no live code: expired, used or dead).
+    Raises :class:`BadRequest` ``invalid_code`` for a code that is wrong, expired, used, dead
+    after ``otp_max_attempts`` wrong tries or never sent (one answer for all, counted as a
+    failed check), and :class:`RateLimited` ``too_many_attempts`` once the phone has had
+    ``otp_max_failed_per_day`` failed checks in 24 h. Concurrent checks racing the lock can
+    overshoot the cap by at most the number in flight; each code still gets at most
+    ``otp_max_attempts`` checks.
     """
     auth = toolbox.settings.auth
     phone = normalize_phone(raw_phone)
-    outcome = toolbox.keystore.verify_and_consume(code_key(phone), code_hash(toolbox, phone, code), auth.otp_max_attempts)
-    if outcome is VerifyOutcome.MISMATCH:
-        raise BadRequest("the code is wrong", code="invalid_code")
-    if outcome is VerifyOutcome.EXHAUSTED:
-        raise BadRequest("the code is wrong and no attempts are left; request a new code", code="code_exhausted")
-    if outcome is VerifyOutcome.MISSING:
-        raise BadRequest("no valid code for this phone; request a new code", code="code_expired")
+    store = toolbox.keystore
+    _refuse_if_locked(store, phone)
+    outcome = store.verify_and_consume(code_key(phone), code_hash(toolbox, phone, code), auth.otp_max_attempts)
+    if outcome is not VerifyOutcome.OK:
+        failed = store.hit(failed_key(phone), DAY)
+        if failed.count >= auth.otp_max_failed_per_day:
+            store.set(lock_key(phone), "1", failed.reset_in)
+            store.delete(code_key(phone))
+            raise _locked(failed.reset_in)
+        raise BadRequest(WRONG_CODE_MESSAGE, code="invalid_code")
     token = new_token(VERIFICATION_PREFIX)
-    toolbox.keystore.set(verification_key(toolbox, token), phone, auth.verification_ttl_seconds)
+    store.set(verification_key(toolbox, token), phone, auth.verification_ttl_seconds)
     return Verified(phone=phone, verification_token=token, expires_in=auth.verification_ttl_seconds)
+
+
+def _refuse_if_locked(store: Any, phone: str) -> None:
+    left = store.ttl(lock_key(phone))
+    if left is not None:
+        raise _locked(left)
+
+
+def _locked(retry_after: int) -> RateLimited:
+    # The same for every phone, registered or not: nothing here looks customers up.
+    return RateLimited("too many wrong codes for this phone; try again later",
+                       code="too_many_attempts", retry_after=retry_after)
 
 
 def consume_verification(toolbox: Any, token: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from toolbox_core.cart.access import holds_cart
+from toolbox_core.clientip import client_ip
 from toolbox_core.customers import otp, service
 from toolbox_core.customers.schemas import (
     AddressIn,
@@ -30,11 +31,6 @@ from toolbox_core.security import bearer_token
 
 def _toolbox(request: Request) -> Any:
     return request.app.state.toolbox
-
-
-def client_ip(request: Request) -> str:
-    """The address rate limits are counted against (the direct peer; put the proxy's in front)."""
-    return request.client.host if request.client else "unknown"
 
 
 def _cookie_flags(request: Request) -> dict[str, Any]:

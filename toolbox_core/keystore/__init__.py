@@ -12,11 +12,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def build_keystore(settings: Settings, db: Database) -> KeyStore:
-    """Redis when ``settings.redis_url`` is set (never a silent fallback), the database otherwise."""
+    """Redis when ``settings.redis_url`` is set (never a silent fallback), the database otherwise.
+
+    On Redis every key lives under ``settings.jobs.redis_namespace``, like the broker's and the
+    scheduler's keys: one namespace for everything the kernel writes.
+    """
     if settings.redis_url:
         from toolbox_core.keystore.redis_store import RedisKeyStore
 
-        return RedisKeyStore(settings.redis_url)
+        return RedisKeyStore(settings.redis_url, namespace=settings.jobs.redis_namespace)
     from toolbox_core.keystore.db_store import DatabaseKeyStore
 
     return DatabaseKeyStore(db)

@@ -2,7 +2,8 @@
 
 OTP code hashes, verification flags, rate-limit counters and gateway tokens live here, never in
 process memory. Redis (Lua scripts) in production, the database in embedded mode; both pass the
-same test suite. Keys are plain strings; callers namespace them (``otp:code:+998901234567``).
+same test suite. Keys are plain strings; callers prefix them by domain (``otp:code:+998901234567``)
+and the Redis store puts every key under the configured ``jobs.redis_namespace``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The key store on Redis: every operation is one Lua script, so one atomic round trip.
 
 Each key is a hash with field ``v`` (the value) and ``a`` (wrong attempts, or the count of a
-rate-limit window). Scripts are registered once per store and run with ``EVALSHA``.
+rate-limit window). Scripts are registered once per store and run with ``EVALSHA``. Every key
+is stored under the configured namespace (``jobs.redis_namespace``): ``otp:code:+998...`` is
+``toolbox:otp:code:+998...`` in Redis, so several stores can share one Redis.
 """
 
 from __future__ import annotations
@@ -88,7 +90,10 @@ def _ceil_seconds(millis: int) -> int:
 class RedisKeyStore(KeyStore):
     """:class:`KeyStore` on Redis. Connection failures raise :class:`KeyStoreUnavailable`."""
 
-    def __init__(self, url: str, *, timeout: float = 2.0, client: redis.Redis | None = None) -> None:
+    def __init__(self, url: str, *, timeout: float = 2.0, client: redis.Redis | None = None,
+                 namespace: str = "toolbox") -> None:
+        self.namespace = namespace
+        self._prefix = f"{namespace}:"
         self.client = client or redis.Redis.from_url(
             url, socket_connect_timeout=timeout, socket_timeout=timeout, decode_responses=True
         )
@@ -108,8 +113,12 @@ class RedisKeyStore(KeyStore):
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise KeyStoreUnavailable(details={"backend": "redis", "error": type(exc).__name__}) from exc
 
+    def redis_key(self, key: str) -> str:
+        """The Redis key that holds ``key``: the namespace, a colon, then ``key``."""
+        return self._prefix + key
+
     def _script(self, script: Script, key: str, *args: Any) -> Any:
-        return self._run(lambda: script(keys=[key], args=list(args)))
+        return self._run(lambda: script(keys=[self.redis_key(key)], args=list(args)))
 
     def set(self, key: str, value: str, ttl_seconds: int) -> None:
         self._script(self._set, key, value, int(ttl_seconds * 1000))
@@ -118,11 +127,11 @@ class RedisKeyStore(KeyStore):
         return self._script(self._get, key)
 
     def ttl(self, key: str) -> int | None:
-        millis = self._run(lambda: self.client.pttl(key))
+        millis = self._run(lambda: self.client.pttl(self.redis_key(key)))
         return None if millis < 0 else _ceil_seconds(millis)
 
     def delete(self, key: str) -> bool:
-        return bool(self._run(lambda: self.client.delete(key)))
+        return bool(self._run(lambda: self.client.delete(self.redis_key(key))))
 
     def set_if_absent(self, key: str, value: str, ttl_seconds: int) -> bool:
         return bool(self._script(self._set_if_absent, key, value, int(ttl_seconds * 1000)))

@@ -14,6 +14,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, object_session
 
+from toolbox_core.clientip import address_bucket
 from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, NotFound, RateLimited
@@ -303,7 +304,7 @@ class OrderService:
         """Count a guest lookup against the order and the client address; 429 over a limit."""
         auth = self.toolbox.settings.auth
         store = self.toolbox.keystore
-        checks = [(f"orders:lookup:ip:{client_ip}", auth.order_lookup_max_per_ip_per_hour,
+        checks = [(f"orders:lookup:ip:{address_bucket(client_ip)}", auth.order_lookup_max_per_ip_per_hour,
                    "too many order lookups from this address; try later")] if client_ip else []
         checks.append((f"orders:lookup:order:{order_key}", auth.order_lookup_max_per_hour,
                        "too many lookups of this order; try later"))

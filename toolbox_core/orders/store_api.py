@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from toolbox_core.clientip import client_ip
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.sessions import optional_customer, require_customer
-from toolbox_core.customers.store_api import client_ip
 from toolbox_core.orders.service import OrderService
 from toolbox_core.params import Limit, Offset
 
