@@ -24,6 +24,7 @@ from toolbox_core.cart.schemas import (
 )
 from toolbox_core.cart.service import CartService, CartUnavailable
 from toolbox_core.customers.sessions import optional_customer
+from toolbox_core.i18n import RequestLocale, request_locale_context
 
 
 def set_cart_cookie(toolbox: Any, response: Response, cart_id: str) -> None:
@@ -49,7 +50,7 @@ def clearing_cookie_when_gone(toolbox: Any) -> Iterator[None]:
 
 
 def build_router(toolbox: Any) -> APIRouter:
-    router = APIRouter(prefix="/store/carts", tags=["store: cart"])
+    router = APIRouter(prefix="/store/carts", tags=["store: cart"], dependencies=[Depends(request_locale_context)])
     carts = CartService(toolbox)
 
     def respond(response: Response, cart: dict[str, Any]) -> dict[str, Any]:
@@ -58,15 +59,16 @@ def build_router(toolbox: Any) -> APIRouter:
 
     @router.post("", status_code=201, summary="Start a cart (sets the cart cookie)")
     def create_cart(response: Response, body: CartCreate | None = None,
-                    customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
+                    customer: str | None = Depends(optional_customer),
+                    loc: RequestLocale = Depends(request_locale_context)) -> dict[str, Any]:
         body = body or CartCreate()
-        return respond(response, carts.create(customer, body.locale, body.phone))
+        return respond(response, carts.create(customer, loc.choose(body.locale), body.phone))
 
     @router.get("/current", summary="The cart in the cookie, or a fresh one when it is gone")
-    def current_cart(request: Request, response: Response, locale: str | None = None,
-                     customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
+    def current_cart(request: Request, response: Response, customer: str | None = Depends(optional_customer),
+                     loc: RequestLocale = Depends(request_locale_context)) -> dict[str, Any]:
         cart_id = request.cookies.get(toolbox.settings.cart.cookie_name)
-        return respond(response, carts.current(cart_id, customer, locale))
+        return respond(response, carts.current(cart_id, customer, loc.explicit, fallback=loc.negotiated))
 
     @router.get("/{cart_id}", summary="A cart with server-computed totals")
     def get_cart(cart_id: str, response: Response, customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
