@@ -35,3 +35,14 @@ def test_plugins_import_only_the_public_api() -> None:
 def test_public_api_exports_resolve() -> None:
     for name in api.__all__:
         assert getattr(api, name) is not None, name
+
+
+def test_plugins_localize_with_the_kernels_rule() -> None:
+    """``request_locale`` is the dependency plugin routes share; ``localized_text`` reads a
+    setting that is one string or a text per locale."""
+    import inspect
+
+    assert inspect.iscoroutinefunction(api.request_locale)
+    assert api.localized_text("Courier", "uz", "ru") == "Courier"
+    assert api.localized_text({"ru": "Курьер", "uz": "Kuryer"}, "uz", "ru") == "Kuryer"
+    assert api.localized_text({"ru": "Курьер"}, "uz", "ru") == "Курьер"

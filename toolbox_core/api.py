@@ -27,6 +27,9 @@ Everything a plugin needs:
 * ``JobLease`` / ``LeaseHeld``: a job's cross-process lease (``toolbox.scheduler.lease(name)``).
 * bounded query parameters ``Limit``, ``Offset`` (the one pagination cap) and ``QueryInt`` (fits
   64 bits): an integer query parameter without an upper bound reaches SQL and fails there.
+* locales: ``request_locale``, the FastAPI dependency every localized route uses (the one rule:
+  ``?locale=``, ``Accept-Language``, the default; answers get ``Content-Language``), and
+  ``localized_text`` / ``LocalizedText`` for a setting that is one string or ``{"ru": ..., "uz": ...}``;
 * for payment gateways: ``PaymentService`` (reports, also ``*_in_session`` inside the plugin's
   own transaction), ``get_order_view`` / ``order_view_in_session`` (``OrderView`` with its
   ``LineView`` lines and ``ShippingLine``, as at purchase), and ``own_error_route`` for a router
@@ -60,6 +63,7 @@ from toolbox_core.fulfillment import (
     ShipmentService,
     ShipmentView,
 )
+from toolbox_core.i18n import localized_text, request_locale
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.public import InventoryService
 from toolbox_core.inventory.service import LevelView
@@ -107,6 +111,7 @@ from toolbox_core.providers import (
     supports,
 )
 from toolbox_core.routing import own_error_route
+from toolbox_core.texts import LocalizedText
 from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
 
 __all__ = [
@@ -137,6 +142,7 @@ __all__ = [
     "LevelView",
     "Limit",
     "LineView",
+    "LocalizedText",
     "NotFound",
     "Notification",
     "NotificationChannel",
@@ -185,12 +191,14 @@ __all__ = [
     "format_som",
     "get_order_view",
     "hookimpl",
+    "localized_text",
     "new_id",
     "normalize_phone",
     "optional_customer",
     "order_view_in_session",
     "otp_text",
     "own_error_route",
+    "request_locale",
     "require_admin",
     "require_customer",
     "som",

@@ -4,6 +4,7 @@
   (the code stays the stable English identifier). Each locale has one or more variants; the
   first whose ``{placeholders}`` the error's ``details`` all has is used. English is the
   message the kernel raised, so a store listing ``en`` among its locales gets it unchanged.
+  Errors meant for the operator (``otp_sender_unavailable``: which setting to fix) stay English.
 * :data:`SHIPPING_NAMES` — the kernel's shipping options (``checkout.pickup_shipping_name``,
   ``checkout.flat_shipping_name`` override them).
 * SMS texts are notification templates: :data:`toolbox_core.notifications.templates.KERNEL_TEMPLATES`.
@@ -80,7 +81,5 @@ ERROR_MESSAGES: dict[str, dict[str, tuple[str, ...]]] = {
                             "Urinishlar juda ko'p; keyinroq qayta urinib ko'ring")),
     "otp_send_failed": _texts("Не удалось отправить код; попробуйте чуть позже",
                               "Kodni yuborib bo'lmadi; birozdan keyin qayta urinib ko'ring"),
-    "otp_sender_unavailable": _texts("Отправка кодов сейчас недоступна; попробуйте позже",
-                                     "Kod yuborish hozir ishlamayapti; keyinroq urinib ko'ring"),
     "not_signed_in": _texts("Войдите по номеру телефона", "Telefon raqamingiz orqali kiring"),
 }
