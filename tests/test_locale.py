@@ -205,3 +205,29 @@ def test_a_store_with_english_gets_the_kernels_english_texts(make_toolbox, make_
     assert names == {"pickup": "Pickup from store", "flat": "Courier"}
     missing = client.get("/store/carts/cart_nope", headers={"Accept-Language": "en"})
     assert missing.json()["error"]["message"] == "no such cart"
+
+
+def test_admin_errors_stay_english_for_scripts(client, toolbox):
+    from tests.checkout.helpers import admin_headers
+
+    response = client.get("/admin/orders/ord_nope", headers={**admin_headers(toolbox), "Accept-Language": "uz"})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "order_not_found"
+    assert not response.json()["error"]["message"].startswith("Buyurtma")
+    assert "content-language" not in response.headers
+
+
+def test_the_order_sms_data_names_the_shipping_in_the_customers_locale(client, toolbox):
+    """``order.placed`` carries the shipping name the SMS templates print (``{shipping_name}``)."""
+    from tests.checkout.helpers import ADDRESS, outbox
+
+    variant = make_variant(toolbox)
+    cart_id = client.post("/store/carts", json={"locale": "uz", "phone": PHONE}).json()["id"]
+    client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 1})
+    client.patch(f"/store/carts/{cart_id}", json={"address": ADDRESS})
+    client.post(f"/store/carts/{cart_id}/shipping", json={"provider_id": "flat", "option_id": "flat"})
+    client.post(f"/store/carts/{cart_id}/payment-session", json={"provider_id": "cash_on_delivery"})
+    assert client.post(f"/store/carts/{cart_id}/complete").status_code == 201
+    [placed] = outbox(toolbox, "order.placed")
+    assert placed["locale"] == "uz"
+    assert placed["shipping"]["name"] == "Kuryer"

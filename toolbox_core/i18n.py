@@ -258,12 +258,15 @@ def localize_error(request: Request, code: str, message: str, details: Any) -> s
     """The shopper-facing ``message`` of an error ``code`` in the request's locale.
 
     Texts come from :data:`toolbox_core.texts.ERROR_MESSAGES`; a code without a text in that
-    locale keeps its English message. The locale is the request's by the one rule (an unknown
-    ``?locale=`` is ignored here: it may be the very error being answered).
+    locale keeps its English message. Only shoppers' requests are translated: the store API
+    (``/store/…``) and routes that resolved a locale; the admin API and gateway callbacks stay
+    English. The locale is the request's by the one rule (an unknown ``?locale=`` is ignored
+    here: it may be the very error being answered).
     """
     texts = ERROR_MESSAGES.get(code)
     toolbox = getattr(request.app.state, "toolbox", None)
-    if not texts or toolbox is None:
+    shopper = request.url.path.startswith("/store/") or isinstance(getattr(request.state, "locale", None), RequestLocale)
+    if not texts or toolbox is None or not shopper:
         return message
     ctx = locale_context(request, request.query_params.get("locale"), request.headers.get("accept-language"),
                          strict=False)
