@@ -79,6 +79,17 @@ def _complete(client, cart_id: str, variant: str, headers: dict[str, str] | None
     assert client.post(f"/store/carts/{cart_id}/complete", headers=headers).status_code == 201
 
 
+def test_patching_the_locale_answers_in_the_new_one(client, toolbox):
+    variant = make_variant(toolbox)
+    cart_id = client.post("/store/carts", json={"locale": "ru"}).json()["id"]
+    client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 1})
+    patched = client.patch(f"/store/carts/{cart_id}", json={"locale": "uz-Latn"})
+    assert patched.json()["locale"] == "uz"
+    assert patched.json()["lines"][0]["title"].startswith("Drel")
+    assert patched.headers["content-language"] == "uz"
+    assert client.patch(f"/store/carts/{cart_id}", json={"locale": "fr"}).json()["error"]["code"] == "unknown_locale"
+
+
 def test_a_customers_fresh_cart_after_checkout_keeps_the_previous_carts_locale(client, toolbox):
     variant = make_variant(toolbox)
     _, auth = sign_in(toolbox)  # the customer's own locale is the default, ru

@@ -127,7 +127,7 @@ def resolve_locale(requested: str | None, accept_language: str | None, supported
 class RequestLocale:
     """What a request says about its locale; :meth:`resolve` applies the rule.
 
-    ``scoped`` is the cart's locale once the cart is loaded (:func:`note_scope_locale`).
+    ``scoped`` is the cart's locale once the cart is loaded (:func:`cart_locale`).
     """
 
     explicit: str | None
@@ -197,20 +197,15 @@ def current_locale() -> RequestLocale | None:
     return _current.get()
 
 
-def note_scope_locale(stored: str) -> str:
-    """Called when a cart is loaded: its locale ranks above ``Accept-Language`` for this request.
-    Returns the locale the answer is in (``?locale=`` wins; outside a request, ``stored``)."""
+def cart_locale(stored: str) -> str:
+    """The locale of this request's answer about a cart whose locale is ``stored``: ``?locale=``
+    wins, else ``stored``, which from then on also ranks above ``Accept-Language`` for the
+    request's error messages and ``Content-Language``. Outside a request, ``stored``."""
     ctx = _current.get()
     if ctx is None:
         return stored
     ctx.scoped = stored
     return ctx.resolve()
-
-
-def display_locale(stored: str) -> str:
-    """The locale to render a cart stored in ``stored`` for this request (``?locale=`` wins)."""
-    ctx = _current.get()
-    return ctx.explicit or stored if ctx else stored
 
 
 class LocaleHeadersMiddleware:

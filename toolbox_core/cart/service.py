@@ -20,7 +20,7 @@ from toolbox_core.customers.models import Customer
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
-from toolbox_core.i18n import display_locale, note_scope_locale, parse_locale
+from toolbox_core.i18n import cart_locale, parse_locale
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.service import OutOfStock, available_by_sku
 from toolbox_core.payments.models import Payment
@@ -47,7 +47,7 @@ def _aware(value: datetime) -> datetime:
 
 def check_usable(cart: Cart, customer_id: str | None) -> None:
     """Raise the clear error for a cart that is not ours, completed or expired."""
-    note_scope_locale(cart.locale)  # from here on, the request's texts are in the cart's locale
+    cart_locale(cart.locale)  # from here on, the request's texts are in the cart's locale
     if cart.customer_id is not None and cart.customer_id != customer_id:
         raise Forbidden("this cart belongs to another customer", code="cart_forbidden")
     if cart.status == "completed":
@@ -80,7 +80,7 @@ def load_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
 
 # ------------------------------------------------------------------------------ views
 def snapshots_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, VariantSnapshot]:
-    return variant_snapshots(session, [ln.variant_id for ln in cart.lines], display_locale(cart.locale),
+    return variant_snapshots(session, [ln.variant_id for ln in cart.lines], cart_locale(cart.locale),
                              toolbox.settings.default_locale)
 
 
@@ -99,7 +99,7 @@ def line_views(cart: Cart, snaps: dict[str, VariantSnapshot]) -> tuple[LineView,
 def cart_view(cart: Cart, snaps: dict[str, VariantSnapshot]) -> CartView:
     lines = line_views(cart, snaps)
     address = Address(**cart.address) if cart.address else None
-    return CartView(cart.id, display_locale(cart.locale), lines, sum(ln.total for ln in lines), cart.phone, address, cart.customer_id)
+    return CartView(cart.id, cart_locale(cart.locale), lines, sum(ln.total for ln in lines), cart.phone, address, cart.customer_id)
 
 
 def totals(cart: Cart, snaps: dict[str, VariantSnapshot]) -> dict[str, int]:
@@ -183,13 +183,13 @@ class CartService:
 
     def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
         ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
-        return variant_snapshots(session, ids, display_locale(cart.locale), self.toolbox.settings.default_locale)
+        return variant_snapshots(session, ids, cart_locale(cart.locale), self.toolbox.settings.default_locale)
 
     def create(self, customer_id: str | None, locale: str | None = None, phone: str | None = None) -> dict[str, Any]:
         cart = Cart(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
                     phone=normalize_phone(phone) if phone else None,
                     expires_at=utcnow() + timedelta(days=self.settings.ttl_days))
-        note_scope_locale(cart.locale)
+        cart_locale(cart.locale)
         with self.toolbox.db.transaction() as session:
             session.add(cart)
             return self._result(session, cart)
