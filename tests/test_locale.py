@@ -242,3 +242,20 @@ def test_the_order_sms_data_names_the_shipping_in_the_customers_locale(client, t
     [placed] = outbox(toolbox, "order.placed")
     assert placed["locale"] == "uz"
     assert placed["shipping"]["name"] == "Kuryer"
+
+
+def test_the_rule_as_a_plain_function():
+    from toolbox_core.i18n import resolve_locale
+
+    assert resolve_locale("uz-Latn", "ru", SUPPORTED, "ru", scoped="ru") == "uz"
+    assert resolve_locale(None, "uz", SUPPORTED, "ru", scoped="ru") == "ru"
+    assert resolve_locale(None, "uz;q=0.5, ru;q=0.1", SUPPORTED, "ru") == "uz"
+    assert resolve_locale(None, None, SUPPORTED, "ru", scoped="fr") == "ru"
+
+
+def test_vary_keeps_what_cors_adds(make_toolbox, make_client):
+    client = make_client(make_toolbox(cors_origins=["https://shop.example.uz"]))
+    response = client.post("/store/carts", headers={"Origin": "https://shop.example.uz", "Accept-Language": "uz"})
+    vary = {v.strip().lower() for v in response.headers["vary"].split(",")}
+    assert {"origin", "accept-language"} <= vary
+    assert response.headers["content-language"] == "uz"

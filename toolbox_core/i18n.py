@@ -114,7 +114,8 @@ def parse_locale(value: str, supported: Sequence[str]) -> str:
 
 def resolve_locale(requested: str | None, accept_language: str | None, supported: Sequence[str], default: str,
                    scoped: str | None = None) -> str:
-    """The locale by the one rule: ``requested``, then ``scoped`` (a cart's), then the header, then ``default``."""
+    """The locale by the one rule, outside a request: ``requested``, then ``scoped`` (a cart's),
+    then the ``Accept-Language`` header, then ``default`` (routes use :func:`request_locale`)."""
     if requested:
         return parse_locale(requested, supported)
     if scoped and scoped in supported:
@@ -192,11 +193,6 @@ async def request_locale_context(request: Request, locale: LocaleQ = None,
     return locale_context(request, locale, accept_language)
 
 
-def current_locale() -> RequestLocale | None:
-    """The locale context of the request being served, ``None`` outside a localized request."""
-    return _current.get()
-
-
 def cart_locale(stored: str) -> str:
     """The locale of this request's answer about a cart whose locale is ``stored``: ``?locale=``
     wins, else ``stored``, which from then on also ranks above ``Accept-Language`` for the
@@ -223,11 +219,13 @@ class LocaleHeadersMiddleware:
         async def send_with_language(message: Message) -> None:
             ctx = scope.get("state", {}).get("locale")
             if message["type"] == "http.response.start" and isinstance(ctx, RequestLocale):
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in (b"content-language", b"vary")]
-                vary = [v.decode("latin-1") for k, v in message.get("headers", []) if k.lower() == b"vary"]
+                raw = message.get("headers", [])
+                headers = [(k, v) for k, v in raw if k.lower() != b"vary"]
+                vary = [v.decode("latin-1") for k, v in raw if k.lower() == b"vary"]
                 if not any("accept-language" in v.lower() for v in vary):
                     vary.append("Accept-Language")
-                headers.append((b"content-language", ctx.resolve().encode("latin-1")))
+                if not any(k.lower() == b"content-language" for k, _ in raw):  # a route's own wins
+                    headers.append((b"content-language", ctx.resolve().encode("latin-1")))
                 headers.append((b"vary", ", ".join(vary).encode("latin-1")))
                 message["headers"] = headers
             await send(message)
