@@ -1,6 +1,6 @@
 """The kernel's own shipping providers: ``pickup`` (free) and ``flat`` (a configured price).
 
-Option names are per locale (``checkout.pickup_shipping_name`` / ``checkout.flat_shipping_name``,
+``name`` is the provider's (operators'); the option names shoppers see are per locale (``checkout.pickup_shipping_name`` / ``checkout.flat_shipping_name``,
 defaults in :data:`toolbox_core.texts.SHIPPING_NAMES`), picked by the cart's locale.
 """
 
@@ -17,12 +17,13 @@ from toolbox_core.texts import SHIPPING_NAMES, LocalizedText
 class PickupProvider:
     """Collect the order at the store; free, no address needed."""
 
-    name: LocalizedText = field(default_factory=lambda: dict(SHIPPING_NAMES["pickup"]))
+    option_name: LocalizedText = field(default_factory=lambda: dict(SHIPPING_NAMES["pickup"]))
     default_locale: str = "ru"
     id: str = "pickup"
+    name: str = "Pickup from store"
 
     def quote(self, cart: CartView) -> list[ShippingQuote]:
-        name = localized_text(self.name, cart.locale, self.default_locale)
+        name = localized_text(self.option_name, cart.locale, self.default_locale)
         return [ShippingQuote(self.id, "pickup", name, 0, requires_address=False)]
 
 
@@ -31,9 +32,11 @@ class FlatRateProvider:
     """Courier delivery at one configured price (``TOOLBOX_CHECKOUT__FLAT_SHIPPING_PRICE``)."""
 
     price: int
-    name: LocalizedText = field(default_factory=lambda: dict(SHIPPING_NAMES["flat"]))
+    option_name: LocalizedText = field(default_factory=lambda: dict(SHIPPING_NAMES["flat"]))
     default_locale: str = "ru"
     id: str = "flat"
+    name: str = "Courier"
 
     def quote(self, cart: CartView) -> list[ShippingQuote]:
-        return [ShippingQuote(self.id, "flat", localized_text(self.name, cart.locale, self.default_locale), self.price)]
+        name = localized_text(self.option_name, cart.locale, self.default_locale)
+        return [ShippingQuote(self.id, "flat", name, self.price)]
