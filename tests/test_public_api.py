@@ -59,3 +59,12 @@ def test_print_rows_gives_plugin_commands_the_kernel_table_and_json(monkeypatch,
     assert rows[0]["id"] in table and max(len(line) for line in table.splitlines()) <= 60
     api.print_rows(rows, columns, as_json=True)
     assert json.loads(capsys.readouterr().out) == rows
+def test_plugins_localize_with_the_kernels_rule() -> None:
+    """``request_locale`` is the dependency plugin routes share; ``localized_text`` reads a
+    setting that is one string or a text per locale."""
+    import inspect
+
+    assert inspect.iscoroutinefunction(api.request_locale)
+    assert api.localized_text("Courier", "uz", "ru") == "Courier"
+    assert api.localized_text({"ru": "Курьер", "uz": "Kuryer"}, "uz", "ru") == "Kuryer"
+    assert api.localized_text({"ru": "Курьер"}, "uz", "ru") == "Курьер"

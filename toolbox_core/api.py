@@ -32,6 +32,9 @@ Everything a plugin needs:
   ``ensure_lease_held()`` raises ``LeaseLost`` in a job whose lease was lost (call it between steps).
 * bounded query parameters ``Limit``, ``Offset`` (the one pagination cap) and ``QueryInt`` (fits
   64 bits): an integer query parameter without an upper bound reaches SQL and fails there.
+* locales: ``request_locale``, the FastAPI dependency every localized route uses (the one rule:
+  ``?locale=``, ``Accept-Language``, the default; answers get ``Content-Language``), and
+  ``localized_text`` / ``LocalizedText`` for a setting that is one string or ``{"ru": ..., "uz": ...}``;
 * for payment gateways: ``PaymentService`` (reports, also ``*_in_session`` inside the plugin's
   own transaction), ``get_order_view`` / ``order_view_in_session`` (``OrderView`` with its
   ``LineView`` lines and ``ShippingLine``, as at purchase), and ``own_error_route`` for a router
@@ -71,6 +74,7 @@ from toolbox_core.fulfillment import (
     ShipmentService,
     ShipmentView,
 )
+from toolbox_core.i18n import localized_text, request_locale
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.public import InventoryService
 from toolbox_core.inventory.service import LevelView
@@ -121,6 +125,7 @@ from toolbox_core.providers import (
 )
 from toolbox_core.routing import own_error_route
 from toolbox_core.schemas import UtcDateTime, iso_utc
+from toolbox_core.texts import LocalizedText
 from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
 
 __all__ = [
@@ -152,6 +157,7 @@ __all__ = [
     "LevelView",
     "Limit",
     "LineView",
+    "LocalizedText",
     "NotFound",
     "Notification",
     "NotificationChannel",
@@ -206,6 +212,7 @@ __all__ = [
     "get_order_view",
     "hookimpl",
     "iso_utc",
+    "localized_text",
     "new_id",
     "normalize_phone",
     "optional_customer",
@@ -214,6 +221,7 @@ __all__ = [
     "own_error_route",
     "print_rows",
     "read_body",
+    "request_locale",
     "require_admin",
     "require_customer",
     "som",

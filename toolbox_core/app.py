@@ -21,6 +21,7 @@ from toolbox_core.apidocs import install_api_docs
 from toolbox_core.clientip import install_proxy_headers
 from toolbox_core.config import Settings, load_settings
 from toolbox_core.errors import error_response, install_error_handlers
+from toolbox_core.i18n import LocaleHeadersMiddleware
 from toolbox_core.kernel import Toolbox, request_threads
 from toolbox_core.limits import BodyLimitMiddleware
 from toolbox_core.params import unbounded_integer_params
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     app.state.toolbox = toolbox
     install_api_docs(app)
     install_error_handlers(app)
+    # Innermost: sees the locale the route or the error handler resolved.
+    app.add_middleware(LocaleHeadersMiddleware)
     # Added first, so it runs inside RequestIdMiddleware (its 413s carry the request id).
     app.add_middleware(BodyLimitMiddleware, settings=toolbox.settings)
     app.add_middleware(BaseUrlMiddleware)  # absolute image URLs from the request's address

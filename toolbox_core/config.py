@@ -29,6 +29,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from toolbox_core.texts import SHIPPING_NAMES, LocalizedText
+
 ENV_PREFIX = "TOOLBOX_"
 #: The public placeholder secret of the embedded mode; refused outside it.
 DEFAULT_SECRET_KEY = "embedded-insecure-secret-change-me"
@@ -84,7 +86,10 @@ class CheckoutSettings(BaseModel):
     payment_timeout_seconds: int = Field(12 * 3600, gt=0)
     #: Flat-rate shipping provider: price in tiyin; ``None`` disables it.
     flat_shipping_price: int | None = Field(2_500_000, ge=0)
-    flat_shipping_name: str = "Courier"
+    #: Names of the kernel's shipping options per locale (``{"ru": "Курьер", "uz": "Kuryer"}``);
+    #: a plain string is the name in every locale.
+    flat_shipping_name: LocalizedText = Field(default_factory=lambda: dict(SHIPPING_NAMES["flat"]))
+    pickup_shipping_name: LocalizedText = Field(default_factory=lambda: dict(SHIPPING_NAMES["pickup"]))
     #: Fiscal codes of the delivery service on receipts (Payme's ``detail.shipping``, Click):
     #: the MXIK/IKPU code (17 digits, tasnif.soliq.uz), its package code and VAT percent.
     shipping_mxik_code: str | None = Field(None, pattern=r"^\d{17}$")
@@ -92,6 +97,14 @@ class CheckoutSettings(BaseModel):
     shipping_vat_percent: int | None = Field(None, ge=0, le=100)
     #: Each shipping provider has this long to quote a cart; a slower one is left out (logged).
     shipping_quote_timeout_seconds: float = Field(5.0, gt=0, le=60)
+
+    @field_validator("flat_shipping_name", "pickup_shipping_name")
+    @classmethod
+    def _bounded_names(cls, value: LocalizedText) -> LocalizedText:
+        texts = [value] if isinstance(value, str) else list(value.values())
+        if not texts or len(texts) > 20 or any(not t.strip() or len(t) > 200 for t in texts):
+            raise ValueError("a shipping option name is 1 to 200 characters, in each locale")
+        return value
 
 
 class AuthSettings(BaseModel):

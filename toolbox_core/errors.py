@@ -171,7 +171,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ToolboxError)
     async def _toolbox_error(request: Request, exc: ToolboxError) -> JSONResponse:
-        return _json(exc.status, error_body(exc.code, exc.message, exc.details, request), exc.headers)
+        from toolbox_core.i18n import localize_error  # i18n raises these errors
+
+        message = localize_error(request, exc.code, exc.message, exc.details)
+        return _json(exc.status, error_body(exc.code, message, exc.details, request), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

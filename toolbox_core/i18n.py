@@ -1,11 +1,34 @@
-"""Locales: picking the right translation with a fallback that never yields an empty field."""
+"""Locales: the one rule that picks a request's locale, and per-locale texts with fallbacks.
+
+The rule (README, "HTTP API"), used by every localized store route through :func:`request_locale`
+(or :func:`request_locale_context`) and by the error handler:
+
+1. ``?locale=`` — tolerant of region and script subtags (``uz-Latn``, ``uz_UZ``, ``ru-RU`` → the
+   store's ``uz``/``ru``); a language the store does not have at all is a 422 ``unknown_locale``
+   listing the supported ones (an explicit choice that cannot be honoured is a storefront bug);
+2. the cart's locale, on cart-scoped routes;
+3. ``Accept-Language`` — q-values honoured, ``q=0`` and ``*`` skipped, unknown languages skipped;
+4. the store's ``default_locale``.
+
+Tags are matched by RFC 4647 "lookup": the full tag first, then with the last subtag dropped,
+so ``uz-Cyrl`` means a store locale ``uz-cyrl`` when one is configured, else ``uz`` (the store's
+Uzbek texts, whatever their script).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol, TypeVar
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from string import Formatter
+from typing import Annotated, Any, Protocol, TypeVar
+
+from fastapi import Header, Query, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolbox_core.errors import InvalidInput
+from toolbox_core.texts import ERROR_MESSAGES, LocalizedText
 
 
 class Translated(Protocol):
@@ -13,6 +36,10 @@ class Translated(Protocol):
 
 
 T = TypeVar("T", bound=Translated)
+
+_TAG = re.compile(r"^[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*$")
+#: Parts of ``Accept-Language`` looked at (a browser sends a handful; the header is bounded anyway).
+_MAX_RANGES = 20
 
 
 def pick_translation(translations: Iterable[T], locale: str, default_locale: str) -> T | None:
@@ -23,22 +50,218 @@ def pick_translation(translations: Iterable[T], locale: str, default_locale: str
     return by_locale.get(locale) or by_locale.get(default_locale) or by_locale[min(by_locale)]
 
 
-def resolve_locale(requested: str | None, accept_language: str | None, supported: Sequence[str], default: str) -> str:
-    """The locale for a request: ``?locale=`` (must be supported, else 422), then the first
-    supported language of ``Accept-Language``, then ``default``."""
+def localized_text(texts: LocalizedText, locale: str, default_locale: str) -> str:
+    """``texts`` in ``locale``: a plain string is every locale's; a mapping falls back to the
+    default locale, then to its first text."""
+    if isinstance(texts, str):
+        return texts
+    return texts.get(locale) or texts.get(default_locale) or next(iter(texts.values()), "")
+
+
+# ------------------------------------------------------------------------------ matching
+def match_locale(tag: str, supported: Sequence[str]) -> str | None:
+    """The supported locale for a language tag by RFC 4647 lookup (``uz-Latn-UZ`` → ``uz``), or ``None``."""
+    if not _TAG.match(tag):
+        return None
+    known = {s.lower(): s for s in supported}
+    parts = tag.replace("_", "-").lower().split("-")
+    while parts:
+        candidate = "-".join(parts)
+        if candidate in known:
+            return known[candidate]
+        parts.pop()
+    return None
+
+
+def accept_language(header: str | None) -> list[str]:
+    """The language tags of an ``Accept-Language`` header, most wanted first (``q=0`` and ``*`` left out)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((header or "").split(",")[:_MAX_RANGES]):
+        tag, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and tag != "*" and quality > 0:
+            ranked.append((-quality, index, tag))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def negotiate(header: str | None, supported: Sequence[str]) -> str | None:
+    """The first supported locale the ``Accept-Language`` header asks for, or ``None``."""
+    for tag in accept_language(header):
+        found = match_locale(tag, supported)
+        if found:
+            return found
+    return None
+
+
+def parse_locale(value: str, supported: Sequence[str]) -> str:
+    """An explicit locale (``?locale=``, a body's ``locale``): tolerant of subtags; 422 when unknown."""
+    found = match_locale(value.strip(), supported)
+    if found is None:
+        raise InvalidInput(
+            f"unknown locale {value!r}; supported: {', '.join(supported)}",
+            code="unknown_locale",
+            details={"supported": list(supported)},
+        )
+    return found
+
+
+def resolve_locale(requested: str | None, accept_language: str | None, supported: Sequence[str], default: str,
+                   scoped: str | None = None) -> str:
+    """The locale by the one rule, outside a request: ``requested``, then ``scoped`` (a cart's),
+    then the ``Accept-Language`` header, then ``default`` (routes use :func:`request_locale`)."""
     if requested:
-        value = requested.lower()
-        if value not in supported:
-            raise InvalidInput(
-                f"unknown locale {requested!r}; supported: {', '.join(supported)}",
-                code="unknown_locale",
-                details={"supported": list(supported)},
-            )
-        return value
-    if accept_language:
-        for part in accept_language.split(","):
-            tag = part.split(";", 1)[0].strip().lower()
-            for candidate in (tag, tag.split("-", 1)[0]):
-                if candidate in supported:
-                    return candidate
-    return default
+        return parse_locale(requested, supported)
+    if scoped and scoped in supported:
+        return scoped
+    return negotiate(accept_language, supported) or default
+
+
+# ------------------------------------------------------------------------------ requests
+@dataclass
+class RequestLocale:
+    """What a request says about its locale; :meth:`resolve` applies the rule.
+
+    ``scoped`` is the cart's locale once the cart is loaded (:func:`cart_locale`).
+    """
+
+    explicit: str | None
+    negotiated: str | None
+    default: str
+    supported: tuple[str, ...]
+    scoped: str | None = None
+
+    def resolve(self) -> str:
+        return self.explicit or self.scoped or self.negotiated or self.default
+
+    def choose(self, value: str | None) -> str:
+        """The locale for an explicit ``value`` from a body (tolerant; 422 when unknown), which
+        then wins for the whole request; without one, :meth:`resolve`."""
+        if value:
+            self.explicit = parse_locale(value, self.supported)
+        return self.resolve()
+
+
+_current: ContextVar[RequestLocale | None] = ContextVar("toolbox_request_locale", default=None)
+
+LocaleQ = Annotated[str | None, Query(max_length=35, description=(
+    "Locale (ru, uz; uz-Latn, ru-RU accepted); else the cart's; else Accept-Language; else the store default"))]
+AcceptLanguage = Annotated[str | None, Header(max_length=500)]
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.toolbox.settings
+
+
+def locale_context(request: Request, locale: str | None, accept_language: str | None, *, strict: bool = True) -> RequestLocale:
+    """The request's :class:`RequestLocale` (kept on ``request.state.locale``); ``strict``: an
+    unknown ``?locale=`` is a 422, else it is ignored (the error handler's use)."""
+    existing = getattr(request.state, "locale", None)
+    if isinstance(existing, RequestLocale):
+        return existing
+    settings = _settings(request)
+    explicit = None
+    if locale:
+        explicit = parse_locale(locale, settings.locales) if strict else match_locale(locale, settings.locales)
+    ctx = RequestLocale(explicit, negotiate(accept_language, settings.locales), settings.default_locale,
+                        tuple(settings.locales))
+    request.state.locale = ctx
+    _current.set(ctx)
+    return ctx
+
+
+async def request_locale(request: Request, locale: LocaleQ = None, accept_language: AcceptLanguage = None) -> str:
+    """Dependency of every localized route: the request's locale by the one rule.
+
+    The answer then carries ``Content-Language`` and ``Vary: Accept-Language``
+    (:class:`LocaleHeadersMiddleware`). Async, so the services the route calls see it.
+    """
+    return locale_context(request, locale, accept_language).resolve()
+
+
+async def request_locale_context(request: Request, locale: LocaleQ = None,
+                                 accept_language: AcceptLanguage = None) -> RequestLocale:
+    """Dependency: the request's :class:`RequestLocale`, for routes that take a locale in their
+    body too (:meth:`RequestLocale.choose`) or are cart-scoped (the cart's locale, noted when the
+    service loads the cart, ranks above ``Accept-Language``)."""
+    return locale_context(request, locale, accept_language)
+
+
+def cart_locale(stored: str) -> str:
+    """The locale of this request's answer about a cart whose locale is ``stored``: ``?locale=``
+    wins, else ``stored``, which from then on also ranks above ``Accept-Language`` for the
+    request's error messages and ``Content-Language``. Outside a request, ``stored``."""
+    ctx = _current.get()
+    if ctx is None:
+        return stored
+    ctx.scoped = stored
+    return ctx.resolve()
+
+
+class LocaleHeadersMiddleware:
+    """Adds ``Content-Language`` and ``Vary: Accept-Language`` to every answer whose locale was
+    resolved (a localized route, or an error whose message was translated)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_language(message: Message) -> None:
+            ctx = scope.get("state", {}).get("locale")
+            if message["type"] == "http.response.start" and isinstance(ctx, RequestLocale):
+                raw = message.get("headers", [])
+                headers = [(k, v) for k, v in raw if k.lower() != b"vary"]
+                vary = [v.decode("latin-1") for k, v in raw if k.lower() == b"vary"]
+                if not any("accept-language" in v.lower() for v in vary):
+                    vary.append("Accept-Language")
+                if not any(k.lower() == b"content-language" for k, _ in raw):  # a route's own wins
+                    headers.append((b"content-language", ctx.resolve().encode("latin-1")))
+                headers.append((b"vary", ", ".join(vary).encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_language)
+
+
+# ------------------------------------------------------------------------------ messages
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+
+def render_message(variants: Sequence[str], details: Any) -> str | None:
+    """The first of ``variants`` whose ``{placeholders}`` ``details`` all has, filled in."""
+    values = details if isinstance(details, Mapping) else {}
+    for template in variants:
+        if _fields(template) <= set(values):
+            return template.format_map(values)
+    return None
+
+
+def localize_error(request: Request, code: str, message: str, details: Any) -> str:
+    """The shopper-facing ``message`` of an error ``code`` in the request's locale.
+
+    Texts come from :data:`toolbox_core.texts.ERROR_MESSAGES`; a code without a text in that
+    locale keeps its English message. Only shoppers' requests are translated: the store API
+    (``/store/…``) and routes that resolved a locale; the admin API and gateway callbacks stay
+    English. The locale is the request's by the one rule (an unknown ``?locale=`` is ignored
+    here: it may be the very error being answered).
+    """
+    texts = ERROR_MESSAGES.get(code)
+    toolbox = getattr(request.app.state, "toolbox", None)
+    shopper = request.url.path.startswith("/store/") or isinstance(getattr(request.state, "locale", None), RequestLocale)
+    if not texts or toolbox is None or not shopper:
+        return message
+    ctx = locale_context(request, request.query_params.get("locale"), request.headers.get("accept-language"),
+                         strict=False)
+    variants = texts.get(ctx.resolve())
+    return (render_message(variants, details) if variants else None) or message

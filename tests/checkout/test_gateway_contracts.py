@@ -299,7 +299,7 @@ def test_order_placed_and_payment_captured_carry_what_notifiers_need(toolbox, ga
     PaymentService(toolbox).capture("test_online", result.payment_id, gateway_transaction_id="gw", amount=result.total)
     placed = outbox(toolbox, "order.placed")[0]
     assert placed["currency"] == "UZS"
-    assert placed["shipping"] == {"provider_id": "flat", "option_id": "flat", "name": "Courier",
+    assert placed["shipping"] == {"provider_id": "flat", "option_id": "flat", "name": "Курьер",
                                   "amount": 2_500_000}
     captured = outbox(toolbox, "payment.captured")[0]
     assert {k: captured[k] for k in ("order_id", "number", "total", "phone", "locale", "amount")} == {

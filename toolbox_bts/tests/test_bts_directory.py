@@ -48,7 +48,10 @@ def test_careless_input_gets_clear_4xx(client):
     assert client.get("/store/bts/regions/6%27%20or%201=1/cities").status_code == 422
     assert client.get("/store/bts/branches").status_code == 422
     assert client.get("/store/bts/branches?city=" + "9" * 50).status_code == 422
-    assert client.get("/store/bts/regions?locale=xx").status_code == 400
+    unknown = client.get("/store/bts/regions?locale=xx")
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_locale"
+    by_header = client.get("/store/bts/regions", headers={"Accept-Language": "uz-Latn;q=0.9, ru;q=0.5"})
+    assert by_header.headers["content-language"] == "uz"
     assert client.get("/store/bts/branches?city=1234").json()["items"] == []
 
 

@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session, joinedload
 
 from toolbox_core.cart.models import Cart, CartLine
 from toolbox_core.catalog.snapshots import VariantSnapshot, variant_snapshots
+from toolbox_core.customers.models import Customer
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from toolbox_core.i18n import cart_locale, parse_locale
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.service import OutOfStock, available_by_sku
 from toolbox_core.payments.models import Payment
@@ -56,6 +58,7 @@ def _aware(value: datetime) -> datetime:
 
 def check_usable(cart: Cart, customer_id: str | None) -> None:
     """Raise the clear error for a cart that is not ours, completed or expired."""
+    cart_locale(cart.locale)  # from here on, the request's texts are in the cart's locale
     if cart.customer_id is not None and cart.customer_id != customer_id:
         raise Forbidden("this cart belongs to another customer", code="cart_forbidden")
     if cart.status == "completed":
@@ -105,7 +108,7 @@ def load_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
 
 # ------------------------------------------------------------------------------ views
 def snapshots_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, VariantSnapshot]:
-    return variant_snapshots(session, [ln.variant_id for ln in cart.lines], cart.locale,
+    return variant_snapshots(session, [ln.variant_id for ln in cart.lines], cart_locale(cart.locale),
                              toolbox.settings.default_locale)
 
 
@@ -130,7 +133,7 @@ def line_views(cart: Cart, snaps: dict[str, VariantSnapshot]) -> tuple[LineView,
 def cart_view(cart: Cart, snaps: dict[str, VariantSnapshot]) -> CartView:
     lines = line_views(cart, snaps)
     address = Address(**cart.address) if cart.address else None
-    return CartView(cart.id, cart.locale, lines, sum(ln.total for ln in lines), cart.phone, address, cart.customer_id)
+    return CartView(cart.id, cart_locale(cart.locale), lines, sum(ln.total for ln in lines), cart.phone, address, cart.customer_id)
 
 
 def totals(cart: Cart, snaps: dict[str, VariantSnapshot]) -> dict[str, int]:
@@ -200,13 +203,10 @@ class CartService:
         self.settings = toolbox.settings.cart
 
     def _locale(self, locale: str | None) -> str:
+        """A cart's locale: ``locale`` (tolerant: ``uz-Latn`` is ``uz``; 422 when unknown), else the default."""
         if locale is None:
             return self.toolbox.settings.default_locale
-        value = locale.lower()
-        if value not in self.toolbox.settings.locales:
-            raise InvalidInput(f"unknown locale {locale!r}", code="unknown_locale",
-                               details={"supported": list(self.toolbox.settings.locales)})
-        return value
+        return parse_locale(locale, self.toolbox.settings.locales)
 
     def _touch(self, cart: Cart) -> None:
         """Move the expiry to ``ttl_days`` from now (skipped when that moves it by less than a minute)."""
@@ -226,12 +226,13 @@ class CartService:
 
     def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
         ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
-        return variant_snapshots(session, ids, cart.locale, self.toolbox.settings.default_locale)
+        return variant_snapshots(session, ids, cart_locale(cart.locale), self.toolbox.settings.default_locale)
 
     def create(self, customer_id: str | None, locale: str | None = None, phone: str | None = None) -> dict[str, Any]:
         cart = Cart(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
                     phone=normalize_phone(phone) if phone else None,
                     expires_at=utcnow() + timedelta(days=self.settings.ttl_days), lines=[])
+        cart_locale(cart.locale)
         with self.toolbox.db.transaction() as session:
             if customer_id and not cart.phone:
                 cart.phone = customer_phone(session, customer_id)
@@ -244,14 +245,35 @@ class CartService:
             snaps = snapshots_for(self.toolbox, session, cart)
             return serialize(cart, snaps, _pending_payment(session, cart), options_of(snaps))
 
-    def current(self, cart_id: str | None, customer_id: str | None, locale: str | None = None) -> dict[str, Any]:
-        """The cart ``cart_id`` if still usable, else a fresh one (the recovery path)."""
+    def current(self, cart_id: str | None, customer_id: str | None, locale: str | None = None,
+                fallback: str | None = None) -> dict[str, Any]:
+        """The cart ``cart_id`` if still usable, else a fresh one (the recovery path).
+
+        The fresh cart's locale: ``locale`` (the request's explicit one), else the previous
+        cart's (completed or expired), else the signed-in customer's, else ``fallback`` (the
+        request's ``Accept-Language``), else the store default.
+        """
         if cart_id:
             try:
                 return self.get(cart_id, customer_id)
             except (NotFound, Forbidden, CartCompleted, CartExpired):
                 pass
-        return self.create(customer_id, locale)
+        return self.create(customer_id, locale or self._previous_locale(cart_id, customer_id) or fallback)
+
+    def _previous_locale(self, cart_id: str | None, customer_id: str | None) -> str | None:
+        """The locale of the shopper's previous cart (the cookie's, else the signed-in customer's
+        latest), else the customer's own, if the store still has it."""
+        with self.toolbox.db.session() as session:
+            found = None
+            if cart_id:
+                found = session.scalar(select(Cart.locale).where(
+                    Cart.id == cart_id, (Cart.customer_id.is_(None)) | (Cart.customer_id == customer_id)))
+            if found is None and customer_id:
+                found = session.scalar(select(Cart.locale).where(Cart.customer_id == customer_id)
+                                       .order_by(Cart.created_at.desc()).limit(1))
+            if found is None and customer_id:
+                found = session.scalar(select(Customer.locale).where(Customer.id == customer_id))
+        return found if found in self.toolbox.settings.locales else None
 
     # -------------------------------------------------------------- lines
     def _check_quantity(self, quantity: int) -> None:

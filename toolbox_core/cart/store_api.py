@@ -38,6 +38,7 @@ from toolbox_core.cart.schemas import (
 from toolbox_core.cart.service import CartCompleted, CartService, CartUnavailable
 from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.customers.sessions import optional_customer
+from toolbox_core.i18n import RequestLocale, request_locale_context
 
 
 def set_cart_cookie(toolbox: Any, response: Response, cart_id: str) -> None:
@@ -77,7 +78,7 @@ def clearing_cookie_when_gone(toolbox: Any, caller: CartCaller | None = None) ->
 
 
 def build_router(toolbox: Any) -> APIRouter:
-    router = APIRouter(prefix="/store/carts", tags=["store: cart"])
+    router = APIRouter(prefix="/store/carts", tags=["store: cart"], dependencies=[Depends(request_locale_context)])
     carts = CartService(toolbox)
     checkout = CheckoutService(toolbox)
 
@@ -93,16 +94,17 @@ def build_router(toolbox: Any) -> APIRouter:
 
     @router.post("", status_code=201, summary="Start a cart (sets the cart cookie)")
     def create_cart(response: Response, body: CartCreate | None = None,
-                    customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
+                    customer: str | None = Depends(optional_customer),
+                    loc: RequestLocale = Depends(request_locale_context)) -> dict[str, Any]:
         body = body or CartCreate()
-        return respond(response, carts.create(customer, body.locale, body.phone), new=True)
+        return respond(response, carts.create(customer, loc.choose(body.locale), body.phone), new=True)
 
     @router.get("/current", summary="The cart in the cookie, or a fresh one when it is gone")
-    def current_cart(request: Request, response: Response, locale: str | None = None,
-                     customer: str | None = Depends(optional_customer)) -> dict[str, Any]:
+    def current_cart(request: Request, response: Response, customer: str | None = Depends(optional_customer),
+                     loc: RequestLocale = Depends(request_locale_context)) -> dict[str, Any]:
         cart_id = request.cookies.get(toolbox.settings.cart.cookie_name)
         caller = resolve_caller(toolbox, request, cart_id, customer) if cart_id else CartCaller(customer, True)
-        cart = carts.current(cart_id, caller.customer_id, locale)
+        cart = carts.current(cart_id, caller.customer_id, loc.explicit, fallback=loc.negotiated)
         return respond(response, cart, caller, new=cart["id"] != cart_id)
 
     @router.get("/{cart_id}", summary="A cart with server-computed totals")

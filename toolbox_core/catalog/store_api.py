@@ -11,12 +11,12 @@ import hashlib
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from toolbox_core.catalog import reads
 from toolbox_core.errors import InvalidInput
-from toolbox_core.i18n import resolve_locale
+from toolbox_core.i18n import request_locale
 from toolbox_core.params import INT64_MAX, Limit, Offset
 
 
@@ -50,13 +50,7 @@ def _cached(request: Request, text: str) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-def request_locale(request: Request, locale: str | None, accept_language: str | None) -> str:
-    settings = request.app.state.toolbox.settings
-    return resolve_locale(locale, accept_language, settings.locales, settings.default_locale)
-
-
-LocaleQ = Annotated[str | None, Query(max_length=20, description="Locale (ru, uz); else Accept-Language; else the default")]
-AcceptLanguage = Annotated[str | None, Header(max_length=500)]
+Locale = Annotated[str, Depends(request_locale)]
 
 
 def build_router() -> APIRouter:
@@ -65,6 +59,7 @@ def build_router() -> APIRouter:
     @router.get("/products", summary="Published products: filters, sort, search, pagination with a total")
     def list_products(
         request: Request,
+        locale: Locale,
         limit: Limit = 20,
         offset: Offset = 0,
         category: Annotated[str | None, Query(max_length=200, description="Category handle or id; includes subcategories")] = None,
@@ -75,8 +70,6 @@ def build_router() -> APIRouter:
         sort: reads.Sort | None = None,
         q: Annotated[str | None, Query(max_length=200, description="Full-text search (typo tolerant, RU/UZ); "
                                         "an exact SKU or barcode ranks first; empty or blank: no search")] = None,
-        locale: LocaleQ = None,
-        accept_language: AcceptLanguage = None,
     ) -> Response:
         if price_min is not None and price_max is not None and price_min > price_max:
             raise InvalidInput(
@@ -85,21 +78,19 @@ def build_router() -> APIRouter:
                 details={"price_min": price_min, "price_max": price_max},
             )
         query = reads.ProductQuery(
-            locale=request_locale(request, locale, accept_language), limit=limit, offset=offset,
+            locale=locale, limit=limit, offset=offset,
             category=category, collection=collection, price_min=price_min, price_max=price_max,
             in_stock=in_stock, sort=sort, q=(q or "").strip() or None,
         )
         return _cached(request, reads.list_products(request.app.state.toolbox, query))
 
     @router.get("/products/{id_or_handle}", summary="One published product by id or handle")
-    def get_product(request: Request, id_or_handle: str, locale: LocaleQ = None, accept_language: AcceptLanguage = None) -> Response:
-        loc = request_locale(request, locale, accept_language)
-        return _cached(request, reads.get_product(request.app.state.toolbox, id_or_handle, loc))
+    def get_product(request: Request, id_or_handle: str, locale: Locale) -> Response:
+        return _cached(request, reads.get_product(request.app.state.toolbox, id_or_handle, locale))
 
     @router.get("/categories", summary="The category tree")
-    def categories(request: Request, locale: LocaleQ = None, accept_language: AcceptLanguage = None) -> Response:
-        loc = request_locale(request, locale, accept_language)
-        body = {"categories": reads.category_tree(request.app.state.toolbox, loc)}
+    def categories(request: Request, locale: Locale) -> Response:
+        body = {"categories": reads.category_tree(request.app.state.toolbox, locale)}
         return _cached(request, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
     return router

@@ -17,6 +17,7 @@ from toolbox_core.cart.service import CartCompleted
 from toolbox_core.cart.store_api import clear_cookie_header, clearing_cookie_when_gone
 from toolbox_core.checkout.return_url import allowed_return_url
 from toolbox_core.checkout.service import CheckoutResult, CheckoutService
+from toolbox_core.i18n import request_locale_context
 
 
 class CompleteBody(BaseModel):
@@ -26,7 +27,7 @@ class CompleteBody(BaseModel):
 
 
 def build_router(toolbox: Any) -> APIRouter:
-    router = APIRouter(prefix="/store/carts", tags=["store: checkout"])
+    router = APIRouter(prefix="/store/carts", tags=["store: checkout"], dependencies=[Depends(request_locale_context)])
     checkout = CheckoutService(toolbox)
 
     @router.post("/{cart_id}/complete", status_code=201, summary="Place the order (once per cart)")

@@ -19,8 +19,9 @@ from toolbox_core.customers import otp
 from toolbox_core.customers.models import Customer, CustomerAddress, CustomerSession
 from toolbox_core.customers.phone import InvalidPhone, normalize_phone
 from toolbox_core.db.base import utcnow
-from toolbox_core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from toolbox_core.errors import Conflict, NotFound, Unauthorized
 from toolbox_core.events import emit
+from toolbox_core.i18n import parse_locale
 from toolbox_core.ids import new_id
 from toolbox_core.security import new_token, token_hash
 
@@ -76,11 +77,8 @@ def get_customer(toolbox: Any, customer_id: str) -> Customer:
 
 def update_profile(toolbox: Any, customer_id: str, changes: dict[str, Any]) -> Customer:
     """Apply validated profile ``changes`` (name, locale, email)."""
-    if "locale" in changes and changes["locale"] not in toolbox.settings.locales:
-        raise InvalidInput(
-            f"unknown locale {changes['locale']!r}", code="unknown_locale",
-            details={"supported": list(toolbox.settings.locales)},
-        )
+    if "locale" in changes:
+        changes = {**changes, "locale": parse_locale(changes["locale"], toolbox.settings.locales)}
     with toolbox.db.transaction() as session:
         customer = session.get(Customer, customer_id)
         if customer is None:
@@ -131,8 +129,8 @@ def sign_in(
     theirs, ``cart_id`` (a cart the caller proved it holds) is linked, and with
     ``sign_out_others`` every other live session of the customer is revoked.
     """
-    if locale is not None and locale not in toolbox.settings.locales:
-        raise InvalidInput(f"unknown locale {locale!r}", code="unknown_locale", details={"supported": list(toolbox.settings.locales)})
+    if locale is not None:
+        locale = parse_locale(locale, toolbox.settings.locales)
     phone = otp.consume_verification(toolbox, verification_token)
     with toolbox.db.transaction() as session:
         customer, created = find_or_create_customer(

@@ -25,7 +25,7 @@ from toolbox_core.customers.schemas import (
     VerifiedOut,
 )
 from toolbox_core.customers.sessions import require_customer, session_token
-from toolbox_core.i18n import resolve_locale
+from toolbox_core.i18n import RequestLocale, request_locale_context
 from toolbox_core.security import bearer_token
 
 
@@ -58,11 +58,10 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/store", tags=["store: customers"])
 
     @router.post("/otp/request", response_model=OtpSentOut, summary="Send a one-time sign-in code by SMS")
-    def request_otp(body: OtpRequestBody, request: Request) -> OtpSentOut:
+    def request_otp(body: OtpRequestBody, request: Request,
+                    loc: RequestLocale = Depends(request_locale_context)) -> OtpSentOut:
         toolbox = _toolbox(request)
-        settings = toolbox.settings
-        locale = resolve_locale(body.locale, request.headers.get("accept-language"), settings.locales, settings.default_locale)
-        sent = otp.request_code(toolbox, body.phone, client_ip(request), locale)
+        sent = otp.request_code(toolbox, body.phone, client_ip(request), loc.choose(body.locale))
         return OtpSentOut(expires_in=sent.expires_in, resend_in=sent.resend_in)
 
     @router.post("/otp/verify", response_model=VerifiedOut, summary="Check a code; returns a one-use verification token")

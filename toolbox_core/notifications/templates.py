@@ -24,6 +24,7 @@ KERNEL_TEMPLATES: dict[str, dict[str, str]] = {
     OTP_TEMPLATE: {
         "ru": "Код для входа: {code}. Никому его не сообщайте. Действует {minutes} мин.",
         "uz": "Kirish kodi: {code}. Uni hech kimga aytmang. {minutes} daqiqa amal qiladi.",
+        "en": "Sign-in code: {code}. Do not share it with anyone. Valid for {minutes} min.",
     },
 }
 

@@ -13,7 +13,8 @@ PLUGIN_NAME = "core.shipping"
 @hookimpl
 def shipping_providers(toolbox: Any) -> list[Any]:
     checkout = toolbox.settings.checkout
-    providers: list[Any] = [PickupProvider()]
+    default = toolbox.settings.default_locale
+    providers: list[Any] = [PickupProvider(checkout.pickup_shipping_name, default)]
     if checkout.flat_shipping_price is not None:
-        providers.append(FlatRateProvider(checkout.flat_shipping_price, checkout.flat_shipping_name))
+        providers.append(FlatRateProvider(checkout.flat_shipping_price, checkout.flat_shipping_name, default))
     return providers

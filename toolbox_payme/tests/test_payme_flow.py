@@ -38,7 +38,7 @@ def test_the_whole_flow_from_the_store_api_to_a_paid_order(store):
     assert detail["items"] == [{"title": "Дрель — 18 V", "price": 1_500_000, "count": 2,
                                 "code": "00702001001000001", "package_code": "1234", "vat_percent": 12,
                                 "discount": 0}]
-    assert detail["shipping"] == {"title": "Courier", "price": 2_500_000}
+    assert detail["shipping"] == {"title": "Курьер", "price": 2_500_000}
     assert sum(i["price"] * i["count"] - i["discount"] for i in detail["items"]) + detail["shipping"]["price"] \
         == order["total"]
     tx = payme_id()

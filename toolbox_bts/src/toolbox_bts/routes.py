@@ -26,6 +26,7 @@ from toolbox_core.api import (
     Toolbox,
     optional_customer,
     read_body,
+    request_locale,
 )
 
 log = logging.getLogger("toolbox.bts")
@@ -65,20 +66,6 @@ class _RenderedCache:
         self.items[key] = (time.monotonic() + self.ttl, body)
 
 
-def _locale(toolbox: Toolbox, request: Request, locale: str | None) -> str:
-    supported = toolbox.settings.locales
-    if locale:
-        value = locale.lower()
-        if value not in supported:
-            raise BadRequest(f"unknown locale {locale!r}", code="unknown_locale", details={"supported": list(supported)})
-        return value
-    for part in request.headers.get("accept-language", "")[:200].split(","):
-        tag = part.split(";")[0].strip().lower()[:2]
-        if tag in supported:
-            return tag
-    return toolbox.settings.default_locale
-
-
 def _token_ok(secret: str, request: Request, fields: dict[str, Any]) -> bool:
     auth = request.headers.get("authorization", "")
     candidates = [request.query_params.get("token"), request.headers.get("token"),
@@ -102,20 +89,15 @@ def build_router(toolbox: Toolbox, settings: BtsSettings) -> APIRouter:
         return Response(body, media_type="application/json", headers={"cache-control": "public, max-age=300"})
 
     @router.get("/store/bts/regions", summary="BTS regions, in the customer's locale")
-    async def regions(request: Request, locale: str | None = Query(None, max_length=10)) -> Response:
-        loc = _locale(toolbox, request, locale)
+    async def regions(loc: str = Depends(request_locale)) -> Response:
         return await cached(f"r:{loc}", lambda: directory.regions(toolbox, loc))
 
     @router.get("/store/bts/regions/{code}/cities", summary="Cities and districts of a BTS region")
-    async def cities(request: Request, code: str = Path(pattern=_CODE),
-                     locale: str | None = Query(None, max_length=10)) -> Response:
-        loc = _locale(toolbox, request, locale)
+    async def cities(code: str = Path(pattern=_CODE), loc: str = Depends(request_locale)) -> Response:
         return await cached(f"c:{code}:{loc}", lambda: directory.cities(toolbox, code, loc))
 
     @router.get("/store/bts/branches", summary="BTS branches (pickup points) of a city, with coordinates")
-    async def branches(request: Request, city: str = Query(pattern=_CODE),
-                       locale: str | None = Query(None, max_length=10)) -> Response:
-        loc = _locale(toolbox, request, locale)
+    async def branches(city: str = Query(pattern=_CODE), loc: str = Depends(request_locale)) -> Response:
         return await cached(f"b:{city}:{loc}", lambda: directory.branches(toolbox, city, loc))
 
     @router.post("/store/bts/shipping-method", summary="Choose BTS delivery for a cart; priced on the server")
