@@ -195,7 +195,8 @@ def test_cart_completed_is_told_in_the_carts_locale(client, toolbox):
     cart_id = client.post("/store/carts", json={"locale": "uz", "phone": PHONE}).json()["id"]
     _complete(client, cart_id, variant)
 
-    again = client.get(f"/store/carts/{cart_id}", headers={"Accept-Language": "ru"})
+    again = client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 1},
+                        headers={"Accept-Language": "ru"})
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "cart_completed"
     assert again.json()["error"]["message"] == "Bu savat allaqachon rasmiylashtirilgan; yangisini boshlang"

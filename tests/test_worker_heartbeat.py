@@ -54,6 +54,7 @@ def test_doctor_warns_without_a_worker_and_names_it_when_one_runs(make_toolbox, 
     monkeypatch.setenv("TOOLBOX_DATABASE_URL", toolbox.settings.database_url)
     monkeypatch.setenv("TOOLBOX_REDIS_URL", toolbox.settings.redis_url)
     monkeypatch.setenv("TOOLBOX_AUTH__SECRET_KEY", "a-random-server-key-of-more-than-32-characters")
+    monkeypatch.setenv("TOOLBOX_DEBUG", "true")  # the console OTP sender is fine here: no FAIL but the worker's
     runner = CliRunner(env={"COLUMNS": "200"})
 
     warned = runner.invoke(cli, ["doctor"])

@@ -38,9 +38,9 @@ def test_code_errors_and_the_resend_limit_are_localized(api, sms):
     bad = api.post("/store/otp/verify?locale=uz", json={"phone": PHONE, "code": wrong})
     assert bad.status_code == 400
     assert bad.json()["error"] | {"request_id": None} == {
-        "code": "invalid_code", "message": "Kod noto'g'ri", "details": None, "request_id": None}
+        "code": "invalid_code", "message": "Kod noto'g'ri yoki eskirgan; tekshiring yoki yangisini so'rang", "details": None, "request_id": None}
     in_ru = api.post("/store/otp/verify", json={"phone": PHONE, "code": wrong}, headers={"Accept-Language": "ru-RU"})
-    assert in_ru.json()["error"]["message"] == "Неверный код"
+    assert in_ru.json()["error"]["message"] == "Код неверный или устарел; проверьте его или запросите новый"
 
 
 def test_a_profile_and_sign_in_accept_a_tolerant_locale(api, sms):

@@ -16,6 +16,7 @@ from toolbox_core.app import create_app
 from toolbox_core.clientip import address_bucket
 from toolbox_core.config import Settings
 from toolbox_core.customers import otp
+from toolbox_core.texts import ERROR_MESSAGES
 
 OTHER = "+998931112233"
 PROXY = "10.0.0.2"
@@ -192,7 +193,10 @@ def test_wrong_expired_used_and_never_sent_codes_get_one_answer(open_app, sms):
     answers = [wrong_code, expired, used, dead, never_sent]
     assert {r.status_code for r in answers} == {400}
     assert all(error(r) == error(wrong_code) for r in answers)
-    assert error(wrong_code) == {"code": "invalid_code", "message": otp.WRONG_CODE_MESSAGE, "details": None}
+    # The shopper reads it in the store's language (ru here); the English text is the kernel's.
+    assert error(wrong_code) == {"code": "invalid_code", "details": None,
+                                 "message": ERROR_MESSAGES["invalid_code"]["ru"][0]}
+    assert otp.WRONG_CODE_MESSAGE == "the code is wrong or has expired; check it or request a new code"
 
 
 # -------------------------------------------------------------- shared state, namespace
