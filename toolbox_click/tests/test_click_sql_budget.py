@@ -4,13 +4,10 @@ path (a second lookup, a relationship loaded for nothing) fails here."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 from click_testkit import som
-from sqlalchemy import event
+
+from toolbox_core.testing import request_statements
 
 pytestmark = pytest.mark.postgres
 
@@ -19,33 +16,16 @@ pytestmark = pytest.mark.postgres
 BUDGET = {"prepare": 10, "complete": 13}
 
 
-@contextmanager
-def statements(engine) -> Iterator[list[str]]:
-    """The statements the served callback runs (its request runs in an AnyIO worker thread; the
-    embedded mode's event relay and workers, in threads of their own, are not counted)."""
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        if threading.current_thread().name == "AnyIO worker thread":
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_one_click_payment_stays_within_its_statement_budget(make_store) -> None:
     store = make_store(database="postgres")
     order = store.order()
     trans, amount = store.click.new_trans_id(), som(order["total"])
     used = {}
-    with statements(store.toolbox.db.engine) as seen:
+    with request_statements(store.toolbox.db.engine) as seen:
         prepared = store.click.prepare(trans, order["number"], amount)
     assert prepared["error"] == 0, prepared
     used["prepare"] = len(seen)
-    with statements(store.toolbox.db.engine) as more:
+    with request_statements(store.toolbox.db.engine) as more:
         completed = store.click.complete(trans, order["number"], amount, prepared["merchant_prepare_id"])
     assert completed["error"] == 0, completed
     used["complete"] = len(more)

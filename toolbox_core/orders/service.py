@@ -125,11 +125,16 @@ def lock_order(session: Session, order_id: str) -> tuple[Order, Payment | None]:
                            .execution_options(populate_existing=True))
     if order is None:
         raise NotFound("no such order", code="order_not_found")
+    remember_locks(session, order, payment)
+    return order, payment
+
+
+def remember_locks(session: Session, order: Order, payment: Payment | None) -> None:
+    """Note that this transaction holds the row locks of ``order`` (and ``payment``)."""
     held = held_locks(session)
     held[("orders", order.id)] = order
     if payment is not None:
         held[("payments", payment.id)] = payment
-    return order, payment
 
 
 def cancel_in_session(session: Session, order: Order, payment: Payment | None, *, reason: str, actor: str,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from toolbox_core.errors import NotFound
 from toolbox_core.orders.models import Order
-from toolbox_core.orders.service import held_locks
+from toolbox_core.orders.service import remember_locks
 from toolbox_core.payments.models import Payment
 from toolbox_core.payments.views import payment_info
 from toolbox_core.providers import LineView, OrderView, ShippingLine
@@ -61,7 +61,7 @@ def order_view_in_session(session: Session, key: str, *, lock: bool = False, lin
 
 def _lock_named(session: Session, key: str, options: tuple[Any, ...]) -> tuple[Order, Payment | None]:
     """The payment, then the order named by ``key`` (id or number), locked ``FOR UPDATE`` as
-    :func:`~toolbox_core.orders.service.lock_order` does, and recorded in :func:`held_locks`."""
+    :func:`~toolbox_core.orders.service.lock_order` does, and recorded by :func:`~toolbox_core.orders.service.remember_locks`."""
     order_id = select(Order.id).where(or_(Order.id == key, Order.number == key)).limit(1).scalar_subquery()
     payment = session.scalar(select(Payment).where(Payment.order_id == order_id).with_for_update()
                              .execution_options(populate_existing=True))
@@ -73,10 +73,7 @@ def _lock_named(session: Session, key: str, options: tuple[Any, ...]) -> tuple[O
                            .execution_options(populate_existing=True)) if found is not None else None
     if order is None:
         raise NotFound("no such order", code="order_not_found")
-    held = held_locks(session)
-    held[("orders", order.id)] = order
-    if payment is not None:
-        held[("payments", payment.id)] = payment
+    remember_locks(session, order, payment)
     return order, payment
 
 

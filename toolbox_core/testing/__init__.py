@@ -19,6 +19,8 @@ so a plugin's tests get these fixtures with no ``conftest.py`` of their own:
   background, as ``toolbox serve`` runs them; ``worker.drain()`` waits for deliveries (or call
   ``toolbox.events.drain()`` to deliver in the test's own thread);
 * ``make_client`` — ``client = make_client(toolbox)``: a ``TestClient`` on that toolbox's app;
+* ``request_statements(engine)`` — a context manager listing the SQL the served requests run
+  (request threads only), for statement-budget tests;
 * ``outside_calls`` — every ``httpx`` request of the test; the test fails if one was sent inside
   an open database transaction.
 
@@ -35,8 +37,13 @@ The helpers behind the fixtures are importable for use outside pytest:
 
 from toolbox_core.testing.catalog import add_variant, admin_headers
 from toolbox_core.testing.http import ServedApp, serve_asgi
-from toolbox_core.testing.observe import CapturedEvent, CapturedEvents, RunningWorker
+from toolbox_core.testing.observe import (
+           CapturedEvent,
+           CapturedEvents,
+           RunningWorker,
+           request_statements,
+)
 from toolbox_core.testing.recording import RecordingChannel
 
 __all__ = ["CapturedEvent", "CapturedEvents", "RecordingChannel", "RunningWorker", "ServedApp",
-           "add_variant", "admin_headers", "serve_asgi"]
+           "add_variant", "admin_headers", "request_statements", "serve_asgi"]

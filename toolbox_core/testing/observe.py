@@ -1,7 +1,11 @@
-"""Watching a toolbox in tests: the events it committed, its jobs run by a worker."""
+"""Watching a toolbox in tests: the events it committed, its jobs run by a worker, the SQL of
+its requests."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,3 +75,26 @@ class RunningWorker:
 
     def stop(self) -> None:
         self.toolbox.jobs.stop()
+
+
+@contextmanager
+def request_statements(engine: Any) -> Iterator[list[str]]:
+    """``with request_statements(toolbox.db.engine) as seen:`` — the SQL the served requests run.
+
+    Counts statements executed in request threads (FastAPI runs sync routes in AnyIO worker
+    threads), not those of the embedded mode's relay and workers in threads of their own, so a
+    test can hold a route to a statement budget (``assert len(seen) <= 12``).
+    """
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.current_thread().name == "AnyIO worker thread":
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -4,37 +4,16 @@ to the callback path (a second lookup, a relationship loaded for nothing) fails 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from tests.fakes.payme import payme_id
+from toolbox_core.testing import request_statements
 
 pytestmark = pytest.mark.postgres
 
 #: Statements per call: the kassa key, the order with its payment and its lines (Check); the Payme
 #: row, payment and order locks, the kernel's idempotency read and the writes (Create, Perform).
 BUDGET = {"CheckPerformTransaction": 3, "CreateTransaction": 11, "PerformTransaction": 14}
-
-
-@contextmanager
-def statements(engine) -> Iterator[list[str]]:
-    """The statements the served callback runs (its request runs in an AnyIO worker thread; the
-    embedded mode's event relay and workers, in threads of their own, are not counted)."""
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        if threading.current_thread().name == "AnyIO worker thread":
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_one_payme_cycle_stays_within_its_statement_budget(make_payme_store):
@@ -46,7 +25,7 @@ def test_one_payme_cycle_stays_within_its_statement_budget(make_payme_store):
              "PerformTransaction": lambda: store.payme.perform(tx)}
     used = {}
     for method, call in calls.items():
-        with statements(store.toolbox.db.engine) as seen:
+        with request_statements(store.toolbox.db.engine) as seen:
             reply = call()
         assert reply.error is None, (method, reply.error)
         used[method] = len(seen)
