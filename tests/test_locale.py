@@ -95,7 +95,7 @@ def test_a_customers_fresh_cart_after_checkout_keeps_the_previous_carts_locale(c
     _, auth = sign_in(toolbox)  # the customer's own locale is the default, ru
     cart_id = client.post("/store/carts", json={"locale": "uz", "phone": PHONE}, headers=auth).json()["id"]
     _complete(client, cart_id, variant, auth)
-    assert "toolbox_cart" not in client.cookies  # completion cleared the cookie
+    client.cookies.clear()  # a customer on another device: no cart cookie
 
     fresh = client.get("/store/carts/current", headers={**auth, "Accept-Language": "ru"})
     assert fresh.json()["id"] != cart_id
@@ -104,6 +104,17 @@ def test_a_customers_fresh_cart_after_checkout_keeps_the_previous_carts_locale(c
     assert client.get("/store/carts/current?locale=ru", headers=auth).json()["locale"] == "uz"  # same cart now
     client.cookies.clear()
     assert client.get("/store/carts/current?locale=ru", headers=auth).json()["locale"] == "ru"  # explicit wins
+
+
+def test_a_guests_fresh_cart_after_checkout_keeps_the_completed_carts_locale(client, toolbox):
+    variant = make_variant(toolbox)
+    cart_id = client.post("/store/carts", json={"locale": "uz", "phone": PHONE}).json()["id"]
+    _complete(client, cart_id, variant)
+    assert client.cookies.get("toolbox_cart") == cart_id, "completing keeps the cookie for /current"
+
+    fresh = client.get("/store/carts/current", headers={"Accept-Language": "ru"})
+    assert fresh.json()["id"] != cart_id and fresh.json()["locale"] == "uz"
+    assert client.cookies.get("toolbox_cart") == fresh.json()["id"]
 
 
 def test_a_fresh_cart_replacing_an_expired_one_keeps_its_locale(client, toolbox):

@@ -67,7 +67,6 @@ def test_completed_cart_is_recovered_with_a_clear_code_and_a_fresh_cart(client, 
     gone = client.get(f"/store/carts/{cart_id}")
     assert gone.status_code == 200
     assert gone.json()["order"]["id"] == order_id
-    assert "max-age=0" in gone.headers["set-cookie"].lower()
 
     again = client.post(f"/store/carts/{cart_id}/complete")
     assert again.status_code == 200

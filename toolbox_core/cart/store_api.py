@@ -6,8 +6,9 @@ completed or expired answers 409 ``cart_completed`` / 410 ``cart_expired`` to an
 clears the cookie; ``GET /store/carts/current`` then starts a fresh cart in one call. ``GET`` on
 a completed cart answers its holder 200 ``{"id", "status": "completed", "order": {id, number,
 status}}`` (:func:`completed_cart_body`), so a client that lost the complete response finds its
-order. Who holds a cart (may adopt it, sees its personal data and its order) is decided by its
-cart token: see :mod:`toolbox_core.cart.access`.
+order. Completing a cart keeps its cookie, so the fresh cart ``/current`` starts keeps the
+completed one's locale. Who holds a cart (may adopt it, sees its personal data and its order)
+is decided by its cart token: see :mod:`toolbox_core.cart.access`.
 """
 
 from __future__ import annotations
@@ -115,7 +116,6 @@ def build_router(toolbox: Any) -> APIRouter:
         except CartCompleted:
             if not caller.holder:  # only its holder learns where the order is
                 raise
-            response.headers["set-cookie"] = clear_cookie_header(toolbox)
             return completed_cart_body(cart_id, checkout.completed_order(cart_id, caller.customer_id))
 
     @router.patch("/{cart_id}", summary="Set locale, phone, e-mail, delivery address")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from toolbox_core.cart.access import CartCaller, cart_caller
 from toolbox_core.cart.service import CartCompleted
-from toolbox_core.cart.store_api import clear_cookie_header, clearing_cookie_when_gone
+from toolbox_core.cart.store_api import clearing_cookie_when_gone
 from toolbox_core.checkout.return_url import allowed_return_url
 from toolbox_core.checkout.service import CheckoutResult, CheckoutService
 from toolbox_core.i18n import request_locale_context
@@ -42,7 +42,8 @@ def build_router(toolbox: Any) -> APIRouter:
                 raise
             result = checkout.completed(cart_id, caller.customer_id)
             response.status_code = 200
-        response.headers["set-cookie"] = clear_cookie_header(toolbox)
+        # The cart cookie stays: ``GET /store/carts/current`` replaces the completed cart with a
+        # fresh one in the same locale (a change to the completed cart clears the cookie).
         return order_body(result)
 
     return router
