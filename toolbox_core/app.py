@@ -26,14 +26,13 @@ from toolbox_core.kernel import Toolbox, request_threads
 from toolbox_core.limits import BodyLimitMiddleware
 from toolbox_core.params import unbounded_integer_params
 from toolbox_core.plugins import PluginError
-from toolbox_core.urls import reset_request_scope, set_request_scope
+from toolbox_core.urls import BaseUrlMiddleware
 
 log = logging.getLogger("toolbox.app")
 
 
 class RequestIdMiddleware:
-    """Gives every request an id (``X-Request-ID`` in, or a new one) echoed in the response, and
-    makes the request's scope current for code without a request at hand (absolute URLs)."""
+    """Gives every request an id (``X-Request-ID`` in, or a new one) echoed in the response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -59,7 +58,6 @@ class RequestIdMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", raw)]
             await send(message)
 
-        context = set_request_scope(scope)
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -71,8 +69,6 @@ class RequestIdMiddleware:
             response = error_response(500, "internal_error", "internal server error", request_id=request_id,
                                       headers={"X-Request-ID": request_id})
             await response(scope, receive, send)
-        finally:
-            reset_request_scope(context)
 
 
 def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = None) -> FastAPI:
@@ -116,6 +112,7 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     app.add_middleware(LocaleHeadersMiddleware)
     # Added first, so it runs inside RequestIdMiddleware (its 413s carry the request id).
     app.add_middleware(BodyLimitMiddleware, settings=toolbox.settings)
+    app.add_middleware(BaseUrlMiddleware)  # absolute image URLs from the request's address
     app.add_middleware(RequestIdMiddleware)
     if toolbox.settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
