@@ -646,6 +646,33 @@ def _cpu_ms(pids: list[int]) -> float:
     return process_cpu_seconds(pids) * 1000
 
 
+#: Set ``TOOLBOX_BENCH_PYSPY=<folder>`` to record every measured load's API workers with py-spy
+#: (``pip install py-spy``): one collapsed-stack file per worker, for ``benchmarks.profile``.
+PYSPY_DIR = os.environ.get("TOOLBOX_BENCH_PYSPY", "")
+
+
+@contextlib.contextmanager
+def recording(pids: list[int], label: str) -> Iterator[None]:
+    """py-spy records ``pids`` (the served API workers, not this process) while the block runs,
+    when ``TOOLBOX_BENCH_PYSPY`` names a folder; otherwise does nothing."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not PYSPY_DIR or not Path(spy).exists():
+        yield
+        return
+    Path(PYSPY_DIR).mkdir(parents=True, exist_ok=True)
+    recorders = [subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--gil",
+                                   "--nonblocking", "-o", f"{PYSPY_DIR}/{label}-{pid}.txt"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for pid in pids]
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(2)  # SIGINT: py-spy writes its file and exits
+        for recorder in recorders:
+            recorder.wait(30)
+
+
 @dataclass
 class CostMeter:
     """Wall time and CPU over a block: of this process, of ``pids`` (API workers) and of the
@@ -664,7 +691,8 @@ class CostMeter:
         backends = postgres_backends(self.database_url) if self.database_url else []
         pg_before = {pid: _cpu_ms([pid]) for pid in backends}
         own, workers, wall = time.process_time(), _cpu_ms(self.pids), time.perf_counter()
-        yield self
+        with recording(self.pids, "load"):
+            yield self
         self.wall_ms = (time.perf_counter() - wall) * 1000
         self.own_ms = (time.process_time() - own) * 1000
         self.workers_ms = _cpu_ms(self.pids) - workers
@@ -756,7 +784,8 @@ class Costs:
         pg_pids, pg_sessions = _pg_stats(self.server.database_url) if self.pg else ([], 0)
         pg_before = {pid: process_cpu_seconds([pid]) for pid in pg_pids}
         api_before = process_cpu_seconds(self.workers)
-        result = load()
+        with recording(self.workers, prefix):
+            result = load()
         api_after = process_cpu_seconds(self.workers)
         report(prefix, result)
         n = max(result.requests, 1)
