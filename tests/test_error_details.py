@@ -71,3 +71,33 @@ def test_details_object_keeps_objects_and_null_and_wraps_the_rest():
     assert details_object({"sku": "A"}) == {"sku": "A"}
     assert details_object(("a",)) == {"items": ["a"]}
     assert details_object("why") == {"value": "why"}
+
+
+def test_every_error_body_is_built_with_details_under_the_rule():
+    from toolbox_core.errors import error_body, error_response
+
+    assert error_body("many", "two problems", ["a", "b"], request_id="r1") == {
+        "error": {"code": "many", "message": "two problems", "details": {"items": ["a", "b"]}, "request_id": "r1"}}
+    assert error_body("why", "m", "because")["error"]["details"] == {"value": "because"}
+    assert error_body("none", "m")["error"] == {"code": "none", "message": "m", "details": None, "request_id": None}
+    import json
+
+    assert json.loads(error_response(409, "many", "m", ("a",)).body)["error"]["details"] == {"items": ["a"]}
+
+
+def test_an_error_keeps_its_details_under_the_rule_from_the_start():
+    from toolbox_core.errors import RateLimited
+
+    assert Conflict("two problems", details=["a", "b"]).details == {"items": ["a", "b"]}
+    limited = RateLimited("slow down", retry_after=5, details=["per phone"])  # once a TypeError (a 500)
+    assert limited.details == {"retry_after": 5, "items": ["per phone"]}
+
+
+def test_error_texts_are_parsed_once_with_their_placeholders():
+    from toolbox_core.texts import ERROR_MESSAGE_FIELDS, ERROR_MESSAGES
+
+    ru = ERROR_MESSAGES["out_of_stock"]["ru"]
+    assert ERROR_MESSAGE_FIELDS[ru[0]] == {"available"}
+    assert ERROR_MESSAGE_FIELDS[ru[1]] == frozenset()
+    every = {t for locales in ERROR_MESSAGES.values() for variants in locales.values() for t in variants}
+    assert set(ERROR_MESSAGE_FIELDS) == every

@@ -137,3 +137,46 @@ def test_jobs_run_command_refuses_a_second_run(settings, monkeypatch):
     finally:
         lease.release()
         holder.close()
+
+
+def test_leases_released_out_of_order_leave_the_right_one_current(keystore):
+    from toolbox_core.jobs.lease import current_lease
+
+    outer, inner = JobLease(keystore, "outer"), JobLease(keystore, "inner")
+    assert outer.acquire() and inner.acquire()
+    assert current_lease() is inner
+    outer.release()  # not the current one: the inner job keeps its lease current
+    assert current_lease() is inner
+    inner.release()  # restores the outer lease, which is no longer held: nothing is current
+    assert current_lease() is None
+
+
+def test_a_lease_released_from_another_thread_is_no_longer_current(keystore):
+    from toolbox_core.jobs.lease import current_lease, ensure_lease_held
+
+    lease = JobLease(keystore, "handed")
+    assert lease.acquire()
+    lease.lost = True
+    releaser = threading.Thread(target=lease.release)
+    releaser.start()
+    releaser.join(10)
+    assert current_lease() is None
+    ensure_lease_held()  # a released lease no longer stops this thread's writes
+
+
+def test_a_lease_whose_renewer_cannot_start_is_given_back_and_never_current(keystore, monkeypatch):
+    from toolbox_core.jobs.lease import current_lease
+
+    def no_thread(self) -> None:
+        raise RuntimeError("can't start new thread")
+
+    lease = JobLease(keystore, "threadless")
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    with pytest.raises(RuntimeError):
+        lease.acquire()
+    monkeypatch.undo()
+    assert current_lease() is None
+    assert not lease.held
+    successor = JobLease(keystore, "threadless")
+    assert successor.acquire(), "the lease was given back"
+    successor.release()

@@ -248,3 +248,21 @@ def test_events_failed_and_replay_commands(cli, sqlite_url):
 
     unknown = cli("events", "replay", "dlv_unknown")
     assert unknown.exit_code == 1 and "no delivery or event" in unknown.output
+
+
+def test_only_declared_jobs_are_enqueued_by_name_not_the_kernel_delivery_actor(toolbox):
+    with pytest.raises(KeyError, match="kernel actors"):
+        toolbox.jobs.enqueue("toolbox.deliver", message={})
+    toolbox.events.drain(retry_now=True)
+    assert toolbox.events.failed() == [], "nothing was written for a name that is not a job"
+
+
+def test_a_requested_job_this_process_lacks_is_retried_then_parked_never_run_otherwise(toolbox):
+    from toolbox_core.events import emit
+    from toolbox_core.events.catalog import JOB_REQUESTED
+
+    with toolbox.db.transaction() as session:  # requested by a process that has the plugin
+        emit(session, JOB_REQUESTED, {"job": "images.resize", "kwargs": {"image_id": "img_1"}})
+    toolbox.events.drain(retry_now=True)
+    [parked] = toolbox.events.failed()
+    assert parked.subscriber == "core.jobs" and "no job named 'images.resize'" in parked.last_error

@@ -85,3 +85,75 @@ def test_events_status_says_whether_a_worker_runs_when_redis_is_configured(make_
     assert json.loads(status.output)["worker"] == "missing"
     start_worker(toolbox)
     assert json.loads(CliRunner().invoke(app, ["events", "status", "--json"]).output)["worker"] == "ok"
+
+
+class _Beats:
+    """A key store recording heartbeat writes (no namespace attribute: it writes keys as given)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.writes: list[tuple[str, str]] = []
+        self.second = threading.Event()
+
+    def set(self, key: str, value: str, ttl: float) -> None:
+        self.writes.append((key, value))
+        if len(self.writes) >= 2:
+            self.second.set()
+
+    def get(self, key: str) -> str | None:
+        return next((v for k, v in reversed(self.writes) if k == key), None)
+
+
+def _heartbeat(interval: float):
+    from types import SimpleNamespace
+
+    from toolbox_core.jobs.heartbeat import Heartbeat
+
+    settings = SimpleNamespace(redis_url="redis://example:6379/0", jobs=SimpleNamespace(
+        worker_heartbeat_seconds=interval, redis_namespace="toolbox"))
+    keystore = _Beats()
+    return Heartbeat(SimpleNamespace(settings=settings, keystore=keystore), threads=2), keystore
+
+
+def test_a_heartbeat_started_twice_runs_one_thread():
+    heartbeat, _ = _heartbeat(3600)
+    heartbeat.start()
+    first = heartbeat._thread
+    heartbeat.start()
+    try:
+        assert heartbeat._thread is first
+        import threading
+
+        assert sum(t.name == "toolbox-heartbeat" for t in threading.enumerate()) == 1
+    finally:
+        heartbeat.stop()
+
+
+def test_a_heartbeat_started_again_after_a_stop_beats_again():
+    heartbeat, keystore = _heartbeat(0.05)
+    heartbeat.start()
+    heartbeat.stop()
+    keystore.writes.clear()
+    keystore.second.clear()
+    heartbeat.start()
+    try:
+        assert keystore.second.wait(10), "the restarted heartbeat beats past its first beat"
+    finally:
+        heartbeat.stop()
+
+
+def test_a_beat_writes_the_key_as_given_to_the_key_store_without_reparsing(monkeypatch):
+    import json
+
+    from toolbox_core.jobs import heartbeat as module
+    from toolbox_core.jobs.heartbeat import HEARTBEAT_KEY, worker_status
+
+    beat, keystore = _heartbeat(3600)
+    monkeypatch.setattr(module.json, "loads", lambda *a, **k: pytest.fail("a beat re-parses its own JSON"))
+    beat.beat()
+    monkeypatch.undo()
+    [(key, value)] = keystore.writes
+    assert key == HEARTBEAT_KEY, "the Redis key store owns the namespace"
+    assert json.loads(value)["threads"] == 2 and "at" in json.loads(value)
+    assert worker_status(beat.toolbox)["status"] == "ok"

@@ -115,6 +115,9 @@ class AuthSettings(BaseModel):
     otp_resend_seconds: int = Field(60, ge=0)
     otp_max_per_hour: int = Field(5, gt=0)
     otp_max_per_ip_per_hour: int = Field(30, gt=0)
+    #: Code checks (``/store/otp/verify``) per address (IPv6 per /64) per hour, whatever the
+    #: phone: one address cannot guess codes across many phones. Over it: 429 ``rate_limited``.
+    otp_verify_max_per_ip_per_hour: int = Field(60, gt=0)
     #: Which OTP sender delivers codes (an id from the ``otp_senders`` hook).
     otp_sender: str = "log"
     verification_ttl_seconds: int = Field(15 * 60, gt=0)

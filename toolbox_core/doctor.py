@@ -121,7 +121,8 @@ def abuse_checks(settings) -> list[Check]:  # type: ignore[no-untyped-def]
     auth = settings.auth
     limits = (f"{auth.otp_max_per_ip_per_hour}/h per address (IPv6 per /64), {auth.otp_max_per_hour}/h per "
               f"phone, {auth.otp_max_per_minute}/min for the store; {auth.otp_max_attempts} checks per code, "
-              f"{auth.otp_max_failed_per_day} failed per phone per day")
+              f"{auth.otp_max_failed_per_day} failed per phone per day, "
+              f"{auth.otp_verify_max_per_ip_per_hour} checks/h per address")
     if auth.otp_max_failed_per_day > MAX_SAFE_FAILED_PER_DAY:
         checks.append(Check("otp_limits", False, f"{limits}: more than {MAX_SAFE_FAILED_PER_DAY} failed checks a "
                                                  "day makes guessing a code practical; lower "

@@ -11,7 +11,9 @@ The rule of ``details``: it is always a JSON **object or null**, never a list or
 Validation errors (422 ``invalid_input`` from a bad body, query or path) put their problems
 under ``details.fields``: a list of ``{"loc": [...], "message": ..., "type": ...}``. A list a
 service passes as ``details`` is answered as ``{"items": [...]}`` and any other value as
-``{"value": ...}`` (:func:`details_object`, applied by :func:`error_response`).
+``{"value": ...}`` (:func:`details_object`). Every error body is built by :func:`error_body`,
+which applies it (and :class:`ToolboxError` keeps its ``details`` that way), so no handler,
+middleware or plugin route can emit another shape.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class ToolboxError(Exception):
             self.code = code
         if status:
             self.status = status
-        self.details = details
+        self.details = details_object(details)
         self.headers = headers or {}
 
 
@@ -102,11 +104,6 @@ class ServiceUnavailable(ToolboxError):
     status, code = 503, "service_unavailable"
 
 
-def error_body(code: str, message: str, details: Any, request: Request | None) -> dict[str, Any]:
-    request_id = getattr(request.state, "request_id", None) if request is not None else None
-    return {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
-
-
 def details_object(details: Any) -> dict[str, Any] | None:
     """``details`` under the module's rule: an object or null (a list becomes ``{"items": [...]}``)."""
     if details is None or isinstance(details, dict):
@@ -116,18 +113,25 @@ def details_object(details: Any) -> dict[str, Any] | None:
     return {"value": details}
 
 
+def error_body(code: str, message: str, details: Any = None, *, request_id: str | None = None) -> dict[str, Any]:
+    """The one builder of error bodies: ``{"error": {...}}`` with ``details`` under the module's rule."""
+    return {"error": {"code": code, "message": message, "details": details_object(details),
+                      "request_id": request_id}}
+
+
 def error_response(status: int, code: str, message: str, details: Any = None, *,
                    request_id: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
     """The one serializer of error responses: handlers, the 500 fallback and the ASGI limits
-    all answer through it, so every error body has the same shape and encoding (and ``details``
-    follows the module's rule)."""
-    body = {"error": {"code": code, "message": message, "details": details_object(details),
-                      "request_id": request_id}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    all answer through it (and so through :func:`error_body`), so every error body has the same
+    shape and encoding."""
+    return JSONResponse(error_body(code, message, details, request_id=request_id), status_code=status,
+                        headers=headers)
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
-    return error_response(status, **body["error"], headers=headers)
+def _answer(request: Request, status: int, code: str, message: str, details: Any = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    return error_response(status, code, message, details, request_id=getattr(request.state, "request_id", None),
+                          headers=headers)
 
 
 _JSON_HINT = "send a JSON object with the header Content-Type: application/json"
@@ -174,7 +178,7 @@ def install_error_handlers(app: FastAPI) -> None:
         from toolbox_core.i18n import localize_error  # i18n raises these errors
 
         message = localize_error(request, exc.code, exc.message, exc.details)
-        return _json(exc.status, error_body(exc.code, message, exc.details, request), exc.headers)
+        return _answer(request, exc.status, exc.code, message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -191,12 +195,12 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{where}: {first['message']}" if where else first["message"]
         problem = _body_problem(request, exc.errors()[0]) if exc.errors() else None
         if problem:
-            return _json(422, error_body("invalid_input", problem, {"fields": details[:1]}, request))
-        return _json(422, error_body("invalid_input", message, {"fields": details}, request))
+            return _answer(request, 422, "invalid_input", problem, {"fields": details[:1]})
+        return _answer(request, 422, "invalid_input", message, {"fields": details})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         details = getattr(exc, "details", None)  # set by toolbox_core.limits.BodyTooLarge
-        return _json(exc.status_code, error_body(code, message, details, request), getattr(exc, "headers", None))
+        return _answer(request, exc.status_code, code, message, details, getattr(exc, "headers", None))

@@ -9,10 +9,12 @@
   ``checkout.flat_shipping_name`` override them).
 * SMS texts are notification templates: :data:`toolbox_core.notifications.templates.KERNEL_TEMPLATES`.
 
-No imports: ``config`` and ``errors`` read from here.
+No imports of the kernel: ``config`` and ``errors`` read from here.
 """
 
 from __future__ import annotations
+
+from string import Formatter
 
 #: A customer-facing text in settings: one string for every locale, or ``{"ru": ..., "uz": ...}``.
 LocalizedText = str | dict[str, str]
@@ -83,4 +85,16 @@ ERROR_MESSAGES: dict[str, dict[str, tuple[str, ...]]] = {
     "otp_send_failed": _texts("Не удалось отправить код; попробуйте чуть позже",
                               "Kodni yuborib bo'lmadi; birozdan keyin qayta urinib ko'ring"),
     "not_signed_in": _texts("Войдите по номеру телефона", "Telefon raqamingiz orqali kiring"),
+}
+
+
+def _placeholders(template: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in Formatter().parse(template) if name)
+
+
+#: The ``{placeholders}`` of every text of :data:`ERROR_MESSAGES`, parsed once at import (so an
+#: error's message picks its variant without parsing templates per error).
+ERROR_MESSAGE_FIELDS: dict[str, frozenset[str]] = {
+    template: _placeholders(template)
+    for locales in ERROR_MESSAGES.values() for variants in locales.values() for template in variants
 }

@@ -6,8 +6,13 @@ never-sent code gets the same answer, so no response tells whether an account ex
 phone or whether someone is signing in with it right now.
 
 Limits: per address (IPv6 per /64) and per phone per hour, a resend cooldown, a store-wide cap
-per minute (``otp_busy``), at most ``otp_max_attempts`` checks per code and
-``otp_max_failed_per_day`` failed checks per phone across all its codes (then it is locked).
+per minute (``otp_busy``), at most ``otp_max_attempts`` checks per code,
+``otp_max_failed_per_day`` failed checks per phone across all its codes (then it is locked) and
+``otp_verify_max_per_ip_per_hour`` checks per address whatever the phone.
+
+The resend cooldown holds only after a code went out: a sender that raised, or that answered
+``False`` (nothing sent, e.g. the SMS gateway refused it; the answer stays the same), leaves
+neither the code nor the cooldown behind.
 """
 
 from __future__ import annotations
@@ -58,6 +63,11 @@ def phone_window_key(phone: str) -> str:
 def ip_window_key(ip: str) -> str:
     """The hourly counter of an address's requests: IPv6 addresses share their /64's."""
     return f"otp:ip:{address_bucket(ip)}"
+
+
+def verify_ip_window_key(ip: str) -> str:
+    """The hourly counter of an address's code checks: IPv6 addresses share their /64's."""
+    return f"otp:verify-ip:{address_bucket(ip)}"
 
 
 def failed_key(phone: str) -> str:
@@ -134,16 +144,23 @@ def request_code(toolbox: Any, raw_phone: str, client_ip: str, locale: str) -> C
     code = new_code()
     store.set(code_key(phone), code_hash(toolbox, phone, code), auth.otp_ttl_seconds)
     try:
-        _send(toolbox, phone, code, auth.otp_ttl_seconds, locale)
+        sent = _send(toolbox, phone, code, auth.otp_ttl_seconds, locale)
     except BaseException:
-        # Nothing was delivered: drop the code and let the customer retry at once.
-        store.delete(code_key(phone))
-        store.delete(cooldown_key(phone))
+        _nothing_sent(store, phone)
         raise
+    if not sent:  # the sender refused quietly (same answer): still no code and no delay
+        _nothing_sent(store, phone)
     return CodeSent(phone=phone, expires_in=auth.otp_ttl_seconds, resend_in=auth.otp_resend_seconds)
 
 
-def _send(toolbox: Any, phone: str, code: str, ttl: int, locale: str) -> None:
+def _nothing_sent(store: Any, phone: str) -> None:
+    """Nothing was delivered: drop the code and let the customer retry at once."""
+    store.delete(code_key(phone))
+    store.delete(cooldown_key(phone))
+
+
+def _send(toolbox: Any, phone: str, code: str, ttl: int, locale: str) -> bool:
+    """Send the code; ``False`` when the sender says it sent nothing (it returned ``False``)."""
     sender_id = toolbox.settings.auth.otp_sender
     sender = toolbox.otp_senders.get(sender_id)
     if sender is None:
@@ -153,7 +170,7 @@ def _send(toolbox: Any, phone: str, code: str, ttl: int, locale: str) -> None:
             code="otp_sender_unavailable",
         )
     try:
-        resolve(sender.send_code(phone, code, ttl, locale))
+        return resolve(sender.send_code(phone, code, ttl, locale)) is not False
     except ToolboxError:
         raise
     except Exception as exc:
@@ -161,19 +178,23 @@ def _send(toolbox: Any, phone: str, code: str, ttl: int, locale: str) -> None:
         raise ServiceUnavailable("the code could not be sent; try again shortly", code="otp_send_failed") from exc
 
 
-def verify_code(toolbox: Any, raw_phone: str, code: str) -> Verified:
+def verify_code(toolbox: Any, raw_phone: str, code: str, client_ip: str) -> Verified:
     """Check ``code`` for ``raw_phone``; a match consumes it and sets a one-use verification flag.
 
     Raises :class:`BadRequest` ``invalid_code`` for a code that is wrong, expired, used, dead
     after ``otp_max_attempts`` wrong tries or never sent (one answer for all, counted as a
     failed check), and :class:`RateLimited` ``too_many_attempts`` once the phone has had
-    ``otp_max_failed_per_day`` failed checks in 24 h. Concurrent checks racing the lock can
+    ``otp_max_failed_per_day`` failed checks in 24 h, or :class:`RateLimited` ``rate_limited``
+    once ``client_ip`` made ``otp_verify_max_per_ip_per_hour`` checks this hour. Concurrent checks racing the lock can
     overshoot the cap by at most the number in flight; each code still gets at most
     ``otp_max_attempts`` checks.
     """
     auth = toolbox.settings.auth
     phone = normalize_phone(raw_phone)
     store = toolbox.keystore
+    ip_hit = store.hit(verify_ip_window_key(client_ip), HOUR)
+    if ip_hit.count > auth.otp_verify_max_per_ip_per_hour:
+        raise RateLimited("too many code checks from this address", retry_after=ip_hit.reset_in)
     _refuse_if_locked(store, phone)
     outcome = store.verify_and_consume(code_key(phone), code_hash(toolbox, phone, code), auth.otp_max_attempts)
     if outcome is not VerifyOutcome.OK:

@@ -66,7 +66,7 @@ def build_router() -> APIRouter:
 
     @router.post("/otp/verify", response_model=VerifiedOut, summary="Check a code; returns a one-use verification token")
     def verify_otp(body: OtpVerifyBody, request: Request) -> VerifiedOut:
-        verified = otp.verify_code(_toolbox(request), body.phone, body.code)
+        verified = otp.verify_code(_toolbox(request), body.phone, body.code, client_ip(request))
         return VerifiedOut(verification_token=verified.verification_token, expires_in=verified.expires_in)
 
     def sign_in(body: SignInBody, request: Request, response: Response) -> SessionOut:

@@ -21,40 +21,35 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("toolbox.jobs")
 
-#: Key store key of the heartbeat (the key store adds its namespace on Redis).
+#: Key store key of the heartbeat (the Redis key store puts it under ``jobs.redis_namespace``,
+#: like every key it holds).
 HEARTBEAT_KEY = "jobs:worker:heartbeat"
 
 
-def heartbeat_key(toolbox: Toolbox) -> str:
-    """:data:`HEARTBEAT_KEY`, under ``jobs.redis_namespace`` unless the key store adds it itself.
-
-    A key store without a ``namespace`` attribute writes keys as given; then the heartbeat is
-    put under the namespace here, like every other key the kernel writes to Redis.
-    """
-    if toolbox.settings.redis_url and getattr(toolbox.keystore, "namespace", None) is None:
-        return f"{toolbox.settings.jobs.redis_namespace}:{HEARTBEAT_KEY}"
-    return HEARTBEAT_KEY
-
-
 class Heartbeat:
-    """Writes the heartbeat now and then every interval from a daemon thread, until :meth:`stop`."""
+    """Writes the heartbeat now and then every interval from a daemon thread, until :meth:`stop`
+    (one thread however often it is started; it may be started again after a stop)."""
 
     def __init__(self, toolbox: Toolbox, threads: int) -> None:
         self.toolbox = toolbox
         self.interval = toolbox.settings.jobs.worker_heartbeat_seconds
-        self.value = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "threads": threads})
+        self.info: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "threads": threads}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def beat(self) -> None:
         """Write the heartbeat once; an unreachable key store is logged, and tried again next beat."""
-        value = json.loads(self.value) | {"at": datetime.now(UTC).isoformat(timespec="seconds")}
+        value = json.dumps(self.info | {"at": datetime.now(UTC).isoformat(timespec="seconds")})
         try:
-            self.toolbox.keystore.set(heartbeat_key(self.toolbox), json.dumps(value), 3 * self.interval)
+            self.toolbox.keystore.set(HEARTBEAT_KEY, value, 3 * self.interval)
         except Exception as exc:
             log.warning("worker heartbeat not written: %s: %s", type(exc).__name__, exc)
 
     def start(self) -> None:
+        """Beat now and keep beating; a heartbeat already beating is left as it is."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
         self.beat()  # at once: a worker that just started is seen by the next /ready
         self._thread = threading.Thread(target=self._run, name="toolbox-heartbeat", daemon=True)
         self._thread.start()
@@ -78,7 +73,7 @@ def worker_status(toolbox: Toolbox) -> dict[str, Any]:
     key store could not be read. Only meaningful with Redis (``redis_url``) configured.
     """
     try:
-        raw = toolbox.keystore.get(heartbeat_key(toolbox))
+        raw = toolbox.keystore.get(HEARTBEAT_KEY)
     except Exception as exc:
         return {"status": "missing", "error": type(exc).__name__}
     if raw is None:

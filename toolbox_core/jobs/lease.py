@@ -52,15 +52,18 @@ _current: ContextVar[JobLease | None] = ContextVar("toolbox_job_lease", default=
 
 
 def current_lease() -> JobLease | None:
-    """The lease held by the code running in this thread (``None`` outside a leased job)."""
-    return _current.get()
+    """The lease held by the code running in this thread (``None`` outside a leased job).
+
+    A lease that is no longer held (released, e.g. from another thread) is never current."""
+    lease = _current.get()
+    return lease if lease is not None and lease.held else None
 
 
 def ensure_lease_held() -> None:
     """Raise :class:`LeaseLost` if the current thread runs under a lease that was lost.
 
     Outside a leased job it does nothing, so shared code (the stock writes) may call it always."""
-    lease = _current.get()
+    lease = current_lease()
     if lease is not None:
         lease.check()
 
@@ -86,10 +89,15 @@ class JobLease:
         if not self.keystore.set_if_absent(self.key, self.token, int(max(1, self.ttl))):
             return False
         self.held, self.lost = True, False
-        self._context = _current.set(self)
         self._stop.clear()
-        self._renewer = threading.Thread(target=self._renew_loop, name=f"lease-{self.name}", daemon=True)
-        self._renewer.start()
+        renewer = threading.Thread(target=self._renew_loop, name=f"lease-{self.name}", daemon=True)
+        try:
+            renewer.start()
+        except BaseException:  # no renewer (e.g. no thread left): give the lease straight back
+            self.release()
+            raise
+        self._renewer = renewer
+        self._context = _current.set(self)  # current only once it is renewed
         return True
 
     def _renew_loop(self) -> None:
@@ -112,8 +120,9 @@ class JobLease:
         """Stop renewing and give the lease back (only if still ours)."""
         self._stop.set()
         if self._context is not None:
-            with suppress(ValueError):  # released from another thread than the one that took it
-                _current.reset(self._context)
+            if _current.get() is self:  # not if released elsewhere or out of order
+                with suppress(ValueError):  # the same lease, but set in another context
+                    _current.reset(self._context)
             self._context = None
         if self._renewer is not None:
             self._renewer.join(timeout=5)

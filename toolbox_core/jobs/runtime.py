@@ -139,16 +139,23 @@ class Jobs:
         and parked like any delivery (``toolbox events failed``). Call it after your
         transaction commits, never inside one.
         """
-        actor = self.actors.get(name)
-        if actor is None:
-            raise KeyError(f"no job named {name!r} (known: {', '.join(sorted(self.actors))})")
+        if name not in self.specs:  # the kernel's own actors (event delivery) are not jobs
+            raise KeyError(f"no job named {name!r} (known jobs: {', '.join(sorted(self.specs)) or 'none'}; "
+                           f"kernel actors, not enqueued by name: {DELIVER_ACTOR})")
+        actor = self.actors[name]
         if isinstance(self.broker, StubBroker) and delay_ms is None:
             with self.toolbox.db.transaction() as session:
                 return emit(session, JOB_REQUESTED, {"job": name, "kwargs": kwargs})
         return actor.send_with_options(kwargs=kwargs, delay=delay_ms).message_id
 
     def run_requested(self, event: Event) -> None:
-        """Run the job an ``_jobs.requested`` event asks for, in the calling thread."""
+        """Run the job an ``_jobs.requested`` event asks for, in the calling thread.
+
+        Every job is a :class:`JobSpec` (plugins declare jobs only through the ``register_jobs``
+        hook, and :meth:`enqueue` takes only those names), so a name without a spec here is a job
+        of a plugin this process lacks (e.g. mid-deploy): :class:`LookupError`, which the delivery
+        retries and finally parks (``toolbox events failed``) — never run as another actor.
+        """
         name = event.payload["job"]
         spec = self.specs.get(name)
         if spec is None:

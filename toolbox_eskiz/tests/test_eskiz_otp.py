@@ -51,3 +51,14 @@ def test_pumping_caps_stop_code_sms_without_changing_the_answer(make_toolbox, es
                              headers=admin_key(toolbox, "eskiz:read")).json()["items"]
     assert answers == [200, 200, 200]
     assert len(fake_eskiz.messages) == 2 and len(blocked) == 1
+
+
+def test_a_code_sms_eskiz_refused_starts_no_resend_delay(eskiz_toolbox, fake_eskiz):
+    with store_client(eskiz_toolbox) as client:
+        fake_eskiz.fail_next_sends(1, 500)
+        assert request_code(client).status_code == 200  # the same answer
+        assert fake_eskiz.sent_to("998901234567") == []
+        retried = request_code(client)  # at once: nothing went out, so no delay
+        assert retried.status_code == 200, retried.text
+        assert len(fake_eskiz.sent_to("998901234567")) == 1
+        assert request_code(client).status_code == 429, "the delay starts with the code that went out"

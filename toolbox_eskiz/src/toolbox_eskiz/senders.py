@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from toolbox_core.api import (
     Event,
@@ -44,7 +44,8 @@ class EskizOtpSender:
     """OTP sender ``eskiz`` (``TOOLBOX_AUTH__OTP_SENDER=eskiz``): the code SMS in the customer's locale.
 
     It never raises: the sign-in answer is the same whether the SMS went out or not. Failures
-    and anti-pumping blocks are recorded (``/admin/eskiz/messages``) and logged.
+    and anti-pumping blocks are recorded (``/admin/eskiz/messages``) and logged, and answered
+    ``False`` (nothing sent), so the kernel keeps no code and starts no resend delay for them.
     """
 
     id = CHANNEL_ID
@@ -52,7 +53,8 @@ class EskizOtpSender:
     def __init__(self, toolbox: Toolbox) -> None:
         self.toolbox = toolbox
 
-    def send_code(self, phone: str, code: str, ttl: int, locale: str) -> None:
+    def send_code(self, phone: str, code: str, ttl: int, locale: str) -> str | Literal[False]:
+        """The id of the SMS record once Eskiz took the SMS; ``False`` when nothing was sent."""
         settings = settings_of(self.toolbox)
         text = otp_text(self.toolbox, code, ttl, locale)
         sms = Outgoing(phone=phone, text=text, template="auth.otp_code", locale=locale,
@@ -63,18 +65,20 @@ class EskizOtpSender:
         if minute.count > settings.otp_max_per_minute:
             log.warning("code SMS blocked: more than %d this minute (SMS pumping?)", settings.otp_max_per_minute)
             service.record_blocked(sms, "global per-minute cap on code SMS reached")
-            return
+            return False
         day = store.hit(f"eskiz:otp:day:{phone}", 24 * 3600)
         if day.count > settings.otp_max_per_phone_per_day:
             log.warning("code SMS blocked: daily cap for one phone reached")
             service.record_blocked(sms, "per-phone daily cap on code SMS reached")
-            return
+            return False
         try:
-            service.send(sms, retried=False)
+            return service.send(sms, retried=False)
         except (PermanentFailure, RetryLater) as exc:
             log.error("code SMS not sent: %s", exc)
+            return False
         except Exception:
             log.exception("code SMS not sent")
+            return False
 
 
 # ---------------------------------------------------------------------------- texts
