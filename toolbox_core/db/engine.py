@@ -48,6 +48,7 @@ class Database:
             _configure_sqlite(self.engine)
         else:
             _ping_when_idle(self.engine)
+            _track_writes(self.engine)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         writer_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
@@ -56,9 +57,17 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session for reads (and writes you commit yourself); closed on exit."""
+        """A session for reads (and writes you commit yourself); closed on exit.
+
+        Uncommitted writes are rolled back on exit. On PostgreSQL, a transaction that wrote
+        nothing ends with ``COMMIT`` instead (the same effect): psycopg drops every prepared
+        statement of the connection on ``ROLLBACK``, so each read-only request would otherwise
+        make the hot statements be parsed and planned again (see :func:`_track_writes`).
+        """
         with self._reader() as session:
             yield session
+            if not self.is_sqlite:
+                _commit_if_clean(session)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -77,6 +86,42 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: ``Connection.info`` key: the connection's current transaction ran a statement that may write.
+_WROTE = "toolbox_wrote"
+
+
+def _track_writes(engine: Engine) -> None:
+    """Mark a connection's transaction as written to by any statement but a plain ``SELECT``.
+
+    Conservative: ``WITH``, DML, DDL, ``text()`` commands all count as writes; the mark is cleared
+    when a transaction begins.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.info[_WROTE] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:6].upper() != "SELECT":
+            conn.info[_WROTE] = True
+
+
+def _commit_if_clean(session: Session) -> None:
+    """End a read session's transaction with ``COMMIT`` when it has nothing to discard.
+
+    Nothing to discard: no pending ORM change and no statement that may have written (see
+    :func:`_track_writes`); otherwise the session's close rolls back as usual. After the
+    COMMIT, SQLAlchemy's ROLLBACK on close finds the connection idle and sends nothing.
+    """
+    if not session.in_transaction() or session.new or session.deleted or session.dirty:
+        return
+    conn = session.connection()
+    if conn.info.get(_WROTE, True):
+        return
+    session.commit()
 
 
 #: A pooled connection idle longer than this is pinged before use (the server may have closed it).
