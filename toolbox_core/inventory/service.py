@@ -53,6 +53,25 @@ def available_by_sku(session: Session, skus: Iterable[str]) -> dict[str, int]:
     return {sku: max(0, found.get(sku, 0)) for sku in skus}
 
 
+#: Built once (constructing and cache-keying a statement per call costs more CPU than running it).
+_MOST_AT_ONE_LOCATION = (
+    select(InventoryLevel.sku, func.max(InventoryLevel.stocked - InventoryLevel.reserved))
+    .where(InventoryLevel.sku.in_(bindparam("skus", expanding=True)))
+    .group_by(InventoryLevel.sku)
+)
+
+
+def holdable_by_sku(session: Session, skus: Iterable[str]) -> dict[str, int]:
+    """The most one order can hold now per SKU (absent SKUs: 0): the available stock of its
+    best location, since :func:`reserve` holds each SKU at one location. A cart line asking
+    for more could never be completed, so adding it is refused with this figure."""
+    skus = sorted(set(skus))
+    if not skus:
+        return {}
+    found = {sku: int(most or 0) for sku, most in session.execute(_MOST_AT_ONE_LOCATION, {"skus": skus})}
+    return {sku: max(0, found.get(sku, 0)) for sku in skus}
+
+
 def levels(session: Session, sku: str) -> list[LevelView]:
     rows = session.execute(
         select(InventoryLevel, StockLocation.code)
@@ -63,18 +82,22 @@ def levels(session: Session, sku: str) -> list[LevelView]:
     return [LevelView(level.sku, code, level.stocked, level.reserved) for level, code in rows]
 
 
+_LOCK_LEVELS = (
+    select(InventoryLevel.sku, InventoryLevel.location_id, InventoryLevel.stocked - InventoryLevel.reserved)
+    .where(InventoryLevel.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(InventoryLevel.sku, InventoryLevel.location_id)
+    .with_for_update()
+)
+_INSERT_RESERVATIONS = insert(InventoryReservation.__table__)
+
+
 def _lock_levels(session: Session, skus: list[str]) -> list[tuple[str, str, int]]:
     """``(sku, location_id, available)`` of every level of ``skus``, row-locked in one statement.
 
     Rows are locked in (sku, location) order, the same order for every checkout, so two
     checkouts never dead-lock; on SQLite the writer lock (``BEGIN IMMEDIATE``) already serializes.
     """
-    rows = session.execute(
-        select(InventoryLevel.sku, InventoryLevel.location_id, InventoryLevel.stocked - InventoryLevel.reserved)
-        .where(InventoryLevel.sku.in_(skus))
-        .order_by(InventoryLevel.sku, InventoryLevel.location_id)
-        .with_for_update()
-    ).all()
+    rows = session.execute(_LOCK_LEVELS, {"skus": skus}).all()
     return [(sku, location, int(available)) for sku, location, available in rows]
 
 
@@ -124,7 +147,7 @@ def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
     holds = [{"b_sku": sku, "b_location": chosen[sku], "b_qty": wanted[sku]} for sku in skus]
     if session.connection().execute(_HOLD, holds).rowcount != len(holds):  # cannot happen under the locks
         raise OutOfStock("not enough stock for some items", details={"items": [{"sku": s} for s in skus]})
-    session.execute(insert(InventoryReservation), [
+    session.execute(_INSERT_RESERVATIONS, [
         {"id": new_id("resv"), "order_id": order_id, "sku": sku, "location_id": chosen[sku],
          "quantity": wanted[sku], "status": "active"}
         for sku in skus
