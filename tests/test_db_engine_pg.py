@@ -87,3 +87,15 @@ def test_a_read_session_still_discards_pending_orm_changes(pg_url):
             assert session.scalar(text("SELECT count(*) FROM stock_locations")) == 0
     finally:
         db.dispose()
+
+
+def test_a_statement_is_prepared_once_it_runs_a_second_time_on_a_connection(pg_url):
+    db = Database(pg_url, pool_size=1)
+    try:
+        for _ in range(2):
+            with db.session() as session:
+                session.execute(text("SELECT name FROM stock_locations WHERE code = :c"), {"c": "y"}).all()
+        with db.session() as session:
+            assert _prepared_statements(session) == 1
+    finally:
+        db.dispose()

@@ -42,7 +42,8 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2,
+                          connect_args={"prepare_threshold": PREPARE_THRESHOLD})
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -87,6 +88,13 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+
+#: psycopg prepares a statement on a connection once it has run this many times there (its
+#: default is 5). Each of the pooled connections (request threads × workers) counts on its own,
+#: so with 5 the hot statements stay unprepared (parsed and planned each time) for the first
+#: minutes of a worker; a statement run twice is a statement of the hot path. Measured on the
+#: checkout (2 workers, 16 clients, 8 s): PostgreSQL CPU per order 8.6 -> 6.8 ms.
+PREPARE_THRESHOLD = 1
 
 #: ``Connection.info`` key: the connection's current transaction ran a statement that may write.
 _WROTE = "toolbox_wrote"
