@@ -61,6 +61,12 @@ def test_a_cart_line_asks_no_more_than_one_location_can_hold(client, toolbox):
     variant = make_variant(toolbox, sku="SPLIT-1", stock=3)
     with toolbox.db.transaction() as session:
         apply_levels(session, [StockLevel("SPLIT-1", 4, "chilonzor")])
+    from toolbox_core.catalog.snapshots import variant_snapshots
+
+    other = make_variant(toolbox, stock=9)
+    with toolbox.db.session() as session:  # what the add-line check reads with the snapshots
+        snaps = variant_snapshots(session, [variant, other], "ru", "ru", holdable_for=[variant])
+    assert (snaps[variant].holdable, snaps[other].holdable) == (4, None)
     cart_id = client.post("/store/carts", json={"locale": "ru"}).json()["id"]
 
     refused = client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 5})

@@ -32,7 +32,7 @@ from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from toolbox_core.i18n import cart_locale, parse_locale
 from toolbox_core.ids import new_id
-from toolbox_core.inventory.service import OutOfStock, holdable_by_sku
+from toolbox_core.inventory.service import OutOfStock
 from toolbox_core.payments.models import Payment
 from toolbox_core.providers import Address, CartView, LineView, ShippingQuote
 from toolbox_core.schemas import iso_utc
@@ -244,9 +244,11 @@ class CartService:
         pending = _pending_payment(session, cart) if payment is False else payment
         return serialize(cart, snaps, pending, options_of(snaps))
 
-    def _snapshots(self, session: Session, cart: CartRow, extra: str | None = None) -> dict[str, VariantSnapshot]:
-        ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
-        return variant_snapshots(session, ids, cart_locale(cart.locale), self.toolbox.settings.default_locale)
+    def _snapshots(self, session: Session, cart: CartRow, changed: str) -> dict[str, VariantSnapshot]:
+        """The lines' snapshots, and ``changed``'s (it may be new) with its holdable stock: one statement."""
+        ids = [ln.variant_id for ln in cart.lines] + [changed]
+        return variant_snapshots(session, ids, cart_locale(cart.locale), self.toolbox.settings.default_locale,
+                                 holdable_for=[changed])
 
     def create(self, customer_id: str | None, locale: str | None = None, phone: str | None = None) -> dict[str, Any]:
         cart = CartRow(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
@@ -305,12 +307,13 @@ class CartService:
                                code="quantity_over_limit", details={"max": self.settings.max_quantity_per_line})
 
     @staticmethod
-    def _check_available(session: Session, snaps: dict[str, VariantSnapshot], variant_id: str, quantity: int) -> None:
+    def _check_available(snaps: dict[str, VariantSnapshot], variant_id: str, quantity: int) -> None:
+        """``quantity`` of ``variant_id`` fits what one location holds (its snapshot's ``holdable``)."""
         snap = snaps.get(variant_id)
         if snap is None or not snap.published:
             raise InvalidInput(f"unknown variant {variant_id!r}", code="unknown_variant",
                                details={"variant_id": variant_id})
-        available = holdable_by_sku(session, [snap.sku])[snap.sku]  # one location holds a line
+        available = snap.holdable or 0  # one location holds a line, as checkout reserves it
         if quantity > available:
             raise OutOfStock(f"only {available} of {snap.sku} available",
                              details={"variant_id": variant_id, "available": available, "requested": quantity,
@@ -326,7 +329,7 @@ class CartService:
             if line is None and len(cart.lines) >= self.settings.max_lines:
                 raise InvalidInput(f"a cart holds at most {self.settings.max_lines} lines", code="too_many_lines")
             snaps = self._snapshots(session, cart, variant_id)
-            self._check_available(session, snaps, variant_id, new_quantity)
+            self._check_available(snaps, variant_id, new_quantity)
             if line is None:
                 rows.add_line(session, cart, LineRow(new_id("cline"), variant_id, quantity, len(cart.lines)))
             else:
@@ -339,8 +342,8 @@ class CartService:
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
             line = self._line(cart, variant_id)
-            snaps = self._snapshots(session, cart)
-            self._check_available(session, snaps, variant_id, quantity)
+            snaps = self._snapshots(session, cart, variant_id)
+            self._check_available(snaps, variant_id, quantity)
             if line.quantity != quantity:
                 rows.set_quantity(session, line, quantity)
             self._changed(cart)

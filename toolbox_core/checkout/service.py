@@ -16,7 +16,7 @@ drawn, so those hot locks are held only for the few statements before COMMIT.
 The order is written with core statements (one ``INSERT`` for the order, one for all its items),
 not an ORM object graph; on PostgreSQL the number, its history entry and the order's number
 column are one statement (:func:`~toolbox_core.orders.service.number_order`). A whole checkout
-is about 12 statements (``tests/checkout/test_checkout_sql_budget.py`` keeps the budget).
+is 12 statements (``tests/checkout/test_checkout_sql_budget.py`` keeps the budget).
 
 Then, after commit and outside any transaction, ``initiate`` asks the payment provider for the
 client's next step. If that fails, the compensation cancels the order (releasing the stock)

@@ -2,7 +2,9 @@
 
 Reservation locks the SKUs' level rows (``SELECT ... FOR UPDATE`` in SKU order) and then
 holds with a conditional ``UPDATE ... SET reserved = reserved + q WHERE stocked - reserved >= q``,
-so concurrent checkouts can never sell the same unit twice (SQLite serializes writers). Bulk stock updates
+so concurrent checkouts can never sell the same unit twice (SQLite serializes writers). An order
+holds each SKU at one location (the one with the most available), so a cart line may ask for no
+more than that location has (the ``holdable`` of :mod:`toolbox_core.catalog.snapshots`). Bulk stock updates
 (:mod:`toolbox_core.inventory.sync`) only write ``stocked`` and therefore never lose a reservation made meanwhile.
 """
 
@@ -50,25 +52,6 @@ def available_by_sku(session: Session, skus: Iterable[str]) -> dict[str, int]:
         .group_by(InventoryLevel.sku)
     ).all()
     found = {sku: int(total or 0) for sku, total in rows}
-    return {sku: max(0, found.get(sku, 0)) for sku in skus}
-
-
-#: Built once (constructing and cache-keying a statement per call costs more CPU than running it).
-_MOST_AT_ONE_LOCATION = (
-    select(InventoryLevel.sku, func.max(InventoryLevel.stocked - InventoryLevel.reserved))
-    .where(InventoryLevel.sku.in_(bindparam("skus", expanding=True)))
-    .group_by(InventoryLevel.sku)
-)
-
-
-def holdable_by_sku(session: Session, skus: Iterable[str]) -> dict[str, int]:
-    """The most one order can hold now per SKU (absent SKUs: 0): the available stock of its
-    best location, since :func:`reserve` holds each SKU at one location. A cart line asking
-    for more could never be completed, so adding it is refused with this figure."""
-    skus = sorted(set(skus))
-    if not skus:
-        return {}
-    found = {sku: int(most or 0) for sku, most in session.execute(_MOST_AT_ONE_LOCATION, {"skus": skus})}
     return {sku: max(0, found.get(sku, 0)) for sku in skus}
 
 
