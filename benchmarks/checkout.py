@@ -18,6 +18,8 @@ backends) and ``*_pg_xacts_per_order`` (``pg_stat_database``). ``--sql`` (or ``-
 with it) first places one order in-process and prints ``checkout_sql_statements`` (a
 SQLAlchemy ``before_cursor_execute`` count) and ``checkout_sql_transactions``, per step too, and
 ``checkout_inprocess_cpu_ms_per_order`` (20 sequential checkouts through a TestClient).
+``TOOLBOX_BENCH_PYSPY=<folder>`` records the served API workers during the measured load
+(summarise with ``python -m benchmarks profile``).
 
 The server runs with Redis (``TOOLBOX_BENCH_CHECKOUT_REDIS_URL``, default: the harness's claimed database, flushed first),
 as in production; see :func:`fresh_redis`.
@@ -48,7 +50,9 @@ from benchmarks.harness import (
     postgres_backends,
     process_cpu_seconds,
     process_tree,
+    recording,
     scenario_load,
+    worker_pids,
     wrk_flow,
 )
 
@@ -168,12 +172,13 @@ def drive(driver: str, url: str, variants: list[str], opts: argparse.Namespace) 
         backends = postgres_backends(url) if on_pg else []
         api_cpu, pg_cpu, xacts = process_cpu_seconds(api), process_cpu_seconds(backends), \
             pg_transactions(url) if on_pg else 0
-        if driver == "wrk":
-            result = wrk_flow(server.url, steps(variants), connections=opts.concurrency,
-                              seconds=max(1, round(opts.seconds)))
-        else:
-            result = scenario_load(server.url, make_scenario(variants), concurrency=opts.concurrency,
-                                   seconds=opts.seconds)
+        with recording(worker_pids(server.process.pid) or [server.process.pid], f"checkout-{driver}"):
+            if driver == "wrk":
+                result = wrk_flow(server.url, steps(variants), connections=opts.concurrency,
+                                  seconds=max(1, round(opts.seconds)))
+            else:
+                result = scenario_load(server.url, make_scenario(variants), concurrency=opts.concurrency,
+                                       seconds=opts.seconds)
         api_cpu = process_cpu_seconds(api) - api_cpu
         if on_pg:  # backends opened during the run started at 0
             pg_cpu = process_cpu_seconds(sorted(set(backends) | set(postgres_backends(url)))) - pg_cpu

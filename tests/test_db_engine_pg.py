@@ -35,3 +35,67 @@ def test_a_dead_connection_idle_in_the_pool_is_replaced_before_use(pg_url):
             assert session.scalar(text("SELECT pg_backend_pid()")) != old_pid
     finally:
         db.dispose()
+
+
+def _prepared_statements(session) -> int:
+    return session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
+
+
+def test_read_sessions_keep_the_connections_prepared_statements(pg_url):
+    # psycopg prepares a statement run often enough, but forgets them all on ROLLBACK: a read
+    # session that wrote nothing ends with COMMIT, so a hot read is not parsed and planned anew.
+    db = Database(pg_url, pool_size=1)
+    try:
+        for _ in range(8):
+            with db.session() as session:
+                session.execute(text("SELECT code FROM stock_locations WHERE code = :c"), {"c": "x"}).all()
+        with db.session() as session:
+            assert _prepared_statements(session) >= 1
+    finally:
+        db.dispose()
+
+
+def test_a_read_session_still_discards_what_it_wrote_and_did_not_commit(pg_url):
+    db = Database(pg_url, pool_size=1)
+    insert = text("INSERT INTO stock_locations (id, code, name, created_at, updated_at) "
+                  "VALUES (:i, :i, :i, now(), now())")
+    try:
+        with db.session() as session:
+            session.execute(insert, {"i": "sloc_discarded"})
+        with db.session() as session:  # a write then reads only: still rolled back
+            session.execute(insert, {"i": "sloc_discarded2"})
+            session.execute(text("SELECT 1"))
+        with db.session() as session:
+            session.execute(insert, {"i": "sloc_kept"})
+            session.commit()
+        with db.session() as session:
+            codes = session.scalars(text("SELECT code FROM stock_locations ORDER BY code")).all()
+        assert codes == ["sloc_kept"]
+    finally:
+        db.dispose()
+
+
+def test_a_read_session_still_discards_pending_orm_changes(pg_url):
+    from toolbox_core.inventory.models import StockLocation
+
+    db = Database(pg_url, pool_size=1)
+    try:
+        with db.session() as session:
+            session.scalar(text("SELECT 1"))
+            session.add(StockLocation(id="sloc_pending", code="pending", name="pending"))
+        with db.session() as session:
+            assert session.scalar(text("SELECT count(*) FROM stock_locations")) == 0
+    finally:
+        db.dispose()
+
+
+def test_a_statement_is_prepared_once_it_runs_a_second_time_on_a_connection(pg_url):
+    db = Database(pg_url, pool_size=1)
+    try:
+        for _ in range(2):
+            with db.session() as session:
+                session.execute(text("SELECT name FROM stock_locations WHERE code = :c"), {"c": "y"}).all()
+        with db.session() as session:
+            assert _prepared_statements(session) == 1
+    finally:
+        db.dispose()

@@ -19,8 +19,8 @@ from toolbox_core.db.base import utcnow
 from toolbox_core.orders.models import Counter, Order, OrderHistory
 
 #: Statements per request of the guest checkout, and in all.
-BUDGET = {"create": 1, "add_line": 4, "update": 3, "shipping": 4, "payment": 4, "complete": 12}
-TOTAL_BUDGET = 36
+BUDGET = {"create": 1, "add_line": 3, "update": 3, "shipping": 4, "payment": 4, "complete": 12}
+TOTAL_BUDGET = 33
 #: Statements of ``complete`` from the stock lock (``SELECT ... FOR UPDATE``) to COMMIT.
 HOT_WINDOW_BUDGET = 5
 

@@ -51,3 +51,33 @@ def test_snapshots_fall_back_to_the_default_locale(toolbox):
     assert uz[variant].title == "Drel — 18 В"
     assert en[variant].title == "Дрель — 18 В"
     assert (uz[variant].unit_price, uz[variant].vat_percent, uz[variant].published) == (123_400, 12, True)
+
+
+def test_a_cart_line_asks_no_more_than_one_location_can_hold(client, toolbox):
+    # Checkout holds each SKU at one location (the one with the most available), so adding a
+    # line agrees with it: 3 + 4 units at two locations let a line of 4 in, not one of 5.
+    from toolbox_core.inventory.service import apply_levels
+
+    variant = make_variant(toolbox, sku="SPLIT-1", stock=3)
+    with toolbox.db.transaction() as session:
+        apply_levels(session, [StockLevel("SPLIT-1", 4, "chilonzor")])
+    from toolbox_core.catalog.snapshots import variant_snapshots
+
+    other = make_variant(toolbox, stock=9)
+    with toolbox.db.session() as session:  # what the add-line check reads with the snapshots
+        snaps = variant_snapshots(session, [variant, other], "ru", "ru", holdable_for=[variant])
+    assert (snaps[variant].holdable, snaps[other].holdable) == (4, None)
+    cart_id = client.post("/store/carts", json={"locale": "ru"}).json()["id"]
+
+    refused = client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 5})
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "out_of_stock"
+    assert refused.json()["error"]["details"]["available"] == 4
+
+    cart_id = ready_cart(toolbox, variant, quantity=4)  # what was let in can be completed
+    order = CheckoutService(toolbox).complete(cart_id, None)
+    with toolbox.db.session() as session:
+        from toolbox_core.inventory.service import levels
+
+        held = {x.location_code: x.reserved for x in levels(session, "SPLIT-1")}
+    assert order.order_id and held == {"chilonzor": 4, "default": 0}

@@ -8,18 +8,22 @@ Every store call is a few round trips (the full checkout's SQL is counted by
 ``tests/checkout/test_checkout_sql_budget.py``): the cart and its lines are read in one locked
 statement, catalog snapshots are read once per call, and the cart's expiry moves forward at most
 once per :data:`TOUCH_STEP` (an edit within a minute of the last one writes only its lines).
+Carts, lines and payment sessions are read and written with core statements
+(:mod:`toolbox_core.cart.rows`), not through the ORM's unit of work.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
-from toolbox_core.cart.models import Cart, CartLine
+from toolbox_core.cart import rows
+from toolbox_core.cart.models import Cart
+from toolbox_core.cart.rows import CartRow, LineRow
 from toolbox_core.catalog.snapshots import VariantSnapshot, variant_snapshots
 from toolbox_core.customers.models import Customer
 from toolbox_core.customers.phone import normalize_phone
@@ -28,7 +32,7 @@ from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from toolbox_core.i18n import cart_locale, parse_locale
 from toolbox_core.ids import new_id
-from toolbox_core.inventory.service import OutOfStock, available_by_sku
+from toolbox_core.inventory.service import OutOfStock
 from toolbox_core.payments.models import Payment
 from toolbox_core.providers import Address, CartView, LineView, ShippingQuote
 from toolbox_core.schemas import iso_utc
@@ -52,11 +56,28 @@ CartUnavailable = (CartCompleted, CartExpired)
 TOUCH_STEP = timedelta(minutes=1)
 
 
+# Built once: constructing a statement (and its cache key) per call costs more CPU than running it.
+_PAYMENTS = Payment.__table__
+#: A cart's payment session (not yet attached to an order): its id and provider.
+_PENDING_PAYMENT = select(_PAYMENTS.c.id, _PAYMENTS.c.provider_id).where(
+    _PAYMENTS.c.cart_id == bindparam("cart_id"), _PAYMENTS.c.order_id.is_(None))
+_INSERT_PAYMENT = insert(_PAYMENTS)
+_SWITCH_PAYMENT = update(_PAYMENTS).where(_PAYMENTS.c.id == bindparam("b_id"))
+
+
+@dataclass(frozen=True)
+class PaymentRef:
+    """A cart's payment session as its JSON shows it."""
+
+    id: str
+    provider_id: str
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def check_usable(cart: Cart, customer_id: str | None) -> None:
+def check_usable(cart: CartRow | Cart, customer_id: str | None) -> None:
     """Raise the clear error for a cart that is not ours, completed or expired."""
     cart_locale(cart.locale)  # from here on, the request's texts are in the cart's locale
     if cart.customer_id is not None and cart.customer_id != customer_id:
@@ -68,11 +89,11 @@ def check_usable(cart: Cart, customer_id: str | None) -> None:
         raise CartExpired("this cart has expired; start a new one", details={"cart_id": cart.id})
 
 
-def lock_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
-    """The open cart ``cart_id``, row-locked, adopted by a signed-in customer; else a clear error."""
-    cart = session.scalars(
-        select(Cart).where(Cart.id == cart_id).options(joinedload(Cart.lines)).with_for_update(of=Cart)
-    ).unique().one_or_none()
+def lock_cart(session: Session, cart_id: str, customer_id: str | None) -> CartRow:
+    """The open cart ``cart_id``, row-locked, adopted by a signed-in customer; else a clear error.
+
+    Changes (the adoption too) are written by :func:`toolbox_core.cart.rows.save`."""
+    cart = rows.load(session, cart_id, lock=True)
     if cart is None:
         raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
     check_usable(cart, customer_id)
@@ -88,18 +109,16 @@ def customer_phone(session: Session, customer_id: str) -> str | None:
     return session.scalar(select(Customer.phone).where(Customer.id == customer_id))
 
 
-def adopt(session: Session, cart: Cart, customer_id: str) -> None:
+def adopt(session: Session, cart: CartRow, customer_id: str) -> None:
     """Give ``cart`` to the signed-in customer; it takes their verified phone if it has none."""
-    cart.customer_id = customer_id
+    cart.set(customer_id=customer_id)
     if not cart.phone:
-        cart.phone = customer_phone(session, customer_id)
+        cart.set(phone=customer_phone(session, customer_id))
 
 
-def load_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
+def load_cart(session: Session, cart_id: str, customer_id: str | None) -> CartRow:
     """The cart ``cart_id`` and its lines (one statement), if usable by ``customer_id``; else a clear error."""
-    cart = session.scalars(
-        select(Cart).where(Cart.id == cart_id).options(joinedload(Cart.lines))
-    ).unique().one_or_none()
+    cart = rows.load(session, cart_id, lock=False)
     if cart is None:
         raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
     check_usable(cart, customer_id)
@@ -107,7 +126,7 @@ def load_cart(session: Session, cart_id: str, customer_id: str | None) -> Cart:
 
 
 # ------------------------------------------------------------------------------ views
-def snapshots_for(toolbox: Any, session: Session, cart: Cart) -> dict[str, VariantSnapshot]:
+def snapshots_for(toolbox: Any, session: Session, cart: CartRow) -> dict[str, VariantSnapshot]:
     return variant_snapshots(session, [ln.variant_id for ln in cart.lines], cart_locale(cart.locale),
                              toolbox.settings.default_locale)
 
@@ -118,31 +137,31 @@ def options_of(snaps: dict[str, VariantSnapshot]) -> dict[str, list[dict[str, st
             for variant_id, snap in snaps.items() if snap.options}
 
 
-def line_view(line: CartLine, snap: VariantSnapshot) -> LineView:
+def line_view(line: LineRow, snap: VariantSnapshot) -> LineView:
     """A cart line priced and described from its variant's catalog snapshot."""
     return LineView(line.variant_id, snap.sku, snap.title, line.quantity, snap.unit_price, snap.weight_grams,
                     snap.mxik_code, snap.package_code, snap.vat_percent)
 
 
-def line_views(cart: Cart, snaps: dict[str, VariantSnapshot]) -> tuple[LineView, ...]:
+def line_views(cart: CartRow, snaps: dict[str, VariantSnapshot]) -> tuple[LineView, ...]:
     """Lines whose variant still exists and is published, priced from the catalog now."""
     return tuple(line_view(line, snaps[line.variant_id]) for line in cart.lines
                  if line.variant_id in snaps and snaps[line.variant_id].published)
 
 
-def cart_view(cart: Cart, snaps: dict[str, VariantSnapshot]) -> CartView:
+def cart_view(cart: CartRow, snaps: dict[str, VariantSnapshot]) -> CartView:
     lines = line_views(cart, snaps)
     address = Address(**cart.address) if cart.address else None
     return CartView(cart.id, cart_locale(cart.locale), lines, sum(ln.total for ln in lines), cart.phone, address, cart.customer_id)
 
 
-def totals(cart: Cart, snaps: dict[str, VariantSnapshot]) -> dict[str, int]:
+def totals(cart: CartRow, snaps: dict[str, VariantSnapshot]) -> dict[str, int]:
     subtotal = sum(ln.total for ln in line_views(cart, snaps))
     shipping = int(cart.shipping["amount"]) if cart.shipping else 0
     return {"subtotal": subtotal, "shipping": shipping, "discount": 0, "total": subtotal + shipping}
 
 
-def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | None = None,
+def serialize(cart: CartRow, snaps: dict[str, VariantSnapshot], payment: PaymentRef | None = None,
               options: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
     lines = []
     for line in cart.lines:
@@ -176,10 +195,11 @@ def serialize(cart: Cart, snaps: dict[str, VariantSnapshot], payment: Payment | 
     }
 
 
-def _pending_payment(session: Session, cart: Cart) -> Payment | None:
+def _pending_payment(session: Session, cart: CartRow) -> PaymentRef | None:
     if cart.payment_provider_id is None:  # no payment session yet: skip the query
         return None
-    return session.scalar(select(Payment).where(Payment.cart_id == cart.id, Payment.order_id.is_(None)))
+    row = session.connection().execute(_PENDING_PAYMENT, {"cart_id": cart.id}).first()
+    return PaymentRef(row.id, row.provider_id) if row else None
 
 
 # ------------------------------------------------------------------------------ service
@@ -208,35 +228,38 @@ class CartService:
             return self.toolbox.settings.default_locale
         return parse_locale(locale, self.toolbox.settings.locales)
 
-    def _touch(self, cart: Cart) -> None:
+    def _touch(self, cart: CartRow) -> None:
         """Move the expiry to ``ttl_days`` from now (skipped when that moves it by less than a minute)."""
         expires_at = utcnow() + timedelta(days=self.settings.ttl_days)
         if cart.expires_at is None or expires_at - _aware(cart.expires_at) > TOUCH_STEP:
-            cart.expires_at = expires_at
+            cart.set(expires_at=expires_at)
 
-    def _result(self, session: Session, cart: Cart, snaps: dict[str, VariantSnapshot] | None = None,
-                payment: Payment | bool | None = False) -> dict[str, Any]:
-        """The store JSON of ``cart``; ``payment``: its pending payment when the caller has it
-        (``False``: read it)."""
-        session.flush()
+    def _result(self, session: Session, cart: CartRow, snaps: dict[str, VariantSnapshot] | None = None,
+                payment: PaymentRef | bool | None = False) -> dict[str, Any]:
+        """Write the cart's changes, then its store JSON; ``payment``: its pending payment when the
+        caller has it (``False``: read it)."""
+        rows.save(session, cart)
         if snaps is None:
             snaps = snapshots_for(self.toolbox, session, cart)
         pending = _pending_payment(session, cart) if payment is False else payment
         return serialize(cart, snaps, pending, options_of(snaps))
 
-    def _snapshots(self, session: Session, cart: Cart, extra: str | None = None) -> dict[str, VariantSnapshot]:
-        ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
-        return variant_snapshots(session, ids, cart_locale(cart.locale), self.toolbox.settings.default_locale)
+    def _snapshots(self, session: Session, cart: CartRow, changed: str) -> dict[str, VariantSnapshot]:
+        """The lines' snapshots, and ``changed``'s (it may be new) with its holdable stock: one statement."""
+        ids = [ln.variant_id for ln in cart.lines] + [changed]
+        return variant_snapshots(session, ids, cart_locale(cart.locale), self.toolbox.settings.default_locale,
+                                 holdable_for=[changed])
 
     def create(self, customer_id: str | None, locale: str | None = None, phone: str | None = None) -> dict[str, Any]:
-        cart = Cart(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
-                    phone=normalize_phone(phone) if phone else None,
-                    expires_at=utcnow() + timedelta(days=self.settings.ttl_days), lines=[])
+        cart = CartRow(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
+                       phone=normalize_phone(phone) if phone else None, email=None, address=None, shipping=None,
+                       payment_provider_id=None, order_id=None,
+                       expires_at=utcnow() + timedelta(days=self.settings.ttl_days))
         cart_locale(cart.locale)
         with self.toolbox.db.transaction() as session:
             if customer_id and not cart.phone:
                 cart.phone = customer_phone(session, customer_id)
-            session.add(cart)  # a new cart has no lines and no payment: nothing to read back
+            rows.insert_cart(session, cart)  # a new cart has no lines and no payment: nothing to read back
             return self._result(session, cart, {}, None)
 
     def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
@@ -284,12 +307,13 @@ class CartService:
                                code="quantity_over_limit", details={"max": self.settings.max_quantity_per_line})
 
     @staticmethod
-    def _check_available(session: Session, snaps: dict[str, VariantSnapshot], variant_id: str, quantity: int) -> None:
+    def _check_available(snaps: dict[str, VariantSnapshot], variant_id: str, quantity: int) -> None:
+        """``quantity`` of ``variant_id`` fits what one location holds (its snapshot's ``holdable``)."""
         snap = snaps.get(variant_id)
         if snap is None or not snap.published:
             raise InvalidInput(f"unknown variant {variant_id!r}", code="unknown_variant",
                                details={"variant_id": variant_id})
-        available = available_by_sku(session, [snap.sku])[snap.sku]
+        available = snap.holdable or 0  # one location holds a line, as checkout reserves it
         if quantity > available:
             raise OutOfStock(f"only {available} of {snap.sku} available",
                              details={"variant_id": variant_id, "available": available, "requested": quantity,
@@ -305,12 +329,11 @@ class CartService:
             if line is None and len(cart.lines) >= self.settings.max_lines:
                 raise InvalidInput(f"a cart holds at most {self.settings.max_lines} lines", code="too_many_lines")
             snaps = self._snapshots(session, cart, variant_id)
-            self._check_available(session, snaps, variant_id, new_quantity)
+            self._check_available(snaps, variant_id, new_quantity)
             if line is None:
-                cart.lines.append(CartLine(id=new_id("cline"), variant_id=variant_id, quantity=quantity,
-                                           position=len(cart.lines)))
+                rows.add_line(session, cart, LineRow(new_id("cline"), variant_id, quantity, len(cart.lines)))
             else:
-                line.quantity = new_quantity
+                rows.set_quantity(session, line, new_quantity)
             self._changed(cart)
             return self._result(session, cart, snaps)
 
@@ -319,30 +342,31 @@ class CartService:
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
             line = self._line(cart, variant_id)
-            snaps = self._snapshots(session, cart)
-            self._check_available(session, snaps, variant_id, quantity)
-            line.quantity = quantity
+            snaps = self._snapshots(session, cart, variant_id)
+            self._check_available(snaps, variant_id, quantity)
+            if line.quantity != quantity:
+                rows.set_quantity(session, line, quantity)
             self._changed(cart)
             return self._result(session, cart, snaps)
 
     def remove_line(self, cart_id: str, customer_id: str | None, variant_id: str) -> dict[str, Any]:
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
-            cart.lines.remove(self._line(cart, variant_id))
+            rows.remove_line(session, cart, self._line(cart, variant_id))
             self._changed(cart)
             return self._result(session, cart)
 
     @staticmethod
-    def _line(cart: Cart, variant_id: str) -> CartLine:
+    def _line(cart: CartRow, variant_id: str) -> LineRow:
         line = next((ln for ln in cart.lines if ln.variant_id == variant_id), None)
         if line is None:
             raise NotFound("this variant is not in the cart", code="line_not_found", details={"variant_id": variant_id})
         return line
 
-    def _changed(self, cart: Cart) -> None:
+    def _changed(self, cart: CartRow) -> None:
         """Lines or destination changed: the shipping price must be asked for again."""
         if cart.shipping is not None:
-            cart.shipping = None
+            cart.set(shipping=None)
         self._touch(cart)
 
     # -------------------------------------------------------------- details
@@ -359,10 +383,10 @@ class CartService:
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
             for key in ("locale", "phone", "email"):
-                if values.get(key) is not None:
-                    setattr(cart, key, values[key])
+                if values.get(key) is not None and values[key] != getattr(cart, key):
+                    cart.set(**{key: values[key]})
             if "address" in values:
-                cart.address = address
+                cart.set(address=address)
                 self._changed(cart)
             self._touch(cart)
             return self._result(session, cart)
@@ -400,7 +424,7 @@ class CartService:
             current = cart_view(cart, snaps)
             if current.lines != view.lines or current.address != view.address:
                 raise Conflict("the cart changed while shipping was priced; try again", code="cart_changed")
-            cart.shipping = asdict(quote)
+            cart.set(shipping=asdict(quote))
             self._touch(cart)
             return self._result(session, cart, snaps)
 
@@ -413,16 +437,19 @@ class CartService:
         with self.toolbox.db.transaction() as session:
             cart = lock_cart(session, cart_id, customer_id)
             payment = _pending_payment(session, cart)  # none before the first choice: no query
-            cart.payment_provider_id = provider_id
+            if cart.payment_provider_id != provider_id:
+                cart.set(payment_provider_id=provider_id)
             snaps = snapshots_for(self.toolbox, session, cart)
             amount = totals(cart, snaps)["total"]
             if payment is None:
-                payment = Payment(id=new_id("pay"), cart_id=cart.id, provider_id=provider_id, status="pending",
-                                  amount=amount, currency=self.toolbox.settings.currency)
-                session.add(payment)
+                payment = PaymentRef(new_id("pay"), provider_id)
+                session.connection().execute(_INSERT_PAYMENT, {
+                    "id": payment.id, "cart_id": cart.id, "provider_id": provider_id, "status": "pending",
+                    "amount": amount, "currency": self.toolbox.settings.currency})
             else:
-                payment.provider_id = provider_id
-                payment.amount = amount
+                payment = PaymentRef(payment.id, provider_id)
+                session.connection().execute(_SWITCH_PAYMENT, {"b_id": payment.id, "provider_id": provider_id,
+                                                               "amount": amount})
             self._touch(cart)
             return self._result(session, cart, snaps, payment)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, literal_column, select, union_all
+from sqlalchemy import bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from toolbox_core.catalog.models import (
@@ -23,6 +23,7 @@ from toolbox_core.catalog.models import (
     VariantOptionValue,
     VariantTranslation,
 )
+from toolbox_core.inventory.models import InventoryLevel
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class VariantSnapshot:
     published: bool
     #: The variant's chosen options as ``(name, value)`` in option order, in the same locale.
     options: tuple[tuple[str, str], ...] = ()
+    #: Asked for with ``holdable_for``: the most one order can hold now (the available stock of
+    #: the SKU's best location, as checkout reserves it); else ``None``.
+    holdable: int | None = None
 
 
 # Built once: constructing and cache-keying these per call cost more CPU than running them.
@@ -64,7 +68,7 @@ _OPTIONS = (
                & OptionValueTranslation.locale.in_(bindparam("locales", expanding=True)))
     .where(VariantOptionValue.variant_id.in_(bindparam("ids", expanding=True)))
 )
-_SNAPSHOTS = union_all(
+_BRANCHES = (
     select(literal_column("'r'").label("kind"), ProductVariant.id.label("owner"), _NONE.label("locale"),
            _NONE.label("title"), ProductVariant.product_id, ProductVariant.sku, ProductVariant.price,
            ProductVariant.weight_grams, ProductVariant.mxik_code, ProductVariant.package_code,
@@ -80,6 +84,17 @@ _SNAPSHOTS = union_all(
     .where(VariantTranslation.variant_id.in_(bindparam("ids", expanding=True))),
     _OPTIONS,
 )
+_SNAPSHOTS = union_all(*_BRANCHES)
+# With the stock of some of the variants ('s': variant id → owner, the most at one location → price),
+# for a cart line's check without a statement of its own.
+_SNAPSHOTS_WITH_STOCK = union_all(
+    *_BRANCHES,
+    select(literal_column("'s'"), ProductVariant.id, *[_NONE] * 4,
+           func.max(InventoryLevel.stocked - InventoryLevel.reserved), *[_NONE] * 6)
+    .join(InventoryLevel, InventoryLevel.sku == ProductVariant.sku)
+    .where(ProductVariant.id.in_(bindparam("stock_ids", expanding=True)))
+    .group_by(ProductVariant.id),
+)
 
 
 def _pick(titles: dict[str, str], locale: str, default_locale: str) -> str | None:
@@ -89,21 +104,31 @@ def _pick(titles: dict[str, str], locale: str, default_locale: str) -> str | Non
 
 
 def variant_snapshots(
-    session: Session, variant_ids: Iterable[str], locale: str, default_locale: str
+    session: Session, variant_ids: Iterable[str], locale: str, default_locale: str,
+    holdable_for: Iterable[str] = (),
 ) -> dict[str, VariantSnapshot]:
     """Snapshots of the existing variants among ``variant_ids``, keyed by variant id.
 
-    Titles fall back ``locale`` → ``default_locale`` → any; unknown ids are simply absent.
+    Titles fall back ``locale`` → ``default_locale`` → any; unknown ids are simply absent. The
+    snapshots of ``holdable_for`` (some of ``variant_ids``) carry their ``holdable`` stock, read
+    in the same statement.
     """
     ids = sorted(set(variant_ids))
     if not ids:
         return {}
+    stock_ids = sorted(set(holdable_for))
+    params: dict[str, list[str]] = {"ids": ids, "locales": sorted({locale, default_locale})}
+    if stock_ids:
+        params["stock_ids"] = stock_ids
     rows = []
+    holdable: dict[str, int] = {}
     titles: dict[tuple[str, str], dict[str, str]] = {}
     chosen: dict[str, dict[str, _ChosenOption]] = {}
-    for row in session.execute(_SNAPSHOTS, {"ids": ids, "locales": sorted({locale, default_locale})}):
+    for row in session.execute(_SNAPSHOTS_WITH_STOCK if stock_ids else _SNAPSHOTS, params):
         if row.kind == "r":
             rows.append(row)
+        elif row.kind == "s":
+            holdable[row.owner] = max(0, int(row.price or 0))
         elif row.kind == "o":
             option = chosen.setdefault(row.owner, {}).setdefault(
                 row.product_id, _ChosenOption(int(row.price), row.sku, row.mxik_code))
@@ -131,6 +156,7 @@ def variant_snapshots(
             vat_percent=r.vat_percent,
             published=r.status == "published",
             options=_named(chosen.get(r.owner, {}), locale, default_locale),
+            holdable=holdable.get(r.owner, 0) if r.owner in stock_ids else None,
         )
     return result
 

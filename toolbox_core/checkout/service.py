@@ -16,7 +16,7 @@ drawn, so those hot locks are held only for the few statements before COMMIT.
 The order is written with core statements (one ``INSERT`` for the order, one for all its items),
 not an ORM object graph; on PostgreSQL the number, its history entry and the order's number
 column are one statement (:func:`~toolbox_core.orders.service.number_order`). A whole checkout
-is about 12 statements (``tests/checkout/test_checkout_sql_budget.py`` keeps the budget).
+is 12 statements (``tests/checkout/test_checkout_sql_budget.py`` keeps the budget).
 
 Then, after commit and outside any transaction, ``initiate`` asks the payment provider for the
 client's next step. If that fails, the compensation cancels the order (releasing the stock)
@@ -29,11 +29,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from toolbox_core.asyncutil import resolve
+from toolbox_core.cart import rows as cart_rows
 from toolbox_core.cart.models import Cart
+from toolbox_core.cart.rows import CartRow
 from toolbox_core.cart.service import (
     CartCompleted,
     check_usable,
@@ -52,6 +54,12 @@ from toolbox_core.orders.models import Order, OrderItem
 from toolbox_core.orders.service import cancel_in_session, lock_order, number_order
 from toolbox_core.payments.models import Payment
 from toolbox_core.providers import LineView, PaymentAction, PaymentRequest
+
+# Built once: constructing a statement per call costs more CPU than running it.
+_LOCK_PAYMENT_SESSION = (select(Payment).where(Payment.cart_id == bindparam("cart_id"), Payment.order_id.is_(None))
+                         .with_for_update())
+_INSERT_ORDER = insert(Order.__table__)
+_INSERT_ITEMS = insert(OrderItem.__table__)
 
 
 class CheckoutIncomplete(InvalidInput):
@@ -93,7 +101,7 @@ class CheckoutService:
         payment = self._payment_session(session, cart)
         provider = self._provider(payment.provider_id)
         order = self._create_order(session, cart, lines, payment, provider)
-        self._attach_payment(cart, order, payment)
+        self._attach_payment(session, cart, order, payment)
         # Rows every checkout competes for (stock levels, the order counter) are touched
         # last, so their locks are held only from here to COMMIT.
         session.flush()
@@ -113,16 +121,16 @@ class CheckoutService:
         return result, self._payment_request(order, payment, lines, return_url)
 
     # -------------------------------------------------------------- steps
-    def _validate(self, session: Session, cart_id: str, customer_id: str | None, check_owner: bool) -> Cart:
+    def _validate(self, session: Session, cart_id: str, customer_id: str | None, check_owner: bool) -> CartRow:
         if check_owner:
             cart = lock_cart(session, cart_id, customer_id)
         else:
-            cart = session.scalar(select(Cart).where(Cart.id == cart_id).with_for_update())
+            cart = cart_rows.load(session, cart_id, lock=True)
             if cart is None:
                 raise NotFound("no such cart", code="cart_not_found")
             check_usable(cart, cart.customer_id)
         if not cart.phone and cart.customer_id:  # a cart linked before it took the customer's phone
-            cart.phone = customer_phone(session, cart.customer_id)
+            cart.set(phone=customer_phone(session, cart.customer_id))
         missing = []
         if not cart.lines:
             missing.append("lines")
@@ -139,7 +147,7 @@ class CheckoutService:
         return cart
 
     @staticmethod
-    def _priced_lines(cart: Cart, snaps: dict[str, VariantSnapshot]) -> list[tuple[LineView, str]]:
+    def _priced_lines(cart: CartRow, snaps: dict[str, VariantSnapshot]) -> list[tuple[LineView, str]]:
         gone = [ln.variant_id for ln in cart.lines if ln.variant_id not in snaps or not snaps[ln.variant_id].published]
         if gone:
             raise Conflict("some items are no longer sold; remove them", code="item_unavailable",
@@ -154,10 +162,8 @@ class CheckoutService:
         return wanted
 
     @staticmethod
-    def _payment_session(session: Session, cart: Cart) -> Payment:
-        payment = session.scalar(
-            select(Payment).where(Payment.cart_id == cart.id, Payment.order_id.is_(None)).with_for_update()
-        )
+    def _payment_session(session: Session, cart: CartRow) -> Payment:
+        payment = session.scalar(_LOCK_PAYMENT_SESSION, {"cart_id": cart.id})
         if payment is None or payment.status != "pending":
             raise CheckoutIncomplete("choose a payment method first", details={"missing": ["payment"]})
         return payment
@@ -169,7 +175,7 @@ class CheckoutService:
                                      details={"missing": ["payment"]})
         return provider
 
-    def _create_order(self, session: Session, cart: Cart, lines: list[tuple[LineView, str]], payment: Payment,
+    def _create_order(self, session: Session, cart: CartRow, lines: list[tuple[LineView, str]], payment: Payment,
                       provider: Any) -> dict[str, Any]:
         """Insert the order and its items with the prices of this moment (two statements); its
         number is drawn after stock is held. Returns the order's column values.
@@ -193,8 +199,8 @@ class CheckoutService:
             "payment_expires_at": now + timedelta(seconds=int(timeout)) if online else None,
             "created_at": now, "updated_at": now,
         }
-        session.execute(insert(Order.__table__), order)
-        session.execute(insert(OrderItem.__table__), [
+        session.execute(_INSERT_ORDER, order)
+        session.execute(_INSERT_ITEMS, [
             {"id": new_id("oitem"), "order_id": order["id"], "position": position, "variant_id": line.variant_id,
              "product_id": product_id, "sku": line.sku, "title": line.title, "quantity": line.quantity,
              "unit_price": line.unit_price, "total": line.total, "weight_grams": line.weight_grams or 0,
@@ -203,7 +209,7 @@ class CheckoutService:
         ])
         return order
 
-    def _shipping_at_purchase(self, cart: Cart) -> dict[str, Any]:
+    def _shipping_at_purchase(self, cart: CartRow) -> dict[str, Any]:
         """The chosen option, plus the delivery service's fiscal codes of this moment (for receipts)."""
         checkout = self.toolbox.settings.checkout
         return {**cart.shipping, "fiscal": {"mxik_code": checkout.shipping_mxik_code,
@@ -211,12 +217,13 @@ class CheckoutService:
                                             "vat_percent": checkout.shipping_vat_percent}}
 
     @staticmethod
-    def _attach_payment(cart: Cart, order: dict[str, Any], payment: Payment) -> None:
+    def _attach_payment(session: Session, cart: CartRow, order: dict[str, Any], payment: Payment) -> None:
+        """The payment session becomes the order's (ORM: a gateway workflow may hold it in this
+        session) and the cart is completed (one core ``UPDATE`` with any change made under the lock)."""
         payment.order_id = order["id"]
         payment.amount = order["total"]
-        cart.status = "completed"
-        cart.order_id = order["id"]
-        cart.completed_at = utcnow()
+        cart.set(status="completed", order_id=order["id"], completed_at=utcnow())
+        cart_rows.save(session, cart)
 
     def _payment_request(self, order: dict[str, Any], payment: Payment, lines: list[tuple[LineView, str]],
                          return_url: str | None) -> PaymentRequest:

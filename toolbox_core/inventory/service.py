@@ -2,7 +2,9 @@
 
 Reservation locks the SKUs' level rows (``SELECT ... FOR UPDATE`` in SKU order) and then
 holds with a conditional ``UPDATE ... SET reserved = reserved + q WHERE stocked - reserved >= q``,
-so concurrent checkouts can never sell the same unit twice (SQLite serializes writers). Bulk stock updates
+so concurrent checkouts can never sell the same unit twice (SQLite serializes writers). An order
+holds each SKU at one location (the one with the most available), so a cart line may ask for no
+more than that location has (the ``holdable`` of :mod:`toolbox_core.catalog.snapshots`). Bulk stock updates
 (:mod:`toolbox_core.inventory.sync`) only write ``stocked`` and therefore never lose a reservation made meanwhile.
 """
 
@@ -63,18 +65,22 @@ def levels(session: Session, sku: str) -> list[LevelView]:
     return [LevelView(level.sku, code, level.stocked, level.reserved) for level, code in rows]
 
 
+_LOCK_LEVELS = (
+    select(InventoryLevel.sku, InventoryLevel.location_id, InventoryLevel.stocked - InventoryLevel.reserved)
+    .where(InventoryLevel.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(InventoryLevel.sku, InventoryLevel.location_id)
+    .with_for_update()
+)
+_INSERT_RESERVATIONS = insert(InventoryReservation.__table__)
+
+
 def _lock_levels(session: Session, skus: list[str]) -> list[tuple[str, str, int]]:
     """``(sku, location_id, available)`` of every level of ``skus``, row-locked in one statement.
 
     Rows are locked in (sku, location) order, the same order for every checkout, so two
     checkouts never dead-lock; on SQLite the writer lock (``BEGIN IMMEDIATE``) already serializes.
     """
-    rows = session.execute(
-        select(InventoryLevel.sku, InventoryLevel.location_id, InventoryLevel.stocked - InventoryLevel.reserved)
-        .where(InventoryLevel.sku.in_(skus))
-        .order_by(InventoryLevel.sku, InventoryLevel.location_id)
-        .with_for_update()
-    ).all()
+    rows = session.execute(_LOCK_LEVELS, {"skus": skus}).all()
     return [(sku, location, int(available)) for sku, location, available in rows]
 
 
@@ -124,7 +130,7 @@ def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
     holds = [{"b_sku": sku, "b_location": chosen[sku], "b_qty": wanted[sku]} for sku in skus]
     if session.connection().execute(_HOLD, holds).rowcount != len(holds):  # cannot happen under the locks
         raise OutOfStock("not enough stock for some items", details={"items": [{"sku": s} for s in skus]})
-    session.execute(insert(InventoryReservation), [
+    session.execute(_INSERT_RESERVATIONS, [
         {"id": new_id("resv"), "order_id": order_id, "sku": sku, "location_id": chosen[sku],
          "quantity": wanted[sku], "status": "active"}
         for sku in skus
