@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from toolbox_core.db.base import utcnow
 from toolbox_core.events.models import OutboxEvent
 from toolbox_core.events.types import Event, EventType, Subscriber
 from toolbox_core.ids import new_id
@@ -27,11 +29,20 @@ from toolbox_core.ids import new_id
 #: ``session.info`` key set by :func:`emit`, so the relay is woken when that transaction commits.
 EMITTED_KEY = "toolbox_events_emitted"
 
+#: Built once: a core INSERT skips the unit of work (the row has no relationships) and the
+#: statement's compiled form is cached by its identity.
+_INSERT_EVENT = insert(OutboxEvent.__table__)
+
 
 def emit(session: Session, name: str, payload: dict[str, Any], *, version: int = 1) -> str:
-    """Record event ``name`` in the current transaction; returns the event id."""
+    """Record event ``name`` in the current transaction; returns the event id.
+
+    The outbox row is written at once, on the session's connection (so in its transaction):
+    nothing is published if that transaction rolls back.
+    """
     event_id = new_id("evt")
-    session.add(OutboxEvent(id=event_id, name=name, version=version, payload=payload))
+    session.connection().execute(_INSERT_EVENT, {"id": event_id, "name": name, "version": version,
+                                                 "payload": payload, "occurred_at": utcnow()})
     session.info[EMITTED_KEY] = True
     return event_id
 

@@ -461,6 +461,9 @@ class EventBus:
 
         sa_event.listen(Session, "after_commit", after_commit)
         self._after_commit = after_commit
+        # The Redis client (and the import of redis) now, not inside the first request that
+        # commits an event: that cost a worker's first payment callback about a quarter second.
+        _ = self._redis
 
     def flush(self) -> None:
         """Write the successes buffered by batched deliveries now."""

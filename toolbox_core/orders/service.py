@@ -85,16 +85,21 @@ def number_order(session: Session, order_id: str, *, kind: str, message: str, ac
     return number
 
 
+#: The history entry of a stored order whose history is not loaded (core, no unit of work).
+_INSERT_NOTE = insert(OrderHistory.__table__)
+
+
 def note(order: Order, kind: str, message: str = "", actor: str = "system") -> None:
-    entry = OrderHistory(kind=kind, message=message, actor=actor, at=utcnow())
+    """Add an entry to ``order``'s history (in its session's transaction)."""
     session = object_session(order)
-    if session is not None and "history" in sa_inspect(order).unloaded:
-        # Not loaded (a gateway callback never reads it): add the entry without loading the
-        # whole history first; a later read in this session autoflushes and sees it.
-        entry.order_id = order.id
-        session.add(entry)
+    state = sa_inspect(order)
+    if session is not None and state.persistent and "history" in state.unloaded:
+        # Not loaded (a gateway callback never reads it): write the entry at once without
+        # loading the whole history first; a later read of the history sees it.
+        session.connection().execute(_INSERT_NOTE, {"order_id": order.id, "at": utcnow(), "kind": kind,
+                                                    "message": message, "actor": actor})
     else:
-        order.history.append(entry)
+        order.history.append(OrderHistory(kind=kind, message=message, actor=actor, at=utcnow()))
 
 
 def payment_of(session: Session, order_id: str, *, lock: bool = False) -> Payment | None:

@@ -9,13 +9,14 @@ the ``checkout`` settings had then (``shipping_mxik_code``, ``shipping_package_c
 from __future__ import annotations
 
 from datetime import UTC
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from toolbox_core.errors import NotFound
-from toolbox_core.orders.models import Order
+from toolbox_core.orders.models import Order, OrderItem
 from toolbox_core.orders.service import remember_locks
 from toolbox_core.payments.models import Payment
 from toolbox_core.payments.views import payment_info
@@ -23,6 +24,23 @@ from toolbox_core.providers import LineView, OrderView, ShippingLine
 
 #: Longest key accepted (order ids are 40 characters, numbers 20).
 MAX_KEY_LENGTH = 40
+
+# Every callback runs these: built once, with the key as a bound parameter. Unlocked, the view
+# is read with core statements (plain rows, no identity map); locked, the payment and order are
+# ORM objects, which the kernel's payment service goes on changing in the same transaction.
+_ORDERS, _PAYMENTS, _ITEMS = Order.__table__, Payment.__table__, OrderItem.__table__
+_NAMED = or_(Order.id == bindparam("b_key"), Order.number == bindparam("b_key"))
+_READ = (select(*_ORDERS.c, *_PAYMENTS.c).select_from(_ORDERS.outerjoin(_PAYMENTS, _PAYMENTS.c.order_id == _ORDERS.c.id))
+         .where(or_(_ORDERS.c.id == bindparam("b_key"), _ORDERS.c.number == bindparam("b_key"))).limit(1))
+_LINES = select(_ITEMS).where(_ITEMS.c.order_id == bindparam("b_order")).order_by(_ITEMS.c.position)
+_ORDER_KEYS = tuple(c.key for c in _ORDERS.c)
+_PAYMENT_KEYS = tuple(c.key for c in _PAYMENTS.c)
+_LAZY = (lazyload(Order.items), lazyload(Order.history))
+_LOCK_PAYMENT = (select(Payment).where(Payment.order_id == select(Order.id).where(_NAMED).limit(1).scalar_subquery())
+                 .with_for_update().execution_options(populate_existing=True))
+_FIND_ORDER = select(Order.id).where(_NAMED).limit(1)
+_LOCK_ORDER = (select(Order).where(Order.id == bindparam("b_order")).options(*_LAZY).with_for_update()
+               .execution_options(populate_existing=True))
 
 
 def get_order_view(toolbox: Any, key: str) -> OrderView:
@@ -44,41 +62,36 @@ def order_view_in_session(session: Session, key: str, *, lock: bool = False, lin
     """
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
         raise NotFound("no such order", code="order_not_found")
-    named = or_(Order.id == key, Order.number == key)
-    # Loaded only when used: the lines below when asked for, the history never (``note()``
-    # adds to it without loading it).
-    lazy = (lazyload(Order.items), lazyload(Order.history))
     if lock:
-        order, payment = _lock_named(session, key, lazy)
-    else:
-        row = session.execute(select(Order, Payment).outerjoin(Payment, Payment.order_id == Order.id)
-                              .where(named).options(*lazy).limit(1)).first()
-        if row is None:
-            raise NotFound("no such order", code="order_not_found")
-        order, payment = row
-    return _view(order, payment, lines=lines)
+        # Loaded only when used: the lines when asked for, the history never (``note()``
+        # adds to it without loading it).
+        order, payment = _lock_named(session, key)
+        return _view(order, payment, order.items if lines else ())
+    row = session.connection().execute(_READ, {"b_key": key}).first()
+    if row is None:
+        raise NotFound("no such order", code="order_not_found")
+    split = len(_ORDER_KEYS)
+    read = SimpleNamespace(**dict(zip(_ORDER_KEYS, row[:split], strict=True)))
+    payment = SimpleNamespace(**dict(zip(_PAYMENT_KEYS, row[split:], strict=True))) if row[split] is not None else None
+    items = session.connection().execute(_LINES, {"b_order": read.id}).all() if lines else ()
+    return _view(read, payment, items)
 
 
-def _lock_named(session: Session, key: str, options: tuple[Any, ...]) -> tuple[Order, Payment | None]:
+def _lock_named(session: Session, key: str) -> tuple[Order, Payment | None]:
     """The payment, then the order named by ``key`` (id or number), locked ``FOR UPDATE`` as
     :func:`~toolbox_core.orders.service.lock_order` does, and recorded by :func:`~toolbox_core.orders.service.remember_locks`."""
-    order_id = select(Order.id).where(or_(Order.id == key, Order.number == key)).limit(1).scalar_subquery()
-    payment = session.scalar(select(Payment).where(Payment.order_id == order_id).with_for_update()
-                             .execution_options(populate_existing=True))
-    if payment is None:  # an order without a payment (or no such order)
-        found = session.scalar(select(Order.id).where(or_(Order.id == key, Order.number == key)).limit(1))
-    else:
-        found = payment.order_id
-    order = session.scalar(select(Order).where(Order.id == found).options(*options).with_for_update()
-                           .execution_options(populate_existing=True)) if found is not None else None
+    payment = session.scalar(_LOCK_PAYMENT, {"b_key": key})
+    # No payment: an order without one (or no such order).
+    found = session.scalar(_FIND_ORDER, {"b_key": key}) if payment is None else payment.order_id
+    order = session.scalar(_LOCK_ORDER, {"b_order": found}) if found is not None else None
     if order is None:
         raise NotFound("no such order", code="order_not_found")
     remember_locks(session, order, payment)
     return order, payment
 
 
-def _view(order: Order, payment: Any, *, lines: bool = True) -> OrderView:
-    items = order.items if lines else ()
+def _view(order: Any, payment: Any, items: Any) -> OrderView:
+    """The view of ``order`` (an ORM object or a row namespace) with ``items`` as its lines."""
     view_lines = tuple(
         LineView(variant_id=i.variant_id, sku=i.sku, title=i.title, quantity=i.quantity, unit_price=i.unit_price,
                  weight_grams=i.weight_grams, mxik_code=i.mxik_code, package_code=i.package_code,

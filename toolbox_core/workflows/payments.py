@@ -29,16 +29,21 @@ Guarantees:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from toolbox_core.asyncutil import resolve
 from toolbox_core.checkout.service import CheckoutService
+from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
-from toolbox_core.events import emit
+from toolbox_core.events import EMITTED_KEY, emit
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Order
@@ -78,6 +83,102 @@ def refund_capability(provider: Any) -> str:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# The hot path of a gateway callback in core statements, built once (their compiled forms are
+# cached): the idempotency read, the transaction row, and the changes of the locked rows.
+_TX = PaymentTransaction.__table__
+_SEEN = select(_TX.c.id, _TX.c.payment_id, _TX.c.kind, _TX.c.amount, _TX.c.created_at, _TX.c.data).where(
+    _TX.c.provider_id == bindparam("b_provider"), _TX.c.gateway_transaction_id == bindparam("b_gateway"),
+    _TX.c.kind == bindparam("b_kind"))
+_INSERT_TX = insert(_TX)
+_UPDATE_ROW = {table: update(table).where(table.c.id == bindparam("b_id"))
+               for table in (Payment.__table__, Order.__table__)}
+
+
+def _write(session: Session, row: Payment | Order, **values: Any) -> None:
+    """Store ``values`` on the locked ``row`` with one core UPDATE, and on the object as its
+    committed state (nothing left for the unit of work to flush)."""
+    values["updated_at"] = utcnow()
+    session.connection().execute(_UPDATE_ROW[type(row).__table__], {"b_id": row.id, **values})
+    for key, value in values.items():
+        set_committed_value(row, key, value)
+
+
+#: One PostgreSQL statement per shape of :class:`_Writes` (which payment and order columns change).
+_COMBINED: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _combined(payment_keys: tuple[str, ...], order_keys: tuple[str, ...]) -> Any:
+    """The payment and order updates, the history entry, the outbox row and the transaction row
+    as one statement (data-modifying CTEs: one round trip; every part sees the same snapshot,
+    and the rows are locked by this transaction already)."""
+    stmt = _COMBINED.get((payment_keys, order_keys))
+    if stmt is None:
+        sets = lambda prefix, keys: ", ".join(f"{k} = :{prefix}{k}" for k in keys)  # noqa: E731
+        stmt = text(
+            f"WITH p AS (UPDATE payments SET {sets('p_', payment_keys)}, updated_at = :at WHERE id = :p_id),"
+            f" o AS (UPDATE orders SET {sets('o_', order_keys)}, updated_at = :at WHERE id = :o_id),"
+            " h AS (INSERT INTO order_history (order_id, at, kind, message, actor)"
+            " VALUES (:o_id, :at, :h_kind, :h_message, :h_actor)),"
+            " e AS (INSERT INTO outbox_events (id, name, version, payload, occurred_at)"
+            " VALUES (:e_id, :e_name, 1, :e_payload, :at))"
+            " INSERT INTO payment_transactions (id, payment_id, provider_id, gateway_transaction_id, kind, amount,"
+            " currency, data, created_at) VALUES (:t_id, :t_payment_id, :t_provider_id, :t_gateway_transaction_id,"
+            " :t_kind, :t_amount, :t_currency, :t_data, :at)"
+        ).bindparams(bindparam("e_payload", type_=JSONB()), bindparam("t_data", type_=JSONB()))
+        _COMBINED[(payment_keys, order_keys)] = stmt
+    return stmt
+
+
+@dataclass
+class _Writes:
+    """What an authorize or capture changes, written with its transaction row by :meth:`write`:
+    one statement on PostgreSQL, one per row elsewhere (or when the order's history is loaded)."""
+
+    payment: dict[str, Any] = field(default_factory=dict)
+    order: dict[str, Any] = field(default_factory=dict)
+    #: (kind, message, actor) of the order history entry.
+    note: tuple[str, str, str] | None = None
+    #: (name, payload) of the event.
+    event: tuple[str, dict[str, Any]] | None = None
+
+    def emit(self, session: Session, name: str, payload: dict[str, Any]) -> None:
+        """Like :func:`~toolbox_core.events.emit` (same call shape, so the registry test checks the
+        name), written by :meth:`write`."""
+        self.event = (name, payload)
+
+    def write(self, session: Session, payment: Payment, order: Order, tx: dict[str, Any]) -> None:
+        state = sa_inspect(order)
+        if self.note is None or self.event is None or not self.payment or not self.order \
+                or session.get_bind().dialect.name != "postgresql" \
+                or not state.persistent or "history" not in state.unloaded:
+            self._one_by_one(session, payment, order, tx)
+            return
+        at = tx["created_at"]
+        params: dict[str, Any] = {"at": at, "p_id": payment.id, "o_id": order.id,
+                                  "h_kind": self.note[0], "h_message": self.note[1], "h_actor": self.note[2],
+                                  "e_id": new_id("evt"), "e_name": self.event[0], "e_payload": self.event[1]}
+        params.update({f"p_{k}": v for k, v in self.payment.items()})
+        params.update({f"o_{k}": v for k, v in self.order.items()})
+        params.update({f"t_{k}": v for k, v in tx.items() if k != "created_at"})
+        session.connection().execute(_combined(tuple(self.payment), tuple(self.order)), params)
+        session.info[EMITTED_KEY] = True
+        for row, values in ((payment, self.payment), (order, self.order)):
+            for key, value in {**values, "updated_at": at}.items():
+                set_committed_value(row, key, value)
+
+    def _one_by_one(self, session: Session, payment: Payment, order: Order, tx: dict[str, Any]) -> None:
+        if self.payment:
+            _write(session, payment, **self.payment)
+        if self.order:
+            _write(session, order, **self.order)
+        if self.note is not None:
+            note(order, *self.note)
+        if self.event is not None:  # its name was checked where writes.emit() was called
+            emit(session, name=self.event[0], payload=self.event[1])
+        session.flush()  # a note appended to a loaded history
+        session.connection().execute(_INSERT_TX, tx)
 
 
 def _info(session: Session, payment: Payment) -> PaymentInfo:
@@ -335,11 +436,8 @@ class PaymentService:
         held[("payments", payment.id)] = payment
         if payment.provider_id != provider_id:
             raise Conflict("this payment belongs to another provider", code="provider_mismatch")
-        seen = session.scalar(select(PaymentTransaction).where(
-            PaymentTransaction.provider_id == provider_id,
-            PaymentTransaction.gateway_transaction_id == gateway_transaction_id,
-            PaymentTransaction.kind == kind,
-        ))
+        seen = session.connection().execute(_SEEN, {"b_provider": provider_id, "b_gateway": gateway_transaction_id,
+                                                    "b_kind": kind}).first()
         if seen is not None:
             if seen.payment_id != payment.id:
                 raise Conflict("this gateway transaction belongs to another payment",
@@ -353,15 +451,20 @@ class PaymentService:
             order = session.scalar(select(Order).where(Order.id == payment.order_id).with_for_update()
                                    .execution_options(populate_existing=True))
             held[("orders", payment.order_id)] = order
+        writes = _Writes()
         flags = getattr(self, f"_apply_{kind}")(session, payment, order, amount, cancel_order=cancel_order,
-                                                hold_until=hold_until) or {}
-        tx = PaymentTransaction(id=new_id("ptx"), payment_id=payment.id, provider_id=provider_id,
-                                gateway_transaction_id=gateway_transaction_id, kind=kind,
-                                amount=amount if amount is not None else payment.amount,
-                                currency=payment.currency, data={**(data or {}), **flags})
-        session.add(tx)
-        session.flush()
-        return transaction_result(tx, payment, replayed=False)
+                                                hold_until=hold_until, writes=writes) or {}
+        tx = {"id": new_id("ptx"), "payment_id": payment.id, "provider_id": provider_id,
+              "gateway_transaction_id": gateway_transaction_id, "kind": kind,
+              "amount": amount if amount is not None else payment.amount, "currency": payment.currency,
+              "data": {**(data or {}), **flags}, "created_at": utcnow()}
+        if kind in ("authorize", "capture"):
+            writes.write(session, payment, self._require_order(order), tx)
+        else:
+            session.flush()  # what cancel / refund changed through the ORM
+            session.connection().execute(_INSERT_TX, tx)
+        return TransactionResult(tx["id"], payment.id, payment.order_id, kind, payment.status, tx["amount"],
+                                 tx["created_at"], False, bool(tx["data"].get("refund_required")))
 
     @staticmethod
     def _check_amount(payment: Payment, amount: int | None) -> None:
@@ -376,45 +479,43 @@ class PaymentService:
         return order
 
     def _apply_authorize(self, session: Session, payment: Payment, order: Order | None, amount: int | None,
-                         *, hold_until: datetime | None = None, **_: Any) -> None:
+                         *, writes: _Writes, hold_until: datetime | None = None, **_: Any) -> None:
         order = self._require_order(order)
         self._check_amount(payment, amount)
         if payment.status != "pending" or order.status == "canceled":
             raise self._state_error(payment)
-        payment.status = "authorized"
-        order.payment_status = "authorized"
+        writes.payment["status"] = "authorized"
+        writes.order["payment_status"] = "authorized"
         if hold_until is not None and order.status == "pending_payment":
             hold = _aware(hold_until)
             if order.payment_expires_at is None or _aware(order.payment_expires_at) < hold:
-                order.payment_expires_at = hold
-        note(order, "payment_authorized", f"{payment.provider_id}")
-        emit(session, "payment.authorized", payment_event(order, payment, amount=payment.amount))
+                writes.order["payment_expires_at"] = hold
+        writes.note = ("payment_authorized", f"{payment.provider_id}", "system")
+        writes.emit(session, "payment.authorized", payment_event(order, payment, amount=payment.amount))
 
     def _apply_capture(self, session: Session, payment: Payment, order: Order | None, amount: int | None,
-                       **_: Any) -> dict[str, Any] | None:
+                       *, writes: _Writes, **_: Any) -> dict[str, Any] | None:
         order = self._require_order(order)
         self._check_amount(payment, amount)
         late = payment.status == "canceled" or order.status == "canceled"
         if payment.status not in ("pending", "authorized") and not (late and payment.status == "canceled"):
             raise self._state_error(payment)
-        payment.captured_amount = payment.amount
         if late:
             # The money is taken but the order is gone (expired or canceled, stock released):
             # record it and make somebody return it, never drop it.
-            payment.status = "refund_required"
-            order.payment_status = "refund_required"
-            note(order, "payment_captured_late", f"{payment.provider_id}: captured after the order was canceled; "
-                                                 "refund required")
-            emit(session, "payment.refund_required", payment_event(order, payment, amount=payment.amount))
+            writes.payment.update(status="refund_required", captured_amount=payment.amount)
+            writes.order["payment_status"] = "refund_required"
+            writes.note = ("payment_captured_late", f"{payment.provider_id}: captured after the order was canceled; "
+                                                    "refund required", "system")
+            writes.emit(session, "payment.refund_required", payment_event(order, payment, amount=payment.amount))
             return {"refund_required": True}
-        payment.status = "captured"
-        order.payment_status = "paid"
+        writes.payment.update(status="captured", captured_amount=payment.amount)
+        writes.order["payment_status"] = "paid"
         if order.status == "pending_payment":
-            order.status = "placed"
-            order.payment_expires_at = None
+            writes.order.update(status="placed", payment_expires_at=None)
         inventory.convert(session, order.id)
-        note(order, "payment_captured", f"{payment.provider_id}")
-        emit(session, "payment.captured", payment_event(order, payment, amount=payment.amount))
+        writes.note = ("payment_captured", f"{payment.provider_id}", "system")
+        writes.emit(session, "payment.captured", payment_event(order, payment, amount=payment.amount))
         return None
 
     def _apply_cancel(self, session: Session, payment: Payment, order: Order | None, amount: int | None,

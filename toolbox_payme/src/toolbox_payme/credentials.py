@@ -12,12 +12,15 @@ import base64
 import binascii
 import hmac
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from toolbox_core.api import Toolbox
 from toolbox_payme.models import PaymeCredential
 from toolbox_payme.settings import PaymeSettings
+
+#: Read on every call: a core statement built once.
+_STORED = select(PaymeCredential.__table__.c.value).where(PaymeCredential.__table__.c.name == bindparam("b_name"))
 
 
 class Credentials:
@@ -35,7 +38,7 @@ class Credentials:
         if session is None:
             with self.toolbox.db.session() as own:
                 return self.current(own)
-        stored = session.scalar(select(PaymeCredential.value).where(PaymeCredential.name == self.name))
+        stored = session.connection().execute(_STORED, {"b_name": self.name}).scalar()
         return stored or self._configured()
 
     def _configured(self) -> str | None:

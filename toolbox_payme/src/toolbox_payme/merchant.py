@@ -18,9 +18,10 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,6 +66,27 @@ MAX_AMOUNT = 10**15
 def now_ms() -> int:
     """Now, in Unix milliseconds (13 digits)."""
     return time.time_ns() // 1_000_000
+
+
+# A callback reads and writes its ``payme_transactions`` row with core statements built once
+# (no ORM identity map or unit of work on the hot path); the row is a plain namespace.
+_TABLE = PaymeTransaction.__table__
+_SELECT = select(_TABLE).where(_TABLE.c.payme_id == bindparam("b_payme_id"))
+_LOCK = _SELECT.with_for_update()
+_INSERT = insert(_TABLE)
+_UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("b_id"))
+
+
+def _read(session: Session, payme_id: str, *, lock: bool) -> SimpleNamespace | None:
+    row = session.connection().execute(_LOCK if lock else _SELECT, {"b_payme_id": payme_id}).first()
+    return SimpleNamespace(**row._mapping) if row is not None else None
+
+
+def _save(session: Session, tx: SimpleNamespace, **values: Any) -> None:
+    """Write ``values`` to the (locked) row ``tx`` and to ``tx``."""
+    values["updated_at"] = datetime.now(UTC)
+    session.connection().execute(_UPDATE, {"b_id": tx.id, **values})
+    tx.__dict__.update(values)
 
 
 class Merchant:
@@ -165,10 +187,7 @@ class Merchant:
         tx = self._lock(session, payme_id)
         if tx is None:
             raise e.PaymeError(e.RECEIPT_NOT_FOUND)
-        if kind == "PERFORM":
-            tx.fiscal_perform = fiscal
-        else:
-            tx.fiscal_cancel = fiscal
+        _save(session, tx, **{"fiscal_perform" if kind == "PERFORM" else "fiscal_cancel": fiscal})
         return {"success": True}
 
     def change_password(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
@@ -203,12 +222,12 @@ class Merchant:
         if payme_time + TIMEOUT_MS <= now:
             return e.PaymeError(e.CANNOT_PERFORM)
         assert view.payment is not None
-        tx = PaymeTransaction(id=new_id("pmt"), payme_id=payme_id, payme_time=payme_time, amount=amount,
-                              account=account, order_id=view.id, order_number=view.number,
-                              payment_id=view.payment.id, state=CREATED, reason=None, create_time=now,
-                              perform_time=0, cancel_time=0)
-        session.add(tx)
-        session.flush()
+        stamp = datetime.now(UTC)
+        tx = SimpleNamespace(id=new_id("pmt"), payme_id=payme_id, payme_time=payme_time, amount=amount,
+                             account=account, order_id=view.id, order_number=view.number,
+                             payment_id=view.payment.id, state=CREATED, reason=None, create_time=now,
+                             perform_time=0, cancel_time=0, created_at=stamp, updated_at=stamp)
+        session.connection().execute(_INSERT, vars(tx))
         hold_until = datetime.fromtimestamp((payme_time + TIMEOUT_MS) / 1000, UTC)
         self._kernel(lambda: self.payments.authorize_in_session(
             session, PROVIDER_ID, view.payment.id, gateway_transaction_id=payme_id, amount=amount,
@@ -233,7 +252,7 @@ class Merchant:
         self._kernel(lambda: self.payments.capture_in_session(
             session, PROVIDER_ID, tx.payment_id, gateway_transaction_id=payme_id, amount=tx.amount),
             amount_error=e.CANNOT_PERFORM)
-        tx.state, tx.perform_time = PERFORMED, now_ms()
+        _save(session, tx, state=PERFORMED, perform_time=now_ms())
         log.info("payme: transaction %s performed, order %s paid", payme_id, tx.order_number)
         return self._perform_result(tx)
 
@@ -243,7 +262,7 @@ class Merchant:
             return self._cancel_result(tx)
         if tx.state == CREATED:
             self._kernel_cancel(session, tx, f"payme: cancelled (reason {reason})")
-            tx.state = CANCELED
+            state = CANCELED
         else:
             view = self._order(session, tx.order_id, lock=True, by_number=False, lines=False)
             if not self._may_cancel_performed(view):
@@ -251,17 +270,17 @@ class Merchant:
             self._kernel(lambda: self.payments.refund_in_session(
                 session, PROVIDER_ID, tx.payment_id, gateway_transaction_id=payme_id, amount=tx.amount,
                 data={"reason": reason}), tolerate=("payment_refunded",), amount_error=e.CANNOT_PERFORM)
-            tx.state = CANCELED_AFTER_PERFORM
-        tx.reason, tx.cancel_time = reason, now_ms()
+            state = CANCELED_AFTER_PERFORM
+        _save(session, tx, state=state, reason=reason, cancel_time=now_ms())
         log.info("payme: transaction %s cancelled (state %s, reason %s)", payme_id, tx.state, reason)
         return self._cancel_result(tx)
 
-    def _expire(self, session: Session, tx: PaymeTransaction) -> None:
+    def _expire(self, session: Session, tx: SimpleNamespace) -> None:
         self._kernel_cancel(session, tx, "payme: 12 h timeout")
-        tx.state, tx.reason, tx.cancel_time = CANCELED, REASON_TIMEOUT, now_ms()
+        _save(session, tx, state=CANCELED, reason=REASON_TIMEOUT, cancel_time=now_ms())
         log.info("payme: transaction %s expired", tx.payme_id)
 
-    def _kernel_cancel(self, session: Session, tx: PaymeTransaction, reason: str) -> None:
+    def _kernel_cancel(self, session: Session, tx: SimpleNamespace, reason: str) -> None:
         # The order may already be cancelled (expiry job, staff): the Payme side still closes.
         self._kernel(lambda: self.payments.cancel_in_session(
             session, PROVIDER_ID, tx.payment_id, gateway_transaction_id=tx.payme_id, reason=reason),
@@ -314,27 +333,25 @@ class Merchant:
         return True
 
     @staticmethod
-    def _lock(session: Session, payme_id: str) -> PaymeTransaction | None:
-        return session.scalar(select(PaymeTransaction).where(PaymeTransaction.payme_id == payme_id)
-                              .with_for_update().execution_options(populate_existing=True))
+    def _lock(session: Session, payme_id: str) -> SimpleNamespace | None:
+        return _read(session, payme_id, lock=True)
 
-    def _find(self, session: Session, payme_id: str, *, lock: bool) -> PaymeTransaction:
-        tx = self._lock(session, payme_id) if lock else session.scalar(
-            select(PaymeTransaction).where(PaymeTransaction.payme_id == payme_id))
+    def _find(self, session: Session, payme_id: str, *, lock: bool) -> SimpleNamespace:
+        tx = _read(session, payme_id, lock=lock)
         if tx is None:
             raise e.PaymeError(e.TRANSACTION_NOT_FOUND)
         return tx
 
     @staticmethod
-    def _expired(tx: PaymeTransaction) -> bool:
+    def _expired(tx: SimpleNamespace) -> bool:
         return now_ms() > tx.payme_time + TIMEOUT_MS
 
     @staticmethod
-    def _perform_result(tx: PaymeTransaction) -> dict[str, Any]:
+    def _perform_result(tx: SimpleNamespace) -> dict[str, Any]:
         return {"transaction": tx.id, "perform_time": tx.perform_time, "state": tx.state}
 
     @staticmethod
-    def _cancel_result(tx: PaymeTransaction) -> dict[str, Any]:
+    def _cancel_result(tx: SimpleNamespace) -> dict[str, Any]:
         return {"transaction": tx.id, "cancel_time": tx.cancel_time, "state": tx.state}
 
     # ------------------------------------------------------------------ parameter checks
@@ -377,7 +394,7 @@ class Merchant:
         return value
 
 
-def statement_record(tx: PaymeTransaction) -> dict[str, Any]:
+def statement_record(tx: PaymeTransaction | SimpleNamespace) -> dict[str, Any]:
     """One GetStatement entry (Payme's Transaction type), from the stored row."""
     return {"id": tx.payme_id, "time": tx.payme_time, "amount": tx.amount, "account": tx.account,
             "create_time": tx.create_time, "perform_time": tx.perform_time, "cancel_time": tx.cancel_time,
