@@ -69,6 +69,23 @@ def check_search(client) -> None:
     assert handles_of(client.get("/store/products?q=")) == everything
     assert handles_of(client.get("/store/products?q=%20%20")) == everything
     assert len(everything) == 7
+    check_search_pages(client)
+
+
+def check_search_pages(client) -> None:
+    """A search page is one slice of the whole ranking under each sort, with the full total;
+    a page past the end is empty and still counts every match; a filter narrows both."""
+    q = "otvertka"
+    for sort in ("relevance", "newest", "price_asc", "price_desc"):
+        whole = client.get("/store/products", params={"q": q, "sort": sort}).json()
+        assert whole["total"] == 2 and sorted(i["handle"] for i in whole["items"]) == SCREWDRIVERS
+        pages = [client.get("/store/products", params={"q": q, "sort": sort, "limit": 1, "offset": n}).json() for n in (0, 1)]
+        assert [p["total"] for p in pages] == [2, 2]
+        assert [p["items"][0]["handle"] for p in pages] == [i["handle"] for i in whole["items"]], sort
+    assert client.get("/store/products", params={"q": q, "offset": 5}).json() == {"items": [], "total": 2, "limit": 20, "offset": 5}
+    assert client.get("/store/products", params={"q": q, "price_max": 1}).json()["total"] == 0
+    newest = client.get("/store/products", params={"q": q, "sort": "newest"}).json()["items"]
+    assert [i["handle"] for i in newest] == ["screwdriver-flat", "screwdriver"]  # created last first
 
 
 def handles_of(response) -> list[str]:

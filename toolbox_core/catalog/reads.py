@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
 from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
-from toolbox_core.catalog.search import exact_matches, get_search
+from toolbox_core.catalog.search import ranked_ids
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import NotFound
 from toolbox_core.i18n import pick_translation
@@ -127,11 +127,11 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
         where = [D.locale == query.locale, D.published == true()]
         ranked: list[str] | None = None
         if query.q:
-            exact = exact_matches(session, query.q)
-            ranked = list(dict.fromkeys([*exact, *get_search(toolbox).search(session, query.q)]))
+            ranked = ranked_ids(toolbox, session, query.q)
             if not ranked:
                 return f'{{"items":[],"total":0,"limit":{query.limit},"offset":{query.offset}}}'
-            where = [_ids_in(session, ranked), D.locale == query.locale, _PUBLISHED_NO_INDEX]
+            found = _ids_param(session, ranked)
+            where = [_ids_in(session, found), D.locale == query.locale, _PUBLISHED_NO_INDEX]
         if query.category:
             ids = category_descendants(session, query.category)
             where.append(exists().where(m.ProductCategory.product_id == D.product_id, m.ProductCategory.category_id.in_(ids)))
@@ -153,22 +153,18 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
             stocked = exists().where(V.product_id == D.product_id, L.sku == V.sku, L.stocked > L.reserved)
             where.append(stocked if query.in_stock else ~stocked)
         sort = query.sort or ("relevance" if ranked else "newest")
+        order = _ORDER[sort]
         if ranked is not None:
-            # At most a few hundred candidates: fetch them once, count and order in Python.
-            rows = session.execute(select(D.product_id, D.min_price, D.created_at).where(*where)).all()
-            total = len(rows)
-            rank = {pid: i for i, pid in enumerate(ranked)}
-            keys = {
-                "relevance": lambda r: rank[r[0]],
-                "newest": lambda r: (-r[2].timestamp(), rank[r[0]]),
-                "price_asc": lambda r: (r[1], rank[r[0]]),
-                "price_desc": lambda r: (-r[1], rank[r[0]]),
-            }
-            rows.sort(key=keys[sort])
-            page_ids = [r[0] for r in rows[query.offset : query.offset + query.limit]]
-            docs = _documents_in_order(session, page_ids, query.locale)
+            # At most a few hundred candidates, ordered by the sort then their rank: the page,
+            # its stock and the total (a window count over the matches) in one statement.
+            params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
+            if len(where) == 3 and session.dialect.name == "postgresql":  # search only: prebuilt
+                statement = _ranked_search_page(sort)
+                params["ids"] = ranked
+            else:
+                statement = _ranked_page(where, _rank(session, found, ranked), sort, query.locale, query.limit, query.offset)
+            docs, total = _page_with_stock(session, None, None, params, statement=statement)
         else:
-            order = _ORDER[sort]
             if len(where) == 2:  # unfiltered: prebuilt statement, write-maintained counter
                 params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
                 docs, total = _page_with_stock(session, None, None, params, statement=_unfiltered_page(sort))
@@ -178,8 +174,8 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
                     .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
                 )
                 docs, total = _page_with_stock(session, page, select(func.count()).select_from(D).where(*where).scalar_subquery())
-            if total is None:  # empty page (or counter not initialised): count on its own
-                total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+        if total is None:  # empty page (or counter not initialised): count on its own
+            total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
     storage = get_storage(toolbox)
     items = ",".join(finish_doc(doc, stock, storage) for doc, stock in docs)
     return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
@@ -207,40 +203,55 @@ def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[st
     return docs, (rows[0][4] if rows else None)
 
 
-def _documents_in_order(session: Connection, product_ids: list[str], locale: str) -> list[tuple[str, dict[str, int]]]:
-    """The documents of ``product_ids`` (published, in ``locale``) with stock, in that order."""
-    if not product_ids:
-        return []
-    rows = session.execute(_documents_by_id(session.dialect.name), {"ids": product_ids, "locale": locale}).all()
-    position = {pid: i for i, pid in enumerate(product_ids)}
-    return [_with_stock(doc, stock) for _pid, _pos, doc, stock, _total in sorted(rows, key=lambda r: position[r[0]])]
+def _ids_param(session: Connection, ids: list[str]) -> Any:
+    """``ids`` as one bound value: on PostgreSQL an array (``= ANY``), so the statement text,
+    its compilation and psycopg's prepared statement are the same whatever the number of ids;
+    elsewhere the list (an expanding ``IN``)."""
+    return literal(ids, ARRAY(String)) if session.dialect.name == "postgresql" else ids
 
 
-def _ids_in(session: Connection, ids: list[str]) -> Any:
-    """``product_id`` among ``ids``: on PostgreSQL one array parameter (``= ANY``), so the
-    statement text, its compilation and psycopg's prepared statement are the same whatever
-    the number of ids; an expanded ``IN`` renders and prepares one new statement per count."""
+def _ids_in(session: Connection, ids: Any) -> Any:
+    """``product_id`` among ``ids`` (from :func:`_ids_param`)."""
     if session.dialect.name == "postgresql":
-        return D.product_id == any_(literal(ids, ARRAY(String)))
+        return D.product_id == any_(ids)
     return D.product_id.in_(ids)
 
 
-@lru_cache(maxsize=2)
-def _documents_by_id(dialect: str) -> Any:
-    """Prebuilt (compiled once) statement for a page of search results, ordered in Python."""
-    ids = (D.product_id == any_(bindparam("ids", type_=ARRAY(String))) if dialect == "postgresql"
-           else D.product_id.in_(bindparam("ids", expanding=True)))
-    page = (
-        select(D.product_id, D.doc, literal(0).label("pos"))
-        .where(ids, D.locale == bindparam("locale"), _PUBLISHED_NO_INDEX).subquery()
-    )
-    return _page_statement(page, literal(0))
+def _rank(session: Connection, ids: Any, ranked: list[str]) -> Any:
+    """The position of ``product_id`` in ``ranked`` (best first) as an SQL expression."""
+    if session.dialect.name == "postgresql":
+        return func.array_position(ids, D.product_id)
+    return case({pid: i for i, pid in enumerate(ranked)}, value=D.product_id)
 
 
 def _with_stock(doc: str, stock: str | None) -> tuple[str, dict[str, int]]:
     """A document and its availability per variant, from ``"var_a:3,var_b:0"``."""
     pairs = (item.rpartition(":") for item in stock.split(",")) if stock else ()
     return doc, {vid: int(n) for vid, _, n in pairs}
+
+
+def _ranked_page(where: Any, rank: Any, sort: str, locale: Any, limit: Any, offset: Any) -> Any:
+    """A page of search results: the matches of ``where`` ordered by ``sort`` then ``rank``,
+    with their stock and the number of matches (a window count, computed before the limit)."""
+    order = (rank,) if sort == "relevance" else (_ORDER[sort][0], rank)
+    hits = (
+        select(D.product_id, func.row_number().over(order_by=order).label("pos"), func.count().over().label("n"))
+        .where(*where).order_by(*order).limit(limit).offset(offset).subquery()
+    )
+    page = (
+        select(hits.c.product_id, D.doc, hits.c.pos, hits.c.n)
+        .join(D, and_(D.product_id == hits.c.product_id, D.locale == locale)).subquery()
+    )
+    return _page_statement(page, page.c.n)
+
+
+@lru_cache(maxsize=8)
+def _ranked_search_page(sort: str) -> Any:
+    """The prebuilt (compiled once) PostgreSQL statement of a search page without filters."""
+    ids = bindparam("ids", type_=ARRAY(String))
+    locale = bindparam("locale")
+    where = (D.product_id == any_(ids), D.locale == locale, _PUBLISHED_NO_INDEX)
+    return _ranked_page(where, func.array_position(ids, D.product_id), sort, locale, bindparam("limit"), bindparam("offset"))
 
 
 @lru_cache(maxsize=8)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from toolbox_core.catalog.search import exact_code, exact_matches
 from toolbox_core.catalog.search.ddl import FTS_TABLE
 from toolbox_core.catalog.search.text import match_score, normalize
 
@@ -31,7 +32,17 @@ class DatabaseSearch:
             return []
         if session.dialect.name == "sqlite":
             return self._sqlite(session, q, limit)
-        return self._postgres(session, q, limit)
+        return self._postgres(session, q, limit)[1]
+
+    def search_with_codes(self, session: Connection, query: str, limit: int = 200) -> list[str]:
+        """PostgreSQL: exact SKU / barcode matches first, then :meth:`search`'s ranking; the
+        code lookup rides in the word-expansion statement (one round trip fewer)."""
+        q = normalize(query)
+        if not q:
+            return exact_matches(session, query)
+        code = exact_code(query)
+        exact, ranked = self._postgres(session, q, limit, code)
+        return list(dict.fromkeys([*exact, *ranked]))
 
     def _sqlite(self, session: Connection, q: str, limit: int) -> list[str]:
         grams = sorted({w[i : i + 3] for w in q.split() for i in range(len(w) - 2)})
@@ -48,29 +59,36 @@ class DatabaseSearch:
         ).all()
         return _rescore(q, rows, limit)
 
-    def _postgres(self, session: Connection, q: str, limit: int) -> list[str]:
-        """Expand each query word to known words (trigram similarity or prefix), then full text.
+    def _postgres(self, session: Connection, q: str, limit: int, code: str | None = None) -> tuple[list[str], list[str]]:
+        """Expand each query word to known words (trigram similarity or prefix), then full text;
+        returns the exact matches of ``code`` (see :func:`.exact_matches`) and the ranking.
 
         Two statements, no transaction-local settings (so the read can run in autocommit):
-        the expansion of every word at once, then the candidates. ``%`` (default threshold
-        0.3) lets the GIN trigram index find words; the explicit similarity keeps the stricter
-        candidate threshold.
+        the expansion of every word at once (with the code lookup), then the candidates. ``%``
+        (default threshold 0.3) lets the GIN trigram index find words; the explicit similarity
+        keeps the stricter candidate threshold.
         """
         words = list(dict.fromkeys(q.split()))
         known: dict[int, list[str]] = {}
-        for position, word in session.execute(_EXPAND, {"words": words, "t": CANDIDATE_SIMILARITY}).all():
+        params = {"words": words, "t": CANDIDATE_SIMILARITY, "code": code, "upper": code and code.upper()}
+        for position, word in session.execute(_EXPAND, params).all():
             known.setdefault(position, []).append(word)
+        exact = list(dict.fromkeys(known.pop(0, [])))  # position 0: the code's products
         if len(known) < len(words):
-            return []
+            return exact, []
         # Normalized words are [0-9a-z]+: safe to join into a tsquery.
         tsq = " & ".join("(" + " | ".join(known[i]) + ")" for i in sorted(known))
         typed = " & ".join(f"{w}:*" for w in words)
         rows = session.execute(_CANDIDATES, {"tsq": tsq, "typed": typed, "n": PG_CANDIDATES}).all()
-        return _rescore(q, rows, limit)
+        return exact, _rescore(q, rows, limit)
 
 
-#: Up to 12 known words per query word (by similarity), with the word's 1-based position.
+#: Up to 12 known words per query word (by similarity), with the word's 1-based position;
+#: at position 0, the products whose variant SKU (as typed or upper-cased) or barcode is
+#: exactly ``:code`` (unique / indexed lookups; none when ``:code`` is NULL).
 _EXPAND = text(
+    "SELECT 0 AS i, product_id AS word FROM product_variants WHERE sku IN (:code, :upper) "
+    "UNION SELECT 0, product_id FROM product_variants WHERE barcode = :code UNION ALL "
     "SELECT w.i, k.word FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS w(q, i) "
     "CROSS JOIN LATERAL (SELECT word FROM ("
     "SELECT word FROM catalog_search_words WHERE word % w.q AND similarity(word, w.q) >= :t "
