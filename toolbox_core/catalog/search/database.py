@@ -7,6 +7,8 @@ similarity PostgreSQL uses, so both backends agree on what a typo is.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -79,7 +81,8 @@ class DatabaseSearch:
         # Normalized words are [0-9a-z]+: safe to join into a tsquery.
         tsq = " & ".join("(" + " | ".join(known[i]) + ")" for i in sorted(known))
         typed = " & ".join(f"{w}:*" for w in words)
-        rows = session.execute(_CANDIDATES, {"tsq": tsq, "typed": typed, "n": PG_CANDIDATES}).all()
+        params = {"tsq": tsq, "typed": typed, "n": PG_CANDIDATES, "window": CANDIDATE_WINDOW}
+        rows = _candidates(session.execute(_FAST_CANDIDATES, params).all(), PG_CANDIDATES)
         return exact, _rescore(q, rows, limit)
 
 
@@ -111,6 +114,54 @@ _CANDIDATES = text(
     "WHERE published AND search_tsv @@ to_tsquery('simple', :tsq) "
     "AND NOT search_tsv @@ to_tsquery('simple', :typed) ORDER BY (product_id || '') DESC LIMIT :n) LIMIT :n"
 )
+
+
+#: The queries parsed once (InitPlans): ``to_tsquery`` in a filter runs again for every row.
+_TYPED = "search_tsv @@ (SELECT typed FROM q)"
+_TYPO = "search_tsv @@ (SELECT tsq FROM q) AND NOT search_tsv @@ (SELECT typed FROM q)"
+#: The ``:window`` newest published entries, walking the primary key backwards: a word most
+#: products hold (one in ten) finds its ``n`` newest matches within a few hundred rows, where
+#: the GIN path fetches and sorts every match (0.5 ms of PostgreSQL CPU for 800 of 10,000).
+_RECENT = ("(SELECT product_id, text, search_tsv FROM catalog_search_entries WHERE published "
+           "ORDER BY product_id DESC LIMIT :window) AS recent")
+
+
+def _gin_branch(condition: str, gate: str) -> str:
+    return (f"SELECT product_id, text FROM catalog_search_entries WHERE published AND {condition} "
+            f"AND {gate} ORDER BY (product_id || '') DESC LIMIT :n")
+
+
+#: The same candidates, each branch first looked for among the newest ``:window`` entries
+#: (``tw``, ``yw``) and through the GIN index (``tb``, ``yb``) only when the window holds too
+#: few; the gates are one-time filters, so a skipped part costs nothing. Parts: 1 typed in
+#: the window (enough: the whole answer), else 2 every typed match (≤ n), then the typo-only
+#: matches still needed, from 3 the window (when it holds enough) or 4 the index.
+_FAST_CANDIDATES = text(
+    "WITH q AS (SELECT to_tsquery('simple', :typed) AS typed, to_tsquery('simple', :tsq) AS tsq), "
+    f"tw AS MATERIALIZED (SELECT product_id, text FROM {_RECENT} WHERE {_TYPED} ORDER BY product_id DESC LIMIT :n), "
+    "short AS (SELECT count(*) < :n AS yes FROM tw), "
+    f"tb AS MATERIALIZED ({_gin_branch(_TYPED, '(SELECT yes FROM short)')}), "
+    "need AS (SELECT CASE WHEN (SELECT yes FROM short) THEN :n - count(*) ELSE 0 END AS k FROM tb), "
+    f"yw AS MATERIALIZED (SELECT product_id, text FROM {_RECENT} WHERE (SELECT k FROM need) > 0 AND {_TYPO} "
+    "ORDER BY product_id DESC LIMIT :n), "
+    f"yb AS MATERIALIZED ({_gin_branch(_TYPO, '(SELECT count(*) FROM yw) < (SELECT k FROM need)')}) "
+    "SELECT 1 AS part, product_id, text FROM tw UNION ALL SELECT 2, product_id, text FROM tb "
+    "UNION ALL SELECT 3, product_id, text FROM yw UNION ALL SELECT 4, product_id, text FROM yb"
+)
+#: How many of the newest entries :data:`_FAST_CANDIDATES` looks through before the index.
+CANDIDATE_WINDOW = 2000
+
+
+def _candidates(rows: list[Any], n: int) -> list[tuple[str, str]]:
+    """The rows :data:`_CANDIDATES` would return, from the parts of :data:`_FAST_CANDIDATES`."""
+    parts: dict[int, list[tuple[str, str]]] = {1: [], 2: [], 3: [], 4: []}
+    for part, pid, text_ in rows:
+        parts[part].append((pid, text_))
+    if len(parts[1]) >= n:
+        return parts[1][:n]
+    need = n - len(parts[2])
+    typo = parts[3] if len(parts[3]) >= need else parts[4]
+    return parts[2] + typo[:max(need, 0)]
 
 
 def _rescore(q: str, rows: list[tuple[str, str]] | list, limit: int) -> list[str]:
