@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
+from toolbox_core.catalog.cache import VERSION_COUNTER, Entry, page_cache
 from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
 from toolbox_core.catalog.search import ranked_ids
 from toolbox_core.catalog.storage import get_storage
@@ -165,9 +166,16 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
                 statement = _ranked_page(where, _rank(session, found, ranked), sort, query.locale, query.limit, query.offset)
             docs, total = _page_with_stock(session, None, None, params, statement=statement)
         else:
-            if len(where) == 2:  # unfiltered: prebuilt statement, write-maintained counter
+            if len(where) == 2:  # unfiltered: prebuilt statement, write-maintained counter, cached
                 params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
-                docs, total = _page_with_stock(session, None, None, params, statement=_unfiltered_page(sort))
+                key = ("list", query.locale, sort, query.limit, query.offset)
+                cached = _cached_page(toolbox, session, key, _unfiltered_page(sort), params)
+                if cached is not None:
+                    items, total = cached
+                    if total is None:  # counter not initialised
+                        total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+                    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
+                docs, total = [], None
             else:
                 page = (
                     select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
@@ -181,18 +189,74 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
     return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
 
 
-def _page_statement(page: Any, total: Any) -> Any:
-    """Rows of ``page`` (a subquery with product_id, doc, pos), each with its variants'
-    availability as ``"var_a:3,var_b:0"`` and ``total``: one statement, one round trip, each
-    document sent once."""
+def _availability() -> Any:
+    """``"var_a:3,var_b:0"``: each variant (``ProductVariant``, correlated) with the sum over
+    locations of ``max(stocked - reserved, 0)``."""
     V, L = m.ProductVariant, InventoryLevel
     per_location = case((L.stocked > L.reserved, L.stocked - L.reserved), else_=0)
     available = select(func.coalesce(func.sum(per_location), 0)).where(L.sku == V.sku).correlate(V).scalar_subquery()
-    stock = (
-        select(func.aggregate_strings(V.id + ":" + cast(available, String), ","))
-        .where(V.product_id == page.c.product_id).correlate(page).scalar_subquery()
-    )
-    return select(page.c.product_id, page.c.pos, page.c.doc, stock.label("stock"), total.label("total"))
+    return func.aggregate_strings(V.id + ":" + cast(available, String), ",")
+
+
+def _version() -> Any:
+    """The catalog version (see :mod:`.cache`), read in the statement it belongs with."""
+    return select(m.CatalogCounter.value).where(m.CatalogCounter.name == VERSION_COUNTER).scalar_subquery()
+
+
+def _page_statement(page: Any, total: Any, *, version: bool = False) -> Any:
+    """Rows of ``page`` (a subquery with product_id, doc, pos), each with its variants'
+    availability as ``"var_a:3,var_b:0"`` and ``total`` (and the catalog version): one
+    statement, one round trip, each document sent once."""
+    V = m.ProductVariant
+    stock = select(_availability()).where(V.product_id == page.c.product_id).correlate(page).scalar_subquery()
+    columns = [page.c.product_id, page.c.pos, page.c.doc, stock.label("stock"), total.label("total")]
+    return select(*columns, _version().label("version")) if version else select(*columns)
+
+
+@lru_cache(maxsize=2)
+def _check_statement(dialect: str) -> Any:
+    """Per product of ``:pids``: its variants' live availability, with the catalog version."""
+    V = m.ProductVariant
+    pids = (V.product_id == any_(bindparam("pids", type_=ARRAY(String))) if dialect == "postgresql"
+            else V.product_id.in_(bindparam("pids", expanding=True)))
+    return select(V.product_id, _availability().label("stock"), _version().label("version")).where(pids).group_by(V.product_id)
+
+
+def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...], statement: Any,
+                 params: dict[str, Any]) -> tuple[str, int] | None:
+    """The rendered items (JSON objects joined by commas) and total of a cacheable page.
+
+    With an entry: one check statement; its version current, the cached documents are
+    rendered with the live stock (or the last rendering reused when nothing changed). Else
+    ``statement`` (which reads the version with the documents) and the entry is stored.
+    ``None`` when the page is empty (the caller counts on its own).
+    """
+    cache = page_cache(toolbox)
+    storage = get_storage(toolbox)
+    prefix = getattr(storage, "public_prefix", lambda: None)()
+    entry = cache.get(key)
+    if entry is not None:
+        checked = session.execute(_check_statement(session.dialect.name), {"pids": entry.product_ids}).all()
+        if checked and checked[0][2] == entry.version:
+            stock = {pid: _parse_stock(available) for pid, available, _ in checked}
+            rendered = entry.rendered
+            if rendered is not None and prefix is not None and rendered[0] == stock and rendered[1] == prefix:
+                return rendered[2], entry.total
+            items = ",".join(finish_doc(doc, stock.get(pid, {}), storage) for pid, doc in entry.docs)
+            entry.rendered = (stock, prefix, items)
+            return items, entry.total
+        cache.discard(key)
+    rows = sorted(session.execute(statement, params).all(), key=lambda r: r[1])
+    if not rows:
+        return None
+    stock = {pid: _parse_stock(available) for pid, _pos, _doc, available, _total, _version in rows}
+    items = ",".join(finish_doc(doc, stock[pid], storage) for pid, _pos, doc, *_ in rows)
+    total, version = rows[0][4], rows[0][5]
+    if version is not None and total is not None:
+        fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total))
+        fresh.rendered = (stock, prefix, items)
+        cache.put(key, fresh)
+    return items, total
 
 
 def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[str, Any] | None = None,
@@ -226,8 +290,13 @@ def _rank(session: Connection, ids: Any, ranked: list[str]) -> Any:
 
 def _with_stock(doc: str, stock: str | None) -> tuple[str, dict[str, int]]:
     """A document and its availability per variant, from ``"var_a:3,var_b:0"``."""
+    return doc, _parse_stock(stock)
+
+
+def _parse_stock(stock: str | None) -> dict[str, int]:
+    """``{"var_a": 3, "var_b": 0}`` from ``"var_a:3,var_b:0"``."""
     pairs = (item.rpartition(":") for item in stock.split(",")) if stock else ()
-    return doc, {vid: int(n) for vid, _, n in pairs}
+    return {vid: int(n) for vid, _, n in pairs}
 
 
 def _ranked_page(where: Any, rank: Any, sort: str, locale: Any, limit: Any, offset: Any) -> Any:
@@ -264,7 +333,7 @@ def _unfiltered_page(sort: str) -> Any:
         select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
         .where(*where).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset")).subquery()
     )
-    return _page_statement(page, total)
+    return _page_statement(page, total, version=True)
 
 
 @lru_cache(maxsize=2)
@@ -274,7 +343,7 @@ def _detail(by: str) -> Any:
         select(D.product_id, D.doc, literal(1).label("pos"))
         .where(column == bindparam("ref"), D.locale == bindparam("locale"), D.published == true()).subquery()
     )
-    return _page_statement(page, literal(1))
+    return _page_statement(page, literal(1), version=True)
 
 
 def published_count(session: Connection) -> int | None:
@@ -287,9 +356,10 @@ def get_product(toolbox: Any, id_or_handle: str, locale: str) -> str:
     with _reader(toolbox) as session:
         # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
         for by in ("handle", "id"):
-            docs, _ = _page_with_stock(session, None, None, {"ref": id_or_handle, "locale": locale}, statement=_detail(by))
-            if docs:
-                return finish_doc(*docs[0], get_storage(toolbox))
+            found = _cached_page(toolbox, session, ("detail", by, id_or_handle, locale), _detail(by),
+                                 {"ref": id_or_handle, "locale": locale})
+            if found is not None:
+                return found[0]
         raise NotFound(f"product {id_or_handle!r} not found")
 
 
