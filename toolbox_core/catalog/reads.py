@@ -124,6 +124,9 @@ def _reader(toolbox: Any, *, autocommit: bool = True) -> Connection:
 
 def list_products(toolbox: Any, query: ProductQuery) -> str:
     """A page of published products with the total matching the filters, as JSON text."""
+    if not (query.q or query.category or query.collection or query.price_min is not None
+            or query.price_max is not None or query.in_stock is not None):
+        return _unfiltered_list(toolbox, query)
     with _reader(toolbox) as session:
         where = [D.locale == query.locale, D.published == true()]
         ranked: list[str] | None = None
@@ -166,22 +169,11 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
                 statement = _ranked_page(where, _rank(session, found, ranked), sort, query.locale, query.limit, query.offset)
             docs, total = _page_with_stock(session, None, None, params, statement=statement)
         else:
-            if len(where) == 2:  # unfiltered: prebuilt statement, write-maintained counter, cached
-                params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
-                key = ("list", query.locale, sort, query.limit, query.offset)
-                cached = _cached_page(toolbox, session, key, _unfiltered_page(sort), params)
-                if cached is not None:
-                    items, total = cached
-                    if total is None:  # counter not initialised
-                        total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
-                    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
-                docs, total = [], None
-            else:
-                page = (
-                    select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
-                    .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
-                )
-                docs, total = _page_with_stock(session, page, select(func.count()).select_from(D).where(*where).scalar_subquery())
+            page = (
+                select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
+                .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
+            )
+            docs, total = _page_with_stock(session, page, select(func.count()).select_from(D).where(*where).scalar_subquery())
         if total is None:  # empty page (or counter not initialised): count on its own
             total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
     storage = get_storage(toolbox)
@@ -201,6 +193,21 @@ def _availability() -> Any:
 def _version() -> Any:
     """The catalog version (see :mod:`.cache`), read in the statement it belongs with."""
     return select(m.CatalogCounter.value).where(m.CatalogCounter.name == VERSION_COUNTER).scalar_subquery()
+
+
+def _unfiltered_list(toolbox: Any, query: ProductQuery) -> str:
+    """An unfiltered page (the storefront's most common request): a prebuilt statement, the
+    write-maintained counter as its total, and the page cache (no SQL expression built)."""
+    sort = query.sort or "newest"
+    params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
+    with _reader(toolbox) as session:
+        cached = _cached_page(toolbox, session, ("list", query.locale, sort, query.limit, query.offset),
+                              _unfiltered_page(sort), params)
+        items, total = cached if cached is not None else ("", None)
+        if total is None:  # empty page (or counter not initialised): count on its own
+            where = (D.locale == query.locale, D.published == true())
+            total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
 
 
 def _page_statement(page: Any, total: Any, *, version: bool = False) -> Any:
