@@ -35,8 +35,9 @@ class Entry:
     docs: list[tuple[str, str]]
     total: int
     size: int = 0
-    #: ``(stock, url prefix, text)`` of the last rendering, reused while both are unchanged.
-    rendered: tuple[dict[str, int], str | None, str] | None = field(default=None)
+    #: ``(stock per product as read, url prefix, text)`` of the last rendering, reused while
+    #: both are unchanged.
+    rendered: tuple[dict[str, str | None], str | None, str] | None = field(default=None)
 
     @property
     def product_ids(self) -> list[str]:

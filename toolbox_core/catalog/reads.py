@@ -245,23 +245,22 @@ def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...], statem
     if entry is not None:
         checked = session.execute(_check_statement(session.dialect.name), {"pids": entry.product_ids}).all()
         if checked and checked[0][2] == entry.version:
-            stock = {pid: _parse_stock(available) for pid, available, _ in checked}
+            raw = {pid: available for pid, available, _ in checked}
             rendered = entry.rendered
-            if rendered is not None and prefix is not None and rendered[0] == stock and rendered[1] == prefix:
+            if rendered is not None and prefix is not None and rendered[0] == raw and rendered[1] == prefix:
                 return rendered[2], entry.total
-            items = ",".join(finish_doc(doc, stock.get(pid, {}), storage) for pid, doc in entry.docs)
-            entry.rendered = (stock, prefix, items)
+            items = ",".join(finish_doc(doc, _parse_stock(raw.get(pid)), storage) for pid, doc in entry.docs)
+            entry.rendered = (raw, prefix, items)
             return items, entry.total
         cache.discard(key)
     rows = sorted(session.execute(statement, params).all(), key=lambda r: r[1])
     if not rows:
         return None
-    stock = {pid: _parse_stock(available) for pid, _pos, _doc, available, _total, _version in rows}
-    items = ",".join(finish_doc(doc, stock[pid], storage) for pid, _pos, doc, *_ in rows)
+    items = ",".join(finish_doc(doc, _parse_stock(available), storage) for _pid, _pos, doc, available, *_ in rows)
     total, version = rows[0][4], rows[0][5]
     if version is not None and total is not None:
         fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total))
-        fresh.rendered = (stock, prefix, items)
+        fresh.rendered = ({pid: available for pid, _pos, _doc, available, *_ in rows}, prefix, items)
         cache.put(key, fresh)
     return items, total
 
