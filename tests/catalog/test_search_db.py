@@ -69,6 +69,23 @@ def check_search(client) -> None:
     assert handles_of(client.get("/store/products?q=")) == everything
     assert handles_of(client.get("/store/products?q=%20%20")) == everything
     assert len(everything) == 7
+    check_search_pages(client)
+
+
+def check_search_pages(client) -> None:
+    """A search page is one slice of the whole ranking under each sort, with the full total;
+    a page past the end is empty and still counts every match; a filter narrows both."""
+    q = "otvertka"
+    for sort in ("relevance", "newest", "price_asc", "price_desc"):
+        whole = client.get("/store/products", params={"q": q, "sort": sort}).json()
+        assert whole["total"] == 2 and sorted(i["handle"] for i in whole["items"]) == SCREWDRIVERS
+        pages = [client.get("/store/products", params={"q": q, "sort": sort, "limit": 1, "offset": n}).json() for n in (0, 1)]
+        assert [p["total"] for p in pages] == [2, 2]
+        assert [p["items"][0]["handle"] for p in pages] == [i["handle"] for i in whole["items"]], sort
+    assert client.get("/store/products", params={"q": q, "offset": 5}).json() == {"items": [], "total": 2, "limit": 20, "offset": 5}
+    assert client.get("/store/products", params={"q": q, "price_max": 1}).json()["total"] == 0
+    newest = client.get("/store/products", params={"q": q, "sort": "newest"}).json()["items"]
+    assert [i["handle"] for i in newest] == ["screwdriver-flat", "screwdriver"]  # created last first
 
 
 def handles_of(response) -> list[str]:
@@ -158,3 +175,34 @@ def test_migration_folds_the_search_text_of_existing_products(toolbox):
     assert found("отвертка") == SCREWDRIVERS
     assert found("шуруповерт") == ["drill"]
     assert len(found("yoz")) == 6                             # word-initial yo kept (drafts hidden)
+
+
+@pytest.mark.postgres
+def test_windowed_candidates_match_the_index_path_on_postgresql(pg_url, clean_env, tmp_path):
+    """The candidates looked for among the newest entries first are exactly those of the plain
+    GIN statement, whatever the window and candidate count (each part and fallback taken)."""
+    from toolbox_core.catalog.search import database as d
+
+    settings = Settings(database_url=pg_url, plugins=[], storage={"backend": "local", "local_path": str(tmp_path / "media")})
+    toolbox = Toolbox.create(settings)
+    toolbox.migrate()
+    try:
+        _, plain = create_key(toolbox, "pg", ["catalog:write"])
+        with TestClient(create_app(toolbox=toolbox)) as client:
+            seed(client, {"Authorization": f"Bearer {plain}"})
+        queries = [("drel", "(drel | drelx)"), ("otvertka", "(otvertka)"), ("otvertk", "(otvertka)"),
+                   ("bolgarke", "(bolgarka | bolgasi)"), ("akkumulyatorli & drel", "(akkumulyatorli) & (drel)")]
+        found = set()
+        with toolbox.db.engine.connect() as conn:
+            for typed, tsq in queries:
+                typed = " & ".join(f"{w}:*" for w in typed.split(" & "))
+                for n in (1, 2, 3, 100):
+                    params = {"typed": typed, "tsq": tsq, "n": n}
+                    expected = [tuple(r) for r in conn.execute(d._CANDIDATES, params).all()]
+                    found.update(pid for pid, _ in expected)
+                    for window in (0, 1, 2, 3, 5, 100):
+                        rows = conn.execute(d._FAST_CANDIDATES, {**params, "window": window}).all()
+                        assert d._candidates(rows, n) == expected, (typed, tsq, n, window)
+        assert len(found) >= 4  # typed and typo-only matches, several per query
+    finally:
+        toolbox.close()

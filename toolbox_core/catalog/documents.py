@@ -1,20 +1,24 @@
 """The store read model: one JSON document per product and locale, plus its search text.
 
 Every catalog write calls :func:`refresh_documents` in its transaction, so the store API
-reads a page of products with one indexed query and never walks the ORM graph.
+reads a page of products with one indexed query and never walks the ORM graph. Anything else
+that changes the documents (a product deleted: cascade) calls :func:`new_version_on_commit`,
+so the per-process page caches (:mod:`.cache`) see the change.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from toolbox_core.catalog import models as m
+from toolbox_core.catalog.cache import VERSION_COUNTER
 from toolbox_core.catalog.search.text import normalize
 from toolbox_core.i18n import pick_translation
 from toolbox_core.schemas import iso_utc
@@ -163,8 +167,11 @@ def search_text(batch: _Batch, product: m.Product) -> str:
 
 
 def refresh_documents(session: Session, product_ids: Iterable[str], locales: Sequence[str], default: str) -> None:
-    """Rebuild the store documents and search entries of ``product_ids`` in this transaction."""
+    """Rebuild the store documents and search entries of ``product_ids`` in this transaction
+    (and give the catalog a new version when it commits: see :mod:`.cache`)."""
     ids = list(dict.fromkeys(product_ids))
+    if ids:
+        new_version_on_commit(session)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         session.flush()
@@ -196,6 +203,35 @@ def refresh_documents(session: Session, product_ids: Iterable[str], locales: Seq
 
 
 PUBLISHED_COUNTER = "published_products"
+
+
+def new_version_on_commit(session: Session) -> None:
+    """Set a new random catalog version as the last statement of this transaction (once).
+
+    Random, not incremented: a database restored or recreated never repeats a version some
+    process has cached pages under. Last, so the row lock is held only until the commit.
+    """
+    if session.info.get("catalog_version_pending"):
+        return
+    session.info["catalog_version_pending"] = True
+
+    def bump(session: Session) -> None:
+        session.info.pop("catalog_version_pending", None)
+        set_counter(session, VERSION_COUNTER, secrets.randbits(62) + 1)
+
+    event.listen(session, "before_commit", bump, once=True)
+
+
+def set_counter(session: Session, name: str, value: int) -> None:
+    """Insert or overwrite counter ``name`` (one upsert on SQLite and PostgreSQL)."""
+    table = m.CatalogCounter.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(table).values(name=name, value=value)
+    session.execute(statement.on_conflict_do_update(index_elements=[table.c.name], set_={"value": value}))
 
 
 def _add_words(session: Session, entries: list[dict[str, Any]]) -> None:

@@ -32,8 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
+from toolbox_core.catalog.cache import VERSION_COUNTER, Entry, page_cache
 from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
-from toolbox_core.catalog.search import exact_matches, get_search
+from toolbox_core.catalog.search import ranked_ids
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import NotFound
 from toolbox_core.i18n import pick_translation
@@ -123,15 +124,18 @@ def _reader(toolbox: Any, *, autocommit: bool = True) -> Connection:
 
 def list_products(toolbox: Any, query: ProductQuery) -> str:
     """A page of published products with the total matching the filters, as JSON text."""
+    if not (query.q or query.category or query.collection or query.price_min is not None
+            or query.price_max is not None or query.in_stock is not None):
+        return _unfiltered_list(toolbox, query)
     with _reader(toolbox) as session:
         where = [D.locale == query.locale, D.published == true()]
         ranked: list[str] | None = None
         if query.q:
-            exact = exact_matches(session, query.q)
-            ranked = list(dict.fromkeys([*exact, *get_search(toolbox).search(session, query.q)]))
+            ranked = ranked_ids(toolbox, session, query.q)
             if not ranked:
                 return f'{{"items":[],"total":0,"limit":{query.limit},"offset":{query.offset}}}'
-            where = [_ids_in(session, ranked), D.locale == query.locale, _PUBLISHED_NO_INDEX]
+            found = _ids_param(session, ranked)
+            where = [_ids_in(session, found), D.locale == query.locale, _PUBLISHED_NO_INDEX]
         if query.category:
             ids = category_descendants(session, query.category)
             where.append(exists().where(m.ProductCategory.product_id == D.product_id, m.ProductCategory.category_id.in_(ids)))
@@ -153,50 +157,112 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
             stocked = exists().where(V.product_id == D.product_id, L.sku == V.sku, L.stocked > L.reserved)
             where.append(stocked if query.in_stock else ~stocked)
         sort = query.sort or ("relevance" if ranked else "newest")
+        order = _ORDER[sort]
         if ranked is not None:
-            # At most a few hundred candidates: fetch them once, count and order in Python.
-            rows = session.execute(select(D.product_id, D.min_price, D.created_at).where(*where)).all()
-            total = len(rows)
-            rank = {pid: i for i, pid in enumerate(ranked)}
-            keys = {
-                "relevance": lambda r: rank[r[0]],
-                "newest": lambda r: (-r[2].timestamp(), rank[r[0]]),
-                "price_asc": lambda r: (r[1], rank[r[0]]),
-                "price_desc": lambda r: (-r[1], rank[r[0]]),
-            }
-            rows.sort(key=keys[sort])
-            page_ids = [r[0] for r in rows[query.offset : query.offset + query.limit]]
-            docs = _documents_in_order(session, page_ids, query.locale)
-        else:
-            order = _ORDER[sort]
-            if len(where) == 2:  # unfiltered: prebuilt statement, write-maintained counter
-                params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
-                docs, total = _page_with_stock(session, None, None, params, statement=_unfiltered_page(sort))
+            # At most a few hundred candidates, ordered by the sort then their rank: the page,
+            # its stock and the total (a window count over the matches) in one statement.
+            params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
+            if len(where) == 3 and session.dialect.name == "postgresql":  # search only: prebuilt
+                statement = _ranked_search_page(sort)
+                params["ids"] = ranked
             else:
-                page = (
-                    select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
-                    .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
-                )
-                docs, total = _page_with_stock(session, page, select(func.count()).select_from(D).where(*where).scalar_subquery())
-            if total is None:  # empty page (or counter not initialised): count on its own
-                total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+                statement = _ranked_page(where, _rank(session, found, ranked), sort, query.locale, query.limit, query.offset)
+            docs, total = _page_with_stock(session, None, None, params, statement=statement)
+        else:
+            page = (
+                select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
+                .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
+            )
+            docs, total = _page_with_stock(session, page, select(func.count()).select_from(D).where(*where).scalar_subquery())
+        if total is None:  # empty page (or counter not initialised): count on its own
+            total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
     storage = get_storage(toolbox)
     items = ",".join(finish_doc(doc, stock, storage) for doc, stock in docs)
     return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
 
 
-def _page_statement(page: Any, total: Any) -> Any:
-    """Rows of ``page`` (a subquery with product_id, doc, pos), each with its variants'
-    availability as ``"var_a:3,var_b:0"`` and ``total``: one statement, one round trip, each
-    document sent once."""
+def _availability() -> Any:
+    """``"var_a:3,var_b:0"``: each variant (``ProductVariant``, correlated) with the sum over
+    locations of ``max(stocked - reserved, 0)``."""
     V, L = m.ProductVariant, InventoryLevel
     per_location = case((L.stocked > L.reserved, L.stocked - L.reserved), else_=0)
     available = select(func.coalesce(func.sum(per_location), 0)).where(L.sku == V.sku).correlate(V).scalar_subquery()
-    stock = (
-        select(func.aggregate_strings(V.id + ":" + cast(available, String), ","))
-        .where(V.product_id == page.c.product_id).correlate(page).scalar_subquery()
-    )
-    return select(page.c.product_id, page.c.pos, page.c.doc, stock.label("stock"), total.label("total"))
+    return func.aggregate_strings(V.id + ":" + cast(available, String), ",")
+
+
+def _version() -> Any:
+    """The catalog version (see :mod:`.cache`), read in the statement it belongs with."""
+    return select(m.CatalogCounter.value).where(m.CatalogCounter.name == VERSION_COUNTER).scalar_subquery()
+
+
+def _unfiltered_list(toolbox: Any, query: ProductQuery) -> str:
+    """An unfiltered page (the storefront's most common request): a prebuilt statement, the
+    write-maintained counter as its total, and the page cache (no SQL expression built)."""
+    sort = query.sort or "newest"
+    params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
+    with _reader(toolbox) as session:
+        cached = _cached_page(toolbox, session, ("list", query.locale, sort, query.limit, query.offset),
+                              _unfiltered_page(sort), params)
+        items, total = cached if cached is not None else ("", None)
+        if total is None:  # empty page (or counter not initialised): count on its own
+            where = (D.locale == query.locale, D.published == true())
+            total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
+
+
+def _page_statement(page: Any, total: Any, *, version: bool = False) -> Any:
+    """Rows of ``page`` (a subquery with product_id, doc, pos), each with its variants'
+    availability as ``"var_a:3,var_b:0"`` and ``total`` (and the catalog version): one
+    statement, one round trip, each document sent once."""
+    V = m.ProductVariant
+    stock = select(_availability()).where(V.product_id == page.c.product_id).correlate(page).scalar_subquery()
+    columns = [page.c.product_id, page.c.pos, page.c.doc, stock.label("stock"), total.label("total")]
+    return select(*columns, _version().label("version")) if version else select(*columns)
+
+
+@lru_cache(maxsize=2)
+def _check_statement(dialect: str) -> Any:
+    """Per product of ``:pids``: its variants' live availability, with the catalog version."""
+    V = m.ProductVariant
+    pids = (V.product_id == any_(bindparam("pids", type_=ARRAY(String))) if dialect == "postgresql"
+            else V.product_id.in_(bindparam("pids", expanding=True)))
+    return select(V.product_id, _availability().label("stock"), _version().label("version")).where(pids).group_by(V.product_id)
+
+
+def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...], statement: Any,
+                 params: dict[str, Any]) -> tuple[str, int] | None:
+    """The rendered items (JSON objects joined by commas) and total of a cacheable page.
+
+    With an entry: one check statement; its version current, the cached documents are
+    rendered with the live stock (or the last rendering reused when nothing changed). Else
+    ``statement`` (which reads the version with the documents) and the entry is stored.
+    ``None`` when the page is empty (the caller counts on its own).
+    """
+    cache = page_cache(toolbox)
+    storage = get_storage(toolbox)
+    prefix = getattr(storage, "public_prefix", lambda: None)()
+    entry = cache.get(key)
+    if entry is not None:
+        checked = session.execute(_check_statement(session.dialect.name), {"pids": entry.product_ids}).all()
+        if checked and checked[0][2] == entry.version:
+            raw = {pid: available for pid, available, _ in checked}
+            rendered = entry.rendered
+            if rendered is not None and prefix is not None and rendered[0] == raw and rendered[1] == prefix:
+                return rendered[2], entry.total
+            items = ",".join(finish_doc(doc, _parse_stock(raw.get(pid)), storage) for pid, doc in entry.docs)
+            entry.rendered = (raw, prefix, items)
+            return items, entry.total
+        cache.discard(key)
+    rows = sorted(session.execute(statement, params).all(), key=lambda r: r[1])
+    if not rows:
+        return None
+    items = ",".join(finish_doc(doc, _parse_stock(available), storage) for _pid, _pos, doc, available, *_ in rows)
+    total, version = rows[0][4], rows[0][5]
+    if version is not None and total is not None:
+        fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total))
+        fresh.rendered = ({pid: available for pid, _pos, _doc, available, *_ in rows}, prefix, items)
+        cache.put(key, fresh)
+    return items, total
 
 
 def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[str, Any] | None = None,
@@ -207,40 +273,60 @@ def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[st
     return docs, (rows[0][4] if rows else None)
 
 
-def _documents_in_order(session: Connection, product_ids: list[str], locale: str) -> list[tuple[str, dict[str, int]]]:
-    """The documents of ``product_ids`` (published, in ``locale``) with stock, in that order."""
-    if not product_ids:
-        return []
-    rows = session.execute(_documents_by_id(session.dialect.name), {"ids": product_ids, "locale": locale}).all()
-    position = {pid: i for i, pid in enumerate(product_ids)}
-    return [_with_stock(doc, stock) for _pid, _pos, doc, stock, _total in sorted(rows, key=lambda r: position[r[0]])]
+def _ids_param(session: Connection, ids: list[str]) -> Any:
+    """``ids`` as one bound value: on PostgreSQL an array (``= ANY``), so the statement text,
+    its compilation and psycopg's prepared statement are the same whatever the number of ids;
+    elsewhere the list (an expanding ``IN``)."""
+    return literal(ids, ARRAY(String)) if session.dialect.name == "postgresql" else ids
 
 
-def _ids_in(session: Connection, ids: list[str]) -> Any:
-    """``product_id`` among ``ids``: on PostgreSQL one array parameter (``= ANY``), so the
-    statement text, its compilation and psycopg's prepared statement are the same whatever
-    the number of ids; an expanded ``IN`` renders and prepares one new statement per count."""
+def _ids_in(session: Connection, ids: Any) -> Any:
+    """``product_id`` among ``ids`` (from :func:`_ids_param`)."""
     if session.dialect.name == "postgresql":
-        return D.product_id == any_(literal(ids, ARRAY(String)))
+        return D.product_id == any_(ids)
     return D.product_id.in_(ids)
 
 
-@lru_cache(maxsize=2)
-def _documents_by_id(dialect: str) -> Any:
-    """Prebuilt (compiled once) statement for a page of search results, ordered in Python."""
-    ids = (D.product_id == any_(bindparam("ids", type_=ARRAY(String))) if dialect == "postgresql"
-           else D.product_id.in_(bindparam("ids", expanding=True)))
-    page = (
-        select(D.product_id, D.doc, literal(0).label("pos"))
-        .where(ids, D.locale == bindparam("locale"), _PUBLISHED_NO_INDEX).subquery()
-    )
-    return _page_statement(page, literal(0))
+def _rank(session: Connection, ids: Any, ranked: list[str]) -> Any:
+    """The position of ``product_id`` in ``ranked`` (best first) as an SQL expression."""
+    if session.dialect.name == "postgresql":
+        return func.array_position(ids, D.product_id)
+    return case({pid: i for i, pid in enumerate(ranked)}, value=D.product_id)
 
 
 def _with_stock(doc: str, stock: str | None) -> tuple[str, dict[str, int]]:
     """A document and its availability per variant, from ``"var_a:3,var_b:0"``."""
+    return doc, _parse_stock(stock)
+
+
+def _parse_stock(stock: str | None) -> dict[str, int]:
+    """``{"var_a": 3, "var_b": 0}`` from ``"var_a:3,var_b:0"``."""
     pairs = (item.rpartition(":") for item in stock.split(",")) if stock else ()
-    return doc, {vid: int(n) for vid, _, n in pairs}
+    return {vid: int(n) for vid, _, n in pairs}
+
+
+def _ranked_page(where: Any, rank: Any, sort: str, locale: Any, limit: Any, offset: Any) -> Any:
+    """A page of search results: the matches of ``where`` ordered by ``sort`` then ``rank``,
+    with their stock and the number of matches (a window count, computed before the limit)."""
+    order = (rank,) if sort == "relevance" else (_ORDER[sort][0], rank)
+    hits = (
+        select(D.product_id, func.row_number().over(order_by=order).label("pos"), func.count().over().label("n"))
+        .where(*where).order_by(*order).limit(limit).offset(offset).subquery()
+    )
+    page = (
+        select(hits.c.product_id, D.doc, hits.c.pos, hits.c.n)
+        .join(D, and_(D.product_id == hits.c.product_id, D.locale == locale)).subquery()
+    )
+    return _page_statement(page, page.c.n)
+
+
+@lru_cache(maxsize=8)
+def _ranked_search_page(sort: str) -> Any:
+    """The prebuilt (compiled once) PostgreSQL statement of a search page without filters."""
+    ids = bindparam("ids", type_=ARRAY(String))
+    locale = bindparam("locale")
+    where = (D.product_id == any_(ids), D.locale == locale, _PUBLISHED_NO_INDEX)
+    return _ranked_page(where, func.array_position(ids, D.product_id), sort, locale, bindparam("limit"), bindparam("offset"))
 
 
 @lru_cache(maxsize=8)
@@ -253,7 +339,7 @@ def _unfiltered_page(sort: str) -> Any:
         select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
         .where(*where).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset")).subquery()
     )
-    return _page_statement(page, total)
+    return _page_statement(page, total, version=True)
 
 
 @lru_cache(maxsize=2)
@@ -263,7 +349,7 @@ def _detail(by: str) -> Any:
         select(D.product_id, D.doc, literal(1).label("pos"))
         .where(column == bindparam("ref"), D.locale == bindparam("locale"), D.published == true()).subquery()
     )
-    return _page_statement(page, literal(1))
+    return _page_statement(page, literal(1), version=True)
 
 
 def published_count(session: Connection) -> int | None:
@@ -276,9 +362,10 @@ def get_product(toolbox: Any, id_or_handle: str, locale: str) -> str:
     with _reader(toolbox) as session:
         # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
         for by in ("handle", "id"):
-            docs, _ = _page_with_stock(session, None, None, {"ref": id_or_handle, "locale": locale}, statement=_detail(by))
-            if docs:
-                return finish_doc(*docs[0], get_storage(toolbox))
+            found = _cached_page(toolbox, session, ("detail", by, id_or_handle, locale), _detail(by),
+                                 {"ref": id_or_handle, "locale": locale})
+            if found is not None:
+                return found[0]
         raise NotFound(f"product {id_or_handle!r} not found")
 
 

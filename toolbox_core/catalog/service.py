@@ -18,6 +18,7 @@ from toolbox_core.catalog import schemas as s
 from toolbox_core.catalog.documents import (
     PUBLISHED_COUNTER,
     add_to_counter,
+    new_version_on_commit,
     product_ids_in_categories,
     product_ids_in_collections,
     refresh_documents,
@@ -342,6 +343,7 @@ class Catalog:
                 add_to_counter(session, PUBLISHED_COUNTER, -1)
             session.delete(product)
             self._flush(session)
+            new_version_on_commit(session)  # its documents go by cascade, not refresh_documents
             emit(session, "product.deleted", payload)
         storage = get_storage(self.toolbox)
         for key in keys:

@@ -35,14 +35,36 @@ def get_search(toolbox: Any) -> SearchBackend:
     return cached
 
 
+def ranked_ids(toolbox: Any, session: Connection, query: str) -> list[str]:
+    """Product ids for ``query``, best first: exact SKU / barcode matches, then the backend's.
+
+    A backend with ``search_with_codes`` (the database one on PostgreSQL) looks the codes up
+    in the same statement as its first step, saving a round trip per search.
+    """
+    backend = get_search(toolbox)
+    combined = getattr(backend, "search_with_codes", None)
+    if combined is not None and session.dialect.name == "postgresql":
+        return combined(session, query)
+    return list(dict.fromkeys([*exact_matches(session, query), *backend.search(session, query)]))
+
+
+def exact_code(query: str) -> str | None:
+    """``query`` as a code to look up exactly, or None when it cannot be one (blank, too
+    long, or holding a space)."""
+    code = query.strip()
+    if not code or len(code) > _EXACT_MAX or " " in code:
+        return None
+    return code
+
+
 def exact_matches(session: Connection, query: str) -> list[str]:
     """Product ids whose variant SKU (as typed or upper-cased) or barcode is exactly ``query``.
 
     Shop staff and scanners search by code; normalization splits ``TB-DR18`` into two words
     and drops nothing useful, so codes are looked up exactly first, by index, and rank first.
     """
-    code = query.strip()
-    if not code or len(code) > _EXACT_MAX or " " in code:
+    code = exact_code(query)
+    if code is None:
         return []
     rows = session.execute(_exact_statement(), {"code": code, "upper": code.upper()}).scalars().all()
     return list(dict.fromkeys(rows))

@@ -1,0 +1,135 @@
+"""The per-process page cache of store reads: what a cached process serves is always what an
+uncached one reads from the database, after every kind of catalog change and across
+processes; a repeated read costs one small statement; memory stays bounded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.catalog.conftest import product_body
+from tests.catalog.test_store_api import stock
+from toolbox_core.admin.auth import create_key
+from toolbox_core.catalog import reads
+from toolbox_core.catalog.cache import Entry, PageCache, page_cache
+from toolbox_core.kernel import Toolbox
+
+READS = [("list", None, "ru"), ("list", None, "uz"), ("list", "price_asc", "ru"), ("detail", "drill-x18", "ru"),
+         ("detail", "drill-x18", "uz"), ("detail", "saw", "ru")]
+
+
+def read(toolbox: Any, kind: str, arg: str | None, locale: str) -> str | None:
+    from toolbox_core.errors import NotFound
+
+    if kind == "list":
+        return reads.list_products(toolbox, reads.ProductQuery(locale=locale, limit=2, sort=arg))
+    try:
+        return reads.get_product(toolbox, arg, locale)
+    except NotFound:
+        return None
+
+
+def uncached(toolbox: Any) -> Toolbox:
+    """Another process on the same database (its own, empty, page cache)."""
+    return Toolbox.create(toolbox.settings)
+
+
+def check_against_database(cached: Any, toolbox: Any) -> None:
+    """Every read of ``cached`` (twice: filled, then hit) equals a fresh process's read."""
+    fresh = uncached(toolbox)
+    try:
+        for args in READS:
+            expected = read(fresh, *args)
+            assert read(cached, *args) == expected, args
+            assert read(cached, *args) == expected, args
+    finally:
+        fresh.close()
+
+
+def change_everything(client: Any, toolbox: Any, headers: dict[str, str], check: Any) -> None:
+    """Each kind of change a shopper can see, with ``check()`` after each one."""
+    drill = client.post("/admin/products", json=product_body(), headers=headers).json()
+    client.post("/admin/products", json=product_body("saw", sku="SAW", price=50_000_00), headers=headers)
+    check()
+    variant = drill["variants"][0]["id"]
+    assert client.patch(f"/admin/variants/{variant}", json={"price": 10_000_00}, headers=headers).status_code == 200
+    check()
+    stock(toolbox, "TB-DR18", 5)  # stock is never cached: no version change needed
+    check()
+    text = {"title": "Дрель новая", "description": "Описание"}
+    assert client.put(f"/admin/products/{drill['id']}/translations/uz", json=text, headers=headers).status_code == 200
+    check()
+    cat = {"handle": "drills", "translations": {"ru": {"name": "Дрели"}}}
+    assert client.post("/admin/categories", json=cat, headers=headers).status_code == 201
+    assert client.patch(f"/admin/products/{drill['id']}", json={"categories": ["drills"]}, headers=headers).status_code == 200
+    check()
+    rename = {"translations": {"ru": {"name": "Шуруповёрты"}}}
+    assert client.patch("/admin/categories/drills", json=rename, headers=headers).status_code == 200
+    check()
+    extra = {"sku": "TB-DR18-2", "price": 20_000_00}
+    assert client.post(f"/admin/products/{drill['id']}/variants", json=extra, headers=headers).status_code == 201
+    check()
+    assert client.patch("/admin/products/saw", json={"status": "draft"}, headers=headers).status_code == 200
+    check()
+    assert client.patch("/admin/products/saw", json={"status": "published", "handle": "saw"}, headers=headers).status_code == 200
+    check()
+    assert client.delete(f"/admin/products/{drill['id']}", headers=headers).status_code == 204
+    check()
+
+
+def test_cached_reads_equal_the_database_after_every_change(client, toolbox, admin):
+    change_everything(client, toolbox, admin, lambda: check_against_database(toolbox, toolbox))
+    assert len(page_cache(toolbox)) > 0
+
+
+def test_a_write_in_one_process_is_seen_by_another_process_cache(client, toolbox, admin):
+    other = uncached(toolbox)  # a second API process with its own cache, filled before each change
+    try:
+        def check() -> None:
+            check_against_database(other, toolbox)
+
+        change_everything(client, toolbox, admin, check)
+    finally:
+        other.close()
+
+
+@pytest.mark.postgres
+def test_cached_reads_equal_the_database_on_postgresql(make_toolbox, make_client):
+    toolbox = make_toolbox(database="postgres")
+    client = make_client(toolbox)
+    _, plain = create_key(toolbox, "pg", ["catalog:write"])
+    change_everything(client, toolbox, {"Authorization": f"Bearer {plain}"}, lambda: check_against_database(toolbox, toolbox))
+
+
+def test_a_repeated_read_is_one_statement_and_reuses_the_rendering(client, toolbox, make_product):
+    make_product()
+    statements: list[str] = []
+    def listener(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):  # not SQLite's BEGIN
+            statements.append(statement)
+
+    event.listen(toolbox.db.engine, "before_cursor_execute", listener)
+    try:
+        first = read(toolbox, "list", None, "ru")
+        statements.clear()
+        assert read(toolbox, "list", None, "ru") == first
+        assert len(statements) == 1 and "catalog_counters" in statements[0] and "product_documents" not in statements[0]
+        statements.clear()
+        detail = read(toolbox, "detail", "drill-x18", "ru")
+        statements.clear()
+        assert read(toolbox, "detail", "drill-x18", "ru") == detail
+        assert len(statements) == 1 and "product_documents" not in statements[0]
+    finally:
+        event.remove(toolbox.db.engine, "before_cursor_execute", listener)
+
+
+def test_the_cache_is_bounded_by_bytes():
+    cache = PageCache(max_bytes=10_000, max_entry_bytes=4_000)
+    for i in range(10):
+        cache.put(("list", i), Entry(1, [(f"prod_{i}", "x" * 2_000)], 1))
+        assert cache.bytes <= 10_000
+    assert len(cache) == 4 and cache.get(("list", 9)) is not None and cache.get(("list", 0)) is None
+    cache.put(("big",), Entry(1, [("prod_big", "x" * 5_000)], 1))  # larger than an entry may be
+    assert cache.get(("big",)) is None
