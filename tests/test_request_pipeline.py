@@ -137,5 +137,6 @@ def test_doctor_fails_a_missing_public_base_url_outside_the_embedded_mode(clean_
     production = load_settings(database_url="postgresql://shop@127.0.0.1:1/shop")
     check = public_base_url_check(production)
     assert not check.ok and "TOOLBOX_PUBLIC_BASE_URL" in check.message
+    assert public_base_url_check(load_settings(database_url="postgresql://shop@127.0.0.1:1/shop", debug=True)).ok
     assert public_base_url_check(load_settings(database_url="postgresql://shop@127.0.0.1:1/shop",
                                                public_base_url="https://api.shop.uz")).ok

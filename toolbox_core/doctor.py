@@ -63,13 +63,13 @@ def run_checks() -> list[Check]:
 
 
 def public_base_url_check(settings) -> Check:  # type: ignore[no-untyped-def]
-    """``public_base_url`` unset outside the embedded mode fails, as Secure-less cookies do: a
+    """``public_base_url`` unset outside the embedded/debug mode fails, as Secure-less cookies do: a
     deployment may work (a proxy that sets ``Host``), so ``serve`` does not refuse it."""
     if settings.public_base_url:
         return Check("public_base_url", True, f"absolute URLs start with {settings.public_base_url}")
-    if settings.is_embedded:
-        return Check("public_base_url", True, "unset: absolute URLs from each request's Host header (embedded "
-                                              "mode; set TOOLBOX_PUBLIC_BASE_URL before going live)")
+    if settings.is_embedded or settings.debug:
+        return Check("public_base_url", True, "unset: absolute URLs from each request's Host header (embedded/"
+                                              "debug mode; set TOOLBOX_PUBLIC_BASE_URL before going live)")
     return Check("public_base_url", False, "unset outside the embedded mode: image URLs are built from each "
                                            "request's Host header, which the client chooses (a cache may then "
                                            "hand out links to another host); set "
