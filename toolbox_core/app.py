@@ -21,45 +21,68 @@ from toolbox_core.apidocs import install_api_docs
 from toolbox_core.clientip import install_proxy_headers
 from toolbox_core.config import Settings, load_settings
 from toolbox_core.errors import error_response, install_error_handlers
-from toolbox_core.i18n import LocaleHeadersMiddleware
+from toolbox_core.i18n import add_locale_headers
 from toolbox_core.kernel import Toolbox, request_threads
-from toolbox_core.limits import BodyLimitMiddleware
+from toolbox_core.limits import body_limit, declared_length_problem, limited_receive
 from toolbox_core.params import unbounded_integer_params
 from toolbox_core.plugins import PluginError
-from toolbox_core.urls import BaseUrlMiddleware
+from toolbox_core.urls import reset_request_scope, set_request_scope
 
 log = logging.getLogger("toolbox.app")
 
 
-class RequestIdMiddleware:
-    """Gives every request an id (``X-Request-ID`` in, or a new one) echoed in the response."""
+class RequestMiddleware:
+    """The kernel's one ASGI layer per request (each layer is a coroutine frame, a ``send``
+    wrapper and a scope check on every request, so they are folded into one):
 
-    def __init__(self, app: ASGIApp) -> None:
+    * a request id (``X-Request-ID`` in, or a new one) on ``scope["state"]`` and echoed in the
+      response; an error no handler answered is logged and answered 500 ``internal_error`` in the
+      one error shape, without the exception's text;
+    * the request's scope made current for absolute URLs (:func:`toolbox_core.urls.set_request_scope`);
+    * body limits (:mod:`toolbox_core.limits`): a bad or too large ``Content-Length`` answered
+      at once, a streamed body counted;
+    * ``Content-Language`` / ``Vary`` once the locale was resolved (:func:`toolbox_core.i18n.add_locale_headers`).
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
+        request_id = content_type = declared = None
         for key, value in scope["headers"]:
             if key == b"x-request-id":
-                request_id = value.decode("latin-1")[:64]
-                break
+                request_id = request_id or value.decode("latin-1")[:64]
+            elif key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"content-length":
+                declared = value
         request_id = request_id or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        raw = request_id.encode("latin-1")
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        raw_id = request_id.encode("latin-1")
         started = False
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", raw)]
+                headers = add_locale_headers(state, list(message.get("headers", [])))
+                headers.append((b"x-request-id", raw_id))
+                message["headers"] = headers
             await send(message)
 
+        token = set_request_scope(scope)
         try:
-            await self.app(scope, receive, send_with_id)
+            limit = body_limit(self.settings, content_type or "")
+            problem = declared_length_problem(limit, declared, request_id)
+            if problem is not None:
+                await problem(scope, receive, send_with_headers)
+                return
+            await self.app(scope, limited_receive(receive, limit), send_with_headers)
         except Exception:
             # Anything no handler turned into a response: log it, answer in the one error
             # shape, and never leak the exception text to the client.
@@ -69,6 +92,12 @@ class RequestIdMiddleware:
             response = error_response(500, "internal_error", "internal server error", request_id=request_id,
                                       headers={"X-Request-ID": request_id})
             await response(scope, receive, send)
+        finally:
+            reset_request_scope(token)
+
+
+#: The name ``errors.install_error_handlers`` documents for the layer answering unhandled errors.
+RequestIdMiddleware = RequestMiddleware
 
 
 def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = None) -> FastAPI:
@@ -108,12 +137,7 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     app.state.toolbox = toolbox
     install_api_docs(app)
     install_error_handlers(app)
-    # Innermost: sees the locale the route or the error handler resolved.
-    app.add_middleware(LocaleHeadersMiddleware)
-    # Added first, so it runs inside RequestIdMiddleware (its 413s carry the request id).
-    app.add_middleware(BodyLimitMiddleware, settings=toolbox.settings)
-    app.add_middleware(BaseUrlMiddleware)  # absolute image URLs from the request's address
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestMiddleware, settings=toolbox.settings)
     if toolbox.settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -128,7 +152,7 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     install_proxy_headers(app, toolbox.settings.http.trusted_proxies)
 
     health = _health_router(toolbox)
-    app.include_router(health)
+    add_routes(app, health)
     _include_plugin_routes(app, toolbox, kernel_routers=[health])
     for param in unbounded_integer_params(app):
         log.warning("unbounded integer parameter %s: use toolbox_core.api.QueryInt, Limit or Offset "
@@ -217,4 +241,25 @@ def _include_plugin_routes(app: FastAPI, toolbox: Toolbox, kernel_routers: list[
                             "disable one of the two plugins",
                         )
                     owners[key] = plugin_name
-            app.include_router(router)
+            add_routes(app, router)
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """Put ``router``'s routes on the app itself, as ``@app.get`` does, instead of
+    ``app.include_router(router)``.
+
+    FastAPI 0.165 keeps an included router as one wrapper route that re-derives its routes'
+    effective context on every request (a version walk over the router, a scope key set and
+    restored per candidate, the match done twice): a request to a route in the last of ~15
+    included routers paid ~100 Python calls, a 404 ~500, before any route code. A router's
+    routes already carry its prefix, dependencies, tags and route class; what an inclusion would
+    add is nothing here (none of its options is used), except ``app.dependency_overrides``,
+    which therefore does not apply to these routes. A router with its own start-up/shutdown
+    handlers, lifespan or body size limit is still included the ordinary way.
+    """
+    plain_lifespan = type(APIRouter().lifespan_context)
+    if (router.on_startup or router.on_shutdown or getattr(router, "max_body_size", None) is not None
+            or not isinstance(router.lifespan_context, plain_lifespan)):
+        app.include_router(router)
+        return
+    app.router.routes.extend(router.routes)

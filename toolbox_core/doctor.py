@@ -62,6 +62,20 @@ def run_checks() -> list[Check]:
     return checks
 
 
+def public_base_url_check(settings) -> Check:  # type: ignore[no-untyped-def]
+    """``public_base_url`` unset outside the embedded/debug mode fails, as Secure-less cookies do: a
+    deployment may work (a proxy that sets ``Host``), so ``serve`` does not refuse it."""
+    if settings.public_base_url:
+        return Check("public_base_url", True, f"absolute URLs start with {settings.public_base_url}")
+    if settings.is_embedded or settings.debug:
+        return Check("public_base_url", True, "unset: absolute URLs from each request's Host header (embedded/"
+                                              "debug mode; set TOOLBOX_PUBLIC_BASE_URL before going live)")
+    return Check("public_base_url", False, "unset outside the embedded mode: image URLs are built from each "
+                                           "request's Host header, which the client chooses (a cache may then "
+                                           "hand out links to another host); set "
+                                           "TOOLBOX_PUBLIC_BASE_URL=https://api.your-shop.uz")
+
+
 def safety_checks(settings) -> list[Check]:  # type: ignore[no-untyped-def]
     """Secret key, cookie flags and redirect origins: what ``toolbox serve`` refuses or relies on."""
     checks: list[Check] = []
@@ -84,6 +98,7 @@ def safety_checks(settings) -> list[Check]:  # type: ignore[no-untyped-def]
         checks.append(Check("cookies", False, f"{', '.join(insecure)} cookie(s) not Secure outside the embedded "
                                               "mode: remove TOOLBOX_AUTH__SESSION_COOKIE_SECURE / "
                                               "TOOLBOX_CART__COOKIE_SECURE=false and serve over HTTPS"))
+    checks.append(public_base_url_check(settings))
     origins = settings.return_url_origins
     checks.append(Check("return_url", True, f"checkout return_url allowed to {', '.join(origins)}" if origins else
                         "no storefront origins: a checkout return_url is refused "

@@ -25,7 +25,6 @@ from string import Formatter
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Header, Query, Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolbox_core.errors import InvalidInput
 from toolbox_core.texts import ERROR_MESSAGES, LocalizedText
@@ -180,7 +179,7 @@ async def request_locale(request: Request, locale: LocaleQ = None, accept_langua
     """Dependency of every localized route: the request's locale by the one rule.
 
     The answer then carries ``Content-Language`` and ``Vary: Accept-Language``
-    (:class:`LocaleHeadersMiddleware`). Async, so the services the route calls see it.
+    (:func:`add_locale_headers`). Async, so the services the route calls see it.
     """
     return locale_context(request, locale, accept_language).resolve()
 
@@ -204,33 +203,41 @@ def cart_locale(stored: str) -> str:
     return ctx.resolve()
 
 
-class LocaleHeadersMiddleware:
-    """Adds ``Content-Language`` and ``Vary: Accept-Language`` to every answer whose locale was
-    resolved (a localized route, or an error whose message was translated)."""
+def add_locale_headers(state: Mapping[str, Any], headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The response headers with ``Vary: Accept-Language`` and ``Content-Language`` when the
+    request's locale was resolved (``state["locale"]``: a localized route, or an error whose
+    message was translated); ``headers`` unchanged otherwise.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    ``Vary`` ends as one header listing every value once (the others', e.g. CORS's ``Origin``,
+    kept); a route's own ``Content-Language`` wins.
+    """
+    ctx = state.get("locale")
+    if not isinstance(ctx, RequestLocale):
+        return headers
+    out: list[tuple[bytes, bytes]] = []
+    vary: list[str] = []
+    has_language = False
+    for key, value in headers:
+        name = key.lower()
+        if name == b"vary":
+            vary.extend(v.strip() for v in value.decode("latin-1").split(",") if v.strip())
+            continue
+        if name == b"content-language":
+            has_language = True
+        out.append((key, value))
+    out.append((b"vary", merge_vary(vary, "Accept-Language").encode("latin-1")))
+    if not has_language:
+        out.append((b"content-language", ctx.resolve().encode("latin-1")))
+    return out
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
 
-        async def send_with_language(message: Message) -> None:
-            ctx = scope.get("state", {}).get("locale")
-            if message["type"] == "http.response.start" and isinstance(ctx, RequestLocale):
-                raw = message.get("headers", [])
-                headers = [(k, v) for k, v in raw if k.lower() != b"vary"]
-                vary = [v.decode("latin-1") for k, v in raw if k.lower() == b"vary"]
-                if not any("accept-language" in v.lower() for v in vary):
-                    vary.append("Accept-Language")
-                if not any(k.lower() == b"content-language" for k, _ in raw):  # a route's own wins
-                    headers.append((b"content-language", ctx.resolve().encode("latin-1")))
-                headers.append((b"vary", ", ".join(vary).encode("latin-1")))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_language)
+def merge_vary(values: Sequence[str], add: str) -> str:
+    """One ``Vary`` value: ``values`` and ``add``, each once (case-insensitive), in order; ``*``
+    alone when any is ``*`` (it already means every header)."""
+    seen: dict[str, str] = {}
+    for value in [*values, add]:
+        seen.setdefault(value.lower(), value)
+    return "*" if "*" in seen else ", ".join(seen.values())
 
 
 # ------------------------------------------------------------------------------ messages

@@ -1,4 +1,6 @@
-"""Request body limits, enforced in ASGI before anything parses or authenticates a request.
+"""Request body limits, enforced in ASGI before anything parses or authenticates a request
+(by :class:`~toolbox_core.app.RequestMiddleware`, with :func:`declared_length_problem` and
+:func:`limited_receive`).
 
 A body announced larger than the limit (``Content-Length``) is answered 413 at once without
 reading it; a body streamed without a length is counted as it arrives and cut off with a 413 as
@@ -10,7 +12,8 @@ form's own framing.
 from __future__ import annotations
 
 from fastapi import HTTPException, Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Message, Receive
 
 from toolbox_core.config import Settings
 from toolbox_core.errors import PayloadTooLarge, error_response
@@ -21,7 +24,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 def body_limit(settings: Settings, content_type: str) -> int:
     """The largest body accepted for a request of ``content_type``."""
-    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+    if content_type and content_type.split(";")[0].strip().lower() == "multipart/form-data":
         return settings.storage.max_upload_bytes + MULTIPART_OVERHEAD
     return settings.http.max_body_bytes
 
@@ -42,46 +45,34 @@ def too_large_message(limit: int) -> str:
     return f"the request body is larger than {limit} bytes; send less (uploads: one image per request)"
 
 
-class BodyLimitMiddleware:
-    """413 ``payload_too_large`` for bodies over :func:`body_limit` (see the module docstring)."""
+def declared_length_problem(limit: int, declared: bytes | None, request_id: str | None) -> Response | None:
+    """The answer to a ``Content-Length`` that is not a number (400) or over ``limit`` (413,
+    ``Connection: close``: the body is not read), or ``None`` when the body may be read."""
+    if declared is None:
+        return None
+    text = declared.decode("latin-1").strip()
+    if not text.isdigit() or len(text) > 18:
+        return error_response(400, "bad_request", "the Content-Length header is not a number", request_id=request_id)
+    if int(text) > limit:
+        return error_response(413, "payload_too_large", too_large_message(limit), {"max_bytes": limit},
+                              request_id=request_id, headers={"Connection": "close"})
+    return None
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.settings = settings
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        limit = body_limit(self.settings, headers.get(b"content-type", b"").decode("latin-1"))
-        request_id = scope.get("state", {}).get("request_id")
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            text = declared.decode("latin-1").strip()
-            if not text.isdigit() or len(text) > 18:
-                response = error_response(400, "bad_request", "the Content-Length header is not a number",
-                                          request_id=request_id)
-                await response(scope, receive, send)
-                return
-            if int(text) > limit:
-                response = error_response(413, "payload_too_large", too_large_message(limit),
-                                          {"max_bytes": limit}, request_id=request_id,
-                                          headers={"Connection": "close"})
-                await response(scope, receive, send)
-                return
-        received = 0
+def limited_receive(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises :class:`BodyTooLarge` once the body streamed passes ``limit``."""
+    received = 0
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
+    async def counting_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit)
+        return message
 
-        await self.app(scope, counting_receive, send)
+    return counting_receive
 
 
 async def read_body(request: Request, limit: int) -> bytes:

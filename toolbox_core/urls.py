@@ -1,36 +1,30 @@
 """The public base URL of the API, for absolute links in responses (image URLs).
 
 ``public_base_url`` when configured; otherwise the address the current request came to, which
-:class:`BaseUrlMiddleware` makes known to code that has no request at hand (storage backends).
+:class:`~toolbox_core.app.RequestMiddleware` makes known (:func:`set_request_scope`) to code
+that has no request at hand (storage backends).
 Outside a request (CLI, workers) with nothing configured, links stay relative.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 _request_scope: ContextVar[Scope | None] = ContextVar("toolbox_request_scope", default=None)
 
 
-class BaseUrlMiddleware:
-    """Makes the current request's scope known to :func:`public_base_url` (one context variable)."""
+def set_request_scope(scope: Scope) -> Token[Scope | None]:
+    """Make ``scope`` the current request's (the app's request middleware calls it per request)."""
+    return _request_scope.set(scope)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = _request_scope.set(scope)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _request_scope.reset(token)
+def reset_request_scope(token: Token[Scope | None]) -> None:
+    """Undo :func:`set_request_scope` when the request is answered."""
+    _request_scope.reset(token)
 
 
 def public_base_url(settings: Any) -> str | None:

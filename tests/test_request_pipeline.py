@@ -1,0 +1,142 @@
+"""The per-request pipeline: one kernel ASGI layer (request id, request scope for absolute URLs,
+body limits, locale headers) and plugin routes put on the app itself, not behind inclusions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from starlette.routing import BaseRoute, Mount, Route
+
+from toolbox_core.app import RequestMiddleware, add_routes, create_app
+from toolbox_core.doctor import public_base_url_check
+from toolbox_core.i18n import add_locale_headers, merge_vary, request_locale
+from toolbox_core.urls import public_base_url
+
+
+def test_merge_vary_lists_each_value_once_and_keeps_the_others():
+    assert merge_vary([], "Accept-Language") == "Accept-Language"
+    assert merge_vary(["Origin"], "Accept-Language") == "Origin, Accept-Language"
+    assert merge_vary(["accept-language", "Origin"], "Accept-Language") == "accept-language, Origin"
+    assert merge_vary(["Origin", "origin", "Cookie"], "Accept-Language") == "Origin, Cookie, Accept-Language"
+    assert merge_vary(["*"], "Accept-Language") == "*"
+
+
+def test_locale_headers_merge_every_vary_header_into_one():
+    from toolbox_core.i18n import RequestLocale
+
+    state = {"locale": RequestLocale(None, "uz", "ru", ("ru", "uz"))}
+    headers = add_locale_headers(state, [(b"vary", b"Origin, accept-language"), (b"Vary", b"Cookie"),
+                                         (b"content-type", b"application/json")])
+    assert [v for k, v in headers if k.lower() == b"vary"] == [b"Origin, accept-language, Cookie"]
+    assert (b"content-language", b"uz") in headers
+    assert add_locale_headers({}, [(b"vary", b"Origin")]) == [(b"vary", b"Origin")]  # no locale: untouched
+
+
+def localized_app(toolbox) -> TestClient:
+    app = create_app(toolbox=toolbox)
+    router = APIRouter()
+
+    @router.get("/store/test/varied")
+    def varied(locale: str = Depends(request_locale)) -> Response:
+        return Response(b"{}", media_type="application/json", headers={"Vary": "Accept-Language, Origin"})
+
+    @router.get("/store/test/base")
+    def base(request: Request) -> dict[str, str | None]:
+        return {"base": public_base_url(request.app.state.toolbox.settings)}
+
+    app.include_router(router)
+    return TestClient(app)
+
+
+def test_a_routes_own_vary_is_kept_once(toolbox):
+    response = localized_app(toolbox).get("/store/test/varied", headers={"Accept-Language": "uz"})
+    assert response.headers.get_list("vary") == ["Accept-Language, Origin"]
+    assert response.headers["content-language"] == "uz"
+    assert response.headers["x-request-id"]
+
+
+def test_the_request_scope_is_current_for_absolute_urls_and_the_id_echoed(toolbox):
+    response = localized_app(toolbox).get("/store/test/base", headers={"X-Request-ID": "abc-1"})
+    assert response.json() == {"base": "http://testserver"}
+    assert response.headers["x-request-id"] == "abc-1"
+    assert public_base_url(toolbox.settings) is None  # outside a request: nothing current
+
+
+def test_a_413_from_the_body_limit_carries_the_request_id(toolbox):
+    client = TestClient(create_app(toolbox=toolbox))
+    limit = toolbox.settings.http.max_body_bytes
+    response = client.post("/store/carts", content=b"x" * (limit + 1), headers={"X-Request-ID": "big-1"})
+    assert response.status_code == 413
+    assert response.headers["x-request-id"] == "big-1"
+    assert response.json()["error"]["request_id"] == "big-1"
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_the_kernel_adds_one_middleware_layer(toolbox):
+    app = create_app(toolbox=toolbox)
+    ours = [m for m in app.user_middleware if m.cls.__module__.startswith("toolbox_core")]
+    assert [m.cls for m in ours] == [RequestMiddleware]
+
+
+def test_plugin_routes_are_the_apps_own_routes(toolbox):
+    """FastAPI serves routes on ``app.router.routes`` directly (as ``@app.get`` puts them);
+    the kernel relies on it to skip the per-request cost of an inclusion (``add_routes``).
+    Should a FastAPI upgrade stop serving them so, this fails first."""
+    app = create_app(toolbox=toolbox)
+    top = app.router.routes
+    assert all(type(r) in (APIRoute, Route, Mount) or isinstance(r, APIRoute) for r in top), \
+        {type(r).__name__ for r in top}
+    served = {(r.path, method) for r in top for method in getattr(r, "methods", None) or ()}
+    for _, routers in toolbox.plugins.call_each("register_routes", toolbox=toolbox):
+        for router in routers:
+            for route in router.routes:
+                for method in route.methods:
+                    assert (route.path, method) in served, (method, route.path)
+    client = TestClient(app)
+    assert client.get("/store/categories").status_code == 200
+    assert client.delete("/store/categories").status_code == 405
+    assert client.delete("/store/categories").json()["error"]["code"] == "method_not_allowed"
+    assert "/store/categories" in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_router_with_its_own_startup_is_still_included():
+    app = FastAPI()
+    started: list[bool] = []
+    router = APIRouter(on_startup=[lambda: started.append(True)])
+
+    @router.get("/x")
+    def x() -> dict[str, int]:
+        return {"x": 1}
+
+    add_routes(app, router)
+    assert not any(r is router.routes[0] for r in app.router.routes)  # behind an inclusion
+    with TestClient(app) as client:
+        assert client.get("/x").json() == {"x": 1}
+    assert started  # its handler ran (as FastAPI runs an included router's)
+
+
+def test_a_plain_router_is_flattened():
+    app = FastAPI()
+    router = APIRouter(prefix="/p", tags=["t"])
+
+    @router.get("/y")
+    def y() -> dict[str, int]:
+        return {"y": 1}
+
+    add_routes(app, router)
+    assert router.routes[0] in app.router.routes
+    assert isinstance(router.routes[0], BaseRoute)
+    assert TestClient(app).get("/p/y").json() == {"y": 1}
+
+
+def test_doctor_fails_a_missing_public_base_url_outside_the_embedded_mode(clean_env):
+    from toolbox_core.config import load_settings
+
+    assert public_base_url_check(load_settings()).ok  # embedded: the request's address is fine
+    production = load_settings(database_url="postgresql://shop@127.0.0.1:1/shop")
+    check = public_base_url_check(production)
+    assert not check.ok and "TOOLBOX_PUBLIC_BASE_URL" in check.message
+    assert public_base_url_check(load_settings(database_url="postgresql://shop@127.0.0.1:1/shop", debug=True)).ok
+    assert public_base_url_check(load_settings(database_url="postgresql://shop@127.0.0.1:1/shop",
+                                               public_base_url="https://api.shop.uz")).ok
