@@ -180,7 +180,7 @@ def main(argv: list[str]) -> None:
     os.environ.update(CLICK_ENV)  # for the in-process seeding and audit kernels
     with fresh_database("postgres", plugins=["click"]) as url:
         started = time.perf_counter()
-        warm_up = 2 * opts.concurrency if opts.warm_up is None else opts.warm_up
+        warm_up = 0 if opts.driver == "none" else 2 * opts.concurrency if opts.warm_up is None else opts.warm_up
         orders = seed(url, opts.orders + opts.in_process + 1 + warm_up)
         figure("click_seeded_orders", len(orders), f"in {time.perf_counter() - started:.1f} s")
         measured, orders = orders[:opts.in_process + 1], orders[opts.in_process + 1:]
