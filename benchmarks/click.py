@@ -6,7 +6,8 @@ Orders awaiting a Click payment (one of ``PRODUCTS`` products each) are placed i
 first (through the cart and checkout services, as the storefront would); then ``concurrency``
 clients play Click, each taking the next order and sending a signed Prepare, then a signed
 Complete, as form fields, to a server with the ``click`` plugin enabled (``workers`` uvicorn
-processes, Redis as in production).
+processes, Redis as in production), after ``--warm-up`` payments (2 per client) that are
+not measured: like the in-process part, the figures leave out each worker's first-use costs.
 
 Prints ``click_payments_per_s`` (Prepare + Complete pairs per second), ``click_callback_p50`` /
 ``click_callback_p99`` (one callback), ``click_errors`` (a reply whose ``error`` is not 0, or an
@@ -86,7 +87,7 @@ def signed(action: int, trans: str, number: str, amount: str, prepare_id: str = 
     return fields
 
 
-def make_scenario(orders: list[tuple[str, int]], latencies: list[float]):
+def make_scenario(orders: list[tuple[str, int]], latencies: list[float], first_trans: int = 700_000_000):
     from toolbox_click.protocol import tiyin_to_som
 
     queue = list(reversed(orders))
@@ -94,7 +95,7 @@ def make_scenario(orders: list[tuple[str, int]], latencies: list[float]):
     async def pay(client: httpx.AsyncClient, n: int) -> None:
         number, total = queue.pop()
         amount = tiyin_to_som(total)
-        trans = str(700_000_000 + n)
+        trans = str(first_trans + n)
 
         async def callback(path: str, fields: dict[str, str]) -> dict:
             started = time.perf_counter()
@@ -166,6 +167,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--orders", type=int, default=3000)
     parser.add_argument("--in-process", type=int, default=IN_PROCESS,
                         help="payments made one at a time in-process first, to measure one callback's cost")
+    parser.add_argument("--warm-up", type=int, default=None,
+                        help="payments made over HTTP (by --concurrency clients) before the measured load, "
+                             "so it excludes each worker's first-request costs as the in-process part does "
+                             "(default: 2 per client; 0: none)")
     parser.add_argument("--driver", choices=("python", "wrk", "none"), default="python",
                         help="the HTTP load generator (none: only the in-process costs)")
     parser.add_argument("--pin", action="store_true",
@@ -175,9 +180,11 @@ def main(argv: list[str]) -> None:
     os.environ.update(CLICK_ENV)  # for the in-process seeding and audit kernels
     with fresh_database("postgres", plugins=["click"]) as url:
         started = time.perf_counter()
-        orders = seed(url, opts.orders + opts.in_process + 1)
+        warm_up = 0 if opts.driver == "none" else 2 * opts.concurrency if opts.warm_up is None else opts.warm_up
+        orders = seed(url, opts.orders + opts.in_process + 1 + warm_up)
         figure("click_seeded_orders", len(orders), f"in {time.perf_counter() - started:.1f} s")
         measured, orders = orders[:opts.in_process + 1], orders[opts.in_process + 1:]
+        warm, orders = orders[:warm_up], orders[warm_up:]
         if opts.in_process:
             statements, meter = in_process_cost(url, measured)
             payments = len(measured) - 1
@@ -191,11 +198,11 @@ def main(argv: list[str]) -> None:
         cpus = pin_generator(opts)  # after seeding and the in-process run, which use every core
         with Server(url, workers=opts.workers, plugins=["click"], env=env, cpus=cpus,
                     startup_timeout=120) as server:  # a shared machine may be slow to start it
-            number, total = orders[0]  # warm both workers up: a Prepare signed wrongly changes nothing
-            from toolbox_click.protocol import tiyin_to_som
-            for _ in range(4 * opts.workers):
-                httpx.post(f"{server.url}/click/prepare", timeout=30,
-                           data={**signed(0, "1", number, tiyin_to_som(total)), "sign_string": "0" * 32})
+            # Warm every worker up with real payments (imports done on first use, statement caches,
+            # pooled connections), as the in-process part pays one order before measuring.
+            warmed = scenario_load(server.url, make_scenario(warm, [], first_trans=500_000_000),
+                                   concurrency=opts.concurrency, seconds=120,
+                                   max_iterations=len(warm)).requests if warm else 0
             load = CostMeter(database_url=url, pids=process_tree(server.process.pid))
             with load.measure():
                 if opts.driver == "wrk":
@@ -205,8 +212,8 @@ def main(argv: list[str]) -> None:
                                            concurrency=opts.concurrency, seconds=opts.seconds,
                                            max_iterations=len(orders))
         paid, captured = payment_audit(url, plugins=["click"])
-        done_in_process = opts.in_process + 1 if opts.in_process else 0
-        paid, captured = paid - done_in_process, captured - done_in_process
+        done_before = (opts.in_process + 1 if opts.in_process else 0) + warmed
+        paid, captured = paid - done_before, captured - done_before
     figure("load_average_1m", os.getloadavg()[0], "(other processes share the cores)")
     figure("click_payments_per_s", result.rps, f"payments/s (under shared load, {opts.driver} driver)")
     if opts.driver == "wrk":  # wrk's percentiles are per callback already

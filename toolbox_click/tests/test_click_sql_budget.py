@@ -11,9 +11,10 @@ from toolbox_core.testing import request_statements
 
 pytestmark = pytest.mark.postgres
 
-#: Prepare: the payment and order locks, the Click row, the kernel's idempotency read, the writes
-#: of the authorization and our row. Complete: the same reads, the capture (stock sold) and ours.
-BUDGET = {"prepare": 10, "complete": 13}
+#: Prepare: the payment and order locks, our row (inserted unless it exists, one statement), the
+#: kernel's idempotency read and the writes of the authorization. Complete: the same locks, our
+#: row confirmed (one locking UPDATE), the capture's reads and writes (stock sold).
+BUDGET = {"prepare": 9, "complete": 12}
 
 
 def test_one_click_payment_stays_within_its_statement_budget(make_store) -> None:

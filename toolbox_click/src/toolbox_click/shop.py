@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from toolbox_click import rows
 from toolbox_click.models import ClickTransaction
 from toolbox_click.protocol import (
     COMPLETE,
@@ -118,9 +119,16 @@ class ClickShop:
             payment = view.payment
             assert payment is not None
             amount = self._amount(request, payment.amount)
-            row = session.scalar(select(ClickTransaction).where(
-                ClickTransaction.click_trans_id == request.click_trans_id).with_for_update())
-            if row is not None:
+            # Our row first, in one statement (a repeat inserts nothing): a refusal below
+            # rolls it back with the rest of the transaction.
+            row_id = rows.insert_prepared(
+                session, click_trans_id=request.click_trans_id, click_paydoc_id=request.click_paydoc_id,
+                service_id=request.service_id, merchant_trans_id=request.merchant_trans_id,
+                order_id=view.id, payment_id=payment.id, amount=amount, sign_time=request.sign_time)
+            if row_id is None:
+                row = session.scalar(select(ClickTransaction).where(
+                    ClickTransaction.click_trans_id == request.click_trans_id).with_for_update())
+                assert row is not None  # the conflicting row is committed (the payment lock waits for it)
                 return self._repeated_prepare(row, view)
             if payment.status in PAID or view.payment_status == "paid":
                 raise ClickError(ClickCode.ALREADY_PAID)
@@ -132,13 +140,7 @@ class ClickShop:
                     session, PROVIDER_ID, payment.id, gateway_transaction_id=str(request.click_trans_id),
                     amount=amount, hold_until=utcnow() + timedelta(seconds=self.settings.prepare_hold_seconds),
                     data={"click_paydoc_id": request.click_paydoc_id})
-            row = ClickTransaction(
-                click_trans_id=request.click_trans_id, click_paydoc_id=request.click_paydoc_id,
-                service_id=request.service_id, merchant_trans_id=request.merchant_trans_id, order_id=view.id,
-                payment_id=payment.id, amount=amount, status="prepared", sign_time=request.sign_time)
-            session.add(row)
-            session.flush()
-            return row.id
+            return row_id
 
     @staticmethod
     def _repeated_prepare(row: ClickTransaction, view: OrderView) -> int:
@@ -159,6 +161,13 @@ class ClickShop:
             payment = view.payment
             assert payment is not None
             amount = self._amount(request, payment.amount)
+            if request.error >= 0 and payment.status in CAPTURABLE and rows.confirm_prepared(
+                    session, request.merchant_prepare_id, click_trans_id=request.click_trans_id,
+                    order_id=view.id, amount=amount):
+                # The usual Complete: our prepared row, matching, confirmed (and locked) in one
+                # statement; anything else is told apart below from the row as it is.
+                return ClickCode.SUCCESS, self._capture(session, request, payment.id, amount,
+                                                        request.merchant_prepare_id)
             row = session.scalar(select(ClickTransaction).where(
                 ClickTransaction.id == request.merchant_prepare_id).with_for_update())
             if row is None or row.click_trans_id != request.click_trans_id or row.order_id != view.id:
@@ -177,16 +186,24 @@ class ClickShop:
                 log.warning("click: attempt %s completed for order %s already paid by another attempt",
                             row.click_trans_id, view.number)
                 raise ClickError(ClickCode.ALREADY_PAID)
-            result = self.payments.capture_in_session(
-                session, PROVIDER_ID, payment.id, gateway_transaction_id=str(request.click_trans_id),
-                amount=amount, data={"click_paydoc_id": request.click_paydoc_id, "merchant_prepare_id": row.id})
+            # Unreachable while the payment row lock serializes callbacks (the statement above
+            # confirms such a row); kept so that no path captures without confirming our row.
             row.status = "confirmed"
             row.confirmed_at = utcnow()
-            if result.refund_required:
-                # Click has the money but the order is gone: answer success (Click's rule) and
-                # reverse it through the Merchant API (the payment.refund_required subscriber).
-                row.reversal_status = "pending"
-            return ClickCode.SUCCESS, row.id
+            session.flush()
+            return ClickCode.SUCCESS, self._capture(session, request, payment.id, amount, row.id)
+
+    def _capture(self, session: Session, request: ClickRequest, payment_id: str, amount: int, row_id: int) -> int:
+        """Capture the payment of our confirmed row ``row_id``; returns ``row_id``."""
+        result = self.payments.capture_in_session(
+            session, PROVIDER_ID, payment_id, gateway_transaction_id=str(request.click_trans_id),
+            amount=amount,
+            data={"click_paydoc_id": request.click_paydoc_id, "merchant_prepare_id": row_id})
+        if result.refund_required:
+            # Click has the money but the order is gone: answer success (Click's rule) and
+            # reverse it through the Merchant API (the payment.refund_required subscriber).
+            rows.mark_reversal_pending(session, row_id)
+        return row_id
 
     def _failed_at_click(self, session: Session, request: ClickRequest, row: ClickTransaction,
                          payment_status: str) -> None:
