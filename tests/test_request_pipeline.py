@@ -100,6 +100,27 @@ def test_plugin_routes_are_the_apps_own_routes(toolbox):
     assert "/store/categories" in client.get("/openapi.json").json()["paths"]
 
 
+def test_app_dependency_overrides_reach_plugin_routes():
+    """FastAPI's test hook works on routes a plugin registers, as it would through
+    ``include_router``, and only on the app whose overrides were set."""
+    router = APIRouter()
+
+    def who() -> str:
+        return "real"
+
+    @router.get("/who")
+    def whoami(name: str = Depends(who)) -> dict[str, str]:
+        return {"name": name}
+
+    overridden, plain = FastAPI(), FastAPI()
+    add_routes(overridden, router)
+    add_routes(plain, router)
+    overridden.dependency_overrides[who] = lambda: "override"
+    assert TestClient(overridden).get("/who").json() == {"name": "override"}
+    assert TestClient(plain).get("/who").json() == {"name": "real"}
+    assert router.routes[0].dependency_overrides_provider is None  # the plugin's router is untouched
+
+
 def test_a_router_with_its_own_startup_is_still_included():
     app = FastAPI()
     started: list[bool] = []

@@ -252,14 +252,35 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     effective context on every request (a version walk over the router, a scope key set and
     restored per candidate, the match done twice): a request to a route in the last of ~15
     included routers paid ~100 Python calls, a 404 ~500, before any route code. A router's
-    routes already carry its prefix, dependencies, tags and route class; what an inclusion would
-    add is nothing here (none of its options is used), except ``app.dependency_overrides``,
-    which therefore does not apply to these routes. A router with its own start-up/shutdown
-    handlers, lifespan or body size limit is still included the ordinary way.
+    routes already carry its prefix, dependencies, tags and route class; what an inclusion adds
+    besides is ``app.dependency_overrides`` (FastAPI's test hook), so each route goes on the app
+    as a copy bound to the app's overrides (the plugin's router, maybe shared by several apps in
+    one process, is left as it was). A router with its own start-up/shutdown handlers, lifespan
+    or body size limit is still included the ordinary way.
     """
     plain_lifespan = type(APIRouter().lifespan_context)
     if (router.on_startup or router.on_shutdown or getattr(router, "max_body_size", None) is not None
             or not isinstance(router.lifespan_context, plain_lifespan)):
         app.include_router(router)
         return
-    app.router.routes.extend(router.routes)
+    app.router.routes.extend(_bound_to(app, route) for route in router.routes)
+
+
+def _bound_to(app: FastAPI, route: Any) -> Any:
+    """``route``, or a copy of it whose handler reads ``app.dependency_overrides``.
+
+    The handler is built when the route is made, with the router's overrides provider (none for
+    a plugin's own ``APIRouter()``); the copy's is rebuilt as ``APIRoute.__init__`` builds it.
+    ``test_app_dependency_overrides_reach_plugin_routes`` fails first if FastAPI changes that.
+    """
+    import copy
+
+    from fastapi import routing
+
+    if not isinstance(route, routing.APIRoute) or route.dependency_overrides_provider is not None:
+        return route
+    bound = copy.copy(route)
+    bound.dependency_overrides_provider = app
+    bound.app = routing.wrap_app_with_body_limit(routing.request_response(bound.get_route_handler()),
+                                                 bound.max_body_size)
+    return bound
