@@ -271,3 +271,17 @@ def test_vary_keeps_what_cors_adds(make_toolbox, make_client):
     vary = {v.strip().lower() for v in response.headers["vary"].split(",")}
     assert {"origin", "accept-language"} <= vary
     assert response.headers["content-language"] == "uz"
+
+
+def test_content_language_names_the_language_an_error_is_written_in(client):
+    """A translated error says the shopper's language; one left in English (a validation
+    message, a code with no text) says ``en``, never a language it is not in."""
+    translated = client.get("/store/products/nope", headers={"Accept-Language": "uz"})
+    assert translated.status_code == 404 and translated.json()["error"]["message"] == "Topilmadi"
+    assert translated.headers["content-language"] == "uz"
+    english = client.get("/store/products?limit=abc", headers={"Accept-Language": "uz"})
+    assert english.status_code == 422 and "integer" in english.json()["error"]["message"]
+    assert english.headers["content-language"] == "en"
+    assert "Accept-Language" in english.headers["vary"]
+    page = client.get("/store/products", headers={"Accept-Language": "uz"})
+    assert page.headers["content-language"] == "uz"

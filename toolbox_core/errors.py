@@ -130,6 +130,9 @@ def error_response(status: int, code: str, message: str, details: Any = None, *,
 
 def _answer(request: Request, status: int, code: str, message: str, details: Any = None,
             headers: dict[str, str] | None = None) -> JSONResponse:
+    # The body's language for Content-Language: English unless localize_error translated it.
+    if getattr(request.state, "message_locale", None) is None:
+        request.state.message_locale = "en"
     return error_response(status, code, message, details, request_id=getattr(request.state, "request_id", None),
                           headers=headers)
 

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Protocol, TypeVar
 from fastapi import Header, Query, Request
 
 from toolbox_core.errors import InvalidInput
-from toolbox_core.texts import ERROR_MESSAGES, LocalizedText
+from toolbox_core.texts import ERROR_MESSAGE_FIELDS, ERROR_MESSAGES, LocalizedText
 
 
 class Translated(Protocol):
@@ -205,8 +205,10 @@ def cart_locale(stored: str) -> str:
 
 def add_locale_headers(state: Mapping[str, Any], headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The response headers with ``Vary: Accept-Language`` and ``Content-Language`` when the
-    request's locale was resolved (``state["locale"]``: a localized route, or an error whose
-    message was translated); ``headers`` unchanged otherwise.
+    request's locale was resolved (``state["locale"]``: a localized route, or a shopper's
+    error); ``headers`` unchanged otherwise. ``Content-Language`` is the body's language: the
+    request's locale, or an error message's (``state["message_locale"]``, ``en`` when the
+    error has no text in that locale).
 
     ``Vary`` ends as one header listing every value once (the others', e.g. CORS's ``Origin``,
     kept); a route's own ``Content-Language`` wins.
@@ -227,7 +229,9 @@ def add_locale_headers(state: Mapping[str, Any], headers: list[tuple[bytes, byte
         out.append((key, value))
     out.append((b"vary", merge_vary(vary, "Accept-Language").encode("latin-1")))
     if not has_language:
-        out.append((b"content-language", ctx.resolve().encode("latin-1")))
+        # An error's message may be left in English (no text in this locale): say so.
+        language = state.get("message_locale") or ctx.resolve()
+        out.append((b"content-language", language.encode("latin-1")))
     return out
 
 
@@ -241,15 +245,17 @@ def merge_vary(values: Sequence[str], add: str) -> str:
 
 
 # ------------------------------------------------------------------------------ messages
-def _fields(template: str) -> set[str]:
-    return {name for _, name, _, _ in Formatter().parse(template) if name}
+def _fields(template: str) -> frozenset[str]:
+    """The ``{placeholders}`` of ``template``: parsed at import for the kernel's texts."""
+    known = ERROR_MESSAGE_FIELDS.get(template)
+    return known if known is not None else frozenset(name for _, name, _, _ in Formatter().parse(template) if name)
 
 
 def render_message(variants: Sequence[str], details: Any) -> str | None:
     """The first of ``variants`` whose ``{placeholders}`` ``details`` all has, filled in."""
     values = details if isinstance(details, Mapping) else {}
     for template in variants:
-        if _fields(template) <= set(values):
+        if _fields(template) <= values.keys():
             return template.format_map(values)
     return None
 
@@ -266,9 +272,14 @@ def localize_error(request: Request, code: str, message: str, details: Any) -> s
     texts = ERROR_MESSAGES.get(code)
     toolbox = getattr(request.app.state, "toolbox", None)
     shopper = request.url.path.startswith("/store/") or isinstance(getattr(request.state, "locale", None), RequestLocale)
-    if not texts or toolbox is None or not shopper:
+    if toolbox is None or not shopper:
         return message
+    if not texts:
+        return message  # English: the error's answer says so (errors._answer)
     ctx = locale_context(request, request.query_params.get("locale"), request.headers.get("accept-language"),
                          strict=False)
     variants = texts.get(ctx.resolve())
-    return (render_message(variants, details) if variants else None) or message
+    translated = render_message(variants, details) if variants else None
+    # Content-Language names the language the body is in: the English message when untranslated.
+    request.state.message_locale = ctx.resolve() if translated else "en"
+    return translated or message

@@ -42,6 +42,7 @@ ERROR_MESSAGES: dict[str, dict[str, tuple[str, ...]]] = {
                              "Bu savat allaqachon rasmiylashtirilgan; yangisini boshlang"),
     "cart_expired": _texts("Срок действия корзины истёк; начните новую",
                            "Savatning muddati tugagan; yangisini boshlang"),
+    "not_found": _texts("Не найдено", "Topilmadi"),
     "cart_not_found": _texts("Корзина не найдена", "Savat topilmadi"),
     "cart_forbidden": _texts("Эта корзина принадлежит другому покупателю", "Bu savat boshqa xaridorga tegishli"),
     "cart_empty": _texts("Сначала добавьте товары в корзину", "Avval savatga mahsulot qo'shing"),
