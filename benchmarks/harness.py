@@ -172,7 +172,7 @@ class Server:
         return [
             *pin, sys.executable, "-m", "uvicorn", "toolbox_core.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-            "--log-level", "warning", "--no-access-log",
+            "--log-level", "warning", "--no-access-log", "--no-proxy-headers",  # as `toolbox serve`
         ]
 
     def start(self) -> float:

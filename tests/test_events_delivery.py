@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from toolbox_core.events.bus import EventBus, backoff_ms
 from toolbox_core.events.models import EventDelivery
 from toolbox_core.events.types import ScheduledJob, Subscriber
 from toolbox_core.kernel import Toolbox
+from toolbox_core.schemas import ISO_UTC_PATTERN
 
 
 def place_order(toolbox: Toolbox, order_id: str = "ord_1") -> str:
@@ -39,6 +41,7 @@ def test_hook_event_subscribers_get_each_committed_event_once(toolbox):
     assert result.delivered == 2 and result.failed == 0
     assert [e.id for e in orders.events] == [event_id]
     assert orders.events[0].payload == {"order_id": "ord_1", "amount": 100000}
+    assert re.fullmatch(ISO_UTC_PATTERN, orders.events[0].occurred_at)  # the APIs' one form, ...Z
     assert [e.id for e in everything.events] == [event_id]
     assert products.events == []
     assert {d.status for d in deliveries(toolbox)} == {"done"}

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from tests.test_cli import TOOLBOX, free_port
 from toolbox_core.cli.main import proxy_options
+from toolbox_core.clientip import install_proxy_headers
 from toolbox_core.config import Settings
 from toolbox_core.doctor import Check, abuse_checks
 
@@ -67,10 +69,17 @@ def test_serve_counts_each_client_behind_a_trusted_proxy(tmp_path: Path) -> None
         assert ask(url, "+998900000003", "198.51.100.9, 203.0.113.1") == 429
 
 
-def test_proxy_options_for_uvicorn() -> None:
-    assert proxy_options(Settings()) == {"proxy_headers": False, "forwarded_allow_ips": None}
+def test_uvicorn_adds_no_proxy_layer_of_its_own_the_app_has_one() -> None:
+    """One proxy-headers layer per request, the app's, whatever the setting (uvicorn's would
+    be a second copy, trusting 127.0.0.1 when the setting is empty)."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
     trusted = Settings(http={"trusted_proxies": ["10.0.0.0/8", "192.168.1.1"]})
-    assert proxy_options(trusted) == {"proxy_headers": True, "forwarded_allow_ips": ["10.0.0.0/8", "192.168.1.1/32"]}
+    for settings in (Settings(), trusted):
+        assert proxy_options(settings) == {"proxy_headers": False, "forwarded_allow_ips": None}
+    app = FastAPI()
+    install_proxy_headers(app, trusted.http.trusted_proxies)
+    assert [m.cls for m in app.user_middleware] == [ProxyHeadersMiddleware]
 
 
 # ------------------------------------------------------------------------------ settings

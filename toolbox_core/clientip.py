@@ -1,7 +1,7 @@
 """The client's address as rate limits count it, behind trusted reverse proxies or not.
 
 With ``http.trusted_proxies`` set, the app is wrapped in uvicorn's ``ProxyHeadersMiddleware``
-(the same one ``toolbox serve`` enables through ``forwarded_allow_ips``), so under any ASGI server
+(``toolbox serve`` turns uvicorn's own copy off), so under any ASGI server
 ``request.client`` is the rightmost ``X-Forwarded-For`` hop that is not a trusted proxy, and the
 header is ignored when the peer is not a trusted proxy. Without the setting the direct peer is
 the client. IPv6 clients are counted per /64: one subscriber usually holds a whole /64.

@@ -396,12 +396,15 @@ class OtpSender(Protocol):
 
     id: str
 
-    def send_code(self, phone: str, code: str, ttl: int, locale: str) -> Awaitable[None] | None:
+    def send_code(self, phone: str, code: str, ttl: int, locale: str) -> Awaitable[str | bool | None] | str | bool | None:
         """Send sign-in ``code`` (valid ``ttl`` seconds) to ``phone`` (+998XXXXXXXXX) in ``locale``.
 
         The sender writes the text itself, normally with ``toolbox.templates.render("auth.otp_code",
         locale, {"code": code, "minutes": ...})`` so texts approved by the SMS gateway (or its
-        test-mode text) can be used. Raise on failure.
+        test-mode text) can be used. Returns ``None`` or the gateway's message id when sent;
+        ``False`` when nothing was sent but the shopper's answer must not change (the gateway
+        refused it, the sender's own caps held it back): the kernel then keeps neither the code
+        nor the resend delay. Raise on failure.
         """
         ...
 

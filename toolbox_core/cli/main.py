@@ -114,11 +114,11 @@ def serve(
 
 
 def proxy_options(settings: Any) -> dict[str, Any]:
-    """uvicorn's proxy-header options from ``http.trusted_proxies``: believe ``X-Forwarded-*``
-    from those addresses only, and from none when it is empty (uvicorn trusts 127.0.0.1 by
-    default, which would let anything on the host pick its client address)."""
-    trusted = list(settings.http.trusted_proxies)
-    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
+    """uvicorn's proxy-header options: off. The app believes ``X-Forwarded-*`` from
+    ``http.trusted_proxies`` itself (:func:`toolbox_core.clientip.install_proxy_headers`, under
+    any ASGI server); uvicorn's own would be a second copy of that layer on every request, and
+    by default trusts 127.0.0.1, which would let anything on the host pick its client address."""
+    return {"proxy_headers": False, "forwarded_allow_ips": None}
 
 
 class LazyToolbox:

@@ -44,6 +44,7 @@ from toolbox_core.events.registry import EventRegistry, index_by_name
 from toolbox_core.events.types import Event, Subscriber
 from toolbox_core.ids import new_id
 from toolbox_core.jobs.failures import PermanentFailure, RetryLater
+from toolbox_core.schemas import iso_utc
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolbox_core.kernel import Toolbox
@@ -482,7 +483,7 @@ class EventBus:
 
 def _event_dict(outbox: OutboxEvent) -> dict[str, Any]:
     return {"id": outbox.id, "name": outbox.name, "payload": outbox.payload, "version": outbox.version,
-            "occurred_at": outbox.occurred_at.isoformat() if outbox.occurred_at else ""}
+            "occurred_at": iso_utc(outbox.occurred_at) or ""}
 
 
 class _DoneBuffer:

@@ -55,6 +55,7 @@ from toolbox_core.payments.views import (
     payment_info,
     transaction_result,
 )
+from toolbox_core.schemas import iso_utc
 
 __all__ = ["AmountMismatch", "CurrencyMismatch", "PaymentInfo", "PaymentService", "PaymentStateConflict",
            "TransactionResult", "refund_capability"]
@@ -270,7 +271,7 @@ class PaymentService:
         12 h), so the payment-timeout job leaves the order alone until that moment.
         """
         self._ensure_order_in_session(session, payment_id)
-        extra = {"hold_until": _aware(hold_until).isoformat()} if hold_until else {}
+        extra = {"hold_until": iso_utc(hold_until)} if hold_until else {}
         return self._report(session, "authorize", provider_id, payment_id, gateway_transaction_id, amount,
                             currency, {**(data or {}), **extra}, hold_until=hold_until)
 

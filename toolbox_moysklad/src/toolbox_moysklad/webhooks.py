@@ -22,6 +22,7 @@ from toolbox_core.api import (
     PermanentFailure,
     RetryLater,
     Toolbox,
+    iso_utc,
     read_body,
     utcnow,
 )
@@ -122,6 +123,6 @@ def install(settings: MoySkladSettings, client: MoySkladClient) -> str:
 def last_webhooks(toolbox: Toolbox, limit: int = 20) -> list[dict[str, Any]]:
     with toolbox.db.session() as session:
         rows = session.scalars(select(MoySkladWebhook).order_by(MoySkladWebhook.received_at.desc()).limit(limit))
-        return [{"request_id": r.request_id, "received_at": r.received_at.isoformat(),
-                 "processed_at": r.processed_at.isoformat() if r.processed_at else None, "run_id": r.run_id}
+        return [{"request_id": r.request_id, "received_at": iso_utc(r.received_at),
+                 "processed_at": iso_utc(r.processed_at), "run_id": r.run_id}
                 for r in rows]
