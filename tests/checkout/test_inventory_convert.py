@@ -104,3 +104,33 @@ def test_a_paid_order_leaves_exactly_its_units_sold(make_toolbox, database):
     assert len(sold) == 1 and sold[0]["order_id"] == order.order_id and len(sold[0]["skus"]) == 2
     assert sold[0]["skus"] == sorted(sold[0]["skus"])
     assert {s for _, _, s, _ in _reservations(toolbox, order.order_id)} == {"converted"}
+
+
+@pytest.mark.postgres
+def test_concurrent_converts_and_reservations_stay_exact_on_postgresql(make_toolbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    toolbox = make_toolbox(database="postgres")
+    make_variant(toolbox, sku="RACE-X", stock=100)
+    make_variant(toolbox, sku="RACE-Y", stock=100)
+    orders = [f"ord_race_{i}" for i in range(20)]
+    for order_id in orders:
+        with toolbox.db.transaction() as session:
+            inventory.reserve(session, order_id, {"RACE-X": 1, "RACE-Y": 2})
+
+    def convert(order_id: str) -> list[str]:
+        with toolbox.db.transaction() as session:
+            return inventory.convert(session, order_id)
+
+    def reserve(i: int) -> None:
+        with toolbox.db.transaction() as session:
+            inventory.reserve(session, f"ord_new_{i}", {"RACE-X": 1, "RACE-Y": 1})
+
+    with ThreadPoolExecutor(max_workers=6) as pool:  # every order converted twice at once, holds in between
+        jobs = [pool.submit(convert, o) for o in orders + orders] + [pool.submit(reserve, i) for i in range(10)]
+        results = [job.result() for job in jobs[:40]]
+        for job in jobs[40:]:
+            job.result()
+    assert sorted(map(tuple, results)) == [()] * 20 + [("RACE-X", "RACE-Y")] * 20  # each sold once
+    assert _levels(toolbox) == {("RACE-X", "default"): (80, 10), ("RACE-Y", "default"): (60, 10)}
+    assert len([e for e in outbox(toolbox, "inventory.updated") if e["reason"] == "sold"]) == 20
