@@ -15,7 +15,7 @@ pytestmark = pytest.mark.postgres
 #: row, payment and order locks, the kernel's idempotency read and the writes (Create, Perform).
 #: On PostgreSQL the kernel writes the payment and order changes, the history entry, the outbox
 #: row and its transaction row in one statement (``WITH ... INSERT``).
-BUDGET = {"CheckPerformTransaction": 3, "CreateTransaction": 7, "PerformTransaction": 11}
+BUDGET = {"CheckPerformTransaction": 3, "CreateTransaction": 7, "PerformTransaction": 8}
 
 
 def test_one_payme_cycle_stays_within_its_statement_budget(make_payme_store):
@@ -37,7 +37,7 @@ def test_one_payme_cycle_stays_within_its_statement_budget(make_payme_store):
         # Never the order's history: the callback answers from the order, payment and Payme rows.
         assert not [s for s in seen if s.lstrip().upper().startswith("SELECT") and "FROM order_history" in s]
     assert used == {m: min(used[m], BUDGET[m]) for m in BUDGET}, f"over budget: {used} > {BUDGET}"
-    assert sum(used.values()) <= 21
+    assert sum(used.values()) <= 18
     paid = store.get_order(order["id"])
     assert (paid["status"], paid["payment_status"]) == ("placed", "paid")
     assert len(store.outbox("payment.captured")) == 1
