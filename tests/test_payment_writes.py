@@ -21,6 +21,7 @@ from toolbox_core.orders.models import Order, OrderHistory
 from toolbox_core.orders.service import lock_order, note
 from toolbox_core.payments.models import Payment, PaymentTransaction
 from toolbox_core.plugins.guard import ProviderGuard
+from toolbox_core.schemas import iso_utc
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -66,7 +67,7 @@ def test_authorize_then_capture_write_every_row_once_and_replays_change_nothing(
         assert (order.status, order.payment_status, order.payment_expires_at) == ("placed", "paid", None)
         assert payment.updated_at >= payment.created_at
         assert [(r.id, r.kind, r.amount, r.currency, r.data) for r in rows] == [
-            (authorized.transaction_id, "authorize", result.total, "UZS", {"k": 1, "hold_until": hold.isoformat()}),
+            (authorized.transaction_id, "authorize", result.total, "UZS", {"k": 1, "hold_until": iso_utc(hold)}),
             (captured.transaction_id, "capture", result.total, "UZS", {})]
     assert [h[0] for h in _history(kernel, result.order_id)][-2:] == ["payment_authorized", "payment_captured"]
     assert _history(kernel, result.order_id)[-1] == ("payment_captured", "test_online", "system")
