@@ -285,3 +285,16 @@ def test_content_language_names_the_language_an_error_is_written_in(client):
     assert "Accept-Language" in english.headers["vary"]
     page = client.get("/store/products", headers={"Accept-Language": "uz"})
     assert page.headers["content-language"] == "uz"
+
+
+def test_a_refused_quantity_is_told_in_the_carts_locale(client, toolbox):
+    variant = make_variant(toolbox)
+    cart_id = client.post("/store/carts", json={"locale": "uz"}).json()["id"]
+    too_many = client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 100_000},
+                           headers={"Accept-Language": "ru"})
+    assert too_many.status_code == 422 and too_many.json()["error"]["code"] == "quantity_over_limit"
+    assert too_many.headers["content-language"] == "uz"
+    assert too_many.json()["error"]["message"] != "Не больше 1000 шт. одного товара"
+    client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 1})
+    patched = client.put(f"/store/carts/{cart_id}/lines/{variant}", json={"quantity": 100_000})
+    assert patched.status_code == 422 and patched.headers["content-language"] == "uz"

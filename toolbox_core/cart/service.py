@@ -320,9 +320,9 @@ class CartService:
                                       "items": [{"sku": snap.sku, "requested": quantity, "available": available}]})
 
     def add_line(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
-        self._check_quantity(quantity)
         with self.toolbox.db.transaction() as session:
-            cart = lock_cart(session, cart_id, customer_id)
+            cart = lock_cart(session, cart_id, customer_id)  # first: a refusal is told in the cart's locale
+            self._check_quantity(quantity)
             line = next((ln for ln in cart.lines if ln.variant_id == variant_id), None)
             new_quantity = quantity + (line.quantity if line else 0)
             self._check_quantity(new_quantity)
@@ -338,9 +338,9 @@ class CartService:
             return self._result(session, cart, snaps)
 
     def set_quantity(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
-        self._check_quantity(quantity)
         with self.toolbox.db.transaction() as session:
-            cart = lock_cart(session, cart_id, customer_id)
+            cart = lock_cart(session, cart_id, customer_id)  # first: a refusal is told in the cart's locale
+            self._check_quantity(quantity)
             line = self._line(cart, variant_id)
             snaps = self._snapshots(session, cart, variant_id)
             self._check_available(snaps, variant_id, quantity)
