@@ -96,9 +96,6 @@ class RequestMiddleware:
             reset_request_scope(token)
 
 
-#: The name ``errors.install_error_handlers`` documents for the layer answering unhandled errors.
-RequestIdMiddleware = RequestMiddleware
-
 
 def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = None) -> FastAPI:
     """Build the app for ``settings`` (or an already created ``toolbox``).

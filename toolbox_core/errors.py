@@ -172,7 +172,7 @@ _HTTP_CODES = {
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error leave the app in the one JSON shape.
 
-    Errors no handler knows are answered by ``RequestIdMiddleware`` (``toolbox_core.app``),
+    Errors no handler knows are answered by ``RequestMiddleware`` (``toolbox_core.app``),
     which logs them and returns a 500 ``internal_error`` with the request id.
     """
 

@@ -31,7 +31,7 @@ MAX_KEY_LENGTH = 40
 _ORDERS, _PAYMENTS, _ITEMS = Order.__table__, Payment.__table__, OrderItem.__table__
 _NAMED = or_(Order.id == bindparam("b_key"), Order.number == bindparam("b_key"))
 _READ = (select(*_ORDERS.c, *_PAYMENTS.c).select_from(_ORDERS.outerjoin(_PAYMENTS, _PAYMENTS.c.order_id == _ORDERS.c.id))
-         .where(or_(_ORDERS.c.id == bindparam("b_key"), _ORDERS.c.number == bindparam("b_key"))).limit(1))
+         .where(_NAMED).limit(1))
 _LINES = select(_ITEMS).where(_ITEMS.c.order_id == bindparam("b_order")).order_by(_ITEMS.c.position)
 _ORDER_KEYS = tuple(c.key for c in _ORDERS.c)
 _PAYMENT_KEYS = tuple(c.key for c in _PAYMENTS.c)
