@@ -165,6 +165,8 @@ class Server:
             TOOLBOX_AUTH__SECRET_KEY=BENCH_SECRET_KEY,
         )
         env.update(self.env)
+        # Experiments without editing a benchmark: TOOLBOX_BENCH_SERVER_ENV="TOOLBOX_X=1 TOOLBOX_Y=2".
+        env.update(item.split("=", 1) for item in os.environ.get("TOOLBOX_BENCH_SERVER_ENV", "").split())
         return env
 
     def command(self) -> list[str]:
