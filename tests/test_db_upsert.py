@@ -53,6 +53,11 @@ def test_upsert_with_column_names_takes_the_new_rows_values_also_for_many_rows(d
         session.execute(stmt, [{"name": "a", "value": 1, "label": "x"}, {"name": "b", "value": 2, "label": "y"}])
         session.execute(stmt, [{"name": "a", "value": 10, "label": "z"}, {"name": "c", "value": 3, "label": None}])
     assert rows(db) == [("a", 10, "x"), ("b", 2, "y"), ("c", 3, None)], "only the named columns change"
+    many = upsert(dialect, PROBE, [{"name": "b", "value": 20}, {"name": "d", "value": 4}],  # one multi-row VALUES
+                  conflict=["name"], update=["value"])
+    with db.transaction() as session:
+        assert sorted(session.execute(many.returning(PROBE.c.value)).scalars()) == [4, 20]
+    assert rows(db)[1:] == [("b", 20, "y"), ("c", 3, None), ("d", 4, None)]
 
 
 def test_upsert_where_leaves_a_row_it_does_not_hold_for_alone(db):

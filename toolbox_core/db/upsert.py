@@ -22,6 +22,15 @@ from sqlalchemy.engine import Dialect
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
+#: One row (column name to value) or several (one multi-row ``VALUES``).
+Values = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+
+
+def _with_values(stmt: Any, values: Values | None) -> Any:
+    if values is None:
+        return stmt
+    return stmt.values(dict(values) if isinstance(values, Mapping) else [dict(row) for row in values])
+
 
 def dialect_insert(dialect: str | Dialect, table: Any) -> Any:
     """The dialect's own ``insert(table)`` (the one with ``on_conflict_do_*``).
@@ -41,7 +50,7 @@ def dialect_insert(dialect: str | Dialect, table: Any) -> Any:
 def upsert(
     dialect: str | Dialect,
     table: Any,
-    values: Mapping[str, Any] | None = None,
+    values: Values | None = None,
     *,
     conflict: Sequence[Any],
     update: Mapping[str, Any] | Sequence[str],
@@ -54,11 +63,10 @@ def upsert(
     row), or a sequence of column names that take the value of the row being inserted
     (``excluded.<name>``). With ``where`` only rows it holds for are updated; a conflicting row
     it does not hold for is left as it is (and returns nothing with ``RETURNING``).
-    ``values`` may be left out to execute the statement with parameter dicts.
+    ``values`` is one row, a list of rows (one multi-row ``VALUES``), or left out to execute
+    the statement with parameter dicts.
     """
-    stmt = dialect_insert(dialect, table)
-    if values is not None:
-        stmt = stmt.values(dict(values))
+    stmt = _with_values(dialect_insert(dialect, table), values)
     set_ = dict(update) if isinstance(update, Mapping) else {name: stmt.excluded[name] for name in update}
     return stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_, where=where)
 
@@ -66,17 +74,14 @@ def upsert(
 def insert_ignoring(
     dialect: str | Dialect,
     table: Any,
-    values: Mapping[str, Any] | None = None,
+    values: Values | None = None,
     *,
     conflict: Sequence[Any] | None = None,
 ) -> Any:
     """``INSERT ... ON CONFLICT [(conflict)] DO NOTHING``: a row that exists is left alone.
 
     Without ``conflict`` any unique violation is ignored. Inserted rows count in ``rowcount``
-    and come back with ``RETURNING``; ignored ones do not. ``values`` may be left out to
-    execute the statement with parameter dicts.
+    and come back with ``RETURNING``; ignored ones do not. ``values`` as for :func:`upsert`.
     """
-    stmt = dialect_insert(dialect, table)
-    if values is not None:
-        stmt = stmt.values(dict(values))
+    stmt = _with_values(dialect_insert(dialect, table), values)
     return stmt.on_conflict_do_nothing(index_elements=list(conflict) if conflict is not None else None)
