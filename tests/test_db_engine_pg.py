@@ -2,100 +2,89 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from sqlalchemy import text
 
 from toolbox_core.db.engine import Database
 
 
-def test_a_connection_returned_a_moment_ago_is_reused_without_a_ping(pg_url, monkeypatch):
-    db = Database(pg_url, pool_size=1)
+@pytest.fixture
+def db(pg_url: str) -> Iterator[Database]:
+    """A one-connection pool on the test database, disposed after the test."""
+    database = Database(pg_url, pool_size=1)
+    yield database
+    database.dispose()
+
+
+def test_a_connection_returned_a_moment_ago_is_reused_without_a_ping(db, monkeypatch):
     pinged: list[object] = []
     monkeypatch.setattr(db.engine.dialect, "do_ping", lambda conn: pinged.append(conn) or True)
-    try:
-        for _ in range(5):
-            with db.session() as session:
-                assert session.scalar(text("SELECT 1")) == 1
-        assert pinged == []
-    finally:
-        db.dispose()
-
-
-def test_a_dead_connection_idle_in_the_pool_is_replaced_before_use(pg_url):
-    db = Database(pg_url, pool_size=1)
-    try:
+    for _ in range(5):
         with db.session() as session:
-            old_pid = session.scalar(text("SELECT pg_backend_pid()"))
-        killer = Database(pg_url, pool_size=1)
+            assert session.scalar(text("SELECT 1")) == 1
+    assert pinged == []
+
+
+def test_a_dead_connection_idle_in_the_pool_is_replaced_before_use(db, pg_url):
+    with db.session() as session:
+        old_pid = session.scalar(text("SELECT pg_backend_pid()"))
+    killer = Database(pg_url, pool_size=1)
+    try:
         with killer.transaction() as session:
             session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": old_pid})
-        killer.dispose()
-        for record in list(db.engine.pool._pool.queue):  # the idle connection: make it look old
-            record.info["checked_in_at"] = 0.0
-        with db.session() as session:
-            assert session.scalar(text("SELECT pg_backend_pid()")) != old_pid
     finally:
-        db.dispose()
+        killer.dispose()
+    for record in list(db.engine.pool._pool.queue):  # the idle connection: make it look old
+        record.info["checked_in_at"] = 0.0
+    with db.session() as session:
+        assert session.scalar(text("SELECT pg_backend_pid()")) != old_pid
 
 
 def _prepared_statements(session) -> int:
     return session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
 
 
-def test_read_sessions_keep_the_connections_prepared_statements(pg_url):
+def test_read_sessions_keep_the_connections_prepared_statements(db):
     # psycopg prepares a statement run often enough, but forgets them all on ROLLBACK: a read
     # session that wrote nothing ends with COMMIT, so a hot read is not parsed and planned anew.
-    db = Database(pg_url, pool_size=1)
-    try:
-        for _ in range(8):
-            with db.session() as session:
-                session.execute(text("SELECT code FROM stock_locations WHERE code = :c"), {"c": "x"}).all()
+    for _ in range(8):
         with db.session() as session:
-            assert _prepared_statements(session) >= 1
-    finally:
-        db.dispose()
+            session.execute(text("SELECT code FROM stock_locations WHERE code = :c"), {"c": "x"}).all()
+    with db.session() as session:
+        assert _prepared_statements(session) >= 1
 
 
-def test_a_read_session_still_discards_what_it_wrote_and_did_not_commit(pg_url):
-    db = Database(pg_url, pool_size=1)
+def test_a_read_session_still_discards_what_it_wrote_and_did_not_commit(db):
     insert = text("INSERT INTO stock_locations (id, code, name, created_at, updated_at) "
                   "VALUES (:i, :i, :i, now(), now())")
-    try:
-        with db.session() as session:
-            session.execute(insert, {"i": "sloc_discarded"})
-        with db.session() as session:  # a write then reads only: still rolled back
-            session.execute(insert, {"i": "sloc_discarded2"})
-            session.execute(text("SELECT 1"))
-        with db.session() as session:
-            session.execute(insert, {"i": "sloc_kept"})
-            session.commit()
-        with db.session() as session:
-            codes = session.scalars(text("SELECT code FROM stock_locations ORDER BY code")).all()
-        assert codes == ["sloc_kept"]
-    finally:
-        db.dispose()
+    with db.session() as session:
+        session.execute(insert, {"i": "sloc_discarded"})
+    with db.session() as session:  # a write then reads only: still rolled back
+        session.execute(insert, {"i": "sloc_discarded2"})
+        session.execute(text("SELECT 1"))
+    with db.session() as session:
+        session.execute(insert, {"i": "sloc_kept"})
+        session.commit()
+    with db.session() as session:
+        codes = session.scalars(text("SELECT code FROM stock_locations ORDER BY code")).all()
+    assert codes == ["sloc_kept"]
 
 
-def test_a_read_session_still_discards_pending_orm_changes(pg_url):
+def test_a_read_session_still_discards_pending_orm_changes(db):
     from toolbox_core.inventory.models import StockLocation
 
-    db = Database(pg_url, pool_size=1)
-    try:
-        with db.session() as session:
-            session.scalar(text("SELECT 1"))
-            session.add(StockLocation(id="sloc_pending", code="pending", name="pending"))
-        with db.session() as session:
-            assert session.scalar(text("SELECT count(*) FROM stock_locations")) == 0
-    finally:
-        db.dispose()
+    with db.session() as session:
+        session.scalar(text("SELECT 1"))
+        session.add(StockLocation(id="sloc_pending", code="pending", name="pending"))
+    with db.session() as session:
+        assert session.scalar(text("SELECT count(*) FROM stock_locations")) == 0
 
 
-def test_a_statement_is_prepared_once_it_runs_a_second_time_on_a_connection(pg_url):
-    db = Database(pg_url, pool_size=1)
-    try:
-        for _ in range(2):
-            with db.session() as session:
-                session.execute(text("SELECT name FROM stock_locations WHERE code = :c"), {"c": "y"}).all()
+def test_a_statement_is_prepared_once_it_runs_a_second_time_on_a_connection(db):
+    for _ in range(2):
         with db.session() as session:
-            assert _prepared_statements(session) == 1
-    finally:
-        db.dispose()
+            session.execute(text("SELECT name FROM stock_locations WHERE code = :c"), {"c": "y"}).all()
+    with db.session() as session:
+        assert _prepared_statements(session) == 1

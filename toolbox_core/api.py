@@ -8,6 +8,8 @@ Everything a plugin needs:
 * ``Event``, ``EventType``, ``Subscriber``, ``JobSpec``, ``ScheduledJob`` for events and jobs;
 * ``emit`` to write an event in the caller's transaction;
 * ``Base`` and ``TimestampMixin`` for plugin models; ``new_id`` for ids;
+* ``upsert`` / ``insert_ignoring``: ``INSERT ... ON CONFLICT DO UPDATE / DO NOTHING`` built for
+  the session's dialect (SQLite or PostgreSQL) from one call;
 * the error classes, which the API turns into the one JSON error shape;
 * ``normalize_phone`` (``+998XXXXXXXXX``), money helpers;
 * ``CartService`` (a plugin's own checkout step, e.g. choosing a carrier's pickup branch);
@@ -54,6 +56,7 @@ from toolbox_core.customers.otp import otp_text
 from toolbox_core.customers.phone import normalize_phone
 from toolbox_core.customers.sessions import optional_customer, require_customer
 from toolbox_core.db.base import Base, TimestampMixin, utcnow
+from toolbox_core.db.upsert import insert_ignoring, upsert
 from toolbox_core.doctor import Check as DoctorCheck
 from toolbox_core.errors import (
     BadRequest,
@@ -211,6 +214,7 @@ __all__ = [
     "format_som",
     "get_order_view",
     "hookimpl",
+    "insert_ignoring",
     "iso_utc",
     "localized_text",
     "new_id",
@@ -227,5 +231,6 @@ __all__ = [
     "som",
     "supports",
     "sync_source",
+    "upsert",
     "utcnow",
 ]

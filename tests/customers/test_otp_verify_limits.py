@@ -3,10 +3,14 @@ resend delay starts only once a code went out."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.customers.conftest import PHONE
+from tests.keystore.test_keystore import race
 from toolbox_core.config import Settings
 from toolbox_core.customers import otp
 from toolbox_core.doctor import abuse_checks
+from toolbox_core.errors import ToolboxError
 
 
 def phones(count: int) -> list[str]:
@@ -54,3 +58,67 @@ def test_a_sender_that_sent_nothing_leaves_no_code_and_no_resend_delay(make_clie
     sms.send_code = original
     assert client.post("/store/otp/request", json={"phone": PHONE}).status_code == 200, "no resend delay"
     assert client.post("/store/otp/request", json={"phone": PHONE}).status_code == 429, "after a sent code: delay"
+
+
+# ------------------------------------------------------- the daily cap under concurrency
+CAP = 5
+ADDRESS = "203.0.113.7"
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "redis"])
+def capped(request, make_client, sms):
+    """An app with a daily cap of ``CAP`` failed checks (and room for many checks per code), on
+    the database key store (SQLite, PostgreSQL) and on Redis, with a code sent to ``PHONE``."""
+    limits = {"otp_max_failed_per_day": CAP, "otp_max_attempts": 100, "otp_verify_max_per_ip_per_hour": 1000,
+              "otp_resend_seconds": 0}
+    if request.param == "redis":
+        client = make_client(redis_url=request.getfixturevalue("redis_clean"), **limits)
+    elif request.param == "postgresql":
+        client = make_client(database_url=request.getfixturevalue("pg_url"), **limits)
+    else:
+        client = make_client(**limits)
+    assert client.post("/store/otp/request", json={"phone": PHONE}).status_code == 200
+    return client
+
+
+def spy_checks(monkeypatch, toolbox) -> list[str]:
+    """The codes that reached the key store's comparison, one entry per check."""
+    checked: list[str] = []
+    real = toolbox.keystore.verify_and_consume
+
+    def counting(key: str, candidate: str, max_attempts: int):
+        checked.append(candidate)
+        return real(key, candidate, max_attempts)
+
+    monkeypatch.setattr(toolbox.keystore, "verify_and_consume", counting)
+    return checked
+
+
+def verify_outcome(toolbox, code: str) -> str:
+    try:
+        otp.verify_code(toolbox, PHONE, code, ADDRESS)
+    except ToolboxError as exc:
+        return exc.code
+    return "ok"
+
+
+def test_concurrent_checks_at_the_daily_cap_never_exceed_it(capped, sms, monkeypatch):
+    toolbox = capped.app.state.toolbox
+    wrong = f"{(int(sms.last_code(PHONE)) + 1) % 1_000_000:06d}"
+    assert [verify_outcome(toolbox, wrong) for _ in range(CAP - 2)] == ["invalid_code"] * (CAP - 2)
+    checked = spy_checks(monkeypatch, toolbox)
+    answers = race(16, lambda: verify_outcome(toolbox, wrong))
+    assert len(checked) == 2, f"{len(checked)} checks ran with 2 left under the cap of {CAP}"
+    assert sorted(answers) == ["invalid_code"] + ["too_many_attempts"] * 15
+    # Locked: the right code is refused as well, and is not even looked at.
+    assert verify_outcome(toolbox, sms.last_code(PHONE)) == "too_many_attempts" and len(checked) == 2
+
+
+def test_a_check_that_matches_does_not_use_up_the_daily_cap(capped, sms):
+    toolbox = capped.app.state.toolbox
+    for _ in range(CAP - 1):
+        assert verify_outcome(toolbox, "000000") == "invalid_code"
+    for _ in range(3):  # right codes, while one failed check is left: each gives its place back
+        assert verify_outcome(toolbox, sms.last_code(PHONE)) == "ok"
+        assert capped.post("/store/otp/request", json={"phone": PHONE}).status_code == 200
+    assert verify_outcome(toolbox, "000000") == "too_many_attempts", "the cap-th failed check locks"

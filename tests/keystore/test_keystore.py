@@ -233,3 +233,47 @@ def test_renew_extends_only_the_holders_value(store: KeyStore) -> None:
     assert store.renew("lease:x", "mine", 30)
     assert store.ttl("lease:x") > 10
     assert not store.renew("lease:absent", "mine", 30)
+
+
+def test_hit_within_counts_up_to_the_limit_and_no_further(store: KeyStore) -> None:
+    hits = [store.hit_within("cap", 60, limit=3) for _ in range(5)]
+    assert [(h.count, h.admitted) for h in hits] == [(1, True), (2, True), (3, True), (3, False), (3, False)]
+    assert all(0 < h.reset_in <= 60 for h in hits)
+    assert store.hit("cap", 60).count == 4, "a refused hit counted nothing"
+    weighted = store.hit_within("cap:weighted", 60, limit=5, amount=3)
+    assert (weighted.count, weighted.admitted) == (3, True)
+    assert (store.hit_within("cap:weighted", 60, limit=5, amount=3).admitted,
+            store.hit_within("cap:weighted", 60, limit=5, amount=2).count) == (False, 5)
+    over = store.hit_within("cap:over", 60, limit=1, amount=2)
+    assert (over.count, over.admitted) == (0, False) and 0 < over.reset_in <= 60
+    assert store.get("cap:over") is None and store.ttl("cap:over") is None, "a refusal writes nothing"
+
+
+def test_hit_within_starts_a_new_window_after_the_old_one_ends(store: KeyStore) -> None:
+    for _ in range(2):
+        store.hit_within("cap", 60, limit=2)
+    assert not store.hit_within("cap", 60, limit=2).admitted
+    expire(store, "cap")
+    fresh = store.hit_within("cap", 60, limit=2)
+    assert (fresh.count, fresh.admitted) == (1, True) and fresh.reset_in > 50
+
+
+def test_concurrent_hits_within_a_limit_admit_exactly_the_limit(store: KeyStore) -> None:
+    store.hit("cap", 60, amount=2)
+    results = race(16, lambda: store.hit_within("cap", 60, limit=7))
+    admitted = sorted(hit.count for hit in results if hit.admitted)
+    assert admitted == [3, 4, 5, 6, 7]
+    assert {hit.count for hit in results if not hit.admitted} == {7}
+    assert store.hit("cap", 60).count == 8
+
+
+def test_give_back_uncounts_a_live_window_only(store: KeyStore) -> None:
+    store.hit("cap", 60, amount=3)
+    assert store.give_back("cap") == 2
+    assert store.give_back("cap", 5) == 0, "never below zero"
+    assert store.hit_within("cap", 60, limit=1).admitted
+    assert 50 < store.ttl("cap") <= 60, "the window's reset is unchanged"
+    assert store.give_back("absent") is None
+    assert store.get("absent") is None and store.ttl("absent") is None, "an ended window is not recreated"
+    expire(store, "cap")
+    assert store.give_back("cap") is None

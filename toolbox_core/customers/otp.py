@@ -185,9 +185,13 @@ def verify_code(toolbox: Any, raw_phone: str, code: str, client_ip: str) -> Veri
     after ``otp_max_attempts`` wrong tries or never sent (one answer for all, counted as a
     failed check), and :class:`RateLimited` ``too_many_attempts`` once the phone has had
     ``otp_max_failed_per_day`` failed checks in 24 h, or :class:`RateLimited` ``rate_limited``
-    once ``client_ip`` made ``otp_verify_max_per_ip_per_hour`` checks this hour. Concurrent checks racing the lock can
-    overshoot the cap by at most the number in flight; each code still gets at most
-    ``otp_max_attempts`` checks.
+    once ``client_ip`` made ``otp_verify_max_per_ip_per_hour`` checks this hour.
+
+    Each check first takes one of the phone's ``otp_max_failed_per_day`` places in one atomic
+    key-store step (:meth:`~toolbox_core.keystore.KeyStore.hit_within`), and a match gives it
+    back: however many checks run at once, no more than the cap fail in a day and none looks at
+    a code once it is reached (a check in flight holds its place, so one refused at the cap
+    might have passed had it waited). Each code still gets at most ``otp_max_attempts`` checks.
     """
     auth = toolbox.settings.auth
     phone = normalize_phone(raw_phone)
@@ -196,14 +200,17 @@ def verify_code(toolbox: Any, raw_phone: str, code: str, client_ip: str) -> Veri
     if ip_hit.count > auth.otp_verify_max_per_ip_per_hour:
         raise RateLimited("too many code checks from this address", retry_after=ip_hit.reset_in)
     _refuse_if_locked(store, phone)
+    place = store.hit_within(failed_key(phone), DAY, auth.otp_max_failed_per_day)
+    if not place.admitted:  # the cap is reached, or the checks in flight hold what is left of it
+        raise _locked(place.reset_in)
     outcome = store.verify_and_consume(code_key(phone), code_hash(toolbox, phone, code), auth.otp_max_attempts)
     if outcome is not VerifyOutcome.OK:
-        failed = store.hit(failed_key(phone), DAY)
-        if failed.count >= auth.otp_max_failed_per_day:
-            store.set(lock_key(phone), "1", failed.reset_in)
+        if place.count >= auth.otp_max_failed_per_day:  # this failed check took the last place
+            store.set(lock_key(phone), "1", place.reset_in)
             store.delete(code_key(phone))
-            raise _locked(failed.reset_in)
+            raise _locked(place.reset_in)
         raise BadRequest(WRONG_CODE_MESSAGE, code="invalid_code")
+    store.give_back(failed_key(phone))  # a match is not a failed check
     token = new_token(VERIFICATION_PREFIX)
     store.set(verification_key(toolbox, token), phone, auth.verification_ttl_seconds)
     return Verified(phone=phone, verification_token=token, expires_in=auth.verification_ttl_seconds)

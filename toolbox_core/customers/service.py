@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from toolbox_core.customers import otp
 from toolbox_core.customers.models import Customer, CustomerAddress, CustomerSession
 from toolbox_core.customers.phone import InvalidPhone, normalize_phone
 from toolbox_core.db.base import utcnow
+from toolbox_core.db.upsert import insert_ignoring
 from toolbox_core.errors import Conflict, NotFound, Unauthorized
 from toolbox_core.events import emit
 from toolbox_core.i18n import parse_locale
@@ -50,15 +50,13 @@ def find_or_create_customer(
     ``INSERT ... ON CONFLICT (phone) DO NOTHING`` then a read: two concurrent sign-ups for one
     phone end with one row, and only the one that inserted emits the event.
     """
-    insert = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
     now = utcnow()
     values: dict[str, Any] = {
         "id": new_id("cus"), "phone": phone, "name": name, "locale": locale or "ru",
         "created_at": now, "updated_at": now,
     }
-    inserted = session.execute(
-        insert(Customer).values(**values).on_conflict_do_nothing(index_elements=["phone"]).returning(Customer.id)
-    ).scalar()
+    stmt = insert_ignoring(session.get_bind().dialect, Customer, values, conflict=["phone"])
+    inserted = session.execute(stmt.returning(Customer.id)).scalar()
     customer = session.scalars(select(Customer).where(Customer.phone == phone)).one()
     if inserted:
         emit(session, "customer.created", {"customer_id": customer.id, "phone": phone, "locale": customer.locale})

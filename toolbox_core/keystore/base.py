@@ -32,6 +32,9 @@ class WindowHit:
     reset_in: int
     #: Milliseconds until the window resets (``reset_in`` rounded up to whole seconds).
     reset_in_ms: int = 0
+    #: Whether the hit was counted: always for :meth:`KeyStore.hit`; for
+    #: :meth:`KeyStore.hit_within`, ``False`` when it would have gone over the limit.
+    admitted: bool = True
 
 
 class KeyStoreUnavailable(ServiceUnavailable):
@@ -91,6 +94,23 @@ class KeyStore(ABC):
         """Count ``amount`` units in a fixed window starting at the first hit; returns the new count.
 
         ``amount`` > 1 is a weighted hit (a request that costs several units of a rate budget).
+        """
+
+    @abstractmethod
+    def hit_within(self, key: str, window_seconds: float, limit: int, amount: int = 1) -> WindowHit:
+        """Like :meth:`hit`, but count ``amount`` only if the window's count stays at most ``limit``.
+
+        The check and the count are one atomic step: however many callers race, at most
+        ``limit`` units are admitted per window. A refused hit counts nothing and has
+        ``admitted=False`` with the window's current count and reset. Use it to reserve a
+        unit before the work it limits; :meth:`give_back` returns one that should not count.
+        """
+
+    @abstractmethod
+    def give_back(self, key: str, amount: int = 1) -> int | None:
+        """Uncount ``amount`` units of ``key``'s live window (never below 0, the reset unchanged).
+
+        Returns the new count, or ``None`` (nothing done) when the window has ended.
         """
 
     @abstractmethod

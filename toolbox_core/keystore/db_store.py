@@ -14,10 +14,10 @@ import time
 from typing import Any
 
 from sqlalchemy import case, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from toolbox_core.db import Database
+from toolbox_core.db.upsert import upsert
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
 from toolbox_core.keystore.models import KeystoreEntry
 
@@ -40,7 +40,7 @@ class DatabaseKeyStore(KeyStore):
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._insert = sqlite.insert if db.is_sqlite else postgresql.insert
+        self._dialect = db.engine.dialect
 
     def _live(self, key: str, now: int) -> Any:
         return (_T.c.key == key) & (_T.c.expires_at > now)
@@ -52,10 +52,9 @@ class DatabaseKeyStore(KeyStore):
     def _upsert(self, key: str, value: str, ttl_seconds: int, *, only_if_expired: bool) -> bool:
         now = _now_ms()
         expires = now + int(ttl_seconds * 1000)
-        stmt = self._insert(_T).values(key=key, value=value, attempts=0, expires_at=expires)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_T.c.key],
-            set_={"value": value, "attempts": 0, "expires_at": expires},
+        stmt = upsert(
+            self._dialect, _T, {"key": key, "value": value, "attempts": 0, "expires_at": expires},
+            conflict=[_T.c.key], update=["value", "attempts", "expires_at"],
             where=(_T.c.expires_at <= now) if only_if_expired else None,
         ).returning(_T.c.key)
         with self._transaction() as session:
@@ -126,29 +125,62 @@ class DatabaseKeyStore(KeyStore):
             query = query.with_for_update()
         return session.execute(query).scalar()
 
-    def hit(self, key: str, window_seconds: float, amount: int = 1) -> WindowHit:
-        now = _now_ms()
+    def _window_upsert(self, key: str, window_seconds: float, amount: int, now: int, *, limit: int | None = None) -> Any:
+        """Add ``amount`` to the live window of ``key`` or start a new one (over an expired row);
+        with ``limit``, only while the live window's count stays within it."""
         expires = now + int(window_seconds * 1000)
         expired = _T.c.expires_at <= now
+        return upsert(
+            self._dialect, _T, {"key": key, "value": "", "attempts": amount, "expires_at": expires},
+            conflict=[_T.c.key],
+            update={
+                "attempts": case((expired, amount), else_=_T.c.attempts + amount),
+                "expires_at": case((expired, expires), else_=_T.c.expires_at),
+                "value": case((expired, ""), else_=_T.c.value),
+            },
+            where=None if limit is None else expired | (_T.c.attempts + amount <= limit),
+        ).returning(_T.c.attempts, _T.c.expires_at)
+
+    @staticmethod
+    def _window(row: Any, now: int, *, admitted: bool = True) -> WindowHit:
+        left = max(0, row.expires_at - now)
+        return WindowHit(count=row.attempts, reset_in=max(1, _ceil_seconds(left)), reset_in_ms=left,
+                         admitted=admitted)
+
+    def hit(self, key: str, window_seconds: float, amount: int = 1) -> WindowHit:
+        now = _now_ms()
+        with self._transaction() as session:
+            row = session.execute(self._window_upsert(key, window_seconds, int(amount), now)).one()
+            self._maybe_sweep(session, now)
+        return self._window(row, now)
+
+    def hit_within(self, key: str, window_seconds: float, limit: int, amount: int = 1) -> WindowHit:
+        # One upsert whose DO UPDATE holds only while the count stays within ``limit``. A refused
+        # conflicting row is still locked by it (PostgreSQL; SQLite has one writer), so the read
+        # after a refusal, in the same transaction, sees the count that refused it.
+        now = _now_ms()
+        amount, limit = int(amount), int(limit)
+        with self._transaction() as session:
+            if amount <= limit:
+                row = session.execute(self._window_upsert(key, window_seconds, amount, now, limit=limit)).first()
+                if row is not None:
+                    self._maybe_sweep(session, now)
+                    return self._window(row, now)
+            row = session.execute(select(_T.c.attempts, _T.c.expires_at).where(self._live(key, now))).first()
+        if row is None:  # nothing counted and ``amount`` alone is over ``limit``
+            window = int(window_seconds * 1000)
+            return WindowHit(count=0, reset_in=max(1, _ceil_seconds(window)), reset_in_ms=window, admitted=False)
+        return self._window(row, now, admitted=False)
+
+    def give_back(self, key: str, amount: int = 1) -> int | None:
         amount = int(amount)
         stmt = (
-            self._insert(_T)
-            .values(key=key, value="", attempts=amount, expires_at=expires)
-            .on_conflict_do_update(
-                index_elements=[_T.c.key],
-                set_={
-                    "attempts": case((expired, amount), else_=_T.c.attempts + amount),
-                    "expires_at": case((expired, expires), else_=_T.c.expires_at),
-                    "value": case((expired, ""), else_=_T.c.value),
-                },
-            )
-            .returning(_T.c.attempts, _T.c.expires_at)
+            update(_T).where(self._live(key, _now_ms()))
+            .values(attempts=case((_T.c.attempts > amount, _T.c.attempts - amount), else_=0))
+            .returning(_T.c.attempts)
         )
         with self._transaction() as session:
-            row = session.execute(stmt).one()
-            self._maybe_sweep(session, now)
-        left = max(0, row.expires_at - now)
-        return WindowHit(count=row.attempts, reset_in=max(1, _ceil_seconds(left)), reset_in_ms=left)
+            return session.execute(stmt).scalar()
 
     def renew(self, key: str, value: str, ttl_seconds: float) -> bool:
         now = _now_ms()

@@ -82,6 +82,31 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) 
 return {n, ttl}
 """
 
+# As _HIT, but only while the count stays within ARGV[3]; returns {count, ttl, admitted}.
+_HIT_WITHIN = """
+local amount, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local n = tonumber(redis.call('HGET', KEYS[1], 'a') or '0')
+if n + amount > limit then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 then ttl = tonumber(ARGV[1]) end
+  return {n, ttl, 0}
+end
+n = redis.call('HINCRBY', KEYS[1], 'a', amount)
+if n == amount then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end
+return {n, ttl, 1}
+"""
+
+# HINCRBY keeps the key's expiry; a missing key (an ended window) is not created.
+_GIVE_BACK = """
+local n = tonumber(redis.call('HGET', KEYS[1], 'a') or false)
+if not n then return false end
+local take = math.max(0, math.min(n, tonumber(ARGV[1])))
+if take > 0 then n = redis.call('HINCRBY', KEYS[1], 'a', -take) end
+return n
+"""
+
 
 def _ceil_seconds(millis: int) -> int:
     return max(0, -(-int(millis) // 1000))
@@ -105,6 +130,8 @@ class RedisKeyStore(KeyStore):
         self._compare_and_consume: Script = register(_COMPARE_AND_CONSUME)
         self._verify_and_consume: Script = register(_VERIFY_AND_CONSUME)
         self._hit: Script = register(_HIT)
+        self._hit_within: Script = register(_HIT_WITHIN)
+        self._give_back: Script = register(_GIVE_BACK)
         self._renew: Script = register(_RENEW)
 
     def _run(self, call: Callable[[], T]) -> T:
@@ -148,6 +175,17 @@ class RedisKeyStore(KeyStore):
     def hit(self, key: str, window_seconds: float, amount: int = 1) -> WindowHit:
         count, millis = self._script(self._hit, key, int(window_seconds * 1000), int(amount))
         return WindowHit(count=int(count), reset_in=max(1, _ceil_seconds(millis)), reset_in_ms=max(0, int(millis)))
+
+    def hit_within(self, key: str, window_seconds: float, limit: int, amount: int = 1) -> WindowHit:
+        count, millis, admitted = self._script(
+            self._hit_within, key, int(window_seconds * 1000), int(amount), int(limit)
+        )
+        return WindowHit(count=int(count), reset_in=max(1, _ceil_seconds(millis)), reset_in_ms=max(0, int(millis)),
+                         admitted=bool(admitted))
+
+    def give_back(self, key: str, amount: int = 1) -> int | None:
+        count = self._script(self._give_back, key, int(amount))
+        return None if count is None else int(count)
 
     def renew(self, key: str, value: str, ttl_seconds: float) -> bool:
         return bool(self._script(self._renew, key, value, int(ttl_seconds * 1000)))
