@@ -23,8 +23,10 @@ def full_sync(tb):
         runner.close()
 
 
-def test_a_notification_is_answered_fast_once_per_request_id_and_its_report_followed(store, fake, serve_fake):
-    tb = store()
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_notification_is_answered_fast_once_per_request_id_and_its_report_followed(store, fake, serve_fake,
+                                                                                     database):
+    tb = store(database=database)
     products = fake.add_products(5, stock=1)
     add_catalog(tb, [p.code for p in products])
     full_sync(tb)

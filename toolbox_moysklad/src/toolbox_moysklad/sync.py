@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from toolbox_core.api import (
     InvalidInput,
@@ -44,6 +43,7 @@ from toolbox_core.api import (
     emit,
     new_id,
     sync_source,
+    upsert,
     utcnow,
 )
 from toolbox_moysklad.client import MoySkladClient
@@ -143,7 +143,6 @@ class MoySkladSync:
         self.settings = settings_of(toolbox)
         self.client = client or MoySkladClient(self.settings, toolbox.keystore)
         self._own_client = client is None
-        self._insert = sqlite.insert if toolbox.db.is_sqlite else postgresql.insert
         #: The dry run of a full run, built page by page as pages arrive (None: do it afterwards).
         self._dry: SyncReport | None = None
         self._real: SyncReport | None = None
@@ -297,12 +296,8 @@ class MoySkladSync:
             elif unique:
                 values = [{"assortment_id": i, "sku": s, "figure": f, "seen_run": run.id, "page": page}
                           for i, s, f in unique]
-                stmt = self._insert(MoySkladItem).values(values)
-                changes = {"figure": stmt.excluded.figure, "seen_run": stmt.excluded.seen_run,
-                           "page": stmt.excluded.page}
-                if link:
-                    changes["sku"] = stmt.excluded.sku
-                session.execute(stmt.on_conflict_do_update(index_elements=["assortment_id"], set_=changes))
+                changed = ["figure", "seen_run", "page", *(["sku"] if link else [])]
+                session.execute(upsert("sqlite", MoySkladItem, values, conflict=["assortment_id"], update=changed))
             run.fetched += len(items)
             run.next_href = next_url
             session.execute(update(MoySkladSyncRun).where(MoySkladSyncRun.id == run.id)

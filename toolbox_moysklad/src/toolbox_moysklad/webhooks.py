@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from starlette.concurrency import run_in_threadpool
 
 from toolbox_core.api import (
@@ -22,6 +21,7 @@ from toolbox_core.api import (
     PermanentFailure,
     RetryLater,
     Toolbox,
+    insert_ignoring,
     iso_utc,
     read_body,
     utcnow,
@@ -66,10 +66,12 @@ def build_router(toolbox: Toolbox) -> APIRouter:
 
 def record(toolbox: Toolbox, request_id: str, report_url: str) -> bool:
     """Store a notification once; ``True`` if it is new (a retry of a known ``requestId`` is not)."""
-    insert = sqlite.insert if toolbox.db.is_sqlite else postgresql.insert
-    stmt = insert(MoySkladWebhook).values(request_id=request_id, report_url=report_url, received_at=utcnow())
     with toolbox.db.transaction() as session:
-        return session.execute(stmt.on_conflict_do_nothing(index_elements=["request_id"])).rowcount == 1
+        stmt = insert_ignoring(session.get_bind().dialect, MoySkladWebhook,
+                               {"request_id": request_id, "report_url": report_url, "received_at": utcnow()},
+                               conflict=["request_id"])
+        # insert_ignoring keeps the cursor's rowcount, which psycopg would otherwise hide (-1).
+        return session.execute(stmt).rowcount == 1
 
 
 def follow(toolbox: Toolbox, request_id: str) -> None:
