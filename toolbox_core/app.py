@@ -26,6 +26,7 @@ from toolbox_core.kernel import Toolbox, request_threads
 from toolbox_core.limits import body_limit, declared_length_problem, limited_receive
 from toolbox_core.params import unbounded_integer_params
 from toolbox_core.plugins import PluginError
+from toolbox_core.routing import install_route_index
 from toolbox_core.urls import reset_request_scope, set_request_scope
 
 log = logging.getLogger("toolbox.app")
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     app.state.toolbox = toolbox
     install_api_docs(app)
     install_error_handlers(app)
+    install_route_index(app)
     app.add_middleware(RequestMiddleware, settings=toolbox.settings)
     if toolbox.settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
