@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import gc
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from random import getrandbits
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -61,7 +61,9 @@ class RequestMiddleware:
                 content_type = value.decode("latin-1")
             elif key == b"content-length":
                 declared = value
-        request_id = request_id or uuid.uuid4().hex
+        # 128 random bits as 32 hex digits, as uuid4().hex was, without its os.urandom system
+        # call per request: an id names a request in the logs, it is no secret.
+        request_id = request_id or f"{getrandbits(128):032x}"
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         raw_id = request_id.encode("latin-1")
@@ -78,11 +80,12 @@ class RequestMiddleware:
 
         token = set_request_scope(scope)
         try:
-            limit = body_limit(self.settings, content_type or "")
-            problem = declared_length_problem(limit, declared, request_id)
-            if problem is not None:
-                await problem(scope, receive, send_with_headers)
-                return
+            limit = body_limit(self.settings, content_type) if content_type else self.settings.http.max_body_bytes
+            if declared is not None:
+                problem = declared_length_problem(limit, declared, request_id)
+                if problem is not None:
+                    await problem(scope, receive, send_with_headers)
+                    return
             await self.app(scope, limited_receive(receive, limit), send_with_headers)
         except Exception:
             # Anything no handler turned into a response: log it, answer in the one error

@@ -26,6 +26,7 @@ from string import Formatter
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Header, Query, Request
+from starlette.datastructures import QueryParams
 
 from toolbox_core.errors import InvalidInput
 from toolbox_core.texts import ERROR_MESSAGE_FIELDS, ERROR_MESSAGES, LocalizedText
@@ -210,8 +211,6 @@ def locale_params_valid(scope: Mapping[str, Any]) -> bool:
             break
     query: bytes = scope.get("query_string", b"")
     if b"locale" in query or b"%" in query:  # (%6Cocale is a "locale" too)
-        from starlette.datastructures import QueryParams
-
         value = QueryParams(query).get("locale")
         return value is None or len(value) <= LOCALE_MAX_LENGTH
     return True

@@ -24,7 +24,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _apply_router_form_limits, _route_selected, _update_scope
+from starlette._utils import get_route_path
+from starlette.datastructures import URL
+from starlette.responses import RedirectResponse
+from starlette.routing import Match, Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from toolbox_core.asyncutil import aresolve
@@ -79,8 +83,6 @@ def literal_prefix(route: Any) -> tuple[str, ...] | None:
     """The path segments a path must start with for ``route`` to match it (those before the
     first segment with a parameter), or ``None`` when that is not known (a host route, an
     included router): such a route is tried on every path."""
-    from starlette.routing import Mount, Route, WebSocketRoute
-
     if not isinstance(route, Route | Mount | WebSocketRoute):
         return None
     path = route.path
@@ -180,12 +182,6 @@ class _IndexedDispatch:
         return self.index if self.index.plain else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from fastapi.routing import _apply_router_form_limits, _route_selected, _update_scope
-        from starlette._utils import get_route_path
-        from starlette.datastructures import URL
-        from starlette.responses import RedirectResponse
-        from starlette.routing import Match, Mount
-
         index = self._index() if scope["type"] == "http" else None
         if index is None:
             await self.fallback(scope, receive, send)
