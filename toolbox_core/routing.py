@@ -173,10 +173,10 @@ class _IndexedDispatch:
 
     def _index(self) -> RouteIndex | None:
         router = self.router
-        if router._low_priority_routes:
+        if getattr(router, "_low_priority_routes", None):
             return None
         routes = router.routes
-        key = (id(routes), len(routes), router._routes_version)
+        key = (id(routes), len(routes), getattr(router, "_routes_version", 0))
         if key != self.key:
             self.index, self.key = RouteIndex(routes), key
         return self.index if self.index.plain else None
@@ -191,16 +191,17 @@ class _IndexedDispatch:
         if "router" not in scope:
             scope["router"] = router
         route_path = get_route_path(scope)
-        partial: tuple[Any, Scope] | None = None
+        # the first full match, else the first partial one (a 405), as FastAPI's loop picks
+        chosen: tuple[Any, Scope] | None = None
         for route in index.candidates(route_path):
             match, child_scope = route.matches(scope)
             if match == Match.FULL:
-                partial = (route, child_scope)
+                chosen = (route, child_scope)
                 break
-            if match == Match.PARTIAL and partial is None:
-                partial = (route, child_scope)
-        if partial is not None:
-            route, child_scope = partial
+            if match == Match.PARTIAL and chosen is None:
+                chosen = (route, child_scope)
+        if chosen is not None:
+            route, child_scope = chosen
             _update_scope(scope, child_scope)
             _route_selected(scope=scope, path=getattr(route, "path_format", None), mount=isinstance(route, Mount))
             await route.handle(scope, receive, send)
