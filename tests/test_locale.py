@@ -298,3 +298,67 @@ def test_a_refused_quantity_is_told_in_the_carts_locale(client, toolbox):
     client.post(f"/store/carts/{cart_id}/lines", json={"variant_id": variant, "quantity": 1})
     patched = client.put(f"/store/carts/{cart_id}/lines/{variant}", json={"quantity": 100_000})
     assert patched.status_code == 422 and patched.headers["content-language"] == "uz"
+
+
+# ------------------------------------------------------------------------------ the locale parameters
+def _both_ways(toolbox):
+    """The kernel app, and a copy whose routes solve every parameter through FastAPI."""
+    from fastapi.testclient import TestClient
+
+    from toolbox_core.app import create_app
+
+    fast = create_app(toolbox=toolbox)
+    slow = create_app(toolbox=toolbox)
+    for route in slow.router.routes:
+        if hasattr(route, "get_route_handler"):
+            from fastapi import routing
+
+            route.app = routing.request_response(route.get_route_handler())
+    return TestClient(fast), TestClient(slow)
+
+
+@pytest.mark.parametrize(("query", "headers"), [
+    ({}, {}),
+    ({"locale": "uz-Latn"}, {}),
+    ({}, {"Accept-Language": "uz-UZ,uz;q=0.9,ru;q=0.8"}),
+    ({"locale": "x" * 36}, {}),  # longer than LocaleQ allows: FastAPI's 422
+    ({"%6Cocale": "x" * 36}, {}),  # the same, escaped
+    ({"locale": "fr"}, {}),  # unknown: unknown_locale
+    ({}, {"Accept-Language": "ru," + "x" * 500}),  # longer than AcceptLanguage allows
+    ({"locale": ["uz", "x" * 36]}, {}),  # the last value counts, as FastAPI reads it
+])
+def test_locale_parameters_answer_as_fastapi_validates_them(toolbox, query, headers):
+    """Localized routes skip FastAPI's solving of ``?locale=`` and ``Accept-Language`` when
+    the values pass (``locale_params_valid``): the answers are those of the full solving."""
+    from urllib.parse import urlencode
+
+    fast, slow = _both_ways(toolbox)
+    url = "/store/categories?" + urlencode(query, doseq=True).replace("%256C", "%6C")
+    a, b = fast.get(url, headers=headers), slow.get(url, headers=headers)
+    assert a.status_code == b.status_code
+    assert a.headers.get("content-language") == b.headers.get("content-language")
+    if a.status_code >= 400:
+        ea, eb = a.json()["error"], b.json()["error"]
+        assert (ea["code"], ea["message"], ea["details"]) == (eb["code"], eb["message"], eb["details"])
+
+
+def test_locale_parameters_are_still_documented_and_overridable(toolbox):
+    from fastapi.testclient import TestClient
+
+    from toolbox_core.app import create_app
+    from toolbox_core.i18n import request_locale
+
+    app = create_app(toolbox=toolbox)
+    client = TestClient(app)
+    params = client.get("/openapi.json").json()["paths"]["/store/categories"]["get"]["parameters"]
+    assert {(p["in"], p["name"].lower()) for p in params} >= {("query", "locale"), ("header", "accept-language")}
+    assert client.get("/store/categories", headers={"Accept-Language": "uz"}).headers["content-language"] == "uz"
+    app.dependency_overrides[request_locale] = lambda: "uz"  # resolves nothing: no Content-Language
+    response = client.get("/store/categories", headers={"Accept-Language": "uz"})
+    assert response.status_code == 200 and "content-language" not in response.headers
+
+
+def test_a_long_locale_is_refused_by_the_declared_validation(client):
+    response = client.get("/store/categories", params={"locale": "x" * 36})
+    assert response.status_code == 422
+    assert response.json()["error"]["details"]["fields"][0]["loc"] == ["query", "locale"]

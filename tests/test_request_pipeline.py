@@ -161,3 +161,89 @@ def test_doctor_fails_a_missing_public_base_url_outside_the_embedded_mode(clean_
     assert public_base_url_check(load_settings(database_url="postgresql://shop@127.0.0.1:1/shop", debug=True)).ok
     assert public_base_url_check(load_settings(database_url="postgresql://shop@127.0.0.1:1/shop",
                                                public_base_url="https://api.shop.uz")).ok
+
+
+# ------------------------------------------------------------------------------ route index
+def _linear(routes, scope):
+    """What FastAPI's own loop picks: the first full match, else the first partial one."""
+    from starlette.routing import Match
+
+    partial = None
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return route, match
+        if match == Match.PARTIAL and partial is None:
+            partial = (route, match)
+    return partial
+
+
+def _sample_paths(routes) -> set[str]:
+    paths = {"/", "", "//", "/store", "/store/", "/admin", "/nope", "/store/no-such-path", "/store//products",
+             "/media/a/b/c.png", "/docs", "/docs/", "/openapi.json/"}
+    for route in routes:
+        concrete = getattr(route, "path_format", "/").replace("{path}", "a/b")
+        for name in getattr(route, "param_convertors", {}):
+            concrete = concrete.replace("{" + name + "}", "x1")
+        paths |= {concrete, concrete + "/", concrete.rstrip("/") or "/", concrete + "/extra", concrete.upper()}
+    return paths
+
+
+def test_the_route_index_picks_what_fastapi_picks(toolbox):
+    """Every route's path (and neighbours: a trailing slash, one segment more, other case), in
+    every method: the index's candidates give the same full or partial match as trying every
+    route, and the same route for the slash redirect (any match)."""
+    from starlette.routing import Match
+
+    from toolbox_core.routing import RouteIndex
+
+    routes = create_app(toolbox=toolbox).router.routes
+    index = RouteIndex(routes)
+    assert index.plain
+    for path in _sample_paths(routes):
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            scope = {"type": "http", "path": path, "root_path": "", "method": method}
+            assert _linear(index.candidates(path), scope) == _linear(routes, scope), (method, path)
+            first = next((r for r in routes if r.matches(scope)[0] != Match.NONE), None)
+            candidate = next((r for r in index.candidates(path) if r.matches(scope)[0] != Match.NONE), None)
+            assert candidate is first, (method, path)
+
+
+def test_indexed_routing_answers_as_fastapi_does(toolbox):
+    """The same requests through the index and through FastAPI's own loop (the index removed):
+    status, redirect location and error code agree (200, 404, 405, 307 slash redirects)."""
+    indexed = create_app(toolbox=toolbox)
+    linear = create_app(toolbox=toolbox)
+    linear.router.middleware_stack = linear.router.app
+    assert indexed.router.middleware_stack != indexed.router.app
+    requests = [("GET", "/health"), ("GET", "/health/"), ("GET", "/store/categories"), ("GET", "/store/categories/"),
+                ("DELETE", "/store/categories"), ("GET", "/store/no-such-path"), ("GET", "/store/products/nope"),
+                ("POST", "/store/products/nope"), ("GET", "/nope"), ("GET", "/"), ("GET", "/openapi.json")]
+    for client_a, client_b in [(TestClient(indexed), TestClient(linear))]:
+        for method, path in requests:
+            a = client_a.request(method, path, follow_redirects=False)
+            b = client_b.request(method, path, follow_redirects=False)
+            assert (a.status_code, a.headers.get("location"), a.headers.get("allow")) == \
+                (b.status_code, b.headers.get("location"), b.headers.get("allow")), (method, path)
+            if a.status_code >= 400:
+                assert a.json()["error"]["code"] == b.json()["error"]["code"]
+
+
+def test_routes_added_after_the_first_request_are_routed(toolbox):
+    app = create_app(toolbox=toolbox)
+    client = TestClient(app)
+    assert client.get("/late").status_code == 404
+
+    @app.get("/late")
+    def late() -> dict[str, bool]:
+        return {"late": True}
+
+    assert client.get("/late").json() == {"late": True}
+    add_routes(app, _router_with("/later"))
+    assert client.get("/later").json() == {"late": True}
+
+
+def _router_with(path: str) -> APIRouter:
+    router = APIRouter()
+    router.add_api_route(path, lambda: {"late": True}, methods=["GET"])
+    return router

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import gc
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from random import getrandbits
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -26,6 +26,7 @@ from toolbox_core.kernel import Toolbox, request_threads
 from toolbox_core.limits import body_limit, declared_length_problem, limited_receive
 from toolbox_core.params import unbounded_integer_params
 from toolbox_core.plugins import PluginError
+from toolbox_core.routing import install_route_index
 from toolbox_core.urls import reset_request_scope, set_request_scope
 
 log = logging.getLogger("toolbox.app")
@@ -60,7 +61,9 @@ class RequestMiddleware:
                 content_type = value.decode("latin-1")
             elif key == b"content-length":
                 declared = value
-        request_id = request_id or uuid.uuid4().hex
+        # 128 random bits as 32 hex digits, as uuid4().hex was, without its os.urandom system
+        # call per request: an id names a request in the logs, it is no secret.
+        request_id = request_id or f"{getrandbits(128):032x}"
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         raw_id = request_id.encode("latin-1")
@@ -77,11 +80,12 @@ class RequestMiddleware:
 
         token = set_request_scope(scope)
         try:
-            limit = body_limit(self.settings, content_type or "")
-            problem = declared_length_problem(limit, declared, request_id)
-            if problem is not None:
-                await problem(scope, receive, send_with_headers)
-                return
+            limit = body_limit(self.settings, content_type) if content_type else self.settings.http.max_body_bytes
+            if declared is not None:
+                problem = declared_length_problem(limit, declared, request_id)
+                if problem is not None:
+                    await problem(scope, receive, send_with_headers)
+                    return
             await self.app(scope, limited_receive(receive, limit), send_with_headers)
         except Exception:
             # Anything no handler turned into a response: log it, answer in the one error
@@ -134,6 +138,7 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     app.state.toolbox = toolbox
     install_api_docs(app)
     install_error_handlers(app)
+    install_route_index(app)
     app.add_middleware(RequestMiddleware, settings=toolbox.settings)
     if toolbox.settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -278,6 +283,58 @@ def _bound_to(app: FastAPI, route: Any) -> Any:
         return route
     bound = copy.copy(route)
     bound.dependency_overrides_provider = app
-    bound.app = routing.wrap_app_with_body_limit(routing.request_response(bound.get_route_handler()),
-                                                 bound.max_body_size)
+    bound.app = _route_app(bound)
     return bound
+
+
+def _route_app(route: Any) -> ASGIApp:
+    """The ASGI app of an ``APIRoute``, as ``APIRoute.__init__`` builds it; for a route that
+    depends on :data:`~toolbox_core.i18n.REQUEST_READ_DEPENDENCIES` (the locale), two handlers.
+
+    Those dependencies read their query and header parameters from the request themselves;
+    FastAPI solving them anyway (a sub-dependant's query, header, path and cookie lists, each
+    value looked up, type-checked and validated) cost ~0.05 ms a request. So when a request's
+    values pass the declared validation (the dependency's check says so from the raw scope),
+    the handler built from a copy of the route's dependant without those parameters answers;
+    otherwise the route's own handler does, and FastAPI validates and answers its 422 as
+    declared. ``route.dependant`` itself is untouched: OpenAPI still lists the parameters, and
+    ``app.dependency_overrides`` still finds the dependency (the call is the same).
+    """
+    import copy
+
+    from fastapi import routing
+
+    def build(source: Any) -> ASGIApp:
+        return routing.wrap_app_with_body_limit(routing.request_response(source.get_route_handler()),
+                                                source.max_body_size)
+
+    full = build(route)
+    checks: list[Any] = []
+    light_dependant = _without_read_params(route.dependant, checks)
+    if not checks:
+        return full
+    light_route = copy.copy(route)
+    light_route.dependant = light_dependant
+    light = build(light_route)
+    check = checks[0] if len(set(checks)) == 1 else (lambda scope: all(c(scope) for c in checks))
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await (light if check(scope) else full)(scope, receive, send)
+
+    return app
+
+
+def _without_read_params(dependant: Any, checks: list[Any]) -> Any:
+    """``dependant``, or a copy whose sub-dependants on a request-reading dependency have no
+    query or header parameters (their checks appended to ``checks``)."""
+    import dataclasses
+
+    from toolbox_core.i18n import REQUEST_READ_DEPENDENCIES
+
+    check = REQUEST_READ_DEPENDENCIES.get(dependant.call)
+    subs = [_without_read_params(sub, checks) for sub in dependant.dependencies]
+    changed = any(new is not old for new, old in zip(subs, dependant.dependencies, strict=True))
+    if check is not None and (dependant.query_params or dependant.header_params):
+        checks.append(check)
+        return dataclasses.replace(dependant, query_params=[], header_params=[], dependencies=subs)
+    return dataclasses.replace(dependant, dependencies=subs) if changed else dependant

@@ -176,10 +176,10 @@ def install_error_handlers(app: FastAPI) -> None:
     which logs them and returns a 500 ``internal_error`` with the request id.
     """
 
+    from toolbox_core.i18n import localize_error  # i18n imports this module (its errors)
+
     @app.exception_handler(ToolboxError)
     async def _toolbox_error(request: Request, exc: ToolboxError) -> JSONResponse:
-        from toolbox_core.i18n import localize_error  # i18n raises these errors
-
         message = localize_error(request, exc.code, exc.message, exc.details)
         return _answer(request, exc.status, exc.code, message, exc.details, exc.headers)
 

@@ -21,10 +21,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from string import Formatter
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Header, Query, Request
+from starlette.datastructures import QueryParams
 
 from toolbox_core.errors import InvalidInput
 from toolbox_core.texts import ERROR_MESSAGE_FIELDS, ERROR_MESSAGES, LocalizedText
@@ -99,6 +101,12 @@ def negotiate(header: str | None, supported: Sequence[str]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)
+def _negotiated(header: str | None, supported: tuple[str, ...]) -> str | None:
+    """:func:`negotiate`, remembered: a store sees a few distinct ``Accept-Language`` values."""
+    return negotiate(header, supported)
+
+
 def parse_locale(value: str, supported: Sequence[str]) -> str:
     """An explicit locale (``?locale=``, a body's ``locale``): tolerant of subtags; 422 when unknown."""
     found = match_locale(value.strip(), supported)
@@ -149,9 +157,11 @@ class RequestLocale:
 
 _current: ContextVar[RequestLocale | None] = ContextVar("toolbox_request_locale", default=None)
 
-LocaleQ = Annotated[str | None, Query(max_length=35, description=(
+#: The longest ``?locale=`` and ``Accept-Language`` accepted (longer: 422 ``invalid_input``).
+LOCALE_MAX_LENGTH, ACCEPT_LANGUAGE_MAX_LENGTH = 35, 500
+LocaleQ = Annotated[str | None, Query(max_length=LOCALE_MAX_LENGTH, description=(
     "Locale (ru, uz; uz-Latn, ru-RU accepted); else the cart's; else Accept-Language; else the store default"))]
-AcceptLanguage = Annotated[str | None, Header(max_length=500)]
+AcceptLanguage = Annotated[str | None, Header(max_length=ACCEPT_LANGUAGE_MAX_LENGTH)]
 
 
 def _settings(request: Request) -> Any:
@@ -168,28 +178,66 @@ def locale_context(request: Request, locale: str | None, accept_language: str | 
     explicit = None
     if locale:
         explicit = parse_locale(locale, settings.locales) if strict else match_locale(locale, settings.locales)
-    ctx = RequestLocale(explicit, negotiate(accept_language, settings.locales), settings.default_locale,
-                        tuple(settings.locales))
+    supported = tuple(settings.locales)
+    ctx = RequestLocale(explicit, _negotiated(accept_language, supported), settings.default_locale, supported)
     request.state.locale = ctx
     _current.set(ctx)
     return ctx
+
+
+def _request_context(request: Request, *, strict: bool = True) -> RequestLocale:
+    """The request's :class:`RequestLocale` from its ``?locale=`` and ``Accept-Language`` as
+    sent (what FastAPI passes for ``LocaleQ`` and ``AcceptLanguage``: the last ``locale``, the
+    first header)."""
+    existing = getattr(request.state, "locale", None)
+    if isinstance(existing, RequestLocale):
+        return existing
+    return locale_context(request, request.query_params.get("locale"), request.headers.get("accept-language"),
+                          strict=strict)
+
+
+def locale_params_valid(scope: Mapping[str, Any]) -> bool:
+    """True when a request's ``?locale=`` and ``Accept-Language`` are within the lengths
+    ``LocaleQ`` and ``AcceptLanguage`` declare, so FastAPI's validation of them would pass.
+
+    The app (``toolbox_core.app._route_app``) then calls the locale dependencies without
+    FastAPI solving those two parameters (they read them from the request, as they are);
+    otherwise FastAPI validates them as declared and answers its 422.
+    """
+    for key, value in scope["headers"]:
+        if key == b"accept-language":
+            if len(value) > ACCEPT_LANGUAGE_MAX_LENGTH:
+                return False
+            break
+    query: bytes = scope.get("query_string", b"")
+    if b"locale" in query or b"%" in query:  # (%6Cocale is a "locale" too)
+        value = QueryParams(query).get("locale")
+        return value is None or len(value) <= LOCALE_MAX_LENGTH
+    return True
 
 
 async def request_locale(request: Request, locale: LocaleQ = None, accept_language: AcceptLanguage = None) -> str:
     """Dependency of every localized route: the request's locale by the one rule.
 
     The answer then carries ``Content-Language`` and ``Vary: Accept-Language``
-    (:func:`add_locale_headers`). Async, so the services the route calls see it.
+    (:func:`add_locale_headers`). Async, so the services the route calls see it. ``locale``
+    and ``accept_language`` declare the parameters (OpenAPI, validation); their values are
+    read from the request (see :func:`locale_params_valid`).
     """
-    return locale_context(request, locale, accept_language).resolve()
+    return _request_context(request).resolve()
 
 
 async def request_locale_context(request: Request, locale: LocaleQ = None,
                                  accept_language: AcceptLanguage = None) -> RequestLocale:
     """Dependency: the request's :class:`RequestLocale`, for routes that take a locale in their
     body too (:meth:`RequestLocale.choose`) or are cart-scoped (the cart's locale, noted when the
-    service loads the cart, ranks above ``Accept-Language``)."""
-    return locale_context(request, locale, accept_language)
+    service loads the cart, ranks above ``Accept-Language``). Parameters as :func:`request_locale`'s."""
+    return _request_context(request)
+
+
+#: Dependencies that read their declared query and header parameters from the request
+#: themselves, with the check that FastAPI's validation of those would pass.
+REQUEST_READ_DEPENDENCIES = {request_locale: locale_params_valid, request_locale_context: locale_params_valid}
 
 
 def cart_locale(stored: str) -> str:
@@ -271,13 +319,14 @@ def localize_error(request: Request, code: str, message: str, details: Any) -> s
     """
     texts = ERROR_MESSAGES.get(code)
     toolbox = getattr(request.app.state, "toolbox", None)
-    shopper = request.url.path.startswith("/store/") or isinstance(getattr(request.state, "locale", None), RequestLocale)
+    # scope["path"] starts as request.url.path does (the URL only escapes ?, # and \).
+    shopper = (request.scope["path"].startswith("/store/")
+               or isinstance(getattr(request.state, "locale", None), RequestLocale))
     if toolbox is None or not shopper:
         return message
     if not texts:
         return message  # English: the error's answer says so (errors._answer)
-    ctx = locale_context(request, request.query_params.get("locale"), request.headers.get("accept-language"),
-                         strict=False)
+    ctx = _request_context(request, strict=False)
     variants = texts.get(ctx.resolve())
     translated = render_message(variants, details) if variants else None
     # Content-Language names the language the body is in: the English message when untranslated.
