@@ -42,6 +42,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
+from toolbox_core.events import EMITTED_KEY
 from toolbox_core.events.models import OutboxEvent
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.models import InventoryLevel, InventoryReservation
@@ -49,8 +50,6 @@ from toolbox_core.orders.models import OrderHistory
 
 _HISTORY, _OUTBOX = OrderHistory.__table__, OutboxEvent.__table__
 _RESERVATIONS, _LEVELS = InventoryReservation.__table__, InventoryLevel.__table__
-#: ``session.info`` key that wakes the event relay on commit (the value of ``toolbox_core.events.EMITTED_KEY``).
-_EMITTED = "toolbox_events_emitted"
 
 
 def history_values(order_id: str, kind: str, message: str, actor: str, at: datetime) -> dict[str, Any]:
@@ -184,7 +183,7 @@ class CombinedWrite:
         stmt, params = self.statement()
         rows = session.connection().execute(stmt, params).scalars().all()
         if self.emitted:
-            session.info[_EMITTED] = True
+            session.info[EMITTED_KEY] = True
         return sorted(rows) if self._settled else []
 
 
