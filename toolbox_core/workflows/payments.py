@@ -21,6 +21,11 @@ Guarantees:
 * **Never loses money**: a capture reported after the order was canceled (stock released) is
   recorded, with the payment ``refund_required`` and ``payment.refund_required`` emitted.
 * **Recorded**: every accepted operation is a :class:`PaymentTransaction` row.
+* **Few round trips** (a gateway callback's short path): :meth:`PaymentService.read_for_report`
+  reads the order, its payment, the gateway's own row and values and the idempotency row in ONE
+  statement (locking them), and ``authorize_in_session`` / ``capture_in_session`` with
+  ``state=`` and ``also=`` write the report, the gateway's own rows, history, outbox event and
+  stock conversion in ONE statement on PostgreSQL (:class:`~toolbox_core.orders.combined.CombinedWrite`).
 * **Race-free**: the payment row, then the order row, is locked for the whole change. A capture
   reported for a cart that the storefront has not completed yet completes it first, so a
   callback racing the storefront's own ``complete`` still yields one order, one capture, one
@@ -311,6 +316,8 @@ def _gateway_statement(query: GatewayQuery, *, lock: bool, lines: bool,
     if lock:
         locked = [query.own] if query.own is not None and (query.lock_own or query.order_from_own) else []
         stmt = stmt.with_for_update(of=[*locked, _PAYMENTS, _ORDERS])
+    if len(_GATEWAY_READS) >= 256:  # queries are built once at import; this only bounds a misuse
+        _GATEWAY_READS.clear()
     _GATEWAY_READS[cache_key] = (stmt, layout)
     return stmt, layout
 
