@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, insert, literal_column, select, update
+from sqlalchemy import Table, and_, bindparam, insert, literal_column, select, true, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -299,8 +299,17 @@ def _gateway_statement(query: GatewayQuery, *, lock: bool, lines: bool,
                                             _TX.c.gateway_transaction_id == bindparam("k_gateway"),
                                             _TX.c.kind == query.report))
     if lines:
-        part("i_", *_READ_COLUMNS["i_"])
-        source = source.outerjoin(_ITEMS, _ITEMS.c.order_id == _ORDERS.c.id)
+        table, keys = _READ_COLUMNS["i_"]
+        if postgres:
+            # LATERAL (OFFSET 0 keeps it from being flattened into a plain join): the order's lines
+            # by their index, whatever the planner's statistics say (a join may hash the whole table).
+            items: Any = (select(*(table.c[k] for k in (*keys, "position"))).where(table.c.order_id == _ORDERS.c.id)
+                          .offset(0).lateral("order_lines"))
+            source = source.outerjoin(items, true())
+        else:
+            items = table
+            source = source.outerjoin(items, items.c.order_id == _ORDERS.c.id)
+        part("i_", items, keys)
     layout["v_"] = (len(columns), tuple(query.values))
     columns += [expr.label(f"v_{name}") for name, expr in query.values.items()]
     if lock and postgres:
@@ -312,7 +321,7 @@ def _gateway_statement(query: GatewayQuery, *, lock: bool, lines: bool,
                     .scalar_subquery().label("k_then")]
     stmt = select(*columns).select_from(source).where(where)
     if lines:
-        stmt = stmt.order_by(_ITEMS.c.position)
+        stmt = stmt.order_by(items.c.position)
     if lock:
         locked = [query.own] if query.own is not None and (query.lock_own or query.order_from_own) else []
         stmt = stmt.with_for_update(of=[*locked, _PAYMENTS, _ORDERS])
