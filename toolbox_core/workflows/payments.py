@@ -203,8 +203,9 @@ _ORDERS, _PAYMENTS, _ITEMS = Order.__table__, Payment.__table__, OrderItem.__tab
 class GatewayQuery:
     """What a gateway reads together with the order and payment in :meth:`PaymentService.read_for_report`.
 
-    Built once (at import), with named ``bindparam`` s whose values the call passes in
-    ``params`` (names not starting with ``k_``), so the statement is built and compiled once:
+    Built once (at import: statements are cached by the query's identity), with named
+    ``bindparam`` s whose values the call passes in ``params`` (``b_key`` and names starting
+    with ``k_`` are the kernel's), so the statement is built and compiled once:
 
     * ``own`` / ``own_where``: the gateway's own table and the condition naming its row (at most
       one, e.g. ``table.c.payme_id == bindparam("b_id")``). Left-joined (``None`` when absent),
