@@ -108,8 +108,10 @@ _INSERT_TX = insert(_TX)
 _INSERT_NOTE = insert(OrderHistory.__table__)
 _UPDATE_ROW = {table.name: update(table).where(table.c.id == bindparam("b_id"))
                for table in (Payment.__table__, Order.__table__)}
-#: Extra DML a gateway runs with its report: a Core statement built once and its parameters.
-Also = Sequence[tuple[UpdateBase, Mapping[str, Any]]]
+#: Extra DML a gateway runs with its report: ``(statement, params)`` (a Core statement built
+#: once) or ``(statement, params, rows)``: a list that receives the statement's ``RETURNING``
+#: rows (at most one such statement per report).
+Also = Sequence[tuple[UpdateBase, Mapping[str, Any]] | tuple[UpdateBase, Mapping[str, Any], list[Any]]]
 
 
 def _set(row: Any, values: Mapping[str, Any]) -> None:
@@ -168,9 +170,13 @@ class _Writes:
         if self.event is not None:
             combined.emit(*self.event)
         combined.insert(_TX, tx)
-        for statement, params in also:
-            combined.dml(statement, params)
-        combined.execute(session)
+        sink = None
+        for statement, params, *rows in also:
+            combined.dml(statement, params, returning=bool(rows))
+            sink = rows[0] if rows else sink
+        returned = combined.execute(session)
+        if sink is not None:
+            sink.extend(returned)
         for row, values in ((payment, self.payment), (order, self.order)):
             if values:
                 _set(row, {**values, "updated_at": at})
@@ -191,8 +197,10 @@ class _Writes:
             emit(session, name=self.event[0], payload=self.event[1])
         session.flush()  # a note appended to a loaded history
         session.connection().execute(_INSERT_TX, tx)
-        for statement, params in also:
-            session.connection().execute(statement, dict(params))
+        for statement, params, *rows in also:
+            result = session.connection().execute(statement, dict(params))
+            if rows:
+                rows[0].extend(result.all())
 
 
 # ------------------------------------------------------------------ a gateway's one-statement read
@@ -489,6 +497,8 @@ class PaymentService:
         (Core ``INSERT`` / ``UPDATE`` built once, bind parameters not starting with ``cw``),
         run with the report's — on PostgreSQL in the same single statement, which is then the
         report's only round trip. They run only if the report is accepted (not on a replay).
+        ``(statement, params, rows)``: ``rows`` (a list) receives that statement's ``RETURNING``
+        rows (e.g. a generated id; one such statement per report).
         """
         if state is None:
             self._ensure_order_in_session(session, payment_id)
