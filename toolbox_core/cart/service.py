@@ -63,7 +63,7 @@ class CartExpired(Gone):
 CartUnavailable = (CartCompleted, CartExpired)
 
 #: How many times a change is re-read and re-checked when the cart changed under it.
-ATTEMPTS = 3
+ATTEMPTS = 5
 
 
 def _aware(value: datetime) -> datetime:
