@@ -4,6 +4,8 @@ land; a change racing the cart's completion never lands in the completed cart.""
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -117,3 +119,32 @@ def test_a_locale_change_names_the_chosen_shipping_in_the_new_locale(client, too
     assert order.status_code == 201, order.text
     with toolbox.db.session() as session:
         assert session.get(Order, order.json()["order"]["id"]).shipping["name"] == names["uz"]
+
+
+@pytest.mark.postgres
+def test_complete_waiting_for_a_change_of_the_cart_orders_the_lines_as_changed(pg_url, clean_env):
+    toolbox = Toolbox.create(Settings(database_url=pg_url, plugins=[]))
+    toolbox.db = type(toolbox.db)(pg_url, pool_size=10)
+    try:
+        first, second = make_variant(toolbox), make_variant(toolbox)
+        cart_id = ready_cart(toolbox, first)
+        written = threading.Event()
+
+        def add_and_hold() -> None:  # a change that holds the cart row while complete starts
+            with toolbox.db.transaction() as session:
+                cart = rows.load(session, cart_id, lock=False)
+                rows.add_line(cart, LineRow("cline_late", second, 1, 1))
+                assert rows.write(session, cart, utcnow())
+                written.set()
+                time.sleep(1.0)
+
+        with ThreadPoolExecutor(1) as pool:
+            holding = pool.submit(add_and_hold)
+            written.wait(5)
+            result = CheckoutService(toolbox).complete(cart_id, None)  # waits for the lock
+            holding.result()
+        with toolbox.db.session() as session:
+            order = session.get(Order, result.order_id)
+            assert sorted(item.variant_id for item in order.items) == sorted([first, second])
+    finally:
+        toolbox.close()

@@ -49,7 +49,13 @@ _SELECT = (
     .where(_CARTS.c.id == bindparam("cart_id"))
     .order_by(_LINES.c.position, _LINES.c.id)
 )
-_LOCK = _SELECT.with_for_update(of=_CARTS)
+#: The version this statement's snapshot sees. When ``FOR UPDATE`` waited for a writer, the locked
+#: cart row is its newest version but the joined lines are still the snapshot's: the two differ.
+_SEEN = _CARTS.alias("seen")
+_LOCK = _SELECT.add_columns(
+    select(_SEEN.c.updated_at).where(_SEEN.c.id == _CARTS.c.id).correlate(_CARTS).scalar_subquery()
+    .label("snapshot_version")
+).with_for_update(of=_CARTS)
 _INSERT_CART = insert(_CARTS)
 _INSERT_LINE = insert(_LINES)
 _SET_QUANTITY = update(_LINES).where(_LINES.c.id == bindparam("b_id")).values(quantity=bindparam("b_quantity"))
@@ -123,10 +129,13 @@ def _conn(db: Session | Connection) -> Connection:
 
 def load(db: Session | Connection, cart_id: str, *, lock: bool) -> CartRow | None:
     """The cart ``cart_id`` with its lines (by position) and pending payment session, row-locked
-    when ``lock``; ``None`` if absent. One statement."""
-    rows = _conn(db).execute(_LOCK if lock else _SELECT, {"cart_id": cart_id}).all()
+    when ``lock``; ``None`` if absent. One statement (two when the lock waited for a writer)."""
+    conn = _conn(db)
+    rows = conn.execute(_LOCK if lock else _SELECT, {"cart_id": cart_id}).all()
     if not rows:
         return None
+    if lock and rows[0].snapshot_version != rows[0].updated_at:  # changed while we waited: read again
+        rows = conn.execute(_LOCK, {"cart_id": cart_id}).all()  # the lock is ours now: all current
     first = rows[0]
     cart = CartRow(*first[:len(COLUMNS)])
     cart.lines = [LineRow(r.line_id, r.variant_id, r.quantity, r.position) for r in rows if r.line_id is not None]
