@@ -22,10 +22,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    String,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal_column,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from toolbox_core.cart.models import Cart, CartLine
+from toolbox_core.catalog.snapshots import VariantSnapshot, snapshot_branches, snapshots_from_rows
 from toolbox_core.payments.models import Payment
 
 _CARTS = Cart.__table__
@@ -49,6 +62,47 @@ _SELECT = (
     .where(_CARTS.c.id == bindparam("cart_id"))
     .order_by(_LINES.c.position, _LINES.c.id)
 )
+#: PostgreSQL: the cart read with the catalog snapshots of its lines (and of ``extra``, a variant
+#: being added, with its stock) in one statement: the cart's rows (kind ``'c'``) and the snapshot
+#: rows (:func:`~toolbox_core.catalog.snapshots.snapshot_branches`) padded to the same columns.
+_SNAPSHOT_NAMES = ("owner", "locale", "title", "product_id", "sku", "price", "weight_grams", "mxik_code",
+                   "package_code", "vat_percent", "status", "handle")
+_CART_PART = (*(_CARTS.c[name].label(f"cart_{name}") for name in COLUMNS), _LINES.c.id.label("line_id"),
+              _LINES.c.variant_id.label("line_variant"), _LINES.c.quantity, _LINES.c.position,
+              _PENDING.c.id.label("pending_id"), _PENDING.c.provider_id.label("pending_provider"),
+              _PENDING.c.status.label("pending_status"), _PENDING.c.currency.label("pending_currency"))
+_NULL = literal_column("NULL")
+
+
+def _with_snapshots(extra: bool) -> Any:
+    cart = (select(literal_column("'c'").label("kind"), *(_NULL.label(n) for n in _SNAPSHOT_NAMES), *_CART_PART)
+            .select_from(_CARTS.outerjoin(_LINES, _LINES.c.cart_id == _CARTS.c.id)
+                         .outerjoin(_PENDING, (_PENDING.c.cart_id == _CARTS.c.id) & _PENDING.c.order_id.is_(None)))
+            .where(_CARTS.c.id == bindparam("cart_id")))
+    ids: Any = select(_LINES.c.variant_id).where(_LINES.c.cart_id == bindparam("cart_id"))
+    if extra:
+        ids = union_all(ids, select(cast(bindparam("extra"), String)))
+    branches = snapshot_branches(ids, bindparam("locales", expanding=True),
+                                 select(cast(bindparam("extra"), String)) if extra else None)
+    padding = [_NULL] * len(_CART_PART)
+    return union_all(cart, *(branch.add_columns(*padding) for branch in branches))
+
+
+_READ = {extra: _with_snapshots(extra) for extra in (False, True)}
+
+
+@dataclass
+class Catalog:
+    """The snapshot rows read with a cart, named in any locale they were read in."""
+
+    rows: list[Any]
+    default_locale: str
+    stock_ids: tuple[str, ...] = ()
+
+    def snapshots(self, locale: str) -> dict[str, VariantSnapshot]:
+        return snapshots_from_rows(self.rows, locale, self.default_locale, self.stock_ids)
+
+
 #: The version this statement's snapshot sees. When ``FOR UPDATE`` waited for a writer, the locked
 #: cart row is its newest version but the joined lines are still the snapshot's: the two differ.
 _SEEN = _CARTS.alias("seen")
@@ -143,6 +197,28 @@ def load(db: Session | Connection, cart_id: str, *, lock: bool) -> CartRow | Non
         cart.payment = PaymentRef(first.pending_id, first.pending_provider, first.pending_status,
                                   first.pending_currency)
     return cart
+
+
+def load_with_catalog(conn: Connection, cart_id: str, locales: list[str], default_locale: str,
+                      extra: str | None = None) -> tuple[CartRow | None, Catalog]:
+    """PostgreSQL: the cart (as :func:`load`, unlocked) and the snapshot rows of its lines and of
+    ``extra`` (with its stock), titles in ``locales``: one statement."""
+    params: dict[str, Any] = {"cart_id": cart_id, "locales": locales}
+    if extra is not None:
+        params["extra"] = extra
+    found = conn.execute(_READ[extra is not None], params).all()
+    mine = [r for r in found if r.kind == "c"]
+    catalog = Catalog([r for r in found if r.kind != "c"], default_locale, (extra,) if extra is not None else ())
+    if not mine:
+        return None, catalog
+    first = mine[0]
+    cart = CartRow(*(getattr(first, f"cart_{name}") for name in COLUMNS))
+    lines = sorted((r for r in mine if r.line_id is not None), key=lambda r: (r.position, r.line_id))
+    cart.lines = [LineRow(r.line_id, r.line_variant, r.quantity, r.position) for r in lines]
+    if first.pending_id is not None:
+        cart.payment = PaymentRef(first.pending_id, first.pending_provider, first.pending_status,
+                                  first.pending_currency)
+    return cart, catalog
 
 
 def save(db: Session | Connection, cart: CartRow) -> None:

@@ -187,9 +187,34 @@ def serialize(cart: CartRow, snaps: dict[str, VariantSnapshot], payment: Payment
     }
 
 
+class _QueriedCatalog:
+    """SQLite: the snapshots of a cart's lines (and of ``extra``), queried when asked for."""
+
+    def __init__(self, conn: Connection, ids: list[str], default_locale: str, extra: str | None) -> None:
+        self.conn, self.ids, self.default_locale, self.extra = conn, ids, default_locale, extra
+
+    def snapshots(self, locale: str) -> dict[str, VariantSnapshot]:
+        return variant_snapshots(self.conn, self.ids, locale, self.default_locale,
+                                 holdable_for=[self.extra] if self.extra else [])
+
+
+class _Known:
+    """Snapshots read a moment ago (for a shipping quote), in the cart's locale."""
+
+    def __init__(self, snaps: dict[str, VariantSnapshot]) -> None:
+        self.snaps = snaps
+
+    def snapshots(self, locale: str) -> dict[str, VariantSnapshot]:
+        return self.snaps
+
+
+#: The catalog snapshots read with a cart: ``.snapshots(locale)``.
+Catalog = rows.Catalog | _QueriedCatalog | _Known
+#: A cart as read for a change or an answer, with its catalog snapshots.
+Read = tuple[CartRow, Catalog]
 #: What a change does to the cart it was given (read a moment ago): records its changes on it
-#: and returns the catalog snapshots of its lines (``None``: read them for the answer).
-Change = Callable[[Connection, CartRow], "dict[str, VariantSnapshot] | None"]
+#: and returns the catalog snapshots of its lines for the answer.
+Change = Callable[[Connection, CartRow, Catalog], dict[str, VariantSnapshot]]
 
 
 # ------------------------------------------------------------------------------ service
@@ -237,29 +262,38 @@ class CartService:
             with db.engine.connect() as conn:
                 yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
-    def _usable(self, conn: Connection, cart_id: str, customer_id: str | None) -> CartRow:
-        """The cart read for a change: usable by ``customer_id``, adopted when they are signed in."""
-        cart = load_cart(conn, cart_id, customer_id)
-        if customer_id and cart.customer_id is None:
-            adopt(conn, cart, customer_id)
-        return cart
+    def _load(self, conn: Connection, cart_id: str, customer_id: str | None, extra: str | None = None) -> Read:
+        """The cart, if usable by ``customer_id``, with the catalog snapshots of its lines and of
+        ``extra`` (a variant being added, with its holdable stock): one statement on PostgreSQL
+        (:func:`toolbox_core.cart.rows.load_with_catalog`), two on SQLite."""
+        default = self.toolbox.settings.default_locale
+        if self.toolbox.db.is_sqlite:
+            cart = load_cart(conn, cart_id, customer_id)
+            ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
+            return cart, _QueriedCatalog(conn, ids, default, extra)
+        locales = sorted({*self.toolbox.settings.locales, default})
+        found, catalog = rows.load_with_catalog(conn, cart_id, locales, default, extra)
+        if found is None:
+            raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
+        check_usable(found, customer_id)
+        return found, catalog
 
-    def _change(self, cart_id: str, customer_id: str | None, change: Change,
-                cart: CartRow | None = None) -> dict[str, Any]:
-        """Read the cart (unless given, read a moment ago), apply ``change`` to it and write it if
-        it is still that version; else read again and re-apply (:data:`ATTEMPTS` in all).
-        Returns the store JSON, built from what was read and written (no read-back)."""
+    def _change(self, cart_id: str, customer_id: str | None, change: Change, read: Read | None = None,
+                extra: str | None = None) -> dict[str, Any]:
+        """Read the cart (unless given, read a moment ago) with its snapshots, apply ``change`` to
+        it and write it if it is still that version; else read again and re-apply (:data:`ATTEMPTS`
+        in all). A signed-in customer adopts a guest cart. Returns the store JSON, built from what
+        was read and written (no read-back)."""
         with self._writing() as conn:
             for _ in range(ATTEMPTS):
-                if cart is None:
-                    cart = self._usable(conn, cart_id, customer_id)
-                snaps = change(conn, cart)
-                if snaps is None:
-                    snaps = snapshots_for(self.toolbox, conn, cart)
+                cart, catalog = read or self._load(conn, cart_id, customer_id, extra)
+                if customer_id and cart.customer_id is None:
+                    adopt(conn, cart, customer_id)
+                snaps = change(conn, cart, catalog)
                 self._touch(cart)
                 if rows.write(conn, cart, utcnow()):
                     return serialize(cart, snaps, cart.payment, options_of(snaps))
-                cart = None  # changed meanwhile (or completed): read it again
+                read = None  # changed meanwhile (or completed): read it again
         raise Conflict("the cart is being changed elsewhere; try again", code="cart_changed")
 
     def _locale(self, locale: str | None) -> str:
@@ -271,12 +305,6 @@ class CartService:
     def _touch(self, cart: CartRow) -> None:
         """Move the expiry to ``ttl_days`` from now (the row is written with every change anyway)."""
         cart.set(expires_at=utcnow() + timedelta(days=self.settings.ttl_days))
-
-    def _snapshots(self, conn: Connection, cart: CartRow, changed: str) -> dict[str, VariantSnapshot]:
-        """The lines' snapshots, and ``changed``'s (it may be new) with its holdable stock: one statement."""
-        ids = [ln.variant_id for ln in cart.lines] + [changed]
-        return variant_snapshots(conn, ids, cart_locale(cart.locale), self.toolbox.settings.default_locale,
-                                 holdable_for=[changed])
 
     def create(self, customer_id: str | None, locale: str | None = None, phone: str | None = None) -> dict[str, Any]:
         cart = CartRow(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
@@ -291,10 +319,8 @@ class CartService:
         return serialize(cart, {}, None, {})
 
     def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
-        with self._reading() as conn:
-            cart = load_cart(conn, cart_id, customer_id)
-            snaps = snapshots_for(self.toolbox, conn, cart)
-            return serialize(cart, snaps, cart.payment, options_of(snaps))
+        cart, snaps = self._read(cart_id, customer_id)
+        return serialize(cart, snaps, cart.payment, options_of(snaps))
 
     def current(self, cart_id: str | None, customer_id: str | None, locale: str | None = None,
                 fallback: str | None = None) -> dict[str, Any]:
@@ -348,7 +374,7 @@ class CartService:
                                       "items": [{"sku": snap.sku, "requested": quantity, "available": available}]})
 
     def add_line(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
-        def change(conn: Connection, cart: CartRow) -> dict[str, VariantSnapshot]:
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
             # The cart is read first: a refusal is told in the cart's locale.
             self._check_quantity(quantity)
             line = next((ln for ln in cart.lines if ln.variant_id == variant_id), None)
@@ -356,7 +382,7 @@ class CartService:
             self._check_quantity(new_quantity)
             if line is None and len(cart.lines) >= self.settings.max_lines:
                 raise InvalidInput(f"a cart holds at most {self.settings.max_lines} lines", code="too_many_lines")
-            snaps = self._snapshots(conn, cart, variant_id)
+            snaps = catalog.snapshots(cart_locale(cart.locale))
             self._check_available(snaps, variant_id, new_quantity)
             if line is None:
                 rows.add_line(cart, LineRow(new_id("cline"), variant_id, quantity, len(cart.lines)))
@@ -365,25 +391,26 @@ class CartService:
             self._changed(cart)
             return snaps
 
-        return self._change(cart_id, customer_id, change)
+        return self._change(cart_id, customer_id, change, extra=variant_id)
 
     def set_quantity(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
-        def change(conn: Connection, cart: CartRow) -> dict[str, VariantSnapshot]:
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
             self._check_quantity(quantity)  # after the read: a refusal is told in the cart's locale
             line = self._line(cart, variant_id)
-            snaps = self._snapshots(conn, cart, variant_id)
+            snaps = catalog.snapshots(cart_locale(cart.locale))
             self._check_available(snaps, variant_id, quantity)
             if line.quantity != quantity:
                 rows.set_quantity(cart, line, quantity)
             self._changed(cart)
             return snaps
 
-        return self._change(cart_id, customer_id, change)
+        return self._change(cart_id, customer_id, change, extra=variant_id)
 
     def remove_line(self, cart_id: str, customer_id: str | None, variant_id: str) -> dict[str, Any]:
-        def change(conn: Connection, cart: CartRow) -> None:
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
             rows.remove_line(cart, self._line(cart, variant_id))
             self._changed(cart)
+            return catalog.snapshots(cart_locale(cart.locale))
 
         return self._change(cart_id, customer_id, change)
 
@@ -415,15 +442,17 @@ class CartService:
         if address is not None and address.get("phone"):
             address["phone"] = normalize_phone(address["phone"])
         renamed: dict[str, Any] | None = None
-        cart: CartRow | None = None
+        read: Read | None = None
         if values.get("locale") is not None and "address" not in values:
-            cart, snaps = self._read(cart_id, customer_id)
+            with self._reading() as conn:
+                read = self._load(conn, cart_id, customer_id)
+                cart, snaps = read[0], read[1].snapshots(cart_locale(read[0].locale))
             if cart.shipping is not None and cart.locale != values["locale"]:
                 renamed = self._renamed_shipping(cart, snaps, values["locale"])
-            if customer_id and cart.customer_id is None:
-                cart = None  # adopted when read for the change
+            if self.toolbox.db.is_sqlite:
+                read = None  # its snapshots are queried on the connection just closed
 
-        def change(conn: Connection, cart: CartRow) -> None:
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
             for key in ("locale", "phone", "email"):
                 if values.get(key) is not None and values[key] != getattr(cart, key):
                     cart.set(**{key: values[key]})
@@ -434,8 +463,9 @@ class CartService:
                     and (cart.shipping.get("provider_id"), cart.shipping.get("option_id")) \
                     == (renamed["provider_id"], renamed["option_id"]):
                 cart.set(shipping={**cart.shipping, "name": renamed["name"]})
+            return catalog.snapshots(cart_locale(cart.locale))  # in the new locale
 
-        return self._change(cart_id, customer_id, change, cart)
+        return self._change(cart_id, customer_id, change, read)
 
     def _renamed_shipping(self, cart: CartRow, snaps: dict[str, VariantSnapshot], locale: str) -> dict[str, Any] | None:
         """The cart's shipping choice named in ``locale`` (its provider's ``quote`` for the cart in
@@ -461,9 +491,10 @@ class CartService:
         return cart_view(*self._read(cart_id, customer_id))
 
     def _read(self, cart_id: str, customer_id: str | None) -> tuple[CartRow, dict[str, VariantSnapshot]]:
+        """The cart and its lines' snapshots in the cart's locale (one statement on PostgreSQL)."""
         with self._reading() as conn:
-            cart = load_cart(conn, cart_id, customer_id)
-            return cart, snapshots_for(self.toolbox, conn, cart)
+            cart, catalog = self._load(conn, cart_id, customer_id)
+            return cart, catalog.snapshots(cart_locale(cart.locale))
 
     def shipping_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
         """Options priced by the providers for this cart (called outside any transaction)."""
@@ -479,7 +510,7 @@ class CartService:
             raise InvalidInput("add items before choosing shipping", code="cart_empty")
         quote: ShippingQuote = quote_one(self.toolbox, view, provider_id, option_id, data)
 
-        def change(conn: Connection, cart: CartRow) -> dict[str, VariantSnapshot]:
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
             # The lines and address written with the quote must be those it priced; the catalog
             # snapshots read for the quote a moment ago price them (no second read).
             current = cart_view(cart, snaps)
@@ -488,8 +519,7 @@ class CartService:
             cart.set(shipping=asdict(quote))
             return snaps
 
-        adopting = customer_id is not None and read.customer_id is None
-        return self._change(cart_id, customer_id, change, None if adopting else read)
+        return self._change(cart_id, customer_id, change, (read, _Known(snaps)))
 
     # -------------------------------------------------------------- payment
     def select_payment(self, cart_id: str, customer_id: str | None, provider_id: str) -> dict[str, Any]:
@@ -498,10 +528,10 @@ class CartService:
             raise InvalidInput(f"unknown payment provider {provider_id!r}", code="unknown_payment_provider",
                                details={"available": sorted(self.toolbox.payment_providers)})
 
-        def change(conn: Connection, cart: CartRow) -> dict[str, VariantSnapshot]:
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
             if cart.payment_provider_id != provider_id:
                 cart.set(payment_provider_id=provider_id)
-            snaps = snapshots_for(self.toolbox, conn, cart)
+            snaps = catalog.snapshots(cart_locale(cart.locale))
             amount = totals(cart, snaps)["total"]
             if cart.payment is None:
                 rows.add_payment(cart, new_id("pay"), provider_id, amount, self.toolbox.settings.currency)
