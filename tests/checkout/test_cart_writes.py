@@ -148,3 +148,46 @@ def test_complete_waiting_for_a_change_of_the_cart_orders_the_lines_as_changed(p
             assert sorted(item.variant_id for item in order.items) == sorted([first, second])
     finally:
         toolbox.close()
+
+
+@pytest.mark.postgres
+def test_the_carts_one_read_on_postgresql_names_lines_and_options_in_the_answers_locale(make_toolbox, make_client):
+    from tests.checkout.test_retries_and_shapes import _sized_variant
+
+    toolbox = make_toolbox(database="postgres")
+    client = make_client(toolbox)
+    variant, plain = _sized_variant(toolbox), make_variant(toolbox)
+    ru = client.post("/store/carts", json={"locale": "ru"}).json()["id"]
+    client.post(f"/store/carts/{ru}/lines", json={"variant_id": plain, "quantity": 1})
+    lines = client.post(f"/store/carts/{ru}/lines", json={"variant_id": variant, "quantity": 1}).json()["lines"]
+    assert lines[0]["title"] == "Дрель — 18 В"
+    assert lines[0]["options"] == []
+    assert lines[1]["options"] == [{"name": "Размер", "value": "M"}, {"name": "colour", "value": "black"}]
+    assert lines[1]["available"] and lines[1]["unit_price"] > 0
+
+    asked = client.get(f"/store/carts/{ru}", params={"locale": "uz"}).json()  # this answer only
+    assert asked["lines"][0]["title"].startswith("Drel")
+    assert asked["lines"][1]["options"][0] == {"name": "O'lcham", "value": "O'rta"}
+    patched = client.patch(f"/store/carts/{ru}", json={"locale": "uz"}).json()  # the cart's, in the same answer
+    assert patched["locale"] == "uz" and patched["lines"][1]["options"][0] == {"name": "O'lcham", "value": "O'rta"}
+    again = client.get(f"/store/carts/{ru}").json()
+    assert again["lines"] == patched["lines"] and again["totals"] == patched["totals"]
+
+
+@pytest.mark.postgres
+def test_refused_changes_on_postgresql_write_nothing_and_say_why(make_toolbox, make_client):
+    toolbox = make_toolbox(database="postgres")
+    client = make_client(toolbox)
+    variant = make_variant(toolbox, stock=2)
+    cart = client.post("/store/carts", json={"locale": "ru"}).json()["id"]
+    unknown = client.post(f"/store/carts/{cart}/lines", json={"variant_id": "var_nope", "quantity": 1})
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_variant"
+    assert client.post(f"/store/carts/{cart}/lines", json={"variant_id": variant, "quantity": 2}).status_code == 200
+    over = client.post(f"/store/carts/{cart}/lines", json={"variant_id": variant, "quantity": 1})
+    assert over.status_code == 409 and over.json()["error"]["details"]["available"] == 2
+    assert client.put(f"/store/carts/{cart}/lines/{variant}", json={"quantity": 1}).json()["lines"][0]["quantity"] == 1
+    gone = client.delete(f"/store/carts/{cart}/lines/{variant}")
+    assert gone.status_code == 200 and gone.json()["lines"] == []
+    assert client.get(f"/store/carts/{cart}").json()["lines"] == []
+    missing = client.get("/store/carts/cart_nope")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "cart_not_found"
