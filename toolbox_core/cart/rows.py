@@ -74,21 +74,31 @@ _CART_PART = (*(_CARTS.c[name].label(f"cart_{name}") for name in COLUMNS), _LINE
 _NULL = literal_column("NULL")
 
 
-def _with_snapshots(extra: bool) -> Any:
-    cart = (select(literal_column("'c'").label("kind"), *(_NULL.label(n) for n in _SNAPSHOT_NAMES), *_CART_PART)
-            .select_from(_CARTS.outerjoin(_LINES, _LINES.c.cart_id == _CARTS.c.id)
-                         .outerjoin(_PENDING, (_PENDING.c.cart_id == _CARTS.c.id) & _PENDING.c.order_id.is_(None)))
-            .where(_CARTS.c.id == bindparam("cart_id")))
+def _with_snapshots(extra: bool, lock: bool = False) -> Any:
+    """The cart's rows then the snapshot rows; ``lock``: the cart row is locked by a CTE (a UNION
+    cannot be ``FOR UPDATE``) and its rows carry the version the statement's snapshot saw."""
+    lines, pending = _LINES.c.cart_id == _CARTS.c.id, (_PENDING.c.cart_id == _CARTS.c.id) & _PENDING.c.order_id.is_(None)
+    head: list[Any] = [literal_column("'c'").label("kind"), *(_NULL.label(n) for n in _SNAPSHOT_NAMES)]
+    if lock:
+        seen = _SEEN_VERSION.label("snapshot_version")
+        locked = (select(*(_CARTS.c[name] for name in COLUMNS), seen).where(_CARTS.c.id == bindparam("cart_id"))
+                  .with_for_update().cte("locked"))
+        part = (*(locked.c[name].label(f"cart_{name}") for name in COLUMNS), *_CART_PART[len(COLUMNS):],
+                locked.c.snapshot_version)
+        cart = (select(*head, *part)
+                .select_from(locked.outerjoin(_LINES, _LINES.c.cart_id == locked.c.id)
+                             .outerjoin(_PENDING, (_PENDING.c.cart_id == locked.c.id) & _PENDING.c.order_id.is_(None))))
+    else:
+        part = _CART_PART
+        cart = (select(*head, *part).select_from(_CARTS.outerjoin(_LINES, lines).outerjoin(_PENDING, pending))
+                .where(_CARTS.c.id == bindparam("cart_id")))
     ids: Any = select(_LINES.c.variant_id).where(_LINES.c.cart_id == bindparam("cart_id"))
     if extra:
         ids = union_all(ids, select(cast(bindparam("extra"), String)))
     branches = snapshot_branches(ids, bindparam("locales", expanding=True),
                                  select(cast(bindparam("extra"), String)) if extra else None)
-    padding = [_NULL] * len(_CART_PART)
+    padding = [_NULL] * len(part)
     return union_all(cart, *(branch.add_columns(*padding) for branch in branches))
-
-
-_READ = {extra: _with_snapshots(extra) for extra in (False, True)}
 
 
 @dataclass
@@ -106,10 +116,9 @@ class Catalog:
 #: The version this statement's snapshot sees. When ``FOR UPDATE`` waited for a writer, the locked
 #: cart row is its newest version but the joined lines are still the snapshot's: the two differ.
 _SEEN = _CARTS.alias("seen")
-_LOCK = _SELECT.add_columns(
-    select(_SEEN.c.updated_at).where(_SEEN.c.id == _CARTS.c.id).correlate(_CARTS).scalar_subquery()
-    .label("snapshot_version")
-).with_for_update(of=_CARTS)
+_SEEN_VERSION = select(_SEEN.c.updated_at).where(_SEEN.c.id == _CARTS.c.id).correlate(_CARTS).scalar_subquery()
+_LOCK = _SELECT.add_columns(_SEEN_VERSION.label("snapshot_version")).with_for_update(of=_CARTS)
+_READ = {(extra, lock): _with_snapshots(extra, lock) for extra in (False, True) for lock in (False, True)}
 _INSERT_CART = insert(_CARTS)
 _INSERT_LINE = insert(_LINES)
 _SET_QUANTITY = update(_LINES).where(_LINES.c.id == bindparam("b_id")).values(quantity=bindparam("b_quantity"))
@@ -199,15 +208,21 @@ def load(db: Session | Connection, cart_id: str, *, lock: bool) -> CartRow | Non
     return cart
 
 
-def load_with_catalog(conn: Connection, cart_id: str, locales: list[str], default_locale: str,
-                      extra: str | None = None) -> tuple[CartRow | None, Catalog]:
-    """PostgreSQL: the cart (as :func:`load`, unlocked) and the snapshot rows of its lines and of
-    ``extra`` (with its stock), titles in ``locales``: one statement."""
+def load_with_catalog(db: Session | Connection, cart_id: str, locales: list[str], default_locale: str,
+                      extra: str | None = None, *, lock: bool = False) -> tuple[CartRow | None, Catalog]:
+    """PostgreSQL: the cart (as :func:`load`) and the snapshot rows of its lines and of ``extra``
+    (with its stock), titles in ``locales``: one statement (two when the lock waited for a writer:
+    see :data:`_LOCK`)."""
+    conn = _conn(db)
     params: dict[str, Any] = {"cart_id": cart_id, "locales": locales}
     if extra is not None:
         params["extra"] = extra
-    found = conn.execute(_READ[extra is not None], params).all()
+    statement = _READ[(extra is not None, lock)]
+    found = conn.execute(statement, params).all()
     mine = [r for r in found if r.kind == "c"]
+    if lock and mine and mine[0].snapshot_version != mine[0].cart_updated_at:
+        found = conn.execute(statement, params).all()  # changed while we waited; the lock is ours now
+        mine = [r for r in found if r.kind == "c"]
     catalog = Catalog([r for r in found if r.kind != "c"], default_locale, (extra,) if extra is not None else ())
     if not mine:
         return None, catalog

@@ -82,19 +82,6 @@ def check_usable(cart: CartRow | Cart, customer_id: str | None) -> None:
         raise CartExpired("this cart has expired; start a new one", details={"cart_id": cart.id})
 
 
-def lock_cart(session: Session | Connection, cart_id: str, customer_id: str | None) -> CartRow:
-    """The open cart ``cart_id``, row-locked, adopted by a signed-in customer; else a clear error.
-
-    Changes (the adoption too) are written by :func:`toolbox_core.cart.rows.save`."""
-    cart = rows.load(session, cart_id, lock=True)
-    if cart is None:
-        raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
-    check_usable(cart, customer_id)
-    if customer_id and cart.customer_id is None:
-        adopt(session, cart, customer_id)
-    return cart
-
-
 def customer_phone(session: Session | Connection, customer_id: str) -> str | None:
     """The verified phone of a customer (their identity), or ``None``."""
     return session.scalar(select(Customer.phone).where(Customer.id == customer_id))

@@ -42,16 +42,17 @@ from toolbox_core.cart.models import Cart
 from toolbox_core.cart.rows import CartRow, PaymentRef
 from toolbox_core.cart.service import (
     CartCompleted,
+    adopt,
     check_usable,
     customer_phone,
     line_view,
-    lock_cart,
     snapshots_for,
 )
 from toolbox_core.catalog.snapshots import VariantSnapshot
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
 from toolbox_core.events import EMITTED_KEY, emit
+from toolbox_core.i18n import cart_locale
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Order, OrderItem
@@ -144,8 +145,7 @@ class CheckoutService:
                             actor: str = "storefront", check_owner: bool = True,
                             return_url: str | None = None) -> tuple[CheckoutResult, PaymentRequest]:
         """Steps 1–5 inside the caller's transaction; the provider is not asked (that is after commit)."""
-        cart = self._validate(session, cart_id, customer_id, check_owner)
-        snaps = snapshots_for(self.toolbox, session, cart)
+        cart, snaps = self._validate(session, cart_id, customer_id, check_owner)
         lines = self._priced_lines(cart, snaps)
         payment = self._payment_session(cart)
         provider = self._provider(payment.provider_id)
@@ -178,14 +178,13 @@ class CheckoutService:
         return result, self._payment_request(order, payment, lines, return_url)
 
     # -------------------------------------------------------------- steps
-    def _validate(self, session: Session, cart_id: str, customer_id: str | None, check_owner: bool) -> CartRow:
-        if check_owner:
-            cart = lock_cart(session, cart_id, customer_id)
-        else:
-            cart = cart_rows.load(session, cart_id, lock=True)
-            if cart is None:
-                raise NotFound("no such cart", code="cart_not_found")
-            check_usable(cart, cart.customer_id)
+    def _validate(self, session: Session, cart_id: str, customer_id: str | None,
+                  check_owner: bool) -> tuple[CartRow, dict[str, VariantSnapshot]]:
+        """The cart, locked, with its lines' snapshots (one statement on PostgreSQL), if complete."""
+        cart, catalog = self._lock(session, cart_id)
+        check_usable(cart, customer_id if check_owner else cart.customer_id)
+        if check_owner and customer_id and cart.customer_id is None:
+            adopt(session, cart, customer_id)
         if not cart.phone and cart.customer_id:  # a cart linked before it took the customer's phone
             cart.set(phone=customer_phone(session, cart.customer_id))
         missing = []
@@ -201,7 +200,23 @@ class CheckoutService:
             missing.append("payment")
         if missing:
             raise CheckoutIncomplete(f"the cart is missing: {', '.join(missing)}", details={"missing": missing})
-        return cart
+        if catalog is not None:
+            return cart, catalog.snapshots(cart_locale(cart.locale))
+        return cart, snapshots_for(self.toolbox, session, cart)
+
+    def _lock(self, session: Session, cart_id: str) -> tuple[CartRow, cart_rows.Catalog | None]:
+        """The cart row-locked, with its lines and payment session; on PostgreSQL with the rows of
+        its lines' snapshots, read in the same statement."""
+        catalog = None
+        if session.get_bind().dialect.name == "postgresql":
+            default = self.toolbox.settings.default_locale
+            cart, catalog = cart_rows.load_with_catalog(
+                session, cart_id, sorted({*self.toolbox.settings.locales, default}), default, lock=True)
+        else:
+            cart = cart_rows.load(session, cart_id, lock=True)
+        if cart is None:
+            raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
+        return cart, catalog
 
     @staticmethod
     def _priced_lines(cart: CartRow, snaps: dict[str, VariantSnapshot]) -> list[tuple[LineView, str]]:
