@@ -1,7 +1,9 @@
 """A cart and its lines read and written with core statements: no ORM unit of work per request.
 
-Every store call on a cart reads it once (:func:`load`: the cart row, its lines and its pending
-payment session in one statement; ``FOR UPDATE OF carts`` for checkout), changes the plain
+Every store call on a cart reads it once: on PostgreSQL with its lines' catalog snapshots
+(:func:`load_with_catalog`: the cart row, its lines, its pending payment session and the
+snapshots in one statement; locked for checkout), on SQLite without them (:func:`load`). It
+changes the plain
 :class:`CartRow` (:meth:`CartRow.set`, :func:`add_line`, :func:`set_quantity`,
 :func:`remove_line`, :func:`add_payment`, :func:`switch_payment` only record the change) and
 writes everything with :func:`write`.

@@ -9,15 +9,17 @@ half order and no leaked reservation — the database rolls everything back):
 4. ``attach``    — the cart's payment session becomes the order's payment;
 5. ``emit``      — ``order.placed`` in the same transaction (outbox).
 
-The cart is read with its lines and its payment session in one locked statement. The rows
+On PostgreSQL the cart is read with its lines, its payment session and its lines' catalog
+snapshots in one locked statement (:func:`toolbox_core.cart.rows.load_with_catalog`). The rows
 every checkout competes for (stock levels) are touched last: stock is held (three statements,
-:func:`~toolbox_core.inventory.service.reserve`), then on PostgreSQL everything else is ONE
-statement (:data:`_PLACE_PG`, data-modifying CTEs): the order with its number drawn from the
-sequence, its items, its history entry, the completed cart, the payment session attached (only
-if still pending: the ``UPDATE`` re-checks it under its row lock) and the ``order.placed``
-outbox row. So the hot locks are held for four statements before COMMIT, and a whole checkout
-is 7 statements in one transaction (``tests/checkout/test_checkout_sql_budget.py`` keeps the
-budget). SQLite writes the same rows one statement each (order and items first, the number last).
+:func:`~toolbox_core.inventory.service.reserve`), then everything else is ONE statement
+(:func:`_place_pg`, data-modifying CTEs): the order with its number drawn from the sequence, its
+items, its history entry, the completed cart, the payment session attached (only if still
+pending: the ``UPDATE`` re-checks it under its row lock) and the ``order.placed`` outbox row. So
+the hot locks are held for four statements before COMMIT, and ``complete`` is 5 statements in one
+transaction (``tests/checkout/test_checkout_sql_budget.py`` keeps the budget). SQLite reads the
+snapshots on their own and writes the rows one statement each (order and items first, the
+number last).
 
 Then, after commit and outside any transaction, ``initiate`` asks the payment provider for the
 client's next step. If that fails, the compensation cancels the order (releasing the stock)
@@ -78,13 +80,15 @@ _ORDER_COLUMNS = ("id", "cart_id", "customer_id", "status", "payment_status", "f
 _ITEM_COLUMNS = ("id", "position", "variant_id", "product_id", "sku", "title", "quantity", "unit_price", "total",
                  "weight_grams", "mxik_code", "package_code", "vat_percent")
 _JSONB = {"address", "shipping"}
-#: PostgreSQL: the statement that places an order of ``n`` items once its stock is held (one
-#: round trip). ``n`` draws the number; ``p`` attaches the payment session only if it is still
-#: pending (the caller checks the count: 0 means it changed, and the transaction rolls back).
+#: PostgreSQL: the statements that place an order once its stock is held, by number of items
+#: (:func:`_place_pg`).
 _PLACE_PG: dict[int, Any] = {}
 
 
 def _place_pg(items: int) -> Any:
+    """The one statement that places an order of ``items`` items (one round trip): ``n`` draws
+    the number, ``p`` attaches the payment session only if it is still pending (the caller checks
+    the count: 0 means it changed, and the transaction rolls back)."""
     stmt = _PLACE_PG.get(items)
     if stmt is None:
         order_cols = ", ".join(_ORDER_COLUMNS)
