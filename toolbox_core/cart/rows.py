@@ -203,7 +203,9 @@ def load(db: Session | Connection, cart_id: str, *, lock: bool) -> CartRow | Non
         rows = conn.execute(_LOCK, {"cart_id": cart_id}).all()  # the lock is ours now: all current
     first = rows[0]
     cart = CartRow(*first[:len(COLUMNS)])
-    cart.lines = [LineRow(r.line_id, r.variant_id, r.quantity, r.position) for r in rows if r.line_id is not None]
+    # dict: a line once even if the cart had two pending payment sessions (the join repeats it)
+    found = {r.line_id: r for r in rows if r.line_id is not None}
+    cart.lines = [LineRow(r.line_id, r.variant_id, r.quantity, r.position) for r in found.values()]
     if first.pending_id is not None:
         cart.payment = PaymentRef(first.pending_id, first.pending_provider, first.pending_status,
                                   first.pending_currency)
@@ -230,7 +232,7 @@ def load_with_catalog(db: Session | Connection, cart_id: str, locales: list[str]
         return None, catalog
     first = mine[0]
     cart = CartRow(*(getattr(first, f"cart_{name}") for name in COLUMNS))
-    lines = sorted((r for r in mine if r.line_id is not None), key=lambda r: (r.position, r.line_id))
+    lines = sorted({r.line_id: r for r in mine if r.line_id is not None}.values(), key=lambda r: (r.position, r.line_id))
     cart.lines = [LineRow(r.line_id, r.line_variant, r.quantity, r.position) for r in lines]
     if first.pending_id is not None:
         cart.payment = PaymentRef(first.pending_id, first.pending_provider, first.pending_status,
