@@ -16,7 +16,10 @@ order, which (unlike throughput on a shared machine) is robust: ``*_api_cpu_ms_p
 uvicorn processes, ``/proc/<pid>/stat``), ``*_pg_cpu_ms_per_order`` (this database's PostgreSQL
 backends) and ``*_pg_xacts_per_order`` (``pg_stat_database``). ``--sql`` (or ``--seconds 0``
 with it) first places one order in-process and prints ``checkout_sql_statements`` (a
-SQLAlchemy ``before_cursor_execute`` count) and ``checkout_sql_transactions``, per step too, and
+SQLAlchemy ``before_cursor_execute`` count) and ``checkout_sql_transactions``, per step too,
+``checkout_sql_real_transactions`` (BEGIN ... COMMIT PostgreSQL saw: statements on an autocommit
+connection count in ``checkout_sql_transactions`` but send neither), ``checkout_sql_round_trips``
+(statements + 2 per real transaction), and
 ``checkout_inprocess_cpu_ms_per_order`` (20 sequential checkouts through a TestClient).
 ``TOOLBOX_BENCH_PYSPY=<folder>`` records the served API workers during the measured load
 (summarise with ``python -m benchmarks profile``).
@@ -121,14 +124,24 @@ def count_sql(url: str, variants: list[str], *, show: bool = False) -> None:
     The first checkout warms caches (statement cache, plugin start-up); the second is counted.
     """
     from fastapi.testclient import TestClient
+    from sqlalchemy import event
 
     from toolbox_core.app import create_app
 
     toolbox = open_toolbox(url, redis_url=fresh_redis())
+    real: list[int] = []  # transactions PostgreSQL saw: autocommit connections send no BEGIN/COMMIT/ROLLBACK
+
+    @event.listens_for(toolbox.db.engine, "commit")
+    @event.listens_for(toolbox.db.engine, "rollback")
+    def _real_end(conn: object) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":  # type: ignore[attr-defined]
+            real.append(1)
+
     labels = ["create", *(f"add_line{n}" for n in range(len(variants))), "update", "shipping", "payment",
               "complete"]
     with TestClient(create_app(toolbox=toolbox)) as client:
         for counted in (False, True):
+            real.clear()
             with counting_statements(toolbox.db.engine, keep_sql=show) as count:
                 cart = ""
                 for label, step in zip(labels, steps(variants), strict=True):
@@ -138,7 +151,11 @@ def count_sql(url: str, variants: list[str], *, show: bool = False) -> None:
                     cart = cart or response.json()["id"]
             if counted:
                 figure("checkout_sql_statements", count.statements, "per order")
-                figure("checkout_sql_transactions", count.commits + count.rollbacks, "per order")
+                figure("checkout_sql_transactions", count.commits + count.rollbacks, "per order (SQLAlchemy commits)")
+                # A real transaction adds BEGIN and COMMIT round trips; a rolled-back one BEGIN and ROLLBACK.
+                transactions = len(real)
+                figure("checkout_sql_real_transactions", transactions, "per order (BEGIN ... COMMIT)")
+                figure("checkout_sql_round_trips", count.statements + 2 * transactions, "per order")
                 for label, n in count.by_step.items():
                     figure(f"checkout_sql_{label}", n, "")
                 for line in count.sql:

@@ -1,10 +1,21 @@
 """A cart and its lines read and written with core statements: no ORM unit of work per request.
 
-Every store call on a cart reads it once (:func:`load`: the cart row and its lines in one
-statement, ``FOR UPDATE OF carts`` when it changes the cart), changes the plain
-:class:`CartRow` (:meth:`CartRow.set`) and writes the changed columns in one ``UPDATE``
-(:func:`save`; ``updated_at`` moves with it). Lines are inserted, updated and deleted one
-statement each. The statements are built once, at import.
+Every store call on a cart reads it once: on PostgreSQL with its lines' catalog snapshots
+(:func:`load_with_catalog`: the cart row, its lines, its pending payment session and the
+snapshots in one statement; locked for checkout), on SQLite without them (:func:`load`). It
+changes the plain
+:class:`CartRow` (:meth:`CartRow.set`, :func:`add_line`, :func:`set_quantity`,
+:func:`remove_line`, :func:`add_payment`, :func:`switch_payment` only record the change) and
+writes everything with :func:`write`.
+
+:func:`write` is optimistic: it applies the changes only if the cart row is still the version
+that was read (its ``updated_at``, which every write of the row moves) and still ``open``, and
+moves the version. A writer that loses the race (or a cart completed meanwhile: completing
+writes the row under its lock) writes nothing and learns it from the result, so the caller
+reads again. On PostgreSQL the whole write is ONE statement (data-modifying CTEs hanging off
+the version-checked ``UPDATE carts``), run on an autocommit connection: no ``BEGIN``/``COMMIT``
+round trips, and the cart row is locked only for that statement. On SQLite the same steps run
+one statement each inside the caller's (``BEGIN IMMEDIATE``) transaction.
 """
 
 from __future__ import annotations
@@ -13,30 +24,114 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal_column,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from toolbox_core.cart.models import Cart, CartLine
+from toolbox_core.catalog.snapshots import VariantSnapshot, snapshot_branches, snapshots_from_rows
+from toolbox_core.payments.models import Payment
 
 _CARTS = Cart.__table__
 _LINES = CartLine.__table__
+_PAYMENTS = Payment.__table__
 #: The cart columns a :class:`CartRow` carries, in its field order.
 COLUMNS = ("id", "status", "locale", "customer_id", "phone", "email", "address", "shipping", "payment_provider_id",
-           "order_id", "expires_at", "completed_at")
+           "order_id", "expires_at", "completed_at", "updated_at")
+#: Cart columns a :func:`write` may change (``updated_at`` is the version it moves itself).
+WRITABLE = tuple(name for name in COLUMNS if name not in ("id", "updated_at"))
 
+#: The cart's payment session not yet attached to an order (there is at most one), joined in.
+_PENDING = _PAYMENTS.alias("pending")
 _SELECT = (
     select(*(_CARTS.c[name] for name in COLUMNS), _LINES.c.id.label("line_id"), _LINES.c.variant_id,
-           _LINES.c.quantity, _LINES.c.position)
-    .select_from(_CARTS.outerjoin(_LINES, _LINES.c.cart_id == _CARTS.c.id))
+           _LINES.c.quantity, _LINES.c.position, _PENDING.c.id.label("pending_id"),
+           _PENDING.c.provider_id.label("pending_provider"), _PENDING.c.status.label("pending_status"),
+           _PENDING.c.currency.label("pending_currency"))
+    .select_from(_CARTS.outerjoin(_LINES, _LINES.c.cart_id == _CARTS.c.id)
+                 .outerjoin(_PENDING, (_PENDING.c.cart_id == _CARTS.c.id) & _PENDING.c.order_id.is_(None)))
     .where(_CARTS.c.id == bindparam("cart_id"))
     .order_by(_LINES.c.position, _LINES.c.id)
 )
-_LOCK = _SELECT.with_for_update(of=_CARTS)
-_UPDATE_CART = update(_CARTS).where(_CARTS.c.id == bindparam("b_id"))
+#: PostgreSQL: the cart read with the catalog snapshots of its lines (and of ``extra``, a variant
+#: being added, with its stock) in one statement: the cart's rows (kind ``'c'``) and the snapshot
+#: rows (:func:`~toolbox_core.catalog.snapshots.snapshot_branches`) padded to the same columns.
+_SNAPSHOT_NAMES = ("owner", "locale", "title", "product_id", "sku", "price", "weight_grams", "mxik_code",
+                   "package_code", "vat_percent", "status", "handle")
+_CART_PART = (*(_CARTS.c[name].label(f"cart_{name}") for name in COLUMNS), _LINES.c.id.label("line_id"),
+              _LINES.c.variant_id.label("line_variant"), _LINES.c.quantity, _LINES.c.position,
+              _PENDING.c.id.label("pending_id"), _PENDING.c.provider_id.label("pending_provider"),
+              _PENDING.c.status.label("pending_status"), _PENDING.c.currency.label("pending_currency"))
+_NULL = literal_column("NULL")
+
+
+def _with_snapshots(extra: bool, lock: bool = False) -> Any:
+    """The cart's rows then the snapshot rows; ``lock``: the cart row is locked by a CTE (a UNION
+    cannot be ``FOR UPDATE``) and its rows carry the version the statement's snapshot saw."""
+    lines, pending = _LINES.c.cart_id == _CARTS.c.id, (_PENDING.c.cart_id == _CARTS.c.id) & _PENDING.c.order_id.is_(None)
+    head: list[Any] = [literal_column("'c'").label("kind"), *(_NULL.label(n) for n in _SNAPSHOT_NAMES)]
+    if lock:
+        seen = _SEEN_VERSION.label("snapshot_version")
+        locked = (select(*(_CARTS.c[name] for name in COLUMNS), seen).where(_CARTS.c.id == bindparam("cart_id"))
+                  .with_for_update().cte("locked"))
+        part = (*(locked.c[name].label(f"cart_{name}") for name in COLUMNS), *_CART_PART[len(COLUMNS):],
+                locked.c.snapshot_version)
+        cart = (select(*head, *part)
+                .select_from(locked.outerjoin(_LINES, _LINES.c.cart_id == locked.c.id)
+                             .outerjoin(_PENDING, (_PENDING.c.cart_id == locked.c.id) & _PENDING.c.order_id.is_(None))))
+    else:
+        part = _CART_PART
+        cart = (select(*head, *part).select_from(_CARTS.outerjoin(_LINES, lines).outerjoin(_PENDING, pending))
+                .where(_CARTS.c.id == bindparam("cart_id")))
+    ids: Any = select(_LINES.c.variant_id).where(_LINES.c.cart_id == bindparam("cart_id"))
+    if extra:
+        ids = union_all(ids, select(cast(bindparam("extra"), String)))
+    branches = snapshot_branches(ids, bindparam("locales", expanding=True),
+                                 select(cast(bindparam("extra"), String)) if extra else None)
+    padding = [_NULL] * len(part)
+    return union_all(cart, *(branch.add_columns(*padding) for branch in branches))
+
+
+@dataclass
+class Catalog:
+    """The snapshot rows read with a cart, named in any locale they were read in."""
+
+    rows: list[Any]
+    default_locale: str
+    stock_ids: tuple[str, ...] = ()
+
+    def snapshots(self, locale: str) -> dict[str, VariantSnapshot]:
+        return snapshots_from_rows(self.rows, locale, self.default_locale, self.stock_ids)
+
+
+#: The version this statement's snapshot sees. When ``FOR UPDATE`` waited for a writer, the locked
+#: cart row is its newest version but the joined lines are still the snapshot's: the two differ.
+_SEEN = _CARTS.alias("seen")
+_SEEN_VERSION = select(_SEEN.c.updated_at).where(_SEEN.c.id == _CARTS.c.id).correlate(_CARTS).scalar_subquery()
+_LOCK = _SELECT.add_columns(_SEEN_VERSION.label("snapshot_version")).with_for_update(of=_CARTS)
+_READ = {(extra, lock): _with_snapshots(extra, lock) for extra in (False, True) for lock in (False, True)}
 _INSERT_CART = insert(_CARTS)
 _INSERT_LINE = insert(_LINES)
 _SET_QUANTITY = update(_LINES).where(_LINES.c.id == bindparam("b_id")).values(quantity=bindparam("b_quantity"))
 _DELETE_LINE = delete(_LINES).where(_LINES.c.id == bindparam("b_id"))
+_INSERT_PAYMENT = insert(_PAYMENTS)
+_SWITCH_PAYMENT = update(_PAYMENTS).where(_PAYMENTS.c.id == bindparam("b_id"))
+#: SQLite: the version-checked update of the cart row (its changed columns added per call).
+_BUMP = update(_CARTS).where(_CARTS.c.id == bindparam("b_id"), _CARTS.c.updated_at == bindparam("b_seen"),
+                             _CARTS.c.status == "open")
+#: The unconditional update of a cart row read under its lock (checkout).
+_UPDATE_CART = update(_CARTS).where(_CARTS.c.id == bindparam("b_id"))
 
 
 @dataclass(eq=False)
@@ -49,9 +144,20 @@ class LineRow:
     position: int
 
 
+@dataclass(frozen=True)
+class PaymentRef:
+    """A cart's payment session as its JSON shows it."""
+
+    id: str
+    provider_id: str
+    status: str = "pending"
+    currency: str = "UZS"
+
+
 @dataclass(eq=False)
 class CartRow:
-    """A cart as read by :func:`load`: the columns of :class:`~toolbox_core.cart.models.Cart` and its lines."""
+    """A cart as read by :func:`load`: the columns of :class:`~toolbox_core.cart.models.Cart`, its
+    lines and its pending payment session."""
 
     id: str
     status: str
@@ -65,50 +171,199 @@ class CartRow:
     order_id: str | None
     expires_at: datetime
     completed_at: datetime | None = None
+    #: The version read (``None``: a cart not stored yet).
+    updated_at: datetime | None = None
     lines: list[LineRow] = field(default_factory=list)
-    #: Columns changed since it was read, written by :func:`save`.
+    #: The payment session not yet attached to an order (``None``: none chosen yet).
+    payment: PaymentRef | None = None
+    #: Columns changed since it was read, written by :func:`write`.
     changes: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Line and payment-session changes since it was read: ``(kind, params)``, written by :func:`write`.
+    ops: list[tuple[str, dict[str, Any]]] = field(default_factory=list, repr=False)
 
     def set(self, **values: Any) -> None:
-        """Change columns (written by :func:`save`)."""
+        """Change columns (written by :func:`write`)."""
         for name, value in values.items():
             setattr(self, name, value)
         self.changes.update(values)
 
 
-def load(session: Session, cart_id: str, *, lock: bool) -> CartRow | None:
-    """The cart ``cart_id`` with its lines (by position), row-locked when ``lock``; ``None`` if absent."""
-    rows = session.connection().execute(_LOCK if lock else _SELECT, {"cart_id": cart_id}).all()
+def _conn(db: Session | Connection) -> Connection:
+    return db.connection() if isinstance(db, Session) else db
+
+
+def load(db: Session | Connection, cart_id: str, *, lock: bool) -> CartRow | None:
+    """The cart ``cart_id`` with its lines (by position) and pending payment session, row-locked
+    when ``lock``; ``None`` if absent. One statement (two when the lock waited for a writer)."""
+    conn = _conn(db)
+    rows = conn.execute(_LOCK if lock else _SELECT, {"cart_id": cart_id}).all()
     if not rows:
         return None
-    cart = CartRow(*rows[0][:len(COLUMNS)])
-    cart.lines = [LineRow(r.line_id, r.variant_id, r.quantity, r.position) for r in rows if r.line_id is not None]
+    if lock and rows[0].snapshot_version != rows[0].updated_at:  # changed while we waited: read again
+        rows = conn.execute(_LOCK, {"cart_id": cart_id}).all()  # the lock is ours now: all current
+    first = rows[0]
+    cart = CartRow(*first[:len(COLUMNS)])
+    # dict: a line once even if the cart had two pending payment sessions (the join repeats it)
+    found = {r.line_id: r for r in rows if r.line_id is not None}
+    cart.lines = [LineRow(r.line_id, r.variant_id, r.quantity, r.position) for r in found.values()]
+    if first.pending_id is not None:
+        cart.payment = PaymentRef(first.pending_id, first.pending_provider, first.pending_status,
+                                  first.pending_currency)
     return cart
 
 
-def save(session: Session, cart: CartRow) -> None:
-    """Write the cart's changed columns (one ``UPDATE``; nothing when none changed)."""
+def load_with_catalog(db: Session | Connection, cart_id: str, locales: list[str], default_locale: str,
+                      extra: str | None = None, *, lock: bool = False) -> tuple[CartRow | None, Catalog]:
+    """PostgreSQL: the cart (as :func:`load`) and the snapshot rows of its lines and of ``extra``
+    (with its stock), titles in ``locales``: one statement (two when the lock waited for a writer:
+    see :data:`_LOCK`)."""
+    conn = _conn(db)
+    params: dict[str, Any] = {"cart_id": cart_id, "locales": locales}
+    if extra is not None:
+        params["extra"] = extra
+    statement = _READ[(extra is not None, lock)]
+    found = conn.execute(statement, params).all()
+    mine = [r for r in found if r.kind == "c"]
+    if lock and mine and mine[0].snapshot_version != mine[0].cart_updated_at:
+        found = conn.execute(statement, params).all()  # changed while we waited; the lock is ours now
+        mine = [r for r in found if r.kind == "c"]
+    catalog = Catalog([r for r in found if r.kind != "c"], default_locale, (extra,) if extra is not None else ())
+    if not mine:
+        return None, catalog
+    first = mine[0]
+    cart = CartRow(*(getattr(first, f"cart_{name}") for name in COLUMNS))
+    lines = sorted({r.line_id: r for r in mine if r.line_id is not None}.values(), key=lambda r: (r.position, r.line_id))
+    cart.lines = [LineRow(r.line_id, r.line_variant, r.quantity, r.position) for r in lines]
+    if first.pending_id is not None:
+        cart.payment = PaymentRef(first.pending_id, first.pending_provider, first.pending_status,
+                                  first.pending_currency)
+    return cart, catalog
+
+
+def save(db: Session | Connection, cart: CartRow) -> None:
+    """Write the changed columns of a cart read under its lock (one ``UPDATE``; nothing when none changed)."""
     if cart.changes:
-        session.connection().execute(_UPDATE_CART, {"b_id": cart.id, **cart.changes})
+        _conn(db).execute(_UPDATE_CART, {"b_id": cart.id, **cart.changes})
         cart.changes = {}
 
 
-def insert_cart(session: Session, cart: CartRow) -> None:
-    """Insert a new cart (without lines)."""
-    session.connection().execute(_INSERT_CART, {name: getattr(cart, name) for name in COLUMNS})
+def insert_cart(db: Session | Connection, cart: CartRow, at: datetime) -> None:
+    """Insert a new cart (without lines) with version ``at``."""
+    values = {name: getattr(cart, name) for name in COLUMNS}
+    values.update(updated_at=at, created_at=at)
+    _conn(db).execute(_INSERT_CART, values)
+    cart.updated_at = at
 
 
-def add_line(session: Session, cart: CartRow, line: LineRow) -> None:
-    session.connection().execute(_INSERT_LINE, {"id": line.id, "cart_id": cart.id, "variant_id": line.variant_id,
-                                                "quantity": line.quantity, "position": line.position})
+# -------------------------------------------------------------- recorded changes
+def add_line(cart: CartRow, line: LineRow) -> None:
+    cart.ops.append(("insert_line", {"id": line.id, "variant_id": line.variant_id, "quantity": line.quantity,
+                                     "position": line.position}))
     cart.lines.append(line)
 
 
-def set_quantity(session: Session, line: LineRow, quantity: int) -> None:
-    session.connection().execute(_SET_QUANTITY, {"b_id": line.id, "b_quantity": quantity})
+def set_quantity(cart: CartRow, line: LineRow, quantity: int) -> None:
+    cart.ops.append(("set_quantity", {"id": line.id, "quantity": quantity}))
     line.quantity = quantity
 
 
-def remove_line(session: Session, cart: CartRow, line: LineRow) -> None:
-    session.connection().execute(_DELETE_LINE, {"b_id": line.id})
+def remove_line(cart: CartRow, line: LineRow) -> None:
+    cart.ops.append(("delete_line", {"id": line.id}))
     cart.lines.remove(line)
+
+
+def add_payment(cart: CartRow, payment_id: str, provider_id: str, amount: int, currency: str) -> None:
+    """Open the cart's payment session (``pending``, ``amount`` to pay)."""
+    cart.ops.append(("insert_payment", {"id": payment_id, "provider_id": provider_id, "amount": amount,
+                                        "currency": currency}))
+    cart.payment = PaymentRef(payment_id, provider_id, "pending", currency)
+
+
+def switch_payment(cart: CartRow, provider_id: str, amount: int) -> None:
+    """Move the cart's payment session to ``provider_id`` and ``amount``."""
+    assert cart.payment is not None
+    cart.ops.append(("switch_payment", {"id": cart.payment.id, "provider_id": provider_id, "amount": amount}))
+    cart.payment = PaymentRef(cart.payment.id, provider_id, cart.payment.status, cart.payment.currency)
+
+
+# -------------------------------------------------------------- the optimistic write
+def write(db: Session | Connection, cart: CartRow, at: datetime) -> bool:
+    """Apply the cart's recorded changes if it is still the version read and open; moves its
+    version to ``at``. ``False``: nothing was written (the cart changed meanwhile: read it again).
+
+    PostgreSQL: one statement (atomic on its own, so an autocommit connection needs no
+    transaction). SQLite: the version-checked ``UPDATE`` first (a failed check writes nothing),
+    then one statement per change, in the caller's transaction.
+    """
+    conn = _conn(db)
+    changes = {name: value for name, value in cart.changes.items() if name in WRITABLE}
+    if conn.dialect.name == "postgresql":
+        written = _write_pg(conn, cart, changes, at)
+    else:
+        written = _write_each(conn, cart, changes, at)
+    if written:
+        cart.updated_at = at
+        cart.changes, cart.ops = {}, []
+    return written
+
+
+def _write_each(conn: Connection, cart: CartRow, changes: dict[str, Any], at: datetime) -> bool:
+    if conn.execute(_BUMP.values(**changes, updated_at=at), {"b_id": cart.id, "b_seen": cart.updated_at}).rowcount != 1:
+        return False
+    for kind, params in cart.ops:
+        if kind == "insert_line":
+            conn.execute(_INSERT_LINE, {**params, "cart_id": cart.id})
+        elif kind == "set_quantity":
+            conn.execute(_SET_QUANTITY, {"b_id": params["id"], "b_quantity": params["quantity"]})
+        elif kind == "delete_line":
+            conn.execute(_DELETE_LINE, {"b_id": params["id"]})
+        elif kind == "insert_payment":
+            conn.execute(_INSERT_PAYMENT, {**params, "cart_id": cart.id, "status": "pending",
+                                           "created_at": at, "updated_at": at})
+        else:
+            conn.execute(_SWITCH_PAYMENT, {"b_id": params["id"], "provider_id": params["provider_id"],
+                                           "amount": params["amount"], "updated_at": at})
+    return True
+
+
+#: One PostgreSQL statement per shape of a write (changed columns, kinds of changes), built once.
+_PG_WRITES: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
+
+#: Each recorded change as a CTE that runs only when the version check (``v``) passed.
+_PG_PARTS = {
+    "insert_line": "INSERT INTO cart_lines (id, cart_id, variant_id, quantity, position)"
+                   " SELECT :{p}id, v.id, :{p}variant_id, :{p}quantity, :{p}position FROM v",
+    "set_quantity": "UPDATE cart_lines SET quantity = :{p}quantity FROM v WHERE cart_lines.id = :{p}id"
+                    " AND cart_lines.cart_id = v.id",
+    "delete_line": "DELETE FROM cart_lines USING v WHERE cart_lines.id = :{p}id AND cart_lines.cart_id = v.id",
+    "insert_payment": "INSERT INTO payments (id, cart_id, provider_id, status, amount, currency, captured_amount,"
+                      " refunded_amount, created_at, updated_at) SELECT :{p}id, v.id, :{p}provider_id, 'pending',"
+                      " :{p}amount, :{p}currency, 0, 0, :at, :at FROM v",
+    "switch_payment": "UPDATE payments SET provider_id = :{p}provider_id, amount = :{p}amount, updated_at = :at"
+                      " FROM v WHERE payments.id = :{p}id AND payments.cart_id = v.id",
+}
+
+
+def _pg_statement(columns: tuple[str, ...], kinds: tuple[str, ...]) -> Any:
+    key = (columns, kinds)
+    stmt = _PG_WRITES.get(key)
+    if stmt is None:
+        sets = "".join(f"{name} = :c_{name}, " for name in columns)
+        parts = [f"v AS (UPDATE carts SET {sets}updated_at = :at WHERE id = :cart_id AND updated_at = :seen"
+                 " AND status = 'open' RETURNING id)"]
+        parts += [f"o{n} AS ({_PG_PARTS[kind].format(p=f'o{n}_')})" for n, kind in enumerate(kinds)]
+        stmt = text(f"WITH {', '.join(parts)} SELECT count(*) FROM v").bindparams(
+            *(bindparam(f"c_{name}", type_=_CARTS.c[name].type) for name in columns))
+        _PG_WRITES[key] = stmt
+    return stmt
+
+
+def _write_pg(conn: Connection, cart: CartRow, changes: dict[str, Any], at: datetime) -> bool:
+    columns = tuple(sorted(changes))
+    kinds = tuple(kind for kind, _ in cart.ops)
+    params: dict[str, Any] = {"cart_id": cart.id, "seen": cart.updated_at, "at": at}
+    params.update({f"c_{name}": changes[name] for name in columns})
+    for n, (_, values) in enumerate(cart.ops):
+        params.update({f"o{n}_{name}": value for name, value in values.items()})
+    return conn.execute(_pg_statement(columns, kinds), params).scalar_one() == 1
+

@@ -1,29 +1,37 @@
 """Cart service: lines, details, shipping and payment choice; totals always computed here.
 
-Every mutation locks the cart row (``SELECT ... FOR UPDATE``; SQLite serializes writers), so
-a cart being completed can never be changed at the same time. Shipping prices come from the
-providers (outside any transaction) and any change of lines or address drops the choice.
+Every change is optimistic (:func:`toolbox_core.cart.rows.write`): the cart, its lines and its
+payment session are read in one statement, the change is checked against what was read, and
+it is written only if the cart row is still that version (and open); otherwise the cart is
+read again and the change re-checked (:data:`ATTEMPTS` times). Completing a cart locks and
+writes its row, so a cart being completed can never be changed at the same time. Shipping
+prices come from the providers (outside any transaction and with no connection held) and any
+change of lines or address drops the choice.
 
 Every store call is a few round trips (the full checkout's SQL is counted by
-``tests/checkout/test_checkout_sql_budget.py``): the cart and its lines are read in one locked
-statement, catalog snapshots are read once per call, and the cart's expiry moves forward at most
-once per :data:`TOUCH_STEP` (an edit within a minute of the last one writes only its lines).
-Carts, lines and payment sessions are read and written with core statements
+``tests/checkout/test_checkout_sql_budget.py``). On PostgreSQL a call runs on an autocommit
+connection (no ``BEGIN``/``COMMIT``): reads are one statement each (the cart with its lines and
+payment session; the catalog snapshots, once per call) and a change is ONE statement. On SQLite
+a change runs in one ``BEGIN IMMEDIATE`` transaction (writers are serialized anyway). Carts,
+lines and payment sessions are read and written with core statements
 (:mod:`toolbox_core.cart.rows`), not through the ORM's unit of work.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from toolbox_core.cart import rows
 from toolbox_core.cart.models import Cart
-from toolbox_core.cart.rows import CartRow, LineRow
+from toolbox_core.cart.rows import CartRow, LineRow, PaymentRef
 from toolbox_core.catalog.snapshots import VariantSnapshot, variant_snapshots
 from toolbox_core.customers.models import Customer
 from toolbox_core.customers.phone import normalize_phone
@@ -33,10 +41,13 @@ from toolbox_core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFoun
 from toolbox_core.i18n import cart_locale, parse_locale
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.service import OutOfStock
-from toolbox_core.payments.models import Payment
 from toolbox_core.providers import Address, CartView, LineView, ShippingQuote
 from toolbox_core.schemas import iso_utc
-from toolbox_core.shipping.service import quote_all, quote_one
+from toolbox_core.shipping.service import quote_all, quote_one, quotes_of
+
+log = logging.getLogger("toolbox.cart")
+
+__all__ = ["ATTEMPTS", "CartCompleted", "CartExpired", "CartService", "CartUnavailable", "PaymentRef"]
 
 
 class CartCompleted(Conflict):
@@ -51,26 +62,8 @@ class CartExpired(Gone):
 
 CartUnavailable = (CartCompleted, CartExpired)
 
-#: The expiry is moved forward only when that moves it by more than this, so adding several
-#: lines in a row writes the cart row once (a cart lives ``cart.ttl_days``; a minute is noise).
-TOUCH_STEP = timedelta(minutes=1)
-
-
-# Built once: constructing a statement (and its cache key) per call costs more CPU than running it.
-_PAYMENTS = Payment.__table__
-#: A cart's payment session (not yet attached to an order): its id and provider.
-_PENDING_PAYMENT = select(_PAYMENTS.c.id, _PAYMENTS.c.provider_id).where(
-    _PAYMENTS.c.cart_id == bindparam("cart_id"), _PAYMENTS.c.order_id.is_(None))
-_INSERT_PAYMENT = insert(_PAYMENTS)
-_SWITCH_PAYMENT = update(_PAYMENTS).where(_PAYMENTS.c.id == bindparam("b_id"))
-
-
-@dataclass(frozen=True)
-class PaymentRef:
-    """A cart's payment session as its JSON shows it."""
-
-    id: str
-    provider_id: str
+#: How many times a change is re-read and re-checked when the cart changed under it.
+ATTEMPTS = 5
 
 
 def _aware(value: datetime) -> datetime:
@@ -89,35 +82,21 @@ def check_usable(cart: CartRow | Cart, customer_id: str | None) -> None:
         raise CartExpired("this cart has expired; start a new one", details={"cart_id": cart.id})
 
 
-def lock_cart(session: Session, cart_id: str, customer_id: str | None) -> CartRow:
-    """The open cart ``cart_id``, row-locked, adopted by a signed-in customer; else a clear error.
-
-    Changes (the adoption too) are written by :func:`toolbox_core.cart.rows.save`."""
-    cart = rows.load(session, cart_id, lock=True)
-    if cart is None:
-        raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
-    check_usable(cart, customer_id)
-    if customer_id and cart.customer_id is None:
-        adopt(session, cart, customer_id)
-    return cart
-
-
-def customer_phone(session: Session, customer_id: str) -> str | None:
+def customer_phone(session: Session | Connection, customer_id: str) -> str | None:
     """The verified phone of a customer (their identity), or ``None``."""
-    from toolbox_core.customers.models import Customer
-
     return session.scalar(select(Customer.phone).where(Customer.id == customer_id))
 
 
-def adopt(session: Session, cart: CartRow, customer_id: str) -> None:
+def adopt(session: Session | Connection, cart: CartRow, customer_id: str) -> None:
     """Give ``cart`` to the signed-in customer; it takes their verified phone if it has none."""
     cart.set(customer_id=customer_id)
     if not cart.phone:
         cart.set(phone=customer_phone(session, customer_id))
 
 
-def load_cart(session: Session, cart_id: str, customer_id: str | None) -> CartRow:
-    """The cart ``cart_id`` and its lines (one statement), if usable by ``customer_id``; else a clear error."""
+def load_cart(session: Session | Connection, cart_id: str, customer_id: str | None) -> CartRow:
+    """The cart ``cart_id``, its lines and payment session (one statement), if usable by
+    ``customer_id``; else a clear error."""
     cart = rows.load(session, cart_id, lock=False)
     if cart is None:
         raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
@@ -126,7 +105,7 @@ def load_cart(session: Session, cart_id: str, customer_id: str | None) -> CartRo
 
 
 # ------------------------------------------------------------------------------ views
-def snapshots_for(toolbox: Any, session: Session, cart: CartRow) -> dict[str, VariantSnapshot]:
+def snapshots_for(toolbox: Any, session: Session | Connection, cart: CartRow) -> dict[str, VariantSnapshot]:
     return variant_snapshots(session, [ln.variant_id for ln in cart.lines], cart_locale(cart.locale),
                              toolbox.settings.default_locale)
 
@@ -195,19 +174,42 @@ def serialize(cart: CartRow, snaps: dict[str, VariantSnapshot], payment: Payment
     }
 
 
-def _pending_payment(session: Session, cart: CartRow) -> PaymentRef | None:
-    if cart.payment_provider_id is None:  # no payment session yet: skip the query
-        return None
-    row = session.connection().execute(_PENDING_PAYMENT, {"cart_id": cart.id}).first()
-    return PaymentRef(row.id, row.provider_id) if row else None
+class _QueriedCatalog:
+    """SQLite: the snapshots of a cart's lines (and of ``extra``), queried when asked for."""
+
+    def __init__(self, conn: Connection, ids: list[str], default_locale: str, extra: str | None) -> None:
+        self.conn, self.ids, self.default_locale, self.extra = conn, ids, default_locale, extra
+
+    def snapshots(self, locale: str) -> dict[str, VariantSnapshot]:
+        return variant_snapshots(self.conn, self.ids, locale, self.default_locale,
+                                 holdable_for=[self.extra] if self.extra else [])
+
+
+class _Known:
+    """Snapshots read a moment ago (for a shipping quote), in the cart's locale."""
+
+    def __init__(self, snaps: dict[str, VariantSnapshot]) -> None:
+        self.snaps = snaps
+
+    def snapshots(self, locale: str) -> dict[str, VariantSnapshot]:
+        return self.snaps
+
+
+#: The catalog snapshots read with a cart: ``.snapshots(locale)``.
+Catalog = rows.Catalog | _QueriedCatalog | _Known
+#: A cart as read for a change or an answer, with its catalog snapshots.
+Read = tuple[CartRow, Catalog]
+#: What a change does to the cart it was given (read a moment ago): records its changes on it
+#: and returns the catalog snapshots of its lines for the answer.
+Change = Callable[[Connection, CartRow, Catalog], dict[str, VariantSnapshot]]
 
 
 # ------------------------------------------------------------------------------ service
 class CartService:
     """Everything the store API does to a cart (exported by ``toolbox_core.api``).
 
-    ``CartService(toolbox)``; every method opens its own transaction and checks ownership as
-    the store API does (``customer_id`` is the signed-in customer, ``None`` for a guest):
+    ``CartService(toolbox)``; every method checks ownership as the store API does
+    (``customer_id`` is the signed-in customer, ``None`` for a guest) and is atomic:
 
     * read: :meth:`view` (a :class:`~toolbox_core.api.CartView`, what providers see),
       :meth:`get` (the store API's JSON), :meth:`shipping_options`, :meth:`payment_options`;
@@ -222,6 +224,65 @@ class CartService:
         self.toolbox = toolbox
         self.settings = toolbox.settings.cart
 
+    # -------------------------------------------------------------- connections
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for reads: autocommit on PostgreSQL (no BEGIN/COMMIT round trips; each
+        statement sees committed data), a read session's on SQLite."""
+        db = self.toolbox.db
+        if db.is_sqlite:
+            with db.session() as session:
+                yield session.connection()
+        else:
+            with db.engine.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A connection for a change: autocommit on PostgreSQL (the write is one atomic
+        statement), one ``BEGIN IMMEDIATE`` transaction on SQLite."""
+        db = self.toolbox.db
+        if db.is_sqlite:
+            with db.transaction() as session:
+                yield session.connection()
+        else:
+            with db.engine.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    def _load(self, conn: Connection, cart_id: str, customer_id: str | None, extra: str | None = None) -> Read:
+        """The cart, if usable by ``customer_id``, with the catalog snapshots of its lines and of
+        ``extra`` (a variant being added, with its holdable stock): one statement on PostgreSQL
+        (:func:`toolbox_core.cart.rows.load_with_catalog`), two on SQLite."""
+        default = self.toolbox.settings.default_locale
+        if self.toolbox.db.is_sqlite:
+            cart = load_cart(conn, cart_id, customer_id)
+            ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
+            return cart, _QueriedCatalog(conn, ids, default, extra)
+        locales = sorted({*self.toolbox.settings.locales, default})
+        found, catalog = rows.load_with_catalog(conn, cart_id, locales, default, extra)
+        if found is None:
+            raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
+        check_usable(found, customer_id)
+        return found, catalog
+
+    def _change(self, cart_id: str, customer_id: str | None, change: Change, read: Read | None = None,
+                extra: str | None = None) -> dict[str, Any]:
+        """Read the cart (unless given, read a moment ago) with its snapshots, apply ``change`` to
+        it and write it if it is still that version; else read again and re-apply (:data:`ATTEMPTS`
+        in all). A signed-in customer adopts a guest cart. Returns the store JSON, built from what
+        was read and written (no read-back)."""
+        with self._writing() as conn:
+            for _ in range(ATTEMPTS):
+                cart, catalog = read or self._load(conn, cart_id, customer_id, extra)
+                if customer_id and cart.customer_id is None:
+                    adopt(conn, cart, customer_id)
+                snaps = change(conn, cart, catalog)
+                self._touch(cart)
+                if rows.write(conn, cart, utcnow()):
+                    return serialize(cart, snaps, cart.payment, options_of(snaps))
+                read = None  # changed meanwhile (or completed): read it again
+        raise Conflict("the cart is being changed elsewhere; try again", code="cart_changed")
+
     def _locale(self, locale: str | None) -> str:
         """A cart's locale: ``locale`` (tolerant: ``uz-Latn`` is ``uz``; 422 when unknown), else the default."""
         if locale is None:
@@ -229,26 +290,8 @@ class CartService:
         return parse_locale(locale, self.toolbox.settings.locales)
 
     def _touch(self, cart: CartRow) -> None:
-        """Move the expiry to ``ttl_days`` from now (skipped when that moves it by less than a minute)."""
-        expires_at = utcnow() + timedelta(days=self.settings.ttl_days)
-        if cart.expires_at is None or expires_at - _aware(cart.expires_at) > TOUCH_STEP:
-            cart.set(expires_at=expires_at)
-
-    def _result(self, session: Session, cart: CartRow, snaps: dict[str, VariantSnapshot] | None = None,
-                payment: PaymentRef | bool | None = False) -> dict[str, Any]:
-        """Write the cart's changes, then its store JSON; ``payment``: its pending payment when the
-        caller has it (``False``: read it)."""
-        rows.save(session, cart)
-        if snaps is None:
-            snaps = snapshots_for(self.toolbox, session, cart)
-        pending = _pending_payment(session, cart) if payment is False else payment
-        return serialize(cart, snaps, pending, options_of(snaps))
-
-    def _snapshots(self, session: Session, cart: CartRow, changed: str) -> dict[str, VariantSnapshot]:
-        """The lines' snapshots, and ``changed``'s (it may be new) with its holdable stock: one statement."""
-        ids = [ln.variant_id for ln in cart.lines] + [changed]
-        return variant_snapshots(session, ids, cart_locale(cart.locale), self.toolbox.settings.default_locale,
-                                 holdable_for=[changed])
+        """Move the expiry to ``ttl_days`` from now (the row is written with every change anyway)."""
+        cart.set(expires_at=utcnow() + timedelta(days=self.settings.ttl_days))
 
     def create(self, customer_id: str | None, locale: str | None = None, phone: str | None = None) -> dict[str, Any]:
         cart = CartRow(id=new_id("cart"), status="open", locale=self._locale(locale), customer_id=customer_id,
@@ -256,17 +299,15 @@ class CartService:
                        payment_provider_id=None, order_id=None,
                        expires_at=utcnow() + timedelta(days=self.settings.ttl_days))
         cart_locale(cart.locale)
-        with self.toolbox.db.transaction() as session:
+        with self._writing() as conn:  # PostgreSQL: one autocommit INSERT
             if customer_id and not cart.phone:
-                cart.phone = customer_phone(session, customer_id)
-            rows.insert_cart(session, cart)  # a new cart has no lines and no payment: nothing to read back
-            return self._result(session, cart, {}, None)
+                cart.phone = customer_phone(conn, customer_id)
+            rows.insert_cart(conn, cart, utcnow())  # a new cart has no lines and no payment: nothing to read back
+        return serialize(cart, {}, None, {})
 
     def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:
-        with self.toolbox.db.session() as session:
-            cart = load_cart(session, cart_id, customer_id)
-            snaps = snapshots_for(self.toolbox, session, cart)
-            return serialize(cart, snaps, _pending_payment(session, cart), options_of(snaps))
+        cart, snaps = self._read(cart_id, customer_id)
+        return serialize(cart, snaps, cart.payment, options_of(snaps))
 
     def current(self, cart_id: str | None, customer_id: str | None, locale: str | None = None,
                 fallback: str | None = None) -> dict[str, Any]:
@@ -286,16 +327,16 @@ class CartService:
     def _previous_locale(self, cart_id: str | None, customer_id: str | None) -> str | None:
         """The locale of the shopper's previous cart (the cookie's, else the signed-in customer's
         latest), else the customer's own, if the store still has it."""
-        with self.toolbox.db.session() as session:
+        with self._reading() as conn:
             found = None
             if cart_id:
-                found = session.scalar(select(Cart.locale).where(
+                found = conn.scalar(select(Cart.locale).where(
                     Cart.id == cart_id, (Cart.customer_id.is_(None)) | (Cart.customer_id == customer_id)))
             if found is None and customer_id:
-                found = session.scalar(select(Cart.locale).where(Cart.customer_id == customer_id)
-                                       .order_by(Cart.created_at.desc()).limit(1))
+                found = conn.scalar(select(Cart.locale).where(Cart.customer_id == customer_id)
+                                    .order_by(Cart.created_at.desc()).limit(1))
             if found is None and customer_id:
-                found = session.scalar(select(Customer.locale).where(Customer.id == customer_id))
+                found = conn.scalar(select(Customer.locale).where(Customer.id == customer_id))
         return found if found in self.toolbox.settings.locales else None
 
     # -------------------------------------------------------------- lines
@@ -320,41 +361,45 @@ class CartService:
                                       "items": [{"sku": snap.sku, "requested": quantity, "available": available}]})
 
     def add_line(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
-        with self.toolbox.db.transaction() as session:
-            cart = lock_cart(session, cart_id, customer_id)  # first: a refusal is told in the cart's locale
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
+            # The cart is read first: a refusal is told in the cart's locale.
             self._check_quantity(quantity)
             line = next((ln for ln in cart.lines if ln.variant_id == variant_id), None)
             new_quantity = quantity + (line.quantity if line else 0)
             self._check_quantity(new_quantity)
             if line is None and len(cart.lines) >= self.settings.max_lines:
                 raise InvalidInput(f"a cart holds at most {self.settings.max_lines} lines", code="too_many_lines")
-            snaps = self._snapshots(session, cart, variant_id)
+            snaps = catalog.snapshots(cart_locale(cart.locale))
             self._check_available(snaps, variant_id, new_quantity)
             if line is None:
-                rows.add_line(session, cart, LineRow(new_id("cline"), variant_id, quantity, len(cart.lines)))
+                rows.add_line(cart, LineRow(new_id("cline"), variant_id, quantity, len(cart.lines)))
             else:
-                rows.set_quantity(session, line, new_quantity)
+                rows.set_quantity(cart, line, new_quantity)
             self._changed(cart)
-            return self._result(session, cart, snaps)
+            return snaps
+
+        return self._change(cart_id, customer_id, change, extra=variant_id)
 
     def set_quantity(self, cart_id: str, customer_id: str | None, variant_id: str, quantity: int) -> dict[str, Any]:
-        with self.toolbox.db.transaction() as session:
-            cart = lock_cart(session, cart_id, customer_id)  # first: a refusal is told in the cart's locale
-            self._check_quantity(quantity)
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
+            self._check_quantity(quantity)  # after the read: a refusal is told in the cart's locale
             line = self._line(cart, variant_id)
-            snaps = self._snapshots(session, cart, variant_id)
+            snaps = catalog.snapshots(cart_locale(cart.locale))
             self._check_available(snaps, variant_id, quantity)
             if line.quantity != quantity:
-                rows.set_quantity(session, line, quantity)
+                rows.set_quantity(cart, line, quantity)
             self._changed(cart)
-            return self._result(session, cart, snaps)
+            return snaps
+
+        return self._change(cart_id, customer_id, change, extra=variant_id)
 
     def remove_line(self, cart_id: str, customer_id: str | None, variant_id: str) -> dict[str, Any]:
-        with self.toolbox.db.transaction() as session:
-            cart = lock_cart(session, cart_id, customer_id)
-            rows.remove_line(session, cart, self._line(cart, variant_id))
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
+            rows.remove_line(cart, self._line(cart, variant_id))
             self._changed(cart)
-            return self._result(session, cart)
+            return catalog.snapshots(cart_locale(cart.locale))
+
+        return self._change(cart_id, customer_id, change)
 
     @staticmethod
     def _line(cart: CartRow, variant_id: str) -> LineRow:
@@ -363,15 +408,18 @@ class CartService:
             raise NotFound("this variant is not in the cart", code="line_not_found", details={"variant_id": variant_id})
         return line
 
-    def _changed(self, cart: CartRow) -> None:
+    @staticmethod
+    def _changed(cart: CartRow) -> None:
         """Lines or destination changed: the shipping price must be asked for again."""
         if cart.shipping is not None:
             cart.set(shipping=None)
-        self._touch(cart)
 
     # -------------------------------------------------------------- details
     def update(self, cart_id: str, customer_id: str | None, changes: dict[str, Any]) -> dict[str, Any]:
-        """Set locale, phone (normalized), e-mail and/or the Uzbek address."""
+        """Set locale, phone (normalized), e-mail and/or the Uzbek address.
+
+        A new locale renames the chosen shipping option in it (its provider is asked again,
+        outside any transaction; the price chosen stays)."""
         values = dict(changes)
         if values.get("locale") is not None:
             values["locale"] = self._locale(values["locale"])
@@ -380,16 +428,46 @@ class CartService:
         address = values.get("address")
         if address is not None and address.get("phone"):
             address["phone"] = normalize_phone(address["phone"])
-        with self.toolbox.db.transaction() as session:
-            cart = lock_cart(session, cart_id, customer_id)
+        renamed: dict[str, Any] | None = None
+        read: Read | None = None
+        if values.get("locale") is not None and "address" not in values:
+            with self._reading() as conn:
+                read = self._load(conn, cart_id, customer_id)
+                cart, snaps = read[0], read[1].snapshots(cart_locale(read[0].locale))
+            if cart.shipping is not None and cart.locale != values["locale"]:
+                renamed = self._renamed_shipping(cart, snaps, values["locale"])
+            if self.toolbox.db.is_sqlite:
+                read = None  # its snapshots are queried on the connection just closed
+
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
             for key in ("locale", "phone", "email"):
                 if values.get(key) is not None and values[key] != getattr(cart, key):
                     cart.set(**{key: values[key]})
             if "address" in values:
                 cart.set(address=address)
                 self._changed(cart)
-            self._touch(cart)
-            return self._result(session, cart)
+            elif renamed is not None and cart.shipping is not None \
+                    and (cart.shipping.get("provider_id"), cart.shipping.get("option_id")) \
+                    == (renamed["provider_id"], renamed["option_id"]):
+                cart.set(shipping={**cart.shipping, "name": renamed["name"]})
+            return catalog.snapshots(cart_locale(cart.locale))  # in the new locale
+
+        return self._change(cart_id, customer_id, change, read)
+
+    def _renamed_shipping(self, cart: CartRow, snaps: dict[str, VariantSnapshot], locale: str) -> dict[str, Any] | None:
+        """The cart's shipping choice named in ``locale`` (its provider's ``quote`` for the cart in
+        that locale); ``None`` when the provider does not offer the option any more or fails."""
+        shipping = cart.shipping or {}
+        provider = self.toolbox.shipping_providers.get(shipping.get("provider_id"))
+        if provider is None:
+            return None
+        try:
+            quotes = quotes_of(self.toolbox, provider, replace(cart_view(cart, snaps), locale=locale))
+        except Exception:  # the old name stays; the price chosen is unchanged either way
+            log.warning("shipping provider %r failed to name its option", shipping.get("provider_id"))
+            return None
+        quote = next((q for q in quotes if q.option_id == shipping.get("option_id")), None)
+        return {**shipping, "name": quote.name} if quote is not None else None
 
     # -------------------------------------------------------------- shipping
     def view(self, cart_id: str, customer_id: str | None) -> CartView:
@@ -397,13 +475,13 @@ class CartService:
         return self._view(cart_id, customer_id)
 
     def _view(self, cart_id: str, customer_id: str | None) -> CartView:
-        return self._view_and_snapshots(cart_id, customer_id)[0]
+        return cart_view(*self._read(cart_id, customer_id))
 
-    def _view_and_snapshots(self, cart_id: str, customer_id: str | None) -> tuple[CartView, dict[str, VariantSnapshot]]:
-        with self.toolbox.db.session() as session:
-            cart = load_cart(session, cart_id, customer_id)
-            snaps = snapshots_for(self.toolbox, session, cart)
-            return cart_view(cart, snaps), snaps
+    def _read(self, cart_id: str, customer_id: str | None) -> tuple[CartRow, dict[str, VariantSnapshot]]:
+        """The cart and its lines' snapshots in the cart's locale (one statement on PostgreSQL)."""
+        with self._reading() as conn:
+            cart, catalog = self._load(conn, cart_id, customer_id)
+            return cart, catalog.snapshots(cart_locale(cart.locale))
 
     def shipping_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
         """Options priced by the providers for this cart (called outside any transaction)."""
@@ -413,20 +491,22 @@ class CartService:
     def select_shipping(self, cart_id: str, customer_id: str | None, provider_id: str, option_id: str,
                         data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Price the option on the server (``data``: provider data the provider validates) and keep it."""
-        view, snaps = self._view_and_snapshots(cart_id, customer_id)
+        read, snaps = self._read(cart_id, customer_id)
+        view = cart_view(read, snaps)
         if not view.lines:
             raise InvalidInput("add items before choosing shipping", code="cart_empty")
         quote: ShippingQuote = quote_one(self.toolbox, view, provider_id, option_id, data)
-        with self.toolbox.db.transaction() as session:
-            cart = lock_cart(session, cart_id, customer_id)
-            # The lines and address under the lock must be those the quote priced; the catalog
+
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
+            # The lines and address written with the quote must be those it priced; the catalog
             # snapshots read for the quote a moment ago price them (no second read).
             current = cart_view(cart, snaps)
             if current.lines != view.lines or current.address != view.address:
                 raise Conflict("the cart changed while shipping was priced; try again", code="cart_changed")
             cart.set(shipping=asdict(quote))
-            self._touch(cart)
-            return self._result(session, cart, snaps)
+            return snaps
+
+        return self._change(cart_id, customer_id, change, (read, _Known(snaps)))
 
     # -------------------------------------------------------------- payment
     def select_payment(self, cart_id: str, customer_id: str | None, provider_id: str) -> dict[str, Any]:
@@ -434,29 +514,24 @@ class CartService:
         if provider_id not in self.toolbox.payment_providers:
             raise InvalidInput(f"unknown payment provider {provider_id!r}", code="unknown_payment_provider",
                                details={"available": sorted(self.toolbox.payment_providers)})
-        with self.toolbox.db.transaction() as session:
-            cart = lock_cart(session, cart_id, customer_id)
-            payment = _pending_payment(session, cart)  # none before the first choice: no query
+
+        def change(conn: Connection, cart: CartRow, catalog: Catalog) -> dict[str, VariantSnapshot]:
             if cart.payment_provider_id != provider_id:
                 cart.set(payment_provider_id=provider_id)
-            snaps = snapshots_for(self.toolbox, session, cart)
+            snaps = catalog.snapshots(cart_locale(cart.locale))
             amount = totals(cart, snaps)["total"]
-            if payment is None:
-                payment = PaymentRef(new_id("pay"), provider_id)
-                session.connection().execute(_INSERT_PAYMENT, {
-                    "id": payment.id, "cart_id": cart.id, "provider_id": provider_id, "status": "pending",
-                    "amount": amount, "currency": self.toolbox.settings.currency})
+            if cart.payment is None:
+                rows.add_payment(cart, new_id("pay"), provider_id, amount, self.toolbox.settings.currency)
             else:
-                payment = PaymentRef(payment.id, provider_id)
-                session.connection().execute(_SWITCH_PAYMENT, {"b_id": payment.id, "provider_id": provider_id,
-                                                               "amount": amount})
-            self._touch(cart)
-            return self._result(session, cart, snaps, payment)
+                rows.switch_payment(cart, provider_id, amount)
+            return snaps
+
+        return self._change(cart_id, customer_id, change)
 
     def payment_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
         """The installed payment providers for this cart: ``{id, name, online}``, named in the cart's locale."""
-        with self.toolbox.db.session() as session:
-            locale = load_cart(session, cart_id, customer_id).locale
+        with self._reading() as conn:
+            locale = load_cart(conn, cart_id, customer_id).locale
         default = self.toolbox.settings.default_locale
         return [{"id": provider_id, "name": provider_name(provider, locale, default), "online": bool(provider.online)}
                 for provider_id, provider in self.toolbox.payment_providers.items()]

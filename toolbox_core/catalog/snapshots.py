@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
@@ -56,45 +57,61 @@ class VariantSnapshot:
 # option id → product_id, option code → sku, position → price, value code → mxik_code, the
 # name's locale → locale, name → title, the value's locale → package_code, value → handle.
 _NONE = literal_column("NULL")
-_OPTIONS = (
-    select(literal_column("'o'"), VariantOptionValue.variant_id, ProductOptionTranslation.locale,
-           ProductOptionTranslation.name, ProductOption.id, ProductOption.code, ProductOption.position, _NONE,
-           ProductOptionValue.code, OptionValueTranslation.locale, _NONE, _NONE, OptionValueTranslation.value)
-    .join(ProductOptionValue, ProductOptionValue.id == VariantOptionValue.value_id)
-    .join(ProductOption, ProductOption.id == ProductOptionValue.option_id)
-    .outerjoin(ProductOptionTranslation, (ProductOptionTranslation.option_id == ProductOption.id)
-               & ProductOptionTranslation.locale.in_(bindparam("locales", expanding=True)))
-    .outerjoin(OptionValueTranslation, (OptionValueTranslation.value_id == ProductOptionValue.id)
-               & OptionValueTranslation.locale.in_(bindparam("locales", expanding=True)))
-    .where(VariantOptionValue.variant_id.in_(bindparam("ids", expanding=True)))
-)
-_BRANCHES = (
-    select(literal_column("'r'").label("kind"), ProductVariant.id.label("owner"), _NONE.label("locale"),
-           _NONE.label("title"), ProductVariant.product_id, ProductVariant.sku, ProductVariant.price,
-           ProductVariant.weight_grams, ProductVariant.mxik_code, ProductVariant.package_code,
-           ProductVariant.vat_percent, Product.status, Product.handle)
-    .join(Product, Product.id == ProductVariant.product_id)
-    .where(ProductVariant.id.in_(bindparam("ids", expanding=True))),
-    select(literal_column("'p'"), ProductTranslation.product_id, ProductTranslation.locale, ProductTranslation.title,
-           *[_NONE] * 9)
-    .where(ProductTranslation.product_id.in_(
-        select(ProductVariant.product_id).where(ProductVariant.id.in_(bindparam("ids", expanding=True))))),
-    select(literal_column("'v'"), VariantTranslation.variant_id, VariantTranslation.locale, VariantTranslation.title,
-           *[_NONE] * 9)
-    .where(VariantTranslation.variant_id.in_(bindparam("ids", expanding=True))),
-    _OPTIONS,
-)
-_SNAPSHOTS = union_all(*_BRANCHES)
-# With the stock of some of the variants ('s': variant id → owner, the most at one location → price),
-# for a cart line's check without a statement of its own.
-_SNAPSHOTS_WITH_STOCK = union_all(
-    *_BRANCHES,
-    select(literal_column("'s'"), ProductVariant.id, *[_NONE] * 4,
-           func.max(InventoryLevel.stocked - InventoryLevel.reserved), *[_NONE] * 6)
-    .join(InventoryLevel, InventoryLevel.sku == ProductVariant.sku)
-    .where(ProductVariant.id.in_(bindparam("stock_ids", expanding=True)))
-    .group_by(ProductVariant.id),
-)
+
+
+def _branches(ids: Any, locales: Any) -> tuple[Any, ...]:
+    """The four branches for the variants ``ids`` (an expanding parameter or a subquery) with
+    titles and option names in ``locales``."""
+    options = (
+        select(literal_column("'o'"), VariantOptionValue.variant_id, ProductOptionTranslation.locale,
+               ProductOptionTranslation.name, ProductOption.id, ProductOption.code, ProductOption.position, _NONE,
+               ProductOptionValue.code, OptionValueTranslation.locale, _NONE, _NONE, OptionValueTranslation.value)
+        .join(ProductOptionValue, ProductOptionValue.id == VariantOptionValue.value_id)
+        .join(ProductOption, ProductOption.id == ProductOptionValue.option_id)
+        .outerjoin(ProductOptionTranslation, (ProductOptionTranslation.option_id == ProductOption.id)
+                   & ProductOptionTranslation.locale.in_(locales))
+        .outerjoin(OptionValueTranslation, (OptionValueTranslation.value_id == ProductOptionValue.id)
+                   & OptionValueTranslation.locale.in_(locales))
+        .where(VariantOptionValue.variant_id.in_(ids))
+    )
+    return (
+        select(literal_column("'r'").label("kind"), ProductVariant.id.label("owner"), _NONE.label("locale"),
+               _NONE.label("title"), ProductVariant.product_id, ProductVariant.sku, ProductVariant.price,
+               ProductVariant.weight_grams, ProductVariant.mxik_code, ProductVariant.package_code,
+               ProductVariant.vat_percent, Product.status, Product.handle)
+        .join(Product, Product.id == ProductVariant.product_id)
+        .where(ProductVariant.id.in_(ids)),
+        select(literal_column("'p'"), ProductTranslation.product_id, ProductTranslation.locale,
+               ProductTranslation.title, *[_NONE] * 9)
+        .where(ProductTranslation.product_id.in_(select(ProductVariant.product_id).where(ProductVariant.id.in_(ids)))),
+        select(literal_column("'v'"), VariantTranslation.variant_id, VariantTranslation.locale, VariantTranslation.title,
+               *[_NONE] * 9)
+        .where(VariantTranslation.variant_id.in_(ids)),
+        options,
+    )
+
+
+def _stock_branch(stock_ids: Any) -> Any:
+    """The stock of some of the variants ('s': variant id → owner, the most at one location → price)."""
+    return (select(literal_column("'s'"), ProductVariant.id, *[_NONE] * 4,
+                   func.max(InventoryLevel.stocked - InventoryLevel.reserved), *[_NONE] * 6)
+            .join(InventoryLevel, InventoryLevel.sku == ProductVariant.sku)
+            .where(ProductVariant.id.in_(stock_ids))
+            .group_by(ProductVariant.id))
+
+
+def snapshot_branches(ids: Any, locales: Any, stock_ids: Any = None) -> tuple[Any, ...]:
+    """The SELECTs (13 columns each, to ``UNION ALL``) whose rows :func:`snapshots_from_rows` reads:
+    for a caller that reads the snapshots in a statement of its own making (the cart's, with the
+    variant ids as a subquery of its lines)."""
+    branches = _branches(ids, locales)
+    return (*branches, _stock_branch(stock_ids)) if stock_ids is not None else branches
+
+
+_IDS, _LOCALES = bindparam("ids", expanding=True), bindparam("locales", expanding=True)
+_SNAPSHOTS = union_all(*_branches(_IDS, _LOCALES))
+# With the stock of some of the variants, for a cart line's check without a statement of its own.
+_SNAPSHOTS_WITH_STOCK = union_all(*snapshot_branches(_IDS, _LOCALES, bindparam("stock_ids", expanding=True)))
 
 
 def _pick(titles: dict[str, str], locale: str, default_locale: str) -> str | None:
@@ -120,11 +137,22 @@ def variant_snapshots(
     params: dict[str, list[str]] = {"ids": ids, "locales": sorted({locale, default_locale})}
     if stock_ids:
         params["stock_ids"] = stock_ids
+    return snapshots_from_rows(session.execute(_SNAPSHOTS_WITH_STOCK if stock_ids else _SNAPSHOTS, params),
+                               locale, default_locale, stock_ids)
+
+
+def snapshots_from_rows(found: Iterable[Any], locale: str, default_locale: str,
+                        stock_ids: Iterable[str] = ()) -> dict[str, VariantSnapshot]:
+    """The snapshots in the rows of :func:`snapshot_branches` (titles in ``locale``, falling back
+    to ``default_locale``, then any; option names and values only in those two, whatever
+    ``locales`` the rows were read in); ``stock_ids``: the variants whose stock was read."""
+    stock_ids = set(stock_ids)
     rows = []
     holdable: dict[str, int] = {}
     titles: dict[tuple[str, str], dict[str, str]] = {}
     chosen: dict[str, dict[str, _ChosenOption]] = {}
-    for row in session.execute(_SNAPSHOTS_WITH_STOCK if stock_ids else _SNAPSHOTS, params):
+    wanted = {locale, default_locale}
+    for row in found:
         if row.kind == "r":
             rows.append(row)
         elif row.kind == "s":
@@ -132,9 +160,9 @@ def variant_snapshots(
         elif row.kind == "o":
             option = chosen.setdefault(row.owner, {}).setdefault(
                 row.product_id, _ChosenOption(int(row.price), row.sku, row.mxik_code))
-            if row.locale:
+            if row.locale in wanted:
                 option.names[row.locale] = row.title
-            if row.package_code:
+            if row.package_code in wanted:
                 option.values[row.package_code] = row.handle
         else:
             titles.setdefault((row.kind, row.owner), {})[row.locale] = row.title
@@ -159,7 +187,6 @@ def variant_snapshots(
             holdable=holdable.get(r.owner, 0) if r.owner in stock_ids else None,
         )
     return result
-
 
 
 @dataclass

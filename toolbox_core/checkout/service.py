@@ -9,14 +9,17 @@ half order and no leaked reservation — the database rolls everything back):
 4. ``attach``    — the cart's payment session becomes the order's payment;
 5. ``emit``      — ``order.placed`` in the same transaction (outbox).
 
-The rows every checkout competes for (stock levels, the order counter) are touched last: the
-order, its items and the payment link are written first, then stock is held and the number
-drawn, so those hot locks are held only for the few statements before COMMIT.
-
-The order is written with core statements (one ``INSERT`` for the order, one for all its items),
-not an ORM object graph; on PostgreSQL the number, its history entry and the order's number
-column are one statement (:func:`~toolbox_core.orders.service.number_order`). A whole checkout
-is 12 statements (``tests/checkout/test_checkout_sql_budget.py`` keeps the budget).
+On PostgreSQL the cart is read with its lines, its payment session and its lines' catalog
+snapshots in one locked statement (:func:`toolbox_core.cart.rows.load_with_catalog`). The rows
+every checkout competes for (stock levels) are touched last: stock is held (three statements,
+:func:`~toolbox_core.inventory.service.reserve`), then everything else is ONE statement
+(:func:`_place_pg`, data-modifying CTEs): the order with its number drawn from the sequence, its
+items, its history entry, the completed cart, the payment session attached (only if still
+pending: the ``UPDATE`` re-checks it under its row lock) and the ``order.placed`` outbox row. So
+the hot locks are held for four statements before COMMIT, and ``complete`` is 5 statements in one
+transaction (``tests/checkout/test_checkout_sql_budget.py`` keeps the budget). SQLite reads the
+snapshots on their own and writes the rows one statement each (order and items first, the
+number last).
 
 Then, after commit and outside any transaction, ``initiate`` asks the payment provider for the
 client's next step. If that fails, the compensation cancels the order (releasing the stock)
@@ -29,37 +32,88 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from toolbox_core.asyncutil import resolve
 from toolbox_core.cart import rows as cart_rows
 from toolbox_core.cart.models import Cart
-from toolbox_core.cart.rows import CartRow
+from toolbox_core.cart.rows import CartRow, PaymentRef
 from toolbox_core.cart.service import (
     CartCompleted,
+    adopt,
     check_usable,
     customer_phone,
     line_view,
-    lock_cart,
     snapshots_for,
 )
 from toolbox_core.catalog.snapshots import VariantSnapshot
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
-from toolbox_core.events import emit
+from toolbox_core.events import EMITTED_KEY, emit
+from toolbox_core.i18n import cart_locale
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.models import Order, OrderItem
-from toolbox_core.orders.service import cancel_in_session, lock_order, number_order
+from toolbox_core.orders.service import (
+    ORDER_NUMBER_SEQUENCE,
+    cancel_in_session,
+    lock_order,
+    number_order,
+)
 from toolbox_core.payments.models import Payment
 from toolbox_core.providers import LineView, PaymentAction, PaymentRequest
 
 # Built once: constructing a statement per call costs more CPU than running it.
-_LOCK_PAYMENT_SESSION = (select(Payment).where(Payment.cart_id == bindparam("cart_id"), Payment.order_id.is_(None))
-                         .with_for_update())
 _INSERT_ORDER = insert(Order.__table__)
 _INSERT_ITEMS = insert(OrderItem.__table__)
+_ATTACH_PAYMENT = (update(Payment.__table__)
+                   .where(Payment.id == bindparam("b_id"), Payment.order_id.is_(None), Payment.status == "pending")
+                   .values(order_id=bindparam("b_order"), amount=bindparam("b_amount")))
+_SET_ACTION = update(Payment.__table__).where(Payment.id == bindparam("b_id"))
+_ORDER_COLUMNS = ("id", "cart_id", "customer_id", "status", "payment_status", "fulfillment_status", "locale", "phone",
+                  "email", "address", "shipping", "currency", "subtotal", "shipping_total", "discount_total", "total",
+                  "payment_provider_id", "payment_expires_at", "created_at", "updated_at")
+_ITEM_COLUMNS = ("id", "position", "variant_id", "product_id", "sku", "title", "quantity", "unit_price", "total",
+                 "weight_grams", "mxik_code", "package_code", "vat_percent")
+_JSONB = {"address", "shipping"}
+#: PostgreSQL: the statements that place an order once its stock is held, by number of items
+#: (:func:`_place_pg`).
+_PLACE_PG: dict[int, Any] = {}
+
+
+def _place_pg(items: int) -> Any:
+    """The one statement that places an order of ``items`` items (one round trip): ``n`` draws
+    the number, ``p`` attaches the payment session only if it is still pending (the caller checks
+    the count: 0 means it changed, and the transaction rolls back)."""
+    stmt = _PLACE_PG.get(items)
+    if stmt is None:
+        order_cols = ", ".join(_ORDER_COLUMNS)
+        order_vals = ", ".join(f"CAST(:o_{c} AS jsonb)" if c in _JSONB else f":o_{c}" for c in _ORDER_COLUMNS)
+        item_cols = ", ".join(_ITEM_COLUMNS)
+        item_vals = ", ".join("(:o_id, " + ", ".join(f":i{n}_{c}" for c in _ITEM_COLUMNS) + ")" for n in range(items))
+        stmt = text(
+            f"WITH n AS (SELECT nextval('{ORDER_NUMBER_SEQUENCE}')::text AS number),"
+            f" o AS (INSERT INTO orders (number, {order_cols}) VALUES ((SELECT number FROM n), {order_vals})"
+            "  RETURNING id),"
+            f" i AS (INSERT INTO order_items (order_id, {item_cols}) VALUES {item_vals}),"
+            " h AS (INSERT INTO order_history (order_id, at, kind, message, actor)"
+            "  SELECT o.id, :at, 'placed', replace(:message, '{number}', n.number), :actor FROM o, n),"
+            " c AS (UPDATE carts SET status = 'completed', order_id = :o_id, completed_at = :at, updated_at = :at"
+            "  WHERE id = :o_cart_id),"
+            " p AS (UPDATE payments SET order_id = :o_id, amount = :o_total, updated_at = :at"
+            "  WHERE id = :p_id AND order_id IS NULL AND status = 'pending' RETURNING id),"
+            " e AS (INSERT INTO outbox_events (id, name, version, payload, occurred_at)"
+            "  SELECT :e_id, 'order.placed', 1, CAST(:e_payload AS jsonb) || jsonb_build_object('number', n.number),"
+            "  :at FROM n)"
+            " SELECT n.number, (SELECT count(*) FROM p) AS attached FROM n"
+        ).bindparams(*(bindparam(f"o_{c}", type_=JSONB()) for c in sorted(_JSONB)),
+                     bindparam("e_payload", type_=JSONB()))
+        _PLACE_PG[items] = stmt
+    return stmt
 
 
 class CheckoutIncomplete(InvalidInput):
@@ -95,40 +149,46 @@ class CheckoutService:
                             actor: str = "storefront", check_owner: bool = True,
                             return_url: str | None = None) -> tuple[CheckoutResult, PaymentRequest]:
         """Steps 1–5 inside the caller's transaction; the provider is not asked (that is after commit)."""
-        cart = self._validate(session, cart_id, customer_id, check_owner)
-        snaps = snapshots_for(self.toolbox, session, cart)
+        cart, snaps = self._validate(session, cart_id, customer_id, check_owner)
         lines = self._priced_lines(cart, snaps)
-        payment = self._payment_session(session, cart)
+        payment = self._payment_session(cart)
         provider = self._provider(payment.provider_id)
-        order = self._create_order(session, cart, lines, payment, provider)
-        self._attach_payment(session, cart, order, payment)
-        # Rows every checkout competes for (stock levels, the order counter) are touched
-        # last, so their locks are held only from here to COMMIT.
-        session.flush()
-        inventory.reserve(session, order["id"], self._wanted(lines))
-        order["number"] = number_order(session, order["id"], kind="placed", message="order {number} placed",
-                                       actor=actor)
+        order = self._order(cart, lines, payment, provider)
         shipping = order["shipping"]
-        emit(session, "order.placed", {
-            "order_id": order["id"], "number": order["number"], "customer_id": order["customer_id"],
+        event = {
+            "order_id": order["id"], "customer_id": order["customer_id"],
             "phone": order["phone"], "total": order["total"], "currency": order["currency"],
             "status": order["status"], "payment_provider_id": payment.provider_id, "locale": order["locale"],
             "shipping": {"provider_id": shipping.get("provider_id"), "option_id": shipping.get("option_id"),
                          "name": shipping.get("name"), "amount": order["shipping_total"]},
-        })
+        }
+        session.flush()  # a gateway workflow's pending ORM changes go before the core statements
+        cart_rows.save(session, cart)  # an adoption or phone taken under the lock (rare: usually nothing)
+        if session.get_bind().dialect.name == "postgresql":
+            # Rows every checkout competes for (stock levels) are locked from here to COMMIT:
+            # three statements to hold the stock, then one for everything else.
+            inventory.reserve(session, order["id"], self._wanted(lines))
+            order["number"] = self._place_pg(session, cart, order, lines, payment, event, actor)
+        else:
+            self._create_order(session, order, lines)
+            self._attach_payment(session, cart, order, payment)
+            inventory.reserve(session, order["id"], self._wanted(lines))
+            order["number"] = number_order(session, order["id"], kind="placed", message="order {number} placed",
+                                           actor=actor)
+            emit(session, "order.placed", {**event, "number": order["number"]})
+        self._sync_payment(session, order, payment)
         result = CheckoutResult(order["id"], order["number"], order["status"], payment.id, payment.provider_id,
                                 order["total"])
         return result, self._payment_request(order, payment, lines, return_url)
 
     # -------------------------------------------------------------- steps
-    def _validate(self, session: Session, cart_id: str, customer_id: str | None, check_owner: bool) -> CartRow:
-        if check_owner:
-            cart = lock_cart(session, cart_id, customer_id)
-        else:
-            cart = cart_rows.load(session, cart_id, lock=True)
-            if cart is None:
-                raise NotFound("no such cart", code="cart_not_found")
-            check_usable(cart, cart.customer_id)
+    def _validate(self, session: Session, cart_id: str, customer_id: str | None,
+                  check_owner: bool) -> tuple[CartRow, dict[str, VariantSnapshot]]:
+        """The cart, locked, with its lines' snapshots (one statement on PostgreSQL), if complete."""
+        cart, catalog = self._lock(session, cart_id)
+        check_usable(cart, customer_id if check_owner else cart.customer_id)
+        if check_owner and customer_id and cart.customer_id is None:
+            adopt(session, cart, customer_id)
         if not cart.phone and cart.customer_id:  # a cart linked before it took the customer's phone
             cart.set(phone=customer_phone(session, cart.customer_id))
         missing = []
@@ -144,7 +204,23 @@ class CheckoutService:
             missing.append("payment")
         if missing:
             raise CheckoutIncomplete(f"the cart is missing: {', '.join(missing)}", details={"missing": missing})
-        return cart
+        if catalog is not None:
+            return cart, catalog.snapshots(cart_locale(cart.locale))
+        return cart, snapshots_for(self.toolbox, session, cart)
+
+    def _lock(self, session: Session, cart_id: str) -> tuple[CartRow, cart_rows.Catalog | None]:
+        """The cart row-locked, with its lines and payment session; on PostgreSQL with the rows of
+        its lines' snapshots, read in the same statement."""
+        catalog = None
+        if session.get_bind().dialect.name == "postgresql":
+            default = self.toolbox.settings.default_locale
+            cart, catalog = cart_rows.load_with_catalog(
+                session, cart_id, sorted({*self.toolbox.settings.locales, default}), default, lock=True)
+        else:
+            cart = cart_rows.load(session, cart_id, lock=True)
+        if cart is None:
+            raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
+        return cart, catalog
 
     @staticmethod
     def _priced_lines(cart: CartRow, snaps: dict[str, VariantSnapshot]) -> list[tuple[LineView, str]]:
@@ -162,8 +238,10 @@ class CheckoutService:
         return wanted
 
     @staticmethod
-    def _payment_session(session: Session, cart: CartRow) -> Payment:
-        payment = session.scalar(_LOCK_PAYMENT_SESSION, {"cart_id": cart.id})
+    def _payment_session(cart: CartRow) -> PaymentRef:
+        """The cart's pending payment session, read with the locked cart (attaching it re-checks
+        that it is still pending)."""
+        payment = cart.payment
         if payment is None or payment.status != "pending":
             raise CheckoutIncomplete("choose a payment method first", details={"missing": ["payment"]})
         return payment
@@ -175,10 +253,10 @@ class CheckoutService:
                                      details={"missing": ["payment"]})
         return provider
 
-    def _create_order(self, session: Session, cart: CartRow, lines: list[tuple[LineView, str]], payment: Payment,
-                      provider: Any) -> dict[str, Any]:
-        """Insert the order and its items with the prices of this moment (two statements); its
-        number is drawn after stock is held. Returns the order's column values.
+    def _order(self, cart: CartRow, lines: list[tuple[LineView, str]], payment: PaymentRef,
+               provider: Any) -> dict[str, Any]:
+        """The order's column values with the prices of this moment (its number is drawn once
+        stock is held).
 
         An online order waits ``provider.payment_timeout_seconds`` (when the provider sets it)
         or the ``checkout.payment_timeout_seconds`` setting for its payment.
@@ -189,7 +267,7 @@ class CheckoutService:
         subtotal = sum(line.total for line, _ in lines)
         shipping_total = int(cart.shipping["amount"])
         now = utcnow()
-        order: dict[str, Any] = {
+        return {
             "id": new_id("ord"), "number": None, "cart_id": cart.id, "customer_id": cart.customer_id,
             "status": "pending_payment" if online else "placed", "payment_status": "awaiting",
             "fulfillment_status": "unfulfilled", "locale": cart.locale, "phone": cart.phone, "email": cart.email,
@@ -199,15 +277,39 @@ class CheckoutService:
             "payment_expires_at": now + timedelta(seconds=int(timeout)) if online else None,
             "created_at": now, "updated_at": now,
         }
-        session.execute(_INSERT_ORDER, order)
-        session.execute(_INSERT_ITEMS, [
+
+    @staticmethod
+    def _items(order: dict[str, Any], lines: list[tuple[LineView, str]]) -> list[dict[str, Any]]:
+        return [
             {"id": new_id("oitem"), "order_id": order["id"], "position": position, "variant_id": line.variant_id,
              "product_id": product_id, "sku": line.sku, "title": line.title, "quantity": line.quantity,
              "unit_price": line.unit_price, "total": line.total, "weight_grams": line.weight_grams or 0,
              "mxik_code": line.mxik_code, "package_code": line.package_code, "vat_percent": line.vat_percent}
             for position, (line, product_id) in enumerate(lines)
-        ])
-        return order
+        ]
+
+    def _create_order(self, session: Session, order: dict[str, Any], lines: list[tuple[LineView, str]]) -> None:
+        """Insert the order and its items (two statements; SQLite)."""
+        session.execute(_INSERT_ORDER, order)
+        session.execute(_INSERT_ITEMS, self._items(order, lines))
+
+    def _place_pg(self, session: Session, cart: CartRow, order: dict[str, Any], lines: list[tuple[LineView, str]],
+                  payment: PaymentRef, event: dict[str, Any], actor: str) -> str:
+        """PostgreSQL: the order, its items, number and history, the completed cart, the attached
+        payment and the ``order.placed`` outbox row in one statement; returns the number."""
+        at = order["updated_at"]
+        params: dict[str, Any] = {f"o_{c}": order[c] for c in _ORDER_COLUMNS}
+        for n, item in enumerate(self._items(order, lines)):
+            params.update({f"i{n}_{c}": item[c] for c in _ITEM_COLUMNS})
+        params.update(at=at, actor=actor, message="order {number} placed", p_id=payment.id, e_id=new_id("evt"),
+                      e_payload=event)
+        row = session.connection().execute(_place_pg(len(lines)), params).one()
+        if row.attached != 1:  # changed since the cart was read (a gateway report): roll back
+            raise CheckoutIncomplete("choose a payment method first", details={"missing": ["payment"]})
+        session.info[EMITTED_KEY] = True
+        cart.set(status="completed", order_id=order["id"], completed_at=at)
+        cart.changes = {}
+        return str(row.number)
 
     def _shipping_at_purchase(self, cart: CartRow) -> dict[str, Any]:
         """The chosen option, plus the delivery service's fiscal codes of this moment (for receipts)."""
@@ -217,15 +319,25 @@ class CheckoutService:
                                             "vat_percent": checkout.shipping_vat_percent}}
 
     @staticmethod
-    def _attach_payment(session: Session, cart: CartRow, order: dict[str, Any], payment: Payment) -> None:
-        """The payment session becomes the order's (ORM: a gateway workflow may hold it in this
-        session) and the cart is completed (one core ``UPDATE`` with any change made under the lock)."""
-        payment.order_id = order["id"]
-        payment.amount = order["total"]
+    def _attach_payment(session: Session, cart: CartRow, order: dict[str, Any], payment: PaymentRef) -> None:
+        """The payment session becomes the order's (only if still pending) and the cart is
+        completed (one core ``UPDATE`` each; SQLite)."""
+        if session.connection().execute(_ATTACH_PAYMENT, {"b_id": payment.id, "b_order": order["id"],
+                                                          "b_amount": order["total"]}).rowcount != 1:
+            raise CheckoutIncomplete("choose a payment method first", details={"missing": ["payment"]})
         cart.set(status="completed", order_id=order["id"], completed_at=utcnow())
         cart_rows.save(session, cart)
 
-    def _payment_request(self, order: dict[str, Any], payment: Payment, lines: list[tuple[LineView, str]],
+    @staticmethod
+    def _sync_payment(session: Session, order: dict[str, Any], payment: PaymentRef) -> None:
+        """A gateway workflow may hold the payment session's object in this session: it now
+        belongs to the order (as committed; nothing left for the unit of work)."""
+        held = session.identity_map.get(identity_key(Payment, payment.id))
+        if held is not None:
+            set_committed_value(held, "order_id", order["id"])
+            set_committed_value(held, "amount", order["total"])
+
+    def _payment_request(self, order: dict[str, Any], payment: PaymentRef, lines: list[tuple[LineView, str]],
                          return_url: str | None) -> PaymentRequest:
         return PaymentRequest(payment_id=payment.id, order_id=order["id"], order_number=order["number"],
                               amount=order["total"], currency=order["currency"], locale=order["locale"],
@@ -244,10 +356,13 @@ class CheckoutService:
                                code="payment_provider_error", status=502,
                                details={"provider_id": result.provider_id}) from exc
         if action["kind"] != "none":  # nothing to remember for pay-on-delivery
-            with self.toolbox.db.transaction() as session:
-                payment = session.get(Payment, request.payment_id)
-                if payment is not None:
-                    payment.action = action
+            params = {"b_id": request.payment_id, "action": action}
+            if self.toolbox.db.is_sqlite:
+                with self.toolbox.db.transaction() as session:
+                    session.connection().execute(_SET_ACTION, params)
+            else:  # one UPDATE, atomic on its own: no BEGIN/COMMIT round trips
+                with self.toolbox.db.engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").execute(_SET_ACTION, params)
         return action
 
     def _compensate(self, order_id: str, *, reason: str) -> None:

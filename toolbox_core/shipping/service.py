@@ -51,6 +51,11 @@ def quote_all(toolbox: Any, cart: CartView) -> list[ShippingQuote]:
     return quotes
 
 
+def quotes_of(toolbox: Any, provider: Any, cart: CartView) -> list[ShippingQuote]:
+    """The options one provider quotes for ``cart``, within the quote timeout (its errors raised)."""
+    return _pool.submit(_quote, provider, cart).result(timeout=_timeout(toolbox))
+
+
 def quote_one(toolbox: Any, cart: CartView, provider_id: str, option_id: str,
               data: dict[str, Any] | None = None) -> ShippingQuote:
     """The server-side price of one option; 422 when the provider, option or its data is bad.
