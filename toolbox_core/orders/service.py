@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, object_session
 
 from toolbox_core.clientip import address_bucket
 from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
+from toolbox_core.db.upsert import insert_ignoring
 from toolbox_core.errors import Conflict, NotFound, RateLimited
 from toolbox_core.events import emit
 from toolbox_core.ids import new_id
@@ -62,8 +62,8 @@ def next_order_number(session: Session) -> str:
             .returning(Counter.value))
     result = session.execute(bump).scalar()
     if result is None:  # the very first order: create the counter, racing writers tolerated
-        session.execute(sqlite_insert(Counter).values(name="order_number", value=ORDER_NUMBER_START)
-                        .on_conflict_do_nothing(index_elements=["name"]))
+        session.execute(insert_ignoring("sqlite", Counter, {"name": "order_number", "value": ORDER_NUMBER_START},
+                                        conflict=["name"]))
         result = session.execute(bump).scalar()
     return str(result)
 
