@@ -39,6 +39,16 @@ Everything a plugin needs:
   own transaction), ``get_order_view`` / ``order_view_in_session`` (``OrderView`` with its
   ``LineView`` lines and ``ShippingLine``, as at purchase), and ``own_error_route`` for a router
   that answers errors in its protocol's shape.
+* a gateway callback's short path, where round trips are the cost: ``GatewayQuery`` (built once:
+  the plugin's own row and values to read with the order) and
+  ``PaymentService.read_for_report(session, query, ...)`` → ``GatewayState``: order, payment,
+  lines, the plugin's row and values and the kernel's idempotency row in ONE statement, locked
+  ``FOR UPDATE`` in the kernel's lock order (or unlocked on ``PaymentService.reader()``, an
+  autocommit connection, for a pre-check). ``authorize_in_session`` / ``capture_in_session``
+  take it as ``state=`` (nothing read or locked again) and the plugin's own Core DML as
+  ``also=[(statement, params)]``: on PostgreSQL the report, the plugin's row, the history
+  entry, the outbox event and the stock conversion are then ONE statement. See
+  ``toolbox_payme.merchant`` for a whole callback in BEGIN + 2 statements + COMMIT.
 * ``read_body(request, limit)`` for webhook routes: the body read up to the route's own limit,
   413 ``payload_too_large`` past it, never buffered whole.
 * ``iso_utc`` / ``UtcDateTime``: the APIs' one timestamp form (ISO-8601 UTC with ``Z``) for a
@@ -126,7 +136,13 @@ from toolbox_core.providers import (
 from toolbox_core.routing import own_error_route
 from toolbox_core.schemas import UtcDateTime, iso_utc
 from toolbox_core.texts import LocalizedText
-from toolbox_core.workflows.payments import PaymentInfo, PaymentService, TransactionResult
+from toolbox_core.workflows.payments import (
+    GatewayQuery,
+    GatewayState,
+    PaymentInfo,
+    PaymentService,
+    TransactionResult,
+)
 
 __all__ = [
     "FINAL_SHIPMENT_STATUSES",
@@ -145,6 +161,8 @@ __all__ = [
     "EventType",
     "Forbidden",
     "FulfillmentProvider",
+    "GatewayQuery",
+    "GatewayState",
     "InvalidInput",
     "InventoryService",
     "InventorySource",

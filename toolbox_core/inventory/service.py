@@ -10,18 +10,19 @@ more than that location has (the ``holdable`` of :mod:`toolbox_core.catalog.snap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput
-from toolbox_core.events import EMITTED_KEY, emit
+from toolbox_core.events import emit
 from toolbox_core.ids import new_id
 from toolbox_core.inventory.models import InventoryLevel, InventoryReservation, StockLocation
+from toolbox_core.orders.combined import SETTLE_CHANGES, SETTLEMENTS, CombinedWrite
 from toolbox_core.providers import StockLevel
 
 
@@ -137,102 +138,69 @@ def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
     ])
 
 
-def _settle(session: Session, order_id: str, *, current: str, new: str, reason: str,
-            changes: Callable[[int], dict[str, Any]]) -> list[str]:
-    """Move an order's reservations from ``current`` to ``new`` status, applying ``changes(qty)``
-    to each level row (in SKU order); emits ``inventory.updated`` and returns the SKUs touched."""
-    rows = session.scalars(
-        select(InventoryReservation)
-        .where(InventoryReservation.order_id == order_id, InventoryReservation.status == current)
-        .order_by(InventoryReservation.sku)
-    ).all()
-    for r in rows:
-        session.execute(
-            update(InventoryLevel)
-            .where(InventoryLevel.sku == r.sku, InventoryLevel.location_id == r.location_id)
-            .values(**changes(r.quantity))
-            .execution_options(synchronize_session=False)
-        )
-        r.status = new
-        r.settled_at = utcnow()
-    skus = sorted({r.sku for r in rows})
-    if skus:
-        emit(session, "inventory.updated", {"skus": skus, "reason": reason, "order_id": order_id})
+def settle(session: Session, order_id: str, change: str) -> list[str]:
+    """Settle an order's reservations — ``release`` (held stock becomes available again), ``sell``
+    (held stock leaves the shelf: ``reserved`` and ``stocked`` both drop, ``stocked`` never below
+    0) or ``restock`` (sold stock goes back on the shelf) — and emit ``inventory.updated`` (reason
+    ``released`` / ``sold`` / ``restocked``) if anything moved; returns the SKUs touched (sorted).
+    Idempotent: settled reservations are never settled again.
+
+    The one mechanism behind :func:`release`, :func:`convert` and :func:`restock`. On PostgreSQL one
+    statement (:meth:`~toolbox_core.orders.combined.CombinedWrite.settle`, which a capture folds
+    into its own write); on SQLite, whose writer lock serializes transactions, three: the
+    reservations (``UPDATE ... RETURNING``), the levels (one batch), the event.
+    """
+    current, new, reason = SETTLEMENTS[change]
+    at = utcnow()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        writes = CombinedWrite(at)
+        writes.settle(order_id, change)
+        return writes.execute(session)
+    moved: dict[tuple[str, str], int] = {}
+    for sku, location, quantity in connection.execute(_SETTLE_RESERVATIONS, {"b_order": order_id, "b_at": at,
+                                                                              "b_current": current, "b_new": new}):
+        moved[(sku, location)] = moved.get((sku, location), 0) + quantity
+    if not moved:
+        return []
+    connection.execute(_LEVEL_CHANGES[change], [{"b_sku": sku, "b_location": location, "b_qty": qty, "b_at": at}
+                                                for (sku, location), qty in sorted(moved.items())])
+    skus = sorted({sku for sku, _ in moved})
+    emit(session, "inventory.updated", {"skus": skus, "reason": reason, "order_id": order_id})
     return skus
+
+
+_R = InventoryReservation.__table__
+_SETTLE_RESERVATIONS = (
+    update(_R).where(_R.c.order_id == bindparam("b_order"), _R.c.status == bindparam("b_current"))
+    .values(status=bindparam("b_new"), settled_at=bindparam("b_at"))
+    .returning(_R.c.sku, _R.c.location_id, _R.c.quantity)
+)
+_L = InventoryLevel.__table__
+#: SQLite's batched level change per settlement (``max`` of two values is SQLite's ``greatest``).
+_LEVEL_CHANGES = {
+    change: update(_L).where(_L.c.sku == bindparam("b_sku"), _L.c.location_id == bindparam("b_location"))
+    .values(**{k: (func.max(_L.c.stocked - bindparam("b_qty"), 0) if k == "stocked" and change == "sell" else v)
+               for k, v in SETTLE_CHANGES[change](_L, bindparam("b_qty")).items()},
+            updated_at=bindparam("b_at"))
+    for change in SETTLEMENTS
+}
 
 
 def release(session: Session, order_id: str) -> list[str]:
     """Give back the active reservations of an order; returns the SKUs touched."""
-    return _settle(session, order_id, current="active", new="released", reason="released",
-                   changes=lambda q: {"reserved": InventoryLevel.reserved - q})
-
-
-#: Convert on PostgreSQL in one round trip (data-modifying CTEs, one snapshot): mark the order's
-#: active reservations converted (row-locking them, so a second convert finds none), lock their
-#: level rows in (sku, location) order — the order :func:`reserve` locks them in, so no dead-lock —
-#: take the summed quantities off ``reserved`` and ``stocked`` (never below 0), and write the
-#: ``inventory.updated`` outbox row (SKUs in code-point order, as ``sorted`` gives) if any moved.
-_CONVERT_PG = text(
-    "WITH r AS (UPDATE inventory_reservations SET status = 'converted', settled_at = :at"
-    " WHERE order_id = :order_id AND status = 'active' RETURNING sku, location_id, quantity),"
-    " q AS (SELECT sku, location_id, sum(quantity) AS qty FROM r GROUP BY sku, location_id),"
-    " k AS MATERIALIZED (SELECT l.sku, l.location_id, q.qty FROM inventory_levels l"
-    " JOIN q ON l.sku = q.sku AND l.location_id = q.location_id"
-    " ORDER BY l.sku, l.location_id FOR UPDATE OF l),"
-    " u AS (UPDATE inventory_levels l SET reserved = l.reserved - k.qty,"
-    " stocked = greatest(l.stocked - k.qty, 0), updated_at = :at"
-    " FROM k WHERE l.sku = k.sku AND l.location_id = k.location_id),"
-    " s AS (SELECT DISTINCT sku COLLATE \"C\" AS sku FROM r),"
-    " e AS (INSERT INTO outbox_events (id, name, version, payload, occurred_at)"
-    " SELECT :event_id, 'inventory.updated', 1, jsonb_build_object('skus', jsonb_agg(sku ORDER BY sku),"
-    " 'reason', 'sold', 'order_id', CAST(:order_id AS text)), :at FROM s HAVING count(*) > 0)"
-    " SELECT sku FROM s"
-)
-_R = InventoryReservation.__table__
-_CONVERT_RESERVATIONS = (
-    update(_R).where(_R.c.order_id == bindparam("b_order"), _R.c.status == "active")
-    .values(status="converted", settled_at=bindparam("b_at"))
-    .returning(_R.c.sku, _R.c.location_id, _R.c.quantity)
-)
-_L = InventoryLevel.__table__
-_SELL = (
-    update(_L).where(_L.c.sku == bindparam("b_sku"), _L.c.location_id == bindparam("b_location"))
-    .values(reserved=_L.c.reserved - bindparam("b_qty"),
-            stocked=func.max(_L.c.stocked - bindparam("b_qty"), 0), updated_at=bindparam("b_at"))
-)
+    return settle(session, order_id, "release")
 
 
 def convert(session: Session, order_id: str) -> list[str]:
     """Turn the active reservations of an order into sales (stocked and reserved both drop);
-    emits ``inventory.updated`` (reason ``sold``) and returns the SKUs touched. Idempotent.
-
-    One statement on PostgreSQL (:data:`_CONVERT_PG`); on SQLite, whose writer lock serializes
-    transactions, three: the reservations (``UPDATE ... RETURNING``), the levels (one batch), the event.
-    """
-    at = utcnow()
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        skus = sorted(connection.execute(_CONVERT_PG, {"order_id": order_id, "at": at,
-                                                       "event_id": new_id("evt")}).scalars())
-        if skus:
-            session.info[EMITTED_KEY] = True
-        return skus
-    sold: dict[tuple[str, str], int] = {}
-    for sku, location, quantity in connection.execute(_CONVERT_RESERVATIONS, {"b_order": order_id, "b_at": at}):
-        sold[(sku, location)] = sold.get((sku, location), 0) + quantity
-    if not sold:
-        return []
-    connection.execute(_SELL, [{"b_sku": sku, "b_location": location, "b_qty": qty, "b_at": at}
-                               for (sku, location), qty in sorted(sold.items())])
-    skus = sorted({sku for sku, _ in sold})
-    emit(session, "inventory.updated", {"skus": skus, "reason": "sold", "order_id": order_id})
-    return skus
+    emits ``inventory.updated`` (reason ``sold``) and returns the SKUs touched. Idempotent."""
+    return settle(session, order_id, "sell")
 
 
 def restock(session: Session, order_id: str) -> list[str]:
     """Put the sold units of a canceled order back on the shelf (converted reservations)."""
-    return _settle(session, order_id, current="converted", new="restocked", reason="restocked",
-                   changes=lambda q: {"stocked": InventoryLevel.stocked + q})
+    return settle(session, order_id, "restock")
 
 
 def apply_levels(session: Session, stock: Iterable[StockLevel], *, source: str = "admin") -> list[str]:

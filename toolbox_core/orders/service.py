@@ -21,6 +21,7 @@ from toolbox_core.errors import Conflict, NotFound, RateLimited
 from toolbox_core.events import emit
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
+from toolbox_core.orders.combined import history_values
 from toolbox_core.orders.models import Counter, Order, OrderHistory
 from toolbox_core.payments.models import Payment, PaymentTransaction
 from toolbox_core.schemas import iso_utc
@@ -96,8 +97,7 @@ def note(order: Order, kind: str, message: str = "", actor: str = "system") -> N
     if session is not None and state.persistent and "history" in state.unloaded:
         # Not loaded (a gateway callback never reads it): write the entry at once without
         # loading the whole history first; a later read of the history sees it.
-        session.connection().execute(_INSERT_NOTE, {"order_id": order.id, "at": utcnow(), "kind": kind,
-                                                    "message": message, "actor": actor})
+        session.connection().execute(_INSERT_NOTE, history_values(order.id, kind, message, actor, utcnow()))
     else:
         order.history.append(OrderHistory(kind=kind, message=message, actor=actor, at=utcnow()))
 

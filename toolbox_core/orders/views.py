@@ -29,7 +29,8 @@ MAX_KEY_LENGTH = 40
 # is read with core statements (plain rows, no identity map); locked, the payment and order are
 # ORM objects, which the kernel's payment service goes on changing in the same transaction.
 _ORDERS, _PAYMENTS, _ITEMS = Order.__table__, Payment.__table__, OrderItem.__table__
-_NAMED = or_(Order.id == bindparam("b_key"), Order.number == bindparam("b_key"))
+#: The order named by ``b_key``: its id or its number (every gateway read uses this one condition).
+NAMED_ORDER = _NAMED = or_(Order.id == bindparam("b_key"), Order.number == bindparam("b_key"))
 _READ = (select(*_ORDERS.c, *_PAYMENTS.c).select_from(_ORDERS.outerjoin(_PAYMENTS, _PAYMENTS.c.order_id == _ORDERS.c.id))
          .where(_NAMED).limit(1))
 _LINES = select(_ITEMS).where(_ITEMS.c.order_id == bindparam("b_order")).order_by(_ITEMS.c.position)
@@ -66,7 +67,7 @@ def order_view_in_session(session: Session, key: str, *, lock: bool = False, lin
         # Loaded only when used: the lines when asked for, the history never (``note()``
         # adds to it without loading it).
         order, payment = _lock_named(session, key)
-        return _view(order, payment, order.items if lines else ())
+        return order_view_of(order, payment, order.items if lines else ())
     row = session.connection().execute(_READ, {"b_key": key}).first()
     if row is None:
         raise NotFound("no such order", code="order_not_found")
@@ -74,7 +75,7 @@ def order_view_in_session(session: Session, key: str, *, lock: bool = False, lin
     read = SimpleNamespace(**dict(zip(_ORDER_KEYS, row[:split], strict=True)))
     payment = SimpleNamespace(**dict(zip(_PAYMENT_KEYS, row[split:], strict=True))) if row[split] is not None else None
     items = session.connection().execute(_LINES, {"b_order": read.id}).all() if lines else ()
-    return _view(read, payment, items)
+    return order_view_of(read, payment, items)
 
 
 def _lock_named(session: Session, key: str) -> tuple[Order, Payment | None]:
@@ -90,8 +91,9 @@ def _lock_named(session: Session, key: str) -> tuple[Order, Payment | None]:
     return order, payment
 
 
-def _view(order: Any, payment: Any, items: Any) -> OrderView:
-    """The view of ``order`` (an ORM object or a row namespace) with ``items`` as its lines."""
+def order_view_of(order: Any, payment: Any, items: Any) -> OrderView:
+    """The view of ``order`` (an ORM object or a row namespace) with ``items`` as its lines
+    (and ``payment``, ``None`` for none)."""
     view_lines = tuple(
         LineView(variant_id=i.variant_id, sku=i.sku, title=i.title, quantity=i.quantity, unit_price=i.unit_price,
                  weight_grams=i.weight_grams, mxik_code=i.mxik_code, package_code=i.package_code,

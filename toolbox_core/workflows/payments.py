@@ -29,25 +29,32 @@ Guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import Table, and_, bindparam, insert, literal_column, select, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import ColumnElement
 
 from toolbox_core.asyncutil import resolve
 from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.db.base import utcnow
 from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
-from toolbox_core.events import EMITTED_KEY, emit
+from toolbox_core.events import emit
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
-from toolbox_core.orders.models import Order
+from toolbox_core.orders.combined import CombinedWrite, history_values
+from toolbox_core.orders.models import Order, OrderHistory, OrderItem
 from toolbox_core.orders.service import cancel_in_session, held_locks, note, payment_event
+from toolbox_core.orders.views import NAMED_ORDER, order_view_of
 from toolbox_core.payments.models import Payment, PaymentTransaction
 from toolbox_core.payments.views import (
     PaymentInfo,
@@ -57,8 +64,8 @@ from toolbox_core.payments.views import (
 )
 from toolbox_core.schemas import iso_utc
 
-__all__ = ["AmountMismatch", "CurrencyMismatch", "PaymentInfo", "PaymentService", "PaymentStateConflict",
-           "TransactionResult", "refund_capability"]
+__all__ = ["AmountMismatch", "CurrencyMismatch", "GatewayQuery", "GatewayState", "PaymentInfo", "PaymentService",
+           "PaymentStateConflict", "TransactionResult", "refund_capability"]
 
 #: Statuses from which money can still be returned.
 REFUNDABLE = ("captured", "refunding", "refund_pending", "refund_required")
@@ -93,49 +100,35 @@ _SEEN = select(_TX.c.id, _TX.c.payment_id, _TX.c.kind, _TX.c.amount, _TX.c.creat
     _TX.c.provider_id == bindparam("b_provider"), _TX.c.gateway_transaction_id == bindparam("b_gateway"),
     _TX.c.kind == bindparam("b_kind"))
 _INSERT_TX = insert(_TX)
-_UPDATE_ROW = {table: update(table).where(table.c.id == bindparam("b_id"))
+_INSERT_NOTE = insert(OrderHistory.__table__)
+_UPDATE_ROW = {table.name: update(table).where(table.c.id == bindparam("b_id"))
                for table in (Payment.__table__, Order.__table__)}
+#: Extra DML a gateway runs with its report: a Core statement built once and its parameters.
+Also = Sequence[tuple[UpdateBase, Mapping[str, Any]]]
 
 
-def _write(session: Session, row: Payment | Order, **values: Any) -> None:
-    """Store ``values`` on the locked ``row`` with one core UPDATE, and on the object as its
-    committed state (nothing left for the unit of work to flush)."""
-    values["updated_at"] = utcnow()
-    session.connection().execute(_UPDATE_ROW[type(row).__table__], {"b_id": row.id, **values})
+def _set(row: Any, values: Mapping[str, Any]) -> None:
+    """Show written ``values`` on ``row``: an ORM object's committed state (nothing left for the
+    unit of work to flush) or a plain row namespace's attributes."""
     for key, value in values.items():
-        set_committed_value(row, key, value)
+        if isinstance(row, SimpleNamespace):
+            setattr(row, key, value)
+        else:
+            set_committed_value(row, key, value)
 
 
-#: One PostgreSQL statement per shape of :class:`_Writes` (which payment and order columns change).
-_COMBINED: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
-
-
-def _combined(payment_keys: tuple[str, ...], order_keys: tuple[str, ...]) -> Any:
-    """The payment and order updates, the history entry, the outbox row and the transaction row
-    as one statement (data-modifying CTEs: one round trip; every part sees the same snapshot,
-    and the rows are locked by this transaction already)."""
-    stmt = _COMBINED.get((payment_keys, order_keys))
-    if stmt is None:
-        sets = lambda prefix, keys: ", ".join(f"{k} = :{prefix}{k}" for k in keys)  # noqa: E731
-        stmt = text(
-            f"WITH p AS (UPDATE payments SET {sets('p_', payment_keys)}, updated_at = :at WHERE id = :p_id),"
-            f" o AS (UPDATE orders SET {sets('o_', order_keys)}, updated_at = :at WHERE id = :o_id),"
-            " h AS (INSERT INTO order_history (order_id, at, kind, message, actor)"
-            " VALUES (:o_id, :at, :h_kind, :h_message, :h_actor)),"
-            " e AS (INSERT INTO outbox_events (id, name, version, payload, occurred_at)"
-            " VALUES (:e_id, :e_name, 1, :e_payload, :at))"
-            " INSERT INTO payment_transactions (id, payment_id, provider_id, gateway_transaction_id, kind, amount,"
-            " currency, data, created_at) VALUES (:t_id, :t_payment_id, :t_provider_id, :t_gateway_transaction_id,"
-            " :t_kind, :t_amount, :t_currency, :t_data, :at)"
-        ).bindparams(bindparam("e_payload", type_=JSONB()), bindparam("t_data", type_=JSONB()))
-        _COMBINED[(payment_keys, order_keys)] = stmt
-    return stmt
+def _write(session: Session, table: Table, row: Any, **values: Any) -> None:
+    """Store ``values`` on the locked ``row`` (ORM object or namespace) with one core UPDATE."""
+    values["updated_at"] = utcnow()
+    session.connection().execute(_UPDATE_ROW[table.name], {"b_id": row.id, **values})
+    _set(row, values)
 
 
 @dataclass
 class _Writes:
-    """What an authorize or capture changes, written with its transaction row by :meth:`write`:
-    one statement on PostgreSQL, one per row elsewhere (or when the order's history is loaded)."""
+    """What an authorize or capture changes, written with its transaction row (and the gateway's
+    own DML) by :meth:`write`: one statement on PostgreSQL (:class:`CombinedWrite`), one per row
+    elsewhere (or when the order's history is loaded, so the entry joins the loaded list)."""
 
     payment: dict[str, Any] = field(default_factory=dict)
     order: dict[str, Any] = field(default_factory=dict)
@@ -143,43 +136,160 @@ class _Writes:
     note: tuple[str, str, str] | None = None
     #: (name, payload) of the event.
     event: tuple[str, dict[str, Any]] | None = None
+    #: The order's held stock is sold (:func:`~toolbox_core.inventory.service.convert`).
+    sell: bool = False
 
     def emit(self, session: Session, name: str, payload: dict[str, Any]) -> None:
         """Like :func:`~toolbox_core.events.emit` (same call shape, so the registry test checks the
         name), written by :meth:`write`."""
         self.event = (name, payload)
 
-    def write(self, session: Session, payment: Payment, order: Order, tx: dict[str, Any]) -> None:
-        state = sa_inspect(order)
-        if self.note is None or self.event is None or not self.payment or not self.order \
-                or session.get_bind().dialect.name != "postgresql" \
-                or not state.persistent or "history" not in state.unloaded:
-            self._one_by_one(session, payment, order, tx)
+    def write(self, session: Session, payment: Any, order: Any, tx: dict[str, Any], also: Also = ()) -> None:
+        loaded_history = isinstance(order, Order) and "history" not in sa_inspect(order).unloaded
+        if session.get_bind().dialect.name != "postgresql" or loaded_history:
+            self._one_by_one(session, payment, order, tx, also)
             return
         at = tx["created_at"]
-        params: dict[str, Any] = {"at": at, "p_id": payment.id, "o_id": order.id,
-                                  "h_kind": self.note[0], "h_message": self.note[1], "h_actor": self.note[2],
-                                  "e_id": new_id("evt"), "e_name": self.event[0], "e_payload": self.event[1]}
-        params.update({f"p_{k}": v for k, v in self.payment.items()})
-        params.update({f"o_{k}": v for k, v in self.order.items()})
-        params.update({f"t_{k}": v for k, v in tx.items() if k != "created_at"})
-        session.connection().execute(_combined(tuple(self.payment), tuple(self.order)), params)
-        session.info[EMITTED_KEY] = True
-        for row, values in ((payment, self.payment), (order, self.order)):
-            for key, value in {**values, "updated_at": at}.items():
-                set_committed_value(row, key, value)
-
-    def _one_by_one(self, session: Session, payment: Payment, order: Order, tx: dict[str, Any]) -> None:
+        combined = CombinedWrite(at)
         if self.payment:
-            _write(session, payment, **self.payment)
+            combined.update(Payment.__table__, payment.id, self.payment)
         if self.order:
-            _write(session, order, **self.order)
+            combined.update(Order.__table__, order.id, self.order)
         if self.note is not None:
-            note(order, *self.note)
+            combined.note(order.id, *self.note)
+        if self.sell:
+            combined.settle(order.id, "sell")
+        if self.event is not None:
+            combined.emit(*self.event)
+        combined.insert(_TX, tx)
+        for statement, params in also:
+            combined.dml(statement, params)
+        combined.execute(session)
+        for row, values in ((payment, self.payment), (order, self.order)):
+            if values:
+                _set(row, {**values, "updated_at": at})
+
+    def _one_by_one(self, session: Session, payment: Any, order: Any, tx: dict[str, Any], also: Also) -> None:
+        if self.payment:
+            _write(session, Payment.__table__, payment, **self.payment)
+        if self.order:
+            _write(session, Order.__table__, order, **self.order)
+        if self.sell:
+            inventory.convert(session, order.id)
+        if self.note is not None:
+            if isinstance(order, Order):
+                note(order, *self.note)
+            else:
+                session.connection().execute(_INSERT_NOTE, history_values(order.id, *self.note, utcnow()))
         if self.event is not None:  # its name was checked where writes.emit() was called
             emit(session, name=self.event[0], payload=self.event[1])
         session.flush()  # a note appended to a loaded history
         session.connection().execute(_INSERT_TX, tx)
+        for statement, params in also:
+            session.connection().execute(statement, dict(params))
+
+
+# ------------------------------------------------------------------ a gateway's one-statement read
+_ORDERS, _PAYMENTS, _ITEMS = Order.__table__, Payment.__table__, OrderItem.__table__
+
+
+@dataclass(frozen=True, eq=False)
+class GatewayQuery:
+    """What a gateway reads together with the order and payment in :meth:`PaymentService.read_for_report`.
+
+    Built once (at import), with named ``bindparam`` s whose values the call passes in
+    ``params`` (names not starting with ``k_``), so the statement is built and compiled once:
+
+    * ``own`` / ``own_where``: the gateway's own table and the condition naming its row (at most
+      one, e.g. ``table.c.payme_id == bindparam("b_id")``). Left-joined (``None`` when absent),
+      or, with ``lock_own=True``, inner-joined and locked first (before payment and order);
+    * ``order_from_own``: the own column holding the order id (the order is then the one of
+      the own row, and ``own`` must be found); otherwise the call names the order by ``key``;
+    * ``values``: ``{name: scalar SQL expression}`` read in the same statement (e.g. a stored key:
+      ``select(t.c.value).where(...).scalar_subquery()``);
+    * ``report``: the kind (``authorize``, ``capture``...) whose earlier report of the call's
+      ``gateway_transaction_id`` is read too, so the report's idempotency check costs nothing.
+    """
+
+    own: Table | None = None
+    own_where: ColumnElement[bool] | None = None
+    lock_own: bool = False
+    order_from_own: str | None = None
+    values: Mapping[str, ColumnElement[Any]] = field(default_factory=dict)
+    report: str | None = None
+
+
+@dataclass
+class GatewayState:
+    """What :meth:`PaymentService.read_for_report` read: pass it to ``authorize_in_session`` /
+    ``capture_in_session`` (``state=``) so the report neither locks nor reads again."""
+
+    #: The order (lines only if asked for) with its payment.
+    view: Any
+    #: The gateway's own row (``GatewayQuery.own``) as a namespace of its columns, or ``None``.
+    own: SimpleNamespace | None
+    #: The ``GatewayQuery.values``, by name.
+    values: dict[str, Any]
+    #: The earlier report of ``GatewayQuery.report`` for the gateway transaction id, or ``None``.
+    seen: SimpleNamespace | None
+    locked: bool
+    provider_id: str
+    gateway_transaction_id: str | None
+    report: str | None
+    payment: SimpleNamespace = field(repr=False)
+    order: SimpleNamespace = field(repr=False)
+
+
+_GATEWAY_READS: dict[tuple[Any, ...], Any] = {}
+_P2 = _PAYMENTS.alias("payments_snapshot")
+
+
+def _gateway_statement(query: GatewayQuery, *, lock: bool, lines: bool, postgres: bool) -> Any:
+    """The one SELECT of :meth:`PaymentService.read_for_report` (cached per query and mode)."""
+    cache_key = (query, lock, lines, postgres)
+    stmt = _GATEWAY_READS.get(cache_key)
+    if stmt is not None:
+        return stmt
+    columns = [c.label(f"o_{c.key}") for c in _ORDERS.c] + [c.label(f"p_{c.key}") for c in _PAYMENTS.c]
+    source = _ORDERS.join(_PAYMENTS, _PAYMENTS.c.order_id == _ORDERS.c.id)
+    where: Any = NAMED_ORDER
+    if query.own is not None:
+        columns += [c.label(f"g_{c.key}") for c in query.own.c]
+        if query.order_from_own is not None:
+            source = query.own.join(source, _ORDERS.c.id == query.own.c[query.order_from_own])
+            where = query.own_where
+        elif query.lock_own:
+            source = source.join(query.own, query.own_where)
+        else:
+            source = source.outerjoin(query.own, query.own_where)
+    if query.report is not None:
+        columns += [c.label(f"t_{c.key}") for c in _TX.c]
+        source = source.outerjoin(_TX, and_(_TX.c.provider_id == bindparam("k_provider"),
+                                            _TX.c.gateway_transaction_id == bindparam("k_gateway"),
+                                            _TX.c.kind == query.report))
+    if lines:
+        columns += [c.label(f"i_{c.key}") for c in _ITEMS.c]
+        source = source.outerjoin(_ITEMS, _ITEMS.c.order_id == _ORDERS.c.id)
+    columns += [expr.label(f"v_{name}") for name, expr in query.values.items()]
+    if lock and postgres:
+        # Waiting for the payment lock, the rows that are not locked stay as the statement's
+        # snapshot saw them: the payment's version then and now tells a stale read apart.
+        columns += [literal_column("payments.xmin::text").label("k_now"),
+                    select(literal_column("payments_snapshot.xmin::text")).where(_P2.c.id == _PAYMENTS.c.id)
+                    .scalar_subquery().label("k_then")]
+    stmt = select(*columns).select_from(source).where(where)
+    if lines:
+        stmt = stmt.order_by(_ITEMS.c.position)
+    if lock:
+        locked = [query.own] if query.own is not None and (query.lock_own or query.order_from_own) else []
+        stmt = stmt.with_for_update(of=[*locked, _PAYMENTS, _ORDERS])
+    _GATEWAY_READS[cache_key] = stmt
+    return stmt
+
+
+def _split(row: Any, prefix: str) -> SimpleNamespace:
+    n = len(prefix)
+    return SimpleNamespace(**{k[n:]: v for k, v in row._mapping.items() if k.startswith(prefix)})
 
 
 def _info(session: Session, payment: Payment) -> PaymentInfo:
@@ -225,6 +335,59 @@ class PaymentService:
                 raise NotFound("no payment for this order", code="payment_not_found")
             return payment_info(payment, order.number, order.status)
 
+    # -------------------------------------------------------------- a gateway's one-statement read
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A connection for a read-only callback (Payme's CheckPerformTransaction): on PostgreSQL
+        in autocommit, so its one statement is its one round trip (no BEGIN / COMMIT)."""
+        with self.toolbox.db.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
+
+    def read_for_report(self, session: Session | Connection, query: GatewayQuery, *, provider_id: str,
+                        key: str | None = None, gateway_transaction_id: str | None = None,
+                        params: Mapping[str, Any] | None = None, lock: bool = True,
+                        lines: bool = False) -> GatewayState | None:
+        """The order, its payment and the gateway's own rows and values (``query``), in ONE statement.
+
+        ``key`` names the order (its number or id) unless ``query.order_from_own`` takes it from the
+        gateway's own row; ``params`` are the values of ``query``'s bind parameters;
+        ``gateway_transaction_id`` is the id whose earlier ``query.report`` is read. ``None`` when
+        nothing matches (no such order, an order without a payment, or a required own row missing):
+        the caller tells those apart on its slow path.
+
+        ``lock=True`` (inside the caller's transaction): the own row (``lock_own`` /
+        ``order_from_own``), the payment and the order are locked ``FOR UPDATE`` by this
+        statement, in the kernel's lock order, and every value returned is as of after the
+        locks were taken (a read that waited for a concurrent change of the payment is read
+        again, now without waiting). Pass the state to :meth:`authorize_in_session` /
+        :meth:`capture_in_session`. ``lock=False`` with ``lines=True`` on :meth:`reader`: a
+        pre-check's whole read (order, payment, lines, own values) in one round trip.
+        """
+        if key is not None and (not isinstance(key, str) or not key or len(key) > 40):
+            return None
+        connection = session.connection() if isinstance(session, Session) else session
+        postgres = connection.dialect.name == "postgresql"
+        stmt = _gateway_statement(query, lock=lock, lines=lines, postgres=postgres)
+        bound = {**(params or {}), "b_key": key, "k_provider": provider_id, "k_gateway": gateway_transaction_id}
+        for _ in range(3):
+            rows = connection.execute(stmt, bound).all()
+            if not rows or not lock or not postgres or rows[0].k_now == rows[0].k_then:
+                break
+        if not rows or rows[0].p_provider_id != provider_id:
+            return None
+        first = rows[0]
+        order, payment = _split(first, "o_"), _split(first, "p_")
+        own = _split(first, "g_") if query.own is not None else None
+        if own is not None and all(v is None for v in vars(own).values()):
+            own = None
+        seen = _split(first, "t_") if query.report is not None and first.t_id is not None else None
+        items = [_split(row, "i_") for row in rows if row.i_id is not None] if lines else ()
+        values = {name: first._mapping[f"v_{name}"] for name in query.values}
+        return GatewayState(order_view_of(order, payment, items), own, values, seen, lock, provider_id,
+                            gateway_transaction_id, query.report, payment, order)
+
     # -------------------------------------------------------------- reports (own transaction)
     def authorize(self, provider_id: str, payment_id: str, *, gateway_transaction_id: str, amount: int,
                   currency: str = "UZS", hold_until: datetime | None = None,
@@ -264,27 +427,39 @@ class PaymentService:
     def authorize_in_session(self, session: Session, provider_id: str, payment_id: str, *,
                              gateway_transaction_id: str, amount: int, currency: str = "UZS",
                              hold_until: datetime | None = None,
-                             data: dict[str, Any] | None = None) -> TransactionResult:
+                             data: dict[str, Any] | None = None, state: GatewayState | None = None,
+                             also: Also = ()) -> TransactionResult:
         """Money is held at the gateway, inside the caller's transaction.
 
         ``hold_until``: the gateway may still take the money until then (Payme: its ``time`` +
         12 h), so the payment-timeout job leaves the order alone until that moment.
+
+        ``state``: what :meth:`read_for_report` read and locked in this transaction (nothing is
+        locked or read again). ``also``: the gateway's own writes, ``[(statement, params)]``
+        (Core ``INSERT`` / ``UPDATE`` built once, bind parameters not starting with ``cw``),
+        run with the report's — on PostgreSQL in the same single statement, which is then the
+        report's only round trip. They run only if the report is accepted (not on a replay).
         """
-        self._ensure_order_in_session(session, payment_id)
+        if state is None:
+            self._ensure_order_in_session(session, payment_id)
         extra = {"hold_until": iso_utc(hold_until)} if hold_until else {}
         return self._report(session, "authorize", provider_id, payment_id, gateway_transaction_id, amount,
-                            currency, {**(data or {}), **extra}, hold_until=hold_until)
+                            currency, {**(data or {}), **extra}, hold_until=hold_until, state=state, also=also)
 
     def capture_in_session(self, session: Session, provider_id: str, payment_id: str, *,
                            gateway_transaction_id: str, amount: int, currency: str = "UZS",
-                           data: dict[str, Any] | None = None) -> TransactionResult:
+                           data: dict[str, Any] | None = None, state: GatewayState | None = None,
+                           also: Also = ()) -> TransactionResult:
         """Money is taken: the order becomes paid, held stock is sold, ``payment.captured`` is emitted.
 
         After the order was canceled it is a late capture: recorded, ``refund_required``.
+        ``state`` and ``also`` as for :meth:`authorize_in_session` (on PostgreSQL the stock
+        conversion is part of the one statement too).
         """
-        self._ensure_order_in_session(session, payment_id)
+        if state is None:
+            self._ensure_order_in_session(session, payment_id)
         return self._report(session, "capture", provider_id, payment_id, gateway_transaction_id, amount,
-                            currency, data)
+                            currency, data, state=state, also=also)
 
     def cancel_in_session(self, session: Session, provider_id: str, payment_id: str, *,
                           gateway_transaction_id: str, reason: str = "canceled at gateway",
@@ -420,25 +595,35 @@ class PaymentService:
 
     def _report(self, session: Session, kind: str, provider_id: str, payment_id: str, gateway_transaction_id: str,
                 amount: int | None, currency: str | None, data: dict[str, Any] | None,
-                *, cancel_order: bool = True, hold_until: datetime | None = None) -> TransactionResult:
+                *, cancel_order: bool = True, hold_until: datetime | None = None,
+                state: GatewayState | None = None, also: Also = ()) -> TransactionResult:
         if not isinstance(gateway_transaction_id, str) or not gateway_transaction_id \
                 or len(gateway_transaction_id) > 128:
             raise InvalidInput("gateway_transaction_id is required (at most 128 characters)",
                                code="invalid_gateway_transaction_id")
         if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0):
             raise InvalidInput("amount must be a positive integer number of tiyin", code="invalid_amount")
-        held = held_locks(session)
-        payment = held.get(("payments", payment_id))  # already locked and reloaded in this transaction
-        if payment is None:
-            payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
-                                     .execution_options(populate_existing=True))
-        if payment is None:
-            raise NotFound("no such payment", code="payment_not_found")
-        held[("payments", payment.id)] = payment
+        if state is not None:
+            if not state.locked or state.payment.id != payment_id:
+                raise ValueError("the state was not read (locked) for this payment")
+            payment, order = state.payment, state.order
+        else:
+            held = held_locks(session)
+            payment = held.get(("payments", payment_id))  # already locked and reloaded in this transaction
+            if payment is None:
+                payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
+                                         .execution_options(populate_existing=True))
+            if payment is None:
+                raise NotFound("no such payment", code="payment_not_found")
+            held[("payments", payment.id)] = payment
         if payment.provider_id != provider_id:
             raise Conflict("this payment belongs to another provider", code="provider_mismatch")
-        seen = session.connection().execute(_SEEN, {"b_provider": provider_id, "b_gateway": gateway_transaction_id,
-                                                    "b_kind": kind}).first()
+        if state is not None and state.report == kind and state.gateway_transaction_id == gateway_transaction_id \
+                and state.provider_id == provider_id:
+            seen = state.seen
+        else:
+            seen = session.connection().execute(_SEEN, {"b_provider": provider_id,
+                                                        "b_gateway": gateway_transaction_id, "b_kind": kind}).first()
         if seen is not None:
             if seen.payment_id != payment.id:
                 raise Conflict("this gateway transaction belongs to another payment",
@@ -447,7 +632,8 @@ class PaymentService:
         if currency is not None and currency != payment.currency:
             raise CurrencyMismatch(f"currency must be {payment.currency}",
                                    details={"expected": payment.currency, "got": currency})
-        order = held.get(("orders", payment.order_id)) if payment.order_id else None
+        if state is None:
+            order = held.get(("orders", payment.order_id)) if payment.order_id else None
         if order is None and payment.order_id:
             order = session.scalar(select(Order).where(Order.id == payment.order_id).with_for_update()
                                    .execution_options(populate_existing=True))
@@ -460,7 +646,7 @@ class PaymentService:
               "amount": amount if amount is not None else payment.amount, "currency": payment.currency,
               "data": {**(data or {}), **flags}, "created_at": utcnow()}
         if kind in ("authorize", "capture"):
-            writes.write(session, payment, self._require_order(order), tx)
+            writes.write(session, payment, self._require_order(order), tx, also)
         else:
             session.flush()  # what cancel / refund changed through the ORM
             session.connection().execute(_INSERT_TX, tx)
@@ -514,7 +700,7 @@ class PaymentService:
         writes.order["payment_status"] = "paid"
         if order.status == "pending_payment":
             writes.order.update(status="placed", payment_expires_at=None)
-        inventory.convert(session, order.id)
+        writes.sell = True
         writes.note = ("payment_captured", f"{payment.provider_id}", "system")
         writes.emit(session, "payment.captured", payment_event(order, payment, amount=payment.amount))
         return None

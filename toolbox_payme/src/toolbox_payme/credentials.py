@@ -21,6 +21,11 @@ from toolbox_payme.settings import PaymeSettings
 
 #: Read on every call: a core statement built once.
 _STORED = select(PaymeCredential.__table__.c.value).where(PaymeCredential.__table__.c.name == bindparam("b_name"))
+#: The stored key as a scalar expression, for a callback that reads it within its own one
+#: statement (bind ``b_cred_name`` to :attr:`Credentials.name`).
+STORED_KEY = (select(PaymeCredential.__table__.c.value)
+              .where(PaymeCredential.__table__.c.name == bindparam("b_cred_name")).scalar_subquery())
+_READ = object()
 
 
 class Credentials:
@@ -45,10 +50,13 @@ class Credentials:
         configured = self.settings.test_key if self.settings.test_mode else self.settings.key
         return configured.get_secret_value() if configured is not None else None
 
-    def verify(self, authorization: str | None, session: Session | None = None) -> bool:
+    def verify(self, authorization: str | None, session: Session | None = None, *,
+               stored: str | object | None = _READ) -> bool:
         """``Authorization: Basic base64(login:key)``; login and key compared in constant time.
 
-        ``session``: read the stored key in the caller's transaction (a callback's own)."""
+        ``session``: read the stored key in the caller's transaction (a callback's own);
+        ``stored``: the stored key (or ``None``) already read with the callback's own statement
+        (:data:`STORED_KEY`), so nothing is read here."""
         if not authorization or len(authorization) > 1024:
             return False
         scheme, _, encoded = authorization.partition(" ")
@@ -61,7 +69,7 @@ class Credentials:
         login, sep, password = decoded.partition(":")
         if not sep:
             return False
-        key = self.current(session)
+        key = (stored or self._configured()) if stored is not _READ else self.current(session)
         if key is None:
             return False
         login_ok = hmac.compare_digest(login.encode(), self.settings.login.encode())

@@ -1,9 +1,17 @@
 """The Merchant API methods Payme calls, as a state machine over ``payme_transactions``.
 
 Every call (its Basic auth included) runs in ONE database transaction that locks the Payme
-transaction row, then the kernel's payment and order rows (``order_view_in_session(..., lock=True)``), so two identical
-calls arriving at once give one transaction and identical answers. Replies are built from the
-stored row: a repeated call gets the same ``create_time`` / ``perform_time`` / ``cancel_time``.
+transaction row, then the kernel's payment and order rows, so two identical calls arriving at
+once give one transaction and identical answers. Replies are built from the stored row: a
+repeated call gets the same ``create_time`` / ``perform_time`` / ``cancel_time``.
+
+The three calls of every payment take the kernel's short path (``PaymentService.read_for_report``):
+CheckPerformTransaction is ONE read (the stored key, the order, its payment and lines) on an
+autocommit connection; CreateTransaction and PerformTransaction are BEGIN, one locking read (key,
+our row, order, payment, the kernel's idempotency row), one write (our row and every kernel
+change, stock included: ``authorize_in_session`` / ``capture_in_session`` with ``state=`` and
+``also=``), COMMIT. A call the short path cannot answer itself (bad parameters, an unknown order
+or transaction) takes the general path, which answers it as before (auth first).
 
 States: 1 created (the order is reserved and awaiting payment), 2 performed (paid), -1 cancelled
 before perform (the order is cancelled, its stock released), -2 cancelled after perform (the
@@ -27,6 +35,8 @@ from sqlalchemy.orm import Session
 
 from toolbox_core.api import (
     Conflict,
+    GatewayQuery,
+    GatewayState,
     InvalidInput,
     NotFound,
     OrderView,
@@ -37,7 +47,7 @@ from toolbox_core.api import (
     order_view_in_session,
 )
 from toolbox_payme import errors as e
-from toolbox_payme.credentials import Credentials
+from toolbox_payme.credentials import STORED_KEY, Credentials
 from toolbox_payme.models import (
     CANCELED,
     CANCELED_AFTER_PERFORM,
@@ -77,6 +87,20 @@ _INSERT = insert(_TABLE)
 _UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("b_id"))
 
 
+#: Our row as CreateTransaction writes it (in the kernel's one statement, ``also=``).
+_INSERT_ROW = insert(_TABLE).values({key: bindparam(f"b_{key}", type_=_TABLE.c[key].type) for key in (
+    "id", "payme_id", "payme_time", "amount", "account", "order_id", "order_number", "payment_id", "state",
+    "reason", "create_time", "perform_time", "cancel_time", "created_at", "updated_at")})
+_PERFORMED = update(_TABLE).where(_TABLE.c.id == bindparam("b_row")).values(
+    state=bindparam("b_state"), perform_time=bindparam("b_perform_time"), updated_at=bindparam("b_updated_at"))
+_NAMED_ROW = _TABLE.c.payme_id == bindparam("b_payme_id")
+#: What each short-path call reads with the kernel's order and payment, in its one statement.
+_CHECK = GatewayQuery(values={"key": STORED_KEY})
+_CREATE = GatewayQuery(own=_TABLE, own_where=_NAMED_ROW, values={"key": STORED_KEY}, report="authorize")
+_PERFORM = GatewayQuery(own=_TABLE, own_where=_NAMED_ROW, lock_own=True, order_from_own="order_id",
+                        values={"key": STORED_KEY}, report="capture")
+
+
 def _read(session: Session, payme_id: str, *, lock: bool) -> SimpleNamespace | None:
     row = session.connection().execute(_LOCK if lock else _SELECT, {"b_payme_id": payme_id}).first()
     return SimpleNamespace(**row._mapping) if row is not None else None
@@ -108,11 +132,26 @@ class Merchant:
             "SetFiscalData": self.set_fiscal_data,
             "ChangePassword": self.change_password,
         }
+        self.short_path: dict[str, Callable[[str | None, dict[str, Any]], dict[str, Any] | e.PaymeError | None]] = {
+            "CheckPerformTransaction": self._short_check,
+            "CreateTransaction": self._short_create,
+            "PerformTransaction": self._short_perform,
+        }
 
     def answer(self, authorization: str | None, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """One authenticated call, in ONE database transaction (the kassa key is read in it too):
         returns ``result`` or raises ``PaymeError``. An error the method *returns* is answered
         after COMMIT (so a timeout cancellation is kept), one it *raises* rolls everything back."""
+        short = self.short_path.get(method)
+        outcome = short(authorization, params) if short is not None else None
+        if outcome is None:
+            outcome = self._general(authorization, method, params)
+        if isinstance(outcome, e.PaymeError):
+            raise outcome
+        return outcome
+
+    def _general(self, authorization: str | None, method: str,
+                 params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         for attempt in range(2):
             try:
                 with self.toolbox.db.transaction() as session:
@@ -124,9 +163,74 @@ class Merchant:
                 # answers from its row.
                 if attempt or method != "CreateTransaction":
                     raise e.PaymeError(e.CANNOT_PERFORM) from None
-        if isinstance(outcome, e.PaymeError):
-            raise outcome
         return outcome
+
+    # ------------------------------------------------------------------ the short path
+    # Each returns the answer (a result or a returned error), raises a PaymeError, or returns
+    # ``None``: "answer this on the general path" (which checks the auth first, as always).
+    def _short_check(self, authorization: str | None, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError | None:
+        try:
+            amount, number = self._amount(params), self._account(params)
+        except e.PaymeError:
+            return None
+        with self.payments.reader() as connection:
+            state = self.payments.read_for_report(connection, _CHECK, provider_id=PROVIDER_ID, key=number,
+                                                  params={"b_cred_name": self.credentials.name},
+                                                  lock=False, lines=True)
+        if state is None or state.view.number != number:
+            return None
+        if not self.credentials.verify(authorization, stored=state.values["key"]):
+            return e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
+        self._check_payable(state.view, amount)
+        return {"allow": True, "detail": receipt_detail(state.view)}
+
+    def _short_create(self, authorization: str | None, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError | None:
+        try:
+            payme_id, payme_time = self._payme_id(params), self._timestamp(params, "time")
+            amount, number = self._amount(params), self._account(params)
+            account = self._bounded_json(params["account"], "account")
+        except e.PaymeError:
+            return None
+        for attempt in range(2):
+            try:
+                with self.toolbox.db.transaction() as session:
+                    state = self.payments.read_for_report(
+                        session, _CREATE, provider_id=PROVIDER_ID, key=number, gateway_transaction_id=payme_id,
+                        params={"b_cred_name": self.credentials.name, "b_payme_id": payme_id})
+                    if state is None or state.view.number != number:
+                        return None
+                    if not self.credentials.verify(authorization, stored=state.values["key"]):
+                        return e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
+                    return self._create_read(session, state, payme_id, payme_time, amount, account)
+            except IntegrityError:
+                # A concurrent CreateTransaction inserted the same Payme id (or an open
+                # transaction for the order) first: the retry answers from its row.
+                if attempt:
+                    raise e.PaymeError(e.CANNOT_PERFORM) from None
+        return None
+
+    def _create_read(self, session: Session, state: GatewayState, payme_id: str, payme_time: int, amount: int,
+                     account: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
+        """CreateTransaction from what the one read found (every value as of after the locks)."""
+        tx = state.own
+        if tx is not None:
+            return self._existing_create(session, tx)
+        return self._insert(session, state.view, payme_id, payme_time, amount, account, state)
+
+    def _short_perform(self, authorization: str | None, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError | None:
+        try:
+            payme_id = self._payme_id(params)
+        except e.PaymeError:
+            return None
+        with self.toolbox.db.transaction() as session:
+            state = self.payments.read_for_report(
+                session, _PERFORM, provider_id=PROVIDER_ID, gateway_transaction_id=payme_id,
+                params={"b_cred_name": self.credentials.name, "b_payme_id": payme_id})
+            if state is None or state.own is None:
+                return None
+            if not self.credentials.verify(authorization, stored=state.values["key"]):
+                return e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
+            return self._perform_locked(session, state.own, state.view, state)
 
     def _call(self, session: Session, authorization: str | None, method: str,
               params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
@@ -211,12 +315,21 @@ class Merchant:
                 # payment means no Create of this order has committed.
                 tx = self._lock(session, payme_id)
         if tx is not None:
-            if tx.state != CREATED:
-                return e.PaymeError(e.CANNOT_PERFORM)
-            if self._expired(tx):
-                self._expire(session, tx)
-                return e.PaymeError(e.CANNOT_PERFORM)
-            return {"create_time": tx.create_time, "transaction": tx.id, "state": tx.state}
+            return self._existing_create(session, tx)
+        return self._insert(session, view, payme_id, payme_time, amount, account)
+
+    def _existing_create(self, session: Session, tx: SimpleNamespace) -> dict[str, Any] | e.PaymeError:
+        """A repeated CreateTransaction: answered from our row (or refused, or expired now)."""
+        if tx.state != CREATED:
+            return e.PaymeError(e.CANNOT_PERFORM)
+        if self._expired(tx):
+            self._expire(session, tx)
+            return e.PaymeError(e.CANNOT_PERFORM)
+        return {"create_time": tx.create_time, "transaction": tx.id, "state": tx.state}
+
+    def _insert(self, session: Session, view: OrderView, payme_id: str, payme_time: int, amount: int,
+                account: dict[str, Any], state: GatewayState | None = None) -> dict[str, Any] | e.PaymeError:
+        """A new transaction: our row and the kernel's authorization, written together."""
         self._check_payable(view, amount)
         now = now_ms()
         if payme_time + TIMEOUT_MS <= now:
@@ -227,16 +340,25 @@ class Merchant:
                              account=account, order_id=view.id, order_number=view.number,
                              payment_id=view.payment.id, state=CREATED, reason=None, create_time=now,
                              perform_time=0, cancel_time=0, created_at=stamp, updated_at=stamp)
-        session.connection().execute(_INSERT, vars(tx))
         hold_until = datetime.fromtimestamp((payme_time + TIMEOUT_MS) / 1000, UTC)
+        payment_id = view.payment.id
         self._kernel(lambda: self.payments.authorize_in_session(
-            session, PROVIDER_ID, view.payment.id, gateway_transaction_id=payme_id, amount=amount,
-            hold_until=hold_until, data={"payme_time": payme_time}))
+            session, PROVIDER_ID, payment_id, gateway_transaction_id=payme_id, amount=amount,
+            hold_until=hold_until, data={"payme_time": payme_time}, state=state,
+            also=[(_INSERT_ROW, {f"b_{k}": v for k, v in vars(tx).items()})]))
         log.info("payme: transaction %s created for order %s", payme_id, view.number)
         return {"create_time": tx.create_time, "transaction": tx.id, "state": tx.state}
 
     def _perform(self, session: Session, payme_id: str) -> dict[str, Any] | e.PaymeError:
         tx = self._find(session, payme_id, lock=True)
+        if tx.state != CREATED:
+            return self._perform_locked(session, tx, None)
+        view = self._order(session, tx.order_id, lock=True, by_number=False, lines=False)
+        return self._perform_locked(session, tx, view)
+
+    def _perform_locked(self, session: Session, tx: SimpleNamespace, view: OrderView | None,
+                        state: GatewayState | None = None) -> dict[str, Any] | e.PaymeError:
+        """PerformTransaction of our locked row ``tx`` (its order's ``view`` read and locked)."""
         if tx.state == PERFORMED:
             return self._perform_result(tx)
         if tx.state != CREATED:
@@ -244,16 +366,18 @@ class Merchant:
         if self._expired(tx):
             self._expire(session, tx)
             return e.PaymeError(e.CANNOT_PERFORM)
-        view = self._order(session, tx.order_id, lock=True, by_number=False, lines=False)
+        assert view is not None
         if view.status == "canceled" or view.payment is None or view.payment.status not in ("pending", "authorized"):
             # The order was cancelled meanwhile: refuse, so Payme does not take the money.
             return e.PaymeError(e.CANNOT_PERFORM)
+        performed = {"b_row": tx.id, "b_state": PERFORMED, "b_perform_time": now_ms(),
+                     "b_updated_at": datetime.now(UTC)}
         # An order whose total changed since CreateTransaction is not paid with the old amount.
         self._kernel(lambda: self.payments.capture_in_session(
-            session, PROVIDER_ID, tx.payment_id, gateway_transaction_id=payme_id, amount=tx.amount),
-            amount_error=e.CANNOT_PERFORM)
-        _save(session, tx, state=PERFORMED, perform_time=now_ms())
-        log.info("payme: transaction %s performed, order %s paid", payme_id, tx.order_number)
+            session, PROVIDER_ID, tx.payment_id, gateway_transaction_id=tx.payme_id, amount=tx.amount,
+            state=state, also=[(_PERFORMED, performed)]), amount_error=e.CANNOT_PERFORM)
+        tx.state, tx.perform_time, tx.updated_at = PERFORMED, performed["b_perform_time"], performed["b_updated_at"]
+        log.info("payme: transaction %s performed, order %s paid", tx.payme_id, tx.order_number)
         return self._perform_result(tx)
 
     def _cancel(self, session: Session, payme_id: str, reason: int) -> dict[str, Any] | e.PaymeError:
