@@ -18,7 +18,8 @@ from toolbox_core.api import GatewayQuery
 
 TABLE = ClickTransaction.__table__
 #: The next ``merchant_prepare_id`` on PostgreSQL (the id column's sequence, created by the
-#: migration), read with the order so the row can be inserted by the kernel's one statement.
+#: migration), read with the order so the row can be inserted by the kernel's one statement (a
+#: Prepare that inserts nothing leaves a gap in the ids, which Click does not mind).
 NEXT_ID = literal_column("nextval('click_transactions_id_seq')")
 
 #: The columns a Prepare writes (the others stay NULL until a Complete or a reversal).

@@ -48,7 +48,7 @@ from toolbox_click.protocol import (
 )
 from toolbox_click.settings import ClickSettings
 from toolbox_click.signature import signature_valid
-from toolbox_core.api import GatewayState, OrderView, PaymentService, utcnow
+from toolbox_core.api import GatewayQuery, GatewayState, OrderView, PaymentService, utcnow
 
 log = logging.getLogger("toolbox.click")
 
@@ -111,7 +111,7 @@ class ClickShop:
             raise ClickError(ClickCode.ACTION_NOT_FOUND)
         return request
 
-    def _read(self, session: Session, request: ClickRequest, query: Any, **params: Any) -> GatewayState:
+    def _read(self, session: Session, request: ClickRequest, query: GatewayQuery, **params: Any) -> GatewayState:
         """The order named by ``merchant_trans_id`` (its number) with its Click payment and our
         attempt, payment then order row locked, in one statement; -5 when there is none."""
         state = self.payments.read_for_report(
