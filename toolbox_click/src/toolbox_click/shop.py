@@ -161,11 +161,14 @@ class ClickShop:
         # The order stays reserved, and the timeout job waits for Click's Complete. On
         # PostgreSQL our row is written by the kernel's one statement; elsewhere first, on its own.
         row_id = params["c_id"] if postgres else rows.insert_prepared(session.connection(), params)
-        self.payments.authorize_in_session(
+        result = self.payments.authorize_in_session(
             session, PROVIDER_ID, payment.id, gateway_transaction_id=str(request.click_trans_id),
             amount=amount, hold_until=now + timedelta(seconds=self.settings.prepare_hold_seconds),
             data={"click_paydoc_id": request.click_paydoc_id}, state=state,
             also=[(rows.INSERT_WITH_ID, params)] if postgres else ())
+        if postgres and result.replayed:
+            # The kernel had this authorization already (it then writes nothing): ours alone.
+            rows.insert_prepared(session.connection(), params)
         return ClickCode.SUCCESS, row_id
 
     @staticmethod
