@@ -6,7 +6,9 @@ Orders awaiting a Payme payment are placed first (in-process, through the checko
 then ``concurrency`` clients each take the next order and play Payme's three calls over HTTP
 (JSON-RPC, Basic auth) against ``uvicorn`` with ``workers`` processes.
 
-Prints ``payme_cycles_per_s`` (target ≥ 300), ``payme_callback_p50`` / ``payme_callback_p99``
+First ``--in-process`` cycles are played in-process, one at a time: exact statements per cycle
+and per method, transactions and round trips per cycle (``--show-sql`` prints one cycle's
+statements), CPU per callback. Then the load: ``payme_cycles_per_s`` (target ≥ 300), ``payme_callback_p50`` / ``payme_callback_p99``
 (one callback, target p99 < 30 ms), ``payme_cycle_p99``, ``payme_errors`` and the audit:
 ``payme_paid_orders`` (orders paid) and ``payme_captured_events`` (must equal the cycles).
 """
@@ -15,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import secrets
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 
@@ -86,9 +91,11 @@ def cycle_calls(number: str, total: int, tx: str) -> list[tuple[str, dict]]:
             ("PerformTransaction", {"id": tx})]
 
 
-def in_process_cost(url: str, orders: list[tuple[str, int]]) -> tuple[int, CostMeter]:
+def in_process_cost(url: str, orders: list[tuple[str, int]], *,
+                    show_sql: bool = False) -> tuple[int, int, dict[str, int], CostMeter]:
     """Play ``orders``' cycles one at a time in-process through the endpoint's handler (Basic
-    auth, dispatch, the JSON-RPC reply; no HTTP): (SQL statements, costs) of all of them."""
+    auth, dispatch, the JSON-RPC reply; no HTTP): (SQL statements, transactions, statements per
+    method, costs) of all of them; ``show_sql`` prints the statements of the first cycle."""
     import json
 
     from toolbox_payme.plugin import merchant_for
@@ -100,15 +107,43 @@ def in_process_cost(url: str, orders: list[tuple[str, int]]) -> tuple[int, CostM
     warm_number, warm_total = orders[0]
     for request_id, (method, params) in enumerate(cycle_calls(warm_number, warm_total, secrets.token_hex(12)), 1):
         _answer(merchant, AUTHORIZATION, {"method": method, "params": params, "id": request_id}, request_id)
-    with counting_statements(toolbox.db.engine) as counter, meter.measure():
+    with counting_statements(toolbox.db.engine, keep_sql=show_sql) as counter, \
+            counting_transactions(toolbox.db.engine) as transactions, meter.measure():
         for number, total in orders[1:]:
             for request_id, (method, params) in enumerate(cycle_calls(number, total, secrets.token_hex(12)), 1):
+                counter.step(method)
                 reply = json.loads(_answer(merchant, AUTHORIZATION, {"method": method, "params": params,
                                                                      "id": request_id}, request_id).body)
                 if "error" in reply:
                     raise RuntimeError(f"in-process {method} failed: {reply}")
+            if show_sql:
+                for line in counter.sql:
+                    print("   ", line)
+                show_sql = False
     toolbox.close()
-    return counter.statements, meter
+    return counter.statements, transactions[0], counter.by_step, meter
+
+
+@contextlib.contextmanager
+def counting_transactions(engine: Any) -> Iterator[list[int]]:
+    """Transactions that reached PostgreSQL while open: each costs two round trips besides its
+    statements (psycopg sends ``BEGIN`` on its own, then ``COMMIT``); a statement on an
+    autocommit connection is one round trip and no transaction."""
+    from sqlalchemy import event
+
+    count = [0]
+
+    def on_end(conn: Any) -> None:
+        if not getattr(conn.connection.dbapi_connection, "autocommit", False):
+            count[0] += 1
+
+    for name in ("commit", "rollback"):
+        event.listen(engine, name, on_end)
+    try:
+        yield count
+    finally:
+        for name in ("commit", "rollback"):
+            event.remove(engine, name, on_end)
 
 
 def wrk_cycles(base_url: str, orders: list[tuple[str, int]], *, concurrency: int,
@@ -151,6 +186,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--orders", type=int, default=4000)
     parser.add_argument("--in-process", type=int, default=IN_PROCESS,
                         help="cycles played one at a time in-process first, to measure one cycle's cost")
+    parser.add_argument("--show-sql", action="store_true", help="print the statements of one in-process cycle")
     parser.add_argument("--driver", choices=("python", "wrk", "none"), default="python",
                         help="the HTTP load generator (none: only the in-process costs)")
     parser.add_argument("--pin", action="store_true",
@@ -164,10 +200,15 @@ def main(argv: list[str]) -> None:
         figure("payme_orders_placed", len(orders), f"in {time.perf_counter() - started:.1f} s")
         measured, orders = orders[:opts.in_process + 1], orders[opts.in_process + 1:]
         if opts.in_process:
-            statements, meter = in_process_cost(url, measured)
+            statements, transactions, by_method, meter = in_process_cost(url, measured, show_sql=opts.show_sql)
             cycles = len(measured) - 1
             figure("payme_sql_per_cycle", statements / cycles, "statements (Check + Create + Perform)")
             figure("payme_sql_per_callback", statements / cycles / 3, "statements")
+            for method, count in by_method.items():
+                figure(f"payme_sql_{method}", count / cycles, "statements")
+            figure("payme_transactions_per_cycle", transactions / cycles, "(BEGIN + COMMIT each)")
+            figure("payme_round_trips_per_cycle", (statements + 2 * transactions) / cycles,
+                   "statements + BEGIN/COMMIT of each transaction")
             meter.per(cycles * 3, "payme_callback_in_process")
         if opts.driver == "none":
             return

@@ -21,6 +21,11 @@ Guarantees:
 * **Never loses money**: a capture reported after the order was canceled (stock released) is
   recorded, with the payment ``refund_required`` and ``payment.refund_required`` emitted.
 * **Recorded**: every accepted operation is a :class:`PaymentTransaction` row.
+* **Few round trips** (a gateway callback's short path): :meth:`PaymentService.read_for_report`
+  reads the order, its payment, the gateway's own row and values and the idempotency row in ONE
+  statement (locking them), and ``authorize_in_session`` / ``capture_in_session`` with
+  ``state=`` and ``also=`` write the report, the gateway's own rows, history, outbox event and
+  stock conversion in ONE statement on PostgreSQL (:class:`~toolbox_core.orders.combined.CombinedWrite`).
 * **Race-free**: the payment row, then the order row, is locked for the whole change. A capture
   reported for a cart that the storefront has not completed yet completes it first, so a
   callback racing the storefront's own ``complete`` still yields one order, one capture, one
@@ -145,8 +150,9 @@ class _Writes:
         self.event = (name, payload)
 
     def write(self, session: Session, payment: Any, order: Any, tx: dict[str, Any], also: Also = ()) -> None:
-        loaded_history = isinstance(order, Order) and "history" not in sa_inspect(order).unloaded
-        if session.get_bind().dialect.name != "postgresql" or loaded_history:
+        orm = sa_inspect(order) if isinstance(order, Order) else None
+        if session.get_bind().dialect.name != "postgresql" or (
+                orm is not None and (not orm.persistent or "history" not in orm.unloaded)):
             self._one_by_one(session, payment, order, tx, also)
             return
         at = tx["created_at"]
@@ -203,6 +209,7 @@ class GatewayQuery:
     * ``own`` / ``own_where``: the gateway's own table and the condition naming its row (at most
       one, e.g. ``table.c.payme_id == bindparam("b_id")``). Left-joined (``None`` when absent),
       or, with ``lock_own=True``, inner-joined and locked first (before payment and order);
+      ``own_columns``: only these of its columns (each read column costs, on every call);
     * ``order_from_own``: the own column holding the order id (the order is then the one of
       the own row, and ``own`` must be found); otherwise the call names the order by ``key``;
     * ``values``: ``{name: scalar SQL expression}`` read in the same statement (e.g. a stored key:
@@ -213,6 +220,8 @@ class GatewayQuery:
 
     own: Table | None = None
     own_where: ColumnElement[bool] | None = None
+    #: The own columns to read (all when ``None``; the first must be NOT NULL, e.g. the key).
+    own_columns: tuple[str, ...] | None = None
     lock_own: bool = False
     order_from_own: str | None = None
     values: Mapping[str, ColumnElement[Any]] = field(default_factory=dict)
@@ -240,21 +249,43 @@ class GatewayState:
     order: SimpleNamespace = field(repr=False)
 
 
-_GATEWAY_READS: dict[tuple[Any, ...], Any] = {}
+_GATEWAY_READS: dict[tuple[Any, ...], tuple[Any, dict[str, tuple[int, tuple[str, ...]]]]] = {}
 _P2 = _PAYMENTS.alias("payments_snapshot")
+#: The columns a report and an ``OrderView`` use (not the address, e-mail, payment action...:
+#: every column read costs its share of the row description and decoding, on every callback).
+_READ_COLUMNS = {
+    "o_": (_ORDERS, ("id", "number", "status", "payment_status", "fulfillment_status", "locale", "phone",
+                     "currency", "subtotal", "shipping_total", "discount_total", "total", "created_at", "shipping",
+                     "payment_expires_at")),
+    "p_": (_PAYMENTS, ("id", "cart_id", "order_id", "provider_id", "status", "amount", "currency",
+                       "captured_amount", "refunded_amount", "created_at")),
+    "t_": (_TX, ("id", "payment_id", "kind", "amount", "created_at", "data")),
+    "i_": (_ITEMS, ("id", "variant_id", "sku", "title", "quantity", "unit_price", "weight_grams", "mxik_code",
+                    "package_code", "vat_percent")),
+}
 
 
-def _gateway_statement(query: GatewayQuery, *, lock: bool, lines: bool, postgres: bool) -> Any:
-    """The one SELECT of :meth:`PaymentService.read_for_report` (cached per query and mode)."""
+def _gateway_statement(query: GatewayQuery, *, lock: bool, lines: bool,
+                       postgres: bool) -> tuple[Any, dict[str, tuple[int, tuple[str, ...]]]]:
+    """The one SELECT of :meth:`PaymentService.read_for_report` and where each part's columns
+    are in its rows (cached per query and mode)."""
     cache_key = (query, lock, lines, postgres)
-    stmt = _GATEWAY_READS.get(cache_key)
-    if stmt is not None:
-        return stmt
-    columns = [c.label(f"o_{c.key}") for c in _ORDERS.c] + [c.label(f"p_{c.key}") for c in _PAYMENTS.c]
+    cached = _GATEWAY_READS.get(cache_key)
+    if cached is not None:
+        return cached
+    columns: list[Any] = []
+    layout: dict[str, tuple[int, tuple[str, ...]]] = {}
+
+    def part(prefix: str, table: Any, keys: tuple[str, ...]) -> None:
+        layout[prefix] = (len(columns), keys)
+        columns.extend(table.c[k].label(f"{prefix}{k}") for k in keys)
+
+    part("o_", *_READ_COLUMNS["o_"])
+    part("p_", *_READ_COLUMNS["p_"])
     source = _ORDERS.join(_PAYMENTS, _PAYMENTS.c.order_id == _ORDERS.c.id)
     where: Any = NAMED_ORDER
     if query.own is not None:
-        columns += [c.label(f"g_{c.key}") for c in query.own.c]
+        part("g_", query.own, tuple(query.own_columns or (c.key for c in query.own.c)))
         if query.order_from_own is not None:
             source = query.own.join(source, _ORDERS.c.id == query.own.c[query.order_from_own])
             where = query.own_where
@@ -263,17 +294,19 @@ def _gateway_statement(query: GatewayQuery, *, lock: bool, lines: bool, postgres
         else:
             source = source.outerjoin(query.own, query.own_where)
     if query.report is not None:
-        columns += [c.label(f"t_{c.key}") for c in _TX.c]
+        part("t_", *_READ_COLUMNS["t_"])
         source = source.outerjoin(_TX, and_(_TX.c.provider_id == bindparam("k_provider"),
                                             _TX.c.gateway_transaction_id == bindparam("k_gateway"),
                                             _TX.c.kind == query.report))
     if lines:
-        columns += [c.label(f"i_{c.key}") for c in _ITEMS.c]
+        part("i_", *_READ_COLUMNS["i_"])
         source = source.outerjoin(_ITEMS, _ITEMS.c.order_id == _ORDERS.c.id)
+    layout["v_"] = (len(columns), tuple(query.values))
     columns += [expr.label(f"v_{name}") for name, expr in query.values.items()]
     if lock and postgres:
         # Waiting for the payment lock, the rows that are not locked stay as the statement's
         # snapshot saw them: the payment's version then and now tells a stale read apart.
+        layout["k_"] = (len(columns), ("now", "then"))
         columns += [literal_column("payments.xmin::text").label("k_now"),
                     select(literal_column("payments_snapshot.xmin::text")).where(_P2.c.id == _PAYMENTS.c.id)
                     .scalar_subquery().label("k_then")]
@@ -283,13 +316,19 @@ def _gateway_statement(query: GatewayQuery, *, lock: bool, lines: bool, postgres
     if lock:
         locked = [query.own] if query.own is not None and (query.lock_own or query.order_from_own) else []
         stmt = stmt.with_for_update(of=[*locked, _PAYMENTS, _ORDERS])
-    _GATEWAY_READS[cache_key] = stmt
-    return stmt
+    if len(_GATEWAY_READS) >= 256:  # queries are built once at import; this only bounds a misuse
+        _GATEWAY_READS.clear()
+    _GATEWAY_READS[cache_key] = (stmt, layout)
+    return stmt, layout
 
 
-def _split(row: Any, prefix: str) -> SimpleNamespace:
-    n = len(prefix)
-    return SimpleNamespace(**{k[n:]: v for k, v in row._mapping.items() if k.startswith(prefix)})
+def _split(row: Any, layout: dict[str, tuple[int, tuple[str, ...]]], prefix: str) -> SimpleNamespace | None:
+    """The part ``prefix`` of ``row`` as a namespace; ``None`` when it is all NULL (no row joined)."""
+    start, keys = layout[prefix]
+    values = row[start:start + len(keys)]
+    if values[0] is None and not any(values):
+        return None
+    return SimpleNamespace(**dict(zip(keys, values, strict=True)))
 
 
 def _info(session: Session, payment: Payment) -> PaymentInfo:
@@ -369,22 +408,23 @@ class PaymentService:
             return None
         connection = session.connection() if isinstance(session, Session) else session
         postgres = connection.dialect.name == "postgresql"
-        stmt = _gateway_statement(query, lock=lock, lines=lines, postgres=postgres)
+        stmt, layout = _gateway_statement(query, lock=lock, lines=lines, postgres=postgres)
         bound = {**(params or {}), "b_key": key, "k_provider": provider_id, "k_gateway": gateway_transaction_id}
         for _ in range(3):
             rows = connection.execute(stmt, bound).all()
             if not rows or not lock or not postgres or rows[0].k_now == rows[0].k_then:
                 break
-        if not rows or rows[0].p_provider_id != provider_id:
+        if not rows:
             return None
         first = rows[0]
-        order, payment = _split(first, "o_"), _split(first, "p_")
-        own = _split(first, "g_") if query.own is not None else None
-        if own is not None and all(v is None for v in vars(own).values()):
-            own = None
-        seen = _split(first, "t_") if query.report is not None and first.t_id is not None else None
-        items = [_split(row, "i_") for row in rows if row.i_id is not None] if lines else ()
-        values = {name: first._mapping[f"v_{name}"] for name in query.values}
+        order, payment = _split(first, layout, "o_"), _split(first, layout, "p_")
+        if order is None or payment is None or payment.provider_id != provider_id:
+            return None
+        own = _split(first, layout, "g_") if query.own is not None else None
+        seen = _split(first, layout, "t_") if query.report is not None else None
+        items = [item for row in rows if (item := _split(row, layout, "i_")) is not None] if lines else ()
+        start, names = layout["v_"]
+        values = dict(zip(names, first[start:start + len(names)], strict=True))
         return GatewayState(order_view_of(order, payment, items), own, values, seen, lock, provider_id,
                             gateway_transaction_id, query.report, payment, order)
 

@@ -96,8 +96,12 @@ _PERFORMED = update(_TABLE).where(_TABLE.c.id == bindparam("b_row")).values(
 _NAMED_ROW = _TABLE.c.payme_id == bindparam("b_payme_id")
 #: What each short-path call reads with the kernel's order and payment, in its one statement.
 _CHECK = GatewayQuery(values={"key": STORED_KEY})
-_CREATE = GatewayQuery(own=_TABLE, own_where=_NAMED_ROW, values={"key": STORED_KEY}, report="authorize")
-_PERFORM = GatewayQuery(own=_TABLE, own_where=_NAMED_ROW, lock_own=True, order_from_own="order_id",
+#: Our row's columns a Create or Perform answers from (not the account or the fiscal data).
+_ROW = ("id", "payme_id", "payme_time", "amount", "order_id", "order_number", "payment_id", "state", "reason",
+        "create_time", "perform_time", "cancel_time")
+_CREATE = GatewayQuery(own=_TABLE, own_where=_NAMED_ROW, own_columns=_ROW, values={"key": STORED_KEY},
+                       report="authorize")
+_PERFORM = GatewayQuery(own=_TABLE, own_where=_NAMED_ROW, own_columns=_ROW, lock_own=True, order_from_own="order_id",
                         values={"key": STORED_KEY}, report="capture")
 
 
