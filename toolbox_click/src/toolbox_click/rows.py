@@ -66,16 +66,19 @@ OTHERS_LIVE = (select(_OTHER.c.id).where(_OTHER.c.order_id == TABLE.c.order_id, 
 
 _BY_TRANS = TABLE.c.click_trans_id == bindparam("c_trans")
 _BY_ROW = TABLE.c.id == bindparam("c_row")
+#: The columns of our attempt a callback decides on (every column read costs, on every call).
+_DECIDES = ("id", "click_trans_id", "order_id", "amount", "status")
 #: What a Prepare reads with the order and payment (named by ``merchant_trans_id``), in ONE
 #: statement that locks the payment and the order: our attempt of ``click_trans_id`` if it exists
 #: (of whichever order), the kernel's earlier authorization of it, and (PostgreSQL) the next id.
-PREPARE = GatewayQuery(own=TABLE, own_where=_BY_TRANS, report="authorize")
-PREPARE_PG = GatewayQuery(own=TABLE, own_where=_BY_TRANS, report="authorize", values={"next_id": NEXT_ID})
+PREPARE = GatewayQuery(own=TABLE, own_where=_BY_TRANS, own_columns=_DECIDES, report="authorize")
+PREPARE_PG = GatewayQuery(own=TABLE, own_where=_BY_TRANS, own_columns=_DECIDES, report="authorize",
+                          values={"next_id": NEXT_ID})
 #: What a Complete reads: our attempt ``merchant_prepare_id`` (of whichever order) and the
 #: kernel's earlier capture of ``click_trans_id``.
-COMPLETE = GatewayQuery(own=TABLE, own_where=_BY_ROW, report="capture")
+COMPLETE = GatewayQuery(own=TABLE, own_where=_BY_ROW, own_columns=_DECIDES, report="capture")
 #: A Complete with ``error < 0``: our attempt, and whether its order has another live one.
-FAILED = GatewayQuery(own=TABLE, own_where=_BY_ROW, values={"others": OTHERS_LIVE})
+FAILED = GatewayQuery(own=TABLE, own_where=_BY_ROW, own_columns=_DECIDES, values={"others": OTHERS_LIVE})
 
 
 def prepared_values(*, row_id: int | None, now: datetime, **values: Any) -> dict[str, Any]:
