@@ -267,3 +267,22 @@ def test_a_read_that_waited_for_the_payment_lock_sees_what_the_holder_committed(
     # Not the snapshot it started with: the holder's report and own row, committed meanwhile.
     assert waiting["status"] == "authorized"
     assert waiting["own"] is not None and waiting["seen"] is not None
+
+
+def test_a_gateways_own_insert_returns_its_generated_id_from_the_one_statement(kernel):
+    result = _order(kernel)
+    payments = PaymentService(kernel)
+    returning = _GATEWAY_NOTE.returning(OrderHistory.__table__.c.id)
+    rows: list = []
+    with kernel.db.transaction() as session:
+        state = payments.read_for_report(session, _QUERY, provider_id="test_online", key=result.number,
+                                         gateway_transaction_id="gw-r", params={"b_gw": "-", "b_order": "-"})
+        payments.capture_in_session(session, "test_online", result.payment_id, gateway_transaction_id="gw-r",
+                                    amount=result.total, state=state,
+                                    also=[(returning, {"b_order": result.order_id, "b_kind": "gateway_row",
+                                                       "b_at": utcnow()}, rows)])
+    with kernel.db.session() as session:
+        stored = session.scalar(select(OrderHistory.id).where(OrderHistory.order_id == result.order_id,
+                                                              OrderHistory.kind == "gateway_row"))
+    assert [tuple(r) for r in rows] == [(stored,)] and isinstance(stored, int)
+    assert [e["order_id"] for e in outbox(kernel, "inventory.updated") if e["reason"] == "sold"] == [result.order_id]

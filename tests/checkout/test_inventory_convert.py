@@ -134,3 +134,33 @@ def test_concurrent_converts_and_reservations_stay_exact_on_postgresql(make_tool
     assert sorted(map(tuple, results)) == [()] * 20 + [("RACE-X", "RACE-Y")] * 20  # each sold once
     assert _levels(toolbox) == {("RACE-X", "default"): (80, 10), ("RACE-Y", "default"): (60, 10)}
     assert len([e for e in outbox(toolbox, "inventory.updated") if e["reason"] == "sold"]) == 20
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_release_restock_and_convert_are_one_mechanism_each_exactly_once(make_toolbox, database):
+    toolbox = make_toolbox(database=database)
+    make_variant(toolbox, sku="rel-1", stock=6)
+    make_variant(toolbox, sku="rel-2", stock=4)
+    with toolbox.db.transaction() as session:
+        inventory.reserve(session, "ord_r1", {"rel-1": 2, "rel-2": 1})
+        inventory.reserve(session, "ord_r2", {"rel-1": 1})
+    assert _levels(toolbox) == {("rel-1", "default"): (6, 3), ("rel-2", "default"): (4, 1)}
+
+    with toolbox.db.transaction() as session:  # a cancel before payment: held stock is available again
+        assert inventory.release(session, "ord_r1") == ["rel-1", "rel-2"]
+        assert inventory.release(session, "ord_r1") == []
+        assert inventory.restock(session, "ord_r1") == []  # nothing was sold
+    assert _levels(toolbox) == {("rel-1", "default"): (6, 1), ("rel-2", "default"): (4, 0)}
+    assert _reservations(toolbox, "ord_r1") == [("rel-1", 2, "released", True), ("rel-2", 1, "released", True)]
+    assert [e for e in outbox(toolbox, "inventory.updated") if e["order_id"] == "ord_r1"] == [
+        {"skus": ["rel-1", "rel-2"], "reason": "released", "order_id": "ord_r1"}]
+
+    with toolbox.db.transaction() as session:  # sold, then canceled: back on the shelf, once
+        assert inventory.convert(session, "ord_r2") == ["rel-1"]
+        assert inventory.release(session, "ord_r2") == []  # nothing is held any more
+    with toolbox.db.transaction() as session:
+        assert inventory.restock(session, "ord_r2") == ["rel-1"]
+        assert inventory.restock(session, "ord_r2") == []
+    assert _levels(toolbox) == {("rel-1", "default"): (6, 0), ("rel-2", "default"): (4, 0)}
+    assert [e["reason"] for e in outbox(toolbox, "inventory.updated") if e["order_id"] == "ord_r2"] == [
+        "sold", "restocked"]

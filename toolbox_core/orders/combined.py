@@ -90,6 +90,7 @@ class CombinedWrite:
         self._builders: list[Callable[[str], Any]] = []
         self._params: dict[str, Any] = {"cw_at": at}
         self._settled = False
+        self._returning: int | None = None
         self.emitted = False
 
     def __bool__(self) -> bool:
@@ -134,10 +135,17 @@ class CombinedWrite:
         self.emitted = True
         return event_id
 
-    def dml(self, statement: UpdateBase, params: Mapping[str, Any]) -> None:
+    def dml(self, statement: UpdateBase, params: Mapping[str, Any], *, returning: bool = False) -> None:
         """A caller's own ``INSERT`` / ``UPDATE`` / ``DELETE`` (a Core statement built once, with
-        named ``bindparam`` s whose names do not start with ``cw``), run in the same statement."""
-        self._add(("dml", statement), lambda prefix: statement, {})
+        named ``bindparam`` s whose names do not start with ``cw``), run in the same statement.
+
+        ``returning=True`` (a statement with ``RETURNING``, at most one per write): :meth:`execute`
+        returns its rows (instead of a settlement's SKUs)."""
+        if returning and self._returning is not None:
+            raise ValueError("one returning statement per combined write")
+        if returning:
+            self._returning = len(self._shape)
+        self._add(("dml", statement, returning), lambda prefix: statement, {})
         self._params.update(params)
 
     def settle(self, order_id: str, change: str) -> None:
@@ -167,24 +175,29 @@ class CombinedWrite:
                 part = build(f"cw{index}_")
                 if isinstance(part, tuple):  # a settlement: its CTEs and the SELECT of its SKUs
                     ctes.extend(part[0])
-                    final = part[1]
+                    final = part[1] if self._returning is None else final
                 else:
                     ctes.append(part.cte(f"w{index}"))
+                    if index == self._returning:
+                        final = select(*ctes[-1].c)
             stmt = (final if final is not None else select(literal(1))).add_cte(*ctes)
             if len(_CACHE) >= _CACHE_LIMIT:
                 _CACHE.clear()
             _CACHE[key] = stmt
         return stmt, self._params
 
-    def execute(self, session: Session) -> list[str]:
-        """Run every part in one round trip; returns the settled SKUs (sorted), if a settlement was asked."""
+    def execute(self, session: Session) -> list[Any]:
+        """Run every part in one round trip; returns the rows of the ``returning`` statement, else
+        the settled SKUs (sorted) if a settlement was asked, else nothing."""
         if not self._shape:
             return []
         stmt, params = self.statement()
-        rows = session.connection().execute(stmt, params).scalars().all()
+        rows = session.connection().execute(stmt, params).all()
         if self.emitted:
             session.info[EMITTED_KEY] = True
-        return sorted(rows) if self._settled else []
+        if self._returning is not None:
+            return list(rows)
+        return sorted(row[0] for row in rows) if self._settled else []
 
 
 def _settle_parts(prefix: str, change: str) -> tuple[list[Any], Any]:

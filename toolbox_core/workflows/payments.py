@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, insert, literal_column, select, update
+from sqlalchemy import Table, and_, bindparam, insert, literal_column, select, true, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -108,8 +108,10 @@ _INSERT_TX = insert(_TX)
 _INSERT_NOTE = insert(OrderHistory.__table__)
 _UPDATE_ROW = {table.name: update(table).where(table.c.id == bindparam("b_id"))
                for table in (Payment.__table__, Order.__table__)}
-#: Extra DML a gateway runs with its report: a Core statement built once and its parameters.
-Also = Sequence[tuple[UpdateBase, Mapping[str, Any]]]
+#: Extra DML a gateway runs with its report: ``(statement, params)`` (a Core statement built
+#: once) or ``(statement, params, rows)``: a list that receives the statement's ``RETURNING``
+#: rows (at most one such statement per report).
+Also = Sequence[tuple[UpdateBase, Mapping[str, Any]] | tuple[UpdateBase, Mapping[str, Any], list[Any]]]
 
 
 def _set(row: Any, values: Mapping[str, Any]) -> None:
@@ -168,9 +170,13 @@ class _Writes:
         if self.event is not None:
             combined.emit(*self.event)
         combined.insert(_TX, tx)
-        for statement, params in also:
-            combined.dml(statement, params)
-        combined.execute(session)
+        sink = None
+        for statement, params, *rows in also:
+            combined.dml(statement, params, returning=bool(rows))
+            sink = rows[0] if rows else sink
+        returned = combined.execute(session)
+        if sink is not None:
+            sink.extend(returned)
         for row, values in ((payment, self.payment), (order, self.order)):
             if values:
                 _set(row, {**values, "updated_at": at})
@@ -191,8 +197,10 @@ class _Writes:
             emit(session, name=self.event[0], payload=self.event[1])
         session.flush()  # a note appended to a loaded history
         session.connection().execute(_INSERT_TX, tx)
-        for statement, params in also:
-            session.connection().execute(statement, dict(params))
+        for statement, params, *rows in also:
+            result = session.connection().execute(statement, dict(params))
+            if rows:
+                rows[0].extend(result.all())
 
 
 # ------------------------------------------------------------------ a gateway's one-statement read
@@ -203,8 +211,9 @@ _ORDERS, _PAYMENTS, _ITEMS = Order.__table__, Payment.__table__, OrderItem.__tab
 class GatewayQuery:
     """What a gateway reads together with the order and payment in :meth:`PaymentService.read_for_report`.
 
-    Built once (at import), with named ``bindparam`` s whose values the call passes in
-    ``params`` (names not starting with ``k_``), so the statement is built and compiled once:
+    Built once (at import: statements are cached by the query's identity), with named
+    ``bindparam`` s whose values the call passes in ``params`` (``b_key`` and names starting
+    with ``k_`` are the kernel's), so the statement is built and compiled once:
 
     * ``own`` / ``own_where``: the gateway's own table and the condition naming its row (at most
       one, e.g. ``table.c.payme_id == bindparam("b_id")``). Left-joined (``None`` when absent),
@@ -299,8 +308,17 @@ def _gateway_statement(query: GatewayQuery, *, lock: bool, lines: bool,
                                             _TX.c.gateway_transaction_id == bindparam("k_gateway"),
                                             _TX.c.kind == query.report))
     if lines:
-        part("i_", *_READ_COLUMNS["i_"])
-        source = source.outerjoin(_ITEMS, _ITEMS.c.order_id == _ORDERS.c.id)
+        table, keys = _READ_COLUMNS["i_"]
+        if postgres:
+            # LATERAL (OFFSET 0 keeps it from being flattened into a plain join): the order's lines
+            # by their index, whatever the planner's statistics say (a join may hash the whole table).
+            items: Any = (select(*(table.c[k] for k in (*keys, "position"))).where(table.c.order_id == _ORDERS.c.id)
+                          .offset(0).lateral("order_lines"))
+            source = source.outerjoin(items, true())
+        else:
+            items = table
+            source = source.outerjoin(items, items.c.order_id == _ORDERS.c.id)
+        part("i_", items, keys)
     layout["v_"] = (len(columns), tuple(query.values))
     columns += [expr.label(f"v_{name}") for name, expr in query.values.items()]
     if lock and postgres:
@@ -312,7 +330,7 @@ def _gateway_statement(query: GatewayQuery, *, lock: bool, lines: bool,
                     .scalar_subquery().label("k_then")]
     stmt = select(*columns).select_from(source).where(where)
     if lines:
-        stmt = stmt.order_by(_ITEMS.c.position)
+        stmt = stmt.order_by(items.c.position)
     if lock:
         locked = [query.own] if query.own is not None and (query.lock_own or query.order_from_own) else []
         stmt = stmt.with_for_update(of=[*locked, _PAYMENTS, _ORDERS])
@@ -479,6 +497,8 @@ class PaymentService:
         (Core ``INSERT`` / ``UPDATE`` built once, bind parameters not starting with ``cw``),
         run with the report's — on PostgreSQL in the same single statement, which is then the
         report's only round trip. They run only if the report is accepted (not on a replay).
+        ``(statement, params, rows)``: ``rows`` (a list) receives that statement's ``RETURNING``
+        rows (e.g. a generated id; one such statement per report).
         """
         if state is None:
             self._ensure_order_in_session(session, payment_id)
