@@ -10,18 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, literal_column, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.engine import Connection
 
 from toolbox_click.models import ClickTransaction
 from toolbox_core.api import GatewayQuery
 
 TABLE = ClickTransaction.__table__
-#: The next ``merchant_prepare_id`` on PostgreSQL (the id column's sequence, created by the
-#: migration), read with the order so the row can be inserted by the kernel's one statement (a
-#: Prepare that inserts nothing leaves a gap in the ids, which Click does not mind).
-NEXT_ID = literal_column("nextval('click_transactions_id_seq')")
-
 #: The columns a Prepare writes (the others stay NULL until a Complete or a reversal).
 _PREPARED_COLUMNS = ("click_trans_id", "click_paydoc_id", "service_id", "merchant_trans_id", "order_id",
                      "payment_id", "amount", "status", "sign_time", "created_at", "updated_at")
@@ -31,9 +26,7 @@ def _binds(columns: tuple[str, ...]) -> dict[str, Any]:
     return {key: bindparam(f"c_{key}", type_=TABLE.c[key].type) for key in columns}
 
 
-#: A ``prepared`` attempt with its id given (PostgreSQL: taken from the sequence in the read).
-INSERT_WITH_ID = insert(TABLE).values(_binds(("id", *_PREPARED_COLUMNS)))
-#: A ``prepared`` attempt, its id chosen by the database and returned.
+#: A ``prepared`` attempt, its id (our ``merchant_prepare_id``) chosen by the database and returned.
 INSERT_RETURNING = insert(TABLE).values(_binds(_PREPARED_COLUMNS)).returning(TABLE.c.id)
 
 #: Our attempt ``c_row`` becomes ``confirmed``. It is ``prepared`` when the callback read it
@@ -70,10 +63,8 @@ _BY_ROW = TABLE.c.id == bindparam("c_row")
 _DECIDES = ("id", "click_trans_id", "order_id", "amount", "status")
 #: What a Prepare reads with the order and payment (named by ``merchant_trans_id``), in ONE
 #: statement that locks the payment and the order: our attempt of ``click_trans_id`` if it exists
-#: (of whichever order), the kernel's earlier authorization of it, and (PostgreSQL) the next id.
+#: (of whichever order) and the kernel's earlier authorization of it.
 PREPARE = GatewayQuery(own=TABLE, own_where=_BY_TRANS, own_columns=_DECIDES, report="authorize")
-PREPARE_PG = GatewayQuery(own=TABLE, own_where=_BY_TRANS, own_columns=_DECIDES, report="authorize",
-                          values={"next_id": NEXT_ID})
 #: What a Complete reads: our attempt ``merchant_prepare_id`` (of whichever order) and the
 #: kernel's earlier capture of ``click_trans_id``.
 COMPLETE = GatewayQuery(own=TABLE, own_where=_BY_ROW, own_columns=_DECIDES, report="capture")
@@ -81,17 +72,12 @@ COMPLETE = GatewayQuery(own=TABLE, own_where=_BY_ROW, own_columns=_DECIDES, repo
 FAILED = GatewayQuery(own=TABLE, own_where=_BY_ROW, own_columns=_DECIDES, values={"others": OTHERS_LIVE})
 
 
-def prepared_values(*, row_id: int | None, now: datetime, **values: Any) -> dict[str, Any]:
-    """The parameters of :data:`INSERT_WITH_ID` (``row_id``) or :data:`INSERT_RETURNING` (``None``)."""
+def prepared_values(*, now: datetime, **values: Any) -> dict[str, Any]:
+    """The parameters of :data:`INSERT_RETURNING` for a ``prepared`` attempt of ``values``."""
     row = {**values, "status": "prepared", "created_at": now, "updated_at": now}
-    if row_id is not None:
-        row["id"] = row_id
     return {f"c_{key}": value for key, value in row.items()}
 
 
 def insert_prepared(connection: Connection, params: dict[str, Any]) -> int:
     """Insert a ``prepared`` attempt on its own; its id (a duplicate ``click_trans_id`` raises)."""
-    if "c_id" in params:
-        connection.execute(INSERT_WITH_ID, params)
-        return int(params["c_id"])
     return int(connection.execute(INSERT_RETURNING, params).scalar_one())

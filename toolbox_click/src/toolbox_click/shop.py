@@ -137,9 +137,7 @@ class ClickShop:
                 return refusal  # nothing was written: the transaction commits (see the module doc)
 
     def _prepare_read(self, session: Session, request: ClickRequest) -> tuple[ClickCode, int]:
-        postgres = session.get_bind().dialect.name == "postgresql"
-        state = self._read(session, request, rows.PREPARE_PG if postgres else rows.PREPARE,
-                           c_trans=request.click_trans_id)
+        state = self._read(session, request, rows.PREPARE, c_trans=request.click_trans_id)
         view, payment = state.view, state.view.payment
         assert payment is not None
         amount = self._amount(request, payment.amount)
@@ -151,25 +149,25 @@ class ClickShop:
             raise ClickError(ClickCode.TRANSACTION_CANCELLED)
         now = utcnow()
         params = rows.prepared_values(
-            row_id=state.values["next_id"] if postgres else None, now=now, click_trans_id=request.click_trans_id,
-            click_paydoc_id=request.click_paydoc_id, service_id=request.service_id,
-            merchant_trans_id=request.merchant_trans_id, order_id=view.id, payment_id=payment.id, amount=amount,
-            sign_time=request.sign_time)
+            now=now, click_trans_id=request.click_trans_id, click_paydoc_id=request.click_paydoc_id,
+            service_id=request.service_id, merchant_trans_id=request.merchant_trans_id, order_id=view.id,
+            payment_id=payment.id, amount=amount, sign_time=request.sign_time)
         if payment.status != "pending":
             # Another attempt of this order is prepared already: ours is recorded, nothing else.
             return ClickCode.SUCCESS, rows.insert_prepared(session.connection(), params)
-        # The order stays reserved, and the timeout job waits for Click's Complete. On
-        # PostgreSQL our row is written by the kernel's one statement; elsewhere first, on its own.
-        row_id = params["c_id"] if postgres else rows.insert_prepared(session.connection(), params)
+        # The order stays reserved, and the timeout job waits for Click's Complete; our row is
+        # written with the authorization (on PostgreSQL in the kernel's one statement), its id
+        # returned by it.
+        inserted: list[Any] = []
         result = self.payments.authorize_in_session(
             session, PROVIDER_ID, payment.id, gateway_transaction_id=str(request.click_trans_id),
             amount=amount, hold_until=now + timedelta(seconds=self.settings.prepare_hold_seconds),
             data={"click_paydoc_id": request.click_paydoc_id}, state=state,
-            also=[(rows.INSERT_WITH_ID, params)] if postgres else ())
-        if postgres and result.replayed:
+            also=[(rows.INSERT_RETURNING, params, inserted)])
+        if result.replayed or not inserted:
             # The kernel had this authorization already (it then writes nothing): ours alone.
-            rows.insert_prepared(session.connection(), params)
-        return ClickCode.SUCCESS, row_id
+            return ClickCode.SUCCESS, rows.insert_prepared(session.connection(), params)
+        return ClickCode.SUCCESS, int(inserted[0][0])
 
     @staticmethod
     def _repeated_prepare(row: SimpleNamespace, view: OrderView) -> int:
