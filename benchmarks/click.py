@@ -11,7 +11,9 @@ not measured: like the in-process part, the figures leave out each worker's firs
 
 Prints ``click_payments_per_s`` (Prepare + Complete pairs per second), ``click_callback_p50`` /
 ``click_callback_p99`` (one callback), ``click_errors`` (a reply whose ``error`` is not 0, or an
-HTTP failure), ``click_callback_in_process_wall`` / ``_cpu`` (one callback run sequentially
+HTTP failure), ``click_sql_per_payment`` / ``click_transactions_per_payment`` /
+``click_round_trips_per_payment`` (counted in-process; ``--sql`` prints the statements of one
+Prepare and one Complete), ``click_callback_in_process_wall`` / ``_cpu`` (one callback run sequentially
 in-process, without HTTP: its wall time and the Python CPU it costs), and the audit of the
 HTTP run: ``click_paid_orders`` and ``click_captured_events`` (must equal the payments made).
 Targets: ≥300 payments/s, callback p99 < 30 ms.
@@ -20,9 +22,13 @@ Targets: ≥300 payments/s, callback p99 < 30 ms.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -31,7 +37,6 @@ from benchmarks.harness import (
     LoadResult,
     Server,
     _pct,
-    counting_statements,
     figure,
     flushed_redis,
     fresh_database,
@@ -112,30 +117,94 @@ def make_scenario(orders: list[tuple[str, int]], latencies: list[float], first_t
     return pay
 
 
-def in_process_cost(url: str, orders: list[tuple[str, int]]) -> tuple[int, CostMeter]:
+@dataclass
+class RoundTrips:
+    """What one engine sent: statements, and the transactions they ran in (a statement on an
+    AUTOCOMMIT connection is in none); psycopg sends each transaction's BEGIN and its COMMIT or
+    ROLLBACK as round trips of their own."""
+
+    statements: int = 0
+    transactions: int = 0
+    sql: list[str] = field(default_factory=list)
+    step: str = "-"
+    keep_sql: bool = False
+
+    @property
+    def round_trips(self) -> int:
+        return self.statements + 2 * self.transactions
+
+
+@contextlib.contextmanager
+def round_trips(engine: Any, *, keep_sql: bool = False) -> Iterator[RoundTrips]:
+    """Count what runs on ``engine`` while open (SQLAlchemy ``before_cursor_execute``, ``commit``
+    and ``rollback`` listeners; an end of a connection that ran nothing outside autocommit is none)."""
+    from sqlalchemy import event
+
+    count = RoundTrips(keep_sql=keep_sql)
+    in_transaction: set[int] = set()
+
+    def autocommit(conn: Any) -> bool:
+        return bool(getattr(conn.connection.dbapi_connection, "autocommit", False))
+
+    def on_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        count.statements += 1
+        plain = autocommit(conn)
+        if not plain:
+            in_transaction.add(id(conn.connection.dbapi_connection))
+        if count.keep_sql:
+            mode = " (autocommit)" if plain else ""
+            count.sql.append(f"[{count.step}{mode}] {' '.join(statement.split())[:200]}")
+
+    def on_end(conn: Any) -> None:
+        key = id(conn.connection.dbapi_connection)
+        if key in in_transaction:
+            in_transaction.discard(key)
+            count.transactions += 1
+            if count.keep_sql:
+                count.sql.append(f"[{count.step}] (commit or rollback)")
+
+    listeners = [("before_cursor_execute", on_execute), ("commit", on_end), ("rollback", on_end)]
+    for name, fn in listeners:
+        event.listen(engine, name, fn)
+    try:
+        yield count
+    finally:
+        for name, fn in listeners:
+            event.remove(engine, name, fn)
+
+
+def in_process_cost(url: str, orders: list[tuple[str, int]], *, sql: bool = False) -> tuple[RoundTrips, CostMeter]:
     """Pay ``orders`` one at a time in-process (``ClickShop.handle``, no HTTP), the first as a
-    warm-up: (SQL statements, costs) of the others' Prepare + Complete, so the cost of one
-    callback is known even on a busy machine."""
+    warm-up: (SQL statements and transactions, costs) of the others' Prepare + Complete, so the
+    cost of one callback is known even on a busy machine. ``sql``: print the statements of the
+    warm-up payment's Prepare and Complete."""
     from toolbox_click.protocol import tiyin_to_som
     from toolbox_click.shop import ClickShop
 
     toolbox = open_toolbox(url, plugins=["click"])
     shop = ClickShop(toolbox, toolbox.plugin_settings("click"))
 
-    def pay(n: int, number: str, total: int) -> None:
+    def pay(n: int, number: str, total: int, count: RoundTrips | None = None) -> None:
         amount, trans = tiyin_to_som(total), str(600_000_000 + n)
+        if count:
+            count.step = "prepare"
         prepared = shop.handle(signed(0, trans, number, amount), 0)
+        if count:
+            count.step = "complete"
         done = shop.handle(signed(1, trans, number, amount, str(prepared["merchant_prepare_id"])), 1)
         if done["error"] != 0:
             raise RuntimeError(f"in-process Complete failed: {done}")
 
-    pay(0, *orders[0])
+    with round_trips(toolbox.db.engine, keep_sql=sql) as first:
+        pay(0, *orders[0], first)
+    for line in first.sql:
+        print(f"  sql {line}")
     meter = CostMeter(database_url=url)
-    with counting_statements(toolbox.db.engine) as counter, meter.measure():
+    with round_trips(toolbox.db.engine) as counter, meter.measure():
         for n, (number, total) in enumerate(orders[1:], 1):
             pay(n, number, total)
     toolbox.close()
-    return counter.statements, meter
+    return counter, meter
 
 
 def wrk_payments(base_url: str, orders: list[tuple[str, int]], *, concurrency: int,
@@ -173,6 +242,8 @@ def main(argv: list[str]) -> None:
                              "(default: 2 per client; 0: none)")
     parser.add_argument("--driver", choices=("python", "wrk", "none"), default="python",
                         help="the HTTP load generator (none: only the in-process costs)")
+    parser.add_argument("--sql", action="store_true",
+                        help="print the statements of one in-process Prepare and Complete")
     parser.add_argument("--pin", action="store_true",
                         help="the load generator on CPU 0, the API server on CPU 1 (python or wrk driver)")
     opts = parser.parse_args(argv)
@@ -186,10 +257,14 @@ def main(argv: list[str]) -> None:
         measured, orders = orders[:opts.in_process + 1], orders[opts.in_process + 1:]
         warm, orders = orders[:warm_up], orders[warm_up:]
         if opts.in_process:
-            statements, meter = in_process_cost(url, measured)
+            counter, meter = in_process_cost(url, measured, sql=opts.sql)
             payments = len(measured) - 1
-            figure("click_sql_per_payment", statements / payments, "statements (Prepare + Complete)")
-            figure("click_sql_per_callback", statements / payments / 2, "statements")
+            figure("click_sql_per_payment", counter.statements / payments, "statements (Prepare + Complete)")
+            figure("click_sql_per_callback", counter.statements / payments / 2, "statements")
+            figure("click_transactions_per_payment", counter.transactions / payments,
+                   "transactions (autocommit statements are in none)")
+            figure("click_round_trips_per_payment", counter.round_trips / payments,
+                   "round trips (statements + the BEGIN and COMMIT of each transaction)")
             meter.per(payments * 2, "click_callback_in_process")
         if opts.driver == "none":
             return

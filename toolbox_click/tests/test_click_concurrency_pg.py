@@ -87,3 +87,30 @@ def test_a_cancel_racing_a_confirm_leaves_one_consistent_outcome(make_store) -> 
     else:
         assert status == ["cancelled"] and set(confirms) == {-9}
         assert store.events("payment.captured") == 0
+
+
+def test_a_cancel_racing_a_confirm_while_another_attempt_is_prepared(make_store) -> None:
+    """The cancel of one attempt leaves the payment alone while another attempt of the order is
+    prepared, so only our own row tells the racers apart: a capture always confirms its attempt."""
+    store = make_store(database="postgres")
+    order = store.order()
+    amount = som(order["total"])
+    trans, spare = store.click.new_trans_id(), store.click.new_trans_id()
+    prepare_id = str(store.click.prepare(trans, order["number"], amount)["merchant_prepare_id"])
+    assert store.click.prepare(spare, order["number"], amount)["error"] == 0
+    confirm = ClickSide.fields(1, trans, order["number"], amount, prepare_id=prepare_id)
+    cancel = ClickSide.fields(1, trans, order["number"], amount, prepare_id=prepare_id, error="-5017")
+    forms = [cancel, confirm] * 3
+    replies = race(store, "/click/complete", forms)
+    from sqlalchemy import text
+
+    with store.toolbox.db.session() as session:
+        status = session.scalar(text("SELECT status FROM click_transactions WHERE click_trans_id = :t"),
+                                {"t": int(trans)})
+    confirms = [r["error"] for r, f in zip(replies, forms, strict=True) if f is confirm]
+    assert {r["error"] for r, f in zip(replies, forms, strict=True) if f is cancel} == {-9}
+    if status == "confirmed":
+        assert sorted(confirms) == [-4, -4, 0] and store.events("payment.captured") == 1
+    else:
+        assert status == "cancelled" and set(confirms) == {-9}
+        assert store.events("payment.captured") == 0

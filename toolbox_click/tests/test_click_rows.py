@@ -58,3 +58,26 @@ def test_complete_confirms_only_the_matching_prepared_row(make_store, database) 
     assert attempts(store, order["id"]) == [(int(trans), "confirmed", None)]
     assert attempts(store, other["id"]) == [(int(other_trans), "prepared", None)]
     assert store.events("payment.captured") == 1
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_confirming_an_attempt_that_is_no_longer_prepared_fails_and_changes_nothing(make_store, database) -> None:
+    """The confirmation runs inside the capture's own statement: should the attempt have left
+    ``prepared`` after the callback read it, the statement must fail (and take the capture with
+    it), never confirm it or capture without it."""
+    from sqlalchemy.exc import IntegrityError
+
+    from toolbox_click import rows
+    from toolbox_core.api import utcnow
+
+    store = make_store(database=database)
+    order = store.order()
+    trans, amount = store.click.new_trans_id(), som(order["total"])
+    prepare_id = store.click.prepare(trans, order["number"], amount)["merchant_prepare_id"]
+    cancelled = store.click.complete(trans, order["number"], amount, prepare_id, error="-5017")
+    assert cancelled["error"] == -9
+    with pytest.raises(IntegrityError), store.toolbox.db.transaction() as session:
+        session.connection().execute(rows.CONFIRM, {"c_row": prepare_id, "c_now": utcnow(), "c_reversal": None})
+    assert attempts(store, order["id"]) == [(int(trans), "cancelled", None)]
+    assert store.click.complete(trans, order["number"], amount, prepare_id)["error"] == -9
+    assert store.events("payment.captured") == 0

@@ -10,24 +10,32 @@ official test matrix fixes the rest:
 * a repeated successful Complete is -4, a Complete of a cancelled attempt -9, an unknown
   ``merchant_prepare_id`` -6; a repeated Prepare returns the same ``merchant_prepare_id``.
 
-Each callback is ONE database transaction that locks the payment row, then the order row (the
-kernel's lock order), then the Click row, so duplicates racing each other are serialized: one
-authorize, one capture, one ``payment.captured``. The kernel report runs inside that
-transaction (``*_in_session``), so our row and the order change commit together.
+Each callback is ONE database transaction whose first statement reads the order, its payment,
+our attempt and the kernel's earlier report of it, locking the payment and the order
+(``PaymentService.read_for_report``), so duplicates racing each other are serialized: one
+authorize, one capture, one ``payment.captured``. Every check runs on what that read returned,
+before anything is written; then ONE statement writes the kernel's report together with our
+row (``also=``: on PostgreSQL the authorization or capture, the history entry, the outbox event,
+the stock sold and our attempt are one data-modifying statement). A Prepare or Complete is thus
+BEGIN, 2 statements, COMMIT. An answer that writes nothing (a repeat, a refusal) ends with
+COMMIT too: a ROLLBACK would make psycopg drop the connection's prepared statements.
+
+Every change of a ``prepared`` attempt is made with its payment locked, so the read shows it as
+it is; a ``confirmed`` one may become ``reversed`` meanwhile (a refund), which changes only the
+repeat's answer (-4 or -9).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from toolbox_click import rows
-from toolbox_click.models import ClickTransaction
 from toolbox_click.protocol import (
     COMPLETE,
     PREPARE,
@@ -40,7 +48,7 @@ from toolbox_click.protocol import (
 )
 from toolbox_click.settings import ClickSettings
 from toolbox_click.signature import signature_valid
-from toolbox_core.api import NotFound, OrderView, PaymentService, order_view_in_session, utcnow
+from toolbox_core.api import GatewayQuery, GatewayState, OrderView, PaymentService, utcnow
 
 log = logging.getLogger("toolbox.click")
 
@@ -49,6 +57,9 @@ PROVIDER_ID = "click"
 #: capture, recorded by the kernel as refund required and reversed by us).
 CAPTURABLE = ("pending", "authorized", "canceled")
 PAID = ("captured", "refunding", "refund_pending", "refund_required", "refunded", "partially_refunded")
+
+#: What a callback's transaction decided: the code and our id, or the refusal to answer with.
+Outcome = tuple[ClickCode, int] | ClickError
 
 
 class ClickShop:
@@ -71,15 +82,21 @@ class ClickShop:
 
     def _dispatch(self, request: ClickRequest) -> tuple[ClickCode, int]:
         try:
-            return self._once(request)
+            outcome = self._once(request)
         except IntegrityError:
-            # A duplicate committed the same click_trans_id between our read and our insert:
-            # run again, and answer from the row it committed.
-            return self._once(request)
+            # A duplicate committed the same click_trans_id between our read and our insert, or
+            # our attempt changed under the confirmation (see rows.CONFIRM): run again, and
+            # answer from the rows as they are now.
+            outcome = self._once(request)
+        if isinstance(outcome, ClickError):
+            raise outcome
+        return outcome
 
-    def _once(self, request: ClickRequest) -> tuple[ClickCode, int]:
+    def _once(self, request: ClickRequest) -> Outcome:
         if request.action == PREPARE:
-            return ClickCode.SUCCESS, self._prepare(request)
+            return self._prepare(request)
+        if request.error < 0:
+            return self._failed_at_click(request)
         return self._complete(request)
 
     # ------------------------------------------------------------------ checks common to both
@@ -94,16 +111,15 @@ class ClickShop:
             raise ClickError(ClickCode.ACTION_NOT_FOUND)
         return request
 
-    def _order(self, session: Session, request: ClickRequest) -> OrderView:
-        """The order named by ``merchant_trans_id`` (its number), payment then order row locked; -5."""
-        try:
-            view = order_view_in_session(session, request.merchant_trans_id, lock=True, lines=False)
-        except NotFound:
-            raise ClickError(ClickCode.USER_DOES_NOT_EXIST) from None
-        if view.number != request.merchant_trans_id or view.payment is None \
-                or view.payment.provider_id != PROVIDER_ID:
+    def _read(self, session: Session, request: ClickRequest, query: GatewayQuery, **params: Any) -> GatewayState:
+        """The order named by ``merchant_trans_id`` (its number) with its Click payment and our
+        attempt, payment then order row locked, in one statement; -5 when there is none."""
+        state = self.payments.read_for_report(
+            session, query, provider_id=PROVIDER_ID, key=request.merchant_trans_id,
+            gateway_transaction_id=str(request.click_trans_id), params=params)
+        if state is None or state.view.number != request.merchant_trans_id or state.view.payment is None:
             raise ClickError(ClickCode.USER_DOES_NOT_EXIST)
-        return view
+        return state
 
     @staticmethod
     def _amount(request: ClickRequest, expected: int) -> int:
@@ -113,37 +129,48 @@ class ClickShop:
         return tiyin
 
     # ------------------------------------------------------------------ Prepare
-    def _prepare(self, request: ClickRequest) -> int:
+    def _prepare(self, request: ClickRequest) -> Outcome:
         with self.toolbox.db.transaction() as session:
-            view = self._order(session, request)
-            payment = view.payment
-            assert payment is not None
-            amount = self._amount(request, payment.amount)
-            # Our row first, in one statement (a repeat inserts nothing): a refusal below
-            # rolls it back with the rest of the transaction.
-            row_id = rows.insert_prepared(
-                session, click_trans_id=request.click_trans_id, click_paydoc_id=request.click_paydoc_id,
-                service_id=request.service_id, merchant_trans_id=request.merchant_trans_id,
-                order_id=view.id, payment_id=payment.id, amount=amount, sign_time=request.sign_time)
-            if row_id is None:
-                row = session.scalar(select(ClickTransaction).where(
-                    ClickTransaction.click_trans_id == request.click_trans_id).with_for_update())
-                assert row is not None  # the conflicting row is committed (the payment lock waits for it)
-                return self._repeated_prepare(row, view)
-            if payment.status in PAID or view.payment_status == "paid":
-                raise ClickError(ClickCode.ALREADY_PAID)
-            if payment.status == "canceled" or view.status != "pending_payment":
-                raise ClickError(ClickCode.TRANSACTION_CANCELLED)
-            if payment.status == "pending":
-                # The order stays reserved, and the timeout job waits for Click's Complete.
-                self.payments.authorize_in_session(
-                    session, PROVIDER_ID, payment.id, gateway_transaction_id=str(request.click_trans_id),
-                    amount=amount, hold_until=utcnow() + timedelta(seconds=self.settings.prepare_hold_seconds),
-                    data={"click_paydoc_id": request.click_paydoc_id})
-            return row_id
+            try:
+                return self._prepare_read(session, request)
+            except ClickError as refusal:
+                return refusal  # nothing was written: the transaction commits (see the module doc)
+
+    def _prepare_read(self, session: Session, request: ClickRequest) -> tuple[ClickCode, int]:
+        state = self._read(session, request, rows.PREPARE, c_trans=request.click_trans_id)
+        view, payment = state.view, state.view.payment
+        assert payment is not None
+        amount = self._amount(request, payment.amount)
+        if state.own is not None:
+            return ClickCode.SUCCESS, self._repeated_prepare(state.own, view)
+        if payment.status in PAID or view.payment_status == "paid":
+            raise ClickError(ClickCode.ALREADY_PAID)
+        if payment.status == "canceled" or view.status != "pending_payment":
+            raise ClickError(ClickCode.TRANSACTION_CANCELLED)
+        now = utcnow()
+        params = rows.prepared_values(
+            now=now, click_trans_id=request.click_trans_id, click_paydoc_id=request.click_paydoc_id,
+            service_id=request.service_id, merchant_trans_id=request.merchant_trans_id, order_id=view.id,
+            payment_id=payment.id, amount=amount, sign_time=request.sign_time)
+        if payment.status != "pending":
+            # Another attempt of this order is prepared already: ours is recorded, nothing else.
+            return ClickCode.SUCCESS, rows.insert_prepared(session.connection(), params)
+        # The order stays reserved, and the timeout job waits for Click's Complete; our row is
+        # written with the authorization (on PostgreSQL in the kernel's one statement), its id
+        # returned by it.
+        inserted: list[Any] = []
+        result = self.payments.authorize_in_session(
+            session, PROVIDER_ID, payment.id, gateway_transaction_id=str(request.click_trans_id),
+            amount=amount, hold_until=now + timedelta(seconds=self.settings.prepare_hold_seconds),
+            data={"click_paydoc_id": request.click_paydoc_id}, state=state,
+            also=[(rows.INSERT_RETURNING, params, inserted)])
+        if result.replayed or not inserted:
+            # The kernel had this authorization already (it then writes nothing): ours alone.
+            return ClickCode.SUCCESS, rows.insert_prepared(session.connection(), params)
+        return ClickCode.SUCCESS, int(inserted[0][0])
 
     @staticmethod
-    def _repeated_prepare(row: ClickTransaction, view: OrderView) -> int:
+    def _repeated_prepare(row: SimpleNamespace, view: OrderView) -> int:
         """The same ``click_trans_id`` again: the same ``merchant_prepare_id``, or its final state."""
         if row.order_id != view.id:
             raise ClickError(ClickCode.BAD_REQUEST, "click_trans_id belongs to another order")
@@ -151,78 +178,83 @@ class ClickShop:
             raise ClickError(ClickCode.ALREADY_PAID)
         if row.status in ("cancelled", "reversed"):
             raise ClickError(ClickCode.TRANSACTION_CANCELLED)
-        return row.id
+        return int(row.id)
 
     # ------------------------------------------------------------------ Complete
-    def _complete(self, request: ClickRequest) -> tuple[ClickCode, int]:
-        """Capture (0), or record Click's failure (-9, committed); rejections raise :class:`ClickError`."""
+    @staticmethod
+    def _attempt(request: ClickRequest, state: GatewayState, amount: int) -> SimpleNamespace:
+        """Our attempt ``merchant_prepare_id`` as read, when it is this payment's: -6, -2 otherwise."""
+        row = state.own
+        if row is None or row.click_trans_id != request.click_trans_id or row.order_id != state.view.id:
+            raise ClickError(ClickCode.TRANSACTION_DOES_NOT_EXIST)
+        if row.amount != amount:
+            raise ClickError(ClickCode.INCORRECT_AMOUNT)
+        return row
+
+    def _complete(self, request: ClickRequest) -> Outcome:
+        """Capture (0); a refusal is returned, after a transaction that wrote nothing."""
         with self.toolbox.db.transaction() as session:
-            view = self._order(session, request)
-            payment = view.payment
-            assert payment is not None
-            amount = self._amount(request, payment.amount)
-            if request.error >= 0 and payment.status in CAPTURABLE and rows.confirm_prepared(
-                    session, request.merchant_prepare_id, click_trans_id=request.click_trans_id,
-                    order_id=view.id, amount=amount):
-                # The usual Complete: our prepared row, matching, confirmed (and locked) in one
-                # statement; anything else is told apart below from the row as it is.
-                return ClickCode.SUCCESS, self._capture(session, request, payment.id, amount,
-                                                        request.merchant_prepare_id)
-            row = session.scalar(select(ClickTransaction).where(
-                ClickTransaction.id == request.merchant_prepare_id).with_for_update())
-            if row is None or row.click_trans_id != request.click_trans_id or row.order_id != view.id:
-                raise ClickError(ClickCode.TRANSACTION_DOES_NOT_EXIST)
-            if row.amount != amount:
-                raise ClickError(ClickCode.INCORRECT_AMOUNT)
-            if request.error < 0:
-                self._failed_at_click(session, request, row, payment.status)
-                return ClickCode.TRANSACTION_CANCELLED, row.id
-            if row.status == "confirmed":
-                raise ClickError(ClickCode.ALREADY_PAID)
-            if row.status in ("cancelled", "reversed"):
-                raise ClickError(ClickCode.TRANSACTION_CANCELLED)
-            if payment.status not in CAPTURABLE:
-                # Another Click attempt already paid this order (see the README).
-                log.warning("click: attempt %s completed for order %s already paid by another attempt",
-                            row.click_trans_id, view.number)
-                raise ClickError(ClickCode.ALREADY_PAID)
-            # Unreachable while the payment row lock serializes callbacks (the statement above
-            # confirms such a row); kept so that no path captures without confirming our row.
-            row.status = "confirmed"
-            row.confirmed_at = utcnow()
-            session.flush()
-            return ClickCode.SUCCESS, self._capture(session, request, payment.id, amount, row.id)
+            try:
+                return ClickCode.SUCCESS, self._complete_read(session, request)
+            except ClickError as refusal:
+                return refusal
 
-    def _capture(self, session: Session, request: ClickRequest, payment_id: str, amount: int, row_id: int) -> int:
-        """Capture the payment of our confirmed row ``row_id``; returns ``row_id``."""
+    def _complete_read(self, session: Session, request: ClickRequest) -> int:
+        state = self._read(session, request, rows.COMPLETE, c_row=request.merchant_prepare_id)
+        view, payment = state.view, state.view.payment
+        assert payment is not None
+        amount = self._amount(request, payment.amount)
+        row = self._attempt(request, state, amount)
+        if row.status == "confirmed":
+            raise ClickError(ClickCode.ALREADY_PAID)
+        if row.status in ("cancelled", "reversed"):
+            raise ClickError(ClickCode.TRANSACTION_CANCELLED)
+        if payment.status not in CAPTURABLE:
+            # Another Click attempt already paid this order (see the README).
+            log.warning("click: attempt %s completed for order %s already paid by another attempt",
+                        row.click_trans_id, view.number)
+            raise ClickError(ClickCode.ALREADY_PAID)
+        # Click has the money; after the order was canceled the kernel records a late capture
+        # (refund required) and we reverse it through the Merchant API (the subscriber).
+        late = payment.status == "canceled" or view.status == "canceled"
+        confirm = {"c_row": row.id, "c_now": utcnow(), "c_reversal": "pending" if late else None}
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if not postgres:
+            session.connection().execute(rows.CONFIRM, confirm)
         result = self.payments.capture_in_session(
-            session, PROVIDER_ID, payment_id, gateway_transaction_id=str(request.click_trans_id),
-            amount=amount,
-            data={"click_paydoc_id": request.click_paydoc_id, "merchant_prepare_id": row_id})
-        if result.refund_required:
-            # Click has the money but the order is gone: answer success (Click's rule) and
-            # reverse it through the Merchant API (the payment.refund_required subscriber).
-            rows.mark_reversal_pending(session, row_id)
-        return row_id
+            session, PROVIDER_ID, payment.id, gateway_transaction_id=str(request.click_trans_id), amount=amount,
+            data={"click_paydoc_id": request.click_paydoc_id, "merchant_prepare_id": row.id}, state=state,
+            also=[(rows.CONFIRM, confirm)] if postgres else ())
+        if postgres and result.replayed:
+            # The kernel had this capture already (it then writes nothing): confirm ours alone.
+            session.connection().execute(rows.CONFIRM, confirm)
+        if result.refund_required != late:
+            session.connection().execute(rows.REVERSAL, {"c_row": row.id,
+                                                         "c_reversal": "pending" if result.refund_required else None})
+        return int(row.id)
 
-    def _failed_at_click(self, session: Session, request: ClickRequest, row: ClickTransaction,
-                         payment_status: str) -> None:
-        """Complete with ``error < 0``: cancel the attempt and release the order (idempotent)."""
-        row.click_error = request.error
-        row.click_error_note = request.error_note[:500] or None
-        if row.status != "prepared":
+    def _failed_at_click(self, request: ClickRequest) -> Outcome:
+        """Complete with ``error < 0``: cancel the attempt and release the order (idempotent);
+        -9, committed."""
+        with self.toolbox.db.transaction() as session:
+            try:
+                state = self._read(session, request, rows.FAILED, c_row=request.merchant_prepare_id)
+                payment = state.view.payment
+                assert payment is not None
+                row = self._attempt(request, state, self._amount(request, payment.amount))
+            except ClickError as refusal:
+                return refusal
+            # The statement cancels only a prepared attempt; the read shows whether ours was.
+            session.connection().execute(rows.FAIL, {
+                "c_row": row.id, "c_error": request.error, "c_note": request.error_note[:500] or None,
+                "c_now": utcnow()})
             if row.status == "confirmed":
                 log.warning("click: error %s reported for confirmed attempt %s; the payment is kept",
                             request.error, row.click_trans_id)
-            return
-        row.status = "cancelled"
-        row.cancelled_at = utcnow()
-        session.flush()
-        others = session.scalar(select(ClickTransaction.id).where(
-            ClickTransaction.order_id == row.order_id, ClickTransaction.id != row.id,
-            ClickTransaction.status.in_(("prepared", "confirmed"))).limit(1))
-        if others is None and payment_status in ("pending", "authorized"):
-            self.payments.cancel_in_session(
-                session, PROVIDER_ID, row.payment_id, gateway_transaction_id=str(row.click_trans_id),
-                reason=f"Click error {request.error}: {request.error_note}"[:500],
-                data={"click_error": request.error})
+            if row.status == "prepared" and state.values["others"] is None \
+                    and payment.status in ("pending", "authorized"):
+                self.payments.cancel_in_session(
+                    session, PROVIDER_ID, payment.id, gateway_transaction_id=str(row.click_trans_id),
+                    reason=f"Click error {request.error}: {request.error_note}"[:500],
+                    data={"click_error": request.error})
+            return ClickCode.TRANSACTION_CANCELLED, int(row.id)
