@@ -6,15 +6,23 @@ in the same statement as its documents. :func:`~toolbox_core.catalog.documents.r
 (the one writer of documents) sets a new random version in the writer's transaction, so a
 process that reads the version reads a state at least as new as the documents behind it.
 
-A hit costs one small statement (the version and the live stock of the entry's variants):
-the version unchanged, the cached documents are the current ones; stock is never cached, so
-availability stays exact. The rendered JSON is reused while the stock and the image URL
-prefix it was rendered with are unchanged.
+A checked hit costs one small statement (the version and the live stock of the entry's
+variants): the version unchanged, the cached documents are the current ones and the page is
+rendered with the live stock. The rendered JSON (and its response body and ETag) is reused
+while the stock and the image URL prefix it was rendered with are unchanged.
+
+For ``store_fresh_seconds`` after that check (or the read that filled it) the entry's response
+is *fresh*: the store routes serve it on the event loop with no statement and no thread
+(:meth:`PageCache.fresh`). So a change made in another process (an admin write, a sale's
+stock) shows within that window; a catalog write committed in this process ends every
+entry's freshness at once (:func:`note_local_write`). Checkout always checks real stock.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +35,47 @@ MAX_BYTES = 16 * 1024 * 1024
 MAX_ENTRY_BYTES = 1024 * 1024
 
 
+#: The clock of freshness (monotonic seconds); tests may replace it.
+clock = time.monotonic
+#: Catalog writes committed by this process (see :func:`note_local_write`).
+_local_writes = 0
+
+
+def now() -> float:
+    """The current time of :data:`clock`."""
+    return clock()
+
+
+def local_writes() -> int:
+    """How many catalog writes this process has committed (an entry checked before the
+    latest one is not fresh)."""
+    return _local_writes
+
+
+def note_local_write() -> None:
+    """A catalog write was committed by this process: no page cached before it is fresh."""
+    global _local_writes
+    _local_writes += 1
+
+
+def etag_of(body: bytes) -> str:
+    """A strong entity tag for ``body`` (128-bit BLAKE2b: collisions are not a concern)."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+@dataclass
+class Rendering:
+    """The items of an entry rendered with ``stock`` (per product, as read) and URL ``prefix``,
+    and the response built from them (set once by whoever serves it first: the same items
+    always make the same body)."""
+
+    stock: dict[str, str | None]
+    prefix: str | None
+    items: str
+    body: bytes | None = None
+    etag: str | None = None
+
+
 @dataclass
 class Entry:
     """Documents of one page (``(product_id, doc)`` in order), their total and version."""
@@ -35,9 +84,15 @@ class Entry:
     docs: list[tuple[str, str]]
     total: int
     size: int = 0
-    #: ``(stock per product as read, url prefix, text)`` of the last rendering, reused while
-    #: both are unchanged.
-    rendered: tuple[dict[str, str | None], str | None, str] | None = field(default=None)
+    #: The last rendering, reused while the stock and the URL prefix are unchanged.
+    rendered: Rendering | None = field(default=None)
+    #: When the version and stock were last read (:data:`clock`), and :func:`local_writes` then.
+    checked_at: float = field(default=-1e18)
+    writes: int = field(default=-1)
+
+    def checked(self, at: float, writes: int) -> None:
+        """The database said this entry was current at ``at`` (read after ``writes``)."""
+        self.checked_at, self.writes = at, writes
 
     @property
     def product_ids(self) -> list[str]:
@@ -60,6 +115,23 @@ class PageCache:
             if entry is not None:
                 self._entries.move_to_end(key)
             return entry
+
+    def fresh(self, key: tuple[Any, ...], prefix: str | None, window: float) -> tuple[bytes, str] | None:
+        """The response ``(body, etag)`` of ``key`` if it was checked less than ``window``
+        seconds ago, after this process's last catalog write, and rendered with ``prefix``;
+        else None (the caller reads through the database). No I/O: safe on the event loop."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        rendered = entry.rendered
+        if (rendered is None or rendered.body is None or rendered.etag is None or prefix is None
+                or rendered.prefix != prefix or entry.writes != _local_writes
+                or clock() - entry.checked_at >= window):
+            return None
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+        return rendered.body, rendered.etag
 
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:
         entry.size = sum(len(doc) for _, doc in entry.docs) + 200

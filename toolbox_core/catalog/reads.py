@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -32,9 +32,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
-from toolbox_core.catalog.cache import VERSION_COUNTER, Entry, page_cache
+from toolbox_core.catalog.cache import (
+    VERSION_COUNTER,
+    Entry,
+    Rendering,
+    etag_of,
+    local_writes,
+    now,
+    page_cache,
+)
 from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
-from toolbox_core.catalog.search import ranked_ids
+from toolbox_core.catalog.search import get_search, ranked_ids
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import NotFound
 from toolbox_core.i18n import pick_translation
@@ -62,6 +70,18 @@ class ProductQuery:
     in_stock: bool | None = None
     sort: Sort | None = None
     q: str | None = None
+
+
+class Served(NamedTuple):
+    """A store read's response: the JSON body and its strong ETag."""
+
+    body: bytes
+    etag: str
+
+
+def _served(text: str) -> Served:
+    body = text.encode()
+    return Served(body, etag_of(body))
 
 
 MEDIA = MEDIA_PREFIX
@@ -122,18 +142,81 @@ def _reader(toolbox: Any, *, autocommit: bool = True) -> Connection:
     return conn
 
 
+def _filtered(query: ProductQuery) -> bool:
+    """True when ``query`` filters by more than a search (category, collection, price, stock)."""
+    return bool(query.category or query.collection or query.price_min is not None
+                or query.price_max is not None or query.in_stock is not None)
+
+
+def _page_key(toolbox: Any, query: ProductQuery) -> tuple[Any, ...] | None:
+    """The page cache key of ``query``: an unfiltered page, or a search without filters on the
+    database backend (whose every input is written with the catalog version; Meilisearch's
+    index changes on its own). ``None``: not cached."""
+    if _filtered(query):
+        return None
+    sort = query.sort or ("relevance" if query.q else "newest")
+    if not query.q:
+        return ("list", query.locale, sort, query.limit, query.offset)
+    if get_search(toolbox).name != "database":
+        return None
+    return ("search", query.q, query.locale, sort, query.limit, query.offset)
+
+
+def _window(toolbox: Any) -> float:
+    return toolbox.settings.store_fresh_seconds
+
+
+def fresh_products(toolbox: Any, query: ProductQuery) -> Served | None:
+    """The cached response of a list or search page checked less than ``store_fresh_seconds``
+    ago, with no I/O (for the event loop); ``None``: call :func:`serve_products`."""
+    window = _window(toolbox)
+    key = _page_key(toolbox, query) if window > 0 else None
+    if key is None:
+        return None
+    hit = page_cache(toolbox).fresh(key, _prefix(get_storage(toolbox)), window)
+    return None if hit is None else Served(*hit)
+
+
+def fresh_product(toolbox: Any, id_or_handle: str, locale: str) -> Served | None:
+    """:func:`fresh_products` for a product detail."""
+    window = _window(toolbox)
+    if window <= 0:
+        return None
+    cache, prefix = page_cache(toolbox), _prefix(get_storage(toolbox))
+    for by in ("handle", "id"):
+        hit = cache.fresh(("detail", by, id_or_handle, locale), prefix, window)
+        if hit is not None:
+            return Served(*hit)
+    return None
+
+
 def list_products(toolbox: Any, query: ProductQuery) -> str:
     """A page of published products with the total matching the filters, as JSON text."""
-    if not (query.q or query.category or query.collection or query.price_min is not None
-            or query.price_max is not None or query.in_stock is not None):
-        return _unfiltered_list(toolbox, query)
+    return serve_products(toolbox, query).body.decode()
+
+
+def _page_text(items: str, total: int, query: ProductQuery) -> str:
+    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
+
+
+def serve_products(toolbox: Any, query: ProductQuery) -> Served:
+    """:func:`list_products` as a response (body and ETag); cacheable pages checked against
+    the database (one statement when cached)."""
+    key = _page_key(toolbox, query)
+    if key is not None:
+        return (_unfiltered_list if key[0] == "list" else _search_page)(toolbox, query, key)
+    return _query_page(toolbox, query)
+
+
+def _query_page(toolbox: Any, query: ProductQuery) -> Served:
+    """A filtered (or search) page, built for ``query`` and read with no cache."""
     with _reader(toolbox) as session:
         where = [D.locale == query.locale, D.published == true()]
         ranked: list[str] | None = None
         if query.q:
             ranked = ranked_ids(toolbox, session, query.q)
             if not ranked:
-                return f'{{"items":[],"total":0,"limit":{query.limit},"offset":{query.offset}}}'
+                return _served(_page_text("", 0, query))
             found = _ids_param(session, ranked)
             where = [_ids_in(session, found), D.locale == query.locale, _PUBLISHED_NO_INDEX]
         if query.category:
@@ -178,7 +261,7 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
             total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
     storage = get_storage(toolbox)
     items = ",".join(finish_doc(doc, stock, storage) for doc, stock in docs)
-    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
+    return _served(_page_text(items, total, query))
 
 
 def _availability() -> Any:
@@ -192,22 +275,60 @@ def _availability() -> Any:
 
 def _version() -> Any:
     """The catalog version (see :mod:`.cache`), read in the statement it belongs with."""
-    return select(m.CatalogCounter.value).where(m.CatalogCounter.name == VERSION_COUNTER).scalar_subquery()
+    return _version_select().scalar_subquery()
 
 
-def _unfiltered_list(toolbox: Any, query: ProductQuery) -> str:
+@lru_cache(maxsize=1)
+def _version_select() -> Any:
+    return select(m.CatalogCounter.value).where(m.CatalogCounter.name == VERSION_COUNTER)
+
+
+def _unfiltered_list(toolbox: Any, query: ProductQuery, key: tuple[Any, ...]) -> Served:
     """An unfiltered page (the storefront's most common request): a prebuilt statement, the
     write-maintained counter as its total, and the page cache (no SQL expression built)."""
-    sort = query.sort or "newest"
     params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
     with _reader(toolbox) as session:
-        cached = _cached_page(toolbox, session, ("list", query.locale, sort, query.limit, query.offset),
-                              _unfiltered_page(sort), params)
-        items, total = cached if cached is not None else ("", None)
-        if total is None:  # empty page (or counter not initialised): count on its own
-            where = (D.locale == query.locale, D.published == true())
-            total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
-    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
+        statement = _unfiltered_page(key[2])
+        cached = _cached_page(toolbox, session, key, lambda: session.execute(statement, params).all())
+        if cached is not None and cached[1] is not None:
+            return _respond(cached[0], lambda items: _page_text(items, cached[1], query))
+        # Empty page (or counter not initialised): count on its own.
+        where = (D.locale == query.locale, D.published == true())
+        total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+    return _served(_page_text(cached[0].items if cached is not None else "", total, query))
+
+
+def _search_page(toolbox: Any, query: ProductQuery, key: tuple[Any, ...]) -> Served:
+    """A search page without filters, through the page cache like an unfiltered page.
+
+    Filled by the bounded candidate step (:func:`ranked_ids`) and one page statement; the
+    version is read before them, so a write committed in between leaves the entry out of
+    date (replaced at its next check), never a newer version over older results.
+    """
+    sort, q = key[3], key[1]
+    params: dict[str, Any] = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
+
+    def load() -> list[Any]:
+        version = session.scalar(_version_select())
+        ranked = ranked_ids(toolbox, session, q)
+        if not ranked:
+            return []
+        if session.dialect.name == "postgresql":
+            statement = _ranked_search_page(sort)
+            params["ids"] = ranked
+        else:
+            where = [D.product_id.in_(ranked), D.locale == query.locale, _PUBLISHED_NO_INDEX]
+            statement = _ranked_page(where, _rank(session, ranked, ranked), sort, query.locale, query.limit, query.offset)
+        return [(*row, version) for row in session.execute(statement, params).all()]
+
+    with _reader(toolbox) as session:
+        cached = _cached_page(toolbox, session, key, load)
+    if cached is None:  # no match, or a page past the last match (its total is not known)
+        if query.offset:
+            # Rare: count the matches for the total, as the uncached path does.
+            return _query_page(toolbox, query)
+        return _served(_page_text("", 0, query))
+    return _respond(cached[0], lambda items: _page_text(items, cached[1], query))
 
 
 def _page_statement(page: Any, total: Any, *, version: bool = False) -> Any:
@@ -229,40 +350,60 @@ def _check_statement(dialect: str) -> Any:
     return select(V.product_id, _availability().label("stock"), _version().label("version")).where(pids).group_by(V.product_id)
 
 
-def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...], statement: Any,
-                 params: dict[str, Any]) -> tuple[str, int] | None:
-    """The rendered items (JSON objects joined by commas) and total of a cacheable page.
+def _prefix(storage: Any) -> str | None:
+    """The storage's public URL prefix (``None``: URLs presigned per key, never reused)."""
+    return getattr(storage, "public_prefix", lambda: None)()
+
+
+def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...],
+                 load: Any) -> tuple[Rendering, int | None] | None:
+    """The rendering (items: JSON objects joined by commas) and total of a cacheable page.
 
     With an entry: one check statement; its version current, the cached documents are
-    rendered with the live stock (or the last rendering reused when nothing changed). Else
-    ``statement`` (which reads the version with the documents) and the entry is stored.
-    ``None`` when the page is empty (the caller counts on its own).
+    rendered with the live stock (or the last rendering reused when nothing changed) and the
+    entry counts as checked now. Else ``load()``: rows ``(product_id, pos, doc, stock, total,
+    version)``, the version read no later than the documents; the entry is stored. ``None`` when the page is empty (the caller counts on
+    its own).
     """
     cache = page_cache(toolbox)
     storage = get_storage(toolbox)
-    prefix = getattr(storage, "public_prefix", lambda: None)()
+    prefix = _prefix(storage)
     entry = cache.get(key)
+    # Taken before the statement: a write committed meanwhile makes the entry not fresh.
+    at, writes = now(), local_writes()
     if entry is not None:
         checked = session.execute(_check_statement(session.dialect.name), {"pids": entry.product_ids}).all()
         if checked and checked[0][2] == entry.version:
             raw = {pid: available for pid, available, _ in checked}
             rendered = entry.rendered
-            if rendered is not None and prefix is not None and rendered[0] == raw and rendered[1] == prefix:
-                return rendered[2], entry.total
-            items = ",".join(finish_doc(doc, _parse_stock(raw.get(pid)), storage) for pid, doc in entry.docs)
-            entry.rendered = (raw, prefix, items)
-            return items, entry.total
+            if rendered is None or prefix is None or rendered.stock != raw or rendered.prefix != prefix:
+                items = ",".join(finish_doc(doc, _parse_stock(raw.get(pid)), storage) for pid, doc in entry.docs)
+                rendered = entry.rendered = Rendering(raw, prefix, items)
+            entry.checked(at, writes)
+            return rendered, entry.total
         cache.discard(key)
-    rows = sorted(session.execute(statement, params).all(), key=lambda r: r[1])
+    rows = sorted(load(), key=lambda r: r[1])
     if not rows:
         return None
     items = ",".join(finish_doc(doc, _parse_stock(available), storage) for _pid, _pos, doc, available, *_ in rows)
     total, version = rows[0][4], rows[0][5]
+    rendered = Rendering({pid: available for pid, _pos, _doc, available, *_ in rows}, prefix, items)
     if version is not None and total is not None:
-        fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total))
-        fresh.rendered = ({pid: available for pid, _pos, _doc, available, *_ in rows}, prefix, items)
+        fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total), rendered=rendered)
+        fresh.checked(at, writes)
         cache.put(key, fresh)
-    return items, total
+    return rendered, total
+
+
+def _respond(rendered: Rendering, text: Any) -> Served:
+    """The response of ``rendered``: built once (``text(items)``) and kept with it when its URLs
+    can be reused, so a repeat (and the fresh path) costs no encoding or hashing."""
+    if rendered.body is not None and rendered.etag is not None:
+        return Served(rendered.body, rendered.etag)
+    served = _served(text(rendered.items))
+    if rendered.prefix is not None:
+        rendered.body, rendered.etag = served.body, served.etag
+    return served
 
 
 def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[str, Any] | None = None,
@@ -359,13 +500,20 @@ def published_count(session: Connection) -> int | None:
 
 def get_product(toolbox: Any, id_or_handle: str, locale: str) -> str:
     """One published product by id or handle, as JSON text."""
+    return serve_product(toolbox, id_or_handle, locale).body.decode()
+
+
+def serve_product(toolbox: Any, id_or_handle: str, locale: str) -> Served:
+    """:func:`get_product` as a response (body and ETag), through the page cache."""
     with _reader(toolbox) as session:
         # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
         for by in ("handle", "id"):
-            found = _cached_page(toolbox, session, ("detail", by, id_or_handle, locale), _detail(by),
-                                 {"ref": id_or_handle, "locale": locale})
+            params = {"ref": id_or_handle, "locale": locale}
+            statement = _detail(by)
+            found = _cached_page(toolbox, session, ("detail", by, id_or_handle, locale),
+                                 lambda: session.execute(statement, params).all())  # noqa: B023 (called at once)
             if found is not None:
-                return found[0]
+                return _respond(found[0], str)
         raise NotFound(f"product {id_or_handle!r} not found")
 
 

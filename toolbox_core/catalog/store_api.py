@@ -3,26 +3,29 @@
 Every read carries a strong ``ETag`` (a hash of the body: it changes with any product, price,
 stock or translation change that shows in it) and ``Cache-Control``; a request whose
 ``If-None-Match`` names the current ETag gets ``304 Not Modified`` with no body.
+
+The product routes are ``async``: a page the process cached and checked less than
+``store_fresh_seconds`` ago is served on the event loop (no thread, no statement); any other
+read runs in the thread pool (:func:`~starlette.concurrency.run_in_threadpool`), as a sync
+route would.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from toolbox_core.catalog import reads
+from toolbox_core.catalog.cache import etag_of
 from toolbox_core.errors import InvalidInput
 from toolbox_core.i18n import request_locale
 from toolbox_core.params import INT64_MAX, Limit, Offset
 
-
-def etag_of(body: bytes) -> str:
-    """A strong entity tag for ``body`` (128-bit BLAKE2b: collisions are not a concern)."""
-    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+__all__ = ["build_router", "cache_control", "etag_of"]
 
 
 def _none_match(header: str | None, etag: str) -> bool:
@@ -42,7 +45,12 @@ def cache_control(request: Request) -> str:
 def _cached(request: Request, text: str) -> Response:
     """The JSON ``text`` with its ETag, or a 304 when the client already has it."""
     body = text.encode()
-    etag = etag_of(body)
+    return _send(request, reads.Served(body, etag_of(body)))
+
+
+def _send(request: Request, served: reads.Served) -> Response:
+    """``served`` (a JSON body and its ETag), or a 304 when the client already has it."""
+    body, etag = served
     # The locale comes from Accept-Language when ?locale= is absent: caches key on it.
     headers = {"ETag": etag, "Cache-Control": cache_control(request), "Vary": "Accept-Language"}
     if _none_match(request.headers.get("if-none-match"), etag):
@@ -57,7 +65,7 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/store", tags=["store: catalog"])
 
     @router.get("/products", summary="Published products: filters, sort, search, pagination with a total")
-    def list_products(
+    async def list_products(
         request: Request,
         locale: Locale,
         limit: Limit = 20,
@@ -82,11 +90,16 @@ def build_router() -> APIRouter:
             category=category, collection=collection, price_min=price_min, price_max=price_max,
             in_stock=in_stock, sort=sort, q=(q or "").strip() or None,
         )
-        return _cached(request, reads.list_products(request.app.state.toolbox, query))
+        toolbox = request.app.state.toolbox
+        served = reads.fresh_products(toolbox, query) or await run_in_threadpool(reads.serve_products, toolbox, query)
+        return _send(request, served)
 
     @router.get("/products/{id_or_handle}", summary="One published product by id or handle")
-    def get_product(request: Request, id_or_handle: str, locale: Locale) -> Response:
-        return _cached(request, reads.get_product(request.app.state.toolbox, id_or_handle, locale))
+    async def get_product(request: Request, id_or_handle: str, locale: Locale) -> Response:
+        toolbox = request.app.state.toolbox
+        served = (reads.fresh_product(toolbox, id_or_handle, locale)
+                  or await run_in_threadpool(reads.serve_product, toolbox, id_or_handle, locale))
+        return _send(request, served)
 
     @router.get("/categories", summary="The category tree")
     def categories(request: Request, locale: Locale) -> Response:
