@@ -220,7 +220,8 @@ def new_version_on_commit(session: Session) -> None:
     def bump(session: Session) -> None:
         session.info.pop("catalog_version_pending", None)
         set_counter(session, VERSION_COUNTER, secrets.randbits(62) + 1)
-        event.listen(session, "after_commit", lambda _session: note_local_write(), once=True)
+        pool = session.get_bind().pool
+        event.listen(session, "after_commit", lambda _session: note_local_write(pool), once=True)
 
     event.listen(session, "before_commit", bump, once=True)
 

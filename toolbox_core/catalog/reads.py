@@ -8,9 +8,11 @@ documents are stored as JSON text and spliced, not decoded, to add live availabi
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
@@ -48,6 +50,7 @@ from toolbox_core.errors import NotFound
 from toolbox_core.i18n import pick_translation
 from toolbox_core.inventory.models import InventoryLevel
 
+log = logging.getLogger(__name__)
 Sort = Literal["newest", "price_asc", "price_desc", "relevance"]
 D = m.ProductDocument
 _ORDER = {
@@ -90,12 +93,17 @@ MEDIA = MEDIA_PREFIX
 _PUBLISHED_NO_INDEX = D.published != false()
 
 
-def finish_doc(doc: str, stock: dict[str, int], storage: Any) -> str:
+#: ``finish_doc``'s default: ask the storage for the URL prefix.
+_ASK: Any = object()
+
+
+def finish_doc(doc: str, stock: dict[str, int], storage: Any, prefix: str | None = _ASK) -> str:
     """The stored document with live availability and image URLs, as JSON text.
 
     Documents are spliced as text (no decode/encode): each variant object starts with its
     unique ``{"id":"var_...",`` and the product with ``{``; image URLs are stored as
-    ``tbx-media://<key>`` and become public URLs by prefix. Presigned storage decodes instead.
+    ``tbx-media://<key>`` and become public URLs by prefix (``prefix``, by default the
+    storage's). Presigned storage decodes instead.
     """
     any_stock = False
     for vid, available in stock.items():
@@ -105,7 +113,8 @@ def finish_doc(doc: str, stock: dict[str, int], storage: Any) -> str:
         doc = doc.replace(marker, f'{marker}"available":{available},"in_stock":{"true" if in_stock else "false"},', 1)
     doc = '{"in_stock":' + ("true" if any_stock else "false") + "," + doc[1:]
     if MEDIA in doc:
-        prefix = getattr(storage, "public_prefix", lambda: None)()
+        if prefix is _ASK:
+            prefix = _prefix(storage)
         if prefix is not None:
             doc = doc.replace(f'"{MEDIA}', f'"{prefix}')
         else:
@@ -166,28 +175,39 @@ def _window(toolbox: Any) -> float:
     return toolbox.settings.store_fresh_seconds
 
 
-def fresh_products(toolbox: Any, query: ProductQuery) -> Served | None:
+class Fresh(NamedTuple):
+    """A fresh cached response and, when its entry is past half its window, the check to
+    run once it is sent (:func:`refresh`)."""
+
+    served: Served
+    refresh: Callable[[], None] | None
+
+
+def _fresh(toolbox: Any, keys: Any, window: float) -> Fresh | None:
+    cache, prefix = page_cache(toolbox), _prefix(get_storage(toolbox))
+    for key in keys:
+        hit = cache.fresh(key, prefix, window)
+        if hit is not None:
+            body, etag, entry = hit
+            again = None if entry is None else partial(refresh, toolbox, key, entry)
+            return Fresh(Served(body, etag), again)
+    return None
+
+
+def fresh_products(toolbox: Any, query: ProductQuery) -> Fresh | None:
     """The cached response of a list or search page checked less than ``store_fresh_seconds``
     ago, with no I/O (for the event loop); ``None``: call :func:`serve_products`."""
     window = _window(toolbox)
     key = _page_key(toolbox, query) if window > 0 else None
-    if key is None:
-        return None
-    hit = page_cache(toolbox).fresh(key, _prefix(get_storage(toolbox)), window)
-    return None if hit is None else Served(*hit)
+    return None if key is None else _fresh(toolbox, (key,), window)
 
 
-def fresh_product(toolbox: Any, id_or_handle: str, locale: str) -> Served | None:
+def fresh_product(toolbox: Any, id_or_handle: str, locale: str) -> Fresh | None:
     """:func:`fresh_products` for a product detail."""
     window = _window(toolbox)
     if window <= 0:
         return None
-    cache, prefix = page_cache(toolbox), _prefix(get_storage(toolbox))
-    for by in ("handle", "id"):
-        hit = cache.fresh(("detail", by, id_or_handle, locale), prefix, window)
-        if hit is not None:
-            return Served(*hit)
-    return None
+    return _fresh(toolbox, [("detail", by, id_or_handle, locale) for by in ("handle", "id")], window)
 
 
 def list_products(toolbox: Any, query: ProductQuery) -> str:
@@ -359,40 +379,96 @@ def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...],
                  load: Any) -> tuple[Rendering, int | None] | None:
     """The rendering (items: JSON objects joined by commas) and total of a cacheable page.
 
-    With an entry: one check statement; its version current, the cached documents are
-    rendered with the live stock (or the last rendering reused when nothing changed) and the
-    entry counts as checked now. Else ``load()``: rows ``(product_id, pos, doc, stock, total,
-    version)``, the version read no later than the documents; the entry is stored. ``None`` when the page is empty (the caller counts on
-    its own).
+    With an entry: one check statement (which also checks other entries due a check, see
+    :meth:`.PageCache.due`); its version current, the cached documents are rendered with the
+    live stock (or the last rendering reused when nothing changed) and the entry counts as
+    checked now. Else ``load()``: rows ``(product_id, pos, doc, stock, total, version)``, the
+    version read no later than the documents; the entry is stored. ``None`` when the page is
+    empty (the caller counts on its own).
     """
     cache = page_cache(toolbox)
     storage = get_storage(toolbox)
     prefix = _prefix(storage)
     entry = cache.get(key)
     # Taken before the statement: a write committed meanwhile makes the entry not fresh.
-    at, writes = now(), local_writes()
+    at, writes = now(), local_writes(page_cache(toolbox).pool)
     if entry is not None:
-        checked = session.execute(_check_statement(session.dialect.name), {"pids": entry.product_ids}).all()
-        if checked and checked[0][2] == entry.version:
-            raw = {pid: available for pid, available, _ in checked}
-            rendered = entry.rendered
-            if rendered is None or prefix is None or rendered.stock != raw or rendered.prefix != prefix:
-                items = ",".join(finish_doc(doc, _parse_stock(raw.get(pid)), storage) for pid, doc in entry.docs)
-                rendered = entry.rendered = Rendering(raw, prefix, items)
-            entry.checked(at, writes)
+        rendered = _check(toolbox, session, key, entry, prefix, storage, at, writes)
+        if rendered is not None:
             return rendered, entry.total
-        cache.discard(key)
     rows = sorted(load(), key=lambda r: r[1])
     if not rows:
         return None
-    items = ",".join(finish_doc(doc, _parse_stock(available), storage) for _pid, _pos, doc, available, *_ in rows)
+    items = ",".join(finish_doc(doc, _parse_stock(available), storage, prefix) for _pid, _pos, doc, available, *_ in rows)
     total, version = rows[0][4], rows[0][5]
     rendered = Rendering({pid: available for pid, _pos, _doc, available, *_ in rows}, prefix, items)
     if version is not None and total is not None:
-        fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total), rendered=rendered)
-        fresh.checked(at, writes)
+        fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total))
+        fresh.checked(rendered, at, writes)
         cache.put(key, fresh)
     return rendered, total
+
+
+def _check(toolbox: Any, session: Connection, key: tuple[Any, ...], entry: Entry, prefix: str | None,
+           storage: Any, at: float, writes: int, *, background: bool = False) -> Rendering | None:
+    """One check statement for ``entry`` and the other entries (nearly) due a check: the
+    entry's current rendering, or ``None`` (and the entry dropped) if the catalog changed."""
+    cache = page_cache(toolbox)
+    batch = [(key, entry)]
+    window = _window(toolbox)
+    if window > 0:
+        # The same statement checks the other pages in use past a quarter of their window (a
+        # background check starts at half), so one round trip keeps a slice of the working
+        # set fresh: a few statements per window instead of one per page.
+        batch += cache.due(at - window / 4, at - 2 * window, key, CHECK_BATCH_PIDS - len(entry.docs))
+    pids = list(dict.fromkeys(pid for _, item in batch for pid, _ in item.docs))
+    checked = session.execute(_check_statement(session.dialect.name), {"pids": pids}).all()
+    version = checked[0][2] if checked else None
+    stock = {pid: available for pid, available, _ in checked}
+    for other_key, other in batch[1:]:
+        _recheck(cache, other_key, other, version, stock, prefix, storage, at, writes)
+    return _recheck(cache, key, entry, version, stock, prefix, storage, at, writes, keep_prefix=background)
+
+
+def refresh(toolbox: Any, key: tuple[Any, ...], entry: Entry) -> None:
+    """Check ``entry`` (and others due) ahead of its window's end, after a fresh response
+    was served from it (a background task: no request waits for it). Errors are logged: the
+    entry then just expires and the next read checks it."""
+    try:
+        at, writes = now(), local_writes(page_cache(toolbox).pool)
+        storage = get_storage(toolbox)
+        with _reader(toolbox) as session:
+            _check(toolbox, session, key, entry, _prefix(storage), storage, at, writes, background=True)
+    except Exception:
+        log.warning("catalog page cache: background check of %r failed", key, exc_info=True)
+    finally:
+        entry.refreshing = False
+
+
+#: Product ids one check statement reads at most (its page's and other entries' due a check).
+CHECK_BATCH_PIDS = 100
+
+
+def _recheck(cache: Any, key: tuple[Any, ...], entry: Entry, version: Any, stock: dict[str, str | None],
+             prefix: str | None, storage: Any, at: float, writes: int, *, keep_prefix: bool = True) -> Rendering | None:
+    """Apply a check (the catalog ``version`` and live ``stock`` per product id, read after
+    ``writes`` at ``at``) to ``entry``: its rendering (redone only if its stock or URL prefix
+    changed), or ``None`` and the entry dropped when the catalog changed since it was read.
+
+    ``keep_prefix``: an entry checked for another request (or in the background) keeps the
+    URL prefix it was rendered with (the prefix may be per request: its ``Host``)."""
+    if version is None or version != entry.version:
+        cache.discard(key, entry)
+        return None
+    raw = {pid: stock.get(pid) for pid, _ in entry.docs}
+    rendered = entry.rendered
+    if keep_prefix and rendered is not None and rendered.prefix is not None:
+        prefix = rendered.prefix
+    if rendered is None or prefix is None or rendered.stock != raw or rendered.prefix != prefix:
+        items = ",".join(finish_doc(doc, _parse_stock(raw[pid]), storage, prefix) for pid, doc in entry.docs)
+        rendered = Rendering(raw, prefix, items)
+    current = entry.checked(rendered, at, writes)
+    return current if current.prefix == prefix else rendered
 
 
 def _respond(rendered: Rendering, text: Any) -> Served:

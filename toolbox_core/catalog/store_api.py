@@ -7,16 +7,19 @@ stock or translation change that shows in it) and ``Cache-Control``; a request w
 The product routes are ``async``: a page the process cached and checked less than
 ``store_fresh_seconds`` ago is served on the event loop (no thread, no statement); any other
 read runs in the thread pool (:func:`~starlette.concurrency.run_in_threadpool`), as a sync
-route would.
+route would. A page past half its window is checked in the background after one response,
+so pages in steady demand stay fresh and no request waits for their check.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from toolbox_core.catalog import reads
@@ -48,14 +51,16 @@ def _cached(request: Request, text: str) -> Response:
     return _send(request, reads.Served(body, etag_of(body)))
 
 
-def _send(request: Request, served: reads.Served) -> Response:
-    """``served`` (a JSON body and its ETag), or a 304 when the client already has it."""
+def _send(request: Request, served: reads.Served, refresh: Callable[[], None] | None = None) -> Response:
+    """``served`` (a JSON body and its ETag), or a 304 when the client already has it;
+    ``refresh`` runs (in the thread pool) once the response is sent."""
     body, etag = served
+    background = BackgroundTask(refresh) if refresh is not None else None
     # The locale comes from Accept-Language when ?locale= is absent: caches key on it.
     headers = {"ETag": etag, "Cache-Control": cache_control(request), "Vary": "Accept-Language"}
     if _none_match(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+        return Response(status_code=304, headers=headers, background=background)
+    return Response(body, media_type="application/json", headers=headers, background=background)
 
 
 Locale = Annotated[str, Depends(request_locale)]
@@ -91,15 +96,18 @@ def build_router() -> APIRouter:
             in_stock=in_stock, sort=sort, q=(q or "").strip() or None,
         )
         toolbox = request.app.state.toolbox
-        served = reads.fresh_products(toolbox, query) or await run_in_threadpool(reads.serve_products, toolbox, query)
-        return _send(request, served)
+        fresh = reads.fresh_products(toolbox, query)
+        if fresh is not None:
+            return _send(request, *fresh)
+        return _send(request, await run_in_threadpool(reads.serve_products, toolbox, query))
 
     @router.get("/products/{id_or_handle}", summary="One published product by id or handle")
     async def get_product(request: Request, id_or_handle: str, locale: Locale) -> Response:
         toolbox = request.app.state.toolbox
-        served = (reads.fresh_product(toolbox, id_or_handle, locale)
-                  or await run_in_threadpool(reads.serve_product, toolbox, id_or_handle, locale))
-        return _send(request, served)
+        fresh = reads.fresh_product(toolbox, id_or_handle, locale)
+        if fresh is not None:
+            return _send(request, *fresh)
+        return _send(request, await run_in_threadpool(reads.serve_product, toolbox, id_or_handle, locale))
 
     @router.get("/categories", summary="The category tree")
     def categories(request: Request, locale: Locale) -> Response:
