@@ -72,8 +72,7 @@ def etag_of(body: bytes) -> str:
 @dataclass
 class Rendering:
     """The items of an entry rendered with ``stock`` (per product, as read) and URL ``prefix``,
-    and the response built from them (set once by whoever serves it first: the same items
-    always make the same body)."""
+    and the response (body and ETag) built from them."""
 
     stock: dict[str, str | None]
     prefix: str | None
@@ -90,6 +89,8 @@ class Entry:
     docs: list[tuple[str, str]]
     total: int
     size: int = 0
+    #: The text of the response before and after the rendered items.
+    frame: tuple[str, str] = ("", "")
     #: ``(rendering, checked at, local writes then)``: the last rendering (reused while the
     #: stock and the URL prefix are unchanged), when the version and stock behind it were read
     #: (:data:`clock`) and :func:`local_writes` before that read. One attribute, replaced whole,

@@ -219,6 +219,15 @@ def _page_text(items: str, total: int, query: ProductQuery) -> str:
     return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
 
 
+def _page_frame(query: ProductQuery, total: int | None) -> tuple[str, str]:
+    """The text of a page's response before and after its items."""
+    return '{"items":[', f'],"total":{int(total or 0)},"limit":{query.limit},"offset":{query.offset}}}'
+
+
+def _detail_frame(_total: int | None) -> tuple[str, str]:
+    return "", ""
+
+
 def serve_products(toolbox: Any, query: ProductQuery) -> Served:
     """:func:`list_products` as a response (body and ETag); cacheable pages checked against
     the database (one statement when cached)."""
@@ -309,9 +318,10 @@ def _unfiltered_list(toolbox: Any, query: ProductQuery, key: tuple[Any, ...]) ->
     params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
     with _reader(toolbox) as session:
         statement = _unfiltered_page(key[2])
-        cached = _cached_page(toolbox, session, key, lambda: session.execute(statement, params).all())
+        cached = _cached_page(toolbox, session, key, lambda: session.execute(statement, params).all(),
+                              partial(_page_frame, query))
         if cached is not None and cached[1] is not None:
-            return _respond(cached[0], lambda items: _page_text(items, cached[1], query))
+            return _respond(cached[0])
         # Empty page (or counter not initialised): count on its own.
         where = (D.locale == query.locale, D.published == true())
         total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
@@ -342,13 +352,13 @@ def _search_page(toolbox: Any, query: ProductQuery, key: tuple[Any, ...]) -> Ser
         return [(*row, version) for row in session.execute(statement, params).all()]
 
     with _reader(toolbox) as session:
-        cached = _cached_page(toolbox, session, key, load)
+        cached = _cached_page(toolbox, session, key, load, partial(_page_frame, query))
     if cached is None:  # no match, or a page past the last match (its total is not known)
         if query.offset:
             # Rare: count the matches for the total, as the uncached path does.
             return _query_page(toolbox, query)
         return _served(_page_text("", 0, query))
-    return _respond(cached[0], lambda items: _page_text(items, cached[1], query))
+    return _respond(cached[0])
 
 
 def _page_statement(page: Any, total: Any, *, version: bool = False) -> Any:
@@ -375,8 +385,8 @@ def _prefix(storage: Any) -> str | None:
     return getattr(storage, "public_prefix", lambda: None)()
 
 
-def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...],
-                 load: Any) -> tuple[Rendering, int | None] | None:
+def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...], load: Any,
+                 frame: Callable[[int | None], tuple[str, str]]) -> tuple[Rendering, int | None] | None:
     """The rendering (items: JSON objects joined by commas) and total of a cacheable page.
 
     With an entry: one check statement (which also checks other entries due a check, see
@@ -384,7 +394,8 @@ def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...],
     live stock (or the last rendering reused when nothing changed) and the entry counts as
     checked now. Else ``load()``: rows ``(product_id, pos, doc, stock, total, version)``, the
     version read no later than the documents; the entry is stored. ``None`` when the page is
-    empty (the caller counts on its own).
+    empty (the caller counts on its own). ``frame(total)``: the response's text around the
+    items (each rendering carries its response, ready for the fresh path).
     """
     cache = page_cache(toolbox)
     storage = get_storage(toolbox)
@@ -401,9 +412,10 @@ def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...],
         return None
     items = ",".join(finish_doc(doc, _parse_stock(available), storage, prefix) for _pid, _pos, doc, available, *_ in rows)
     total, version = rows[0][4], rows[0][5]
-    rendered = Rendering({pid: available for pid, _pos, _doc, available, *_ in rows}, prefix, items)
+    around = frame(total)
+    rendered = _rendering({pid: available for pid, _pos, _doc, available, *_ in rows}, prefix, items, around)
     if version is not None and total is not None:
-        fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total))
+        fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total), frame=around)
         fresh.checked(rendered, at, writes)
         cache.put(key, fresh)
     return rendered, total
@@ -466,20 +478,21 @@ def _recheck(cache: Any, key: tuple[Any, ...], entry: Entry, version: Any, stock
         prefix = rendered.prefix
     if rendered is None or prefix is None or rendered.stock != raw or rendered.prefix != prefix:
         items = ",".join(finish_doc(doc, _parse_stock(raw[pid]), storage, prefix) for pid, doc in entry.docs)
-        rendered = Rendering(raw, prefix, items)
+        rendered = _rendering(raw, prefix, items, entry.frame)
     current = entry.checked(rendered, at, writes)
     return current if current.prefix == prefix else rendered
 
 
-def _respond(rendered: Rendering, text: Any) -> Served:
-    """The response of ``rendered``: built once (``text(items)``) and kept with it when its URLs
-    can be reused, so a repeat (and the fresh path) costs no encoding or hashing."""
-    if rendered.body is not None and rendered.etag is not None:
-        return Served(rendered.body, rendered.etag)
-    served = _served(text(rendered.items))
-    if rendered.prefix is not None:
-        rendered.body, rendered.etag = served.body, served.etag
-    return served
+def _rendering(stock: dict[str, str | None], prefix: str | None, items: str, frame: tuple[str, str]) -> Rendering:
+    """A rendering of ``items`` with its response (``frame`` around them), body and ETag."""
+    served = _served(frame[0] + items + frame[1])
+    return Rendering(stock, prefix, items, served.body, served.etag)
+
+
+def _respond(rendered: Rendering) -> Served:
+    """The response of ``rendered`` (built with it)."""
+    assert rendered.body is not None and rendered.etag is not None
+    return Served(rendered.body, rendered.etag)
 
 
 def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[str, Any] | None = None,
@@ -587,9 +600,9 @@ def serve_product(toolbox: Any, id_or_handle: str, locale: str) -> Served:
             params = {"ref": id_or_handle, "locale": locale}
             statement = _detail(by)
             found = _cached_page(toolbox, session, ("detail", by, id_or_handle, locale),
-                                 lambda: session.execute(statement, params).all())  # noqa: B023 (called at once)
+                                 lambda: session.execute(statement, params).all(), _detail_frame)  # noqa: B023 (called at once)
             if found is not None:
-                return _respond(found[0], str)
+                return _respond(found[0])
         raise NotFound(f"product {id_or_handle!r} not found")
 
 
