@@ -77,8 +77,8 @@ class Rendering:
     stock: dict[str, str | None]
     prefix: str | None
     items: str
-    body: bytes | None = None
-    etag: str | None = None
+    body: bytes
+    etag: str
 
 
 @dataclass
@@ -163,8 +163,8 @@ class PageCache:
         rendered, at, writes = entry.state
         now = clock()
         age = now - at
-        if (rendered is None or rendered.body is None or rendered.etag is None or prefix is None
-                or rendered.prefix != prefix or writes != local_writes(self.pool) or age >= window):
+        if (rendered is None or prefix is None or rendered.prefix != prefix
+                or writes != local_writes(self.pool) or age >= window):
             return None
         with self._lock:
             if key in self._entries:

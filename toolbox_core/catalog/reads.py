@@ -491,7 +491,6 @@ def _rendering(stock: dict[str, str | None], prefix: str | None, items: str, fra
 
 def _respond(rendered: Rendering) -> Served:
     """The response of ``rendered`` (built with it)."""
-    assert rendered.body is not None and rendered.etag is not None
     return Served(rendered.body, rendered.etag)
 
 
