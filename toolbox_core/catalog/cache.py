@@ -1,8 +1,9 @@
 """A bounded per-process cache of store pages, correct across any number of API processes.
 
-Only public catalog data is kept: the published documents of an unfiltered product page or a
-product detail, as the database returned them. Each entry carries the catalog version read
-in the same statement as its documents. :func:`~toolbox_core.catalog.documents.refresh_documents`
+Only public catalog data is kept: the published documents of an unfiltered product page, a
+search page without filters (database search backend) or a product detail, as the database
+returned them. Each entry carries the catalog version read in the same statement as its
+documents (a search page: read before its candidates). :func:`~toolbox_core.catalog.documents.refresh_documents`
 (the one writer of documents) sets a new random version in the writer's transaction, so a
 process that reads the version reads a state at least as new as the documents behind it.
 
@@ -16,6 +17,9 @@ is *fresh*: the store routes serve it on the event loop with no statement and no
 (:meth:`PageCache.fresh`). So a change made in another process (an admin write, a sale's
 stock) shows within that window; a catalog write committed in this process ends every
 entry's freshness at once (:func:`note_local_write`). Checkout always checks real stock.
+A check also checks the other pages in use that are longest unchecked (:meth:`PageCache.due`),
+and a page served past half its window is checked in the background, so a working set stays
+fresh with a few statements per window.
 """
 
 from __future__ import annotations
