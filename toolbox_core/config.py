@@ -285,6 +285,11 @@ class Settings(BaseSettings):
     #: ``Cache-Control: max-age`` of the store's catalog reads (list, detail, categories), for
     #: a CDN or the browser; 0 (default): ``no-cache``, every use revalidates with the ETag.
     store_cache_seconds: int = Field(0, ge=0, le=86_400)
+    #: Seconds an API process serves a cached store page (list, detail, search) without asking
+    #: the database: displayed stock, and a change made through another process, may lag this
+    #: much (checkout always checks real stock; this process's own catalog writes show at once).
+    #: 0: every read checks the version and live stock (one small statement).
+    store_fresh_seconds: float = Field(1.0, ge=0, le=60)
     #: Pooled PostgreSQL connections per process (default: one per request thread the process
     #: runs at once, so no request waits for or opens a connection; see ``db/engine.py``).
     database_pool_size: int | None = Field(None, ge=1, le=1000)

@@ -58,3 +58,20 @@ def make_category(client: Any, admin: dict[str, str]):
         return response.json()
 
     return make
+
+
+@pytest.fixture
+def later(monkeypatch: pytest.MonkeyPatch):
+    """``later(seconds=60.001)``: move the page cache's clock forward (by default past any
+    ``store_fresh_seconds``), as if that much time had passed since every cached page's check.
+    The clock stands still otherwise, so a slow machine never ends a window by itself."""
+    from toolbox_core.catalog import cache
+
+    start = cache.clock()
+    offset = [0.0]
+    monkeypatch.setattr(cache, "clock", lambda: start + offset[0])
+
+    def advance(seconds: float = 60.001) -> None:
+        offset[0] += seconds
+
+    return advance

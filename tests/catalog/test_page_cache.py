@@ -17,7 +17,8 @@ from toolbox_core.catalog.cache import Entry, PageCache, page_cache
 from toolbox_core.kernel import Toolbox
 
 READS = [("list", None, "ru"), ("list", None, "uz"), ("list", "price_asc", "ru"), ("detail", "drill-x18", "ru"),
-         ("detail", "drill-x18", "uz"), ("detail", "saw", "ru")]
+         ("detail", "drill-x18", "uz"), ("detail", "saw", "ru"), ("search", "дрель", "ru"), ("search", "пила", "ru"),
+         ("search", "TB-DR18", "ru")]
 
 
 def read(toolbox: Any, kind: str, arg: str | None, locale: str) -> str | None:
@@ -25,6 +26,8 @@ def read(toolbox: Any, kind: str, arg: str | None, locale: str) -> str | None:
 
     if kind == "list":
         return reads.list_products(toolbox, reads.ProductQuery(locale=locale, limit=2, sort=arg))
+    if kind == "search":
+        return reads.list_products(toolbox, reads.ProductQuery(locale=locale, limit=2, q=arg))
     try:
         return reads.get_product(toolbox, arg, locale)
     except NotFound:

@@ -1,20 +1,33 @@
 """A bounded per-process cache of store pages, correct across any number of API processes.
 
-Only public catalog data is kept: the published documents of an unfiltered product page or a
-product detail, as the database returned them. Each entry carries the catalog version read
-in the same statement as its documents. :func:`~toolbox_core.catalog.documents.refresh_documents`
+Only public catalog data is kept: the published documents of an unfiltered product page, a
+search page without filters (database search backend) or a product detail, as the database
+returned them. Each entry carries the catalog version read in the same statement as its
+documents (a search page: read before its candidates). :func:`~toolbox_core.catalog.documents.refresh_documents`
 (the one writer of documents) sets a new random version in the writer's transaction, so a
 process that reads the version reads a state at least as new as the documents behind it.
 
-A hit costs one small statement (the version and the live stock of the entry's variants):
-the version unchanged, the cached documents are the current ones; stock is never cached, so
-availability stays exact. The rendered JSON is reused while the stock and the image URL
-prefix it was rendered with are unchanged.
+A checked hit costs one small statement (the version and the live stock of the entry's
+variants): the version unchanged, the cached documents are the current ones and the page is
+rendered with the live stock. The rendered JSON (and its response body and ETag) is reused
+while the stock and the image URL prefix it was rendered with are unchanged.
+
+For ``store_fresh_seconds`` after that check (or the read that filled it) the entry's response
+is *fresh*: the store routes serve it on the event loop with no statement and no thread
+(:meth:`PageCache.fresh`). So a change made in another process (an admin write, a sale's
+stock) shows within that window; a catalog write committed in this process ends every
+entry's freshness at once (:func:`note_local_write`). Checkout always checks real stock.
+A check also checks the other pages in use that are longest unchecked (:meth:`PageCache.due`),
+and a page served past half its window is checked in the background, so a working set stays
+fresh with a few statements per window.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +40,51 @@ MAX_BYTES = 16 * 1024 * 1024
 MAX_ENTRY_BYTES = 1024 * 1024
 
 
+#: The clock of freshness (monotonic seconds); tests may replace it.
+clock = time.monotonic
+#: Fraction of the freshness window after which a served entry is checked in the background.
+REFRESH_AT = 0.5
+#: Serialises :meth:`Entry.checked` (held for two comparisons and an assignment).
+_state_lock = threading.Lock()
+#: Catalog writes committed by this process, per database (its connection pool).
+_local_writes: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def now() -> float:
+    """The current time of :data:`clock`."""
+    return clock()
+
+
+def local_writes(pool: Any) -> int:
+    """How many catalog writes this process has committed to the database of ``pool`` (an
+    entry checked before the latest one is not fresh)."""
+    return _local_writes.get(pool, 0)
+
+
+def note_local_write(pool: Any) -> None:
+    """A catalog write was committed by this process to the database of ``pool``: no page
+    cached from it before is fresh."""
+    with _state_lock:
+        _local_writes[pool] = _local_writes.get(pool, 0) + 1
+
+
+def etag_of(body: bytes) -> str:
+    """A strong entity tag for ``body`` (128-bit BLAKE2b: collisions are not a concern)."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+@dataclass
+class Rendering:
+    """The items of an entry rendered with ``stock`` (per product, as read) and URL ``prefix``,
+    and the response (body and ETag) built from them."""
+
+    stock: dict[str, str | None]
+    prefix: str | None
+    items: str
+    body: bytes
+    etag: str
+
+
 @dataclass
 class Entry:
     """Documents of one page (``(product_id, doc)`` in order), their total and version."""
@@ -35,19 +93,53 @@ class Entry:
     docs: list[tuple[str, str]]
     total: int
     size: int = 0
-    #: ``(stock per product as read, url prefix, text)`` of the last rendering, reused while
-    #: both are unchanged.
-    rendered: tuple[dict[str, str | None], str | None, str] | None = field(default=None)
+    #: The text of the response before and after the rendered items.
+    frame: tuple[str, str] = ("", "")
+    #: ``(rendering, checked at, local writes then)``: the last rendering (reused while the
+    #: stock and the URL prefix are unchanged), when the version and stock behind it were read
+    #: (:data:`clock`) and :func:`local_writes` before that read. One attribute, replaced whole,
+    #: so a reader never pairs a rendering with another check's time.
+    state: tuple[Rendering | None, float, int] = field(default=(None, -1e18, -1))
+    #: A check ahead of the window's end is scheduled or running (see :meth:`PageCache.fresh`).
+    refreshing: bool = False
+    #: When it was last served or read (:data:`clock`).
+    used_at: float = field(default_factory=lambda: clock())
+
+    @property
+    def rendered(self) -> Rendering | None:
+        return self.state[0]
+
+    @property
+    def checked_at(self) -> float:
+        return self.state[1]
+
+    def checked(self, rendered: Rendering, at: float, writes: int) -> Rendering:
+        """The database said ``rendered`` was current at ``at`` (read after ``writes``); a check
+        read later than that already recorded wins (its rendering is returned)."""
+        with _state_lock:
+            if self.state[0] is not None and self.state[1] > at:
+                return self.state[0]
+            self.state = (rendered, at, writes)
+        return rendered
 
     @property
     def product_ids(self) -> list[str]:
         return [pid for pid, _ in self.docs]
 
 
+class _NoPool:
+    """The database of a :class:`PageCache` made without one (tests)."""
+
+
+_NO_POOL = _NoPool()
+
+
 class PageCache:
     """Thread-safe LRU of :class:`Entry` by key, bounded by the bytes of the documents."""
 
-    def __init__(self, max_bytes: int = MAX_BYTES, max_entry_bytes: int = MAX_ENTRY_BYTES) -> None:
+    def __init__(self, max_bytes: int = MAX_BYTES, max_entry_bytes: int = MAX_ENTRY_BYTES, pool: Any = None) -> None:
+        #: The connection pool of the database the pages come from (see :func:`local_writes`).
+        self.pool = pool if pool is not None else _NO_POOL
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_entry_bytes
         self._entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
@@ -59,7 +151,33 @@ class PageCache:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
+                entry.used_at = clock()
             return entry
+
+    def fresh(self, key: tuple[Any, ...], prefix: str | None,
+              window: float) -> tuple[bytes, str, Entry | None] | None:
+        """The response ``(body, etag, entry to check)`` of ``key`` if it was checked less than
+        ``window`` seconds ago, after this process's last catalog write, and rendered with
+        ``prefix``; else None (the caller reads through the database). Past half the window,
+        the first caller also gets the entry, to check it once the response is sent (others
+        don't while that check runs). No I/O: safe on the event loop."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        rendered, at, writes = entry.state
+        now = clock()
+        age = now - at
+        if (rendered is None or prefix is None or rendered.prefix != prefix
+                or writes != local_writes(self.pool) or age >= window):
+            return None
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+            entry.used_at = now
+            due = age >= window * REFRESH_AT and not entry.refreshing
+            if due:
+                entry.refreshing = True
+        return rendered.body, rendered.etag, entry if due else None
 
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:
         entry.size = sum(len(doc) for _, doc in entry.docs) + 200
@@ -75,11 +193,38 @@ class PageCache:
                 _, evicted = self._entries.popitem(last=False)
                 self._bytes -= evicted.size
 
-    def discard(self, key: tuple[Any, ...]) -> None:
+    def discard(self, key: tuple[Any, ...], entry: Entry | None = None) -> None:
+        """Drop ``key`` (only if it still holds ``entry``, when given)."""
         with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
+            old = self._entries.get(key)
+            if old is not None and (entry is None or old is entry):
+                del self._entries[key]
                 self._bytes -= old.size
+
+    def due(self, before: float, used_since: float, skip: tuple[Any, ...], max_pids: int,
+            scan: int = 2048) -> list[tuple[tuple[Any, ...], Entry]]:
+        """Entries in use (served since ``used_since``) other than ``skip``, last checked before
+        ``before``: the longest unchecked first, with at most ``max_pids`` product ids in all.
+
+        The longest unchecked of the pages in use are the next to stop being fresh (in a
+        storefront's steady traffic, the next to be asked for while not fresh): checking them
+        with another page's check keeps the working set fresh with a few statements per window.
+        """
+        candidates: list[tuple[float, tuple[Any, ...], Entry]] = []
+        with self._lock:
+            for i, (key, entry) in enumerate(reversed(self._entries.items())):
+                if i >= scan or entry.used_at < used_since:
+                    break  # least recently used from here on
+                if key != skip and entry.checked_at < before:
+                    candidates.append((entry.checked_at, key, entry))
+        candidates.sort(key=lambda c: c[0])
+        out: list[tuple[tuple[Any, ...], Entry]] = []
+        room = max_pids
+        for _, key, entry in candidates:
+            if len(entry.docs) <= room:
+                out.append((key, entry))
+                room -= len(entry.docs)
+        return out
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -93,5 +238,5 @@ def page_cache(toolbox: Any) -> PageCache:
     """The process's page cache for ``toolbox`` (built once)."""
     cached = getattr(toolbox, "_catalog_page_cache", None)
     if cached is None:
-        cached = toolbox._catalog_page_cache = PageCache()
+        cached = toolbox._catalog_page_cache = PageCache(pool=toolbox.db.engine.pool)
     return cached

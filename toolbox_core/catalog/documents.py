@@ -18,7 +18,7 @@ from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from toolbox_core.catalog import models as m
-from toolbox_core.catalog.cache import VERSION_COUNTER
+from toolbox_core.catalog.cache import VERSION_COUNTER, note_local_write
 from toolbox_core.catalog.search.text import normalize
 from toolbox_core.i18n import pick_translation
 from toolbox_core.schemas import iso_utc
@@ -210,6 +210,8 @@ def new_version_on_commit(session: Session) -> None:
 
     Random, not incremented: a database restored or recreated never repeats a version some
     process has cached pages under. Last, so the row lock is held only until the commit.
+    Once committed, this process's cached pages stop being fresh (:func:`.cache.note_local_write`):
+    its own writes show at once; other processes see them within ``store_fresh_seconds``.
     """
     if session.info.get("catalog_version_pending"):
         return
@@ -218,6 +220,8 @@ def new_version_on_commit(session: Session) -> None:
     def bump(session: Session) -> None:
         session.info.pop("catalog_version_pending", None)
         set_counter(session, VERSION_COUNTER, secrets.randbits(62) + 1)
+        pool = session.get_bind().pool
+        event.listen(session, "after_commit", lambda _session: note_local_write(pool), once=True)
 
     event.listen(session, "before_commit", bump, once=True)
 

@@ -8,10 +8,12 @@ documents are stored as JSON text and spliced, not decoded, to add live availabi
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Literal
+from functools import lru_cache, partial
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -32,14 +34,23 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from toolbox_core.catalog import models as m
-from toolbox_core.catalog.cache import VERSION_COUNTER, Entry, page_cache
+from toolbox_core.catalog.cache import (
+    VERSION_COUNTER,
+    Entry,
+    Rendering,
+    etag_of,
+    local_writes,
+    now,
+    page_cache,
+)
 from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
-from toolbox_core.catalog.search import ranked_ids
+from toolbox_core.catalog.search import get_search, ranked_ids
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import NotFound
 from toolbox_core.i18n import pick_translation
 from toolbox_core.inventory.models import InventoryLevel
 
+log = logging.getLogger(__name__)
 Sort = Literal["newest", "price_asc", "price_desc", "relevance"]
 D = m.ProductDocument
 _ORDER = {
@@ -64,18 +75,35 @@ class ProductQuery:
     q: str | None = None
 
 
+class Served(NamedTuple):
+    """A store read's response: the JSON body and its strong ETag."""
+
+    body: bytes
+    etag: str
+
+
+def _served(text: str) -> Served:
+    body = text.encode()
+    return Served(body, etag_of(body))
+
+
 MEDIA = MEDIA_PREFIX
 #: ``published`` for reads by product id: ``= 1`` lets SQLite (no statistics) prefer the
 #: (locale, published) indexes and scan every product of the locale instead of key lookups.
 _PUBLISHED_NO_INDEX = D.published != false()
 
 
-def finish_doc(doc: str, stock: dict[str, int], storage: Any) -> str:
+#: ``finish_doc``'s default: ask the storage for the URL prefix.
+_ASK: Any = object()
+
+
+def finish_doc(doc: str, stock: dict[str, int], storage: Any, prefix: str | None = _ASK) -> str:
     """The stored document with live availability and image URLs, as JSON text.
 
     Documents are spliced as text (no decode/encode): each variant object starts with its
     unique ``{"id":"var_...",`` and the product with ``{``; image URLs are stored as
-    ``tbx-media://<key>`` and become public URLs by prefix. Presigned storage decodes instead.
+    ``tbx-media://<key>`` and become public URLs by prefix (``prefix``, by default the
+    storage's). Presigned storage decodes instead.
     """
     any_stock = False
     for vid, available in stock.items():
@@ -85,7 +113,8 @@ def finish_doc(doc: str, stock: dict[str, int], storage: Any) -> str:
         doc = doc.replace(marker, f'{marker}"available":{available},"in_stock":{"true" if in_stock else "false"},', 1)
     doc = '{"in_stock":' + ("true" if any_stock else "false") + "," + doc[1:]
     if MEDIA in doc:
-        prefix = getattr(storage, "public_prefix", lambda: None)()
+        if prefix is _ASK:
+            prefix = _prefix(storage)
         if prefix is not None:
             doc = doc.replace(f'"{MEDIA}', f'"{prefix}')
         else:
@@ -122,18 +151,101 @@ def _reader(toolbox: Any, *, autocommit: bool = True) -> Connection:
     return conn
 
 
+def _filtered(query: ProductQuery) -> bool:
+    """True when ``query`` filters by more than a search (category, collection, price, stock)."""
+    return bool(query.category or query.collection or query.price_min is not None
+                or query.price_max is not None or query.in_stock is not None)
+
+
+def _page_key(toolbox: Any, query: ProductQuery) -> tuple[Any, ...] | None:
+    """The page cache key of ``query``: an unfiltered page, or a search without filters on the
+    database backend (whose every input is written with the catalog version; Meilisearch's
+    index changes on its own). ``None``: not cached."""
+    if _filtered(query):
+        return None
+    sort = query.sort or ("relevance" if query.q else "newest")
+    if not query.q:
+        return ("list", query.locale, sort, query.limit, query.offset)
+    if get_search(toolbox).name != "database":
+        return None
+    return ("search", query.q, query.locale, sort, query.limit, query.offset)
+
+
+def _window(toolbox: Any) -> float:
+    return toolbox.settings.store_fresh_seconds
+
+
+class Fresh(NamedTuple):
+    """A fresh cached response and, when its entry is past half its window, the check to
+    run once it is sent (:func:`refresh`)."""
+
+    served: Served
+    refresh: Callable[[], None] | None
+
+
+def _fresh(toolbox: Any, keys: Any, window: float) -> Fresh | None:
+    cache, prefix = page_cache(toolbox), _prefix(get_storage(toolbox))
+    for key in keys:
+        hit = cache.fresh(key, prefix, window)
+        if hit is not None:
+            body, etag, entry = hit
+            again = None if entry is None else partial(refresh, toolbox, key, entry)
+            return Fresh(Served(body, etag), again)
+    return None
+
+
+def fresh_products(toolbox: Any, query: ProductQuery) -> Fresh | None:
+    """The cached response of a list or search page checked less than ``store_fresh_seconds``
+    ago, with no I/O (for the event loop); ``None``: call :func:`serve_products`."""
+    window = _window(toolbox)
+    key = _page_key(toolbox, query) if window > 0 else None
+    return None if key is None else _fresh(toolbox, (key,), window)
+
+
+def fresh_product(toolbox: Any, id_or_handle: str, locale: str) -> Fresh | None:
+    """:func:`fresh_products` for a product detail."""
+    window = _window(toolbox)
+    if window <= 0:
+        return None
+    return _fresh(toolbox, [("detail", by, id_or_handle, locale) for by in ("handle", "id")], window)
+
+
 def list_products(toolbox: Any, query: ProductQuery) -> str:
     """A page of published products with the total matching the filters, as JSON text."""
-    if not (query.q or query.category or query.collection or query.price_min is not None
-            or query.price_max is not None or query.in_stock is not None):
-        return _unfiltered_list(toolbox, query)
+    return serve_products(toolbox, query).body.decode()
+
+
+def _page_text(items: str, total: int, query: ProductQuery) -> str:
+    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
+
+
+def _page_frame(query: ProductQuery, total: int | None) -> tuple[str, str]:
+    """The text of a page's response before and after its items."""
+    return '{"items":[', f'],"total":{int(total or 0)},"limit":{query.limit},"offset":{query.offset}}}'
+
+
+def _detail_frame(_total: int | None) -> tuple[str, str]:
+    return "", ""
+
+
+def serve_products(toolbox: Any, query: ProductQuery) -> Served:
+    """:func:`list_products` as a response (body and ETag); cacheable pages checked against
+    the database (one statement when cached)."""
+    key = _page_key(toolbox, query)
+    if key is not None:
+        return (_unfiltered_list if key[0] == "list" else _search_page)(toolbox, query, key)
+    return _query_page(toolbox, query)
+
+
+def _query_page(toolbox: Any, query: ProductQuery) -> Served:
+    """A filtered (or search) page, built for ``query`` and read with no cache."""
     with _reader(toolbox) as session:
         where = [D.locale == query.locale, D.published == true()]
         ranked: list[str] | None = None
         if query.q:
             ranked = ranked_ids(toolbox, session, query.q)
             if not ranked:
-                return f'{{"items":[],"total":0,"limit":{query.limit},"offset":{query.offset}}}'
+                return _served(_page_text("", 0, query))
             found = _ids_param(session, ranked)
             where = [_ids_in(session, found), D.locale == query.locale, _PUBLISHED_NO_INDEX]
         if query.category:
@@ -178,7 +290,7 @@ def list_products(toolbox: Any, query: ProductQuery) -> str:
             total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
     storage = get_storage(toolbox)
     items = ",".join(finish_doc(doc, stock, storage) for doc, stock in docs)
-    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
+    return _served(_page_text(items, total, query))
 
 
 def _availability() -> Any:
@@ -192,22 +304,61 @@ def _availability() -> Any:
 
 def _version() -> Any:
     """The catalog version (see :mod:`.cache`), read in the statement it belongs with."""
-    return select(m.CatalogCounter.value).where(m.CatalogCounter.name == VERSION_COUNTER).scalar_subquery()
+    return _version_select().scalar_subquery()
 
 
-def _unfiltered_list(toolbox: Any, query: ProductQuery) -> str:
+@lru_cache(maxsize=1)
+def _version_select() -> Any:
+    return select(m.CatalogCounter.value).where(m.CatalogCounter.name == VERSION_COUNTER)
+
+
+def _unfiltered_list(toolbox: Any, query: ProductQuery, key: tuple[Any, ...]) -> Served:
     """An unfiltered page (the storefront's most common request): a prebuilt statement, the
     write-maintained counter as its total, and the page cache (no SQL expression built)."""
-    sort = query.sort or "newest"
     params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
     with _reader(toolbox) as session:
-        cached = _cached_page(toolbox, session, ("list", query.locale, sort, query.limit, query.offset),
-                              _unfiltered_page(sort), params)
-        items, total = cached if cached is not None else ("", None)
-        if total is None:  # empty page (or counter not initialised): count on its own
-            where = (D.locale == query.locale, D.published == true())
-            total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
-    return f'{{"items":[{items}],"total":{int(total)},"limit":{query.limit},"offset":{query.offset}}}'
+        statement = _unfiltered_page(key[2])
+        cached = _cached_page(toolbox, session, key, lambda: session.execute(statement, params).all(),
+                              partial(_page_frame, query))
+        if cached is not None and cached[1] is not None:
+            return _respond(cached[0])
+        # Empty page (or counter not initialised): count on its own.
+        where = (D.locale == query.locale, D.published == true())
+        total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+    return _served(_page_text(cached[0].items if cached is not None else "", total, query))
+
+
+def _search_page(toolbox: Any, query: ProductQuery, key: tuple[Any, ...]) -> Served:
+    """A search page without filters, through the page cache like an unfiltered page.
+
+    Filled by the bounded candidate step (:func:`ranked_ids`) and one page statement; the
+    version is read before them, so a write committed in between leaves the entry out of
+    date (replaced at its next check), never a newer version over older results.
+    """
+    sort, q = key[3], key[1]
+    params: dict[str, Any] = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
+
+    def load() -> list[Any]:
+        version = session.scalar(_version_select())
+        ranked = ranked_ids(toolbox, session, q)
+        if not ranked:
+            return []
+        if session.dialect.name == "postgresql":
+            statement = _ranked_search_page(sort)
+            params["ids"] = ranked
+        else:
+            where = [D.product_id.in_(ranked), D.locale == query.locale, _PUBLISHED_NO_INDEX]
+            statement = _ranked_page(where, _rank(session, ranked, ranked), sort, query.locale, query.limit, query.offset)
+        return [(*row, version) for row in session.execute(statement, params).all()]
+
+    with _reader(toolbox) as session:
+        cached = _cached_page(toolbox, session, key, load, partial(_page_frame, query))
+    if cached is None:  # no match, or a page past the last match (its total is not known)
+        if query.offset:
+            # Rare: count the matches for the total, as the uncached path does.
+            return _query_page(toolbox, query)
+        return _served(_page_text("", 0, query))
+    return _respond(cached[0])
 
 
 def _page_statement(page: Any, total: Any, *, version: bool = False) -> Any:
@@ -229,40 +380,118 @@ def _check_statement(dialect: str) -> Any:
     return select(V.product_id, _availability().label("stock"), _version().label("version")).where(pids).group_by(V.product_id)
 
 
-def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...], statement: Any,
-                 params: dict[str, Any]) -> tuple[str, int] | None:
-    """The rendered items (JSON objects joined by commas) and total of a cacheable page.
+def _prefix(storage: Any) -> str | None:
+    """The storage's public URL prefix (``None``: URLs presigned per key, never reused)."""
+    return getattr(storage, "public_prefix", lambda: None)()
 
-    With an entry: one check statement; its version current, the cached documents are
-    rendered with the live stock (or the last rendering reused when nothing changed). Else
-    ``statement`` (which reads the version with the documents) and the entry is stored.
-    ``None`` when the page is empty (the caller counts on its own).
+
+def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...], load: Any,
+                 frame: Callable[[int | None], tuple[str, str]]) -> tuple[Rendering, int | None] | None:
+    """The rendering (items: JSON objects joined by commas) and total of a cacheable page.
+
+    With an entry: one check statement (which also checks other entries due a check, see
+    :meth:`.PageCache.due`); its version current, the cached documents are rendered with the
+    live stock (or the last rendering reused when nothing changed) and the entry counts as
+    checked now. Else ``load()``: rows ``(product_id, pos, doc, stock, total, version)``, the
+    version read no later than the documents; the entry is stored. ``None`` when the page is
+    empty (the caller counts on its own). ``frame(total)``: the response's text around the
+    items (each rendering carries its response, ready for the fresh path).
     """
     cache = page_cache(toolbox)
     storage = get_storage(toolbox)
-    prefix = getattr(storage, "public_prefix", lambda: None)()
+    prefix = _prefix(storage)
     entry = cache.get(key)
+    # Taken before the statement: a write committed meanwhile makes the entry not fresh.
+    at, writes = now(), local_writes(page_cache(toolbox).pool)
     if entry is not None:
-        checked = session.execute(_check_statement(session.dialect.name), {"pids": entry.product_ids}).all()
-        if checked and checked[0][2] == entry.version:
-            raw = {pid: available for pid, available, _ in checked}
-            rendered = entry.rendered
-            if rendered is not None and prefix is not None and rendered[0] == raw and rendered[1] == prefix:
-                return rendered[2], entry.total
-            items = ",".join(finish_doc(doc, _parse_stock(raw.get(pid)), storage) for pid, doc in entry.docs)
-            entry.rendered = (raw, prefix, items)
-            return items, entry.total
-        cache.discard(key)
-    rows = sorted(session.execute(statement, params).all(), key=lambda r: r[1])
+        rendered = _check(toolbox, session, key, entry, prefix, storage, at, writes)
+        if rendered is not None:
+            return rendered, entry.total
+    rows = sorted(load(), key=lambda r: r[1])
     if not rows:
         return None
-    items = ",".join(finish_doc(doc, _parse_stock(available), storage) for _pid, _pos, doc, available, *_ in rows)
+    items = ",".join(finish_doc(doc, _parse_stock(available), storage, prefix) for _pid, _pos, doc, available, *_ in rows)
     total, version = rows[0][4], rows[0][5]
+    around = frame(total)
+    rendered = _rendering({pid: available for pid, _pos, _doc, available, *_ in rows}, prefix, items, around)
     if version is not None and total is not None:
-        fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total))
-        fresh.rendered = ({pid: available for pid, _pos, _doc, available, *_ in rows}, prefix, items)
+        fresh = Entry(version, [(pid, doc) for pid, _pos, doc, *_ in rows], int(total), frame=around)
+        fresh.checked(rendered, at, writes)
         cache.put(key, fresh)
-    return items, total
+    return rendered, total
+
+
+def _check(toolbox: Any, session: Connection, key: tuple[Any, ...], entry: Entry, prefix: str | None,
+           storage: Any, at: float, writes: int, *, background: bool = False) -> Rendering | None:
+    """One check statement for ``entry`` and the other entries (nearly) due a check: the
+    entry's current rendering, or ``None`` (and the entry dropped) if the catalog changed."""
+    cache = page_cache(toolbox)
+    batch = [(key, entry)]
+    window = _window(toolbox)
+    if window > 0:
+        # The same statement checks the other pages in use past a quarter of their window (a
+        # background check starts at half), so one round trip keeps a slice of the working
+        # set fresh: a few statements per window instead of one per page.
+        batch += cache.due(at - window / 4, at - 2 * window, key, CHECK_BATCH_PIDS - len(entry.docs))
+    pids = list(dict.fromkeys(pid for _, item in batch for pid, _ in item.docs))
+    checked = session.execute(_check_statement(session.dialect.name), {"pids": pids}).all()
+    version = checked[0][2] if checked else None
+    stock = {pid: available for pid, available, _ in checked}
+    for other_key, other in batch[1:]:
+        _recheck(cache, other_key, other, version, stock, prefix, storage, at, writes)
+    return _recheck(cache, key, entry, version, stock, prefix, storage, at, writes, keep_prefix=background)
+
+
+def refresh(toolbox: Any, key: tuple[Any, ...], entry: Entry) -> None:
+    """Check ``entry`` (and others due) ahead of its window's end, after a fresh response
+    was served from it (a background task: no request waits for it). Errors are logged: the
+    entry then just expires and the next read checks it."""
+    try:
+        at, writes = now(), local_writes(page_cache(toolbox).pool)
+        storage = get_storage(toolbox)
+        with _reader(toolbox) as session:
+            _check(toolbox, session, key, entry, _prefix(storage), storage, at, writes, background=True)
+    except Exception:
+        log.warning("catalog page cache: background check of %r failed", key, exc_info=True)
+    finally:
+        entry.refreshing = False
+
+
+#: Product ids one check statement reads at most (its page's and other entries' due a check).
+CHECK_BATCH_PIDS = 100
+
+
+def _recheck(cache: Any, key: tuple[Any, ...], entry: Entry, version: Any, stock: dict[str, str | None],
+             prefix: str | None, storage: Any, at: float, writes: int, *, keep_prefix: bool = True) -> Rendering | None:
+    """Apply a check (the catalog ``version`` and live ``stock`` per product id, read after
+    ``writes`` at ``at``) to ``entry``: its rendering (redone only if its stock or URL prefix
+    changed), or ``None`` and the entry dropped when the catalog changed since it was read.
+
+    ``keep_prefix``: an entry checked for another request (or in the background) keeps the
+    URL prefix it was rendered with (the prefix may be per request: its ``Host``)."""
+    if version is None or version != entry.version:
+        cache.discard(key, entry)
+        return None
+    raw = {pid: stock.get(pid) for pid, _ in entry.docs}
+    rendered = entry.rendered
+    if keep_prefix and rendered is not None and rendered.prefix is not None:
+        prefix = rendered.prefix
+    if rendered is None or prefix is None or rendered.stock != raw or rendered.prefix != prefix:
+        items = ",".join(finish_doc(doc, _parse_stock(raw[pid]), storage, prefix) for pid, doc in entry.docs)
+        rendered = _rendering(raw, prefix, items, entry.frame)
+    current = entry.checked(rendered, at, writes)
+    return current if current.prefix == prefix else rendered
+
+
+def _rendering(stock: dict[str, str | None], prefix: str | None, items: str, frame: tuple[str, str]) -> Rendering:
+    """A rendering of ``items`` with its response (``frame`` around them), body and ETag."""
+    served = _served(frame[0] + items + frame[1])
+    return Rendering(stock, prefix, items, served.body, served.etag)
+
+
+def _respond(rendered: Rendering) -> Served:
+    """The response of ``rendered`` (built with it)."""
+    return Served(rendered.body, rendered.etag)
 
 
 def _page_with_stock(session: Connection, page: Any, total: Any, params: dict[str, Any] | None = None,
@@ -359,13 +588,20 @@ def published_count(session: Connection) -> int | None:
 
 def get_product(toolbox: Any, id_or_handle: str, locale: str) -> str:
     """One published product by id or handle, as JSON text."""
+    return serve_product(toolbox, id_or_handle, locale).body.decode()
+
+
+def serve_product(toolbox: Any, id_or_handle: str, locale: str) -> Served:
+    """:func:`get_product` as a response (body and ETag), through the page cache."""
     with _reader(toolbox) as session:
         # Two point lookups (handle, then id) instead of an OR the planners handle poorly.
         for by in ("handle", "id"):
-            found = _cached_page(toolbox, session, ("detail", by, id_or_handle, locale), _detail(by),
-                                 {"ref": id_or_handle, "locale": locale})
+            params = {"ref": id_or_handle, "locale": locale}
+            statement = _detail(by)
+            found = _cached_page(toolbox, session, ("detail", by, id_or_handle, locale),
+                                 lambda: session.execute(statement, params).all(), _detail_frame)  # noqa: B023 (called at once)
             if found is not None:
-                return found[0]
+                return _respond(found[0])
         raise NotFound(f"product {id_or_handle!r} not found")
 
 

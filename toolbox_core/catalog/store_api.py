@@ -3,26 +3,32 @@
 Every read carries a strong ``ETag`` (a hash of the body: it changes with any product, price,
 stock or translation change that shows in it) and ``Cache-Control``; a request whose
 ``If-None-Match`` names the current ETag gets ``304 Not Modified`` with no body.
+
+The product routes are ``async``: a page the process cached and checked less than
+``store_fresh_seconds`` ago is served on the event loop (no thread, no statement); any other
+read runs in the thread pool (:func:`~starlette.concurrency.run_in_threadpool`), as a sync
+route would. A page past half its window is checked in the background after one response,
+so pages in steady demand stay fresh and no request waits for their check.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from toolbox_core.catalog import reads
+from toolbox_core.catalog.cache import etag_of
 from toolbox_core.errors import InvalidInput
 from toolbox_core.i18n import request_locale
 from toolbox_core.params import INT64_MAX, Limit, Offset
 
-
-def etag_of(body: bytes) -> str:
-    """A strong entity tag for ``body`` (128-bit BLAKE2b: collisions are not a concern)."""
-    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+__all__ = ["build_router", "cache_control", "etag_of"]
 
 
 def _none_match(header: str | None, etag: str) -> bool:
@@ -42,12 +48,19 @@ def cache_control(request: Request) -> str:
 def _cached(request: Request, text: str) -> Response:
     """The JSON ``text`` with its ETag, or a 304 when the client already has it."""
     body = text.encode()
-    etag = etag_of(body)
+    return _send(request, reads.Served(body, etag_of(body)))
+
+
+def _send(request: Request, served: reads.Served, refresh: Callable[[], None] | None = None) -> Response:
+    """``served`` (a JSON body and its ETag), or a 304 when the client already has it;
+    ``refresh`` runs (in the thread pool) once the response is sent."""
+    body, etag = served
+    background = BackgroundTask(refresh) if refresh is not None else None
     # The locale comes from Accept-Language when ?locale= is absent: caches key on it.
     headers = {"ETag": etag, "Cache-Control": cache_control(request), "Vary": "Accept-Language"}
     if _none_match(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+        return Response(status_code=304, headers=headers, background=background)
+    return Response(body, media_type="application/json", headers=headers, background=background)
 
 
 Locale = Annotated[str, Depends(request_locale)]
@@ -57,7 +70,7 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/store", tags=["store: catalog"])
 
     @router.get("/products", summary="Published products: filters, sort, search, pagination with a total")
-    def list_products(
+    async def list_products(
         request: Request,
         locale: Locale,
         limit: Limit = 20,
@@ -82,11 +95,19 @@ def build_router() -> APIRouter:
             category=category, collection=collection, price_min=price_min, price_max=price_max,
             in_stock=in_stock, sort=sort, q=(q or "").strip() or None,
         )
-        return _cached(request, reads.list_products(request.app.state.toolbox, query))
+        toolbox = request.app.state.toolbox
+        fresh = reads.fresh_products(toolbox, query)
+        if fresh is not None:
+            return _send(request, *fresh)
+        return _send(request, await run_in_threadpool(reads.serve_products, toolbox, query))
 
     @router.get("/products/{id_or_handle}", summary="One published product by id or handle")
-    def get_product(request: Request, id_or_handle: str, locale: Locale) -> Response:
-        return _cached(request, reads.get_product(request.app.state.toolbox, id_or_handle, locale))
+    async def get_product(request: Request, id_or_handle: str, locale: Locale) -> Response:
+        toolbox = request.app.state.toolbox
+        fresh = reads.fresh_product(toolbox, id_or_handle, locale)
+        if fresh is not None:
+            return _send(request, *fresh)
+        return _send(request, await run_in_threadpool(reads.serve_product, toolbox, id_or_handle, locale))
 
     @router.get("/categories", summary="The category tree")
     def categories(request: Request, locale: Locale) -> Response:
