@@ -217,6 +217,10 @@ class Merchant:
                      account: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         """CreateTransaction from what the one read found (every value as of after the locks)."""
         tx = state.own
+        if tx is not None and tx.state == CREATED and self._expired(tx):
+            # Expiring writes our row, which this read did not lock (the payment and order it
+            # did lock come after our row in every other path): the general path locks in order.
+            return None
         if tx is not None:
             return self._existing_create(session, tx)
         return self._insert(session, state.view, payme_id, payme_time, amount, account, state)
@@ -346,10 +350,10 @@ class Merchant:
                              perform_time=0, cancel_time=0, created_at=stamp, updated_at=stamp)
         hold_until = datetime.fromtimestamp((payme_time + TIMEOUT_MS) / 1000, UTC)
         payment_id = view.payment.id
+        row = {f"b_{k}": v for k, v in vars(tx).items()}
         self._kernel(lambda: self.payments.authorize_in_session(
             session, PROVIDER_ID, payment_id, gateway_transaction_id=payme_id, amount=amount,
-            hold_until=hold_until, data={"payme_time": payme_time}, state=state,
-            also=[(_INSERT_ROW, {f"b_{k}": v for k, v in vars(tx).items()})]))
+            hold_until=hold_until, data={"payme_time": payme_time}, state=state, also=[(_INSERT_ROW, row)]))
         log.info("payme: transaction %s created for order %s", payme_id, view.number)
         return {"create_time": tx.create_time, "transaction": tx.id, "state": tx.state}
 
