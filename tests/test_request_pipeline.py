@@ -247,3 +247,15 @@ def _router_with(path: str) -> APIRouter:
     router = APIRouter()
     router.add_api_route(path, lambda: {"late": True}, methods=["GET"])
     return router
+
+
+def test_another_fastapi_release_keeps_fastapis_own_routing(toolbox, monkeypatch):
+    """The index repeats private steps of one FastAPI release: with another, FastAPI routes."""
+    import fastapi
+
+    monkeypatch.setattr(fastapi, "__version__", "0.999.0")
+    app = create_app(toolbox=toolbox)
+    assert app.router.middleware_stack == app.router.app
+    client = TestClient(app)
+    assert client.get("/health").status_code == 200
+    assert client.get("/store/no-such-path").json()["error"]["code"] == "not_found"

@@ -23,8 +23,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import fastapi
 from fastapi import Request, Response
-from fastapi.routing import APIRoute, _apply_router_form_limits, _route_selected, _update_scope
+from fastapi.routing import APIRoute
 from starlette._utils import get_route_path
 from starlette.datastructures import URL
 from starlette.responses import RedirectResponse
@@ -32,6 +33,15 @@ from starlette.routing import Match, Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from toolbox_core.asyncutil import aresolve
+
+try:  # private steps of FastAPI's own router, which the index repeats (see _IndexedDispatch)
+    from fastapi.routing import _apply_router_form_limits, _route_selected, _update_scope
+except ImportError:  # pragma: no cover - another FastAPI: its own routing is used
+    _apply_router_form_limits = _route_selected = _update_scope = None
+
+#: FastAPI releases whose router steps :class:`_IndexedDispatch` repeats (checked by the tests
+#: that compare the index with FastAPI's own scan); with any other, FastAPI routes by itself.
+INDEXED_FASTAPI = ("0.165.",)
 
 log = logging.getLogger("toolbox.routing")
 
@@ -152,8 +162,12 @@ def install_route_index(app: Any) -> None:
     The index is built on the first request and again whenever the route list changes
     (``add_api_route``, or a list that grew or shrank). A router with what the index does not
     model (an included router, a host route, FastAPI's low-priority frontend routes,
-    router-level middleware) keeps FastAPI's own routing, as do websocket and lifespan scopes.
+    router-level middleware) keeps FastAPI's own routing, as do websocket and lifespan scopes,
+    and so does a FastAPI release other than :data:`INDEXED_FASTAPI` (its steps may differ).
     """
+    if _update_scope is None or not fastapi.__version__.startswith(INDEXED_FASTAPI):
+        log.info("route index off: written for FastAPI %s, running %s", INDEXED_FASTAPI, fastapi.__version__)
+        return
     router = app.router
     if router.middleware_stack != router.app:
         return  # router-level middleware: leave the stack as FastAPI built it
