@@ -192,3 +192,14 @@ def test_the_page_cache_serves_search_pages_as_the_database_reads_them(client, t
             reads.list_products(other, reads.ProductQuery(locale="ru", q="пила"))
     finally:
         other.close()
+
+
+def test_own_writes_show_at_once_also_after_the_engine_is_disposed(client, toolbox, admin):
+    """``dispose()`` gives the engine a new pool: the cache follows it, so this process's own
+    catalog writes still end freshness at once."""
+    drill = client.post("/admin/products", json=product_body(), headers=admin).json()
+    assert client.get("/store/products/drill-x18").status_code == 200  # cached, fresh
+    toolbox.db.dispose()
+    variant = drill["variants"][0]["id"]
+    assert client.patch(f"/admin/variants/{variant}", json={"price": 30_000_00}, headers=admin).status_code == 200
+    assert client.get("/store/products/drill-x18").json()["variants"][0]["price"] == 30_000_00

@@ -25,6 +25,7 @@ fresh with a few statements per window.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import time
 import weakref
@@ -46,8 +47,11 @@ clock = time.monotonic
 REFRESH_AT = 0.5
 #: Serialises :meth:`Entry.checked` (held for two comparisons and an assignment).
 _state_lock = threading.Lock()
-#: Catalog writes committed by this process, per database (its connection pool).
+#: The mark of the latest catalog write this process committed, per database (its connection
+#: pool). Marks come from one process-wide sequence, so a pool that replaces another (the
+#: engine's ``dispose()``) never repeats a mark an entry was checked at.
 _local_writes: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_write_marks = itertools.count(1)
 
 
 def now() -> float:
@@ -56,8 +60,8 @@ def now() -> float:
 
 
 def local_writes(pool: Any) -> int:
-    """How many catalog writes this process has committed to the database of ``pool`` (an
-    entry checked before the latest one is not fresh)."""
+    """The mark of the latest catalog write this process committed to the database of ``pool``
+    (0: none; an entry checked at another mark is not fresh)."""
     return _local_writes.get(pool, 0)
 
 
@@ -65,7 +69,7 @@ def note_local_write(pool: Any) -> None:
     """A catalog write was committed by this process to the database of ``pool``: no page
     cached from it before is fresh."""
     with _state_lock:
-        _local_writes[pool] = _local_writes.get(pool, 0) + 1
+        _local_writes[pool] = next(_write_marks)
 
 
 def etag_of(body: bytes) -> str:
@@ -137,14 +141,20 @@ _NO_POOL = _NoPool()
 class PageCache:
     """Thread-safe LRU of :class:`Entry` by key, bounded by the bytes of the documents."""
 
-    def __init__(self, max_bytes: int = MAX_BYTES, max_entry_bytes: int = MAX_ENTRY_BYTES, pool: Any = None) -> None:
-        #: The connection pool of the database the pages come from (see :func:`local_writes`).
-        self.pool = pool if pool is not None else _NO_POOL
+    def __init__(self, max_bytes: int = MAX_BYTES, max_entry_bytes: int = MAX_ENTRY_BYTES, engine: Any = None) -> None:
+        #: The engine of the database the pages come from: its pool counts this process's
+        #: writes (see :func:`local_writes`), read at each use since ``dispose()`` replaces it.
+        self.engine = engine
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_entry_bytes
         self._entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def pool(self) -> Any:
+        """The connection pool whose committed catalog writes end freshness (see :func:`local_writes`)."""
+        return self.engine.pool if self.engine is not None else _NO_POOL
 
     def get(self, key: tuple[Any, ...]) -> Entry | None:
         with self._lock:
@@ -238,5 +248,5 @@ def page_cache(toolbox: Any) -> PageCache:
     """The process's page cache for ``toolbox`` (built once)."""
     cached = getattr(toolbox, "_catalog_page_cache", None)
     if cached is None:
-        cached = toolbox._catalog_page_cache = PageCache(pool=toolbox.db.engine.pool)
+        cached = toolbox._catalog_page_cache = PageCache(engine=toolbox.db.engine)
     return cached
