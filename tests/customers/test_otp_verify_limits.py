@@ -122,3 +122,20 @@ def test_a_check_that_matches_does_not_use_up_the_daily_cap(capped, sms):
         assert verify_outcome(toolbox, sms.last_code(PHONE)) == "ok"
         assert capped.post("/store/otp/request", json={"phone": PHONE}).status_code == 200
     assert verify_outcome(toolbox, "000000") == "too_many_attempts", "the cap-th failed check locks"
+
+
+def test_a_check_the_key_store_could_not_make_does_not_use_up_the_daily_cap(capped, sms, monkeypatch):
+    toolbox = capped.app.state.toolbox
+    for _ in range(CAP - 1):
+        assert verify_outcome(toolbox, "000000") == "invalid_code"
+    real = toolbox.keystore.verify_and_consume
+
+    def unavailable(*_args, **_kwargs):
+        raise ConnectionError("key store unavailable")
+
+    monkeypatch.setattr(toolbox.keystore, "verify_and_consume", unavailable)
+    for _ in range(3):  # no code compared: no failed check counted
+        with pytest.raises(ConnectionError):
+            otp.verify_code(toolbox, PHONE, "000000", ADDRESS)
+    monkeypatch.setattr(toolbox.keystore, "verify_and_consume", real)
+    assert verify_outcome(toolbox, sms.last_code(PHONE)) == "ok"

@@ -203,7 +203,11 @@ def verify_code(toolbox: Any, raw_phone: str, code: str, client_ip: str) -> Veri
     place = store.hit_within(failed_key(phone), DAY, auth.otp_max_failed_per_day)
     if not place.admitted:  # the cap is reached, or the checks in flight hold what is left of it
         raise _locked(place.reset_in)
-    outcome = store.verify_and_consume(code_key(phone), code_hash(toolbox, phone, code), auth.otp_max_attempts)
+    try:
+        outcome = store.verify_and_consume(code_key(phone), code_hash(toolbox, phone, code), auth.otp_max_attempts)
+    except BaseException:
+        store.give_back(failed_key(phone))  # no code was compared: not a failed check
+        raise
     if outcome is not VerifyOutcome.OK:
         if place.count >= auth.otp_max_failed_per_day:  # this failed check took the last place
             store.set(lock_key(phone), "1", place.reset_in)
