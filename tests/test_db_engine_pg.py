@@ -88,3 +88,30 @@ def test_a_statement_is_prepared_once_it_runs_a_second_time_on_a_connection(db):
             session.execute(text("SELECT name FROM stock_locations WHERE code = :c"), {"c": "y"}).all()
     with db.session() as session:
         assert _prepared_statements(session) == 1
+
+
+def test_standalone_statements_send_no_begin_and_each_write_is_committed(db):
+    """``statements()``: autocommit on PostgreSQL, so a one-statement read or write costs one
+    round trip; another connection sees the write at once."""
+    with db.statements(write=True) as conn:
+        conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS standalone_probe (n int)"))
+        assert conn.connection.dbapi_connection.autocommit is True
+        conn.execute(text("INSERT INTO standalone_probe VALUES (1)"))
+        assert conn.connection.dbapi_connection.info.transaction_status == 0  # IDLE: nothing open
+        assert conn.scalar(text("SELECT count(*) FROM standalone_probe")) == 1
+    with db.statements() as conn:  # the same pooled connection (pool of one), autocommit again
+        assert conn.scalar(text("SELECT count(*) FROM standalone_probe")) == 1
+    with db.session() as session:  # back to transactions for everyone else
+        assert session.connection().connection.dbapi_connection.autocommit is False
+
+
+def test_standalone_statements_on_sqlite_write_in_one_transaction(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'probe.db'}")
+    try:
+        with db.statements(write=True) as conn:
+            conn.execute(text("CREATE TABLE probe (n int)"))
+            conn.execute(text("INSERT INTO probe VALUES (1)"))
+        with db.statements() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM probe")) == 1
+    finally:
+        db.dispose()

@@ -51,12 +51,8 @@ def cart_owner(toolbox: Any, cart_id: str) -> str | None:
 
     from toolbox_core.cart.models import Cart
 
-    if toolbox.db.is_sqlite:
-        with toolbox.db.session() as session:  # one column, no lines: one statement
-            return session.scalar(select(Cart.customer_id).where(Cart.id == cart_id))
-    with toolbox.db.engine.connect() as conn:  # autocommit: no BEGIN/COMMIT round trips
-        return conn.execution_options(isolation_level="AUTOCOMMIT").scalar(
-            select(Cart.customer_id).where(Cart.id == cart_id))
+    with toolbox.db.statements() as conn:  # one column, no lines: one statement
+        return conn.scalar(select(Cart.customer_id).where(Cart.id == cart_id))
 
 
 @dataclass(frozen=True)

@@ -229,25 +229,15 @@ class CartService:
     def _reading(self) -> Iterator[Connection]:
         """A connection for reads: autocommit on PostgreSQL (no BEGIN/COMMIT round trips; each
         statement sees committed data), a read session's on SQLite."""
-        db = self.toolbox.db
-        if db.is_sqlite:
-            with db.session() as session:
-                yield session.connection()
-        else:
-            with db.engine.connect() as conn:
-                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        with self.toolbox.db.statements() as conn:
+            yield conn
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """A connection for a change: autocommit on PostgreSQL (the write is one atomic
         statement), one ``BEGIN IMMEDIATE`` transaction on SQLite."""
-        db = self.toolbox.db
-        if db.is_sqlite:
-            with db.transaction() as session:
-                yield session.connection()
-        else:
-            with db.engine.connect() as conn:
-                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        with self.toolbox.db.statements(write=True) as conn:
+            yield conn
 
     def _load(self, conn: Connection, cart_id: str, customer_id: str | None, extra: str | None = None) -> Read:
         """The cart, if usable by ``customer_id``, with the catalog snapshots of its lines and of

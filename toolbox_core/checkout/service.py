@@ -357,12 +357,8 @@ class CheckoutService:
                                details={"provider_id": result.provider_id}) from exc
         if action["kind"] != "none":  # nothing to remember for pay-on-delivery
             params = {"b_id": request.payment_id, "action": action}
-            if self.toolbox.db.is_sqlite:
-                with self.toolbox.db.transaction() as session:
-                    session.connection().execute(_SET_ACTION, params)
-            else:  # one UPDATE, atomic on its own: no BEGIN/COMMIT round trips
-                with self.toolbox.db.engine.connect() as conn:
-                    conn.execution_options(isolation_level="AUTOCOMMIT").execute(_SET_ACTION, params)
+            with self.toolbox.db.statements(write=True) as conn:  # one UPDATE, atomic on its own
+                conn.execute(_SET_ACTION, params)
         return action
 
     def _compensate(self, order_id: str, *, reason: str) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,6 +79,23 @@ class Database:
                 yield session
         finally:
             _open.depth -= 1
+
+    @contextmanager
+    def statements(self, *, write: bool = False) -> Iterator[Connection]:
+        """A connection whose statements each stand on their own, for work that is one statement
+        (a read, or a write that is atomic by itself).
+
+        On PostgreSQL the connection is in autocommit: no ``BEGIN`` / ``COMMIT`` round trips
+        (psycopg sends ``BEGIN`` as a round trip of its own), each statement sees committed data
+        and a write is committed when it ends. On SQLite it is a read session's connection, or
+        with ``write=True`` one ``BEGIN IMMEDIATE`` transaction committed on exit.
+        """
+        if self.is_sqlite:
+            with (self.transaction() if write else self.session()) as session:
+                yield session.connection()
+        else:
+            with self.engine.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -397,9 +397,7 @@ class PaymentService:
     def reader(self) -> Iterator[Connection]:
         """A connection for a read-only callback (Payme's CheckPerformTransaction): on PostgreSQL
         in autocommit, so its one statement is its one round trip (no BEGIN / COMMIT)."""
-        with self.toolbox.db.engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        with self.toolbox.db.statements() as connection:
             yield connection
 
     def read_for_report(self, session: Session | Connection, query: GatewayQuery, *, provider_id: str,
