@@ -124,24 +124,15 @@ def count_sql(url: str, variants: list[str], *, show: bool = False) -> None:
     The first checkout warms caches (statement cache, plugin start-up); the second is counted.
     """
     from fastapi.testclient import TestClient
-    from sqlalchemy import event
 
     from toolbox_core.app import create_app
 
     toolbox = open_toolbox(url, redis_url=fresh_redis())
-    real: list[int] = []  # transactions PostgreSQL saw: autocommit connections send no BEGIN/COMMIT/ROLLBACK
-
-    @event.listens_for(toolbox.db.engine, "commit")
-    @event.listens_for(toolbox.db.engine, "rollback")
-    def _real_end(conn: object) -> None:
-        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":  # type: ignore[attr-defined]
-            real.append(1)
 
     labels = ["create", *(f"add_line{n}" for n in range(len(variants))), "update", "shipping", "payment",
               "complete"]
     with TestClient(create_app(toolbox=toolbox)) as client:
         for counted in (False, True):
-            real.clear()
             with counting_statements(toolbox.db.engine, keep_sql=show) as count:
                 cart = ""
                 for label, step in zip(labels, steps(variants), strict=True):
@@ -153,9 +144,8 @@ def count_sql(url: str, variants: list[str], *, show: bool = False) -> None:
                 figure("checkout_sql_statements", count.statements, "per order")
                 figure("checkout_sql_transactions", count.commits + count.rollbacks, "per order (SQLAlchemy commits)")
                 # A real transaction adds BEGIN and COMMIT round trips; a rolled-back one BEGIN and ROLLBACK.
-                transactions = len(real)
-                figure("checkout_sql_real_transactions", transactions, "per order (BEGIN ... COMMIT)")
-                figure("checkout_sql_round_trips", count.statements + 2 * transactions, "per order")
+                figure("checkout_sql_real_transactions", count.transactions, "per order (BEGIN ... COMMIT)")
+                figure("checkout_sql_round_trips", count.round_trips, "per order")
                 for label, n in count.by_step.items():
                     figure(f"checkout_sql_{label}", n, "")
                 for line in count.sql:

@@ -22,13 +22,9 @@ Targets: ≥300 payments/s, callback p99 < 30 ms.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
@@ -36,7 +32,9 @@ from benchmarks.harness import (
     CostMeter,
     LoadResult,
     Server,
+    StatementCount,
     _pct,
+    counting_statements,
     figure,
     flushed_redis,
     fresh_database,
@@ -117,63 +115,7 @@ def make_scenario(orders: list[tuple[str, int]], latencies: list[float], first_t
     return pay
 
 
-@dataclass
-class RoundTrips:
-    """What one engine sent: statements, and the transactions they ran in (a statement on an
-    AUTOCOMMIT connection is in none); psycopg sends each transaction's BEGIN and its COMMIT or
-    ROLLBACK as round trips of their own."""
-
-    statements: int = 0
-    transactions: int = 0
-    sql: list[str] = field(default_factory=list)
-    step: str = "-"
-    keep_sql: bool = False
-
-    @property
-    def round_trips(self) -> int:
-        return self.statements + 2 * self.transactions
-
-
-@contextlib.contextmanager
-def round_trips(engine: Any, *, keep_sql: bool = False) -> Iterator[RoundTrips]:
-    """Count what runs on ``engine`` while open (SQLAlchemy ``before_cursor_execute``, ``commit``
-    and ``rollback`` listeners; an end of a connection that ran nothing outside autocommit is none)."""
-    from sqlalchemy import event
-
-    count = RoundTrips(keep_sql=keep_sql)
-    in_transaction: set[int] = set()
-
-    def autocommit(conn: Any) -> bool:
-        return bool(getattr(conn.connection.dbapi_connection, "autocommit", False))
-
-    def on_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        count.statements += 1
-        plain = autocommit(conn)
-        if not plain:
-            in_transaction.add(id(conn.connection.dbapi_connection))
-        if count.keep_sql:
-            mode = " (autocommit)" if plain else ""
-            count.sql.append(f"[{count.step}{mode}] {' '.join(statement.split())[:200]}")
-
-    def on_end(conn: Any) -> None:
-        key = id(conn.connection.dbapi_connection)
-        if key in in_transaction:
-            in_transaction.discard(key)
-            count.transactions += 1
-            if count.keep_sql:
-                count.sql.append(f"[{count.step}] (commit or rollback)")
-
-    listeners = [("before_cursor_execute", on_execute), ("commit", on_end), ("rollback", on_end)]
-    for name, fn in listeners:
-        event.listen(engine, name, fn)
-    try:
-        yield count
-    finally:
-        for name, fn in listeners:
-            event.remove(engine, name, fn)
-
-
-def in_process_cost(url: str, orders: list[tuple[str, int]], *, sql: bool = False) -> tuple[RoundTrips, CostMeter]:
+def in_process_cost(url: str, orders: list[tuple[str, int]], *, sql: bool = False) -> tuple[StatementCount, CostMeter]:
     """Pay ``orders`` one at a time in-process (``ClickShop.handle``, no HTTP), the first as a
     warm-up: (SQL statements and transactions, costs) of the others' Prepare + Complete, so the
     cost of one callback is known even on a busy machine. ``sql``: print the statements of the
@@ -184,23 +126,23 @@ def in_process_cost(url: str, orders: list[tuple[str, int]], *, sql: bool = Fals
     toolbox = open_toolbox(url, plugins=["click"])
     shop = ClickShop(toolbox, toolbox.plugin_settings("click"))
 
-    def pay(n: int, number: str, total: int, count: RoundTrips | None = None) -> None:
+    def pay(n: int, number: str, total: int, count: StatementCount | None = None) -> None:
         amount, trans = tiyin_to_som(total), str(600_000_000 + n)
         if count:
-            count.step = "prepare"
+            count.step("prepare")
         prepared = shop.handle(signed(0, trans, number, amount), 0)
         if count:
-            count.step = "complete"
+            count.step("complete")
         done = shop.handle(signed(1, trans, number, amount, str(prepared["merchant_prepare_id"])), 1)
         if done["error"] != 0:
             raise RuntimeError(f"in-process Complete failed: {done}")
 
-    with round_trips(toolbox.db.engine, keep_sql=sql) as first:
+    with counting_statements(toolbox.db.engine, keep_sql=sql) as first:
         pay(0, *orders[0], first)
     for line in first.sql:
         print(f"  sql {line}")
     meter = CostMeter(database_url=url)
-    with round_trips(toolbox.db.engine) as counter, meter.measure():
+    with counting_statements(toolbox.db.engine) as counter, meter.measure():
         for n, (number, total) in enumerate(orders[1:], 1):
             pay(n, number, total)
     toolbox.close()

@@ -416,12 +416,17 @@ def place_order(carts: Any, checkout: Any, variant_id: str, provider_id: str) ->
 # ---------------------------------------------------------------------------- work per request
 @dataclass
 class StatementCount:
-    """SQL statements sent on one engine (``statements``; an ``executemany`` is one) and the
-    transactions they ran in (``commits`` + ``rollbacks``), per label of :meth:`step`."""
+    """What one engine sent while counted: statements (per label of :meth:`step`; an
+    ``executemany`` is one), the
+    SQLAlchemy ``commits`` and ``rollbacks``, and the real ``transactions`` among them, those
+    of a connection that ran a statement outside autocommit. psycopg sends a transaction's
+    ``BEGIN`` and its ``COMMIT`` or ``ROLLBACK`` as round trips of their own; a statement on an
+    AUTOCOMMIT connection is one round trip in no transaction."""
 
     statements: int = 0
     commits: int = 0
     rollbacks: int = 0
+    transactions: int = 0
     by_step: dict[str, int] = field(default_factory=dict)
     sql: list[str] = field(default_factory=list)
     _step: str = "-"
@@ -432,28 +437,44 @@ class StatementCount:
 
     @property
     def round_trips(self) -> int:
-        """Statements plus the COMMIT/ROLLBACK of each transaction (psycopg's BEGIN rides along)."""
-        return self.statements + self.commits + self.rollbacks
+        """Statements plus the BEGIN and the COMMIT/ROLLBACK of each real transaction."""
+        return self.statements + 2 * self.transactions
 
 
 @contextlib.contextmanager
 def counting_statements(engine: Any, *, keep_sql: bool = False) -> Iterator[StatementCount]:
-    """Count what runs on ``engine`` (a SQLAlchemy ``before_cursor_execute`` listener) while open."""
+    """Count what runs on ``engine`` while open (SQLAlchemy ``before_cursor_execute``, ``commit``
+    and ``rollback`` listeners); ``keep_sql`` keeps each statement, marked when in autocommit."""
     from sqlalchemy import event
 
     count = StatementCount()
+    in_transaction: set[int] = set()
 
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def on_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         count.statements += 1
         count.by_step[count._step] = count.by_step.get(count._step, 0) + 1
+        autocommit = bool(getattr(conn.connection.dbapi_connection, "autocommit", False))
+        if not autocommit:
+            in_transaction.add(id(conn.connection.dbapi_connection))
         if keep_sql:
-            count.sql.append(f"[{count._step}] {' '.join(statement.split())[:160]}")
+            mode = " (autocommit)" if autocommit else ""
+            count.sql.append(f"[{count._step}{mode}] {' '.join(statement.split())[:200]}")
 
-    def on_commit(_conn: Any) -> None:
+    def on_end(conn: Any, kind: str) -> None:
+        key = id(conn.connection.dbapi_connection)
+        if key in in_transaction:
+            in_transaction.discard(key)
+            count.transactions += 1
+            if keep_sql:
+                count.sql.append(f"[{count._step}] ({kind})")
+
+    def on_commit(conn: Any) -> None:
         count.commits += 1
+        on_end(conn, "commit")
 
-    def on_rollback(_conn: Any) -> None:
+    def on_rollback(conn: Any) -> None:
         count.rollbacks += 1
+        on_end(conn, "rollback")
 
     listeners = [("before_cursor_execute", on_execute), ("commit", on_commit), ("rollback", on_rollback)]
     for name, fn in listeners:

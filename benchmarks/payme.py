@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import os
 import secrets
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 
@@ -107,8 +104,7 @@ def in_process_cost(url: str, orders: list[tuple[str, int]], *,
     warm_number, warm_total = orders[0]
     for request_id, (method, params) in enumerate(cycle_calls(warm_number, warm_total, secrets.token_hex(12)), 1):
         _answer(merchant, AUTHORIZATION, {"method": method, "params": params, "id": request_id}, request_id)
-    with counting_statements(toolbox.db.engine, keep_sql=show_sql) as counter, \
-            counting_transactions(toolbox.db.engine) as transactions, meter.measure():
+    with counting_statements(toolbox.db.engine, keep_sql=show_sql) as counter, meter.measure():
         for number, total in orders[1:]:
             for request_id, (method, params) in enumerate(cycle_calls(number, total, secrets.token_hex(12)), 1):
                 counter.step(method)
@@ -121,29 +117,7 @@ def in_process_cost(url: str, orders: list[tuple[str, int]], *,
                     print("   ", line)
                 show_sql = False
     toolbox.close()
-    return counter.statements, transactions[0], counter.by_step, meter
-
-
-@contextlib.contextmanager
-def counting_transactions(engine: Any) -> Iterator[list[int]]:
-    """Transactions that reached PostgreSQL while open: each costs two round trips besides its
-    statements (psycopg sends ``BEGIN`` on its own, then ``COMMIT``); a statement on an
-    autocommit connection is one round trip and no transaction."""
-    from sqlalchemy import event
-
-    count = [0]
-
-    def on_end(conn: Any) -> None:
-        if not getattr(conn.connection.dbapi_connection, "autocommit", False):
-            count[0] += 1
-
-    for name in ("commit", "rollback"):
-        event.listen(engine, name, on_end)
-    try:
-        yield count
-    finally:
-        for name in ("commit", "rollback"):
-            event.remove(engine, name, on_end)
+    return counter.statements, counter.transactions, counter.by_step, meter
 
 
 def wrk_cycles(base_url: str, orders: list[tuple[str, int]], *, concurrency: int,
