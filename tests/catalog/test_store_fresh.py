@@ -162,6 +162,18 @@ def test_a_page_past_half_its_window_is_checked_in_the_background(toolbox, make_
     assert b'"available":6' in again.served.body
 
 
+def test_a_background_check_that_never_ran_does_not_stop_later_ones(toolbox, make_product, later):
+    make_product()
+    reads.serve_product(toolbox, "drill-x18", "ru")
+    later(0.6)
+    assert reads.fresh_product(toolbox, "drill-x18", "ru").refresh is not None  # handed out, never run
+    later(0.5)  # the window has passed: the next read checks in the request
+    assert reads.fresh_product(toolbox, "drill-x18", "ru") is None
+    reads.serve_product(toolbox, "drill-x18", "ru")
+    later(0.6)  # past half the new window: a background check is handed out again
+    assert reads.fresh_product(toolbox, "drill-x18", "ru").refresh is not None
+
+
 def test_one_check_statement_checks_the_other_pages_in_use(toolbox, make_product, later):
     make_product()
     make_product(handle="saw", sku="SAW", ru="Пила")

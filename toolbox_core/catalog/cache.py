@@ -104,8 +104,9 @@ class Entry:
     #: (:data:`clock`) and :func:`local_writes` before that read. One attribute, replaced whole,
     #: so a reader never pairs a rendering with another check's time.
     state: tuple[Rendering | None, float, int] = field(default=(None, -1e18, -1))
-    #: A check ahead of the window's end is scheduled or running (see :meth:`PageCache.fresh`).
-    refreshing: bool = False
+    #: When a check ahead of the window's end was handed out (:data:`clock`; None: none is).
+    #: A check that never ran (its response failed to send) stops counting after a window.
+    refreshing_since: float | None = None
     #: When it was last served or read (:data:`clock`).
     used_at: float = field(default_factory=lambda: clock())
 
@@ -184,9 +185,10 @@ class PageCache:
             if key in self._entries:
                 self._entries.move_to_end(key)
             entry.used_at = now
-            due = age >= window * REFRESH_AT and not entry.refreshing
+            handed_out = entry.refreshing_since
+            due = age >= window * REFRESH_AT and (handed_out is None or now - handed_out >= window)
             if due:
-                entry.refreshing = True
+                entry.refreshing_since = now
         return rendered.body, rendered.etag, entry if due else None
 
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:

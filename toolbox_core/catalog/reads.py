@@ -454,7 +454,7 @@ def refresh(toolbox: Any, key: tuple[Any, ...], entry: Entry) -> None:
     except Exception:
         log.warning("catalog page cache: background check of %r failed", key, exc_info=True)
     finally:
-        entry.refreshing = False
+        entry.refreshing_since = None
 
 
 #: Product ids one check statement reads at most (its page's and other entries' due a check).
