@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from toolbox_core.catalog import models as m
 from toolbox_core.catalog.cache import VERSION_COUNTER, note_local_write
 from toolbox_core.catalog.search.text import normalize
+from toolbox_core.db.upsert import insert_ignoring, upsert
 from toolbox_core.i18n import pick_translation
 from toolbox_core.schemas import iso_utc
 
@@ -229,24 +230,17 @@ def new_version_on_commit(session: Session) -> None:
 def set_counter(session: Session, name: str, value: int) -> None:
     """Insert or overwrite counter ``name`` (one upsert on SQLite and PostgreSQL)."""
     table = m.CatalogCounter.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(table).values(name=name, value=value)
-    session.execute(statement.on_conflict_do_update(index_elements=[table.c.name], set_={"value": value}))
+    session.execute(upsert(session.get_bind().dialect, table, {"name": name, "value": value},
+                           conflict=[table.c.name], update={"value": value}))
 
 
 def _add_words(session: Session, entries: list[dict[str, Any]]) -> None:
     """Record new words for PostgreSQL's typo expansion (words are never removed: harmless)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
     words = sorted({w for e in entries for w in e["text"].split() if len(w) <= 100})
     if words:
-        session.execute(pg_insert(m.SearchWord).on_conflict_do_nothing(), [{"word": w} for w in words])
+        session.execute(insert_ignoring("postgresql", m.SearchWord), [{"word": w} for w in words])
 
 
 def add_to_counter(session: Session, name: str, delta: int) -> None:
