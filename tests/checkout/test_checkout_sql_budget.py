@@ -19,13 +19,13 @@ from toolbox_core.db.base import utcnow
 from toolbox_core.orders.models import Counter, Order, OrderHistory
 
 #: Statements per request of the guest checkout, and in all.
-BUDGET = {"create": 1, "add_line": 2, "update": 2, "shipping": 2, "payment": 2, "complete": 5}
-TOTAL_BUDGET = 18
+BUDGET = {"create": 1, "add_line": 2, "update": 2, "shipping": 2, "payment": 2, "complete": 4}
+TOTAL_BUDGET = 17
 #: Transactions (BEGIN ... COMMIT: two round trips more) of the whole checkout: complete's only;
 #: every other step runs its statements on an autocommit connection.
 TRANSACTION_BUDGET = 1
 #: Statements of ``complete`` from the stock lock (``SELECT ... FOR UPDATE``) to COMMIT.
-HOT_WINDOW_BUDGET = 5
+HOT_WINDOW_BUDGET = 3
 
 
 class Recorder:
