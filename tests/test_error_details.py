@@ -3,6 +3,7 @@ under ``details.fields`` (a list). Checked over many kinds of errors of the real
 
 from __future__ import annotations
 
+import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
@@ -101,3 +102,30 @@ def test_error_texts_are_parsed_once_with_their_placeholders():
     assert ERROR_MESSAGE_FIELDS[ru[1]] == frozenset()
     every = {t for locales in ERROR_MESSAGES.values() for variants in locales.values() for t in variants}
     assert set(ERROR_MESSAGE_FIELDS) == every
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_nul_character_in_a_path_query_or_body_is_a_4xx_not_a_500(make_toolbox, make_client, database):
+    """No route takes a NUL in its URL (422 on every database); PostgreSQL text cannot hold one,
+    so a body string with NUL is a 422 there (SQLite stores it)."""
+    client = make_client(make_toolbox(database=database))
+    cart = client.post("/store/carts", json={}).json()["id"]
+    in_url = [
+        client.get("/store/products", params={"q": "\x00drill"}),
+        client.get("/store/products", params={"category": "to\x00ols"}),
+        client.get("/store/products/%00x"),
+        client.put(f"/store/carts/{cart}/lines/var%00x", json={"quantity": 1}),
+    ]
+    for response in in_url:
+        assert response.status_code == 422, (response.request.url, response.text)
+        assert response.json()["error"]["code"] == "invalid_input"
+    in_body = [
+        client.post(f"/store/carts/{cart}/lines", json={"variant_id": "var\x00x", "quantity": 1}),
+        client.patch(f"/store/carts/{cart}", json={"email": "a\x00@b.uz"}),
+        client.patch(f"/store/carts/{cart}", json={"address": {"city": "Toshkent\x00", "line1": "x"}}),
+    ]
+    for response in in_body:
+        assert 400 <= response.status_code < 500 or (database == "sqlite" and response.status_code == 200), \
+            (response.request.url, response.status_code, response.text)
+        assert database == "sqlite" or response.json()["error"]["code"] in ("invalid_input", "variant_not_found")

@@ -40,6 +40,7 @@ class RequestMiddleware:
       response; an error no handler answered is logged and answered 500 ``internal_error`` in the
       one error shape, without the exception's text;
     * the request's scope made current for absolute URLs (:func:`toolbox_core.urls.set_request_scope`);
+    * a NUL in the path or query answered 422 at once;
     * body limits (:mod:`toolbox_core.limits`): a bad or too large ``Content-Length`` answered
       at once, a streamed body counted;
     * ``Content-Language`` / ``Vary`` once the locale was resolved (:func:`toolbox_core.i18n.add_locale_headers`).
@@ -80,6 +81,13 @@ class RequestMiddleware:
 
         token = set_request_scope(scope)
         try:
+            if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+                # No route takes a NUL (PostgreSQL text cannot even hold one): refused alike on
+                # every database, before any route runs.
+                refused = error_response(422, "invalid_input", "the URL must not contain NUL (%00)",
+                                         request_id=request_id)
+                await refused(scope, receive, send_with_headers)
+                return
             limit = body_limit(self.settings, content_type) if content_type else self.settings.http.max_body_bytes
             if declared is not None:
                 problem = declared_length_problem(limit, declared, request_id)

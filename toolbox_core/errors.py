@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("toolbox.errors")
@@ -200,6 +201,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if problem:
             return _answer(request, 422, "invalid_input", problem, {"fields": details[:1]})
         return _answer(request, 422, "invalid_input", message, {"fields": details})
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL text cannot hold NUL: psycopg refuses such a value before sending it, from
+        # any path, query or body string. That is the client's input, not our failure.
+        if "NUL" not in str(exc.orig):
+            raise exc
+        return _answer(request, 422, "invalid_input", "text must not contain NUL (0x00) characters", None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
