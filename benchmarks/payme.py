@@ -28,6 +28,7 @@ from benchmarks.harness import (
     CostMeter,
     LoadResult,
     Server,
+    StatementCount,
     _pct,
     counting_statements,
     figure,
@@ -89,10 +90,10 @@ def cycle_calls(number: str, total: int, tx: str) -> list[tuple[str, dict]]:
 
 
 def in_process_cost(url: str, orders: list[tuple[str, int]], *,
-                    show_sql: bool = False) -> tuple[int, int, dict[str, int], CostMeter]:
+                    show_sql: bool = False) -> tuple[StatementCount, CostMeter]:
     """Play ``orders``' cycles one at a time in-process through the endpoint's handler (Basic
-    auth, dispatch, the JSON-RPC reply; no HTTP): (SQL statements, transactions, statements per
-    method, costs) of all of them; ``show_sql`` prints the statements of the first cycle."""
+    auth, dispatch, the JSON-RPC reply; no HTTP): (statements, transactions and round trips,
+    per method too; costs) of all of them; ``show_sql`` prints the statements of the first cycle."""
     import json
 
     from toolbox_payme.plugin import merchant_for
@@ -117,7 +118,7 @@ def in_process_cost(url: str, orders: list[tuple[str, int]], *,
                     print("   ", line)
                 show_sql = False
     toolbox.close()
-    return counter.statements, counter.transactions, counter.by_step, meter
+    return counter, meter
 
 
 def wrk_cycles(base_url: str, orders: list[tuple[str, int]], *, concurrency: int,
@@ -174,14 +175,14 @@ def main(argv: list[str]) -> None:
         figure("payme_orders_placed", len(orders), f"in {time.perf_counter() - started:.1f} s")
         measured, orders = orders[:opts.in_process + 1], orders[opts.in_process + 1:]
         if opts.in_process:
-            statements, transactions, by_method, meter = in_process_cost(url, measured, show_sql=opts.show_sql)
+            counted, meter = in_process_cost(url, measured, show_sql=opts.show_sql)
             cycles = len(measured) - 1
-            figure("payme_sql_per_cycle", statements / cycles, "statements (Check + Create + Perform)")
-            figure("payme_sql_per_callback", statements / cycles / 3, "statements")
-            for method, count in by_method.items():
+            figure("payme_sql_per_cycle", counted.statements / cycles, "statements (Check + Create + Perform)")
+            figure("payme_sql_per_callback", counted.statements / cycles / 3, "statements")
+            for method, count in counted.by_step.items():
                 figure(f"payme_sql_{method}", count / cycles, "statements")
-            figure("payme_transactions_per_cycle", transactions / cycles, "(BEGIN + COMMIT each)")
-            figure("payme_round_trips_per_cycle", (statements + 2 * transactions) / cycles,
+            figure("payme_transactions_per_cycle", counted.transactions / cycles, "(BEGIN + COMMIT each)")
+            figure("payme_round_trips_per_cycle", counted.round_trips / cycles,
                    "statements + BEGIN/COMMIT of each transaction")
             meter.per(cycles * 3, "payme_callback_in_process")
         if opts.driver == "none":

@@ -88,12 +88,11 @@ class RequestMiddleware:
                                          request_id=request_id)
                 await refused(scope, receive, send_with_headers)
                 return
-            limit = body_limit(self.settings, content_type) if content_type else self.settings.http.max_body_bytes
-            if declared is not None:
-                problem = declared_length_problem(limit, declared, request_id)
-                if problem is not None:
-                    await problem(scope, receive, send_with_headers)
-                    return
+            limit = body_limit(self.settings, content_type or "")
+            problem = declared_length_problem(limit, declared, request_id)
+            if problem is not None:
+                await problem(scope, receive, send_with_headers)
+                return
             await self.app(scope, limited_receive(receive, limit), send_with_headers)
         except Exception:
             # Anything no handler turned into a response: log it, answer in the one error

@@ -157,6 +157,9 @@ class PageCache:
         """The connection pool whose committed catalog writes end freshness (see :func:`local_writes`)."""
         return self.engine.pool if self.engine is not None else _NO_POOL
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
     def get(self, key: tuple[Any, ...]) -> Entry | None:
         with self._lock:
             entry = self._entries.get(key)

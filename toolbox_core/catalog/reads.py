@@ -184,9 +184,13 @@ class Fresh(NamedTuple):
 
 
 def _fresh(toolbox: Any, keys: Any, window: float) -> Fresh | None:
-    cache, prefix = page_cache(toolbox), _prefix(get_storage(toolbox))
+    cache = page_cache(toolbox)
     for key in keys:
-        hit = cache.fresh(key, prefix, window)
+        if key not in cache:
+            continue
+        # An entry exists only after a read through the database, which built the storage in
+        # a thread: asking for it here does no I/O on the event loop.
+        hit = cache.fresh(key, _prefix(get_storage(toolbox)), window)
         if hit is not None:
             body, etag, entry = hit
             again = None if entry is None else partial(refresh, toolbox, key, entry)
@@ -402,7 +406,7 @@ def _cached_page(toolbox: Any, session: Connection, key: tuple[Any, ...], load: 
     prefix = _prefix(storage)
     entry = cache.get(key)
     # Taken before the statement: a write committed meanwhile makes the entry not fresh.
-    at, writes = now(), local_writes(page_cache(toolbox).pool)
+    at, writes = now(), local_writes(cache.pool)
     if entry is not None:
         rendered = _check(toolbox, session, key, entry, prefix, storage, at, writes)
         if rendered is not None:

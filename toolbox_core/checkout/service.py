@@ -166,7 +166,7 @@ class CheckoutService:
         cart_rows.save(session, cart)  # an adoption or phone taken under the lock (rare: usually nothing)
         if session.get_bind().dialect.name == "postgresql":
             # Rows every checkout competes for (stock levels) are locked from here to COMMIT:
-            # three statements to hold the stock, then one for everything else.
+            # the lock, one statement holding the stock, then one for everything else.
             inventory.reserve(session, order["id"], self._wanted(lines))
             order["number"] = self._place_pg(session, cart, order, lines, payment, event, actor)
         else:

@@ -128,9 +128,8 @@ WITH wanted AS (
     INSERT INTO inventory_reservations (id, order_id, sku, location_id, quantity, status)
     SELECT w.id, :order_id, w.sku, w.location_id, w.quantity, 'active' FROM wanted AS w
     WHERE (SELECT count(*) FROM held) = :count
-    RETURNING id
 )
-SELECT (SELECT count(*) FROM held) AS held, (SELECT count(*) FROM reserved) AS reserved
+SELECT count(*) FROM held
 """)
 
 
@@ -151,9 +150,9 @@ def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
         _add_available(short, levels)
         raise OutOfStock("not enough stock for some items", details={"items": short})
     if session.get_bind().dialect.name == "postgresql":
-        held, _ = session.connection().execute(_HOLD_AND_RESERVE_PG, {
+        held = session.connection().execute(_HOLD_AND_RESERVE_PG, {
             "skus": skus, "locations": [chosen[sku] for sku in skus], "quantities": [wanted[sku] for sku in skus],
-            "ids": [new_id("resv") for _ in skus], "order_id": order_id, "count": len(skus)}).one()
+            "ids": [new_id("resv") for _ in skus], "order_id": order_id, "count": len(skus)}).scalar_one()
         if held != len(skus):  # cannot happen under the locks
             raise OutOfStock("not enough stock for some items", details={"items": [{"sku": s} for s in skus]})
         return

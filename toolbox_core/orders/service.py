@@ -36,16 +36,6 @@ LOOKUP_WINDOW_SECONDS = 3600
 #: the ``order_number`` row of :class:`Counter` (its writers are serialized anyway; no gaps).
 ORDER_NUMBER_SEQUENCE = "order_numbers"
 
-_NUMBER_AND_NOTE_PG = text(
-    # One round trip: draw the number, store it on the order and write the history entry.
-    f"WITH drawn AS (UPDATE orders SET number = nextval('{ORDER_NUMBER_SEQUENCE}')::text, updated_at = :at"
-    " WHERE id = :order_id RETURNING number),"
-    " noted AS (INSERT INTO order_history (order_id, at, kind, message, actor)"
-    " SELECT :order_id, :at, :kind, replace(:message, '{number}', drawn.number), :actor FROM drawn)"
-    " SELECT number FROM drawn"
-)
-
-
 def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -72,13 +62,10 @@ def number_order(session: Session, order_id: str, *, kind: str, message: str, ac
     """Give the stored order ``order_id`` the next number and note ``kind`` in its history
     (``{number}`` in ``message`` becomes the number); returns the number.
 
-    For callers that wrote the order with core statements (checkout): one statement on
-    PostgreSQL, three on SQLite.
+    For callers that wrote the order with core statements (SQLite's checkout; PostgreSQL's
+    draws the number inside its one placing statement): three statements.
     """
     at = utcnow()
-    if _is_postgres(session):
-        return str(session.execute(_NUMBER_AND_NOTE_PG, {"order_id": order_id, "at": at, "kind": kind,
-                                                         "message": message, "actor": actor}).scalar_one())
     number = next_order_number(session)
     session.execute(update(Order.__table__).where(Order.id == order_id).values(number=number, updated_at=at))
     session.execute(insert(OrderHistory.__table__).values(order_id=order_id, at=at, kind=kind, actor=actor,

@@ -164,7 +164,7 @@ class ClickShop:
             amount=amount, hold_until=now + timedelta(seconds=self.settings.prepare_hold_seconds),
             data={"click_paydoc_id": request.click_paydoc_id}, state=state,
             also=[(rows.INSERT_RETURNING, params, inserted)])
-        if result.replayed or not inserted:
+        if result.replayed:
             # The kernel had this authorization already (it then writes nothing): ours alone.
             return ClickCode.SUCCESS, rows.insert_prepared(session.connection(), params)
         return ClickCode.SUCCESS, int(inserted[0][0])
@@ -218,14 +218,11 @@ class ClickShop:
         # (refund required) and we reverse it through the Merchant API (the subscriber).
         late = payment.status == "canceled" or view.status == "canceled"
         confirm = {"c_row": row.id, "c_now": utcnow(), "c_reversal": "pending" if late else None}
-        postgres = session.get_bind().dialect.name == "postgresql"
-        if not postgres:
-            session.connection().execute(rows.CONFIRM, confirm)
         result = self.payments.capture_in_session(
             session, PROVIDER_ID, payment.id, gateway_transaction_id=str(request.click_trans_id), amount=amount,
             data={"click_paydoc_id": request.click_paydoc_id, "merchant_prepare_id": row.id}, state=state,
-            also=[(rows.CONFIRM, confirm)] if postgres else ())
-        if postgres and result.replayed:
+            also=[(rows.CONFIRM, confirm)])
+        if result.replayed:
             # The kernel had this capture already (it then writes nothing): confirm ours alone.
             session.connection().execute(rows.CONFIRM, confirm)
         if result.refund_required != late:
