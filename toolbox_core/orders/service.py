@@ -77,6 +77,11 @@ def number_order(session: Session, order_id: str, *, kind: str, message: str, ac
 _INSERT_NOTE = insert(OrderHistory.__table__)
 
 
+def note_row(session: Session, order_id: str, kind: str, message: str = "", actor: str = "system") -> None:
+    """Add an entry to the history of the stored order ``order_id`` (one INSERT, nothing loaded)."""
+    session.connection().execute(_INSERT_NOTE, history_values(order_id, kind, message, actor, utcnow()))
+
+
 def note(order: Order, kind: str, message: str = "", actor: str = "system") -> None:
     """Add an entry to ``order``'s history (in its session's transaction)."""
     session = object_session(order)
@@ -84,7 +89,7 @@ def note(order: Order, kind: str, message: str = "", actor: str = "system") -> N
     if session is not None and state.persistent and "history" in state.unloaded:
         # Not loaded (a gateway callback never reads it): write the entry at once without
         # loading the whole history first; a later read of the history sees it.
-        session.connection().execute(_INSERT_NOTE, history_values(order.id, kind, message, actor, utcnow()))
+        note_row(session, order.id, kind, message, actor)
     else:
         order.history.append(OrderHistory(kind=kind, message=message, actor=actor, at=utcnow()))
 

@@ -56,9 +56,9 @@ from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
 from toolbox_core.events import emit
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
-from toolbox_core.orders.combined import CombinedWrite, history_values
-from toolbox_core.orders.models import Order, OrderHistory, OrderItem
-from toolbox_core.orders.service import cancel_in_session, held_locks, note, payment_event
+from toolbox_core.orders.combined import CombinedWrite
+from toolbox_core.orders.models import Order, OrderItem
+from toolbox_core.orders.service import cancel_in_session, held_locks, note, note_row, payment_event
 from toolbox_core.orders.views import NAMED_ORDER, order_view_of
 from toolbox_core.payments.models import Payment, PaymentTransaction
 from toolbox_core.payments.views import (
@@ -105,7 +105,6 @@ _SEEN = select(_TX.c.id, _TX.c.payment_id, _TX.c.kind, _TX.c.amount, _TX.c.creat
     _TX.c.provider_id == bindparam("b_provider"), _TX.c.gateway_transaction_id == bindparam("b_gateway"),
     _TX.c.kind == bindparam("b_kind"))
 _INSERT_TX = insert(_TX)
-_INSERT_NOTE = insert(OrderHistory.__table__)
 _UPDATE_ROW = {table.name: update(table).where(table.c.id == bindparam("b_id"))
                for table in (Payment.__table__, Order.__table__)}
 #: Extra DML a gateway runs with its report: ``(statement, params)`` (a Core statement built
@@ -192,7 +191,7 @@ class _Writes:
             if isinstance(order, Order):
                 note(order, *self.note)
             else:
-                session.connection().execute(_INSERT_NOTE, history_values(order.id, *self.note, utcnow()))
+                note_row(session, order.id, *self.note)
         if self.event is not None:  # its name was checked where writes.emit() was called
             emit(session, name=self.event[0], payload=self.event[1])
         session.flush()  # a note appended to a loaded history
