@@ -51,6 +51,11 @@ Everything a plugin needs:
   ``also=[(statement, params)]``: on PostgreSQL the report, the plugin's row, the history
   entry, the outbox event and the stock conversion are then ONE statement. See
   ``toolbox_payme.merchant`` for a whole callback in BEGIN + 2 statements + COMMIT.
+* where a route's blocking work runs (``toolbox_core/threads.py``): ``run_db_work(toolbox, func, ...)``
+  from an ``async`` route, or ``@db_work(toolbox)`` under the route decorator of a plain ``def`` one,
+  for work that blocks only on a few short database statements (a callback): on the event loop
+  with ``http.inline_db_work`` (the default), no thread trip; ``@in_thread`` for a plain route
+  that may wait on an outside service: one thread trip instead of FastAPI's two.
 * ``read_body(request, limit)`` for webhook routes: the body read up to the route's own limit,
   413 ``payload_too_large`` past it, never buffered whole.
 * ``iso_utc`` / ``UtcDateTime``: the APIs' one timestamp form (ISO-8601 UTC with ``Z``) for a
@@ -139,6 +144,7 @@ from toolbox_core.providers import (
 from toolbox_core.routing import own_error_route
 from toolbox_core.schemas import UtcDateTime, iso_utc
 from toolbox_core.texts import LocalizedText
+from toolbox_core.threads import db_work, in_thread, run_db_work
 from toolbox_core.workflows.payments import (
     GatewayQuery,
     GatewayState,
@@ -227,11 +233,13 @@ __all__ = [
     "apply_stock_batch",
     "catalog_size",
     "catalog_skus",
+    "db_work",
     "emit",
     "ensure_lease_held",
     "format_som",
     "get_order_view",
     "hookimpl",
+    "in_thread",
     "insert_ignoring",
     "iso_utc",
     "localized_text",
@@ -246,6 +254,7 @@ __all__ = [
     "request_locale",
     "require_admin",
     "require_customer",
+    "run_db_work",
     "som",
     "supports",
     "sync_source",

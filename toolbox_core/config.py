@@ -176,6 +176,12 @@ class HttpSettings(BaseModel):
             networks.append(str(network))
         return networks
 
+    #: Run the short, database-only work of the hot routes (gateway callbacks, cart edits) on the
+    #: worker's event loop instead of a worker thread (``toolbox_core/threads.py``): no thread
+    #: trip (about 25% more Payme callbacks per second on 2 cores). Meanwhile that worker serves
+    #: nothing else. Off: one thread trip per such request.
+    inline_db_work: bool = True
+
 
 class JobsSettings(BaseModel):
     """Events, jobs and schedules."""
@@ -293,6 +299,10 @@ class Settings(BaseSettings):
     #: Pooled PostgreSQL connections per process (default: one per request thread the process
     #: runs at once, so no request waits for or opens a connection; see ``db/engine.py``).
     database_pool_size: int | None = Field(None, ge=1, le=1000)
+    #: PostgreSQL ``lock_timeout`` of every connection, in ms: a statement that waits longer for a
+    #: row or table lock fails (a request answers 503 ``database_busy``) instead of holding its
+    #: worker. 0: wait without limit.
+    database_lock_timeout_ms: int = Field(5000, ge=0, le=600_000)
 
     @field_validator("plugins", "locales", "cors_origins", "storefront_origins", mode="before")
     @classmethod

@@ -24,7 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("toolbox.errors")
@@ -205,10 +205,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> JSONResponse:
         # PostgreSQL text cannot hold NUL: psycopg refuses such a value before sending it, from
-        # any path, query or body string. That is the client's input, not our failure.
-        if "NUL" not in str(exc.orig):
+        # any path, query or body string, and PostgreSQL refuses a \u0000 inside a JSON value
+        # (SQLSTATE 22P05, an address). That is the client's input, not our failure.
+        if "NUL" not in str(exc.orig) and getattr(exc.orig, "sqlstate", None) != "22P05":
             raise exc
         return _answer(request, 422, "invalid_input", "text must not contain NUL (0x00) characters", None)
+
+    @app.exception_handler(OperationalError)
+    async def _lock_timeout(request: Request, exc: OperationalError) -> JSONResponse:
+        # ``database_lock_timeout_ms`` ran out while a statement waited for a lock (SQLSTATE
+        # 55P03): the rows are busy, the request may be retried; nothing was written.
+        if getattr(exc.orig, "sqlstate", None) != "55P03":
+            raise exc
+        return _answer(request, 503, "database_busy", "the data is busy; retry in a moment", None,
+                       headers={"retry-after": "1"})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

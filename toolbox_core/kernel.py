@@ -71,7 +71,8 @@ class Toolbox:
         settings = settings or load_settings()
         manager = PluginManager(trace=settings.trace_hooks)
         manager.load(settings.plugins, settings_overrides=plugin_settings)
-        toolbox = cls(settings, manager, Database(settings.database_url, pool_size=request_threads(settings)))
+        toolbox = cls(settings, manager, Database(settings.database_url, pool_size=request_threads(settings),
+                                                lock_timeout_ms=settings.database_lock_timeout_ms))
         if wire:
             toolbox.wire()
         return toolbox

@@ -27,6 +27,12 @@ def reset_request_scope(token: Token[Scope | None]) -> None:
     _request_scope.reset(token)
 
 
+def in_request() -> bool:
+    """True in code serving a request (on the event loop or in its worker thread), False in the
+    relay, job and other background threads."""
+    return _request_scope.get() is not None
+
+
 def public_base_url(settings: Any) -> str | None:
     """``settings.public_base_url``, else the current request's base URL (no trailing ``/``), else ``None``."""
     if settings.public_base_url:

@@ -6,7 +6,6 @@ end in a ROLLBACK (psycopg then drops the connection's prepared statements)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from click_testkit import som
 from sqlalchemy import event
 
-from toolbox_core.testing import request_statements
+from toolbox_core.testing import in_request, request_statements
 
 pytestmark = pytest.mark.postgres
 
@@ -33,7 +32,7 @@ def rollbacks(engine: Any) -> Iterator[list[int]]:
     seen: list[int] = []
 
     def record(_conn: Any) -> None:
-        if threading.current_thread().name == "AnyIO worker thread":
+        if in_request():
             seen.append(1)
 
     event.listen(engine, "rollback", record)

@@ -83,12 +83,12 @@ def resolve_caller(toolbox: Any, request: Request, cart_id: str, customer_id: st
 async def cart_caller(request: Request, cart_id: str,
                       customer_id: str | None = Depends(optional_customer)) -> CartCaller:
     """Dependency for ``/store/carts/{cart_id}/...`` routes: see :func:`resolve_caller`."""
-    from starlette.concurrency import run_in_threadpool
+    from toolbox_core.threads import run_db_work
 
     toolbox = request.app.state.toolbox
-    if customer_id is None:  # a guest: no database read, no thread-pool trip
+    if customer_id is None:  # a guest: no database read
         return CartCaller(None, holds_cart(toolbox, request, cart_id))
-    return await run_in_threadpool(resolve_caller, toolbox, request, cart_id, customer_id)
+    return await run_db_work(toolbox, resolve_caller, toolbox, request, cart_id, customer_id)
 
 
 def redact(cart: dict[str, Any]) -> dict[str, Any]:

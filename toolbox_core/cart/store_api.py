@@ -40,6 +40,7 @@ from toolbox_core.cart.service import CartCompleted, CartService, CartUnavailabl
 from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.customers.sessions import optional_customer
 from toolbox_core.i18n import RequestLocale, request_locale_context
+from toolbox_core.threads import db_work, in_thread
 
 
 def set_cart_cookie(toolbox: Any, response: Response, cart_id: str) -> None:
@@ -94,6 +95,7 @@ def build_router(toolbox: Any) -> APIRouter:
         return {**cart, "cart_token": token} if new else cart
 
     @router.post("", status_code=201, summary="Start a cart (sets the cart cookie)")
+    @db_work(toolbox)
     def create_cart(response: Response, body: CartCreate | None = None,
                     customer: str | None = Depends(optional_customer),
                     loc: RequestLocale = Depends(request_locale_context)) -> dict[str, Any]:
@@ -101,6 +103,7 @@ def build_router(toolbox: Any) -> APIRouter:
         return respond(response, carts.create(customer, loc.choose(body.locale), body.phone), new=True)
 
     @router.get("/current", summary="The cart in the cookie, or a fresh one when it is gone")
+    @db_work(toolbox)
     def current_cart(request: Request, response: Response, customer: str | None = Depends(optional_customer),
                      loc: RequestLocale = Depends(request_locale_context)) -> dict[str, Any]:
         cart_id = request.cookies.get(toolbox.settings.cart.cookie_name)
@@ -109,6 +112,7 @@ def build_router(toolbox: Any) -> APIRouter:
         return respond(response, cart, caller, new=cart["id"] != cart_id)
 
     @router.get("/{cart_id}", summary="A cart with server-computed totals")
+    @db_work(toolbox)
     def get_cart(cart_id: str, response: Response, caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         try:
             with clearing_cookie_when_gone(toolbox, caller):
@@ -119,40 +123,47 @@ def build_router(toolbox: Any) -> APIRouter:
             return completed_cart_body(cart_id, checkout.completed_order(cart_id, caller.customer_id))
 
     @router.patch("/{cart_id}", summary="Set locale, phone, e-mail, delivery address")
+    @in_thread
     def update_cart(cart_id: str, body: CartUpdate, response: Response,
                     caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):
             return respond(response, carts.update(cart_id, caller.customer_id, body.model_dump(exclude_unset=True)), caller)
 
     @router.post("/{cart_id}/lines", summary="Add a variant (adds to the quantity already there)")
+    @db_work(toolbox)
     def add_line(cart_id: str, body: LineAdd, response: Response,
                  caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):
             return respond(response, carts.add_line(cart_id, caller.customer_id, body.variant_id, body.quantity), caller)
 
     @router.put("/{cart_id}/lines/{variant_id}", summary="Set the quantity of a variant in the cart")
+    @db_work(toolbox)
     def set_line(cart_id: str, variant_id: str, body: LineQuantity, response: Response,
                  caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):
             return respond(response, carts.set_quantity(cart_id, caller.customer_id, variant_id, body.quantity), caller)
 
     @router.delete("/{cart_id}/lines/{variant_id}", summary="Remove a variant from the cart")
+    @db_work(toolbox)
     def remove_line(cart_id: str, variant_id: str, response: Response,
                     caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):
             return respond(response, carts.remove_line(cart_id, caller.customer_id, variant_id), caller)
 
     @router.get("/{cart_id}/shipping-options", summary="Shipping options priced by the providers")
+    @in_thread
     def shipping_options(cart_id: str, caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):
             return {"items": carts.shipping_options(cart_id, caller.customer_id)}
 
     @router.get("/{cart_id}/payment-options", summary="Payment methods: id, name in the cart's locale, online")
+    @db_work(toolbox)
     def payment_options(cart_id: str, caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):
             return {"items": carts.payment_options(cart_id, caller.customer_id)}
 
     @router.post("/{cart_id}/shipping", summary="Choose a shipping option (priced on the server)")
+    @in_thread
     def select_shipping(cart_id: str, body: ShippingChoice, response: Response,
                         caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):
@@ -160,6 +171,7 @@ def build_router(toolbox: Any) -> APIRouter:
                                                            body.option_id, body.data), caller)
 
     @router.post("/{cart_id}/payment-session", summary="Choose a payment provider")
+    @db_work(toolbox)
     def select_payment(cart_id: str, body: PaymentChoice, response: Response,
                        caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):

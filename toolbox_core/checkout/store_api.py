@@ -18,6 +18,7 @@ from toolbox_core.cart.store_api import clearing_cookie_when_gone
 from toolbox_core.checkout.return_url import allowed_return_url
 from toolbox_core.checkout.service import CheckoutResult, CheckoutService
 from toolbox_core.i18n import request_locale_context
+from toolbox_core.threads import in_thread
 
 
 class CompleteBody(BaseModel):
@@ -31,6 +32,7 @@ def build_router(toolbox: Any) -> APIRouter:
     checkout = CheckoutService(toolbox)
 
     @router.post("/{cart_id}/complete", status_code=201, summary="Place the order (once per cart)")
+    @in_thread  # the payment provider may call its gateway
     def complete(cart_id: str, response: Response, body: CompleteBody | None = None,
                  caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         return_url = allowed_return_url(toolbox.settings, body and body.return_url)

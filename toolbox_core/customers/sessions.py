@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from toolbox_core.customers.models import CustomerSession
 from toolbox_core.errors import Unauthorized
 from toolbox_core.security import bearer_token, token_hash
+from toolbox_core.threads import run_db_work
 
 
 def session_token(request: Request) -> str | None:
@@ -46,12 +46,13 @@ async def optional_customer(request: Request) -> str | None:
     A token that is present but invalid or expired is treated as a guest, so a stale cookie
     never locks a shopper out of the store. ``async`` so a guest costs no trip through the
     thread pool (FastAPI runs a plain ``def`` dependency there on every request); the token
-    lookup, which reads the database, still runs in the pool.
+    lookup, one short read, is :func:`~toolbox_core.threads.run_db_work`.
     """
     token = session_token(request)
     if not token:
         return None
-    return await run_in_threadpool(customer_id_for_token, request.app.state.toolbox, token)
+    toolbox = request.app.state.toolbox
+    return await run_db_work(toolbox, customer_id_for_token, toolbox, token)
 
 
 async def require_customer(request: Request) -> str:

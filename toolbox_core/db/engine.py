@@ -35,15 +35,17 @@ def in_transaction() -> bool:
 class Database:
     """One database: an engine, a session factory and the transaction helpers."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, lock_timeout_ms: int = 0) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2,
-                          connect_args={"prepare_threshold": PREPARE_THRESHOLD})
+            connect_args: dict[str, Any] = {"prepare_threshold": PREPARE_THRESHOLD}
+            if lock_timeout_ms:  # sent with the login, no extra round trip
+                connect_args["options"] = f"-c lock_timeout={int(lock_timeout_ms)}"
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, connect_args=connect_args)
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)

@@ -19,6 +19,7 @@ so a plugin's tests get these fixtures with no ``conftest.py`` of their own:
   background, as ``toolbox serve`` runs them; ``worker.drain()`` waits for deliveries (or call
   ``toolbox.events.drain()`` to deliver in the test's own thread);
 * ``make_client`` — ``client = make_client(toolbox)``: a ``TestClient`` on that toolbox's app;
+* ``in_request()`` — whether the calling code is serving a request (for a test's SQL listener);
 * ``request_statements(engine)`` — a context manager listing the SQL the served requests run
   (request threads only), for statement-budget tests;
 * ``outside_calls`` — every ``httpx`` request of the test; the test fails if one was sent inside
@@ -41,9 +42,10 @@ from toolbox_core.testing.observe import (
            CapturedEvent,
            CapturedEvents,
            RunningWorker,
+           in_request,
            request_statements,
 )
 from toolbox_core.testing.recording import RecordingChannel
 
 __all__ = ["CapturedEvent", "CapturedEvents", "RecordingChannel", "RunningWorker", "ServedApp",
-           "add_variant", "admin_headers", "request_statements", "serve_asgi"]
+           "add_variant", "admin_headers", "in_request", "request_statements", "serve_asgi"]

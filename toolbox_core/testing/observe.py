@@ -3,11 +3,12 @@ its requests."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from toolbox_core.urls import in_request
 
 
 @dataclass(frozen=True)
@@ -81,16 +82,17 @@ class RunningWorker:
 def request_statements(engine: Any) -> Iterator[list[str]]:
     """``with request_statements(toolbox.db.engine) as seen:`` — the SQL the served requests run.
 
-    Counts statements executed in request threads (FastAPI runs sync routes in AnyIO worker
-    threads), not those of the embedded mode's relay and workers in threads of their own, so a
-    test can hold a route to a statement budget (``assert len(seen) <= 12``).
+    Counts statements executed while serving a request (on the event loop or in a worker
+    thread: :func:`~toolbox_core.urls.in_request`), not those of the embedded mode's relay and
+    workers in threads of their own, so a test can hold a route to a statement budget
+    (``assert len(seen) <= 12``).
     """
     from sqlalchemy import event
 
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if threading.current_thread().name == "AnyIO worker thread":
+        if in_request():
             seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)

@@ -4,7 +4,6 @@ to the callback path (a second lookup, a relationship loaded for nothing) fails 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from tests.fakes.payme import payme_id
-from toolbox_core.testing import request_statements
+from toolbox_core.testing import in_request, request_statements
 
 pytestmark = pytest.mark.postgres
 
@@ -59,7 +58,7 @@ def _transactions(engine: Any) -> Iterator[list[str]]:
     ended: list[str] = []
 
     def record(conn: Any) -> None:
-        if threading.current_thread().name == "AnyIO worker thread" \
+        if in_request() \
                 and not getattr(conn.connection.dbapi_connection, "autocommit", False):
             ended.append("end")
 

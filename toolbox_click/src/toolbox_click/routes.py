@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_, select
@@ -42,6 +41,7 @@ from toolbox_core.api import (
     normalize_phone,
     own_error_route,
     require_admin,
+    run_db_work,
     utcnow,
 )
 
@@ -78,7 +78,8 @@ def shop_router(toolbox: Any, settings: ClickSettings) -> APIRouter:
             fields = parse_form(await bounded_body(request))
         except ClickError as exc:
             return JSONResponse(reply({}, exc.code, note=exc.note), status_code=200)
-        return JSONResponse(await run_in_threadpool(shop.handle, fields, endpoint_action), status_code=200)
+        # Database work only (a late capture's reversal is a subscriber's job): on the loop.
+        return JSONResponse(await run_db_work(toolbox, shop.handle, fields, endpoint_action), status_code=200)
 
     @router.post("/prepare", summary="Click Prepare (action=0), form fields; flat JSON reply")
     async def prepare(request: Request) -> JSONResponse:

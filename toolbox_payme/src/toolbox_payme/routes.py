@@ -16,9 +16,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
-from starlette.concurrency import run_in_threadpool
 
-from toolbox_core.api import NotFound, Toolbox, iso_utc, own_error_route, require_admin
+from toolbox_core.api import NotFound, Toolbox, iso_utc, own_error_route, require_admin, run_db_work
 from toolbox_payme import errors as e
 from toolbox_payme.merchant import Merchant, statement_record
 from toolbox_payme.models import PaymeTransaction
@@ -40,7 +39,7 @@ def build_callback_router(merchant: Merchant) -> APIRouter:
     networks = [ip_network(n, strict=False) for n in settings.allowed_networks]
     router = APIRouter(route_class=own_error_route(_on_error), tags=["payme"])
 
-    @router.api_route(settings.callback_path, methods=["POST", "GET", "PUT", "PATCH", "DELETE"],
+    @router.api_route(settings.callback_path, methods=["POST", "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"],
                       summary="Payme Merchant API (JSON-RPC; Basic auth Paycom:<kassa key>)")
     async def callback(request: Request) -> JSONResponse:
         if request.method != "POST":
@@ -50,26 +49,28 @@ def build_callback_router(merchant: Merchant) -> APIRouter:
             return _reply(e.PaymeError(e.INVALID_REQUEST).body(None))
         try:
             call = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
             return _reply(e.PaymeError(e.PARSE_ERROR).body(None))
         request_id = call.get("id") if isinstance(call, dict) else None
         if not isinstance(request_id, int | str | None) or isinstance(request_id, bool):
             request_id = None
         request.state.payme_request_id = request_id
         if not isinstance(call, dict) or not isinstance(call.get("method"), str) \
-                or not isinstance(call.get("params", {}), dict):
+                or not isinstance(call.get("params", {}), dict) or _holds_nul(call):
+            # A NUL (JSON "\u0000") names no order, transaction or key, on any database.
             return _reply(e.PaymeError(e.INVALID_REQUEST).body(request_id))
         client = request.client.host if request.client else None
         if networks and not _allowed(client, networks):
             log.warning("payme: call from %s outside the allowed networks", client)
             return _reply(e.PaymeError(e.INSUFFICIENT_PRIVILEGES).body(request_id))
-        return await run_in_threadpool(_answer, merchant, request.headers.get("authorization"), call, request_id)
+        return await run_db_work(merchant.toolbox, _answer, merchant, request.headers.get("authorization"), call,
+                                 request_id)
 
     return router
 
 
 def _answer(merchant: Merchant, authorization: str | None, call: dict[str, Any], request_id: Any) -> JSONResponse:
-    """Auth, then the method, in a worker thread (the database work is synchronous)."""
+    """Auth, then the method: short database work, on the loop (``run_db_work``)."""
     try:
         result = merchant.answer(authorization, call["method"], call.get("params") or {})
     except e.PaymeError as error:
@@ -89,6 +90,22 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a string anywhere in the parsed call holds a NUL character."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _allowed(client: str | None, networks: list[Any]) -> bool:
