@@ -124,6 +124,8 @@ def test_a_nul_character_in_a_path_query_or_body_is_a_4xx_not_a_500(make_toolbox
         client.post(f"/store/carts/{cart}/lines", json={"variant_id": "var\x00x", "quantity": 1}),
         client.patch(f"/store/carts/{cart}", json={"email": "a\x00@b.uz"}),
         client.patch(f"/store/carts/{cart}", json={"address": {"city": "Toshkent\x00", "line1": "x"}}),
+        # Inside a JSON column PostgreSQL refuses it itself (SQLSTATE 22P05), not psycopg.
+        client.patch(f"/store/carts/{cart}", json={"address": {"region": "T\x00", "city": "T"}}),
     ]
     for response in in_body:
         assert 400 <= response.status_code < 500 or (database == "sqlite" and response.status_code == 200), \

@@ -46,9 +46,13 @@ class RequestMiddleware:
     * ``Content-Language`` / ``Vary`` once the locale was resolved (:func:`toolbox_core.i18n.add_locale_headers`).
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, own_shape_paths: set[str] | None = None) -> None:
         self.app = app
         self.settings = settings
+        #: Paths of routes that answer every error in their protocol's shape (``own_error_route``):
+        #: a too large body is refused by their route (a streamed body passing the limit raises
+        #: there), not here in the kernel's shape.
+        self.own_shape_paths = own_shape_paths if own_shape_paths is not None else set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,7 +94,7 @@ class RequestMiddleware:
                 return
             limit = body_limit(self.settings, content_type or "")
             problem = declared_length_problem(limit, declared, request_id)
-            if problem is not None:
+            if problem is not None and scope["path"] not in self.own_shape_paths:
                 await problem(scope, receive, send_with_headers)
                 return
             await self.app(scope, limited_receive(receive, limit), send_with_headers)
@@ -146,7 +150,8 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     install_api_docs(app)
     install_error_handlers(app)
     install_route_index(app)
-    app.add_middleware(RequestMiddleware, settings=toolbox.settings)
+    own_shape_paths: set[str] = set()  # filled once the plugins' routes are in, below
+    app.add_middleware(RequestMiddleware, settings=toolbox.settings, own_shape_paths=own_shape_paths)
     if toolbox.settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -163,6 +168,7 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     health = _health_router(toolbox)
     add_routes(app, health)
     _include_plugin_routes(app, toolbox, kernel_routers=[health])
+    own_shape_paths.update(route.path for route in app.routes if getattr(route, "answers_errors_itself", False))
     for param in unbounded_integer_params(app):
         log.warning("unbounded integer parameter %s: use toolbox_core.api.QueryInt, Limit or Offset "
                     "(past 64 bits it fails in SQL as a 500)", param)

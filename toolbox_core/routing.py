@@ -14,7 +14,9 @@ Every exception raised while handling a request on that router — request valid
 missing fields), :class:`~toolbox_core.api.ToolboxError`, HTTP exceptions, and unexpected ones
 (logged with the traceback) — goes to ``on_error``, whose response is sent as it is. Routing
 errors before a route is chosen (404 for an unknown path, 405 for a method the route does not
-declare) still get the kernel's shape: declare every method you want to answer yourself.
+declare) still get the kernel's shape: declare every method you want to answer yourself. A body
+over ``http.max_body_bytes`` reaches ``on_error`` as a 413 ``HTTPException`` (bound the body you
+read yourself lower, as ``read_body`` does).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ def own_error_route(on_error: ErrorHandler) -> type[APIRoute]:
     """An ``APIRoute`` class whose routes hand every exception to ``on_error`` (see the module doc)."""
 
     class OwnErrorRoute(APIRoute):
+        #: Read by the request middleware: a body over ``http.max_body_bytes`` is refused by
+        #: this route (``on_error``), not in the kernel's shape.
+        answers_errors_itself = True
+
         def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
             handler = super().get_route_handler()
 

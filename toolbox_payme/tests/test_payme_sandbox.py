@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import time
 
+import pytest
+
 from tests.fakes.payme import now_ms, payme_id
 
 ACCOUNT_ERRORS = range(-31099, -31049)
@@ -151,6 +153,25 @@ def test_protocol_errors_are_http_200_json_rpc_errors(store):
     # An order's internal id is not an account value the payer can type.
     order = store.order()
     assert payme.check_perform(order["id"], order["total"]).code == -31050
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_odd_bodies_get_the_same_json_rpc_answer_on_every_database(make_payme_store, database):
+    """A NUL in any string, JSON nested thousands deep, a body past the kernel's 1 MB limit and
+    an OPTIONS request are answered in JSON-RPC with HTTP 200 (never a 413 or 405 in the
+    store API's shape, never a -32400 system error), alike on SQLite and PostgreSQL."""
+    payme = make_payme_store(database=database).payme
+    assert payme.call("CheckPerformTransaction", {"amount": 100, "account": payme.account("10\x0001")}).code \
+        == -32600
+    assert payme.call("CheckTransaction", {"id": "6a1e\x00"}).code == -32600
+    assert payme.call("ChangePassword", {"password": "new\x00key"}).code == -32600
+    nested = b'{"method": "CheckTransaction", "params": {"id": ' + b"[" * 5000 + b"]" * 5000 + b'}, "id": 1}'
+    assert payme.raw(nested).code == -32700
+    assert payme.raw(b"x" * 1_100_000).code == -32600
+    assert payme.raw(b"", http_method="OPTIONS").code == -32300
+    head = payme.http.head(payme.url)
+    assert head.status_code == 200  # a HEAD answer carries no body
 
 
 def test_an_expired_created_transaction_is_cancelled_with_reason_4(store):
