@@ -483,7 +483,10 @@ def _recheck(cache: Any, key: tuple[Any, ...], entry: Entry, version: Any, stock
     if rendered is None or prefix is None or rendered.stock != raw or rendered.prefix != prefix:
         items = ",".join(finish_doc(doc, _parse_stock(raw[pid]), storage, prefix) for pid, doc in entry.docs)
         rendered = _rendering(raw, prefix, items, entry.frame)
-    current = entry.checked(rendered, at, writes)
+        current = entry.checked(rendered, at, writes)
+        cache.recount(key, entry)  # the new rendering's size
+    else:
+        current = entry.checked(rendered, at, writes)
     return current if current.prefix == prefix else rendered
 
 
