@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, update
+from sqlalchemy import delete, event, update
 
 from tests.catalog.conftest import product_body
 from tests.catalog.test_store_api import stock
@@ -19,6 +19,8 @@ from toolbox_core.admin.auth import create_key
 from toolbox_core.app import create_app
 from toolbox_core.catalog import reads, store_api
 from toolbox_core.catalog.cache import page_cache
+from toolbox_core.catalog.models import ProductVariant
+from toolbox_core.catalog.service import Catalog
 from toolbox_core.inventory.models import InventoryLevel
 from toolbox_core.kernel import Toolbox
 
@@ -142,6 +144,31 @@ def test_no_window_checks_every_read(make_toolbox):
             again = client.get("/store/products/drill-x18").json()
         assert len(statements) == 1 and "product_documents" not in statements[0]
         assert first["variants"][0]["available"] == 0 and again["variants"][0]["available"] == 4
+
+
+def without_variants(toolbox: Any, product_id: str) -> None:
+    """Take every variant off a product, as data written around the admin API (which keeps one)
+    can leave it; its documents are rebuilt in the same transaction."""
+    with toolbox.db.transaction() as session:
+        session.execute(delete(ProductVariant).where(ProductVariant.product_id == product_id))
+        Catalog(toolbox).refresh(session, [product_id])
+
+
+@pytest.mark.parametrize("path", ["/store/products/drill-x18", "/store/products?limit=20"])
+def test_a_product_without_variants_is_cached_like_any_other(client, toolbox, make_product, later, path):
+    without_variants(toolbox, make_product()["id"])
+    first = client.get(path)
+    assert first.status_code == 200 and b'"variants":[]' in first.content
+    with Statements(toolbox) as statements:
+        assert client.get(path).content == first.content  # within the window
+    assert statements == []
+    later()
+    with Statements(toolbox) as statements:
+        assert client.get(path).content == first.content  # past it: checked, and kept
+    assert len(statements) == 1 and "product_documents" not in statements[0]
+    with Statements(toolbox) as statements:
+        assert client.get(path).content == first.content  # fresh again
+    assert statements == []
 
 
 def test_a_page_past_half_its_window_is_checked_in_the_background(toolbox, make_product, later):

@@ -377,11 +377,15 @@ def _page_statement(page: Any, total: Any, *, version: bool = False) -> Any:
 
 @lru_cache(maxsize=2)
 def _check_statement(dialect: str) -> Any:
-    """Per product of ``:pids``: its variants' live availability, with the catalog version."""
-    V = m.ProductVariant
+    """Per product of ``:pids`` with variants: their live availability, with the catalog
+    version; the version alone (product id NULL) when none of them has a variant, so a page of
+    products without variants checks like any other."""
+    V, C = m.ProductVariant, m.CatalogCounter
     pids = (V.product_id == any_(bindparam("pids", type_=ARRAY(String))) if dialect == "postgresql"
             else V.product_id.in_(bindparam("pids", expanding=True)))
-    return select(V.product_id, _availability().label("stock"), _version().label("version")).where(pids).group_by(V.product_id)
+    stock = select(V.product_id, _availability().label("stock")).where(pids).group_by(V.product_id).subquery()
+    return (select(stock.c.product_id, stock.c.stock, C.value.label("version"))
+            .select_from(C).outerjoin(stock, true()).where(C.name == VERSION_COUNTER))
 
 
 def _prefix(storage: Any) -> str | None:
@@ -440,7 +444,7 @@ def _check(toolbox: Any, session: Connection, key: tuple[Any, ...], entry: Entry
     pids = list(dict.fromkeys(pid for _, item in batch for pid, _ in item.docs))
     checked = session.execute(_check_statement(session.dialect.name), {"pids": pids}).all()
     version = checked[0][2] if checked else None
-    stock = {pid: available for pid, available, _ in checked}
+    stock = {pid: available for pid, available, _ in checked if pid is not None}
     for other_key, other in batch[1:]:
         _recheck(cache, other_key, other, version, stock, prefix, storage, at, writes)
     return _recheck(cache, key, entry, version, stock, prefix, storage, at, writes, keep_prefix=background)
