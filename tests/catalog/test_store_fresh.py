@@ -6,6 +6,7 @@ is checked in the background, and one check statement checks the other pages due
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -47,7 +48,8 @@ class Statements:
         event.remove(self.engine, "before_cursor_execute", self._note)
 
     def _note(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):  # not SQLite's BEGIN
+        # Not SQLite's BEGIN, nor the event relay's polls (its own thread, at any time).
+        if statement.lstrip().upper().startswith("SELECT") and threading.current_thread().name != "toolbox-relay":
             self.seen.append(statement)
 
 
