@@ -244,3 +244,33 @@ def test_own_writes_show_at_once_also_after_the_engine_is_disposed(client, toolb
     variant = drill["variants"][0]["id"]
     assert client.patch(f"/admin/variants/{variant}", json={"price": 30_000_00}, headers=admin).status_code == 200
     assert client.get("/store/products/drill-x18").json()["variants"][0]["price"] == 30_000_00
+
+
+#: Spellings of one search: case, surrounding and repeated spaces, decomposed (NFD) letters,
+#: ``ё`` as ``е``, full-width (NFKC) forms and the Latin transliteration.
+SPELLINGS = ["чай зелёный", "  Чай   Зелёный ", "ЧАЙ ЗЕЛЁНЫЙ", "чаи\u0306 зеле\u0308ныи\u0306", "чай зеленый",
+             "ｃｈａｙ ｚｅｌｅｎｉｙ", "chay zeleniy"]
+
+
+def test_spellings_of_one_search_share_one_cached_page(client, toolbox, make_product, later):
+    make_product(handle="green-tea", sku="TEA-1", ru="Чай зелёный листовой")
+    make_product(handle="black-tea", sku="TEA-2", ru="Чай чёрный")
+    first = client.get("/store/products", params={"q": SPELLINGS[0]})
+    assert first.json()["items"][0]["handle"] == "green-tea"
+    with Statements(toolbox) as statements:
+        for spelling in SPELLINGS[1:]:
+            assert client.get("/store/products", params={"q": spelling}).content == first.content, spelling
+    assert statements == []  # each one the same fresh page
+    assert len(page_cache(toolbox)) == 1
+
+
+def test_searches_that_look_up_different_codes_keep_their_own_pages(client, toolbox, make_product):
+    """A code is looked up exactly as typed (and upper-cased, for SKUs): barcode ``Ab7x`` is found
+    by ``Ab7x`` and not by ``ab7x`` (nor by the words: a barcode is not searched as text). So the
+    two are two pages, whatever the words they normalize to."""
+    variant = {"sku": "SAW-1", "price": 50_000_00, "barcode": "Ab7x"}
+    make_product(handle="saw", ru="Пила", variants=[variant])
+    assert [item["handle"] for item in client.get("/store/products", params={"q": "Ab7x"}).json()["items"]] == ["saw"]
+    assert client.get("/store/products", params={"q": "ab7x"}).json()["items"] == []
+    assert len(page_cache(toolbox)) == 1  # the found page (an empty search page is not kept)
+    assert [item["handle"] for item in client.get("/store/products", params={"q": "Ab7x"}).json()["items"]] == ["saw"]

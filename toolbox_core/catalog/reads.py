@@ -44,7 +44,7 @@ from toolbox_core.catalog.cache import (
     page_cache,
 )
 from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
-from toolbox_core.catalog.search import get_search, ranked_ids
+from toolbox_core.catalog.search import get_search, query_key, ranked_ids
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import NotFound
 from toolbox_core.i18n import pick_translation
@@ -168,7 +168,7 @@ def _page_key(toolbox: Any, query: ProductQuery) -> tuple[Any, ...] | None:
         return ("list", query.locale, sort, query.limit, query.offset)
     if get_search(toolbox).name != "database":
         return None
-    return ("search", query.q, query.locale, sort, query.limit, query.offset)
+    return ("search", *query_key(query.q), query.locale, sort, query.limit, query.offset)
 
 
 def _window(toolbox: Any) -> float:
