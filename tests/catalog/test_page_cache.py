@@ -9,10 +9,10 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from tests.catalog.conftest import product_body
 from tests.catalog.test_store_api import stock
+from tests.catalog.test_store_fresh import Statements
 from toolbox_core.admin.auth import create_key
 from toolbox_core.catalog import reads
 from toolbox_core.catalog.cache import Entry, PageCache, Rendering, etag_of, held_bytes, page_cache
@@ -110,13 +110,7 @@ def test_cached_reads_equal_the_database_on_postgresql(make_toolbox, make_client
 
 def test_a_repeated_read_is_one_statement_and_reuses_the_rendering(client, toolbox, make_product):
     make_product()
-    statements: list[str] = []
-    def listener(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):  # not SQLite's BEGIN
-            statements.append(statement)
-
-    event.listen(toolbox.db.engine, "before_cursor_execute", listener)
-    try:
+    with Statements(toolbox) as statements:
         first = read(toolbox, "list", None, "ru")
         statements.clear()
         assert read(toolbox, "list", None, "ru") == first
@@ -126,8 +120,6 @@ def test_a_repeated_read_is_one_statement_and_reuses_the_rendering(client, toolb
         statements.clear()
         assert read(toolbox, "detail", "drill-x18", "ru") == detail
         assert len(statements) == 1 and "product_documents" not in statements[0]
-    finally:
-        event.remove(toolbox.db.engine, "before_cursor_execute", listener)
 
 
 #: A stored document as the read model writes it (Cyrillic text: two bytes a character in memory).
