@@ -159,6 +159,23 @@ def without_variants(toolbox: Any, product_id: str) -> None:
 @pytest.mark.parametrize("path", ["/store/products/drill-x18", "/store/products?limit=20"])
 def test_a_product_without_variants_is_cached_like_any_other(client, toolbox, make_product, later, path):
     without_variants(toolbox, make_product()["id"])
+    check_cached_like_any_other(client, toolbox, later, path)
+
+
+@pytest.mark.postgres
+def test_a_product_without_variants_is_cached_like_any_other_on_postgresql(make_toolbox, later):
+    toolbox = make_toolbox(database="postgres")
+    _, plain = create_key(toolbox, "pg", ["catalog:write"])
+    with TestClient(create_app(toolbox=toolbox)) as client:
+        drill = client.post("/admin/products", json=product_body(), headers={"Authorization": f"Bearer {plain}"}).json()
+        without_variants(toolbox, drill["id"])
+        for path in ("/store/products/drill-x18", "/store/products?limit=20"):
+            check_cached_like_any_other(client, toolbox, later, path)
+
+
+def check_cached_like_any_other(client: Any, toolbox: Any, later: Any, path: str) -> None:
+    """``path`` (a page of one product without variants) is fresh, then checked with one
+    statement and kept, then fresh again."""
     first = client.get(path)
     assert first.status_code == 200 and b'"variants":[]' in first.content
     with Statements(toolbox) as statements:
