@@ -1,19 +1,21 @@
 """The per-process page cache of store reads: what a cached process serves is always what an
 uncached one reads from the database, after every kind of catalog change and across
-processes; a repeated read costs one small statement; memory stays bounded."""
+processes; a repeated read costs one small statement; the memory its entries hold stays bounded."""
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from tests.catalog.conftest import product_body
 from tests.catalog.test_store_api import stock
+from tests.catalog.test_store_fresh import Statements
 from toolbox_core.admin.auth import create_key
 from toolbox_core.catalog import reads
-from toolbox_core.catalog.cache import Entry, PageCache, page_cache
+from toolbox_core.catalog.cache import Entry, PageCache, Rendering, etag_of, held_bytes, page_cache
 from toolbox_core.kernel import Toolbox
 
 READS = [("list", None, "ru"), ("list", None, "uz"), ("list", "price_asc", "ru"), ("detail", "drill-x18", "ru"),
@@ -108,13 +110,7 @@ def test_cached_reads_equal_the_database_on_postgresql(make_toolbox, make_client
 
 def test_a_repeated_read_is_one_statement_and_reuses_the_rendering(client, toolbox, make_product):
     make_product()
-    statements: list[str] = []
-    def listener(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):  # not SQLite's BEGIN
-            statements.append(statement)
-
-    event.listen(toolbox.db.engine, "before_cursor_execute", listener)
-    try:
+    with Statements(toolbox) as statements:
         first = read(toolbox, "list", None, "ru")
         statements.clear()
         assert read(toolbox, "list", None, "ru") == first
@@ -124,15 +120,58 @@ def test_a_repeated_read_is_one_statement_and_reuses_the_rendering(client, toolb
         statements.clear()
         assert read(toolbox, "detail", "drill-x18", "ru") == detail
         assert len(statements) == 1 and "product_documents" not in statements[0]
+
+
+#: A stored document as the read model writes it (Cyrillic text: two bytes a character in memory).
+DOC = ('{"id":"prod_%(n)s","handle":"drill-%(n)s","title":"Дрель-шуруповёрт аккумуляторная","description":'
+       '"Описание дрели: 18 В, два аккумулятора, кейс","variants":[{"id":"var_%(n)s","sku":"TB-%(n)s","price":125000000}],'
+       '"images":[{"url":"tbx-media://products/%(n)s.webp"}]}')
+
+
+def page_entry(page: int, docs: int = 5) -> Entry:
+    """An entry as a cached list page holds it: its documents and their rendering (items and body)."""
+    pairs = [(f"prod_{page:06d}{i:020d}", DOC % {"n": f"{page:06d}{i:020d}"}) for i in range(docs)]
+    items = ",".join(doc.replace("tbx-media://", "https://cdn.example.uz/media/") for _, doc in pairs)
+    body = ('{"items":[' + items + '],"total":1000,"limit":5,"offset":0}').encode()
+    entry = Entry(1, pairs, 1000)
+    stock = {pid: f"var_{pid[5:]}:3" for pid, _ in pairs}
+    entry.checked(Rendering(stock, "https://cdn.example.uz/media/", items, body, etag_of(body)), 0.0, 0)
+    return entry
+
+
+def test_the_cache_is_bounded_by_the_bytes_its_entries_hold():
+    bound = 200_000
+    cache = PageCache(max_bytes=bound, max_entry_bytes=bound // 4)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for page in range(100):  # several times the bound
+            cache.put(("list", page), page_entry(page))
+            assert cache.bytes <= bound
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - start  # what the kept entries hold
     finally:
-        event.remove(toolbox.db.engine, "before_cursor_execute", listener)
+        tracemalloc.stop()
+    kept = [page for page in range(100) if ("list", page) in cache]
+    assert 0 < len(kept) < 100 and kept == list(range(100 - len(kept), 100))  # the oldest went first
+    assert held <= cache.bytes <= bound  # the count is never under what is held
+    assert cache.bytes == sum(held_bytes(entry) for entry in cache._entries.values())
 
 
-def test_the_cache_is_bounded_by_bytes():
-    cache = PageCache(max_bytes=10_000, max_entry_bytes=4_000)
-    for i in range(10):
-        cache.put(("list", i), Entry(1, [(f"prod_{i}", "x" * 2_000)], 1))
-        assert cache.bytes <= 10_000
-    assert len(cache) == 4 and cache.get(("list", 9)) is not None and cache.get(("list", 0)) is None
-    cache.put(("big",), Entry(1, [("prod_big", "x" * 5_000)], 1))  # larger than an entry may be
-    assert cache.get(("big",)) is None
+def test_the_cache_counts_an_entry_again_when_its_rendering_is_replaced(client, toolbox, make_product, later):
+    make_product()
+    reads.serve_product(toolbox, "drill-x18", "ru")
+    cache = page_cache(toolbox)
+    (entry,) = cache._entries.values()
+    stock(toolbox, "TB-DR18", 123_456_789)  # a longer rendering
+    later()
+    reads.serve_product(toolbox, "drill-x18", "ru")
+    assert b'"available":123456789' in entry.rendered.body
+    assert cache.bytes == entry.size == held_bytes(entry)
+
+
+def test_a_page_larger_than_an_entry_may_be_is_served_but_not_kept():
+    cache = PageCache(max_bytes=200_000, max_entry_bytes=10_000)
+    cache.put(("big",), page_entry(1, docs=50))
+    assert cache.get(("big",)) is None and cache.bytes == 0

@@ -6,12 +6,13 @@ is checked in the background, and one check statement checks the other pages due
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, update
+from sqlalchemy import delete, event, update
 
 from tests.catalog.conftest import product_body
 from tests.catalog.test_store_api import stock
@@ -19,6 +20,8 @@ from toolbox_core.admin.auth import create_key
 from toolbox_core.app import create_app
 from toolbox_core.catalog import reads, store_api
 from toolbox_core.catalog.cache import page_cache
+from toolbox_core.catalog.models import ProductVariant
+from toolbox_core.catalog.service import Catalog
 from toolbox_core.inventory.models import InventoryLevel
 from toolbox_core.kernel import Toolbox
 
@@ -45,7 +48,8 @@ class Statements:
         event.remove(self.engine, "before_cursor_execute", self._note)
 
     def _note(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):  # not SQLite's BEGIN
+        # Not SQLite's BEGIN, nor the event relay's polls (its own thread, at any time).
+        if statement.lstrip().upper().startswith("SELECT") and threading.current_thread().name != "toolbox-relay":
             self.seen.append(statement)
 
 
@@ -144,6 +148,48 @@ def test_no_window_checks_every_read(make_toolbox):
         assert first["variants"][0]["available"] == 0 and again["variants"][0]["available"] == 4
 
 
+def without_variants(toolbox: Any, product_id: str) -> None:
+    """Take every variant off a product, as data written around the admin API (which keeps one)
+    can leave it; its documents are rebuilt in the same transaction."""
+    with toolbox.db.transaction() as session:
+        session.execute(delete(ProductVariant).where(ProductVariant.product_id == product_id))
+        Catalog(toolbox).refresh(session, [product_id])
+
+
+@pytest.mark.parametrize("path", ["/store/products/drill-x18", "/store/products?limit=20"])
+def test_a_product_without_variants_is_cached_like_any_other(client, toolbox, make_product, later, path):
+    without_variants(toolbox, make_product()["id"])
+    check_cached_like_any_other(client, toolbox, later, path)
+
+
+@pytest.mark.postgres
+def test_a_product_without_variants_is_cached_like_any_other_on_postgresql(make_toolbox, later):
+    toolbox = make_toolbox(database="postgres")
+    _, plain = create_key(toolbox, "pg", ["catalog:write"])
+    with TestClient(create_app(toolbox=toolbox)) as client:
+        drill = client.post("/admin/products", json=product_body(), headers={"Authorization": f"Bearer {plain}"}).json()
+        without_variants(toolbox, drill["id"])
+        for path in ("/store/products/drill-x18", "/store/products?limit=20"):
+            check_cached_like_any_other(client, toolbox, later, path)
+
+
+def check_cached_like_any_other(client: Any, toolbox: Any, later: Any, path: str) -> None:
+    """``path`` (a page of one product without variants) is fresh, then checked with one
+    statement and kept, then fresh again."""
+    first = client.get(path)
+    assert first.status_code == 200 and b'"variants":[]' in first.content
+    with Statements(toolbox) as statements:
+        assert client.get(path).content == first.content  # within the window
+    assert statements == []
+    later()
+    with Statements(toolbox) as statements:
+        assert client.get(path).content == first.content  # past it: checked, and kept
+    assert len(statements) == 1 and "product_documents" not in statements[0]
+    with Statements(toolbox) as statements:
+        assert client.get(path).content == first.content  # fresh again
+    assert statements == []
+
+
 def test_a_page_past_half_its_window_is_checked_in_the_background(toolbox, make_product, later):
     make_product()
     body = reads.serve_product(toolbox, "drill-x18", "ru").body
@@ -215,3 +261,33 @@ def test_own_writes_show_at_once_also_after_the_engine_is_disposed(client, toolb
     variant = drill["variants"][0]["id"]
     assert client.patch(f"/admin/variants/{variant}", json={"price": 30_000_00}, headers=admin).status_code == 200
     assert client.get("/store/products/drill-x18").json()["variants"][0]["price"] == 30_000_00
+
+
+#: Spellings of one search: case, surrounding and repeated spaces, decomposed (NFD) letters,
+#: ``ё`` as ``е``, full-width (NFKC) forms and the Latin transliteration.
+SPELLINGS = ["чай зелёный", "  Чай   Зелёный ", "ЧАЙ ЗЕЛЁНЫЙ", "чаи\u0306 зеле\u0308ныи\u0306", "чай зеленый",
+             "ｃｈａｙ ｚｅｌｅｎｉｙ", "chay zeleniy"]
+
+
+def test_spellings_of_one_search_share_one_cached_page(client, toolbox, make_product, later):
+    make_product(handle="green-tea", sku="TEA-1", ru="Чай зелёный листовой")
+    make_product(handle="black-tea", sku="TEA-2", ru="Чай чёрный")
+    first = client.get("/store/products", params={"q": SPELLINGS[0]})
+    assert first.json()["items"][0]["handle"] == "green-tea"
+    with Statements(toolbox) as statements:
+        for spelling in SPELLINGS[1:]:
+            assert client.get("/store/products", params={"q": spelling}).content == first.content, spelling
+    assert statements == []  # each one the same fresh page
+    assert len(page_cache(toolbox)) == 1
+
+
+def test_searches_that_look_up_different_codes_keep_their_own_pages(client, toolbox, make_product):
+    """A code is looked up exactly as typed (and upper-cased, for SKUs): barcode ``Ab7x`` is found
+    by ``Ab7x`` and not by ``ab7x`` (nor by the words: a barcode is not searched as text). So the
+    two are two pages, whatever the words they normalize to."""
+    variant = {"sku": "SAW-1", "price": 50_000_00, "barcode": "Ab7x"}
+    make_product(handle="saw", ru="Пила", variants=[variant])
+    assert [item["handle"] for item in client.get("/store/products", params={"q": "Ab7x"}).json()["items"]] == ["saw"]
+    assert client.get("/store/products", params={"q": "ab7x"}).json()["items"] == []
+    assert len(page_cache(toolbox)) == 1  # the found page (an empty search page is not kept)
+    assert [item["handle"] for item in client.get("/store/products", params={"q": "Ab7x"}).json()["items"]] == ["saw"]

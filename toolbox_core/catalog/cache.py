@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import sys
 import threading
 import time
 import weakref
@@ -35,10 +36,16 @@ from typing import Any
 
 #: Name of the catalog version in ``catalog_counters``.
 VERSION_COUNTER = "catalog_version"
-#: Bytes of documents kept per process; the least recently used entries go first.
+#: Bytes the entries hold per process (see :func:`held_bytes`); the least recently used go first.
 MAX_BYTES = 16 * 1024 * 1024
 #: A larger page (a long ``limit`` of big documents) is served but not kept.
 MAX_ENTRY_BYTES = 1024 * 1024
+#: Bytes an entry holds besides its texts: the :class:`Entry`, its :class:`Rendering`, their
+#: tuples, dicts and ETag, and the cache's key and slot (measured with ``tracemalloc``, rounded up).
+ENTRY_OVERHEAD = 1200
+#: Bytes each document of an entry holds besides its text: its ``(product id, document)``
+#: pair, the product id and its stock in the rendering (measured likewise, rounded up).
+DOC_OVERHEAD = 300
 
 
 #: The clock of freshness (monotonic seconds); tests may replace it.
@@ -77,6 +84,17 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
+def held_bytes(entry: Entry) -> int:
+    """The memory ``entry`` holds: its documents' text, its rendering's items and encoded body
+    (:func:`sys.getsizeof`: a text of Cyrillic is two bytes a character), plus the fixed
+    overheads of :data:`ENTRY_OVERHEAD` and :data:`DOC_OVERHEAD` per document."""
+    texts = sum(sys.getsizeof(doc) for _, doc in entry.docs)
+    rendered = entry.rendered
+    if rendered is not None:
+        texts += sys.getsizeof(rendered.items) + sys.getsizeof(rendered.body)
+    return texts + ENTRY_OVERHEAD + DOC_OVERHEAD * len(entry.docs)
+
+
 @dataclass
 class Rendering:
     """The items of an entry rendered with ``stock`` (per product, as read) and URL ``prefix``,
@@ -96,6 +114,7 @@ class Entry:
     version: int
     docs: list[tuple[str, str]]
     total: int
+    #: :func:`held_bytes` when the cache last counted it.
     size: int = 0
     #: The text of the response before and after the rendered items.
     frame: tuple[str, str] = ("", "")
@@ -140,7 +159,8 @@ _NO_POOL = _NoPool()
 
 
 class PageCache:
-    """Thread-safe LRU of :class:`Entry` by key, bounded by the bytes of the documents."""
+    """Thread-safe LRU of :class:`Entry` by key, bounded by the bytes its entries hold
+    (:func:`held_bytes`: documents, rendered items and response body, overheads)."""
 
     def __init__(self, max_bytes: int = MAX_BYTES, max_entry_bytes: int = MAX_ENTRY_BYTES, engine: Any = None) -> None:
         #: The engine of the database the pages come from: its pool counts this process's
@@ -195,7 +215,9 @@ class PageCache:
         return rendered.body, rendered.etag, entry if due else None
 
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:
-        entry.size = sum(len(doc) for _, doc in entry.docs) + 200
+        """Keep ``entry`` (with its rendering) as ``key``'s, unless it alone is larger than
+        ``max_entry_bytes``; the least recently used entries go while over ``max_bytes``."""
+        entry.size = held_bytes(entry)
         if entry.size > self.max_entry_bytes:
             return
         with self._lock:
@@ -204,9 +226,24 @@ class PageCache:
                 self._bytes -= old.size
             self._entries[key] = entry
             self._bytes += entry.size
-            while self._bytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.size
+            self._evict()
+
+    def recount(self, key: tuple[Any, ...], entry: Entry) -> None:
+        """Count ``entry`` (``key``'s, if still kept) again after its rendering was replaced:
+        live stock and the URL prefix change the rendering's size."""
+        with self._lock:
+            if self._entries.get(key) is not entry:
+                return
+            size = held_bytes(entry)
+            self._bytes += size - entry.size
+            entry.size = size
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop the least recently used entries while over ``max_bytes`` (lock held)."""
+        while self._bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.size
 
     def discard(self, key: tuple[Any, ...], entry: Entry | None = None) -> None:
         """Drop ``key`` (only if it still holds ``entry``, when given)."""
@@ -246,6 +283,7 @@ class PageCache:
 
     @property
     def bytes(self) -> int:
+        """The bytes the kept entries hold (:func:`held_bytes` of each)."""
         return self._bytes
 
 

@@ -44,7 +44,7 @@ from toolbox_core.catalog.cache import (
     page_cache,
 )
 from toolbox_core.catalog.documents import MEDIA_PREFIX, PUBLISHED_COUNTER
-from toolbox_core.catalog.search import get_search, ranked_ids
+from toolbox_core.catalog.search import get_search, query_key, ranked_ids
 from toolbox_core.catalog.storage import get_storage
 from toolbox_core.errors import NotFound
 from toolbox_core.i18n import pick_translation
@@ -168,7 +168,7 @@ def _page_key(toolbox: Any, query: ProductQuery) -> tuple[Any, ...] | None:
         return ("list", query.locale, sort, query.limit, query.offset)
     if get_search(toolbox).name != "database":
         return None
-    return ("search", query.q, query.locale, sort, query.limit, query.offset)
+    return ("search", *query_key(query.q), query.locale, sort, query.limit, query.offset)
 
 
 def _window(toolbox: Any) -> float:
@@ -244,57 +244,80 @@ def serve_products(toolbox: Any, query: ProductQuery) -> Served:
 def _query_page(toolbox: Any, query: ProductQuery) -> Served:
     """A filtered (or search) page, built for ``query`` and read with no cache."""
     with _reader(toolbox) as session:
-        where = [D.locale == query.locale, D.published == true()]
-        ranked: list[str] | None = None
-        if query.q:
-            ranked = ranked_ids(toolbox, session, query.q)
-            if not ranked:
-                return _served(_page_text("", 0, query))
-            found = _ids_param(session, ranked)
-            where = [_ids_in(session, found), D.locale == query.locale, _PUBLISHED_NO_INDEX]
-        if query.category:
-            ids = category_descendants(session, query.category)
-            where.append(exists().where(m.ProductCategory.product_id == D.product_id, m.ProductCategory.category_id.in_(ids)))
-        if query.collection:
-            col = session.scalar(select(m.Collection.id).where(or_(m.Collection.id == query.collection, m.Collection.handle == query.collection)))
-            if col is None:
-                raise NotFound(f"collection {query.collection!r} not found", code="unknown_collection")
-            where.append(exists().where(m.ProductCollection.product_id == D.product_id, m.ProductCollection.collection_id == col))
-        if query.price_min is not None or query.price_max is not None:
-            V = m.ProductVariant
-            cond = [V.product_id == D.product_id]
-            if query.price_min is not None:
-                cond.append(V.price >= query.price_min)
-            if query.price_max is not None:
-                cond.append(V.price <= query.price_max)
-            where.append(exists().where(and_(*cond)))
-        if query.in_stock is not None:
-            V, L = m.ProductVariant, InventoryLevel
-            stocked = exists().where(V.product_id == D.product_id, L.sku == V.sku, L.stocked > L.reserved)
-            where.append(stocked if query.in_stock else ~stocked)
-        sort = query.sort or ("relevance" if ranked else "newest")
-        order = _ORDER[sort]
+        ranked = ranked_ids(toolbox, session, query.q) if query.q else None
+        if ranked == []:
+            return _served(_page_text("", 0, query))
+        filters = _filters(session, query)
         if ranked is not None:
             # At most a few hundred candidates, ordered by the sort then their rank: the page,
             # its stock and the total (a window count over the matches) in one statement.
-            params = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
-            if len(where) == 3 and session.dialect.name == "postgresql":  # search only: prebuilt
-                statement = _ranked_search_page(sort)
-                params["ids"] = ranked
-            else:
-                statement = _ranked_page(where, _rank(session, found, ranked), sort, query.locale, query.limit, query.offset)
+            statement, params = _search_statement(session, query, query.sort or "relevance", ranked, filters)
             docs, total = _page_with_stock(session, None, None, params, statement=statement)
+            if total is None:  # a page past the last match: count the matches on their own
+                total = _count(session, [*_search_where(session, ranked, query.locale)[0], *filters])
         else:
+            where = [D.locale == query.locale, D.published == true(), *filters]
+            order = _ORDER[query.sort or "newest"]
             page = (
                 select(D.product_id, D.doc, func.row_number().over(order_by=order).label("pos"))
                 .where(*where).order_by(*order).limit(query.limit).offset(query.offset).subquery()
             )
             docs, total = _page_with_stock(session, page, select(func.count()).select_from(D).where(*where).scalar_subquery())
-        if total is None:  # empty page (or counter not initialised): count on its own
-            total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+            if total is None:  # empty page: count on its own
+                total = _count(session, where)
     storage = get_storage(toolbox)
     items = ",".join(finish_doc(doc, stock, storage) for doc, stock in docs)
     return _served(_page_text(items, total, query))
+
+
+def _count(session: Connection, where: Any) -> int:
+    """The number of documents matching ``where``."""
+    return session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+
+
+def _filters(session: Connection, query: ProductQuery) -> list[Any]:
+    """The conditions of ``query``'s filters (category, collection, price, stock) on documents."""
+    filters = []
+    if query.category:
+        ids = category_descendants(session, query.category)
+        filters.append(exists().where(m.ProductCategory.product_id == D.product_id, m.ProductCategory.category_id.in_(ids)))
+    if query.collection:
+        col = session.scalar(select(m.Collection.id).where(or_(m.Collection.id == query.collection, m.Collection.handle == query.collection)))
+        if col is None:
+            raise NotFound(f"collection {query.collection!r} not found", code="unknown_collection")
+        filters.append(exists().where(m.ProductCollection.product_id == D.product_id, m.ProductCollection.collection_id == col))
+    if query.price_min is not None or query.price_max is not None:
+        V = m.ProductVariant
+        cond = [V.product_id == D.product_id]
+        if query.price_min is not None:
+            cond.append(V.price >= query.price_min)
+        if query.price_max is not None:
+            cond.append(V.price <= query.price_max)
+        filters.append(exists().where(and_(*cond)))
+    if query.in_stock is not None:
+        V, L = m.ProductVariant, InventoryLevel
+        stocked = exists().where(V.product_id == D.product_id, L.sku == V.sku, L.stocked > L.reserved)
+        filters.append(stocked if query.in_stock else ~stocked)
+    return filters
+
+
+def _search_where(session: Connection, ranked: list[str], locale: str) -> tuple[list[Any], Any]:
+    """The conditions of the published documents in ``locale`` of ``ranked`` (product ids, best
+    first) and the expression of their rank."""
+    found = _ids_param(session, ranked)
+    return [_ids_in(session, found), D.locale == locale, _PUBLISHED_NO_INDEX], _rank(session, found, ranked)
+
+
+def _search_statement(session: Connection, query: ProductQuery, sort: str, ranked: list[str],
+                      filters: list[Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """The statement of a page of search results ``ranked`` (also matching ``filters``) and its
+    parameters: rows ``(product_id, pos, doc, stock, total)``. A search without filters on
+    PostgreSQL runs the prebuilt statement (:func:`_ranked_search_page`)."""
+    params: dict[str, Any] = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
+    if not filters and session.dialect.name == "postgresql":
+        return _ranked_search_page(sort), {**params, "ids": ranked}
+    where, rank = _search_where(session, ranked, query.locale)
+    return _ranked_page([*where, *(filters or ())], rank, sort, query.locale, query.limit, query.offset), params
 
 
 def _availability() -> Any:
@@ -327,8 +350,7 @@ def _unfiltered_list(toolbox: Any, query: ProductQuery, key: tuple[Any, ...]) ->
         if cached is not None and cached[1] is not None:
             return _respond(cached[0])
         # Empty page (or counter not initialised): count on its own.
-        where = (D.locale == query.locale, D.published == true())
-        total = session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+        total = _count(session, (D.locale == query.locale, D.published == true()))
     return _served(_page_text(cached[0].items if cached is not None else "", total, query))
 
 
@@ -339,20 +361,14 @@ def _search_page(toolbox: Any, query: ProductQuery, key: tuple[Any, ...]) -> Ser
     version is read before them, so a write committed in between leaves the entry out of
     date (replaced at its next check), never a newer version over older results.
     """
-    sort, q = key[3], key[1]
-    params: dict[str, Any] = {"locale": query.locale, "limit": query.limit, "offset": query.offset}
+    sort, q = query.sort or "relevance", query.q or ""
 
     def load() -> list[Any]:
         version = session.scalar(_version_select())
         ranked = ranked_ids(toolbox, session, q)
         if not ranked:
             return []
-        if session.dialect.name == "postgresql":
-            statement = _ranked_search_page(sort)
-            params["ids"] = ranked
-        else:
-            where = [D.product_id.in_(ranked), D.locale == query.locale, _PUBLISHED_NO_INDEX]
-            statement = _ranked_page(where, _rank(session, ranked, ranked), sort, query.locale, query.limit, query.offset)
+        statement, params = _search_statement(session, query, sort, ranked)
         return [(*row, version) for row in session.execute(statement, params).all()]
 
     with _reader(toolbox) as session:
@@ -377,11 +393,15 @@ def _page_statement(page: Any, total: Any, *, version: bool = False) -> Any:
 
 @lru_cache(maxsize=2)
 def _check_statement(dialect: str) -> Any:
-    """Per product of ``:pids``: its variants' live availability, with the catalog version."""
-    V = m.ProductVariant
+    """Per product of ``:pids`` with variants: their live availability, with the catalog
+    version; the version alone (product id NULL) when none of them has a variant, so a page of
+    products without variants checks like any other."""
+    V, C = m.ProductVariant, m.CatalogCounter
     pids = (V.product_id == any_(bindparam("pids", type_=ARRAY(String))) if dialect == "postgresql"
             else V.product_id.in_(bindparam("pids", expanding=True)))
-    return select(V.product_id, _availability().label("stock"), _version().label("version")).where(pids).group_by(V.product_id)
+    stock = select(V.product_id, _availability().label("stock")).where(pids).group_by(V.product_id).subquery()
+    return (select(stock.c.product_id, stock.c.stock, C.value.label("version"))
+            .select_from(C).outerjoin(stock, true()).where(C.name == VERSION_COUNTER))
 
 
 def _prefix(storage: Any) -> str | None:
@@ -440,7 +460,7 @@ def _check(toolbox: Any, session: Connection, key: tuple[Any, ...], entry: Entry
     pids = list(dict.fromkeys(pid for _, item in batch for pid, _ in item.docs))
     checked = session.execute(_check_statement(session.dialect.name), {"pids": pids}).all()
     version = checked[0][2] if checked else None
-    stock = {pid: available for pid, available, _ in checked}
+    stock = {pid: available for pid, available, _ in checked if pid is not None}
     for other_key, other in batch[1:]:
         _recheck(cache, other_key, other, version, stock, prefix, storage, at, writes)
     return _recheck(cache, key, entry, version, stock, prefix, storage, at, writes, keep_prefix=background)
@@ -483,7 +503,10 @@ def _recheck(cache: Any, key: tuple[Any, ...], entry: Entry, version: Any, stock
     if rendered is None or prefix is None or rendered.stock != raw or rendered.prefix != prefix:
         items = ",".join(finish_doc(doc, _parse_stock(raw[pid]), storage, prefix) for pid, doc in entry.docs)
         rendered = _rendering(raw, prefix, items, entry.frame)
-    current = entry.checked(rendered, at, writes)
+        current = entry.checked(rendered, at, writes)
+        cache.recount(key, entry)  # the new rendering's size
+    else:
+        current = entry.checked(rendered, at, writes)
     return current if current.prefix == prefix else rendered
 
 

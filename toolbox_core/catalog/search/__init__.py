@@ -8,6 +8,8 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
+from toolbox_core.catalog.search.text import normalize
+
 #: Longest SKU / barcode looked up exactly (the column widths).
 _EXACT_MAX = 100
 
@@ -46,6 +48,16 @@ def ranked_ids(toolbox: Any, session: Connection, query: str) -> list[str]:
     if combined is not None and session.dialect.name == "postgresql":
         return combined(session, query)
     return list(dict.fromkeys([*exact_matches(session, query), *backend.search(session, query)]))
+
+
+@lru_cache(maxsize=1024)
+def query_key(query: str) -> tuple[str, str | None]:
+    """What :func:`ranked_ids` answers ``query`` from: its words as the backend searches them
+    (:func:`.text.normalize`: case, spacing, Unicode forms and spellings folded) and the code
+    it looks up exactly (:func:`exact_code`, case kept: a SKU may be lower-case). Queries with
+    the same key get the same ids, so a cache may share their results. Cached: the store's
+    fresh path keys every search request with it (normalizing costs 3-10 µs)."""
+    return normalize(query), exact_code(query)
 
 
 def exact_code(query: str) -> str | None:
