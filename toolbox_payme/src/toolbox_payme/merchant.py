@@ -147,9 +147,9 @@ class Merchant:
         }
 
     def answer(self, authorization: str | None, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One authenticated call, in ONE database transaction (the kassa key is read in it too):
-        returns ``result`` or raises ``PaymeError``. An error the method *returns* is answered
-        after COMMIT (so a timeout cancellation is kept), one it *raises* rolls everything back."""
+        """One authenticated call (the kassa key is read with what the call reads): returns
+        ``result`` or raises ``PaymeError``. An error the method *returns* is answered after
+        COMMIT (so a timeout cancellation is kept), one it *raises* rolls everything back."""
         short = self.short_path.get(method)
         if short is not None:
             outcome = short(authorization, params)
