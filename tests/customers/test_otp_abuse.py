@@ -234,5 +234,5 @@ def test_every_key_written_for_codes_and_limits_is_under_the_namespace(open_app,
     keys = list(raw.scan_iter("*"))
     assert keys
     assert [key for key in keys if not key.startswith("shopA:")] == []
-    assert f"shopA:{otp.lock_key(PHONE)}" in keys
+    assert f"shopA:{otp.failed_key(PHONE)}" in keys
     raw.close()

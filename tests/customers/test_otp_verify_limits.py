@@ -139,3 +139,38 @@ def test_a_check_the_key_store_could_not_make_does_not_use_up_the_daily_cap(capp
             otp.verify_code(toolbox, PHONE, "000000", ADDRESS)
     monkeypatch.setattr(toolbox.keystore, "verify_and_consume", real)
     assert verify_outcome(toolbox, sms.last_code(PHONE)) == "ok"
+
+
+# ------------------------------------------------------------------ key-store calls per check
+KEYSTORE_CALLS = ("set", "get", "ttl", "delete", "set_if_absent", "consume", "compare_and_consume",
+                  "verify_and_consume", "hit", "hit_within", "window", "give_back", "renew")
+
+
+def spy_calls(monkeypatch, toolbox) -> list[str]:
+    """The key-store operations called, by name, in order."""
+    calls: list[str] = []
+    for name in KEYSTORE_CALLS:
+        real = getattr(toolbox.keystore, name)
+
+        def counted(*args, _name=name, _real=real, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(toolbox.keystore, name, counted)
+    return calls
+
+
+def test_a_check_is_three_key_store_calls_and_five_when_it_matches(capped, sms, monkeypatch):
+    toolbox = capped.app.state.toolbox
+    calls = spy_calls(monkeypatch, toolbox)
+    assert verify_outcome(toolbox, "000000") == "invalid_code"
+    assert calls == ["hit", "hit_within", "verify_and_consume"]
+    calls.clear()
+    assert verify_outcome(toolbox, sms.last_code(PHONE)) == "ok"
+    assert calls == ["hit", "hit_within", "verify_and_consume", "give_back", "set"]
+    calls.clear()
+    for _ in range(CAP - 1):  # the cap-th failed check locks, with no key of its own
+        verify_outcome(toolbox, "000000")
+    assert calls[-3:] == ["hit", "hit_within", "verify_and_consume"]
+    calls.clear()
+    assert verify_outcome(toolbox, "000000") == "too_many_attempts" and calls == ["hit", "hit_within"]

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from tests.customers.conftest import PHONE, build_toolbox, sign_in, verify
 from toolbox_core.customers import otp, service
@@ -232,3 +232,34 @@ def test_hook_event_types_declares_customer_created_with_its_payload(api, sms):
         event = session.scalars(select(OutboxEvent).where(OutboxEvent.name == "customer.created")).one()
     assert set(event.payload) == set(declared.payload)
     assert event.payload["customer_id"] == body["customer"]["id"]
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_sign_up_finds_or_creates_the_customer_in_one_statement(make_toolbox, database):
+    toolbox = make_toolbox(database=database)
+    phone = "+998907654321"
+    executed: list[str] = []
+
+    def sign_up(name):
+        def record(*args):
+            executed.append(args[2])
+
+        event.listen(toolbox.db.engine, "before_cursor_execute", record)
+        try:
+            with toolbox.db.transaction() as session:
+                customer, created = service.find_or_create_customer(session, phone, name=name)
+                found = (customer.id, customer.name, created)
+            return found, [sql for sql in executed if "customers" in sql]
+        finally:
+            event.remove(toolbox.db.engine, "before_cursor_execute", record)
+            executed.clear()
+
+    (customer_id, name, created), statements = sign_up(None)
+    assert (name, created) == (None, True) and len(statements) == 1
+    (again_id, name, created), statements = sign_up("Aziz")
+    assert (again_id, name, created) == (customer_id, "Aziz", False), "a name fills an empty one"
+    assert len(statements) == 1
+    (_, name, _), _ = sign_up("Other")
+    assert name == "Aziz", "a stored name is kept"
+    assert count(toolbox, Customer, Customer.phone == phone) == 1
+    assert count(toolbox, OutboxEvent, OutboxEvent.name == "customer.created") == 1

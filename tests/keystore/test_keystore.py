@@ -277,3 +277,15 @@ def test_give_back_uncounts_a_live_window_only(store: KeyStore) -> None:
     assert store.get("absent") is None and store.ttl("absent") is None, "an ended window is not recreated"
     expire(store, "cap")
     assert store.give_back("cap") is None
+
+
+def test_window_reads_a_live_windows_count_without_counting(store: KeyStore) -> None:
+    assert store.window("cap") is None, "never hit"
+    store.hit("cap", 60, amount=2)
+    seen = store.window("cap")
+    assert seen is not None and seen.count == 2 and 50 < seen.reset_in <= 60 and seen.reset_in_ms > 50_000
+    assert store.window("cap").count == 2, "reading counted nothing"
+    assert store.hit("cap", 60).count == 3
+    expire(store, "cap")
+    assert store.window("cap") is None, "an ended window"
+    assert store.get("cap") is None and store.ttl("cap") is None, "reading created nothing"

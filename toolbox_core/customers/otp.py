@@ -1,7 +1,7 @@
 """One-time codes: request (rate-limited, sent outside any transaction) and verify (at most N tries).
 
-Only a keyed hash of each code lives in the key store, with every counter and lock below, so
-the limits hold across processes. Nothing here looks up customers, and a wrong, expired, used or
+Only a keyed hash of each code lives in the key store, with every counter below, so the limits
+hold across processes. Nothing here looks up customers, and a wrong, expired, used or
 never-sent code gets the same answer, so no response tells whether an account exists for the
 phone or whether someone is signing in with it right now.
 
@@ -71,13 +71,9 @@ def verify_ip_window_key(ip: str) -> str:
 
 
 def failed_key(phone: str) -> str:
-    """The 24-hour counter of failed checks of a phone, across all its codes."""
+    """The 24-hour counter of failed checks of a phone, across all its codes: the phone is locked
+    (no check, no new code) while it is at ``otp_max_failed_per_day``."""
     return f"otp:failed:{phone}"
-
-
-def lock_key(phone: str) -> str:
-    """Set while a phone is locked after too many failed checks; expires with the day's window."""
-    return f"otp:locked:{phone}"
 
 
 def verification_key(toolbox: Any, token: str) -> str:
@@ -128,7 +124,7 @@ def request_code(toolbox: Any, raw_phone: str, client_ip: str, locale: str) -> C
     ip_hit = store.hit(ip_window_key(client_ip), HOUR)
     if ip_hit.count > auth.otp_max_per_ip_per_hour:
         raise RateLimited("too many code requests from this address", retry_after=ip_hit.reset_in)
-    _refuse_if_locked(store, phone)
+    _refuse_if_locked(store, phone, auth.otp_max_failed_per_day)
     if auth.otp_resend_seconds and not store.set_if_absent(cooldown_key(phone), "1", auth.otp_resend_seconds):
         wait = store.ttl(cooldown_key(phone)) or 1
         raise RateLimited(f"a code was just sent; ask again in {wait} s", retry_after=wait)
@@ -191,7 +187,10 @@ def verify_code(toolbox: Any, raw_phone: str, code: str, client_ip: str) -> Veri
     key-store step (:meth:`~toolbox_core.keystore.KeyStore.hit_within`), and a match gives it
     back: however many checks run at once, no more than the cap fail in a day and none looks at
     a code once it is reached (a check in flight holds its place, so one refused at the cap
-    might have passed had it waited). Each code still gets at most ``otp_max_attempts`` checks.
+    might have passed had it waited); that refusal is the lock, no other key is kept for it.
+    Each code still gets at most ``otp_max_attempts`` checks and a match consumes it, in one
+    atomic step (:meth:`~toolbox_core.keystore.KeyStore.verify_and_consume`): a code signs in once.
+    A check is 3 key-store calls, 5 when it matches (the place given back, the verification set).
     """
     auth = toolbox.settings.auth
     phone = normalize_phone(raw_phone)
@@ -199,7 +198,6 @@ def verify_code(toolbox: Any, raw_phone: str, code: str, client_ip: str) -> Veri
     ip_hit = store.hit(verify_ip_window_key(client_ip), HOUR)
     if ip_hit.count > auth.otp_verify_max_per_ip_per_hour:
         raise RateLimited("too many code checks from this address", retry_after=ip_hit.reset_in)
-    _refuse_if_locked(store, phone)
     place = store.hit_within(failed_key(phone), DAY, auth.otp_max_failed_per_day)
     if not place.admitted:  # the cap is reached, or the checks in flight hold what is left of it
         raise _locked(place.reset_in)
@@ -210,8 +208,6 @@ def verify_code(toolbox: Any, raw_phone: str, code: str, client_ip: str) -> Veri
         raise
     if outcome is not VerifyOutcome.OK:
         if place.count >= auth.otp_max_failed_per_day:  # this failed check took the last place
-            store.set(lock_key(phone), "1", place.reset_in)
-            store.delete(code_key(phone))
             raise _locked(place.reset_in)
         raise BadRequest(WRONG_CODE_MESSAGE, code="invalid_code")
     store.give_back(failed_key(phone))  # a match is not a failed check
@@ -220,10 +216,12 @@ def verify_code(toolbox: Any, raw_phone: str, code: str, client_ip: str) -> Veri
     return Verified(phone=phone, verification_token=token, expires_in=auth.verification_ttl_seconds)
 
 
-def _refuse_if_locked(store: Any, phone: str) -> None:
-    left = store.ttl(lock_key(phone))
-    if left is not None:
-        raise _locked(left)
+def _refuse_if_locked(store: Any, phone: str, cap: int) -> None:
+    """No new code for a phone whose failed checks of the day reached ``cap`` (its checks are
+    refused by the count itself)."""
+    failed = store.window(failed_key(phone))
+    if failed is not None and failed.count >= cap:
+        raise _locked(failed.reset_in)
 
 
 def _locked(retry_after: int) -> RateLimited:

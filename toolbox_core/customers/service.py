@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import case, delete, exists, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from toolbox_core.customers import otp
 from toolbox_core.customers.models import Customer, CustomerAddress, CustomerSession
 from toolbox_core.customers.phone import InvalidPhone, normalize_phone
 from toolbox_core.db.base import utcnow
-from toolbox_core.db.upsert import insert_ignoring
+from toolbox_core.db.upsert import upsert
 from toolbox_core.errors import Conflict, NotFound, Unauthorized
 from toolbox_core.events import emit
 from toolbox_core.i18n import parse_locale
@@ -47,22 +47,32 @@ def find_or_create_customer(
 ) -> tuple[Customer, bool]:
     """The customer with ``phone``, created (and ``customer.created`` emitted) if there is none.
 
-    ``INSERT ... ON CONFLICT (phone) DO NOTHING`` then a read: two concurrent sign-ups for one
-    phone end with one row, and only the one that inserted emits the event.
+    ONE statement, ``INSERT ... ON CONFLICT (phone) DO UPDATE ... RETURNING``: the phone's unique
+    constraint makes two concurrent sign-ups for one phone end with one row (the second waits for
+    the first and returns its row), and only the one whose new id came back emits the event. A
+    ``name`` fills an existing customer's empty one; nothing else of theirs changes.
     """
     now = utcnow()
     values: dict[str, Any] = {
         "id": new_id("cus"), "phone": phone, "name": name, "locale": locale or "ru",
         "created_at": now, "updated_at": now,
     }
-    stmt = insert_ignoring(session.get_bind().dialect, Customer, values, conflict=["phone"])
-    inserted = session.execute(stmt.returning(Customer.id)).scalar()
-    customer = session.scalars(select(Customer).where(Customer.phone == phone)).one()
+    table = Customer.__table__
+    stmt = upsert(session.get_bind().dialect, Customer, values, conflict=["phone"], update=_fill_name(table))
+    customer = session.scalars(stmt.returning(Customer), execution_options={"populate_existing": True}).one()
+    inserted = customer.id == values["id"]
     if inserted:
         emit(session, "customer.created", {"customer_id": customer.id, "phone": phone, "locale": customer.locale})
-    elif name and not customer.name:
-        customer.name = name
-    return customer, bool(inserted)
+    return customer, inserted
+
+
+def _fill_name(table: Any) -> dict[str, Any]:
+    """The ``DO UPDATE`` of a sign-up for a known phone: the offered name only where the stored
+    one is empty (and then ``updated_at``); otherwise every value stays as it is."""
+    stored, offered = func.nullif(table.c.name, ""), literal_column("excluded.name")
+    fills = stored.is_(None) & offered.is_not(None)
+    return {"name": func.coalesce(stored, offered, table.c.name),
+            "updated_at": case((fills, literal_column("excluded.updated_at")), else_=table.c.updated_at)}
 
 
 def get_customer(toolbox: Any, customer_id: str) -> Customer:

@@ -107,6 +107,11 @@ class KeyStore(ABC):
         """
 
     @abstractmethod
+    def window(self, key: str) -> WindowHit | None:
+        """The live window of ``key`` (its count and reset) without counting anything; ``None``
+        when there is none (never hit, or ended)."""
+
+    @abstractmethod
     def give_back(self, key: str, amount: int = 1) -> int | None:
         """Uncount ``amount`` units of ``key``'s live window (never below 0, the reset unchanged).
 

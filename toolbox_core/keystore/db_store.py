@@ -172,6 +172,12 @@ class DatabaseKeyStore(KeyStore):
             return WindowHit(count=0, reset_in=max(1, _ceil_seconds(window)), reset_in_ms=window, admitted=False)
         return self._window(row, now, admitted=False)
 
+    def window(self, key: str) -> WindowHit | None:
+        now = _now_ms()
+        with self._session() as session:
+            row = session.execute(select(_T.c.attempts, _T.c.expires_at).where(self._live(key, now))).first()
+        return None if row is None else self._window(row, now)
+
     def give_back(self, key: str, amount: int = 1) -> int | None:
         amount = int(amount)
         stmt = (

@@ -98,6 +98,13 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) 
 return {n, ttl, 1}
 """
 
+# A window's count and expiry as they are; nothing when the window has ended (or never began).
+_WINDOW = """
+local n = redis.call('HGET', KEYS[1], 'a')
+if not n then return false end
+return {tonumber(n), redis.call('PTTL', KEYS[1])}
+"""
+
 # HINCRBY keeps the key's expiry; a missing key (an ended window) is not created.
 _GIVE_BACK = """
 local n = tonumber(redis.call('HGET', KEYS[1], 'a') or false)
@@ -131,6 +138,7 @@ class RedisKeyStore(KeyStore):
         self._verify_and_consume: Script = register(_VERIFY_AND_CONSUME)
         self._hit: Script = register(_HIT)
         self._hit_within: Script = register(_HIT_WITHIN)
+        self._window: Script = register(_WINDOW)
         self._give_back: Script = register(_GIVE_BACK)
         self._renew: Script = register(_RENEW)
 
@@ -182,6 +190,13 @@ class RedisKeyStore(KeyStore):
         )
         return WindowHit(count=int(count), reset_in=max(1, _ceil_seconds(millis)), reset_in_ms=max(0, int(millis)),
                          admitted=bool(admitted))
+
+    def window(self, key: str) -> WindowHit | None:
+        found = self._script(self._window, key)
+        if not found:
+            return None
+        count, millis = found
+        return WindowHit(count=int(count), reset_in=max(1, _ceil_seconds(millis)), reset_in_ms=max(0, int(millis)))
 
     def give_back(self, key: str, amount: int = 1) -> int | None:
         count = self._script(self._give_back, key, int(amount))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from toolbox_core.db.base import Base, TimestampMixin, utcnow
@@ -34,6 +34,14 @@ class Payment(TimestampMixin, Base):
     refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
     #: The client's next step returned by the provider's ``initiate`` (redirect, form, none).
     action: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+
+    __table_args__ = (
+        # At most one pending payment per cart, whatever the concurrency: the cart reads "its"
+        # payment session as one row, and changing the provider switches that row (it never adds
+        # a second). A cart reopened after a failed payment start had its payment canceled first.
+        Index("uq_payments_pending_cart", "cart_id", unique=True,
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    )
 
 
 class PaymentTransaction(Base):

@@ -353,6 +353,27 @@ def _info(session: Session, payment: Payment) -> PaymentInfo:
     return payment_info(payment, order.number if order else None, order.status if order else None)
 
 
+def _state_rows(state: GatewayState, payment_id: str) -> dict[tuple[str, str], Any]:
+    """The payment and order rows ``state`` read and locked, keyed as :func:`held_locks` keys them."""
+    if not state.locked or state.payment.id != payment_id:
+        raise ValueError("the state was not read (locked) for this payment")
+    return {("payments", state.payment.id): state.payment, ("orders", state.order.id): state.order}
+
+
+def _locked(session: Session, held: dict[tuple[str, str], Any], model: type[Payment] | type[Order],
+            row_id: str) -> Any:
+    """The row ``row_id`` of ``model`` locked in this transaction: the one ``held`` already (read
+    with the caller's locks), or now locked ``FOR UPDATE``, reloaded and held; ``None`` if absent."""
+    key = (model.__tablename__, row_id)
+    row = held.get(key)
+    if row is None:
+        row = session.scalar(select(model).where(model.id == row_id).with_for_update()
+                             .execution_options(populate_existing=True))
+        if row is not None:
+            held[key] = row
+    return row
+
+
 class PaymentService:
     """Authorize / capture / cancel / refund reports from gateways, checked and idempotent."""
 
@@ -660,19 +681,10 @@ class PaymentService:
                                code="invalid_gateway_transaction_id")
         if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0):
             raise InvalidInput("amount must be a positive integer number of tiyin", code="invalid_amount")
-        if state is not None:
-            if not state.locked or state.payment.id != payment_id:
-                raise ValueError("the state was not read (locked) for this payment")
-            payment, order = state.payment, state.order
-        else:
-            held = held_locks(session)
-            payment = held.get(("payments", payment_id))  # already locked and reloaded in this transaction
-            if payment is None:
-                payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
-                                         .execution_options(populate_existing=True))
-            if payment is None:
-                raise NotFound("no such payment", code="payment_not_found")
-            held[("payments", payment.id)] = payment
+        held = _state_rows(state, payment_id) if state is not None else held_locks(session)
+        payment = _locked(session, held, Payment, payment_id)
+        if payment is None:
+            raise NotFound("no such payment", code="payment_not_found")
         if payment.provider_id != provider_id:
             raise Conflict("this payment belongs to another provider", code="provider_mismatch")
         if state is not None and state.report == kind and state.gateway_transaction_id == gateway_transaction_id \
@@ -689,12 +701,7 @@ class PaymentService:
         if currency is not None and currency != payment.currency:
             raise CurrencyMismatch(f"currency must be {payment.currency}",
                                    details={"expected": payment.currency, "got": currency})
-        if state is None:
-            order = held.get(("orders", payment.order_id)) if payment.order_id else None
-        if order is None and payment.order_id:
-            order = session.scalar(select(Order).where(Order.id == payment.order_id).with_for_update()
-                                   .execution_options(populate_existing=True))
-            held[("orders", payment.order_id)] = order
+        order = _locked(session, held, Order, payment.order_id) if payment.order_id else None
         writes = _Writes()
         flags = getattr(self, f"_apply_{kind}")(session, payment, order, amount, cancel_order=cancel_order,
                                                 hold_until=hold_until, writes=writes) or {}

@@ -69,3 +69,24 @@ def _transactions(engine: Any) -> Iterator[list[str]]:
     finally:
         for name in ("commit", "rollback"):
             event.remove(engine, name, record)
+
+
+def test_a_call_the_short_path_refuses_reads_nothing_twice(make_payme_store):
+    """Bad parameters, an unknown order or transaction: the one read, then the kassa key alone for
+    the auth (which still comes first), never the order again."""
+    store = make_payme_store(database="postgres")
+    order = store.order()
+    calls = {
+        "a bad amount (the key only)": (lambda: store.payme.check_perform(order["number"], 0), -31001, 1),
+        "a bad amount with a wrong key": (lambda: store.payme.call(
+            "CheckPerformTransaction", {"amount": 0, "account": store.payme.account(order["number"])},
+            authorization=store.payme.auth_header(key="wrong")), -32504, 1),
+        "an unknown order to check": (lambda: store.payme.check_perform("999999", order["total"]), -31050, 2),
+        "an unknown order to create for (read, key, our row)": (
+            lambda: store.payme.create(payme_id(), "999999", order["total"]), -31050, 3),
+        "an unknown transaction to perform": (lambda: store.payme.perform(payme_id()), -31003, 2),
+    }
+    for name, (call, code, statements) in calls.items():
+        with request_statements(store.toolbox.db.engine) as seen:
+            reply = call()
+        assert (reply.code, len(seen)) == (code, statements), (name, seen)

@@ -13,18 +13,17 @@ import binascii
 import hmac
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from toolbox_core.api import Toolbox
 from toolbox_payme.models import PaymeCredential
 from toolbox_payme.settings import PaymeSettings
 
-#: Read on every call: a core statement built once.
-_STORED = select(PaymeCredential.__table__.c.value).where(PaymeCredential.__table__.c.name == bindparam("b_name"))
-#: The stored key as a scalar expression, for a callback that reads it within its own one
-#: statement (bind ``b_cred_name`` to :attr:`Credentials.name`).
-STORED_KEY = (select(PaymeCredential.__table__.c.value)
-              .where(PaymeCredential.__table__.c.name == bindparam("b_cred_name")).scalar_subquery())
+#: The stored key (bind ``b_cred_name`` to :attr:`Credentials.name`): a core statement built once.
+_STORED = select(PaymeCredential.__table__.c.value).where(PaymeCredential.__table__.c.name == bindparam("b_cred_name"))
+#: The same as a scalar expression, for a callback that reads it within its own one statement.
+STORED_KEY = _STORED.scalar_subquery()
 _READ = object()
 
 
@@ -38,23 +37,26 @@ class Credentials:
         """Which key is in use: ``test_key`` in test mode, ``key`` otherwise."""
         return "test_key" if self.settings.test_mode else "key"
 
-    def current(self, session: Session | None = None) -> str | None:
-        """The key in use, read in ``session`` (the caller's transaction) or a session of its own."""
+    def current(self, session: Session | Connection | None = None) -> str | None:
+        """The key in use, read in ``session`` (the caller's transaction or connection) or a
+        session of its own."""
         if session is None:
             with self.toolbox.db.session() as own:
                 return self.current(own)
-        stored = session.connection().execute(_STORED, {"b_name": self.name}).scalar()
+        connection = session.connection() if isinstance(session, Session) else session
+        stored = connection.execute(_STORED, {"b_cred_name": self.name}).scalar()
         return stored or self._configured()
 
     def _configured(self) -> str | None:
         configured = self.settings.test_key if self.settings.test_mode else self.settings.key
         return configured.get_secret_value() if configured is not None else None
 
-    def verify(self, authorization: str | None, session: Session | None = None, *,
+    def verify(self, authorization: str | None, session: Session | Connection | None = None, *,
                stored: str | object | None = _READ) -> bool:
         """``Authorization: Basic base64(login:key)``; login and key compared in constant time.
 
-        ``session``: read the stored key in the caller's transaction (a callback's own);
+        ``session``: read the stored key in the caller's transaction (a callback's own) or on its
+        connection;
         ``stored``: the stored key (or ``None``) already read with the callback's own statement
         (:data:`STORED_KEY`), so nothing is read here."""
         if not authorization or len(authorization) > 1024:

@@ -10,8 +10,12 @@ CheckPerformTransaction is ONE read (the stored key, the order, its payment and 
 autocommit connection; CreateTransaction and PerformTransaction are BEGIN, one locking read (key,
 our row, order, payment, the kernel's idempotency row), one write (our row and every kernel
 change, stock included: ``authorize_in_session`` / ``capture_in_session`` with ``state=`` and
-``also=``), COMMIT. A call the short path cannot answer itself (bad parameters, an unknown order
-or transaction) takes the general path, which answers it as before (auth first).
+``also=``), COMMIT. Each of the three parses its parameters once; what it cannot answer from its
+one read is answered without reading again what was read: bad parameters, an unknown order or
+transaction are refused once the auth is verified (the key read alone); a CreateTransaction
+whose row must be expired, or whose Payme id names no order we sell, is answered from our row
+locked first (its lock comes before the payment's and the order's everywhere). The other methods
+take the general path: one transaction, auth first.
 
 States: 1 created (the order is reserved and awaiting payment), 2 performed (paid), -1 cancelled
 before perform (the order is cancelled, its stock released), -2 cancelled after perform (the
@@ -30,6 +34,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -126,119 +131,133 @@ class Merchant:
         self.settings = settings
         self.credentials = credentials
         self.payments = PaymentService(toolbox)
+        #: The methods of the general path (one transaction, auth first).
         self.methods: dict[str, Callable[[Session, dict[str, Any]], dict[str, Any] | e.PaymeError]] = {
-            "CheckPerformTransaction": self.check_perform_transaction,
-            "CreateTransaction": self.create_transaction,
-            "PerformTransaction": self.perform_transaction,
             "CancelTransaction": self.cancel_transaction,
             "CheckTransaction": self.check_transaction,
             "GetStatement": self.get_statement,
             "SetFiscalData": self.set_fiscal_data,
             "ChangePassword": self.change_password,
         }
-        self.short_path: dict[str, Callable[[str | None, dict[str, Any]], dict[str, Any] | e.PaymeError | None]] = {
+        #: The three calls of every payment: each parses once and reads once.
+        self.short_path: dict[str, Callable[[str | None, dict[str, Any]], dict[str, Any] | e.PaymeError]] = {
             "CheckPerformTransaction": self._short_check,
             "CreateTransaction": self._short_create,
             "PerformTransaction": self._short_perform,
         }
 
     def answer(self, authorization: str | None, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One authenticated call, in ONE database transaction (the kassa key is read in it too):
-        returns ``result`` or raises ``PaymeError``. An error the method *returns* is answered
-        after COMMIT (so a timeout cancellation is kept), one it *raises* rolls everything back."""
+        """One authenticated call (the kassa key is read with what the call reads): returns
+        ``result`` or raises ``PaymeError``. An error the method *returns* is answered after
+        COMMIT (so a timeout cancellation is kept), one it *raises* rolls everything back."""
         short = self.short_path.get(method)
-        outcome = short(authorization, params) if short is not None else None
-        if outcome is None:
-            outcome = self._general(authorization, method, params)
+        if short is not None:
+            outcome = short(authorization, params)
+        else:
+            try:
+                with self.toolbox.db.transaction() as session:
+                    outcome = self._call(session, authorization, method, params)
+            except IntegrityError:
+                raise e.PaymeError(e.CANNOT_PERFORM) from None
         if isinstance(outcome, e.PaymeError):
             raise outcome
         return outcome
 
-    def _general(self, authorization: str | None, method: str,
-                 params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
-        for attempt in range(2):
-            try:
-                with self.toolbox.db.transaction() as session:
-                    outcome = self._call(session, authorization, method, params)
-                break
-            except IntegrityError:
-                # A concurrent CreateTransaction inserted the same Payme id (or an open
-                # transaction for the order) between our check and our insert: the retry
-                # answers from its row.
-                if attempt or method != "CreateTransaction":
-                    raise e.PaymeError(e.CANNOT_PERFORM) from None
-        return outcome
+    def _refused(self, authorization: str | None, refusal: e.PaymeError,
+                 session: Session | Connection | None = None) -> e.PaymeError:
+        """``refusal`` once the auth is verified (the key read on ``session`` or on an autocommit
+        connection): an unauthenticated caller learns nothing about parameters or orders."""
+        if session is None:
+            with self.payments.reader() as connection:
+                return self._refused(authorization, refusal, connection)
+        if not self.credentials.verify(authorization, session):
+            return e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
+        return refusal
 
     # ------------------------------------------------------------------ the short path
-    # Each returns the answer (a result or a returned error), raises a PaymeError, or returns
-    # ``None``: "answer this on the general path" (which checks the auth first, as always).
-    def _short_check(self, authorization: str | None, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError | None:
+    def _short_check(self, authorization: str | None, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         try:
             amount, number = self._amount(params), self._account(params)
-        except e.PaymeError:
-            return None
+        except e.PaymeError as refusal:
+            return self._refused(authorization, refusal)
         with self.payments.reader() as connection:
             state = self.payments.read_for_report(connection, _CHECK, provider_id=PROVIDER_ID, key=number,
                                                   params={"b_cred_name": self.credentials.name},
                                                   lock=False, lines=True)
-        if state is None or state.view.number != number:
-            return None
+            if state is None:
+                return self._refused(authorization, self._no_order(), connection)
         if not self.credentials.verify(authorization, stored=state.values["key"]):
             return e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
+        if state.view.number != number:  # named by its id: not an order the payer can know
+            return self._no_order()
         self._check_payable(state.view, amount)
         return {"allow": True, "detail": receipt_detail(state.view)}
 
-    def _short_create(self, authorization: str | None, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError | None:
+    def _short_create(self, authorization: str | None, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         try:
             payme_id, payme_time = self._payme_id(params), self._timestamp(params, "time")
             amount, number = self._amount(params), self._account(params)
             account = self._bounded_json(params["account"], "account")
-        except e.PaymeError:
-            return None
+        except e.PaymeError as refusal:
+            return self._refused(authorization, refusal)
         for attempt in range(2):
             try:
                 with self.toolbox.db.transaction() as session:
-                    state = self.payments.read_for_report(
-                        session, _CREATE, provider_id=PROVIDER_ID, key=number, gateway_transaction_id=payme_id,
-                        params={"b_cred_name": self.credentials.name, "b_payme_id": payme_id})
-                    if state is None or state.view.number != number:
-                        return None
-                    if not self.credentials.verify(authorization, stored=state.values["key"]):
-                        return e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
-                    return self._create_read(session, state, payme_id, payme_time, amount, account)
+                    outcome = self._create_read(session, authorization, payme_id, payme_time, amount, number,
+                                                account)
+                break
             except IntegrityError:
                 # A concurrent CreateTransaction inserted the same Payme id (or an open
                 # transaction for the order) first: the retry answers from its row.
                 if attempt:
                     raise e.PaymeError(e.CANNOT_PERFORM) from None
-        return None
+        if outcome is None:
+            with self.toolbox.db.transaction() as session:
+                outcome = self._from_row(session, payme_id)
+        return outcome
 
-    def _create_read(self, session: Session, state: GatewayState, payme_id: str, payme_time: int, amount: int,
-                     account: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
-        """CreateTransaction from what the one read found (every value as of after the locks)."""
+    def _from_row(self, session: Session, payme_id: str) -> dict[str, Any] | e.PaymeError:
+        """CreateTransaction answered from our row of ``payme_id`` (locked now), or -31050 when
+        there is none (the order it names is not one we sell with Payme)."""
+        tx = self._lock(session, payme_id)
+        return self._existing_create(session, tx) if tx is not None else self._no_order()
+
+    def _create_read(self, session: Session, authorization: str | None, payme_id: str, payme_time: int,
+                     amount: int, number: str, account: dict[str, Any]) -> dict[str, Any] | e.PaymeError | None:
+        """CreateTransaction from its one read (every value as of after the locks); ``None``, the
+        auth verified: "answer from our row, locked first" (an expired row is written; an order
+        named by its id, not its number, is not ours to sell but Payme's id may have a row)."""
+        state = self.payments.read_for_report(
+            session, _CREATE, provider_id=PROVIDER_ID, key=number, gateway_transaction_id=payme_id,
+            params={"b_cred_name": self.credentials.name, "b_payme_id": payme_id})
+        if state is None:  # nothing read, nothing locked: the key alone, then our row
+            if not self.credentials.verify(authorization, session):
+                return e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
+            return self._from_row(session, payme_id)
+        if not self.credentials.verify(authorization, stored=state.values["key"]):
+            return e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
         tx = state.own
-        if tx is not None and tx.state == CREATED and self._expired(tx):
-            # Expiring writes our row, which this read did not lock (the payment and order it
-            # did lock come after our row in every other path): the general path locks in order.
+        if state.view.number != number or (tx is not None and tx.state == CREATED and self._expired(tx)):
+            # Our row is locked before the payment and the order in every other path.
             return None
         if tx is not None:
             return self._existing_create(session, tx)
-        return self._insert(session, state.view, payme_id, payme_time, amount, account, state)
+        return self._insert(session, state, payme_id, payme_time, amount, account)
 
-    def _short_perform(self, authorization: str | None, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError | None:
+    def _short_perform(self, authorization: str | None, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         try:
             payme_id = self._payme_id(params)
-        except e.PaymeError:
-            return None
+        except e.PaymeError as refusal:
+            return self._refused(authorization, refusal)
         with self.toolbox.db.transaction() as session:
             state = self.payments.read_for_report(
                 session, _PERFORM, provider_id=PROVIDER_ID, gateway_transaction_id=payme_id,
                 params={"b_cred_name": self.credentials.name, "b_payme_id": payme_id})
-            if state is None or state.own is None:
-                return None
+            if state is None or state.own is None:  # our row is read with its order and payment
+                return self._refused(authorization, e.PaymeError(e.TRANSACTION_NOT_FOUND), session)
             if not self.credentials.verify(authorization, stored=state.values["key"]):
                 return e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
-            return self._perform_locked(session, state.own, state.view, state)
+            return self._perform_locked(session, state.own, state)
 
     def _call(self, session: Session, authorization: str | None, method: str,
               params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
@@ -250,21 +269,6 @@ class Merchant:
         return handler(session, params)
 
     # ------------------------------------------------------------------ methods
-    def check_perform_transaction(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
-        amount, number = self._amount(params), self._account(params)
-        view = self._order(session, number, lock=False)
-        self._check_payable(view, amount)
-        return {"allow": True, "detail": receipt_detail(view)}
-
-    def create_transaction(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
-        payme_id, payme_time = self._payme_id(params), self._timestamp(params, "time")
-        amount, number = self._amount(params), self._account(params)
-        account = self._bounded_json(params["account"], "account")
-        return self._create(session, payme_id, payme_time, amount, number, account)
-
-    def perform_transaction(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
-        return self._perform(session, self._payme_id(params))
-
     def cancel_transaction(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         payme_id = self._payme_id(params)
         reason = params.get("reason")
@@ -312,20 +316,6 @@ class Merchant:
         return {"success": True}
 
     # ------------------------------------------------------------------ state changes
-    def _create(self, session: Session, payme_id: str, payme_time: int, amount: int, number: str,
-                account: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
-        tx = self._lock(session, payme_id)
-        if tx is None:
-            view = self._order(session, number, lock=True, lines=False)
-            if view.payment is not None and view.payment.status != "pending":
-                # A duplicate of this call may have committed while we waited for the order
-                # (it authorized the payment): look again, to answer from its row. A pending
-                # payment means no Create of this order has committed.
-                tx = self._lock(session, payme_id)
-        if tx is not None:
-            return self._existing_create(session, tx)
-        return self._insert(session, view, payme_id, payme_time, amount, account)
-
     def _existing_create(self, session: Session, tx: SimpleNamespace) -> dict[str, Any] | e.PaymeError:
         """A repeated CreateTransaction: answered from our row (or refused, or expired now)."""
         if tx.state != CREATED:
@@ -335,9 +325,10 @@ class Merchant:
             return e.PaymeError(e.CANNOT_PERFORM)
         return {"create_time": tx.create_time, "transaction": tx.id, "state": tx.state}
 
-    def _insert(self, session: Session, view: OrderView, payme_id: str, payme_time: int, amount: int,
-                account: dict[str, Any], state: GatewayState | None = None) -> dict[str, Any] | e.PaymeError:
+    def _insert(self, session: Session, state: GatewayState, payme_id: str, payme_time: int, amount: int,
+                account: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         """A new transaction: our row and the kernel's authorization, written together."""
+        view = state.view
         self._check_payable(view, amount)
         now = now_ms()
         if payme_time + TIMEOUT_MS <= now:
@@ -357,16 +348,8 @@ class Merchant:
         log.info("payme: transaction %s created for order %s", payme_id, view.number)
         return {"create_time": tx.create_time, "transaction": tx.id, "state": tx.state}
 
-    def _perform(self, session: Session, payme_id: str) -> dict[str, Any] | e.PaymeError:
-        tx = self._find(session, payme_id, lock=True)
-        if tx.state != CREATED:
-            return self._perform_locked(session, tx, None)
-        view = self._order(session, tx.order_id, lock=True, by_number=False, lines=False)
-        return self._perform_locked(session, tx, view)
-
-    def _perform_locked(self, session: Session, tx: SimpleNamespace, view: OrderView | None,
-                        state: GatewayState | None = None) -> dict[str, Any] | e.PaymeError:
-        """PerformTransaction of our locked row ``tx`` (its order's ``view`` read and locked)."""
+    def _perform_locked(self, session: Session, tx: SimpleNamespace, state: GatewayState) -> dict[str, Any] | e.PaymeError:
+        """PerformTransaction of our locked row ``tx`` (its order and payment read and locked in ``state``)."""
         if tx.state == PERFORMED:
             return self._perform_result(tx)
         if tx.state != CREATED:
@@ -374,7 +357,7 @@ class Merchant:
         if self._expired(tx):
             self._expire(session, tx)
             return e.PaymeError(e.CANNOT_PERFORM)
-        assert view is not None
+        view = state.view
         if view.status == "canceled" or view.payment is None or view.payment.status not in ("pending", "authorized"):
             # The order was cancelled meanwhile: refuse, so Payme does not take the money.
             return e.PaymeError(e.CANNOT_PERFORM)
@@ -396,7 +379,7 @@ class Merchant:
             self._kernel_cancel(session, tx, f"payme: cancelled (reason {reason})")
             state = CANCELED
         else:
-            view = self._order(session, tx.order_id, lock=True, by_number=False, lines=False)
+            view = self._order(session, tx.order_id)
             if not self._may_cancel_performed(view):
                 return e.PaymeError(e.CANNOT_CANCEL)
             self._kernel(lambda: self.payments.refund_in_session(
@@ -435,20 +418,23 @@ class Merchant:
         except ToolboxError as exc:
             raise e.PaymeError(e.SYSTEM_ERROR) from exc
 
-    def _order(self, session: Session, key: str, *, lock: bool, by_number: bool = True,
-               lines: bool = True) -> OrderView:
-        """The order the payer named (by its number) or a transaction belongs to (by id)."""
+    def _order(self, session: Session, order_id: str) -> OrderView:
+        """The order (locked, without its lines) a transaction of ours belongs to."""
         try:
-            view = order_view_in_session(session, key, lock=lock, lines=lines)
+            view = order_view_in_session(session, order_id, lock=True, lines=False)
         except NotFound:
-            raise e.PaymeError(e.ORDER_NOT_FOUND, data=self.settings.account_field) from None
-        if key != (view.number if by_number else view.id):
-            raise e.PaymeError(e.ORDER_NOT_FOUND, data=self.settings.account_field)
+            raise self._no_order() from None
+        if view.id != order_id:
+            raise self._no_order()
         return view
+
+    def _no_order(self) -> e.PaymeError:
+        """-31050: no order we sell with Payme has the number the payer gave."""
+        return e.PaymeError(e.ORDER_NOT_FOUND, data=self.settings.account_field)
 
     def _check_payable(self, view: OrderView, amount: int) -> None:
         if view.payment is None or view.payment.provider_id != PROVIDER_ID:
-            raise e.PaymeError(e.ORDER_NOT_FOUND, data=self.settings.account_field)
+            raise self._no_order()
         if amount != view.total or amount != view.payment.amount:
             raise e.PaymeError(e.WRONG_AMOUNT)
         # ``authorized``: a Payme transaction of this order is open (one active per order);
