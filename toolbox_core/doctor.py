@@ -84,7 +84,7 @@ def safety_checks(settings) -> list[Check]:  # type: ignore[no-untyped-def]
         checks.append(Check("secret_key", True, "auth.secret_key is set"))
     elif settings.is_embedded:
         checks.append(Check("secret_key", True, f"{problem} (accepted in the embedded mode only; "
-                                                "set TOOLBOX_AUTH__SECRET_KEY before going live)"))
+                                                "set TOOLBOX_AUTH__SECRET_KEY before going live)", warning=True))
     else:
         checks.append(Check("secret_key", False, f"{problem}: `toolbox serve` refuses to start; "
                                                  "set TOOLBOX_AUTH__SECRET_KEY to a random key of 32+ characters"))
@@ -93,7 +93,8 @@ def safety_checks(settings) -> list[Check]:  # type: ignore[no-untyped-def]
     if not insecure:
         checks.append(Check("cookies", True, "session and cart cookies are Secure"))
     elif settings.is_embedded or settings.debug:
-        checks.append(Check("cookies", True, f"{', '.join(insecure)} cookie(s) not Secure (embedded/debug mode)"))
+        checks.append(Check("cookies", True, f"{', '.join(insecure)} cookie(s) not Secure (embedded/debug mode)",
+                            warning=True))
     else:
         checks.append(Check("cookies", False, f"{', '.join(insecure)} cookie(s) not Secure outside the embedded "
                                               "mode: remove TOOLBOX_AUTH__SESSION_COOKIE_SECURE / "
