@@ -30,10 +30,11 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    func,
     insert,
+    literal,
     literal_column,
     select,
-    text,
     union_all,
     update,
 )
@@ -41,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from toolbox_core.cart.models import Cart, CartLine
 from toolbox_core.catalog.snapshots import VariantSnapshot, snapshot_branches, snapshots_from_rows
+from toolbox_core.db.sql import insert_select
 from toolbox_core.payments.models import Payment
 
 _CARTS = Cart.__table__
@@ -329,31 +331,51 @@ def _write_each(conn: Connection, cart: CartRow, changes: dict[str, Any], at: da
 #: One PostgreSQL statement per shape of a write (changed columns, kinds of changes), built once.
 _PG_WRITES: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
 
-#: Each recorded change as a CTE that runs only when the version check (``v``) passed.
-_PG_PARTS = {
-    "insert_line": "INSERT INTO cart_lines (id, cart_id, variant_id, quantity, position)"
-                   " SELECT :{p}id, v.id, :{p}variant_id, :{p}quantity, :{p}position FROM v",
-    "set_quantity": "UPDATE cart_lines SET quantity = :{p}quantity FROM v WHERE cart_lines.id = :{p}id"
-                    " AND cart_lines.cart_id = v.id",
-    "delete_line": "DELETE FROM cart_lines USING v WHERE cart_lines.id = :{p}id AND cart_lines.cart_id = v.id",
-    "insert_payment": "INSERT INTO payments (id, cart_id, provider_id, status, amount, currency, captured_amount,"
-                      " refunded_amount, created_at, updated_at) SELECT :{p}id, v.id, :{p}provider_id, 'pending',"
-                      " :{p}amount, :{p}currency, 0, 0, :at, :at FROM v",
-    "switch_payment": "UPDATE payments SET provider_id = :{p}provider_id, amount = :{p}amount, updated_at = :at"
-                      " FROM v WHERE payments.id = :{p}id AND payments.cart_id = v.id",
-}
+
+def _p(name: str, column: Any) -> Any:
+    """A parameter typed as the column it is written to."""
+    return bindparam(name, type_=column.type)
+
+
+def _pg_part(kind: str, p: str, v: Any) -> Any:
+    """A recorded change (parameters named ``{p}...``) that runs only when the version check
+    ``v`` (the ``UPDATE carts ... RETURNING id``) passed."""
+    lines, payments, at = _LINES.c, _PAYMENTS.c, _p("b_at", _PAYMENTS.c.updated_at)
+    if kind == "insert_line":
+        row = {"id": _p(f"{p}id", lines.id), "cart_id": v.c.id, "variant_id": _p(f"{p}variant_id", lines.variant_id),
+               "quantity": _p(f"{p}quantity", lines.quantity), "position": _p(f"{p}position", lines.position)}
+        return insert_select(_LINES, row, v)
+    if kind == "set_quantity":
+        return (update(_LINES).where(lines.id == _p(f"{p}id", lines.id), lines.cart_id == v.c.id)
+                .values(quantity=_p(f"{p}quantity", lines.quantity)))
+    if kind == "delete_line":
+        return delete(_LINES).where(lines.id == _p(f"{p}id", lines.id), lines.cart_id == v.c.id)
+    if kind == "insert_payment":
+        row = {"id": _p(f"{p}id", payments.id), "cart_id": v.c.id,
+               "provider_id": _p(f"{p}provider_id", payments.provider_id), "status": literal("pending"),
+               "amount": _p(f"{p}amount", payments.amount), "currency": _p(f"{p}currency", payments.currency),
+               "captured_amount": literal(0), "refunded_amount": literal(0), "created_at": at, "updated_at": at}
+        return insert_select(_PAYMENTS, row, v)
+    return (update(_PAYMENTS).where(payments.id == _p(f"{p}id", payments.id), payments.cart_id == v.c.id)
+            .values(provider_id=_p(f"{p}provider_id", payments.provider_id), amount=_p(f"{p}amount", payments.amount),
+                    updated_at=at))
 
 
 def _pg_statement(columns: tuple[str, ...], kinds: tuple[str, ...]) -> Any:
+    """``v``: the version-checked ``UPDATE carts`` (its changed columns ``c_...``), then each
+    change ``o<n>`` as a CTE hanging off it; the statement returns how many carts ``v`` wrote."""
     key = (columns, kinds)
     stmt = _PG_WRITES.get(key)
     if stmt is None:
-        sets = "".join(f"{name} = :c_{name}, " for name in columns)
-        parts = [f"v AS (UPDATE carts SET {sets}updated_at = :at WHERE id = :cart_id AND updated_at = :seen"
-                 " AND status = 'open' RETURNING id)"]
-        parts += [f"o{n} AS ({_PG_PARTS[kind].format(p=f'o{n}_')})" for n, kind in enumerate(kinds)]
-        stmt = text(f"WITH {', '.join(parts)} SELECT count(*) FROM v").bindparams(
-            *(bindparam(f"c_{name}", type_=_CARTS.c[name].type) for name in columns))
+        carts = _CARTS.c
+        v = (update(_CARTS)
+             .where(carts.id == _p("b_id", carts.id), carts.updated_at == _p("b_seen", carts.updated_at),
+                    carts.status == "open")
+             .values({**{name: _p(f"c_{name}", carts[name]) for name in columns},
+                      "updated_at": _p("b_at", carts.updated_at)})
+             .returning(carts.id).cte("v"))
+        parts = [_pg_part(kind, f"o{n}_", v).cte(f"o{n}") for n, kind in enumerate(kinds)]
+        stmt = select(func.count()).select_from(v).add_cte(*parts)
         _PG_WRITES[key] = stmt
     return stmt
 
@@ -361,7 +383,7 @@ def _pg_statement(columns: tuple[str, ...], kinds: tuple[str, ...]) -> Any:
 def _write_pg(conn: Connection, cart: CartRow, changes: dict[str, Any], at: datetime) -> bool:
     columns = tuple(sorted(changes))
     kinds = tuple(kind for kind, _ in cart.ops)
-    params: dict[str, Any] = {"cart_id": cart.id, "seen": cart.updated_at, "at": at}
+    params: dict[str, Any] = {"b_id": cart.id, "b_seen": cart.updated_at, "b_at": at}
     params.update({f"c_{name}": changes[name] for name in columns})
     for n, (_, values) in enumerate(cart.ops):
         params.update({f"o{n}_{name}": value for name, value in values.items()})

@@ -26,7 +26,7 @@ from sqlalchemy import DateTime, bindparam, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from toolbox_core.db.base import utcnow
-from toolbox_core.db.functions import greatest
+from toolbox_core.db.sql import greatest
 from toolbox_core.errors import InvalidInput
 from toolbox_core.events import emit
 from toolbox_core.inventory.locations import location_id

@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
-from toolbox_core.db.functions import greatest
+from toolbox_core.db.sql import greatest
 from toolbox_core.events import EMITTED_KEY
 from toolbox_core.events.models import OutboxEvent
 from toolbox_core.ids import new_id
