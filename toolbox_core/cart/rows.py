@@ -344,7 +344,7 @@ def _pg_part(kind: str, p: str, v: Any) -> Any:
     if kind == "insert_line":
         row = {"id": _p(f"{p}id", lines.id), "cart_id": v.c.id, "variant_id": _p(f"{p}variant_id", lines.variant_id),
                "quantity": _p(f"{p}quantity", lines.quantity), "position": _p(f"{p}position", lines.position)}
-        return insert_select(_LINES, row, v)
+        return insert_select(_LINES, [row], v)
     if kind == "set_quantity":
         return (update(_LINES).where(lines.id == _p(f"{p}id", lines.id), lines.cart_id == v.c.id)
                 .values(quantity=_p(f"{p}quantity", lines.quantity)))
@@ -355,7 +355,7 @@ def _pg_part(kind: str, p: str, v: Any) -> Any:
                "provider_id": _p(f"{p}provider_id", payments.provider_id), "status": literal("pending"),
                "amount": _p(f"{p}amount", payments.amount), "currency": _p(f"{p}currency", payments.currency),
                "captured_amount": literal(0), "refunded_amount": literal(0), "created_at": at, "updated_at": at}
-        return insert_select(_PAYMENTS, row, v)
+        return insert_select(_PAYMENTS, [row], v)
     return (update(_PAYMENTS).where(payments.id == _p(f"{p}id", payments.id), payments.cart_id == v.c.id)
             .values(provider_id=_p(f"{p}provider_id", payments.provider_id), amount=_p(f"{p}amount", payments.amount),
                     updated_at=at))

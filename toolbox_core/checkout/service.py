@@ -104,16 +104,16 @@ def _place_pg(items: int) -> Any:
         orders, items_table, carts = Order.__table__, OrderItem.__table__, Cart.__table__
         history, outbox = OrderHistory.__table__, OutboxEvent.__table__
         number = select(cast(func.nextval(ORDER_NUMBER_SEQUENCE), Text).label("number")).cte("n")
-        order = insert_select(orders, {"number": number.c.number,
-                                      **{c: _bind(f"o_{c}", orders.c[c]) for c in _ORDER_COLUMNS}}, number)
-        order_items = _INSERT_ITEMS.values([
+        order = insert_select(orders, [{"number": number.c.number,
+                                        **{c: _bind(f"o_{c}", orders.c[c]) for c in _ORDER_COLUMNS}}], number)
+        order_items = insert_select(items_table, [
             {"order_id": _bind("o_id", items_table.c.order_id), **{c: _bind(f"i{n}_{c}", items_table.c[c])
                                                                   for c in _ITEM_COLUMNS}}
             for n in range(items)])
         placed = history_values(_bind("o_id", history.c.order_id), literal("placed"),
                                 func.replace(_bind("message", history.c.message), "{number}", number.c.number),
                                 _bind("actor", history.c.actor), _bind("at", history.c.at))
-        note = insert_select(history, placed, number)
+        note = insert_select(history, [placed], number)
         completed = update(carts).where(carts.c.id == bindparam("o_cart_id")).values(
             status="completed", order_id=bindparam("o_id"), completed_at=_bind("at", carts.c.completed_at),
             updated_at=_bind("at", carts.c.updated_at))
@@ -122,7 +122,7 @@ def _place_pg(items: int) -> Any:
             func.jsonb_build_object("number", number.c.number))
         event = outbox_values(_bind("e_id", outbox.c.id), literal("order.placed"), payload,
                               _bind("at", outbox.c.occurred_at), literal(1))
-        emitted = insert_select(outbox, event, number)
+        emitted = insert_select(outbox, [event], number)
         parts = [order.cte("o"), order_items.cte("i"), note.cte("h"), completed.cte("c"), attached.cte("p"),
                  emitted.cte("e")]
         count = select(func.count()).select_from(parts[4]).scalar_subquery()
