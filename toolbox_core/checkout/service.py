@@ -10,7 +10,7 @@ half order and no leaked reservation — the database rolls everything back):
 5. ``emit``      — ``order.placed`` in the same transaction (outbox).
 
 On PostgreSQL the cart is read with its lines, its payment session and its lines' catalog
-snapshots in one locked statement (:func:`toolbox_core.cart.rows.load_with_catalog`). The rows
+snapshots in one locked statement (:func:`toolbox_core.cart.service.load_cart`). The rows
 every checkout competes for (stock levels) are touched last: stock is held (three statements,
 :func:`~toolbox_core.inventory.service.reserve`), then everything else is ONE statement
 (:func:`_place_pg`, data-modifying CTEs): the order with its number drawn from the sequence, its
@@ -48,7 +48,7 @@ from toolbox_core.cart.service import (
     check_usable,
     customer_phone,
     line_view,
-    snapshots_for,
+    load_cart,
 )
 from toolbox_core.catalog.snapshots import VariantSnapshot
 from toolbox_core.db.base import utcnow
@@ -200,8 +200,7 @@ class CheckoutService:
     def _validate(self, session: Session, cart_id: str, customer_id: str | None,
                   check_owner: bool) -> tuple[CartRow, dict[str, VariantSnapshot]]:
         """The cart, locked, with its lines' snapshots (one statement on PostgreSQL), if complete."""
-        cart, catalog = self._lock(session, cart_id)
-        check_usable(cart, customer_id if check_owner else cart.customer_id)
+        cart, catalog = load_cart(self.toolbox, session, cart_id, customer_id, lock=True, any_owner=not check_owner)
         if check_owner and customer_id and cart.customer_id is None:
             adopt(session, cart, customer_id)
         if not cart.phone and cart.customer_id:  # a cart linked before it took the customer's phone
@@ -219,23 +218,7 @@ class CheckoutService:
             missing.append("payment")
         if missing:
             raise CheckoutIncomplete(f"the cart is missing: {', '.join(missing)}", details={"missing": missing})
-        if catalog is not None:
-            return cart, catalog.snapshots(cart_locale(cart.locale))
-        return cart, snapshots_for(self.toolbox, session, cart)
-
-    def _lock(self, session: Session, cart_id: str) -> tuple[CartRow, cart_rows.Catalog | None]:
-        """The cart row-locked, with its lines and payment session; on PostgreSQL with the rows of
-        its lines' snapshots, read in the same statement."""
-        catalog = None
-        if session.get_bind().dialect.name == "postgresql":
-            default = self.toolbox.settings.default_locale
-            cart, catalog = cart_rows.load_with_catalog(
-                session, cart_id, sorted({*self.toolbox.settings.locales, default}), default, lock=True)
-        else:
-            cart = cart_rows.load(session, cart_id, lock=True)
-        if cart is None:
-            raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
-        return cart, catalog
+        return cart, catalog.snapshots(cart_locale(cart.locale))
 
     @staticmethod
     def _priced_lines(cart: CartRow, snaps: dict[str, VariantSnapshot]) -> list[tuple[LineView, str]]:
