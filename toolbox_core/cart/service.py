@@ -124,8 +124,8 @@ Read = tuple[CartRow, Catalog]
 def load_cart(toolbox: Any, db: Session | Connection, cart_id: str, customer_id: str | None, *,
               extra: str | None = None, lock: bool = False, any_owner: bool = False) -> Read:
     """The cart ``cart_id`` with the catalog snapshots of its lines (and of ``extra``, a variant
-    being added, with its holdable stock), if usable by ``customer_id`` (by its own customer
-    with ``any_owner``); else a clear error. ``lock``: the cart row locked (checkout).
+    being added, with its holdable stock), if usable by ``customer_id`` (whoever owns it with
+    ``any_owner``); else a clear error. ``lock``: the cart row locked (checkout).
 
     One statement on PostgreSQL (:func:`toolbox_core.cart.rows.load` with the snapshots); on
     SQLite the cart, then the snapshots queried when asked for."""
