@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 
 from toolbox_core.db.engine import Database
 
@@ -80,6 +82,69 @@ def test_a_read_session_still_discards_pending_orm_changes(db):
         session.add(StockLocation(id="sloc_pending", code="pending", name="pending"))
     with db.session() as session:
         assert session.scalar(text("SELECT count(*) FROM stock_locations")) == 0
+
+
+class Refused(Exception):
+    """A caller's refusal raised out of a transaction."""
+
+
+@contextmanager
+def transaction_ends(db: Database) -> Iterator[list[str]]:
+    """How the transactions on ``db`` ended (``"commit"`` / ``"rollback"``) while open."""
+    ends: list[str] = []
+    listeners = [("commit", lambda conn: ends.append("commit")), ("rollback", lambda conn: ends.append("rollback"))]
+    for name, listener in listeners:
+        event.listen(db.engine, name, listener)
+    try:
+        yield ends
+    finally:
+        for name, listener in listeners:
+            event.remove(db.engine, name, listener)
+
+
+_FIND = text("SELECT code FROM stock_locations WHERE code = :c")
+_INSERT = text("INSERT INTO stock_locations (id, code, name, created_at, updated_at) VALUES (:i, :i, :i, now(), now())")
+
+
+def test_a_transaction_refused_after_its_reads_ends_with_commit_and_keeps_the_prepared_statements(db):
+    # A callback refused after its read raises out of its transaction: it wrote nothing, so it
+    # ends with COMMIT, and psycopg keeps what it prepared (a ROLLBACK would drop it all).
+    with transaction_ends(db) as ends:
+        for _ in range(3):
+            with pytest.raises(Refused), db.transaction() as session:
+                session.execute(_FIND, {"c": "x"}).all()
+                raise Refused
+    assert ends == ["commit"] * 3
+    with db.session() as session:
+        assert _prepared_statements(session) >= 1
+
+
+def test_a_transaction_that_wrote_and_then_failed_is_rolled_back(db):
+    with transaction_ends(db) as ends, pytest.raises(Refused), db.transaction() as session:
+        session.execute(_FIND, {"c": "x"}).all()
+        session.execute(_INSERT, {"i": "sloc_written"})
+        raise Refused
+    assert ends == ["rollback"]
+    with db.session() as session:
+        assert session.scalar(text("SELECT count(*) FROM stock_locations")) == 0
+
+
+def test_a_transaction_with_pending_orm_changes_that_failed_is_rolled_back(db):
+    from toolbox_core.inventory.models import StockLocation
+
+    with pytest.raises(Refused), db.transaction() as session:
+        session.add(StockLocation(id="sloc_pending", code="pending", name="pending"))
+        raise Refused
+    with db.session() as session:
+        assert session.scalar(text("SELECT count(*) FROM stock_locations")) == 0
+
+
+def test_a_transaction_whose_statement_failed_is_rolled_back_and_the_connection_stays_usable(db):
+    with transaction_ends(db) as ends, pytest.raises(DBAPIError), db.transaction() as session:
+        session.execute(text("SELECT 1 / 0")).all()  # PostgreSQL accepts only ROLLBACK now
+    assert ends == ["rollback"]
+    with db.transaction() as session:
+        assert session.scalar(text("SELECT 1")) == 1
 
 
 def test_a_statement_is_prepared_once_it_runs_a_second_time_on_a_connection(db):

@@ -36,7 +36,7 @@ def test_a_write_of_a_stale_version_writes_nothing(any_toolbox):
     cart_id = carts.create(None, "ru", PHONE)["id"]
     variant = make_variant(toolbox)
     with toolbox.db.session() as session:
-        stale = rows.load(session, cart_id, lock=False)
+        stale = rows.load(session, cart_id, lock=False)[0]
     carts.update(cart_id, None, {"email": "a@example.uz"})  # moves the version
 
     rows.add_line(stale, LineRow("cline_stale", variant, 1, 0))
@@ -50,13 +50,13 @@ def test_a_write_of_a_completed_cart_writes_nothing(any_toolbox):
     variant = make_variant(toolbox)
     cart_id = ready_cart(toolbox, variant)
     with toolbox.db.session() as session:
-        read_before = rows.load(session, cart_id, lock=False)
+        read_before = rows.load(session, cart_id, lock=False)[0]
     CheckoutService(toolbox).complete(cart_id, None)
 
     rows.set_quantity(read_before, read_before.lines[0], 5)
     with toolbox.db.transaction() as session:
         assert rows.write(session, read_before, utcnow()) is False
-        assert rows.load(session, cart_id, lock=False).lines[0].quantity == 1
+        assert rows.load(session, cart_id, lock=False)[0].lines[0].quantity == 1
 
 
 @pytest.mark.postgres
@@ -72,7 +72,7 @@ def test_a_stale_read_is_read_again_and_the_change_rechecked(make_toolbox, monke
         if not calls:
             calls.append(1)
             with toolbox.db.transaction() as session:
-                other = rows.load(session, cart_id, lock=True)
+                other = rows.load(session, cart_id, lock=True)[0]
                 rows.set_quantity(other, other.lines[0], 3)
                 assert real_write(session, other, utcnow())
         return real_write(db, cart, at)
@@ -132,7 +132,7 @@ def test_complete_waiting_for_a_change_of_the_cart_orders_the_lines_as_changed(p
 
         def add_and_hold() -> None:  # a change that holds the cart row while complete starts
             with toolbox.db.transaction() as session:
-                cart = rows.load(session, cart_id, lock=False)
+                cart = rows.load(session, cart_id, lock=False)[0]
                 rows.add_line(cart, LineRow("cline_late", second, 1, 1))
                 assert rows.write(session, cart, utcnow())
                 written.set()

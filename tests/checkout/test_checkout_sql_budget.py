@@ -160,3 +160,16 @@ def test_the_order_number_sequence_continues_where_the_counter_row_stopped(pg_da
             command.upgrade(cfg, "0003_checkoutperf")
             assert conn.execute(text("SELECT nextval('order_numbers')")).scalar_one() == 1501
         engine.dispose()
+
+
+def test_the_hot_statements_built_once_are_compiled_once():
+    """SQLAlchemy caches a statement's compiled SQL only if it can key it (a multi-row
+    ``insert().values([...])`` cannot): an uncacheable one is compiled again at every checkout."""
+    from toolbox_core.cart import rows
+    from toolbox_core.checkout.service import _place_pg
+
+    statements = [_place_pg(items) for items in (1, 3)]
+    statements += [rows._pg_statement(("address", "expires_at"), ("insert_line", "set_quantity", "delete_line")),
+                   rows._pg_statement(("payment_provider_id",), ("insert_payment", "switch_payment"))]
+    statements += list(rows._READ.values())
+    assert all(statement._generate_cache_key() is not None for statement in statements)

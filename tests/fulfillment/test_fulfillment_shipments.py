@@ -199,15 +199,15 @@ def test_address_keeps_region_and_city_codes(client, toolbox):
 
 
 def test_unknown_weight_is_none_not_zero(toolbox):
-    from toolbox_core.cart.service import cart_view, load_cart, snapshots_for
+    from toolbox_core.cart.service import cart_view, load_cart
 
     carts = CartService(toolbox)
     cart_id = carts.create(None, "ru", PHONE)["id"]
     carts.add_line(cart_id, None, make_variant(toolbox, weight=0), 2)
     carts.add_line(cart_id, None, make_variant(toolbox, weight=700), 1)
     with toolbox.db.session() as session:
-        cart = load_cart(session, cart_id, None)
-        view = cart_view(cart, snapshots_for(toolbox, session, cart))
+        cart, catalog = load_cart(toolbox, session, cart_id, None)
+        view = cart_view(cart, catalog.snapshots(cart.locale))
     assert view.weight_grams is None
     assert view.known_weight_grams == 700 and len(view.lines_without_weight) == 1
 

@@ -1,12 +1,10 @@
 """A cart and its lines read and written with core statements: no ORM unit of work per request.
 
-Every store call on a cart reads it once: on PostgreSQL with its lines' catalog snapshots
-(:func:`load_with_catalog`: the cart row, its lines, its pending payment session and the
-snapshots in one statement; locked for checkout), on SQLite without them (:func:`load`). It
-changes the plain
-:class:`CartRow` (:meth:`CartRow.set`, :func:`add_line`, :func:`set_quantity`,
-:func:`remove_line`, :func:`add_payment`, :func:`switch_payment` only record the change) and
-writes everything with :func:`write`.
+Every store call on a cart reads it once (:func:`load`): the cart row, its lines and its
+pending payment session in one statement, on PostgreSQL with its lines' catalog snapshots
+(locked for checkout). It changes the plain :class:`CartRow` (:meth:`CartRow.set`,
+:func:`add_line`, :func:`set_quantity`, :func:`remove_line`, :func:`add_payment`,
+:func:`switch_payment` only record the change) and writes everything with :func:`write`.
 
 :func:`write` is optimistic: it applies the changes only if the cart row is still the version
 that was read (its ``updated_at``, which every write of the row moves) and still ``open``, and
@@ -30,10 +28,11 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    func,
     insert,
+    literal,
     literal_column,
     select,
-    text,
     union_all,
     update,
 )
@@ -41,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from toolbox_core.cart.models import Cart, CartLine
 from toolbox_core.catalog.snapshots import VariantSnapshot, snapshot_branches, snapshots_from_rows
+from toolbox_core.db.sql import insert_select
 from toolbox_core.payments.models import Payment
 
 _CARTS = Cart.__table__
@@ -54,53 +54,47 @@ WRITABLE = tuple(name for name in COLUMNS if name not in ("id", "updated_at"))
 
 #: The cart's payment session not yet attached to an order (there is at most one), joined in.
 _PENDING = _PAYMENTS.alias("pending")
-_SELECT = (
-    select(*(_CARTS.c[name] for name in COLUMNS), _LINES.c.id.label("line_id"), _LINES.c.variant_id,
-           _LINES.c.quantity, _LINES.c.position, _PENDING.c.id.label("pending_id"),
-           _PENDING.c.provider_id.label("pending_provider"), _PENDING.c.status.label("pending_status"),
-           _PENDING.c.currency.label("pending_currency"))
-    .select_from(_CARTS.outerjoin(_LINES, _LINES.c.cart_id == _CARTS.c.id)
-                 .outerjoin(_PENDING, (_PENDING.c.cart_id == _CARTS.c.id) & _PENDING.c.order_id.is_(None)))
-    .where(_CARTS.c.id == bindparam("cart_id"))
-    .order_by(_LINES.c.position, _LINES.c.id)
-)
-#: PostgreSQL: the cart read with the catalog snapshots of its lines (and of ``extra``, a variant
-#: being added, with its stock) in one statement: the cart's rows (kind ``'c'``) and the snapshot
-#: rows (:func:`~toolbox_core.catalog.snapshots.snapshot_branches`) padded to the same columns.
+#: The version this statement's snapshot sees. When ``FOR UPDATE`` waited for a writer, the locked
+#: cart row is its newest version but the joined lines are still the snapshot's: the two differ.
+_SEEN = _CARTS.alias("seen")
+_SEEN_VERSION = select(_SEEN.c.updated_at).where(_SEEN.c.id == _CARTS.c.id).correlate(_CARTS).scalar_subquery()
+#: The columns of the snapshot rows (:func:`~toolbox_core.catalog.snapshots.snapshot_branches`).
 _SNAPSHOT_NAMES = ("owner", "locale", "title", "product_id", "sku", "price", "weight_grams", "mxik_code",
                    "package_code", "vat_percent", "status", "handle")
-_CART_PART = (*(_CARTS.c[name].label(f"cart_{name}") for name in COLUMNS), _LINES.c.id.label("line_id"),
-              _LINES.c.variant_id.label("line_variant"), _LINES.c.quantity, _LINES.c.position,
-              _PENDING.c.id.label("pending_id"), _PENDING.c.provider_id.label("pending_provider"),
-              _PENDING.c.status.label("pending_status"), _PENDING.c.currency.label("pending_currency"))
 _NULL = literal_column("NULL")
 
 
-def _with_snapshots(extra: bool, lock: bool = False) -> Any:
-    """The cart's rows then the snapshot rows; ``lock``: the cart row is locked by a CTE (a UNION
-    cannot be ``FOR UPDATE``) and its rows carry the version the statement's snapshot saw."""
-    lines, pending = _LINES.c.cart_id == _CARTS.c.id, (_PENDING.c.cart_id == _CARTS.c.id) & _PENDING.c.order_id.is_(None)
-    head: list[Any] = [literal_column("'c'").label("kind"), *(_NULL.label(n) for n in _SNAPSHOT_NAMES)]
+def _read_statement(catalog: bool, extra: bool, lock: bool) -> Any:
+    """The cart's rows (kind ``'c'``: its columns as ``cart_<name>``, one row per line, its pending
+    payment session); with ``catalog``, then the catalog snapshot rows of its lines (and of
+    ``extra``, a variant being added, with its stock), the two padded to the same columns.
+
+    ``lock``: the cart row is locked by a CTE (a UNION cannot be ``FOR UPDATE``) and its rows
+    carry the version the statement's snapshot saw (``snapshot_version``)."""
+    cart: Any = _CARTS
     if lock:
-        seen = _SEEN_VERSION.label("snapshot_version")
-        locked = (select(*(_CARTS.c[name] for name in COLUMNS), seen).where(_CARTS.c.id == bindparam("cart_id"))
-                  .with_for_update().cte("locked"))
-        part = (*(locked.c[name].label(f"cart_{name}") for name in COLUMNS), *_CART_PART[len(COLUMNS):],
-                locked.c.snapshot_version)
-        cart = (select(*head, *part)
-                .select_from(locked.outerjoin(_LINES, _LINES.c.cart_id == locked.c.id)
-                             .outerjoin(_PENDING, (_PENDING.c.cart_id == locked.c.id) & _PENDING.c.order_id.is_(None))))
-    else:
-        part = _CART_PART
-        cart = (select(*head, *part).select_from(_CARTS.outerjoin(_LINES, lines).outerjoin(_PENDING, pending))
-                .where(_CARTS.c.id == bindparam("cart_id")))
+        cart = (select(*(_CARTS.c[name] for name in COLUMNS), _SEEN_VERSION.label("snapshot_version"))
+                .where(_CARTS.c.id == bindparam("cart_id")).with_for_update().cte("locked"))
+    part = (*(cart.c[name].label(f"cart_{name}") for name in COLUMNS), _LINES.c.id.label("line_id"),
+            _LINES.c.variant_id.label("line_variant"), _LINES.c.quantity, _LINES.c.position,
+            _PENDING.c.id.label("pending_id"), _PENDING.c.provider_id.label("pending_provider"),
+            _PENDING.c.status.label("pending_status"), _PENDING.c.currency.label("pending_currency"),
+            *([cart.c.snapshot_version] if lock else []))
+    head = [literal_column("'c'").label("kind"), *(_NULL.label(n) for n in _SNAPSHOT_NAMES if catalog)]
+    rows = select(*head, *part).select_from(
+        cart.outerjoin(_LINES, _LINES.c.cart_id == cart.c.id)
+        .outerjoin(_PENDING, (_PENDING.c.cart_id == cart.c.id) & _PENDING.c.order_id.is_(None)))
+    if not lock:
+        rows = rows.where(_CARTS.c.id == bindparam("cart_id"))
+    if not catalog:
+        return rows
     ids: Any = select(_LINES.c.variant_id).where(_LINES.c.cart_id == bindparam("cart_id"))
     if extra:
         ids = union_all(ids, select(cast(bindparam("extra"), String)))
     branches = snapshot_branches(ids, bindparam("locales", expanding=True),
                                  select(cast(bindparam("extra"), String)) if extra else None)
     padding = [_NULL] * len(part)
-    return union_all(cart, *(branch.add_columns(*padding) for branch in branches))
+    return union_all(rows, *(branch.add_columns(*padding) for branch in branches))
 
 
 @dataclass
@@ -115,12 +109,9 @@ class Catalog:
         return snapshots_from_rows(self.rows, locale, self.default_locale, self.stock_ids)
 
 
-#: The version this statement's snapshot sees. When ``FOR UPDATE`` waited for a writer, the locked
-#: cart row is its newest version but the joined lines are still the snapshot's: the two differ.
-_SEEN = _CARTS.alias("seen")
-_SEEN_VERSION = select(_SEEN.c.updated_at).where(_SEEN.c.id == _CARTS.c.id).correlate(_CARTS).scalar_subquery()
-_LOCK = _SELECT.add_columns(_SEEN_VERSION.label("snapshot_version")).with_for_update(of=_CARTS)
-_READ = {(extra, lock): _with_snapshots(extra, lock) for extra in (False, True) for lock in (False, True)}
+#: :func:`load`'s statements by (with the catalog, with an extra variant, locked).
+_READ = {(catalog, extra, lock): _read_statement(catalog, extra, lock)
+         for catalog in (False, True) for extra in (False, catalog) for lock in (False, True)}
 _INSERT_CART = insert(_CARTS)
 _INSERT_LINE = insert(_LINES)
 _SET_QUANTITY = update(_LINES).where(_LINES.c.id == bindparam("b_id")).values(quantity=bindparam("b_quantity"))
@@ -192,46 +183,36 @@ def _conn(db: Session | Connection) -> Connection:
     return db.connection() if isinstance(db, Session) else db
 
 
-def load(db: Session | Connection, cart_id: str, *, lock: bool) -> CartRow | None:
+def load(db: Session | Connection, cart_id: str, *, lock: bool = False, locales: list[str] | None = None,
+         default_locale: str = "", extra: str | None = None) -> tuple[CartRow | None, Catalog | None]:
     """The cart ``cart_id`` with its lines (by position) and pending payment session, row-locked
-    when ``lock``; ``None`` if absent. One statement (two when the lock waited for a writer)."""
-    conn = _conn(db)
-    rows = conn.execute(_LOCK if lock else _SELECT, {"cart_id": cart_id}).all()
-    if not rows:
-        return None
-    if lock and rows[0].snapshot_version != rows[0].updated_at:  # changed while we waited: read again
-        rows = conn.execute(_LOCK, {"cart_id": cart_id}).all()  # the lock is ours now: all current
-    first = rows[0]
-    cart = CartRow(*first[:len(COLUMNS)])
-    # dict: a line once even if the cart had two pending payment sessions (the join repeats it)
-    found = {r.line_id: r for r in rows if r.line_id is not None}
-    cart.lines = [LineRow(r.line_id, r.variant_id, r.quantity, r.position) for r in found.values()]
-    if first.pending_id is not None:
-        cart.payment = PaymentRef(first.pending_id, first.pending_provider, first.pending_status,
-                                  first.pending_currency)
-    return cart
+    when ``lock`` (``None`` if absent), in one statement (two when the lock waited for a writer).
 
-
-def load_with_catalog(db: Session | Connection, cart_id: str, locales: list[str], default_locale: str,
-                      extra: str | None = None, *, lock: bool = False) -> tuple[CartRow | None, Catalog]:
-    """PostgreSQL: the cart (as :func:`load`) and the snapshot rows of its lines and of ``extra``
-    (with its stock), titles in ``locales``: one statement (two when the lock waited for a writer:
-    see :data:`_LOCK`)."""
+    With ``locales`` (PostgreSQL), the same statement also reads the catalog snapshot rows of its
+    lines and of ``extra`` (a variant being added, with its stock), titles in ``locales``
+    (``default_locale`` when one is missing): the :class:`Catalog`, else ``None``."""
     conn = _conn(db)
-    params: dict[str, Any] = {"cart_id": cart_id, "locales": locales}
+    params: dict[str, Any] = {"cart_id": cart_id}
+    if locales is None:
+        extra = None  # its snapshot is read with the catalog only
+    else:
+        params["locales"] = locales
     if extra is not None:
         params["extra"] = extra
-    statement = _READ[(extra is not None, lock)]
+    statement = _READ[(locales is not None, extra is not None, lock)]
     found = conn.execute(statement, params).all()
     mine = [r for r in found if r.kind == "c"]
     if lock and mine and mine[0].snapshot_version != mine[0].cart_updated_at:
         found = conn.execute(statement, params).all()  # changed while we waited; the lock is ours now
         mine = [r for r in found if r.kind == "c"]
-    catalog = Catalog([r for r in found if r.kind != "c"], default_locale, (extra,) if extra is not None else ())
+    catalog = None
+    if locales is not None:
+        catalog = Catalog([r for r in found if r.kind != "c"], default_locale, (extra,) if extra is not None else ())
     if not mine:
         return None, catalog
     first = mine[0]
     cart = CartRow(*(getattr(first, f"cart_{name}") for name in COLUMNS))
+    # dict: a line once even if the cart had two pending payment sessions (the join repeats it)
     lines = sorted({r.line_id: r for r in mine if r.line_id is not None}.values(), key=lambda r: (r.position, r.line_id))
     cart.lines = [LineRow(r.line_id, r.line_variant, r.quantity, r.position) for r in lines]
     if first.pending_id is not None:
@@ -329,31 +310,51 @@ def _write_each(conn: Connection, cart: CartRow, changes: dict[str, Any], at: da
 #: One PostgreSQL statement per shape of a write (changed columns, kinds of changes), built once.
 _PG_WRITES: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
 
-#: Each recorded change as a CTE that runs only when the version check (``v``) passed.
-_PG_PARTS = {
-    "insert_line": "INSERT INTO cart_lines (id, cart_id, variant_id, quantity, position)"
-                   " SELECT :{p}id, v.id, :{p}variant_id, :{p}quantity, :{p}position FROM v",
-    "set_quantity": "UPDATE cart_lines SET quantity = :{p}quantity FROM v WHERE cart_lines.id = :{p}id"
-                    " AND cart_lines.cart_id = v.id",
-    "delete_line": "DELETE FROM cart_lines USING v WHERE cart_lines.id = :{p}id AND cart_lines.cart_id = v.id",
-    "insert_payment": "INSERT INTO payments (id, cart_id, provider_id, status, amount, currency, captured_amount,"
-                      " refunded_amount, created_at, updated_at) SELECT :{p}id, v.id, :{p}provider_id, 'pending',"
-                      " :{p}amount, :{p}currency, 0, 0, :at, :at FROM v",
-    "switch_payment": "UPDATE payments SET provider_id = :{p}provider_id, amount = :{p}amount, updated_at = :at"
-                      " FROM v WHERE payments.id = :{p}id AND payments.cart_id = v.id",
-}
+
+def _p(name: str, column: Any) -> Any:
+    """A parameter typed as the column it is written to."""
+    return bindparam(name, type_=column.type)
+
+
+def _pg_part(kind: str, p: str, v: Any) -> Any:
+    """A recorded change (parameters named ``{p}...``) that runs only when the version check
+    ``v`` (the ``UPDATE carts ... RETURNING id``) passed."""
+    lines, payments, at = _LINES.c, _PAYMENTS.c, _p("b_at", _PAYMENTS.c.updated_at)
+    if kind == "insert_line":
+        row = {"id": _p(f"{p}id", lines.id), "cart_id": v.c.id, "variant_id": _p(f"{p}variant_id", lines.variant_id),
+               "quantity": _p(f"{p}quantity", lines.quantity), "position": _p(f"{p}position", lines.position)}
+        return insert_select(_LINES, [row], v)
+    if kind == "set_quantity":
+        return (update(_LINES).where(lines.id == _p(f"{p}id", lines.id), lines.cart_id == v.c.id)
+                .values(quantity=_p(f"{p}quantity", lines.quantity)))
+    if kind == "delete_line":
+        return delete(_LINES).where(lines.id == _p(f"{p}id", lines.id), lines.cart_id == v.c.id)
+    if kind == "insert_payment":
+        row = {"id": _p(f"{p}id", payments.id), "cart_id": v.c.id,
+               "provider_id": _p(f"{p}provider_id", payments.provider_id), "status": literal("pending"),
+               "amount": _p(f"{p}amount", payments.amount), "currency": _p(f"{p}currency", payments.currency),
+               "captured_amount": literal(0), "refunded_amount": literal(0), "created_at": at, "updated_at": at}
+        return insert_select(_PAYMENTS, [row], v)
+    return (update(_PAYMENTS).where(payments.id == _p(f"{p}id", payments.id), payments.cart_id == v.c.id)
+            .values(provider_id=_p(f"{p}provider_id", payments.provider_id), amount=_p(f"{p}amount", payments.amount),
+                    updated_at=at))
 
 
 def _pg_statement(columns: tuple[str, ...], kinds: tuple[str, ...]) -> Any:
+    """``v``: the version-checked ``UPDATE carts`` (its changed columns ``c_...``), then each
+    change ``o<n>`` as a CTE hanging off it; the statement returns how many carts ``v`` wrote."""
     key = (columns, kinds)
     stmt = _PG_WRITES.get(key)
     if stmt is None:
-        sets = "".join(f"{name} = :c_{name}, " for name in columns)
-        parts = [f"v AS (UPDATE carts SET {sets}updated_at = :at WHERE id = :cart_id AND updated_at = :seen"
-                 " AND status = 'open' RETURNING id)"]
-        parts += [f"o{n} AS ({_PG_PARTS[kind].format(p=f'o{n}_')})" for n, kind in enumerate(kinds)]
-        stmt = text(f"WITH {', '.join(parts)} SELECT count(*) FROM v").bindparams(
-            *(bindparam(f"c_{name}", type_=_CARTS.c[name].type) for name in columns))
+        carts = _CARTS.c
+        v = (update(_CARTS)
+             .where(carts.id == _p("b_id", carts.id), carts.updated_at == _p("b_seen", carts.updated_at),
+                    carts.status == "open")
+             .values({**{name: _p(f"c_{name}", carts[name]) for name in columns},
+                      "updated_at": _p("b_at", carts.updated_at)})
+             .returning(carts.id).cte("v"))
+        parts = [_pg_part(kind, f"o{n}_", v).cte(f"o{n}") for n, kind in enumerate(kinds)]
+        stmt = select(func.count()).select_from(v).add_cte(*parts)
         _PG_WRITES[key] = stmt
     return stmt
 
@@ -361,7 +362,7 @@ def _pg_statement(columns: tuple[str, ...], kinds: tuple[str, ...]) -> Any:
 def _write_pg(conn: Connection, cart: CartRow, changes: dict[str, Any], at: datetime) -> bool:
     columns = tuple(sorted(changes))
     kinds = tuple(kind for kind, _ in cart.ops)
-    params: dict[str, Any] = {"cart_id": cart.id, "seen": cart.updated_at, "at": at}
+    params: dict[str, Any] = {"b_id": cart.id, "b_seen": cart.updated_at, "b_at": at}
     params.update({f"c_{name}": changes[name] for name in columns})
     for n, (_, values) in enumerate(cart.ops):
         params.update({f"o{n}_{name}": value for name, value in values.items()})

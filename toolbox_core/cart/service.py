@@ -94,22 +94,54 @@ def adopt(session: Session | Connection, cart: CartRow, customer_id: str) -> Non
         cart.set(phone=customer_phone(session, customer_id))
 
 
-def load_cart(session: Session | Connection, cart_id: str, customer_id: str | None) -> CartRow:
-    """The cart ``cart_id``, its lines and payment session (one statement), if usable by
-    ``customer_id``; else a clear error."""
-    cart = rows.load(session, cart_id, lock=False)
+class _QueriedCatalog:
+    """SQLite: the snapshots of a cart's lines (and of ``extra``), queried when asked for."""
+
+    def __init__(self, db: Session | Connection, ids: list[str], default_locale: str, extra: str | None) -> None:
+        self.db, self.ids, self.default_locale, self.extra = db, ids, default_locale, extra
+
+    def snapshots(self, locale: str) -> dict[str, VariantSnapshot]:
+        return variant_snapshots(self.db, self.ids, locale, self.default_locale,
+                                 holdable_for=[self.extra] if self.extra else [])
+
+
+class _Known:
+    """Snapshots read a moment ago (for a shipping quote), in the cart's locale."""
+
+    def __init__(self, snaps: dict[str, VariantSnapshot]) -> None:
+        self.snaps = snaps
+
+    def snapshots(self, locale: str) -> dict[str, VariantSnapshot]:
+        return self.snaps
+
+
+#: The catalog snapshots read with a cart: ``.snapshots(locale)``.
+Catalog = rows.Catalog | _QueriedCatalog | _Known
+#: A cart as read for a change or an answer, with its catalog snapshots.
+Read = tuple[CartRow, Catalog]
+
+
+def load_cart(toolbox: Any, db: Session | Connection, cart_id: str, customer_id: str | None, *,
+              extra: str | None = None, lock: bool = False, any_owner: bool = False) -> Read:
+    """The cart ``cart_id`` with the catalog snapshots of its lines (and of ``extra``, a variant
+    being added, with its holdable stock), if usable by ``customer_id`` (whoever owns it with
+    ``any_owner``); else a clear error. ``lock``: the cart row locked (checkout).
+
+    One statement on PostgreSQL (:func:`toolbox_core.cart.rows.load` with the snapshots); on
+    SQLite the cart, then the snapshots queried when asked for."""
+    default = toolbox.settings.default_locale
+    locales = None if toolbox.db.is_sqlite else sorted({*toolbox.settings.locales, default})
+    cart, catalog = rows.load(db, cart_id, lock=lock, locales=locales, default_locale=default, extra=extra)
     if cart is None:
         raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
-    check_usable(cart, customer_id)
-    return cart
+    check_usable(cart, cart.customer_id if any_owner else customer_id)
+    if catalog is None:
+        ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
+        return cart, _QueriedCatalog(db, ids, default, extra)
+    return cart, catalog
 
 
 # ------------------------------------------------------------------------------ views
-def snapshots_for(toolbox: Any, session: Session | Connection, cart: CartRow) -> dict[str, VariantSnapshot]:
-    return variant_snapshots(session, [ln.variant_id for ln in cart.lines], cart_locale(cart.locale),
-                             toolbox.settings.default_locale)
-
-
 def options_of(snaps: dict[str, VariantSnapshot]) -> dict[str, list[dict[str, str]]]:
     """The chosen options (``[{name, value}]``, in the snapshots' locale) of each variant."""
     return {variant_id: [{"name": name, "value": value} for name, value in snap.options]
@@ -174,31 +206,6 @@ def serialize(cart: CartRow, snaps: dict[str, VariantSnapshot], payment: Payment
     }
 
 
-class _QueriedCatalog:
-    """SQLite: the snapshots of a cart's lines (and of ``extra``), queried when asked for."""
-
-    def __init__(self, conn: Connection, ids: list[str], default_locale: str, extra: str | None) -> None:
-        self.conn, self.ids, self.default_locale, self.extra = conn, ids, default_locale, extra
-
-    def snapshots(self, locale: str) -> dict[str, VariantSnapshot]:
-        return variant_snapshots(self.conn, self.ids, locale, self.default_locale,
-                                 holdable_for=[self.extra] if self.extra else [])
-
-
-class _Known:
-    """Snapshots read a moment ago (for a shipping quote), in the cart's locale."""
-
-    def __init__(self, snaps: dict[str, VariantSnapshot]) -> None:
-        self.snaps = snaps
-
-    def snapshots(self, locale: str) -> dict[str, VariantSnapshot]:
-        return self.snaps
-
-
-#: The catalog snapshots read with a cart: ``.snapshots(locale)``.
-Catalog = rows.Catalog | _QueriedCatalog | _Known
-#: A cart as read for a change or an answer, with its catalog snapshots.
-Read = tuple[CartRow, Catalog]
 #: What a change does to the cart it was given (read a moment ago): records its changes on it
 #: and returns the catalog snapshots of its lines for the answer.
 Change = Callable[[Connection, CartRow, Catalog], dict[str, VariantSnapshot]]
@@ -239,22 +246,6 @@ class CartService:
         with self.toolbox.db.statements(write=True) as conn:
             yield conn
 
-    def _load(self, conn: Connection, cart_id: str, customer_id: str | None, extra: str | None = None) -> Read:
-        """The cart, if usable by ``customer_id``, with the catalog snapshots of its lines and of
-        ``extra`` (a variant being added, with its holdable stock): one statement on PostgreSQL
-        (:func:`toolbox_core.cart.rows.load_with_catalog`), two on SQLite."""
-        default = self.toolbox.settings.default_locale
-        if self.toolbox.db.is_sqlite:
-            cart = load_cart(conn, cart_id, customer_id)
-            ids = [ln.variant_id for ln in cart.lines] + ([extra] if extra else [])
-            return cart, _QueriedCatalog(conn, ids, default, extra)
-        locales = sorted({*self.toolbox.settings.locales, default})
-        found, catalog = rows.load_with_catalog(conn, cart_id, locales, default, extra)
-        if found is None:
-            raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
-        check_usable(found, customer_id)
-        return found, catalog
-
     def _change(self, cart_id: str, customer_id: str | None, change: Change, read: Read | None = None,
                 extra: str | None = None) -> dict[str, Any]:
         """Read the cart (unless given, read a moment ago) with its snapshots, apply ``change`` to
@@ -263,7 +254,7 @@ class CartService:
         was read and written (no read-back)."""
         with self._writing() as conn:
             for _ in range(ATTEMPTS):
-                cart, catalog = read or self._load(conn, cart_id, customer_id, extra)
+                cart, catalog = read or load_cart(self.toolbox, conn, cart_id, customer_id, extra=extra)
                 if customer_id and cart.customer_id is None:
                     adopt(conn, cart, customer_id)
                 snaps = change(conn, cart, catalog)
@@ -422,7 +413,7 @@ class CartService:
         read: Read | None = None
         if values.get("locale") is not None and "address" not in values:
             with self._reading() as conn:
-                read = self._load(conn, cart_id, customer_id)
+                read = load_cart(self.toolbox, conn, cart_id, customer_id)
                 cart, snaps = read[0], read[1].snapshots(cart_locale(read[0].locale))
             if cart.shipping is not None and cart.locale != values["locale"]:
                 renamed = self._renamed_shipping(cart, snaps, values["locale"])
@@ -470,7 +461,7 @@ class CartService:
     def _read(self, cart_id: str, customer_id: str | None) -> tuple[CartRow, dict[str, VariantSnapshot]]:
         """The cart and its lines' snapshots in the cart's locale (one statement on PostgreSQL)."""
         with self._reading() as conn:
-            cart, catalog = self._load(conn, cart_id, customer_id)
+            cart, catalog = load_cart(self.toolbox, conn, cart_id, customer_id)
             return cart, catalog.snapshots(cart_locale(cart.locale))
 
     def shipping_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
@@ -521,7 +512,7 @@ class CartService:
     def payment_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
         """The installed payment providers for this cart: ``{id, name, online}``, named in the cart's locale."""
         with self._reading() as conn:
-            locale = load_cart(conn, cart_id, customer_id).locale
+            locale = load_cart(self.toolbox, conn, cart_id, customer_id)[0].locale
         default = self.toolbox.settings.default_locale
         return [{"id": provider_id, "name": provider_name(provider, locale, default), "online": bool(provider.online)}
                 for provider_id, provider in self.toolbox.payment_providers.items()]

@@ -10,7 +10,7 @@ half order and no leaked reservation — the database rolls everything back):
 5. ``emit``      — ``order.placed`` in the same transaction (outbox).
 
 On PostgreSQL the cart is read with its lines, its payment session and its lines' catalog
-snapshots in one locked statement (:func:`toolbox_core.cart.rows.load_with_catalog`). The rows
+snapshots in one locked statement (:func:`toolbox_core.cart.service.load_cart`). The rows
 every checkout competes for (stock levels) are touched last: stock is held (three statements,
 :func:`~toolbox_core.inventory.service.reserve`), then everything else is ONE statement
 (:func:`_place_pg`, data-modifying CTEs): the order with its number drawn from the sequence, its
@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import Text, bindparam, cast, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -48,16 +48,19 @@ from toolbox_core.cart.service import (
     check_usable,
     customer_phone,
     line_view,
-    snapshots_for,
+    load_cart,
 )
 from toolbox_core.catalog.snapshots import VariantSnapshot
 from toolbox_core.db.base import utcnow
+from toolbox_core.db.sql import insert_select
 from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
 from toolbox_core.events import EMITTED_KEY, emit
+from toolbox_core.events.models import OutboxEvent
 from toolbox_core.i18n import cart_locale
 from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
-from toolbox_core.orders.models import Order, OrderItem
+from toolbox_core.orders.combined import history_values, outbox_values
+from toolbox_core.orders.models import Order, OrderHistory, OrderItem
 from toolbox_core.orders.service import (
     ORDER_NUMBER_SEQUENCE,
     cancel_in_session,
@@ -79,39 +82,51 @@ _ORDER_COLUMNS = ("id", "cart_id", "customer_id", "status", "payment_status", "f
                   "payment_provider_id", "payment_expires_at", "created_at", "updated_at")
 _ITEM_COLUMNS = ("id", "position", "variant_id", "product_id", "sku", "title", "quantity", "unit_price", "total",
                  "weight_grams", "mxik_code", "package_code", "vat_percent")
-_JSONB = {"address", "shipping"}
 #: PostgreSQL: the statements that place an order once its stock is held, by number of items
 #: (:func:`_place_pg`).
 _PLACE_PG: dict[int, Any] = {}
 
 
+def _bind(name: str, column: Any) -> Any:
+    """A parameter typed as the column it is written to."""
+    return bindparam(name, type_=column.type)
+
+
 def _place_pg(items: int) -> Any:
-    """The one statement that places an order of ``items`` items (one round trip): ``n`` draws
-    the number, ``p`` attaches the payment session only if it is still pending (the caller checks
-    the count: 0 means it changed, and the transaction rolls back)."""
+    """The one statement that places an order of ``items`` items (one round trip), built from the
+    table objects: ``n`` draws the number; the order, its items, its history entry (as
+    :func:`~toolbox_core.orders.service.note` writes it), the completed cart, the payment session
+    attached only if still pending (``p``: the caller checks the count, 0 means it changed and
+    the transaction rolls back) and the ``order.placed`` outbox row (as
+    :func:`~toolbox_core.events.emit` writes it, the number added to its payload)."""
     stmt = _PLACE_PG.get(items)
     if stmt is None:
-        order_cols = ", ".join(_ORDER_COLUMNS)
-        order_vals = ", ".join(f"CAST(:o_{c} AS jsonb)" if c in _JSONB else f":o_{c}" for c in _ORDER_COLUMNS)
-        item_cols = ", ".join(_ITEM_COLUMNS)
-        item_vals = ", ".join("(:o_id, " + ", ".join(f":i{n}_{c}" for c in _ITEM_COLUMNS) + ")" for n in range(items))
-        stmt = text(
-            f"WITH n AS (SELECT nextval('{ORDER_NUMBER_SEQUENCE}')::text AS number),"
-            f" o AS (INSERT INTO orders (number, {order_cols}) VALUES ((SELECT number FROM n), {order_vals})"
-            "  RETURNING id),"
-            f" i AS (INSERT INTO order_items (order_id, {item_cols}) VALUES {item_vals}),"
-            " h AS (INSERT INTO order_history (order_id, at, kind, message, actor)"
-            "  SELECT o.id, :at, 'placed', replace(:message, '{number}', n.number), :actor FROM o, n),"
-            " c AS (UPDATE carts SET status = 'completed', order_id = :o_id, completed_at = :at, updated_at = :at"
-            "  WHERE id = :o_cart_id),"
-            " p AS (UPDATE payments SET order_id = :o_id, amount = :o_total, updated_at = :at"
-            "  WHERE id = :p_id AND order_id IS NULL AND status = 'pending' RETURNING id),"
-            " e AS (INSERT INTO outbox_events (id, name, version, payload, occurred_at)"
-            "  SELECT :e_id, 'order.placed', 1, CAST(:e_payload AS jsonb) || jsonb_build_object('number', n.number),"
-            "  :at FROM n)"
-            " SELECT n.number, (SELECT count(*) FROM p) AS attached FROM n"
-        ).bindparams(*(bindparam(f"o_{c}", type_=JSONB()) for c in sorted(_JSONB)),
-                     bindparam("e_payload", type_=JSONB()))
+        orders, items_table, carts = Order.__table__, OrderItem.__table__, Cart.__table__
+        history, outbox = OrderHistory.__table__, OutboxEvent.__table__
+        number = select(cast(func.nextval(ORDER_NUMBER_SEQUENCE), Text).label("number")).cte("n")
+        order = insert_select(orders, [{"number": number.c.number,
+                                        **{c: _bind(f"o_{c}", orders.c[c]) for c in _ORDER_COLUMNS}}], number)
+        order_items = insert_select(items_table, [
+            {"order_id": _bind("o_id", items_table.c.order_id), **{c: _bind(f"i{n}_{c}", items_table.c[c])
+                                                                  for c in _ITEM_COLUMNS}}
+            for n in range(items)])
+        placed = history_values(_bind("o_id", history.c.order_id), literal("placed"),
+                                func.replace(_bind("message", history.c.message), "{number}", number.c.number),
+                                _bind("actor", history.c.actor), _bind("at", history.c.at))
+        note = insert_select(history, [placed], number)
+        completed = update(carts).where(carts.c.id == bindparam("o_cart_id")).values(
+            status="completed", order_id=bindparam("o_id"), completed_at=_bind("at", carts.c.completed_at),
+            updated_at=_bind("at", carts.c.updated_at))
+        attached = _ATTACH_PAYMENT.values(updated_at=_bind("at", Payment.__table__.c.updated_at)).returning(Payment.id)
+        payload = bindparam("e_payload", type_=JSONB()).op("||", return_type=JSONB())(
+            func.jsonb_build_object("number", number.c.number))
+        event = outbox_values(_bind("e_id", outbox.c.id), literal("order.placed"), payload,
+                              _bind("at", outbox.c.occurred_at), literal(1))
+        emitted = insert_select(outbox, [event], number)
+        parts = [order.cte("o"), order_items.cte("i"), note.cte("h"), completed.cte("c"), attached.cte("p"),
+                 emitted.cte("e")]
+        count = select(func.count()).select_from(parts[4]).scalar_subquery()
+        stmt = select(number.c.number, count.label("attached")).add_cte(*parts)
         _PLACE_PG[items] = stmt
     return stmt
 
@@ -185,8 +200,7 @@ class CheckoutService:
     def _validate(self, session: Session, cart_id: str, customer_id: str | None,
                   check_owner: bool) -> tuple[CartRow, dict[str, VariantSnapshot]]:
         """The cart, locked, with its lines' snapshots (one statement on PostgreSQL), if complete."""
-        cart, catalog = self._lock(session, cart_id)
-        check_usable(cart, customer_id if check_owner else cart.customer_id)
+        cart, catalog = load_cart(self.toolbox, session, cart_id, customer_id, lock=True, any_owner=not check_owner)
         if check_owner and customer_id and cart.customer_id is None:
             adopt(session, cart, customer_id)
         if not cart.phone and cart.customer_id:  # a cart linked before it took the customer's phone
@@ -204,23 +218,7 @@ class CheckoutService:
             missing.append("payment")
         if missing:
             raise CheckoutIncomplete(f"the cart is missing: {', '.join(missing)}", details={"missing": missing})
-        if catalog is not None:
-            return cart, catalog.snapshots(cart_locale(cart.locale))
-        return cart, snapshots_for(self.toolbox, session, cart)
-
-    def _lock(self, session: Session, cart_id: str) -> tuple[CartRow, cart_rows.Catalog | None]:
-        """The cart row-locked, with its lines and payment session; on PostgreSQL with the rows of
-        its lines' snapshots, read in the same statement."""
-        catalog = None
-        if session.get_bind().dialect.name == "postgresql":
-            default = self.toolbox.settings.default_locale
-            cart, catalog = cart_rows.load_with_catalog(
-                session, cart_id, sorted({*self.toolbox.settings.locales, default}), default, lock=True)
-        else:
-            cart = cart_rows.load(session, cart_id, lock=True)
-        if cart is None:
-            raise NotFound("no such cart", code="cart_not_found", details={"cart_id": cart_id})
-        return cart, catalog
+        return cart, catalog.snapshots(cart_locale(cart.locale))
 
     @staticmethod
     def _priced_lines(cart: CartRow, snaps: dict[str, VariantSnapshot]) -> list[tuple[LineView, str]]:
@@ -301,8 +299,8 @@ class CheckoutService:
         params: dict[str, Any] = {f"o_{c}": order[c] for c in _ORDER_COLUMNS}
         for n, item in enumerate(self._items(order, lines)):
             params.update({f"i{n}_{c}": item[c] for c in _ITEM_COLUMNS})
-        params.update(at=at, actor=actor, message="order {number} placed", p_id=payment.id, e_id=new_id("evt"),
-                      e_payload=event)
+        params.update(at=at, actor=actor, message="order {number} placed", b_id=payment.id, b_order=order["id"],
+                      b_amount=order["total"], e_id=new_id("evt"), e_payload=event)
         row = session.connection().execute(_place_pg(len(lines)), params).one()
         if row.attached != 1:  # changed since the cart was read (a gateway report): roll back
             raise CheckoutIncomplete("choose a payment method first", details={"missing": ["payment"]})

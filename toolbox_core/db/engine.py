@@ -3,7 +3,7 @@
 Services own their transactions::
 
     with db.transaction() as session:   # BEGIN ... COMMIT, or ROLLBACK on error
-        session.add(thing)
+        session.add(thing)              # (COMMIT on PostgreSQL when it wrote nothing)
 
     with db.session() as session:       # read-only work
         session.scalars(select(Product))
@@ -17,9 +17,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -74,11 +75,24 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session inside one transaction: committed on success, rolled back on error."""
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        On PostgreSQL, an error in a transaction that wrote nothing ends it with ``COMMIT``
+        instead (the same effect, as in :meth:`session`): a caller refusing a request after its
+        reads may simply raise without making psycopg drop the connection's prepared statements.
+        """
         _open.depth = getattr(_open, "depth", 0) + 1
         try:
-            with self._writer() as session, session.begin():
-                yield session
+            with self._writer() as session:
+                session.begin()
+                try:
+                    yield session
+                except BaseException:
+                    if not self.is_sqlite:
+                        with suppress(Exception):  # the body's error is the one to raise
+                            _commit_if_clean(session)  # else the session's close rolls back
+                    raise
+                session.commit()
         finally:
             _open.depth -= 1
 
@@ -137,16 +151,20 @@ def _track_writes(engine: Engine) -> None:
 
 
 def _commit_if_clean(session: Session) -> None:
-    """End a read session's transaction with ``COMMIT`` when it has nothing to discard.
+    """End a session's transaction with ``COMMIT`` when it has nothing to discard.
 
-    Nothing to discard: no pending ORM change and no statement that may have written (see
-    :func:`_track_writes`); otherwise the session's close rolls back as usual. After the
-    COMMIT, SQLAlchemy's ROLLBACK on close finds the connection idle and sends nothing.
+    Nothing to discard: no pending ORM change, no statement that may have written (see
+    :func:`_track_writes`) and no failed statement (PostgreSQL then refuses everything but
+    ``ROLLBACK``); otherwise the session's close rolls back as usual. After the COMMIT,
+    SQLAlchemy's ROLLBACK on close finds the connection idle and sends nothing.
     """
-    if not session.in_transaction() or session.new or session.deleted or session.dirty:
+    transaction = session.get_transaction()
+    if transaction is None or not transaction.is_active or session.new or session.deleted or session.dirty:
         return
     conn = session.connection()
-    if conn.info.get(_WROTE, True):
+    if conn.info.get(_WROTE, True) or conn.invalidated:
+        return
+    if conn.connection.dbapi_connection.info.transaction_status == TransactionStatus.INERROR:
         return
     session.commit()
 

@@ -205,12 +205,10 @@ _SETTLE_RESERVATIONS = (
     .returning(_R.c.sku, _R.c.location_id, _R.c.quantity)
 )
 _L = InventoryLevel.__table__
-#: SQLite's batched level change per settlement (``max`` of two values is SQLite's ``greatest``).
+#: SQLite's batched level change per settlement (the same change as PostgreSQL's combined write).
 _LEVEL_CHANGES = {
     change: update(_L).where(_L.c.sku == bindparam("b_sku"), _L.c.location_id == bindparam("b_location"))
-    .values(**{k: (func.max(_L.c.stocked - bindparam("b_qty"), 0) if k == "stocked" and change == "sell" else v)
-               for k, v in SETTLE_CHANGES[change](_L, bindparam("b_qty")).items()},
-            updated_at=bindparam("b_at"))
+    .values(**SETTLE_CHANGES[change](_L, bindparam("b_qty")), updated_at=bindparam("b_at"))
     for change in SETTLEMENTS
 }
 

@@ -22,10 +22,11 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import DateTime, bindparam, select, text
+from sqlalchemy import DateTime, bindparam, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from toolbox_core.db.base import utcnow
+from toolbox_core.db.sql import greatest
 from toolbox_core.errors import InvalidInput
 from toolbox_core.events import emit
 from toolbox_core.inventory.locations import location_id
@@ -109,7 +110,8 @@ _INCOMING = {
     "sqlite": ("SELECT json_extract(value, '$[0]') AS sku, json_extract(value, '$[1]') AS location_id, "
                "json_extract(value, '$[2]') AS stocked FROM json_each(:rows)"),
 }
-_GREATEST = {"postgresql": "GREATEST", "sqlite": "MAX"}
+#: A level's figure: the source's, less what sold here since the source counted, never below 0.
+_TARGET = greatest(literal_column("i.stocked - COALESCE(s.q, 0)"), literal_column("0"))
 
 _CLASSIFY = """
 WITH i AS ({incoming}),
@@ -120,7 +122,7 @@ sold AS (
 ),
 c AS (
   SELECT i.sku, i.location_id, v.sku IS NOT NULL AS known,
-         {greatest}(i.stocked - COALESCE(s.q, 0), 0) AS target, l.stocked AS current, l.reserved AS reserved
+         {target} AS target, l.stocked AS current, l.reserved AS reserved
   FROM i
   LEFT JOIN product_variants v ON v.sku = i.sku
   LEFT JOIN inventory_levels l ON l.sku = i.sku AND l.location_id = i.location_id
@@ -188,7 +190,8 @@ def apply_stock_batch(session: Session, levels: Iterable[StockLevel], *, source:
     locations = _location_ids(session, {code for _, code in latest}, create=not dry_run)
     rows = sorted((sku, locations[code], qty) for (sku, code), qty in latest.items())
     cutoff = (as_of or utcnow()) - timedelta(seconds=sales_lag_seconds)
-    classify = text(_CLASSIFY.format(incoming=_INCOMING[dialect], greatest=_GREATEST[dialect])).bindparams(
+    target = _TARGET.compile(dialect=session.get_bind().dialect)
+    classify = text(_CLASSIFY.format(incoming=_INCOMING[dialect], target=target)).bindparams(
         bindparam("cutoff", type_=DateTime(timezone=True)))
     found = session.execute(classify, {"cutoff": cutoff, **_rows_params(dialect, rows)}).all()
     unknown: set[str] = set()

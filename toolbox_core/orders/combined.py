@@ -42,6 +42,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
+from toolbox_core.db.sql import greatest
 from toolbox_core.events import EMITTED_KEY
 from toolbox_core.events.models import OutboxEvent
 from toolbox_core.ids import new_id
@@ -66,7 +67,7 @@ def outbox_values(event_id: str, name: str, payload: Any, at: datetime, version:
 SETTLE_CHANGES: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
     "release": lambda levels, q: {"reserved": levels.c.reserved - q},
     "sell": lambda levels, q: {"reserved": levels.c.reserved - q,
-                               "stocked": func.greatest(levels.c.stocked - q, 0)},
+                               "stocked": greatest(levels.c.stocked - q, 0)},
     "restock": lambda levels, q: {"stocked": levels.c.stocked + q},
 }
 #: (current status, new status, event reason) of the reservations, per settlement.

@@ -17,8 +17,9 @@ authorize, one capture, one ``payment.captured``. Every check runs on what that 
 before anything is written; then ONE statement writes the kernel's report together with our
 row (``also=``: on PostgreSQL the authorization or capture, the history entry, the outbox event,
 the stock sold and our attempt are one data-modifying statement). A Prepare or Complete is thus
-BEGIN, 2 statements, COMMIT. An answer that writes nothing (a repeat, a refusal) ends with
-COMMIT too: a ROLLBACK would make psycopg drop the connection's prepared statements.
+BEGIN, 2 statements, COMMIT. A refusal is a :class:`ClickError` raised out of the transaction
+after its read; the kernel ends such a transaction, which wrote nothing, with COMMIT too (a
+ROLLBACK would make psycopg drop the connection's prepared statements).
 
 Every change of a ``prepared`` attempt is made with its payment locked, so the read shows it as
 it is; a ``confirmed`` one may become ``reversed`` meanwhile (a refund), which changes only the
@@ -58,9 +59,6 @@ PROVIDER_ID = "click"
 CAPTURABLE = ("pending", "authorized", "canceled")
 PAID = ("captured", "refunding", "refund_pending", "refund_required", "refunded", "partially_refunded")
 
-#: What a callback's transaction decided: the code and our id, or the refusal to answer with.
-Outcome = tuple[ClickCode, int] | ClickError
-
 
 class ClickShop:
     """Answers Click's callbacks; ``handle(fields, endpoint_action)`` returns the reply body."""
@@ -82,22 +80,21 @@ class ClickShop:
 
     def _dispatch(self, request: ClickRequest) -> tuple[ClickCode, int]:
         try:
-            outcome = self._once(request)
+            return self._once(request)
         except IntegrityError:
             # A duplicate committed the same click_trans_id between our read and our insert, or
             # our attempt changed under the confirmation (see rows.CONFIRM): run again, and
             # answer from the rows as they are now.
-            outcome = self._once(request)
-        if isinstance(outcome, ClickError):
-            raise outcome
-        return outcome
+            return self._once(request)
 
-    def _once(self, request: ClickRequest) -> Outcome:
-        if request.action == PREPARE:
-            return self._prepare(request)
-        if request.error < 0:
-            return self._failed_at_click(request)
-        return self._complete(request)
+    def _once(self, request: ClickRequest) -> tuple[ClickCode, int]:
+        """The callback in ONE transaction: the code and our id, or a :class:`ClickError`."""
+        with self.toolbox.db.transaction() as session:
+            if request.action == PREPARE:
+                return ClickCode.SUCCESS, self._prepare(session, request)
+            if request.error < 0:
+                return ClickCode.TRANSACTION_CANCELLED, self._failed_at_click(session, request)
+            return ClickCode.SUCCESS, self._complete(session, request)
 
     # ------------------------------------------------------------------ checks common to both
     def _verified(self, raw: dict[str, str], endpoint_action: int | None) -> ClickRequest:
@@ -129,20 +126,14 @@ class ClickShop:
         return tiyin
 
     # ------------------------------------------------------------------ Prepare
-    def _prepare(self, request: ClickRequest) -> Outcome:
-        with self.toolbox.db.transaction() as session:
-            try:
-                return self._prepare_read(session, request)
-            except ClickError as refusal:
-                return refusal  # nothing was written: the transaction commits (see the module doc)
-
-    def _prepare_read(self, session: Session, request: ClickRequest) -> tuple[ClickCode, int]:
+    def _prepare(self, session: Session, request: ClickRequest) -> int:
+        """Prepare (0): authorize the payment and record our attempt; returns its id."""
         state = self._read(session, request, rows.PREPARE, c_trans=request.click_trans_id)
         view, payment = state.view, state.view.payment
         assert payment is not None
         amount = self._amount(request, payment.amount)
         if state.own is not None:
-            return ClickCode.SUCCESS, self._repeated_prepare(state.own, view)
+            return self._repeated_prepare(state.own, view)
         if payment.status in PAID or view.payment_status == "paid":
             raise ClickError(ClickCode.ALREADY_PAID)
         if payment.status == "canceled" or view.status != "pending_payment":
@@ -154,7 +145,7 @@ class ClickShop:
             payment_id=payment.id, amount=amount, sign_time=request.sign_time)
         if payment.status != "pending":
             # Another attempt of this order is prepared already: ours is recorded, nothing else.
-            return ClickCode.SUCCESS, rows.insert_prepared(session.connection(), params)
+            return rows.insert_prepared(session.connection(), params)
         # The order stays reserved, and the timeout job waits for Click's Complete; our row is
         # written with the authorization (on PostgreSQL in the kernel's one statement), its id
         # returned by it.
@@ -166,8 +157,8 @@ class ClickShop:
             also=[(rows.INSERT_RETURNING, params, inserted)])
         if result.replayed:
             # The kernel had this authorization already (it then writes nothing): ours alone.
-            return ClickCode.SUCCESS, rows.insert_prepared(session.connection(), params)
-        return ClickCode.SUCCESS, int(inserted[0][0])
+            return rows.insert_prepared(session.connection(), params)
+        return int(inserted[0][0])
 
     @staticmethod
     def _repeated_prepare(row: SimpleNamespace, view: OrderView) -> int:
@@ -191,15 +182,8 @@ class ClickShop:
             raise ClickError(ClickCode.INCORRECT_AMOUNT)
         return row
 
-    def _complete(self, request: ClickRequest) -> Outcome:
-        """Capture (0); a refusal is returned, after a transaction that wrote nothing."""
-        with self.toolbox.db.transaction() as session:
-            try:
-                return ClickCode.SUCCESS, self._complete_read(session, request)
-            except ClickError as refusal:
-                return refusal
-
-    def _complete_read(self, session: Session, request: ClickRequest) -> int:
+    def _complete(self, session: Session, request: ClickRequest) -> int:
+        """Complete (0): capture the payment and confirm our attempt; returns its id."""
         state = self._read(session, request, rows.COMPLETE, c_row=request.merchant_prepare_id)
         view, payment = state.view, state.view.payment
         assert payment is not None
@@ -230,28 +214,24 @@ class ClickShop:
                                                          "c_reversal": "pending" if result.refund_required else None})
         return int(row.id)
 
-    def _failed_at_click(self, request: ClickRequest) -> Outcome:
+    def _failed_at_click(self, session: Session, request: ClickRequest) -> int:
         """Complete with ``error < 0``: cancel the attempt and release the order (idempotent);
-        -9, committed."""
-        with self.toolbox.db.transaction() as session:
-            try:
-                state = self._read(session, request, rows.FAILED, c_row=request.merchant_prepare_id)
-                payment = state.view.payment
-                assert payment is not None
-                row = self._attempt(request, state, self._amount(request, payment.amount))
-            except ClickError as refusal:
-                return refusal
-            # The statement cancels only a prepared attempt; the read shows whether ours was.
-            session.connection().execute(rows.FAIL, {
-                "c_row": row.id, "c_error": request.error, "c_note": request.error_note[:500] or None,
-                "c_now": utcnow()})
-            if row.status == "confirmed":
-                log.warning("click: error %s reported for confirmed attempt %s; the payment is kept",
-                            request.error, row.click_trans_id)
-            if row.status == "prepared" and state.values["others"] is None \
-                    and payment.status in ("pending", "authorized"):
-                self.payments.cancel_in_session(
-                    session, PROVIDER_ID, payment.id, gateway_transaction_id=str(row.click_trans_id),
-                    reason=f"Click error {request.error}: {request.error_note}"[:500],
-                    data={"click_error": request.error})
-            return ClickCode.TRANSACTION_CANCELLED, int(row.id)
+        answered -9 with our id, committed."""
+        state = self._read(session, request, rows.FAILED, c_row=request.merchant_prepare_id)
+        payment = state.view.payment
+        assert payment is not None
+        row = self._attempt(request, state, self._amount(request, payment.amount))
+        # The statement cancels only a prepared attempt; the read shows whether ours was.
+        session.connection().execute(rows.FAIL, {
+            "c_row": row.id, "c_error": request.error, "c_note": request.error_note[:500] or None,
+            "c_now": utcnow()})
+        if row.status == "confirmed":
+            log.warning("click: error %s reported for confirmed attempt %s; the payment is kept",
+                        request.error, row.click_trans_id)
+        if row.status == "prepared" and state.values["others"] is None \
+                and payment.status in ("pending", "authorized"):
+            self.payments.cancel_in_session(
+                session, PROVIDER_ID, payment.id, gateway_transaction_id=str(row.click_trans_id),
+                reason=f"Click error {request.error}: {request.error_note}"[:500],
+                data={"click_error": request.error})
+        return int(row.id)
