@@ -96,6 +96,9 @@ def parse_form(body: bytes) -> dict[str, str]:
                           max_num_fields=40)
     except (UnicodeDecodeError, ValueError):
         raise ClickError(ClickCode.BAD_REQUEST, "the body must be form fields") from None
+    if any("\x00" in name or "\x00" in value for name, value in pairs):
+        # No field Click sends holds a NUL, and PostgreSQL text cannot: malformed, on every database.
+        raise ClickError(ClickCode.BAD_REQUEST, "a field holds a NUL character")
     return dict(pairs)
 
 
