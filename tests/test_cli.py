@@ -87,6 +87,17 @@ def test_doctor_reports_a_missing_plugin_setting(tmp_path: Path) -> None:
     assert "TOOLBOX_PAYME__MERCHANT_ID: is required but not set" in result.stdout
 
 
+def test_doctor_reports_every_plugin_with_missing_settings_and_still_runs_the_other_checks(tmp_path: Path) -> None:
+    assert run("migrate", cwd=tmp_path).returncode == 0
+    result = run("doctor", cwd=tmp_path, env={"TOOLBOX_PLUGINS": "payme,click"})
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert [line.split("'")[1] for line in lines if line.startswith("FAIL plugins:")] == ["payme", "click"]
+    assert any(line.startswith("warn secret_key:") for line in lines)
+    assert any(line.startswith("ok   database:") for line in lines)
+    assert "2 check(s) failed" in result.stderr
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

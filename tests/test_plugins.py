@@ -203,6 +203,46 @@ def test_plugin_with_an_invalid_hook_implementation_is_refused(sqlite_url: str, 
         Toolbox.create(make_settings(sqlite_url, ["typo"]))
 
 
+def test_start_up_raises_at_the_first_plugin_that_cannot_be_loaded(sqlite_url: str, clean_env: Path) -> None:
+    with pytest.raises(PluginError) as err:
+        Toolbox.create(make_settings(sqlite_url, ["payme", "click"]))
+    assert err.value.plugin == "payme"
+
+
+def test_with_plugin_errors_every_failing_plugin_is_recorded_and_left_out(
+        sqlite_url: str, clean_env: Path, plugin_site) -> None:
+    plugin_site.install("broken", "import toolbox_core.api\nraise RuntimeError('missing native library libfoo')\n")
+    errors: list[PluginError] = []
+    toolbox = Toolbox.create(make_settings(sqlite_url, ["payme", "broken", "example", "click"]), plugin_errors=errors)
+    assert [e.plugin for e in errors] == ["broken", "payme", "click"]  # imports first, then settings
+    plugins = toolbox.plugins
+    assert {n: plugins.plugins[n].enabled for n in ("payme", "broken", "example", "click")} == {
+        "payme": False, "broken": False, "example": True, "click": False}
+    assert plugins.pm.get_plugin("payme") is None and plugins.pm.get_plugin("click") is None
+    assert "payme" not in plugins.settings and "example" in plugins.settings
+    assert "payme" not in toolbox.payment_providers  # none of its hooks run
+    toolbox.close()
+
+
+def test_with_plugin_errors_a_provider_clash_is_recorded_too(sqlite_url: str, clean_env: Path, plugin_site) -> None:
+    plugin_site.install("clash", """
+    from toolbox_core.api import hookimpl
+    KERNEL_API = ">=1.0"
+    class Courier:
+        id = "example_courier"
+        name = "Clash"
+        def quote(self, cart):
+            return []
+    @hookimpl
+    def shipping_providers(toolbox):
+        return [Courier()]
+    """)
+    errors: list[PluginError] = []
+    toolbox = Toolbox.create(make_settings(sqlite_url, ["example", "clash"]), plugin_errors=errors)
+    assert ["'example_courier' is already provided by plugin 'example'" in str(e) for e in errors] == [True]
+    toolbox.close()
+
+
 # ------------------------------------------------------------------------------ calling hooks
 def test_hook_startup_may_be_async_and_runs_with_the_app_lifespan(sqlite_url: str, clean_env: Path, plugin_site) -> None:
     plugin_site.install(

@@ -24,7 +24,11 @@ class Check:
 
 def run_checks() -> list[Check]:
     """Run every check that applies to the current configuration, stopping early only if
-    the configuration itself cannot be read."""
+    the configuration itself cannot be read (or the kernel's own plugins cannot load).
+
+    A plugin that cannot be loaded is one failed ``plugins`` check each; the kernel's checks
+    and the ``doctor_checks`` of the plugins that did load still run.
+    """
     from toolbox_core.kernel import Toolbox
     from toolbox_core.plugins import PluginError
 
@@ -34,12 +38,15 @@ def run_checks() -> list[Check]:
         checks.append(Check("config", True, "settings are valid"))
     except ConfigError as exc:
         return [Check("config", False, str(exc))]
+    plugin_errors: list[PluginError] = []
     try:
-        toolbox = Toolbox.create(settings)
-        enabled = [n for n, p in toolbox.plugins.plugins.items() if p.enabled and not p.builtin]
-        checks.append(Check("plugins", True, f"enabled: {', '.join(enabled) or 'none'}"))
+        toolbox = Toolbox.create(settings, plugin_errors=plugin_errors)
     except (ConfigError, PluginError) as exc:
         return [*checks, Check("plugins", False, str(exc))]
+    checks.extend(Check("plugins", False, str(error)) for error in plugin_errors)
+    enabled = [n for n, p in toolbox.plugins.plugins.items() if p.enabled and not p.builtin]
+    if enabled or not plugin_errors:  # "enabled: none" beside the failures would mislead
+        checks.append(Check("plugins", True, f"enabled: {', '.join(enabled) or 'none'}"))
 
     checks.extend(safety_checks(settings))
     checks.extend(abuse_checks(settings))

@@ -244,6 +244,8 @@ def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck] | None:
     Called by ``toolbox doctor`` after the kernel's own checks, once per enabled plugin, outside
     any transaction; may be async and may call the outside service (keep each call short, with a
     timeout). A hook that raises is shown as one failed check. Messages never contain secrets.
+    A plugin whose settings are missing or invalid is reported by the kernel and not called, so
+    the hook may rely on its settings.
     Returns: a list of :class:`toolbox_core.api.DoctorCheck` (``name``, ``ok``, ``message``).
     """
 

@@ -17,6 +17,7 @@ from toolbox_core.config import Settings, load_settings
 from toolbox_core.db import Database
 from toolbox_core.keystore import KeyStore, build_keystore
 from toolbox_core.plugins import PluginError, PluginManager
+from toolbox_core.plugins.manager import record_or_raise
 from toolbox_core.providers import (
     InventorySource,
     NotificationChannel,
@@ -59,22 +60,28 @@ class Toolbox:
 
     @classmethod
     def create(cls, settings: Settings | None = None, *, wire: bool = True,
-               plugin_settings: dict[str, dict[str, Any]] | None = None) -> Toolbox:
+               plugin_settings: dict[str, dict[str, Any]] | None = None,
+               plugin_errors: list[PluginError] | None = None) -> Toolbox:
         """Load settings (unless given), discover and check plugins, and wire providers.
 
         ``plugin_settings`` gives plugin sections directly (winning over environment and file),
         as tests do.
 
         Raises :class:`toolbox_core.config.ConfigError` or :class:`PluginError` with a message
-        that says what to fix.
+        that says what to fix. With ``plugin_errors`` (``toolbox doctor``), a plugin that cannot
+        be loaded and a provider clash are appended there instead, and the toolbox is built
+        without the failed plugins.
         """
         settings = settings or load_settings()
         manager = PluginManager(trace=settings.trace_hooks)
-        manager.load(settings.plugins, settings_overrides=plugin_settings)
+        manager.load(settings.plugins, settings_overrides=plugin_settings, errors=plugin_errors)
         toolbox = cls(settings, manager, Database(settings.database_url, pool_size=request_threads(settings),
                                                 lock_timeout_ms=settings.database_lock_timeout_ms))
         if wire:
-            toolbox.wire()
+            try:
+                toolbox.wire()
+            except PluginError as exc:
+                record_or_raise(exc, plugin_errors)
         return toolbox
 
     def wire(self) -> None:

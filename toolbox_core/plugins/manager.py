@@ -2,7 +2,8 @@
 
 Installed plugins are found through the ``toolbox.plugins`` entry-point group; only those named
 in ``TOOLBOX_PLUGINS`` (or ``plugins = [...]`` in ``toolbox.toml``) are imported. Every problem
-at start-up raises :class:`PluginError` naming the plugin and what to do.
+at start-up raises :class:`PluginError` naming the plugin and what to do (``toolbox doctor``
+collects them all instead).
 """
 
 from __future__ import annotations
@@ -91,14 +92,17 @@ class PluginManager:
 
     # ------------------------------------------------------------------ loading
     def load(self, enabled: Iterable[str], builtins: Iterable[str] = BUILTIN_PLUGINS,
-             settings_overrides: dict[str, dict[str, Any]] | None = None) -> None:
+             settings_overrides: dict[str, dict[str, Any]] | None = None,
+             errors: list[PluginError] | None = None) -> None:
         """Register the kernel's built-in plugins, then every enabled installed plugin.
 
         ``settings_overrides`` maps a plugin name to values that win over its environment and
         TOML section (the test kit's ``make_toolbox(plugin_settings=...)``).
 
         Raises :class:`PluginError` for an unknown name, an import failure, an unsupported
-        kernel API, or missing or invalid settings.
+        kernel API, or missing or invalid settings. With ``errors`` (``toolbox doctor``), each
+        enabled plugin's problem is appended there instead and loading goes on: that plugin is
+        left unregistered (none of its hooks run) and listed as disabled.
         """
         for module_name in builtins:
             module = _import(module_name, module_name)
@@ -108,29 +112,17 @@ class PluginManager:
         self.installed = discover()
         wanted = list(dict.fromkeys(n.strip() for n in enabled if n.strip()))
         for name in wanted:
-            ep = self.installed.get(name)
-            if ep is None:
-                known = ", ".join(sorted(self.installed)) or "none"
-                raise PluginError(
-                    name,
-                    "is enabled in config but not installed",
-                    f"installed plugins: {known}; pip install the plugin or remove it from TOOLBOX_PLUGINS",
-                )
             try:
-                module = ep.load()
-            except Exception as exc:  # the cause is what the operator needs
-                raise PluginError(
-                    name, f"failed to import {ep.value}: {type(exc).__name__}: {exc}",
-                    "fix the installation or disable the plugin",
-                ) from exc
-            dist = ep.dist
-            version = dist.version if dist else "unknown"
-            distribution = dist.metadata["Name"] if dist else "unknown"
-            self._check_kernel_api(name, module)
-            self._register(name, module, version=version, distribution=distribution, builtin=False)
+                self._load_installed(name)
+            except PluginError as exc:
+                record_or_raise(exc, errors)
 
-        for name in self.plugins:
-            self._load_settings(name, (settings_overrides or {}).get(name))
+        for name in list(self.plugins):
+            try:
+                self._load_settings(name, (settings_overrides or {}).get(name))
+            except PluginError as exc:
+                record_or_raise(exc, errors)
+                self._unregister(name)
 
         for name, ep in self.installed.items():
             if name not in self.plugins:
@@ -142,6 +134,35 @@ class PluginManager:
                     module=ep.value,
                     enabled=False,
                 )
+
+    def _load_installed(self, name: str) -> None:
+        """Import enabled plugin ``name``, check its kernel API and register it (settings come later)."""
+        ep = self.installed.get(name)
+        if ep is None:
+            known = ", ".join(sorted(self.installed)) or "none"
+            raise PluginError(
+                name,
+                "is enabled in config but not installed",
+                f"installed plugins: {known}; pip install the plugin or remove it from TOOLBOX_PLUGINS",
+            )
+        try:
+            module = ep.load()
+        except Exception as exc:  # the cause is what the operator needs
+            raise PluginError(
+                name, f"failed to import {ep.value}: {type(exc).__name__}: {exc}",
+                "fix the installation or disable the plugin",
+            ) from exc
+        dist = ep.dist
+        version = dist.version if dist else "unknown"
+        distribution = dist.metadata["Name"] if dist else "unknown"
+        self._check_kernel_api(name, module)
+        self._register(name, module, version=version, distribution=distribution, builtin=False)
+
+    def _unregister(self, name: str) -> None:
+        """Take plugin ``name`` out of pluggy and of :attr:`plugins`, so none of its hooks run."""
+        self.pm.unregister(name=name)
+        del self.plugins[name]
+        self.settings.pop(name, None)
 
     def _register(self, name: str, module: ModuleType, *, version: str, distribution: str, builtin: bool) -> None:
         if self.pm.get_plugin(name) is not None:
@@ -324,6 +345,13 @@ def _package_version_folders(module: str) -> list[Path]:
             if candidate.is_dir():
                 folders.append(candidate.resolve())
     return folders
+
+
+def record_or_raise(error: PluginError, errors: list[PluginError] | None) -> None:
+    """Append ``error`` to ``errors`` when the caller collects them; raise it otherwise."""
+    if errors is None:
+        raise error
+    errors.append(error)
 
 
 def _import(module_name: str, plugin: str) -> ModuleType:
