@@ -159,12 +159,15 @@ def abuse_checks(settings) -> list[Check]:  # type: ignore[no-untyped-def]
     return checks
 
 
-def plugin_checks(toolbox) -> list[Check]:  # type: ignore[no-untyped-def]
-    """The ``doctor_checks`` of every plugin; a hook that raises is reported as a failed check."""
+def plugin_checks(toolbox, only: str | None = None) -> list[Check]:  # type: ignore[no-untyped-def]
+    """The ``doctor_checks`` of every plugin (or of plugin ``only``); a hook that raises is
+    reported as a failed check."""
     from toolbox_core.asyncutil import resolve
 
     checks: list[Check] = []
     for impl in toolbox.plugins.pm.hook.doctor_checks.get_hookimpls():
+        if only is not None and impl.plugin_name != only:
+            continue
         try:
             checks.extend(resolve(impl.function(toolbox=toolbox)) or [])
         except Exception as exc:
