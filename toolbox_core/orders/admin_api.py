@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from toolbox_core.admin.auth import AdminPrincipal, require_admin
 from toolbox_core.orders.service import OrderService
-from toolbox_core.params import Limit, Offset
+from toolbox_core.params import CreatedAt, Limit, Offset
 from toolbox_core.workflows.orders import OrderWorkflow
 
 #: The largest single refund accepted (10 billion so'm), a bound against typos and overflow.
@@ -40,17 +40,19 @@ def build_router(toolbox: Any) -> APIRouter:
 
     @router.get("", dependencies=[read], summary="Orders, newest first; filter and search by number/phone")
     def list_orders(
+        *,
         status: Literal["pending_payment", "placed", "completed", "canceled"] | None = None,
         payment_status: Literal["awaiting", "authorized", "paid", "canceled", "partially_refunded",
                                 "refund_pending", "refund_required", "refunded"] | None = None,
         fulfillment_status: Literal["unfulfilled", "fulfilled", "in_transit", "delivered", "returned",
                                     "canceled"] | None = None,
         q: str | None = Query(None, max_length=100),
+        created: CreatedAt,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
         return orders.list(status=status, payment_status=payment_status, fulfillment_status=fulfillment_status,
-                           q=q, limit=limit, offset=offset)
+                           q=q, created=created, limit=limit, offset=offset)
 
     @router.get("/{order_id}", dependencies=[read], summary="One order with items, payment and history")
     def get_order(order_id: str) -> dict[str, Any]:
