@@ -1,4 +1,4 @@
-"""Orders: customer and guest access, admin list/search/dates, fulfil/deliver, prices frozen at purchase."""
+"""Orders: customer and guest access, admin list/search/dates, by number, fulfil/deliver, prices frozen at purchase."""
 
 from __future__ import annotations
 
@@ -194,3 +194,25 @@ def test_admin_order_dates_that_mean_nothing_or_run_backwards_are_422(client, to
     assert client.get("/admin/orders", params={"from": "2026-12-03T10:00:00", "to": "2026-12-03T10:00:00"},
                       headers=headers).status_code == 200
 
+
+def test_admin_opens_an_order_by_its_number_but_changes_it_by_its_id(client, toolbox):
+    variant = make_variant(toolbox)
+    result = CheckoutService(toolbox).complete(ready_cart(toolbox, variant), None)
+    reader, writer = admin_headers(toolbox, "orders:read"), admin_headers(toolbox, "orders:write")
+    for key in (result.order_id, result.number, f"%23{result.number}"):
+        response = client.get(f"/admin/orders/{key}", headers=reader)
+        assert response.status_code == 200, (key, response.text)
+        assert (response.json()["id"], response.json()["number"]) == (result.order_id, result.number)
+        assert response.json()["cart_id"]  # the admin view
+    unknown = client.get("/admin/orders/999999", headers=reader)
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "order_not_found")
+    assert client.get("/admin/orders/%23", headers=reader).status_code == 404
+    assert client.get(f"/admin/orders/{'9' * 41}", headers=reader).status_code == 422
+    assert client.get(f"/admin/orders/{result.number}").status_code == 401
+    # a number read off the phone never cancels or fulfils an order by itself: the answer says what to send
+    for action in ("cancel", "fulfill", "deliver"):
+        refused = client.post(f"/admin/orders/{result.number}/{action}", headers=writer)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (404, "order_not_found")
+        assert "ord_" in refused.json()["error"]["message"]
+    assert client.post(f"/admin/orders/{'9' * 41}/cancel", headers=writer).status_code == 422
+    assert client.get(f"/admin/orders/{result.order_id}", headers=reader).json()["status"] == "placed"

@@ -281,6 +281,14 @@ class OrderService:
                 raise NotFound("no such order", code="order_not_found")
             return serialize_order(order, payment_of(session, order_id), admin=admin)
 
+    def find(self, key: str) -> dict[str, Any]:
+        """The admin view of the order whose id or number (``"1001"``, ``"#1001"``) is ``key``."""
+        with self.toolbox.db.session() as session:
+            order = find_order(session, key)
+            if order is None:
+                raise NotFound("no such order", code="order_not_found")
+            return serialize_order(order, payment_of(session, order.id), admin=True)
+
     def get_for_shopper(self, key: str, customer_id: str | None, phone: str | None, *,
                         client_ip: str | None = None) -> dict[str, Any]:
         """A customer's own order, or a guest's order plus the phone it was placed with.
