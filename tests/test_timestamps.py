@@ -60,7 +60,7 @@ def test_every_timestamp_the_apis_answer_is_utc_with_z(client, toolbox):
         product_id = session.get(ProductVariant, variant).product_id
 
     bodies: dict[str, Any] = {"cart": before}
-    ids = {"order_id": order["id"], "ref": product_id, "product_id": product_id, "variant_id": variant,
+    ids = {"order_id": order["id"], "id_or_number": order["number"], "ref": product_id, "product_id": product_id, "variant_id": variant,
            "customer_id": customer_id, "cart_id": cart_id}
     paths = client.get("/openapi.json").json()["paths"]
     for path, methods in paths.items():
@@ -74,7 +74,7 @@ def test_every_timestamp_the_apis_answer_is_utc_with_z(client, toolbox):
         if answer.status_code == 200 and answer.headers.get("content-type", "").startswith("application/json"):
             bodies[path] = answer.json()
 
-    for must in ("/store/customers/me", "/store/orders/{order_id}", "/admin/orders", "/admin/orders/{order_id}",
+    for must in ("/store/customers/me", "/store/orders/{order_id}", "/admin/orders", "/admin/orders/{id_or_number}",
                  "/admin/products", "/store/carts/{cart_id}"):
         assert must in bodies, must
     seen = [(where, value) for name, body in bodies.items() for where, value in _timestamps(body, name)]

@@ -34,6 +34,10 @@ Everything a plugin needs:
   ``ensure_lease_held()`` raises ``LeaseLost`` in a job whose lease was lost (call it between steps).
 * bounded query parameters ``Limit``, ``Offset`` (the one pagination cap) and ``QueryInt`` (fits
   64 bits): an integer query parameter without an upper bound reaches SQL and fails there.
+* a created-at range for a list route: ``created: CreatedAt`` takes ``?from=`` / ``?to=`` (an ISO
+  date or date-time; days are UTC days, a date-only ``to`` includes that whole day, no offset
+  means UTC; garbage or ``from`` after ``to`` is a 422) as a ``CreatedRange``, applied with
+  ``created.apply(select(Model), Model.created_at)`` (or ``created.clauses(column)``).
 * locales: ``request_locale``, the FastAPI dependency every localized route uses (the one rule:
   ``?locale=``, ``Accept-Language``, the default; answers get ``Content-Language``), and
   ``localized_text`` / ``LocalizedText`` for a setting that is one string or ``{"ru": ..., "uz": ...}``;
@@ -114,7 +118,7 @@ from toolbox_core.limits import read_body
 from toolbox_core.money import Tiyin, format_som, som
 from toolbox_core.notifications.templates import NotificationTemplate
 from toolbox_core.orders.views import get_order_view, order_view_in_session
-from toolbox_core.params import Limit, Offset, QueryInt
+from toolbox_core.params import CreatedAt, CreatedRange, Limit, Offset, QueryInt
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
@@ -165,6 +169,8 @@ __all__ = [
     "CartService",
     "CartView",
     "Conflict",
+    "CreatedAt",
+    "CreatedRange",
     "DoctorCheck",
     "Event",
     "EventType",

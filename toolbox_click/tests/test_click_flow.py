@@ -1,5 +1,5 @@
 """The whole flow from the store API, refunds through the Merchant API (admin cancel, and money
-taken after the order was canceled), invoices, the admin listing, doctor and the schema."""
+taken after the order was canceled), invoices, the admin listing (by UTC day or time), doctor and the schema."""
 
 from __future__ import annotations
 
@@ -181,6 +181,37 @@ def test_the_admin_lists_click_transactions_by_order_status_and_date(store: Stor
     assert store.http.get(url, headers=store.admin("orders:read")).status_code == 403
     assert store.http.get(url, params={"status": "paid"}, headers=headers).status_code == 422
     assert store.http.get(url, params={"limit": "100000"}, headers=headers).status_code == 422
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_admin_lists_click_transactions_by_utc_day_or_inclusive_time(make_store, database: str) -> None:
+    from toolbox_click.models import ClickTransaction
+
+    store = make_store(database)
+    for order, moment in [(store.order(), datetime(2026, 12, 2, 23, 30, tzinfo=UTC)),
+                          (store.order(), datetime(2026, 12, 3, 10, 0, tzinfo=UTC)),
+                          (store.order(), datetime(2026, 12, 4, 0, 0, tzinfo=UTC))]:
+        pay(store, order)
+        with store.toolbox.db.transaction() as session:
+            row = session.query(ClickTransaction).filter_by(order_id=order["id"]).one()
+            row.created_at = moment
+    headers = store.admin("payments:read")
+    url = f"{store.url}/admin/click/transactions"
+
+    def days(**params: str) -> list[str]:
+        response = store.http.get(url, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return sorted(r["created_at"][:16] for r in response.json()["items"])
+
+    assert days(to="2026-12-03") == ["2026-12-02T23:30", "2026-12-03T10:00"]  # the whole day named
+    assert days(**{"from": "2026-12-03", "to": "2026-12-03"}) == ["2026-12-03T10:00"]
+    assert days(**{"from": "2026-12-03T10:00"}) == ["2026-12-03T10:00", "2026-12-04T00:00"]  # naive: UTC
+    assert days(**{"from": "2026-12-03T15:00+05:00", "to": "2026-12-03T15:00+05:00"}) == ["2026-12-03T10:00"]
+    backwards = store.http.get(url, params={"from": "2026-12-04", "to": "2026-12-03"}, headers=headers)
+    assert (backwards.status_code, backwards.json()["error"]["code"]) == (422, "invalid_input")
+    garbage = store.http.get(url, params={"from": "last week"}, headers=headers)
+    assert garbage.status_code == 422
+    assert garbage.json()["error"]["details"]["fields"][0]["loc"] == ["query", "from"]
 
 
 def test_doctor_checks_the_merchant_api_with_our_auth(store: Store, fake_click: FakeClick) -> None:

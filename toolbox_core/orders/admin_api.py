@@ -1,19 +1,23 @@
-"""Admin API for orders: list/filter/search, view, cancel (refund when paid), refunds, fulfil, deliver."""
+"""Admin API for orders: list/filter/search, view (by id or number), cancel (refund when paid), refunds,
+fulfil, deliver (by id)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from toolbox_core.admin.auth import AdminPrincipal, require_admin
+from toolbox_core.errors import NotFound
 from toolbox_core.orders.service import OrderService
-from toolbox_core.params import Limit, Offset
+from toolbox_core.params import CreatedAt, Limit, Offset
 from toolbox_core.workflows.orders import OrderWorkflow
 
 #: The largest single refund accepted (10 billion so'm), a bound against typos and overflow.
 MAX_REFUND_TIYIN = 1_000_000_000_000
+#: The longest order id or number a path takes (ids are 30 characters, numbers at most 20).
+MAX_ORDER_KEY = 40
 #: An Idempotency-Key is recorded inside a 128-character gateway transaction id (with the payment id).
 MAX_IDEMPOTENCY_KEY = 64
 
@@ -31,6 +35,19 @@ class RefundBody(BaseModel):
     reason: str = Field("refund", min_length=1, max_length=500)
 
 
+#: The order a change applies to: its id only (a number read off the phone opens the order with
+#: ``GET /admin/orders/{number}``, whose answer has the id; a change never guesses from a number).
+OrderId = Annotated[str, Path(max_length=MAX_ORDER_KEY, description="the order's id (ord_...)")]
+
+
+def by_id(order_id: str) -> str:
+    """``order_id`` if it is an order id; a number (or anything else) is a 404 that says what to send."""
+    if not order_id.startswith("ord_"):
+        raise NotFound("no such order: changes take the order's id (ord_...); GET /admin/orders/{number} "
+                       "answers it", code="order_not_found")
+    return order_id
+
+
 def build_router(toolbox: Any) -> APIRouter:
     router = APIRouter(prefix="/admin/orders", tags=["admin: orders"])
     orders = OrderService(toolbox)
@@ -40,41 +57,47 @@ def build_router(toolbox: Any) -> APIRouter:
 
     @router.get("", dependencies=[read], summary="Orders, newest first; filter and search by number/phone")
     def list_orders(
+        *,
         status: Literal["pending_payment", "placed", "completed", "canceled"] | None = None,
         payment_status: Literal["awaiting", "authorized", "paid", "canceled", "partially_refunded",
                                 "refund_pending", "refund_required", "refunded"] | None = None,
         fulfillment_status: Literal["unfulfilled", "fulfilled", "in_transit", "delivered", "returned",
                                     "canceled"] | None = None,
         q: str | None = Query(None, max_length=100),
+        created: CreatedAt,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
         return orders.list(status=status, payment_status=payment_status, fulfillment_status=fulfillment_status,
-                           q=q, limit=limit, offset=offset)
+                           q=q, created=created, limit=limit, offset=offset)
 
-    @router.get("/{order_id}", dependencies=[read], summary="One order with items, payment and history")
-    def get_order(order_id: str) -> dict[str, Any]:
-        return orders.get(order_id, admin=True)
+    @router.get("/{id_or_number}", dependencies=[read], summary="One order by id or number, with items, payment and history",
+                description="`id_or_number` is the order's id (`ord_...`) or its number as the shopper sees it "
+                            "(`1001`, or `#1001` written `%231001` in a URL). Changes (cancel, refunds, fulfil, "
+                            "deliver) take the id this answers.")
+    def get_order(id_or_number: str = Path(max_length=MAX_ORDER_KEY,
+                                           description="ord_... id or number (1001, #1001)")) -> dict[str, Any]:
+        return orders.find(id_or_number)
 
     @router.post("/{order_id}/cancel",
                  summary="Cancel; refunds through the provider when paid (or records a refund request)")
-    def cancel(order_id: str, body: CancelBody | None = None,
+    def cancel(order_id: OrderId, body: CancelBody | None = None,
                admin: AdminPrincipal = Depends(write)) -> dict[str, Any]:
-        return workflow.cancel(order_id, actor=f"admin:{admin.name}", reason=(body or CancelBody()).reason)
+        return workflow.cancel(by_id(order_id), actor=f"admin:{admin.name}", reason=(body or CancelBody()).reason)
 
     @router.post("/{order_id}/refunds",
                  summary="Refund part of a paid order (through the provider, or as a refund request)")
-    def refund(order_id: str, body: RefundBody, admin: AdminPrincipal = Depends(write),
+    def refund(order_id: OrderId, body: RefundBody, admin: AdminPrincipal = Depends(write),
                idempotency_key: str | None = Header(None, min_length=1, max_length=MAX_IDEMPOTENCY_KEY)) -> dict[str, Any]:
-        return workflow.refund(order_id, amount=body.amount, reason=body.reason, actor=f"admin:{admin.name}",
+        return workflow.refund(by_id(order_id), amount=body.amount, reason=body.reason, actor=f"admin:{admin.name}",
                                request_key=idempotency_key)
 
     @router.post("/{order_id}/fulfill", summary="Mark handed to delivery")
-    def fulfill(order_id: str, admin: AdminPrincipal = Depends(write)) -> dict[str, Any]:
-        return orders.fulfill(order_id, actor=f"admin:{admin.name}")
+    def fulfill(order_id: OrderId, admin: AdminPrincipal = Depends(write)) -> dict[str, Any]:
+        return orders.fulfill(by_id(order_id), actor=f"admin:{admin.name}")
 
     @router.post("/{order_id}/deliver", summary="Mark delivered (captures cash on delivery)")
-    def deliver(order_id: str, admin: AdminPrincipal = Depends(write)) -> dict[str, Any]:
-        return orders.deliver(order_id, actor=f"admin:{admin.name}")
+    def deliver(order_id: OrderId, admin: AdminPrincipal = Depends(write)) -> dict[str, Any]:
+        return orders.deliver(by_id(order_id), actor=f"admin:{admin.name}")
 
     return router

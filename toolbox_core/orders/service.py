@@ -23,6 +23,7 @@ from toolbox_core.ids import new_id
 from toolbox_core.inventory import service as inventory
 from toolbox_core.orders.combined import history_values
 from toolbox_core.orders.models import Counter, Order, OrderHistory
+from toolbox_core.params import CreatedRange
 from toolbox_core.payments.models import Payment, PaymentTransaction
 from toolbox_core.schemas import iso_utc
 
@@ -280,6 +281,14 @@ class OrderService:
                 raise NotFound("no such order", code="order_not_found")
             return serialize_order(order, payment_of(session, order_id), admin=admin)
 
+    def find(self, key: str) -> dict[str, Any]:
+        """The admin view of the order whose id or number (``"1001"``, ``"#1001"``) is ``key``."""
+        with self.toolbox.db.session() as session:
+            order = find_order(session, key)
+            if order is None:
+                raise NotFound("no such order", code="order_not_found")
+            return serialize_order(order, payment_of(session, order.id), admin=True)
+
     def get_for_shopper(self, key: str, customer_id: str | None, phone: str | None, *,
                         client_ip: str | None = None) -> dict[str, Any]:
         """A customer's own order, or a guest's order plus the phone it was placed with.
@@ -317,8 +326,10 @@ class OrderService:
 
     def list(self, *, customer_id: str | None = None, status: str | None = None,
              payment_status: str | None = None, fulfillment_status: str | None = None,
-             q: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        stmt = select(Order)
+             q: str | None = None, created: CreatedRange | None = None, limit: int = 50,
+             offset: int = 0) -> dict[str, Any]:
+        """Orders newest first, filtered (``created``: a range of ``created_at``, :mod:`toolbox_core.params`)."""
+        stmt = select(Order) if created is None else created.apply(select(Order), Order.created_at)
         if customer_id is not None:
             stmt = stmt.where(Order.customer_id == customer_id)
         if status:

@@ -1,10 +1,11 @@
 """Payme wired into the store: the whole flow from the store API, a changed total, refunds from
-the admin, the admin views, concurrency on PostgreSQL, and the plugin's migrations."""
+the admin, the admin views (by UTC day or time), concurrency on PostgreSQL, and the plugin's migrations."""
 
 from __future__ import annotations
 
 import base64
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -156,6 +157,41 @@ def test_the_admin_lists_and_views_payme_transactions(store):
     assert store.http.get("/admin/payme/transactions", params={"state": 9}, headers=headers).status_code == 422
     assert store.http.get("/admin/payme/transactions", params={"limit": 10_000}, headers=headers).status_code == 422
     assert store.http.get("/admin/payme/transactions").status_code == 401
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_admin_lists_payme_transactions_by_utc_day_or_inclusive_time(make_payme_store, database):
+    from toolbox_payme.models import PaymeTransaction
+
+    store = make_payme_store(database=database)
+    moments = [datetime(2026, 12, 2, 23, 30, tzinfo=UTC), datetime(2026, 12, 3, 10, 0, tzinfo=UTC),
+               datetime(2026, 12, 4, 0, 0, tzinfo=UTC)]
+    ids = []
+    for moment in moments:
+        order, tx = store.order(), payme_id()
+        store.payme.create(tx, order["number"], order["total"])
+        with store.toolbox.db.transaction() as session:
+            session.query(PaymeTransaction).filter_by(payme_id=tx).one().created_at = moment
+        ids.append(tx)
+    eve, morning, next_day = ids
+    headers = store.admin("orders:read")
+
+    def listed(**params: str) -> set[str]:
+        response = store.http.get("/admin/payme/transactions", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return {t["id"] for t in response.json()["items"]}
+
+    assert listed(to="2026-12-03") == {eve, morning}  # the whole day named
+    assert listed(**{"from": "2026-12-03", "to": "2026-12-03"}) == {morning}
+    assert listed(**{"from": "2026-12-03T10:00:00"}) == {morning, next_day}  # naive: UTC, inclusive
+    assert listed(to="2026-12-03T15:00:00+05:00") == {eve, morning}  # 10:00Z, inclusive
+    assert listed(to="2026-12-03T14:59:59+05:00") == {eve}
+    backwards = store.http.get("/admin/payme/transactions", params={"from": "2026-12-04", "to": "2026-12-03"},
+                               headers=headers)
+    assert (backwards.status_code, backwards.json()["error"]["code"]) == (422, "invalid_input")
+    garbage = store.http.get("/admin/payme/transactions", params={"to": "03.12.2026"}, headers=headers)
+    assert garbage.status_code == 422
+    assert garbage.json()["error"]["details"]["fields"][0]["loc"] == ["query", "to"]
 
 
 @pytest.mark.postgres

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -33,6 +32,7 @@ from toolbox_click.settings import ClickSettings
 from toolbox_click.shop import ClickShop
 from toolbox_core.api import (
     Conflict,
+    CreatedAt,
     NotFound,
     ServiceUnavailable,
     ToolboxError,
@@ -134,21 +134,15 @@ def admin_router(toolbox: Any, api: ClickMerchantApi) -> APIRouter:
 
     @router.get("/transactions", dependencies=[Depends(require_admin("payments:read"))],
                 summary="Click payment attempts, newest first, by order, status and date")
-    def transactions(order: str | None = Query(None, min_length=1, max_length=40,
-                                               description="order id or number"),
+    def transactions(*, order: str | None = Query(None, min_length=1, max_length=40, description="order id or number"),
                      status: Literal["prepared", "confirmed", "cancelled", "reversed"] | None = None,
-                     created_from: datetime | None = Query(None, alias="from"),
-                     created_to: datetime | None = Query(None, alias="to"),
+                     created: CreatedAt,
                      limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=100_000)) -> dict[str, Any]:
-        query = select(ClickTransaction)
+        query = created.apply(select(ClickTransaction), ClickTransaction.created_at)
         if order is not None:
             query = query.where(or_(ClickTransaction.order_id == order, ClickTransaction.merchant_trans_id == order))
         if status is not None:
             query = query.where(ClickTransaction.status == status)
-        if created_from is not None:
-            query = query.where(ClickTransaction.created_at >= created_from)
-        if created_to is not None:
-            query = query.where(ClickTransaction.created_at <= created_to)
         with toolbox.db.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery()))
             rows = session.scalars(query.order_by(ClickTransaction.created_at.desc(), ClickTransaction.id.desc())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from ipaddress import ip_address, ip_network
 from typing import Any
 
@@ -17,7 +16,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from toolbox_core.api import NotFound, Toolbox, iso_utc, own_error_route, require_admin, run_db_work
+from toolbox_core.api import (
+    CreatedAt,
+    NotFound,
+    Toolbox,
+    iso_utc,
+    own_error_route,
+    require_admin,
+    run_db_work,
+)
 from toolbox_payme import errors as e
 from toolbox_payme.merchant import Merchant, statement_record
 from toolbox_payme.models import PaymeTransaction
@@ -127,24 +134,20 @@ def build_admin_router(toolbox: Toolbox) -> APIRouter:
     router = APIRouter(prefix="/admin/payme", tags=["admin: payme"])
     read = Depends(require_admin("orders:read"))
 
-    @router.get("/transactions", dependencies=[read], summary="Payme transactions, newest first")
+    @router.get("/transactions", dependencies=[read], summary="Payme transactions, newest first, by order, state and date")
     def list_transactions(
+        *,
         order: str | None = Query(None, min_length=1, max_length=40, description="order id or number"),
         state: int | None = Query(None, ge=-2, le=2),
-        created_from: datetime | None = Query(None, alias="from"),
-        created_to: datetime | None = Query(None, alias="to"),
+        created: CreatedAt,
         limit: int = Query(50, ge=1, le=200),
         offset: int = Query(0, ge=0, le=1_000_000),
     ) -> dict[str, Any]:
-        stmt = select(PaymeTransaction)
+        stmt = created.apply(select(PaymeTransaction), PaymeTransaction.created_at)
         if order:
             stmt = stmt.where((PaymeTransaction.order_id == order) | (PaymeTransaction.order_number == order))
         if state is not None:
             stmt = stmt.where(PaymeTransaction.state == state)
-        if created_from is not None:
-            stmt = stmt.where(PaymeTransaction.created_at >= created_from)
-        if created_to is not None:
-            stmt = stmt.where(PaymeTransaction.created_at <= created_to)
         with toolbox.db.session() as session:
             total = session.scalar(select(func.count()).select_from(stmt.subquery()))
             rows = session.scalars(stmt.order_by(PaymeTransaction.payme_time.desc()).limit(limit).offset(offset))
