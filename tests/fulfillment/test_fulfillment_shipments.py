@@ -172,6 +172,19 @@ def test_admin_api_ships_sets_status_and_serves_the_label(client, toolbox, carri
         .status_code == 403
 
 
+def test_admin_shipment_paths_are_bounded(client, toolbox):
+    headers = admin_headers(toolbox, "orders:write")
+    long_key = "x" * 41
+    for method, path in (("GET", f"/admin/orders/{long_key}/shipments"),
+                         ("POST", f"/admin/orders/{long_key}/shipments"),
+                         ("GET", f"/admin/shipments/{long_key}"),
+                         ("POST", f"/admin/shipments/{long_key}/cancel"),
+                         ("GET", f"/admin/shipments/{long_key}/label")):
+        answer = client.request(method, path, headers=headers)
+        assert answer.status_code == 422, (method, path, answer.text)
+        assert answer.json()["error"]["code"] == "invalid_input"
+
+
 def test_chosen_option_carries_provider_data_validated_by_the_provider(toolbox, carrier):
     variant = make_variant(toolbox)
     carts = CartService(toolbox)

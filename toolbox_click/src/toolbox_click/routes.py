@@ -33,7 +33,9 @@ from toolbox_click.shop import ClickShop
 from toolbox_core.api import (
     Conflict,
     CreatedAt,
+    Limit,
     NotFound,
+    Offset,
     ServiceUnavailable,
     ToolboxError,
     get_order_view,
@@ -137,7 +139,7 @@ def admin_router(toolbox: Any, api: ClickMerchantApi) -> APIRouter:
     def transactions(*, order: str | None = Query(None, min_length=1, max_length=40, description="order id or number"),
                      status: Literal["prepared", "confirmed", "cancelled", "reversed"] | None = None,
                      created: CreatedAt,
-                     limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=100_000)) -> dict[str, Any]:
+                     limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
         query = created.apply(select(ClickTransaction), ClickTransaction.created_at)
         if order is not None:
             query = query.where(or_(ClickTransaction.order_id == order, ClickTransaction.merchant_trans_id == order))

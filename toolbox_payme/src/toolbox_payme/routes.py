@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 
 from toolbox_core.api import (
     CreatedAt,
+    Limit,
     NotFound,
+    Offset,
     Toolbox,
     iso_utc,
     own_error_route,
@@ -140,8 +142,8 @@ def build_admin_router(toolbox: Toolbox) -> APIRouter:
         order: str | None = Query(None, min_length=1, max_length=40, description="order id or number"),
         state: int | None = Query(None, ge=-2, le=2),
         created: CreatedAt,
-        limit: int = Query(50, ge=1, le=200),
-        offset: int = Query(0, ge=0, le=1_000_000),
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         stmt = created.apply(select(PaymeTransaction), PaymeTransaction.created_at)
         if order:
