@@ -205,3 +205,24 @@ def test_a_gateway_can_look_up_the_payment_of_an_order(toolbox, gateway):
     with pytest.raises(ToolboxError) as missing:
         PaymentService(toolbox).for_order("ord_nope")
     assert missing.value.code == "payment_not_found"
+
+
+def test_a_payment_session_canceled_at_the_gateway_before_checkout_can_be_chosen_again(toolbox, gateway):
+    from toolbox_core.cart.service import CartService
+
+    variant = make_variant(toolbox, stock=1)
+    cart_id = ready_cart(toolbox, variant, provider="test_online")
+    carts = CartService(toolbox)
+    session_id = carts.get(cart_id, None)["payment"]["id"]
+    PaymentService(toolbox).cancel("test_online", session_id, gateway_transaction_id="gw-early", reason="declined")
+
+    with pytest.raises(ToolboxError) as incomplete:  # the canceled session is no longer the cart's
+        CheckoutService(toolbox).complete(cart_id, None)
+    assert incomplete.value.details == {"missing": ["payment"]}
+    assert carts.get(cart_id, None)["payment"] is None
+
+    carts.select_payment(cart_id, None, "test_online")  # a new session, not the canceled one revived
+    assert carts.get(cart_id, None)["payment"]["id"] != session_id
+    result = CheckoutService(toolbox).complete(cart_id, None)
+    assert result.status == "pending_payment"
+    assert PaymentService(toolbox).get(session_id).status == "canceled"

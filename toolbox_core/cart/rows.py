@@ -83,7 +83,8 @@ def _read_statement(catalog: bool, extra: bool, lock: bool) -> Any:
     head = [literal_column("'c'").label("kind"), *(_NULL.label(n) for n in _SNAPSHOT_NAMES if catalog)]
     rows = select(*head, *part).select_from(
         cart.outerjoin(_LINES, _LINES.c.cart_id == cart.c.id)
-        .outerjoin(_PENDING, (_PENDING.c.cart_id == cart.c.id) & _PENDING.c.order_id.is_(None)))
+        .outerjoin(_PENDING, (_PENDING.c.cart_id == cart.c.id) & _PENDING.c.order_id.is_(None)
+                   & (_PENDING.c.status == "pending")))
     if not lock:
         rows = rows.where(_CARTS.c.id == bindparam("cart_id"))
     if not catalog:
