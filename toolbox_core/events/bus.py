@@ -432,14 +432,8 @@ class EventBus:
         interval. A failure is logged, never raised: the relay's polling is the safety net.
         """
         self._wake.set()
-        if self._redis is not None:
-            self._redis_waker.wake()
-
-    @cached_property
-    def _redis_waker(self) -> _RedisWaker:
-        return _RedisWaker(self._push_wake)
-
-    def _push_wake(self) -> None:
+        if self._redis is None:
+            return
         try:
             self._redis.pipeline(transaction=False).lpush(self._wake_key, 1).ltrim(self._wake_key, 0, 0).execute()
         except Exception:
@@ -479,8 +473,6 @@ class EventBus:
 
     def close(self) -> None:
         self.stop_relay()
-        if "_redis_waker" in self.__dict__:
-            self._redis_waker.close()
         if "_done" in self.__dict__:
             self._done.close()
         if sa_event.contains(Session, "after_commit", self._after_commit):
@@ -544,50 +536,3 @@ class _DoneBuffer:
         self._pending.set()
         self._thread.join(5)
         self.flush()
-
-
-class _RedisWaker:
-    """Pushes the cross-process relay wake-up to Redis from its own thread, not the committer's.
-
-    A commit that emitted only asks (:meth:`wake`, no I/O): the request that committed does not
-    wait for a Redis round trip, and the commits of one moment share one push. A wake asked
-    while a push is under way makes one more push after it, so none is lost.
-    """
-
-    def __init__(self, push: Callable[[], None]) -> None:
-        self._push = push
-        self._lock = threading.Lock()
-        self._due = False  # a wake asked and not pushed yet
-        self._stopping = False
-        self._asked = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="toolbox-relay-waker", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        with self._lock:
-            self._due = True
-        self._asked.set()
-
-    def _take(self) -> bool:
-        with self._lock:
-            due, self._due = self._due, False
-            self._asked.clear()
-            return due
-
-    def _loop(self) -> None:
-        while True:
-            self._asked.wait()
-            with self._lock:
-                if self._stopping:
-                    return
-            if self._take():
-                self._push()
-
-    def close(self) -> None:
-        """Stop the thread, then push a wake still due."""
-        with self._lock:
-            self._stopping = True
-        self._asked.set()
-        self._thread.join(5)
-        if self._take():
-            self._push()
