@@ -158,8 +158,8 @@ def test_invalid_plugin_setting_names_the_environment_variable(sqlite_url: str, 
     assert "TOOLBOX_EXAMPLE__PRICE_PER_KG" in str(err.value)
 
 
-def test_two_plugins_claiming_one_provider_id_are_refused(sqlite_url: str, clean_env: Path, plugin_site) -> None:
-    clash = """
+#: A plugin whose shipping provider takes the example plugin's id.
+CLASHING_COURIER = """
     from toolbox_core.api import hookimpl
     KERNEL_API = ">=1.0"
     class Courier:
@@ -170,8 +170,11 @@ def test_two_plugins_claiming_one_provider_id_are_refused(sqlite_url: str, clean
     @hookimpl
     def shipping_providers(toolbox):
         return [Courier()]
-    """
-    plugin_site.install("clash", clash)
+"""
+
+
+def test_two_plugins_claiming_one_provider_id_are_refused(sqlite_url: str, clean_env: Path, plugin_site) -> None:
+    plugin_site.install("clash", CLASHING_COURIER)
     with pytest.raises(PluginError) as err:
         Toolbox.create(make_settings(sqlite_url, ["example", "clash"]))
     assert "'example_courier' is already provided by plugin 'example'" in str(err.value)
@@ -225,18 +228,7 @@ def test_with_plugin_errors_every_failing_plugin_is_recorded_and_left_out(
 
 
 def test_with_plugin_errors_a_provider_clash_is_recorded_too(sqlite_url: str, clean_env: Path, plugin_site) -> None:
-    plugin_site.install("clash", """
-    from toolbox_core.api import hookimpl
-    KERNEL_API = ">=1.0"
-    class Courier:
-        id = "example_courier"
-        name = "Clash"
-        def quote(self, cart):
-            return []
-    @hookimpl
-    def shipping_providers(toolbox):
-        return [Courier()]
-    """)
+    plugin_site.install("clash", CLASHING_COURIER)
     errors: list[PluginError] = []
     toolbox = Toolbox.create(make_settings(sqlite_url, ["example", "clash"]), plugin_errors=errors)
     assert ["'example_courier' is already provided by plugin 'example'" in str(e) for e in errors] == [True]
