@@ -291,3 +291,22 @@ def test_the_keys_never_appear_in_settings_output(store):
     settings = store.toolbox.plugin_settings("payme")
     shown = f"{settings!r} {settings.model_dump()}"
     assert store.settings["key"] not in shown and store.settings["test_key"] not in shown
+
+
+
+@pytest.mark.parametrize("field", ["key", "test_key"])
+def test_an_empty_key_is_refused_in_the_settings_not_matched_by_an_empty_password(field):
+    from pydantic import ValidationError
+
+    from toolbox_payme.settings import PaymeSettings
+
+    values = {"merchant_id": "5e730e8e0b852a417aa49ceb", "key": "production-key-0123456789",
+              "test_key": "sandbox-key-0123456789"}
+    with pytest.raises(ValidationError) as refused:  # so the plugin, and `toolbox serve`, do not start
+        PaymeSettings(**{**values, field: ""})
+    assert refused.value.errors()[0]["loc"] == (field,)
+
+
+def test_a_callback_with_an_empty_password_is_refused(store):
+    empty = base64.b64encode(b"Paycom:").decode()
+    assert store.payme.call("CheckTransaction", {"id": payme_id()}, authorization=f"Basic {empty}").code == -32504

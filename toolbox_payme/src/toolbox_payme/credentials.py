@@ -72,7 +72,7 @@ class Credentials:
         if not sep:
             return False
         key = (stored or self._configured()) if stored is not _READ else self.current(session)
-        if key is None:
+        if not key:  # no key for this mode (or an empty one): nobody gets in
             return False
         login_ok = hmac.compare_digest(login.encode(), self.settings.login.encode())
         key_ok = hmac.compare_digest(password.encode(), key.encode())

@@ -20,9 +20,9 @@ class PaymeSettings(BaseModel):
     #: The kassa (merchant) id, the ``m`` of the checkout link.
     merchant_id: str = Field(min_length=1, max_length=64)
     #: The production KEY (password of Basic auth ``Paycom:<key>``). Replaced by ChangePassword.
-    key: SecretStr
+    key: SecretStr = Field(min_length=1, max_length=200)
     #: The sandbox TEST_KEY; accepted only while ``test_mode`` is on.
-    test_key: SecretStr | None = None
+    test_key: SecretStr | None = Field(None, min_length=1, max_length=200)
     #: Sandbox: accept only ``test_key`` and send payers to test.paycom.uz.
     test_mode: bool = True
     #: Basic-auth login Payme sends.
