@@ -147,6 +147,9 @@ def test_protocol_errors_are_http_200_json_rpc_errors(store):
     for amount in (0, -100, 10.5, "1000", True, None):
         assert payme.call("CheckPerformTransaction", {"amount": amount, "account": payme.account("1001")}).code \
             == -31001
+    for missing in ({}, {"account": payme.account("1001")}, {"amount": 100}):  # a required field absent
+        assert payme.call("CheckPerformTransaction", missing).code == -32600
+    assert payme.raw(b'{"method": "CheckPerformTransaction", "id": 7}').code == -32600  # no params at all
     for account in ({}, {"phone": "901234567"}, {"order_id": ""}, {"order_id": "1" * 50}, "1001", None):
         reply = payme.call("CheckPerformTransaction", {"amount": 100, "account": account})
         assert (reply.code, reply.error["data"]) == (-31050, "order_id")
@@ -297,7 +300,6 @@ def test_the_keys_never_appear_in_settings_output(store):
 @pytest.mark.parametrize("field", ["key", "test_key"])
 def test_an_empty_key_is_refused_in_the_settings_not_matched_by_an_empty_password(field):
     from pydantic import ValidationError
-
     from toolbox_payme.settings import PaymeSettings
 
     values = {"merchant_id": "5e730e8e0b852a417aa49ceb", "key": "production-key-0123456789",

@@ -490,14 +490,20 @@ class Merchant:
 
     @staticmethod
     def _amount(params: dict[str, Any]) -> int:
-        value = params.get("amount")
+        """The amount in tiyin: -32600 when the field is missing, -31001 when it is not a
+        positive integer within bounds."""
+        if "amount" not in params:
+            raise e.PaymeError(e.INVALID_REQUEST, data="amount")
+        value = params["amount"]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_AMOUNT:
             raise e.PaymeError(e.WRONG_AMOUNT)
         return value
 
     def _account(self, params: dict[str, Any]) -> str:
         field = self.settings.account_field
-        account = params.get("account")
+        if "account" not in params:  # a required field missing (a wrong or empty one is -31050)
+            raise e.PaymeError(e.INVALID_REQUEST, data="account")
+        account = params["account"]
         value = account.get(field) if isinstance(account, dict) else None
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
