@@ -223,6 +223,17 @@ def test_doctor_checks_the_merchant_api_with_our_auth(store: Store, fake_click: 
     assert not failed.ok and "Auth" in failed.message
 
 
+def test_doctor_warns_without_a_merchant_user_id_as_it_is_optional(store: Store) -> None:
+    from toolbox_click.doctor import checks
+    from toolbox_click.settings import ClickSettings
+
+    settings = store.toolbox.plugin_settings("click")
+    without: ClickSettings = settings.model_copy(update={"merchant_user_id": None})
+    merchant_api = {c.name: c for c in checks(store.toolbox, without)}["click.merchant_api"]
+    assert merchant_api.ok and merchant_api.warning  # toolbox doctor passes, and says what refunds need
+    assert "TOOLBOX_CLICK__MERCHANT_USER_ID" in merchant_api.message
+
+
 def test_settings_come_from_the_environment_and_missing_ones_are_named(monkeypatch, make_toolbox) -> None:
     monkeypatch.setenv("TOOLBOX_CLICK__SERVICE_ID", "30001")
     with pytest.raises(Exception, match="TOOLBOX_CLICK__SECRET_KEY"):

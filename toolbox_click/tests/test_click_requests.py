@@ -66,7 +66,8 @@ def test_amounts_as_click_sends_them_are_the_same_amount(store: Store, variant: 
 
 
 @pytest.mark.parametrize("amount, code", [("0.01", -2), ("10.005", -2), ("1e5", -8), ("-100.00", -8),
-                                          ("1,000.00", -8), ("", -8), ("abc", -8), ("1" * 40, -8)])
+                                          ("1,000.00", -8), ("", -8), ("abc", -8), ("1" * 40, -8),
+                                          ("١٤٥٠٠٠", -8), ("１０００.００", -8)])
 def test_amounts_that_cannot_be_the_orders(store: Store, amount: str, code: int) -> None:
     order = store.order()
     assert store.click.prepare(store.click.new_trans_id(), order["number"], amount)["error"] == code
@@ -95,7 +96,9 @@ def test_a_complete_without_merchant_prepare_id_is_minus_eight(store: Store) -> 
 
 
 @pytest.mark.parametrize("field, value", [("click_trans_id", "abc"), ("click_trans_id", "-5"),
-                                          ("click_trans_id", "9" * 30), ("service_id", "3.0"),
+                                          ("click_trans_id", "9" * 30), ("click_trans_id", "0"),
+                                          ("click_trans_id", "１２３"), ("click_paydoc_id", "٧"),
+                                          ("service_id", "3.0"),
                                           ("action", "zero"), ("error", "x"), ("merchant_trans_id", "1" * 65),
                                           ("sign_time", "2" * 40), ("error_note", "n" * 600)])
 def test_malformed_fields_are_minus_eight_never_a_500(store: Store, field: str, value: str) -> None:

@@ -14,9 +14,11 @@ def checks(toolbox: Any, settings: ClickSettings) -> list[DoctorCheck]:
     found = [DoctorCheck("click.settings", True, f"service_id {settings.service_id}, merchant_id "
                                                  f"{settings.merchant_id}, secret key set")]
     if settings.merchant_user_id is None:
-        found.append(DoctorCheck("click.merchant_api", False,
-                                 "TOOLBOX_CLICK__MERCHANT_USER_ID is not set: refunds (reversal) and invoices "
-                                 "need the Merchant API; set it from the Click merchant cabinet"))
+        # Optional (payments work without it), but nothing can be reversed: warn, do not fail.
+        found.append(DoctorCheck("click.merchant_api", True,
+                                 "TOOLBOX_CLICK__MERCHANT_USER_ID is not set: payments work, but refunds "
+                                 "(reversal, also of a payment whose order could not be kept) and invoices "
+                                 "need the Merchant API; set it from the Click merchant cabinet", warning=True))
         return found
     api = ClickMerchantApi(settings.model_copy(update={"http_timeout_seconds": min(settings.http_timeout_seconds, 5)}))
     try:
