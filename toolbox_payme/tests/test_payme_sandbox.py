@@ -242,7 +242,9 @@ def test_change_password_switches_the_key_for_every_process(store, serve_fake):
     from toolbox_core.testing.shop import store_app
 
     payme = store.payme
-    assert payme.change_password("").code == -31050
+    refused = payme.change_password("")
+    assert (refused.code, refused.error["data"], refused.error["message"]["en"]) == \
+        (-31050, "password", "Invalid new password")  # the template's code, not "Order not found"
     assert payme.change_password(payme.key).code == -32504  # the same key again
     new_key = "newKEY-0123456789abcdefghijklmnopqrs"
     assert payme.change_password(new_key).result == {"success": True}

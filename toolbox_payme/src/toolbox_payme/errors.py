@@ -41,6 +41,10 @@ MESSAGES: dict[int, dict[str, str]] = {
 }
 
 
+#: ChangePassword without a usable new key: the PHP template's code (-31050), with its own words.
+BAD_PASSWORD_MESSAGE = {"ru": "Неверный новый пароль", "uz": "Yangi parol noto'g'ri", "en": "Invalid new password"}
+
+
 class PaymeError(Exception):
     """A JSON-RPC error to answer (always with HTTP 200)."""
 

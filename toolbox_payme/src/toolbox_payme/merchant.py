@@ -309,7 +309,7 @@ class Merchant:
     def change_password(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
         password = params.get("password")
         if not isinstance(password, str) or not password.strip() or len(password) > 256:
-            raise e.PaymeError(e.ORDER_NOT_FOUND, data="password")
+            raise e.PaymeError(e.ORDER_NOT_FOUND, data="password", message=e.BAD_PASSWORD_MESSAGE)
         if not self.credentials.change(password, session):
             raise e.PaymeError(e.INSUFFICIENT_PRIVILEGES)
         log.info("payme: the kassa key was changed by ChangePassword")
