@@ -103,6 +103,14 @@ def test_return_url_is_accepted_only_on_a_storefront_origin():
         with pytest.raises(InvalidInput) as refused:
             allowed_return_url(settings, url)
         assert refused.value.code == "return_url_not_allowed", url
+    # The scheme's default port is the same origin, written or not, on either side.
+    assert allowed_return_url(settings, "https://SHOP.uz:443/x") == "https://SHOP.uz:443/x"
+    with_port = Settings(database_url="sqlite://", storefront_origins=["https://shop.uz:443", "http://localhost:3000"])
+    assert allowed_return_url(with_port, "https://shop.uz/x") == "https://shop.uz/x"
+    assert allowed_return_url(with_port, "http://localhost:3000/ok") == "http://localhost:3000/ok"
+    for url in ("https://shop.uz:8443/x", "http://localhost/x", "https://[::1/x"):
+        with pytest.raises(InvalidInput):
+            allowed_return_url(with_port, url)
     nothing_configured = Settings(database_url="sqlite://")
     with pytest.raises(InvalidInput, match="TOOLBOX_STOREFRONT_ORIGINS"):
         allowed_return_url(nothing_configured, "https://shop.uz/thanks")

@@ -7,14 +7,22 @@ from urllib.parse import urlsplit
 from toolbox_core.config import Settings
 from toolbox_core.errors import InvalidInput
 
+#: The port a scheme means when a URL names none (``https://shop.uz:443`` is ``https://shop.uz``).
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of ``url`` (lower-cased), or ``""`` when it has none."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+    """``scheme://host[:port]`` of ``url`` (lower-cased, the scheme's default port left out), or
+    ``""`` when it has none or it cannot be read."""
+    try:
+        parts = urlsplit(url)
+        scheme, port = parts.scheme.lower(), parts.port
+    except ValueError:  # a bad port, an unbalanced IPv6 bracket
         return ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+    if scheme not in DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
+        return ""
+    shown = f":{port}" if port and port != DEFAULT_PORTS[scheme] else ""
+    return f"{scheme}://{parts.hostname.lower()}{shown}"
 
 
 def allowed_return_url(settings: Settings, url: str | None) -> str | None:
@@ -23,11 +31,8 @@ def allowed_return_url(settings: Settings, url: str | None) -> str | None:
     if url is None:
         return None
     allowed = settings.return_url_origins
-    try:
-        origin = origin_of(url)
-    except ValueError:  # a bad port, an unbalanced IPv6 bracket
-        origin = ""
-    if origin and origin in {o.lower() for o in allowed}:
+    origin = origin_of(url)
+    if origin and origin in {origin_of(o) for o in allowed}:
         return url
     hint = (f"use a URL on {', '.join(allowed)}" if allowed else
             "no storefront origin is configured: set TOOLBOX_STOREFRONT_ORIGINS=https://your-shop.uz")
