@@ -234,3 +234,19 @@ def test_doctor_checks_report_mode_key_and_tables(store):
     assert "test mode" in checks["payme: mode"].message
     assert "/payme/callback" in checks["payme: callback"].message
     assert all(store.settings["test_key"] not in c.message for c in checks.values())
+
+
+def test_doctor_checks_the_configured_key_even_before_migration(store, tmp_path):
+    from toolbox_payme.plugin import doctor_checks
+
+    from toolbox_core.api import Toolbox
+
+    unmigrated = store.toolbox.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+    no_test_key = {**store.settings, "test_key": None}
+    toolbox = Toolbox.create(unmigrated, plugin_settings={"payme": no_test_key})
+    try:
+        checks = {c.name: c for c in doctor_checks(toolbox)}
+    finally:
+        toolbox.close()
+    assert not checks["payme: tables"].ok and "toolbox migrate" in checks["payme: tables"].message
+    assert not checks["payme: key"].ok and "TOOLBOX_PAYME__TEST_KEY" in checks["payme: key"].message

@@ -18,21 +18,24 @@ def checks(toolbox: Toolbox, settings: PaymeSettings) -> list[DoctorCheck]:
                     "test mode (sandbox keys, test.paycom.uz)" if settings.test_mode
                     else "production (checkout.paycom.uz)"),
     ]
+    name = "TOOLBOX_PAYME__TEST_KEY" if settings.test_mode else "TOOLBOX_PAYME__KEY"
+    configured = settings.test_key if settings.test_mode else settings.key
+    key = configured.get_secret_value() if configured is not None else None
     try:
         with toolbox.db.session() as session:
             session.scalar(select(func.count()).select_from(PaymeTransaction))
         result.append(DoctorCheck("payme: tables", True, "payme_transactions is migrated"))
-        key = Credentials(toolbox, settings).current()
-        name = "TOOLBOX_PAYME__TEST_KEY" if settings.test_mode else "TOOLBOX_PAYME__KEY"
-        if key is None:
-            result.append(DoctorCheck("payme: key", False, f"no key for this mode: set {name}"))
-        else:
-            result.append(DoctorCheck("payme: key", len(key) == KEY_LENGTH,
-                                      "the kassa key is set" if len(key) == KEY_LENGTH else
-                                      f"the kassa key is {len(key)} characters, Payme issues {KEY_LENGTH}"))
-    except Exception as exc:
+        key = Credentials(toolbox, settings).current()  # a key set by ChangePassword wins
+    except Exception as exc:  # the configured key is still checked below
         result.append(DoctorCheck("payme: tables", False, f"cannot read payme tables ({type(exc).__name__}): "
                                                           "run toolbox migrate"))
+    if key is None:
+        result.append(DoctorCheck("payme: key", False, f"no key for this mode: every call is refused (-32504); "
+                                                       f"set {name}"))
+    else:
+        result.append(DoctorCheck("payme: key", len(key) == KEY_LENGTH,
+                                  "the kassa key is set" if len(key) == KEY_LENGTH else
+                                  f"the kassa key is {len(key)} characters, Payme issues {KEY_LENGTH}"))
     result.append(DoctorCheck("payme: callback", True,
                               f"set the endpoint URL in the kassa to https://<your host>{settings.callback_path}"))
     return result
