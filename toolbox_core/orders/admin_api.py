@@ -10,14 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from toolbox_core.admin.auth import AdminPrincipal, require_admin
 from toolbox_core.errors import NotFound
-from toolbox_core.orders.service import OrderService
+from toolbox_core.orders.service import MAX_ORDER_KEY, OrderService
 from toolbox_core.params import CreatedAt, Limit, Offset
 from toolbox_core.workflows.orders import OrderWorkflow
 
 #: The largest single refund accepted (10 billion so'm), a bound against typos and overflow.
 MAX_REFUND_TIYIN = 1_000_000_000_000
-#: The longest order id or number a path takes (ids are 30 characters, numbers at most 20).
-MAX_ORDER_KEY = 40
 #: An Idempotency-Key is recorded inside a 128-character gateway transaction id (with the payment id).
 MAX_IDEMPOTENCY_KEY = 64
 
@@ -77,7 +75,7 @@ def build_router(toolbox: Any) -> APIRouter:
                             "deliver) take the id this answers.")
     def get_order(id_or_number: str = Path(max_length=MAX_ORDER_KEY,
                                            description="ord_... id or number (1001, #1001)")) -> dict[str, Any]:
-        return orders.find(id_or_number)
+        return orders.get(id_or_number, admin=True)
 
     @router.post("/{order_id}/cancel",
                  summary="Cancel; refunds through the provider when paid (or records a refund request)")

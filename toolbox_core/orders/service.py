@@ -222,10 +222,14 @@ def shopper_actor(actor: str) -> str:
     return STORE_ACTOR if actor.startswith(STAFF_ACTOR_PREFIX) else actor
 
 
+#: The longest order id or number looked up (ids are 30 characters, numbers at most 20).
+MAX_ORDER_KEY = 40
+
+
 def find_order(session: Session, key: str) -> Order | None:
     """The order whose id (``ord_...``) or number (``"1001"``, ``"#1001"``) is ``key``."""
     key = key.strip()
-    if not key or len(key) > 40:
+    if not key or len(key) > MAX_ORDER_KEY:
         return None
     if key.startswith("ord_"):
         return session.get(Order, key)
@@ -274,20 +278,13 @@ class OrderService:
     def __init__(self, toolbox: Any) -> None:
         self.toolbox = toolbox
 
-    def get(self, order_id: str, *, admin: bool = False) -> dict[str, Any]:
-        with self.toolbox.db.session() as session:
-            order = session.get(Order, order_id)
-            if order is None:
-                raise NotFound("no such order", code="order_not_found")
-            return serialize_order(order, payment_of(session, order_id), admin=admin)
-
-    def find(self, key: str) -> dict[str, Any]:
-        """The admin view of the order whose id or number (``"1001"``, ``"#1001"``) is ``key``."""
+    def get(self, key: str, *, admin: bool = False) -> dict[str, Any]:
+        """The order whose id or number (``"1001"``, ``"#1001"``) is ``key``; 404 otherwise."""
         with self.toolbox.db.session() as session:
             order = find_order(session, key)
             if order is None:
                 raise NotFound("no such order", code="order_not_found")
-            return serialize_order(order, payment_of(session, order.id), admin=True)
+            return serialize_order(order, payment_of(session, order.id), admin=admin)
 
     def get_for_shopper(self, key: str, customer_id: str | None, phone: str | None, *,
                         client_ip: str | None = None) -> dict[str, Any]:
