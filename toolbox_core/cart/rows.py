@@ -213,8 +213,8 @@ def load(db: Session | Connection, cart_id: str, *, lock: bool = False, locales:
         return None, catalog
     first = mine[0]
     cart = CartRow(*(getattr(first, f"cart_{name}") for name in COLUMNS))
-    # dict: a line once even if the cart had two pending payment sessions (the join repeats it)
-    lines = sorted({r.line_id: r for r in mine if r.line_id is not None}.values(), key=lambda r: (r.position, r.line_id))
+    # One row per line: the join adds at most one payment row (uq_payments_pending_cart).
+    lines = sorted((r for r in mine if r.line_id is not None), key=lambda r: (r.position, r.line_id))
     cart.lines = [LineRow(r.line_id, r.line_variant, r.quantity, r.position) for r in lines]
     if first.pending_id is not None:
         cart.payment = PaymentRef(first.pending_id, first.pending_provider, first.pending_status,

@@ -55,7 +55,7 @@ NOTES = {
 PREPARE, COMPLETE = 0, 1
 _REQUIRED = ("click_trans_id", "service_id", "click_paydoc_id", "merchant_trans_id", "amount", "action",
              "error", "sign_time", "sign_string")
-#: Click's ids: positive, ASCII digits only (``\\d`` alone also takes "１２３" and "١٢٣").
+#: Click's ids: positive, ASCII digits only (``\d`` alone also takes "１２３" and "١٢٣").
 _DIGITS = re.compile(r"^[1-9][0-9]{0,18}$")
 _INTEGER = re.compile(r"^-?[0-9]{1,10}$")
 _AMOUNT = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,10})?$")

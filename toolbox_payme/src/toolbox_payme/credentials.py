@@ -45,9 +45,10 @@ class Credentials:
                 return self.current(own)
         connection = session.connection() if isinstance(session, Session) else session
         stored = connection.execute(_STORED, {"b_cred_name": self.name}).scalar()
-        return stored or self._configured()
+        return stored or self.configured()
 
-    def _configured(self) -> str | None:
+    def configured(self) -> str | None:
+        """The key for this mode from the settings (``None`` when unset), before any ChangePassword."""
         configured = self.settings.test_key if self.settings.test_mode else self.settings.key
         return configured.get_secret_value() if configured is not None else None
 
@@ -71,7 +72,7 @@ class Credentials:
         login, sep, password = decoded.partition(":")
         if not sep:
             return False
-        key = (stored or self._configured()) if stored is not _READ else self.current(session)
+        key = (stored or self.configured()) if stored is not _READ else self.current(session)
         if not key:  # no key for this mode (or an empty one): nobody gets in
             return False
         login_ok = hmac.compare_digest(login.encode(), self.settings.login.encode())
@@ -82,7 +83,7 @@ class Credentials:
         """Store ``new_key`` for the key in use, in the caller's transaction; ``False`` when it
         equals the current one."""
         row = session.get(PaymeCredential, self.name, with_for_update=True)
-        current = (row.value if row is not None else None) or self._configured()
+        current = (row.value if row is not None else None) or self.configured()
         if current is not None and hmac.compare_digest(current.encode(), new_key.encode()):
             return False
         if row is None:

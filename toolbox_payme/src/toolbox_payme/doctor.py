@@ -18,14 +18,14 @@ def checks(toolbox: Toolbox, settings: PaymeSettings) -> list[DoctorCheck]:
                     "test mode (sandbox keys, test.paycom.uz)" if settings.test_mode
                     else "production (checkout.paycom.uz)"),
     ]
-    name = "TOOLBOX_PAYME__TEST_KEY" if settings.test_mode else "TOOLBOX_PAYME__KEY"
-    configured = settings.test_key if settings.test_mode else settings.key
-    key = configured.get_secret_value() if configured is not None else None
+    credentials = Credentials(toolbox, settings)
+    name = f"TOOLBOX_PAYME__{credentials.name.upper()}"
+    key = credentials.configured()
     try:
         with toolbox.db.session() as session:
             session.scalar(select(func.count()).select_from(PaymeTransaction))
         result.append(DoctorCheck("payme: tables", True, "payme_transactions is migrated"))
-        key = Credentials(toolbox, settings).current()  # a key set by ChangePassword wins
+        key = credentials.current()  # a key set by ChangePassword wins
     except Exception as exc:  # the configured key is still checked below
         result.append(DoctorCheck("payme: tables", False, f"cannot read payme tables ({type(exc).__name__}): "
                                                           "run toolbox migrate"))
