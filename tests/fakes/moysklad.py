@@ -93,6 +93,7 @@ class FakeMoySklad:
         self._windows: dict[str, tuple[float, int]] = {}
         self._in_flight: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._held: dict[str, threading.Event] = {}
         self.account_id = str(uuid.uuid4())
         self.base = ""
 
@@ -119,6 +120,11 @@ class FakeMoySklad:
     def force_429(self, wait_ms: int) -> None:
         """The next request gets 429 (1049) telling the client to wait ``wait_ms``."""
         self._forced_wait_ms = wait_ms
+
+    def hold(self, path: str) -> threading.Event:
+        """Requests to ``path`` are logged, then wait until the returned event is set (``.set()`` releases)."""
+        gate = self._held[path] = threading.Event()
+        return gate
 
     def requests_to(self, path: str) -> int:
         return sum(1 for _, _, p, _ in self.log if p == path)
@@ -187,6 +193,9 @@ class FakeMoySklad:
             over = self._in_flight[user] > MAX_PARALLEL
             fail = self.fail_next.pop(0) if self.fail_next else None
         try:
+            gate = self._held.get(path)
+            while gate is not None and not gate.is_set():
+                await asyncio.sleep(0.01)
             if self.latency:
                 await asyncio.sleep(self.latency)  # requests overlap as on a real server
             if over:
