@@ -180,3 +180,37 @@ def test_standalone_statements_on_sqlite_write_in_one_transaction(tmp_path):
             assert conn.scalar(text("SELECT count(*) FROM probe")) == 1
     finally:
         db.dispose()
+
+
+SHOW_COMMIT = "SHOW synchronous_commit"
+
+
+def test_a_non_durable_write_does_not_wait_for_the_disk_and_a_read_keeps_what_it_finds(db):
+    with db.statements(write=True, durable=False) as conn:  # a cart edit
+        assert conn.exec_driver_sql(SHOW_COMMIT).scalar() == "off"
+    with db.statements(durable=None) as conn:  # a read: no switch, no round trip
+        assert conn.exec_driver_sql(SHOW_COMMIT).scalar() == "off"
+    with db.statements(write=True) as conn:  # durable by default: switched back on that connection
+        assert conn.exec_driver_sql(SHOW_COMMIT).scalar() == "on"
+
+
+def test_a_transaction_that_wrote_commits_durably_on_a_connection_left_non_durable(db):
+    with db.statements(write=True, durable=False):
+        pass
+    sent: list[str] = []
+    with db.transaction() as session:
+        raw = session.connection().connection.dbapi_connection
+        original = raw.execute
+        raw.execute = lambda query, *args, **kwargs: (sent.append(query), original(query, *args, **kwargs))[1]
+        session.execute(text("CREATE TEMP TABLE durability_probe (x int)"))  # any write
+    del raw.execute
+    assert sent == ["SET LOCAL synchronous_commit TO DEFAULT"]  # just before its COMMIT
+    with db.statements(durable=None) as conn:  # LOCAL: the connection's own setting stays
+        assert conn.exec_driver_sql(SHOW_COMMIT).scalar() == "off"
+    sent.clear()
+    with db.transaction() as session:  # a transaction that only read needs no flush: nothing sent
+        raw = session.connection().connection.dbapi_connection
+        raw.execute = lambda query, *args, **kwargs: (sent.append(query), original(query, *args, **kwargs))[1]
+        session.execute(text("SELECT 1"))
+    del raw.execute
+    assert sent == []

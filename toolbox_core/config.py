@@ -77,6 +77,12 @@ class CartSettings(BaseModel):
     ttl_days: int = Field(30, gt=0)
     max_quantity_per_line: int = Field(1000, gt=0)
     max_lines: int = Field(200, gt=0)
+    #: PostgreSQL: a cart edit is answered once committed, without waiting for the WAL flush
+    #: (``synchronous_commit = off`` for that statement only). A crash of the database server may
+    #: lose the last fraction of a second of cart edits (the shopper adds the line again); orders,
+    #: payments and stock are always durable, and placing an order makes its cart's edits durable
+    #: too. ``false``: every cart edit waits for the disk (about one flush per request).
+    async_commit: bool = True
 
 
 class CheckoutSettings(BaseModel):

@@ -236,14 +236,15 @@ class CartService:
     def _reading(self) -> Iterator[Connection]:
         """A connection for reads: autocommit on PostgreSQL (no BEGIN/COMMIT round trips; each
         statement sees committed data), a read session's on SQLite."""
-        with self.toolbox.db.statements() as conn:
+        with self.toolbox.db.statements(durable=None) as conn:
             yield conn
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """A connection for a change: autocommit on PostgreSQL (the write is one atomic
-        statement), one ``BEGIN IMMEDIATE`` transaction on SQLite."""
-        with self.toolbox.db.statements(write=True) as conn:
+        statement, not waiting for the WAL flush unless ``cart.async_commit`` is off), one
+        ``BEGIN IMMEDIATE`` transaction on SQLite."""
+        with self.toolbox.db.statements(write=True, durable=not self.settings.async_commit) as conn:
             yield conn
 
     def _change(self, cart_id: str, customer_id: str | None, change: Change, read: Read | None = None,

@@ -9,17 +9,22 @@ half order and no leaked reservation — the database rolls everything back):
 4. ``attach``    — the cart's payment session becomes the order's payment;
 5. ``emit``      — ``order.placed`` in the same transaction (outbox).
 
-On PostgreSQL the cart is read with its lines, its payment session and its lines' catalog
-snapshots in one locked statement (:func:`toolbox_core.cart.service.load_cart`). The rows
-every checkout competes for (stock levels) are touched last: stock is held (three statements,
-:func:`~toolbox_core.inventory.service.reserve`), then everything else is ONE statement
-(:func:`_place_pg`, data-modifying CTEs): the order with its number drawn from the sequence, its
-items, its history entry, the completed cart, the payment session attached (only if still
-pending: the ``UPDATE`` re-checks it under its row lock) and the ``order.placed`` outbox row. So
-the hot locks are held for four statements before COMMIT, and ``complete`` is 5 statements in one
-transaction (``tests/checkout/test_checkout_sql_budget.py`` keeps the budget). SQLite reads the
-snapshots on their own and writes the rows one statement each (order and items first, the
-number last).
+On PostgreSQL a storefront's ``complete`` is TWO statements and no transaction: the cart is
+read with its lines, its payment session and its lines' catalog snapshots in one statement
+(:func:`toolbox_core.cart.service.load_cart`, unlocked), then everything is ONE autocommit
+statement (:func:`_complete_pg`, data-modifying CTEs), atomic on its own: it locks the cart (only
+if it is still the version read and open) with its payment session (only if still pending),
+holds the stock (:func:`~toolbox_core.inventory.service.holding_ctes`: all of it or none), and
+only then writes the order with its number drawn from the sequence, its items, its history entry,
+its reservations, the completed cart, the attached payment and the ``order.placed`` outbox row.
+The stock rows every checkout competes for are locked only while that statement runs (no round
+trip, no client in between), and an order number is drawn only for an order that is placed. A
+cart changed in between is read again (:data:`~toolbox_core.cart.service.ATTEMPTS` times, as a
+cart edit is). Inside a caller's transaction (a gateway completing the cart,
+:meth:`CheckoutService.complete_in_session`) the cart is read under its lock and the same
+statement runs. ``tests/checkout/test_checkout_sql_budget.py`` keeps the budget. SQLite reads
+the snapshots on their own and writes the rows one statement each (order and items first, the
+number last) inside one ``BEGIN IMMEDIATE`` transaction.
 
 Then, after commit and outside any transaction, ``initiate`` asks the payment provider for the
 client's next step. If that fails, the compensation cancels the order (releasing the stock)
@@ -32,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -43,6 +48,7 @@ from toolbox_core.cart import rows as cart_rows
 from toolbox_core.cart.models import Cart
 from toolbox_core.cart.rows import CartRow, PaymentRef
 from toolbox_core.cart.service import (
+    ATTEMPTS,
     CartCompleted,
     adopt,
     check_usable,
@@ -82,9 +88,9 @@ _ORDER_COLUMNS = ("id", "cart_id", "customer_id", "status", "payment_status", "f
                   "payment_provider_id", "payment_expires_at", "created_at", "updated_at")
 _ITEM_COLUMNS = ("id", "position", "variant_id", "product_id", "sku", "title", "quantity", "unit_price", "total",
                  "weight_grams", "mxik_code", "package_code", "vat_percent")
-#: PostgreSQL: the statements that place an order once its stock is held, by number of items
-#: (:func:`_place_pg`).
-_PLACE_PG: dict[int, Any] = {}
+#: PostgreSQL: the statements that complete a cart, by (number of items, cart columns changed
+#: by the checkout itself: an adoption, a phone) (:func:`_complete_pg`).
+_COMPLETE_PG: dict[tuple[int, tuple[str, ...]], Any] = {}
 
 
 def _bind(name: str, column: Any) -> Any:
@@ -92,42 +98,59 @@ def _bind(name: str, column: Any) -> Any:
     return bindparam(name, type_=column.type)
 
 
-def _place_pg(items: int) -> Any:
-    """The one statement that places an order of ``items`` items (one round trip), built from the
-    table objects: ``n`` draws the number; the order, its items, its history entry (as
-    :func:`~toolbox_core.orders.service.note` writes it), the completed cart, the payment session
-    attached only if still pending (``p``: the caller checks the count, 0 means it changed and
-    the transaction rolls back) and the ``order.placed`` outbox row (as
-    :func:`~toolbox_core.events.emit` writes it, the number added to its payload)."""
-    stmt = _PLACE_PG.get(items)
+def _complete_pg(items: int, cart_columns: tuple[str, ...] = ()) -> Any:
+    """The one statement that completes a cart into an order of ``items`` items (see the module
+    doc), built once per shape from the table objects. It returns ``number`` (``NULL`` when
+    nothing was written), ``gate`` (0: the cart is not the version read, or not open, or its
+    payment session is no longer pending) and ``chosen`` (fewer than the SKUs: out of stock).
+
+    ``g`` locks the cart and its payment session; ``k``/``ch``/``hd`` hold the stock
+    (:func:`~toolbox_core.inventory.service.holding_ctes`); ``n`` draws the number only when every
+    SKU was held, and every write after it happens only with a number: the order, its items, its
+    history entry (as :func:`~toolbox_core.orders.service.note` writes it), the reservations, the
+    completed cart (with ``cart_columns``), the attached payment and the ``order.placed`` outbox
+    row (as :func:`~toolbox_core.events.emit` writes it, the number added to its payload)."""
+    key = (items, cart_columns)
+    stmt = _COMPLETE_PG.get(key)
     if stmt is None:
         orders, items_table, carts = Order.__table__, OrderItem.__table__, Cart.__table__
-        history, outbox = OrderHistory.__table__, OutboxEvent.__table__
-        number = select(cast(func.nextval(ORDER_NUMBER_SEQUENCE), Text).label("number")).cte("n")
+        history, outbox, payments = OrderHistory.__table__, OutboxEvent.__table__, Payment.__table__
+        gate = (select(carts.c.id).join_from(carts, payments, payments.c.cart_id == carts.c.id)
+                .where(carts.c.id == bindparam("o_cart_id"), carts.c.updated_at == _bind("b_seen", carts.c.updated_at),
+                       carts.c.status == "open", payments.c.id == bindparam("b_id"), payments.c.order_id.is_(None),
+                       payments.c.status == "pending")
+                .with_for_update().cte("g"))
+        chosen, held = inventory.holding_ctes(gate)
+        every_sku = select(func.count()).select_from(held).scalar_subquery() == bindparam("w_count")
+        number = select(cast(func.nextval(ORDER_NUMBER_SEQUENCE), Text).label("number")).where(every_sku).cte("n")
+        placed = select(number.c.number).exists()
         order = insert_select(orders, [{"number": number.c.number,
                                         **{c: _bind(f"o_{c}", orders.c[c]) for c in _ORDER_COLUMNS}}], number)
         order_items = insert_select(items_table, [
             {"order_id": _bind("o_id", items_table.c.order_id), **{c: _bind(f"i{n}_{c}", items_table.c[c])
                                                                   for c in _ITEM_COLUMNS}}
-            for n in range(items)])
-        placed = history_values(_bind("o_id", history.c.order_id), literal("placed"),
-                                func.replace(_bind("message", history.c.message), "{number}", number.c.number),
-                                _bind("actor", history.c.actor), _bind("at", history.c.at))
-        note = insert_select(history, [placed], number)
-        completed = update(carts).where(carts.c.id == bindparam("o_cart_id")).values(
+            for n in range(items)], number)
+        note = insert_select(history, [history_values(
+            _bind("o_id", history.c.order_id), literal("placed"),
+            func.replace(_bind("message", history.c.message), "{number}", number.c.number),
+            _bind("actor", history.c.actor), _bind("at", history.c.at))], number)
+        reserved = inventory.reservations_insert(chosen, _bind("o_id", orders.c.id), placed)
+        completed = update(carts).where(carts.c.id == bindparam("o_cart_id"), placed).values(
             status="completed", order_id=bindparam("o_id"), completed_at=_bind("at", carts.c.completed_at),
-            updated_at=_bind("at", carts.c.updated_at))
-        attached = _ATTACH_PAYMENT.values(updated_at=_bind("at", Payment.__table__.c.updated_at)).returning(Payment.id)
+            updated_at=_bind("at", carts.c.updated_at), **{c: _bind(f"c_{c}", carts.c[c]) for c in cart_columns})
+        attached = update(payments).where(payments.c.id == bindparam("b_id"), placed).values(
+            order_id=bindparam("b_order"), amount=bindparam("b_amount"), updated_at=_bind("at", payments.c.updated_at))
         payload = bindparam("e_payload", type_=JSONB()).op("||", return_type=JSONB())(
             func.jsonb_build_object("number", number.c.number))
         event = outbox_values(_bind("e_id", outbox.c.id), literal("order.placed"), payload,
                               _bind("at", outbox.c.occurred_at), literal(1))
         emitted = insert_select(outbox, [event], number)
-        parts = [order.cte("o"), order_items.cte("i"), note.cte("h"), completed.cte("c"), attached.cte("p"),
-                 emitted.cte("e")]
-        count = select(func.count()).select_from(parts[4]).scalar_subquery()
-        stmt = select(number.c.number, count.label("attached")).add_cte(*parts)
-        _PLACE_PG[items] = stmt
+        parts = [order.cte("o"), order_items.cte("i"), note.cte("h"), reserved.cte("r"), completed.cte("c"),
+                 attached.cte("p"), emitted.cte("e")]
+        stmt = select(select(number.c.number).scalar_subquery().label("number"),
+                      select(func.count()).select_from(gate).scalar_subquery().label("gate"),
+                      select(func.count()).select_from(chosen).scalar_subquery().label("chosen")).add_cte(*parts)
+        _COMPLETE_PG[key] = stmt
     return stmt
 
 
@@ -153,22 +176,52 @@ class CheckoutService:
     def complete(self, cart_id: str, customer_id: str | None, *, actor: str = "storefront",
                  initiate: bool = True, check_owner: bool = True, return_url: str | None = None) -> CheckoutResult:
         """Turn the cart into an order (see the module doc for the steps)."""
-        with self.toolbox.db.transaction() as session:
-            result, request = self.complete_in_session(session, cart_id, customer_id, actor=actor,
-                                                       check_owner=check_owner, return_url=return_url)
+        if self.toolbox.db.is_sqlite:
+            with self.toolbox.db.transaction() as session:
+                result, request = self.complete_in_session(session, cart_id, customer_id, actor=actor,
+                                                           check_owner=check_owner, return_url=return_url)
+        else:
+            result, request = self._complete_autocommit(cart_id, customer_id, actor, check_owner, return_url)
         if initiate:
             result.action = self._initiate(request, result)
         return result
+
+    def _complete_autocommit(self, cart_id: str, customer_id: str | None, actor: str, check_owner: bool,
+                             return_url: str | None) -> tuple[CheckoutResult, PaymentRequest]:
+        """PostgreSQL, no transaction: read the cart, then one statement that places the order only
+        if the cart is still the version read; else read it again (:data:`ATTEMPTS` in all)."""
+        with self.toolbox.db.statements(write=True) as conn:
+            for _ in range(ATTEMPTS):
+                placed = self._complete_pg(conn, cart_id, customer_id, actor, check_owner, return_url, lock=False)
+                if placed is not None:
+                    self.toolbox.events.wake_relay()  # no session commit to do it: the order.placed row is in
+                    return placed
+        raise Conflict("the cart is being changed elsewhere; try again", code="cart_changed")
 
     def complete_in_session(self, session: Session, cart_id: str, customer_id: str | None, *,
                             actor: str = "storefront", check_owner: bool = True,
                             return_url: str | None = None) -> tuple[CheckoutResult, PaymentRequest]:
         """Steps 1–5 inside the caller's transaction; the provider is not asked (that is after commit)."""
-        cart, snaps = self._validate(session, cart_id, customer_id, check_owner)
+        session.flush()  # a gateway workflow's pending ORM changes go before the core statements
+        if session.get_bind().dialect.name == "postgresql":
+            placed = self._complete_pg(session.connection(), cart_id, customer_id, actor, check_owner, return_url,
+                                       lock=True)
+            if placed is None:  # the cart is locked: its payment session changed (a gateway report)
+                raise CheckoutIncomplete("choose a payment method first", details={"missing": ["payment"]})
+            session.info[EMITTED_KEY] = True
+        else:
+            placed = self._complete_sqlite(session, cart_id, customer_id, actor, check_owner, return_url)
+        self._sync_payment(session, placed[0])
+        return placed
+
+    def _prepare(self, db: Session | Connection, cart_id: str, customer_id: str | None, check_owner: bool,
+                 lock: bool) -> tuple[CartRow, list[tuple[LineView, str]], PaymentRef, dict[str, Any], dict[str, Any]]:
+        """Steps 1 and 3 in memory: the cart validated, its lines priced, its payment session, the
+        order's column values and the ``order.placed`` payload (without the number)."""
+        cart, snaps = self._validate(db, cart_id, customer_id, check_owner, lock)
         lines = self._priced_lines(cart, snaps)
         payment = self._payment_session(cart)
-        provider = self._provider(payment.provider_id)
-        order = self._order(cart, lines, payment, provider)
+        order = self._order(cart, lines, payment, self._provider(payment.provider_id))
         shipping = order["shipping"]
         event = {
             "order_id": order["id"], "customer_id": order["customer_id"],
@@ -177,34 +230,65 @@ class CheckoutService:
             "shipping": {"provider_id": shipping.get("provider_id"), "option_id": shipping.get("option_id"),
                          "name": shipping.get("name"), "amount": order["shipping_total"]},
         }
-        session.flush()  # a gateway workflow's pending ORM changes go before the core statements
+        return cart, lines, payment, order, event
+
+    def _complete_pg(self, conn: Connection, cart_id: str, customer_id: str | None, actor: str, check_owner: bool,
+                     return_url: str | None, *, lock: bool) -> tuple[CheckoutResult, PaymentRequest] | None:
+        """PostgreSQL: the cart read (under its lock with ``lock``), then :func:`_complete_pg`'s
+        statement. ``None``: the cart or its payment session changed since it was read (nothing
+        written); :class:`~toolbox_core.inventory.service.OutOfStock` when the stock is short."""
+        cart, lines, payment, order, event = self._prepare(conn, cart_id, customer_id, check_owner, lock)
+        wanted = self._wanted(lines)
+        skus = sorted(wanted)
+        changes = {c: v for c, v in cart.changes.items() if c in cart_rows.WRITABLE}  # an adoption, a phone
+        at = order["updated_at"]
+        params: dict[str, Any] = {f"o_{c}": order[c] for c in _ORDER_COLUMNS}
+        for n, item in enumerate(self._items(order, lines)):
+            params.update({f"i{n}_{c}": item[c] for c in _ITEM_COLUMNS})
+        params.update({f"c_{c}": v for c, v in changes.items()})
+        params.update(at=at, actor=actor, message="order {number} placed", b_id=payment.id, b_order=order["id"],
+                      b_amount=order["total"], b_seen=cart.updated_at, e_id=new_id("evt"), e_payload=event,
+                      w_skus=skus, w_quantities=[wanted[sku] for sku in skus],
+                      w_ids=[new_id("resv") for _ in skus], w_count=len(skus))
+        row = conn.execute(_complete_pg(len(lines), tuple(sorted(changes))), params).one()
+        if row.number is None:
+            if row.gate == 0:
+                return None
+            short = inventory.shortage(conn, wanted)
+            if not short:  # stock came back meanwhile: try again
+                return None
+            raise inventory.OutOfStock("not enough stock for some items", details={"items": short})
+        order["number"] = str(row.number)
+        cart.set(status="completed", order_id=order["id"], completed_at=at)
+        cart.changes = {}
+        result = CheckoutResult(order["id"], order["number"], order["status"], payment.id, payment.provider_id,
+                                order["total"])
+        return result, self._payment_request(order, payment, lines, return_url)
+
+    def _complete_sqlite(self, session: Session, cart_id: str, customer_id: str | None, actor: str,
+                         check_owner: bool, return_url: str | None) -> tuple[CheckoutResult, PaymentRequest]:
+        """SQLite (the writer lock serializes transactions): one statement per step."""
+        cart, lines, payment, order, event = self._prepare(session, cart_id, customer_id, check_owner, True)
         cart_rows.save(session, cart)  # an adoption or phone taken under the lock (rare: usually nothing)
-        if session.get_bind().dialect.name == "postgresql":
-            # Rows every checkout competes for (stock levels) are locked from here to COMMIT:
-            # the lock, one statement holding the stock, then one for everything else.
-            inventory.reserve(session, order["id"], self._wanted(lines))
-            order["number"] = self._place_pg(session, cart, order, lines, payment, event, actor)
-        else:
-            self._create_order(session, order, lines)
-            self._attach_payment(session, cart, order, payment)
-            inventory.reserve(session, order["id"], self._wanted(lines))
-            order["number"] = number_order(session, order["id"], kind="placed", message="order {number} placed",
-                                           actor=actor)
-            emit(session, "order.placed", {**event, "number": order["number"]})
-        self._sync_payment(session, order, payment)
+        self._create_order(session, order, lines)
+        self._attach_payment(session, cart, order, payment)
+        inventory.reserve(session, order["id"], self._wanted(lines))
+        order["number"] = number_order(session, order["id"], kind="placed", message="order {number} placed",
+                                       actor=actor)
+        emit(session, "order.placed", {**event, "number": order["number"]})
         result = CheckoutResult(order["id"], order["number"], order["status"], payment.id, payment.provider_id,
                                 order["total"])
         return result, self._payment_request(order, payment, lines, return_url)
 
     # -------------------------------------------------------------- steps
-    def _validate(self, session: Session, cart_id: str, customer_id: str | None,
-                  check_owner: bool) -> tuple[CartRow, dict[str, VariantSnapshot]]:
-        """The cart, locked, with its lines' snapshots (one statement on PostgreSQL), if complete."""
-        cart, catalog = load_cart(self.toolbox, session, cart_id, customer_id, lock=True, any_owner=not check_owner)
+    def _validate(self, db: Session | Connection, cart_id: str, customer_id: str | None, check_owner: bool,
+                  lock: bool) -> tuple[CartRow, dict[str, VariantSnapshot]]:
+        """The cart (locked with ``lock``) with its lines' snapshots (one statement on PostgreSQL), if complete."""
+        cart, catalog = load_cart(self.toolbox, db, cart_id, customer_id, lock=lock, any_owner=not check_owner)
         if check_owner and customer_id and cart.customer_id is None:
-            adopt(session, cart, customer_id)
+            adopt(db, cart, customer_id)
         if not cart.phone and cart.customer_id:  # a cart linked before it took the customer's phone
-            cart.set(phone=customer_phone(session, cart.customer_id))
+            cart.set(phone=customer_phone(db, cart.customer_id))
         missing = []
         if not cart.lines:
             missing.append("lines")
@@ -291,24 +375,6 @@ class CheckoutService:
         session.execute(_INSERT_ORDER, order)
         session.execute(_INSERT_ITEMS, self._items(order, lines))
 
-    def _place_pg(self, session: Session, cart: CartRow, order: dict[str, Any], lines: list[tuple[LineView, str]],
-                  payment: PaymentRef, event: dict[str, Any], actor: str) -> str:
-        """PostgreSQL: the order, its items, number and history, the completed cart, the attached
-        payment and the ``order.placed`` outbox row in one statement; returns the number."""
-        at = order["updated_at"]
-        params: dict[str, Any] = {f"o_{c}": order[c] for c in _ORDER_COLUMNS}
-        for n, item in enumerate(self._items(order, lines)):
-            params.update({f"i{n}_{c}": item[c] for c in _ITEM_COLUMNS})
-        params.update(at=at, actor=actor, message="order {number} placed", b_id=payment.id, b_order=order["id"],
-                      b_amount=order["total"], e_id=new_id("evt"), e_payload=event)
-        row = session.connection().execute(_place_pg(len(lines)), params).one()
-        if row.attached != 1:  # changed since the cart was read (a gateway report): roll back
-            raise CheckoutIncomplete("choose a payment method first", details={"missing": ["payment"]})
-        session.info[EMITTED_KEY] = True
-        cart.set(status="completed", order_id=order["id"], completed_at=at)
-        cart.changes = {}
-        return str(row.number)
-
     def _shipping_at_purchase(self, cart: CartRow) -> dict[str, Any]:
         """The chosen option, plus the delivery service's fiscal codes of this moment (for receipts)."""
         checkout = self.toolbox.settings.checkout
@@ -327,13 +393,13 @@ class CheckoutService:
         cart_rows.save(session, cart)
 
     @staticmethod
-    def _sync_payment(session: Session, order: dict[str, Any], payment: PaymentRef) -> None:
+    def _sync_payment(session: Session, result: CheckoutResult) -> None:
         """A gateway workflow may hold the payment session's object in this session: it now
         belongs to the order (as committed; nothing left for the unit of work)."""
-        held = session.identity_map.get(identity_key(Payment, payment.id))
+        held = session.identity_map.get(identity_key(Payment, result.payment_id))
         if held is not None:
-            set_committed_value(held, "order_id", order["id"])
-            set_committed_value(held, "amount", order["total"])
+            set_committed_value(held, "order_id", result.order_id)
+            set_committed_value(held, "amount", result.total)
 
     def _payment_request(self, order: dict[str, Any], payment: PaymentRef, lines: list[tuple[LineView, str]],
                          return_url: str | None) -> PaymentRequest:

@@ -6,6 +6,10 @@ so concurrent checkouts can never sell the same unit twice (SQLite serializes wr
 holds each SKU at one location (the one with the most available), so a cart line may ask for no
 more than that location has (the ``holdable`` of :mod:`toolbox_core.catalog.snapshots`). Bulk stock updates
 (:mod:`toolbox_core.inventory.sync`) only write ``stocked`` and therefore never lose a reservation made meanwhile.
+
+On PostgreSQL a checkout holds its stock inside the one statement that places the order
+(:func:`holding_ctes`): the level rows every checkout competes for stay locked only while that
+statement runs, not across round trips.
 """
 
 from __future__ import annotations
@@ -14,7 +18,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from toolbox_core.db.base import utcnow
@@ -112,50 +128,21 @@ _HOLD = (
 )
 
 
-#: PostgreSQL: every hold and every reservation in one statement. The reservations are written
-#: only if every level held (``held`` = ``:count``); the caller raises and rolls back otherwise.
-_HOLD_AND_RESERVE_PG = text("""
-WITH wanted AS (
-    SELECT * FROM unnest(CAST(:skus AS varchar[]), CAST(:locations AS varchar[]),
-                         CAST(:quantities AS integer[]), CAST(:ids AS varchar[]))
-        AS w(sku, location_id, quantity, id)
-), held AS (
-    UPDATE inventory_levels AS l SET reserved = l.reserved + w.quantity
-    FROM wanted AS w
-    WHERE l.sku = w.sku AND l.location_id = w.location_id AND l.stocked - l.reserved >= w.quantity
-    RETURNING l.sku
-), reserved AS (
-    INSERT INTO inventory_reservations (id, order_id, sku, location_id, quantity, status)
-    SELECT w.id, :order_id, w.sku, w.location_id, w.quantity, 'active' FROM wanted AS w
-    WHERE (SELECT count(*) FROM held) = :count
-)
-SELECT count(*) FROM held
-""")
-
-
 def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
-    """Reserve ``{sku: quantity}`` for ``order_id`` or raise :class:`OutOfStock` (409).
+    """Reserve ``{sku: quantity}`` for ``order_id`` or raise :class:`OutOfStock` (409); SQLite,
+    and tests. (A PostgreSQL checkout holds its stock inside the statement that places the order:
+    :func:`holding_ctes`.)
 
-    Few round trips however many SKUs, because every checkout competes for these rows and holds
-    their locks until COMMIT: lock all the SKUs' levels (sorted, one ``SELECT ... FOR UPDATE``),
-    then hold each SKU at its location with the most available stock (a conditional ``UPDATE``)
-    and insert the reservations: one statement on PostgreSQL, a batched ``UPDATE`` and a batched
-    ``INSERT`` on SQLite. On failure the caller's transaction rolls back.
+    Lock all the SKUs' levels (sorted, one ``SELECT ... FOR UPDATE``), then hold each SKU at its
+    location with the most available stock (one batched conditional ``UPDATE``) and insert the
+    reservations (one batched ``INSERT``). On failure the caller's transaction rolls back.
     """
     skus = sorted(wanted)
     levels = _lock_levels(session, skus)
     chosen = _best_locations(levels, wanted)
-    short = [{"sku": sku, "requested": wanted[sku]} for sku in skus if sku not in chosen]
+    short = _shortfall(levels, wanted, chosen)
     if short:
-        _add_available(short, levels)
         raise OutOfStock("not enough stock for some items", details={"items": short})
-    if session.get_bind().dialect.name == "postgresql":
-        held = session.connection().execute(_HOLD_AND_RESERVE_PG, {
-            "skus": skus, "locations": [chosen[sku] for sku in skus], "quantities": [wanted[sku] for sku in skus],
-            "ids": [new_id("resv") for _ in skus], "order_id": order_id, "count": len(skus)}).scalar_one()
-        if held != len(skus):  # cannot happen under the locks
-            raise OutOfStock("not enough stock for some items", details={"items": [{"sku": s} for s in skus]})
-        return
     holds = [{"b_sku": sku, "b_location": chosen[sku], "b_qty": wanted[sku]} for sku in skus]
     if session.connection().execute(_HOLD, holds).rowcount != len(holds):  # cannot happen under the locks
         raise OutOfStock("not enough stock for some items", details={"items": [{"sku": s} for s in skus]})
@@ -164,6 +151,79 @@ def reserve(session: Session, order_id: str, wanted: dict[str, int]) -> None:
          "quantity": wanted[sku], "status": "active"}
         for sku in skus
     ])
+
+
+def _shortfall(levels: list[tuple[str, str, int]], wanted: dict[str, int],
+               chosen: dict[str, str]) -> list[dict[str, Any]]:
+    """The SKUs no single location can hold, as the 409's ``items`` (``sku``, ``requested``, ``available``)."""
+    short = [{"sku": sku, "requested": wanted[sku]} for sku in sorted(wanted) if sku not in chosen]
+    _add_available(short, levels)
+    return short
+
+
+#: The SKUs' levels as :func:`_lock_levels` reads them, without the lock.
+_LEVELS_OF = (
+    select(InventoryLevel.sku, InventoryLevel.location_id, InventoryLevel.stocked - InventoryLevel.reserved)
+    .where(InventoryLevel.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(InventoryLevel.sku, InventoryLevel.location_id)
+)
+
+
+def shortage(db: Session | Connection, wanted: dict[str, int]) -> list[dict[str, Any]]:
+    """What of ``{sku: quantity}`` cannot be held now (read, not locked): the 409's ``items``,
+    empty when all of it can. For a caller whose one-statement hold (:func:`holding_ctes`) found
+    too little, to explain the refusal."""
+    conn = db.connection() if isinstance(db, Session) else db
+    levels = [(sku, location, int(available))
+              for sku, location, available in conn.execute(_LEVELS_OF, {"skus": sorted(wanted)})]
+    return _shortfall(levels, wanted, _best_locations(levels, wanted))
+
+
+def holding_ctes(gate: Any) -> tuple[Any, Any]:
+    """PostgreSQL: the parts of ONE statement that hold stock, all or nothing, for a caller that
+    writes the rest of its work (an order) in the same statement: ``(chosen, held)``.
+
+    The wanted stock comes as parameters ``w_skus``, ``w_quantities`` (arrays, one entry per SKU),
+    ``w_ids`` (the reservation ids) and ``w_count`` (the number of SKUs). Only if ``gate`` (a CTE
+    of the caller's, e.g. its locked cart) has a row: the SKUs' level rows are locked in
+    (sku, location) order (the order :meth:`~toolbox_core.orders.combined.CombinedWrite.settle`
+    locks them in, so no dead-lock), ``chosen`` is, per SKU, the location with the most available
+    stock that covers the quantity (``sku, location_id, quantity, id``), and ``held`` (``UPDATE ...
+    RETURNING sku``) adds the quantities to ``reserved`` only if every SKU was chosen. The values
+    locked are the rows' newest versions (PostgreSQL re-reads a row a concurrent writer changed
+    before locking it), so what ``chosen`` counts is what is there: no unit is sold twice. Write
+    the reservations with :func:`reservations_insert` and the rest of the work only when ``held``
+    has ``w_count`` rows; ``(SELECT count(*) FROM chosen) < w_count`` means out of stock (see
+    :func:`shortage`)."""
+    levels = InventoryLevel.__table__
+    skus = bindparam("w_skus", type_=ARRAY(String))
+    wanted = select(func.unnest(skus).label("sku"),
+                    func.unnest(bindparam("w_quantities", type_=ARRAY(Integer))).label("quantity"),
+                    func.unnest(bindparam("w_ids", type_=ARRAY(String))).label("id")).cte("w")
+    locked = (select(levels.c.sku, levels.c.location_id, (levels.c.stocked - levels.c.reserved).label("available"))
+              .where(levels.c.sku == any_(skus), select(gate).exists())
+              .order_by(levels.c.sku, levels.c.location_id).with_for_update(of=levels).cte("k"))
+    fullest_first = func.row_number().over(partition_by=locked.c.sku,
+                                           order_by=(locked.c.available.desc(), locked.c.location_id))
+    ranked = (select(locked.c.sku, locked.c.location_id, wanted.c.quantity, wanted.c.id, fullest_first.label("rank"))
+              .join_from(locked, wanted, wanted.c.sku == locked.c.sku)
+              .where(locked.c.available >= wanted.c.quantity).subquery("ranked"))
+    chosen = select(ranked.c.sku, ranked.c.location_id, ranked.c.quantity, ranked.c.id).where(ranked.c.rank == 1).cte("ch")
+    every_sku = select(func.count()).select_from(chosen).scalar_subquery() == bindparam("w_count")
+    held = (update(levels).where(levels.c.sku == chosen.c.sku, levels.c.location_id == chosen.c.location_id,
+                                 every_sku)
+            .values(reserved=levels.c.reserved + chosen.c.quantity, updated_at=func.now())
+            .returning(levels.c.sku).cte("hd"))
+    return chosen, held
+
+
+def reservations_insert(chosen: Any, order_id: Any, when: Any) -> Any:
+    """The ``INSERT`` of the reservations of :func:`holding_ctes`' ``chosen`` rows for ``order_id``
+    (a bound parameter), only if ``when`` (a condition: the stock was held)."""
+    r = InventoryReservation.__table__
+    rows = select(chosen.c.id, order_id, chosen.c.sku, chosen.c.location_id, chosen.c.quantity,
+                  literal("active")).where(when)
+    return insert(r).from_select(["id", "order_id", "sku", "location_id", "quantity", "status"], rows)
 
 
 def settle(session: Session, order_id: str, change: str) -> list[str]:
