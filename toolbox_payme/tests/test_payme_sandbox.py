@@ -297,7 +297,7 @@ def test_set_fiscal_data_is_stored_per_type_and_shown_to_the_admin(store):
     assert payme.set_fiscal_data(tx, "PERFORM", fiscal).result == {"success": True}
     assert payme.set_fiscal_data(tx, "REFUND", fiscal).code == -32600
     assert payme.set_fiscal_data(payme_id(), "PERFORM", fiscal).code == -32001
-    view = store.http.get(f"/admin/payme/transactions/{tx}", headers=store.admin("orders:read")).json()
+    view = store.http.get(f"/admin/payme/transactions/{tx}", headers=store.admin("payments:read")).json()
     assert (view["fiscal_perform"], view["fiscal_cancel"]) == (fiscal, None)
 
 

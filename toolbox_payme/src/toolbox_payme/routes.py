@@ -147,7 +147,7 @@ def admin_record(tx: PaymeTransaction) -> dict[str, Any]:
 
 def build_admin_router(toolbox: Toolbox) -> APIRouter:
     router = APIRouter(prefix="/admin/payme", tags=["admin: payme"])
-    read = Depends(require_admin("orders:read"))
+    read = Depends(require_admin("payments:read"))
 
     @router.get("/transactions", dependencies=[read], summary="Payme transactions, newest first, by order, state and date")
     def list_transactions(
