@@ -238,6 +238,9 @@ def test_the_admin_lists_click_transactions_by_utc_day_or_inclusive_time(make_st
     garbage = store.http.get(url, params={"from": "last week"}, headers=headers)
     assert garbage.status_code == 422
     assert garbage.json()["error"]["details"]["fields"][0]["loc"] == ["query", "from"]
+    twice = store.http.get(f"{url}?to=2026-12-03&to=2026-12-04", headers=headers)
+    assert (twice.status_code, twice.json()["error"]["code"]) == (422, "invalid_input")
+    assert twice.json()["error"]["details"]["fields"][0]["loc"] == ["query", "to"]
 
 
 def test_doctor_checks_the_merchant_api_with_our_auth(store: Store, fake_click: FakeClick) -> None:

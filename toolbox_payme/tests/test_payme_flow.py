@@ -196,6 +196,9 @@ def test_the_admin_lists_payme_transactions_by_utc_day_or_inclusive_time(make_pa
     garbage = store.http.get("/admin/payme/transactions", params={"to": "03.12.2026"}, headers=headers)
     assert garbage.status_code == 422
     assert garbage.json()["error"]["details"]["fields"][0]["loc"] == ["query", "to"]
+    twice = store.http.get("/admin/payme/transactions?from=2026-12-03&from=2026-12-04", headers=headers)
+    assert (twice.status_code, twice.json()["error"]["code"]) == (422, "invalid_input")
+    assert twice.json()["error"]["details"]["fields"][0]["loc"] == ["query", "from"]
 
 
 @pytest.mark.postgres
