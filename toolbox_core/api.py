@@ -36,8 +36,9 @@ Everything a plugin needs:
   64 bits): an integer query parameter without an upper bound reaches SQL and fails there.
 * a created-at range for a list route: ``created: CreatedAt`` takes ``?from=`` / ``?to=`` (an ISO
   date or date-time; days are UTC days, a date-only ``to`` includes that whole day, no offset
-  means UTC; garbage or ``from`` after ``to`` is a 422) as a ``CreatedRange``, applied with
-  ``created.apply(select(Model), Model.created_at)`` (or ``created.clauses(column)``).
+  means UTC; garbage, ``from`` after ``to`` or a repeated ``from`` / ``to`` is a 422) as a
+  ``CreatedRange``, applied with ``created.apply(select(Model), Model.created_at)`` (or
+  ``created.clauses(column)``).
 * locales: ``request_locale``, the FastAPI dependency every localized route uses (the one rule:
   ``?locale=``, ``Accept-Language``, the default; answers get ``Content-Language``), and
   ``localized_text`` / ``LocalizedText`` for a setting that is one string or ``{"ru": ..., "uz": ...}``;

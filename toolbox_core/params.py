@@ -17,7 +17,9 @@ bound is an ISO date or an ISO date-time, and **days are UTC days**:
   shifts them). A ``+`` written unescaped in a URL arrives as a space; ``10:00 05:00`` is taken
   as ``10:00+05:00``;
 * an empty value (``?from=``, a form's blank field) is no bound; a value that is neither form is
-  a 422 ``invalid_input`` (``details.fields``, as any bad query); ``from`` later than ``to`` too;
+  a 422 ``invalid_input`` (``details.fields``, as any bad query); ``from`` later than ``to`` too,
+  and ``from`` or ``to`` given more than once (``?from=a&from=b``: which one was meant? FastAPI
+  would silently keep the last);
 * a bound beyond what a timestamp can hold (``to=9999-12-31``, ``0001-01-01T00:00+05:00``) is
   clamped, never a 500.
 """
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import ColumnElement, Select
 
@@ -142,6 +144,7 @@ class CreatedRange:
 
 
 def created_range(
+    request: Request,
     start: Annotated[str | None, Query(alias="from", max_length=MAX_MOMENT_LENGTH, description=(
         "Created at or after: a date (2026-12-03: from 00:00 UTC that day) or a date-time "
         "(2026-12-03T10:00:00+05:00; without an offset, UTC)"), examples=["2026-12-03"])] = None,
@@ -149,7 +152,16 @@ def created_range(
         "Created at or before: a date (2026-12-03: that whole UTC day included) or a date-time "
         "(inclusive; without an offset, UTC)"), examples=["2026-12-03"])] = None,
 ) -> CreatedRange:
-    """The FastAPI dependency behind :data:`CreatedAt`: ``?from=`` / ``?to=`` as a :class:`CreatedRange`."""
+    """The FastAPI dependency behind :data:`CreatedAt`: ``?from=`` / ``?to=`` as a :class:`CreatedRange`
+    (each at most once: 422 ``invalid_input`` for a repeated one)."""
+    repeated = []
+    for name in ("from", "to"):
+        values = request.query_params.getlist(name)
+        if len(values) > 1:  # FastAPI would keep the last one without a word
+            repeated.append({"type": "multiple_values", "loc": ("query", name), "input": values,
+                             "msg": f"given {len(values)} times; give it once"})
+    if repeated:
+        raise RequestValidationError(repeated)
     return CreatedRange.parse(start, end)
 
 

@@ -191,6 +191,15 @@ def test_admin_order_dates_that_mean_nothing_or_run_backwards_are_422(client, to
         assert (error["code"], error["details"]["fields"][0]["loc"]) == ("invalid_input", ["query", "from"])
         assert error["message"].startswith("from: later than to")
     assert client.get("/admin/orders", params={"from": "2026-12-03\x00"}, headers=headers).status_code == 422
+    # A bound given twice is not silently the last one: which was meant? The same 422 shape.
+    for query, name in [("from=2026-12-01&from=2026-12-03", "from"), ("to=2026-12-03&to=", "to"),
+                        ("from=2026-12-03&from=2026-12-03", "from")]:
+        response = client.get(f"/admin/orders?{query}", headers=headers)
+        assert response.status_code == 422, (query, response.text)
+        error = response.json()["error"]
+        assert error.keys() == other_422["error"].keys()
+        assert (error["code"], error["details"]["fields"][0]["loc"]) == ("invalid_input", ["query", name])
+        assert error["message"] == f"{name}: given 2 times; give it once"
     assert client.get("/admin/orders", params={"from": "2026-12-03T10:00:00", "to": "2026-12-03T10:00:00"},
                       headers=headers).status_code == 200
 

@@ -75,6 +75,32 @@ def test_a_cancelled_complete_releases_the_order_and_its_stock(store: Store) -> 
                            json={"variant_id": variant, "quantity": 1}).status_code == 200
 
 
+def test_a_prepare_that_carries_a_click_error_is_minus_nine_and_changes_nothing(store: Store) -> None:
+    """Click's rule for an error it sends (error < 0): "cancel the payment in our billing and
+    answer -9". At Prepare nothing of ours exists yet: no attempt is recorded, nothing is
+    authorized, the order stays reserved and payable, and a sound attempt then pays it."""
+    order = store.order()
+    click, amount = store.click, som(order["total"])
+    failed = click.new_trans_id()
+    for error in ("-1", "-5017"):
+        body = click.prepare(failed, order["number"], amount, error=error, error_note="Card declined")
+        assert (body["error"], body["merchant_prepare_id"]) == (-9, None)
+    # The usual checks still come first: the order (-5), then the amount (-2).
+    assert click.prepare(failed, "99999999", amount, error="-5017")["error"] == -5
+    assert click.prepare(failed, order["number"], som(order["total"] + 1), error="-5017")["error"] == -2
+    seen = admin_order(store, order["id"])
+    assert (seen["status"], seen["payment_status"]) == ("pending_payment", "awaiting")
+    listed = store.http.get(f"{store.url}/admin/click/transactions", params={"order": order["number"]},
+                            headers=store.admin("payments:read")).json()
+    assert listed["total"] == 0
+    assert store.events("payment.authorized") == store.events("payment.canceled") == 0
+    pay(store, order)
+    assert admin_order(store, order["id"])["payment_status"] == "paid"
+    # On a paid order too it is -9, and the payment is kept.
+    assert click.prepare(click.new_trans_id(), order["number"], amount, error="-5017")["error"] == -9
+    assert admin_order(store, order["id"])["payment_status"] == "paid"
+
+
 def test_an_admin_cancel_of_a_paid_click_order_reverses_the_payment(store: Store, fake_click: FakeClick) -> None:
     order = store.order()
     trans, _ = pay(store, order, fake=fake_click)
@@ -212,6 +238,9 @@ def test_the_admin_lists_click_transactions_by_utc_day_or_inclusive_time(make_st
     garbage = store.http.get(url, params={"from": "last week"}, headers=headers)
     assert garbage.status_code == 422
     assert garbage.json()["error"]["details"]["fields"][0]["loc"] == ["query", "from"]
+    twice = store.http.get(f"{url}?to=2026-12-03&to=2026-12-04", headers=headers)
+    assert (twice.status_code, twice.json()["error"]["code"]) == (422, "invalid_input")
+    assert twice.json()["error"]["details"]["fields"][0]["loc"] == ["query", "to"]
 
 
 def test_doctor_checks_the_merchant_api_with_our_auth(store: Store, fake_click: FakeClick) -> None:

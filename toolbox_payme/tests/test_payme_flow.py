@@ -143,7 +143,7 @@ def test_the_admin_lists_and_views_payme_transactions(store):
         store.payme.create(tx, order["number"], order["total"])
         ids.append(tx)
     store.payme.perform(ids[0])
-    headers = store.admin("orders:read")
+    headers = store.admin("payments:read")  # payment records, as the Click list
     listed = store.http.get("/admin/payme/transactions", headers=headers).json()
     assert listed["total"] == 3
     by_order = store.http.get("/admin/payme/transactions", params={"order": orders[0]["number"]},
@@ -157,6 +157,10 @@ def test_the_admin_lists_and_views_payme_transactions(store):
     assert store.http.get("/admin/payme/transactions", params={"state": 9}, headers=headers).status_code == 422
     assert store.http.get("/admin/payme/transactions", params={"limit": 10_000}, headers=headers).status_code == 422
     assert store.http.get("/admin/payme/transactions").status_code == 401
+    orders_only = store.admin("orders:read")
+    assert store.http.get("/admin/payme/transactions", headers=orders_only).status_code == 403
+    assert store.http.get(f"/admin/payme/transactions/{ids[0]}", headers=orders_only).status_code == 403
+    assert store.http.get("/admin/payme/transactions", headers=store.admin("payments:write")).status_code == 200
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -174,7 +178,7 @@ def test_the_admin_lists_payme_transactions_by_utc_day_or_inclusive_time(make_pa
             session.query(PaymeTransaction).filter_by(payme_id=tx).one().created_at = moment
         ids.append(tx)
     eve, morning, next_day = ids
-    headers = store.admin("orders:read")
+    headers = store.admin("payments:read")
 
     def listed(**params: str) -> set[str]:
         response = store.http.get("/admin/payme/transactions", params=params, headers=headers)
@@ -192,6 +196,9 @@ def test_the_admin_lists_payme_transactions_by_utc_day_or_inclusive_time(make_pa
     garbage = store.http.get("/admin/payme/transactions", params={"to": "03.12.2026"}, headers=headers)
     assert garbage.status_code == 422
     assert garbage.json()["error"]["details"]["fields"][0]["loc"] == ["query", "to"]
+    twice = store.http.get("/admin/payme/transactions?from=2026-12-03&from=2026-12-04", headers=headers)
+    assert (twice.status_code, twice.json()["error"]["code"]) == (422, "invalid_input")
+    assert twice.json()["error"]["details"]["fields"][0]["loc"] == ["query", "from"]
 
 
 @pytest.mark.postgres

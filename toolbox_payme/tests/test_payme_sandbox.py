@@ -177,6 +177,70 @@ def test_odd_bodies_get_the_same_json_rpc_answer_on_every_database(make_payme_st
     assert head.status_code == 200  # a HEAD answer carries no body
 
 
+def test_the_request_id_is_echoed_as_sent_and_an_id_json_rpc_does_not_allow_is_32600(store):
+    """JSON-RPC 2.0: an id is a string, a number or null, and the reply carries the same value;
+    numbers "SHOULD NOT" be fractional, which makes 1.5 unusual, not invalid."""
+    payme = store.payme
+    unknown = payme_id()
+
+    def sent(request_id: bytes):
+        return payme.raw(b'{"method": "CheckTransaction", "params": {"id": "%s"}, "id": %s}'
+                         % (unknown.encode(), request_id))
+
+    for request_id, echoed in ((b"1.5", 1.5), (b"7", 7), (b'"req-7"', "req-7"), (b"1e3", 1000.0)):
+        reply = sent(request_id)
+        assert (reply.code, reply.id) == (-31003, echoed), request_id  # answered, with its id
+    # A boolean, an object or a list is no id; neither is a number JSON cannot write back.
+    for request_id in (b"true", b"[1]", b'{"n": 1}', b"1e400"):
+        reply = sent(request_id)
+        assert (reply.code, reply.id) == (-32600, None), request_id
+    order = store.order()
+    created = payme.raw(b'{"method": "CreateTransaction", "params": {"id": "%s", "time": %d, "amount": %d, '
+                        b'"account": {"order_id": "%s"}}, "id": [2]}'
+                        % (payme_id().encode(), now_ms(), order["total"], order["number"].encode()))
+    assert created.code == -32600
+    assert store.get_order(order["id"])["payment_status"] == "awaiting"  # nothing was done
+
+
+def test_transaction_ids_are_visible_ascii_of_at_most_64_characters(store):
+    """Payme's ids are 24 hex characters (its ID type); any visible ASCII up to 64 is taken, and
+    anything else is -32600 on every method that names a transaction, before any lookup."""
+    payme = store.payme
+    order = store.order()
+    garbage = ["", " ", "5305e3bab097f420 62ced0b", "5305e3bab097f420a62ced0b\n", "\t5305e3bab097f420a62ced0b",
+               "5305е3bab097f420a62ced0b",  # a Cyrillic е
+               "５３０５e3bab097f420a62ced0b", "a" * 65, "\x7f" * 24]
+    for bad in garbage:
+        assert payme.create(bad, order["number"], order["total"]).code == -32600, repr(bad)
+        for method, params in (("PerformTransaction", {"id": bad}), ("CancelTransaction", {"id": bad, "reason": 3}),
+                               ("CheckTransaction", {"id": bad}),
+                               ("SetFiscalData", {"id": bad, "type": "PERFORM", "fiscal_data": {}})):
+            reply = payme.call(method, params)
+            assert (reply.code, reply.error["data"]) == (-32600, "id"), (method, repr(bad))
+    assert store.get_order(order["id"])["payment_status"] == "awaiting"
+    # Payme's own form, and the longest other id taken.
+    assert payme.create("5305e3bab097f420a62ced0b", order["number"], order["total"]).result["state"] == 1
+    assert payme.check_transaction("x-" + "Z" * 62).code == -31003
+    # A wrong key is still told so first, whatever the id.
+    assert payme.call("CheckTransaction", {"id": " "}, authorization=payme.auth_header(key="x" * 36)).code == -32504
+
+
+def test_create_transaction_time_is_a_13_digit_millisecond_timestamp(store):
+    """Payme's Timestamp type is a positive 13-digit integer; seconds (10 digits), microseconds
+    (16) or nonsense are -32600. A 13-digit time ahead of our clock is taken: the protocol names
+    no error for it, and our clock may be behind Payme's (see merchant.PAYME_TIME_MIN)."""
+    payme = store.payme
+    order = store.order()
+    seconds = now_ms() // 1000
+    for bad in (seconds, seconds * 1_000_000, 10**13, 999_999_999_999, 0, -now_ms(), 1.5e12, "1764680000000", None):
+        reply = payme.call("CreateTransaction", {"id": payme_id(), "time": bad, "amount": order["total"],
+                                                 "account": payme.account(order["number"])})
+        assert (reply.code, reply.error["data"]) == (-32600, "time"), bad
+    assert store.get_order(order["id"])["payment_status"] == "awaiting"
+    ahead = now_ms() + 60_000  # a minute ahead of us
+    assert payme.create(payme_id(), order["number"], order["total"], at=ahead).result["state"] == 1
+
+
 def test_an_expired_created_transaction_is_cancelled_with_reason_4(store):
     payme = store.payme
     order = store.order()
@@ -217,7 +281,8 @@ def test_get_statement_lists_by_payme_time_inclusive_and_ascending(store):
     # Both ends inclusive; outside is empty.
     assert len(payme.statement(base + 1_000, base + 1_000).result["transactions"]) == 1
     assert payme.statement(base + 3_001, base + 9_000).result["transactions"] == []
-    assert payme.statement(base + 5, base + 1).code == -32600
+    # `from` after `to` selects no time (from <= time <= to): an empty period, not an error.
+    assert payme.statement(base + 3_000, base + 1_000).result == {"transactions": []}
 
 
 def test_set_fiscal_data_is_stored_per_type_and_shown_to_the_admin(store):
@@ -232,7 +297,7 @@ def test_set_fiscal_data_is_stored_per_type_and_shown_to_the_admin(store):
     assert payme.set_fiscal_data(tx, "PERFORM", fiscal).result == {"success": True}
     assert payme.set_fiscal_data(tx, "REFUND", fiscal).code == -32600
     assert payme.set_fiscal_data(payme_id(), "PERFORM", fiscal).code == -32001
-    view = store.http.get(f"/admin/payme/transactions/{tx}", headers=store.admin("orders:read")).json()
+    view = store.http.get(f"/admin/payme/transactions/{tx}", headers=store.admin("payments:read")).json()
     assert (view["fiscal_perform"], view["fiscal_cancel"]) == (fiscal, None)
 
 

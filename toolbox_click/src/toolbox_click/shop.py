@@ -3,6 +3,7 @@
 Checks run in the order of Click's own sample (-8 → -1 → -3 → -5 → -2 → -6 → -9/-4), and the
 official test matrix fixes the rest:
 
+* a Prepare with ``error < 0`` is -9 and changes nothing (no attempt exists yet to cancel);
 * a Complete with ``error < 0`` means Click did not take the money: the attempt is cancelled,
   the order released, and the answer is -9 (also on a repeat, and also when it names an
   already-confirmed attempt: the matrix expects -9 there; the confirmed payment is kept and
@@ -132,6 +133,15 @@ class ClickShop:
         view, payment = state.view, state.view.payment
         assert payment is not None
         amount = self._amount(request, payment.amount)
+        if request.error < 0:
+            # Click reports its own failure before any money moved. Its rule for an error it
+            # sends: "cancel the payment in our billing and answer -9". A Prepare has created
+            # nothing to cancel yet, so nothing is recorded or authorized, and the order is left
+            # as it was (still payable by another attempt; one we prepared earlier keeps its
+            # hold, and Click's Complete or the hold's end settles it).
+            log.info("click: Prepare %s for order %s came with Click error %s; refused with -9",
+                     request.click_trans_id, view.number, request.error)
+            raise ClickError(ClickCode.TRANSACTION_CANCELLED)
         if state.own is not None:
             return self._repeated_prepare(state.own, view)
         if payment.status in PAID or view.payment_status == "paid":

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -71,8 +72,21 @@ TIMEOUT_MS = 43_200_000
 #: Cancel reasons of the protocol.
 REASONS = frozenset({1, 2, 3, 4, 5, 10})
 REASON_TIMEOUT = 4
-#: Bounds on what Payme may send.
+#: Bounds on what Payme may send. A Payme id (its ID type) is 24 hex characters; we take any
+#: visible ASCII up to 64 (the column), so a change of Payme's format is not refused, and answer
+#: anything else (empty, spaces, control or non-ASCII characters, longer) -32600.
 MAX_ID_LENGTH = 64
+_PAYME_ID = re.compile(rf"[!-~]{{1,{MAX_ID_LENGTH}}}", re.ASCII)
+#: Payme's Timestamp type: "positive 13-digit integer, ms since 1970-01-01 UTC" (2001-09-09 to
+#: 2286-11-20). CreateTransaction's ``time`` outside it is -32600.
+#:
+#: A 13-digit ``time`` ahead of our clock is NOT refused: the protocol names no error for it
+#: (CreateTransaction's are -31001, -31008, -31050..-31099; -32600 is a missing field or a wrong
+#: type), our clock may lag Payme's, and a margin of our choosing could turn away real payments.
+#: Only Payme (its Basic auth) can send one. Such a transaction expires 12 h after that ``time``,
+#: as the protocol counts it, so the order stays held for Payme until then unless Payme cancels
+#: it (CancelTransaction) or staff cancel the order (a later PerformTransaction is then -31008).
+PAYME_TIME_MIN, PAYME_TIME_MAX = 10**12, 10**13 - 1
 MAX_STATEMENT_ROWS = 10_000
 MAX_JSON_FIELD_BYTES = 8 * 1024
 MAX_AMOUNT = 10**15
@@ -195,7 +209,8 @@ class Merchant:
 
     def _short_create(self, authorization: str | None, params: dict[str, Any]) -> dict[str, Any] | e.PaymeError:
         try:
-            payme_id, payme_time = self._payme_id(params), self._timestamp(params, "time")
+            payme_id = self._payme_id(params)
+            payme_time = self._timestamp(params, "time", low=PAYME_TIME_MIN, high=PAYME_TIME_MAX)
             amount, number = self._amount(params), self._account(params)
             account = self._bounded_json(params["account"], "account")
         except e.PaymeError as refusal:
@@ -282,9 +297,9 @@ class Merchant:
                 "transaction": tx.id, "state": tx.state, "reason": tx.reason}
 
     def get_statement(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
-        start, end = self._timestamp(params, "from", allow_zero=True), self._timestamp(params, "to", allow_zero=True)
-        if start > end:
-            raise e.PaymeError(e.INVALID_REQUEST, data="from")
+        start, end = self._timestamp(params, "from"), self._timestamp(params, "to")
+        if start > end:  # no time is in [from, to]: an empty period, which is [] (spec §1.5.6)
+            return {"transactions": []}
         rows = session.scalars(select(PaymeTransaction)
                                .where(PaymeTransaction.payme_time >= start, PaymeTransaction.payme_time <= end)
                                .order_by(PaymeTransaction.payme_time, PaymeTransaction.create_time)
@@ -476,15 +491,16 @@ class Merchant:
     @staticmethod
     def _payme_id(params: dict[str, Any]) -> str:
         value = params.get("id")
-        if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+        if not isinstance(value, str) or not _PAYME_ID.fullmatch(value):
             raise e.PaymeError(e.INVALID_REQUEST, data="id")
         return value
 
     @staticmethod
-    def _timestamp(params: dict[str, Any], name: str, *, allow_zero: bool = False) -> int:
+    def _timestamp(params: dict[str, Any], name: str, *, low: int = 0, high: int = 10**14 - 1) -> int:
+        """An integer of milliseconds within ``low..high``; -32600 otherwise (GetStatement's
+        bounds only select rows, so any value from 0 will do)."""
         value = params.get(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1) \
-                or value >= 10**14:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise e.PaymeError(e.INVALID_REQUEST, data=name)
         return value
 

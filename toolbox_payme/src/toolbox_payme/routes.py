@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from ipaddress import ip_address, ip_network
 from typing import Any
 
@@ -61,8 +62,10 @@ def build_callback_router(merchant: Merchant) -> APIRouter:
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
             return _reply(e.PaymeError(e.PARSE_ERROR).body(None))
         request_id = call.get("id") if isinstance(call, dict) else None
-        if not isinstance(request_id, int | str | None) or isinstance(request_id, bool):
-            request_id = None
+        if not _json_rpc_id(request_id):
+            # JSON-RPC 2.0: an id is a string, a number or null; any other is an invalid
+            # request, answered with id null (the id could not be read).
+            return _reply(e.PaymeError(e.INVALID_REQUEST).body(None))
         request.state.payme_request_id = request_id
         if not isinstance(call, dict) or not isinstance(call.get("method"), str) \
                 or not isinstance(call.get("params", {}), dict) or _holds_nul(call):
@@ -101,6 +104,16 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _json_rpc_id(value: Any) -> bool:
+    """Whether ``value`` is an id JSON-RPC 2.0 allows (a string, a number or null), to be echoed
+    as sent: a fractional one too (numbers "SHOULD NOT" have fractional parts, but the reply
+    "MUST" carry the request's id). Payme sends integers; an infinite float (``1e400``) cannot be
+    written back in JSON, so it is refused like a boolean, an object or a list."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or (isinstance(value, int | str) and not isinstance(value, bool))
+
+
 def _holds_nul(value: Any) -> bool:
     """Whether a string anywhere in the parsed call holds a NUL character."""
     stack = [value]
@@ -134,7 +147,7 @@ def admin_record(tx: PaymeTransaction) -> dict[str, Any]:
 
 def build_admin_router(toolbox: Toolbox) -> APIRouter:
     router = APIRouter(prefix="/admin/payme", tags=["admin: payme"])
-    read = Depends(require_admin("orders:read"))
+    read = Depends(require_admin("payments:read"))
 
     @router.get("/transactions", dependencies=[read], summary="Payme transactions, newest first, by order, state and date")
     def list_transactions(
