@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Connection,
     String,
     bindparam,
@@ -92,7 +93,7 @@ def _read_statement(catalog: bool, extra: bool, lock: bool) -> Any:
     ids: Any = select(_LINES.c.variant_id).where(_LINES.c.cart_id == bindparam("cart_id"))
     if extra:
         ids = union_all(ids, select(cast(bindparam("extra"), String)))
-    branches = snapshot_branches(ids, bindparam("locales", expanding=True),
+    branches = snapshot_branches(ids, bindparam("locales", type_=ARRAY(String)),  # PostgreSQL: an array
                                  select(cast(bindparam("extra"), String)) if extra else None)
     padding = [_NULL] * len(part)
     return union_all(rows, *(branch.add_columns(*padding) for branch in branches))

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal_column, select, union_all
+from sqlalchemy import ARRAY, BindParameter, bindparam, func, literal_column, select, union_all
+from sqlalchemy import any_ as any_of
 from sqlalchemy.orm import Session
 
 from toolbox_core.catalog.models import (
@@ -59,9 +60,17 @@ class VariantSnapshot:
 _NONE = literal_column("NULL")
 
 
+def _in(column: Any, values: Any) -> Any:
+    """``column IN values``; ``column = ANY(values)`` for an array parameter (PostgreSQL): its SQL
+    is the same whatever the list, where an expanding ``IN`` is rendered again at every execution."""
+    if isinstance(values, BindParameter) and isinstance(values.type, ARRAY):
+        return column == any_of(values)
+    return column.in_(values)
+
+
 def _branches(ids: Any, locales: Any) -> tuple[Any, ...]:
     """The four branches for the variants ``ids`` (an expanding parameter or a subquery) with
-    titles and option names in ``locales``."""
+    titles and option names in ``locales`` (an expanding parameter, or an array one on PostgreSQL)."""
     options = (
         select(literal_column("'o'"), VariantOptionValue.variant_id, ProductOptionTranslation.locale,
                ProductOptionTranslation.name, ProductOption.id, ProductOption.code, ProductOption.position, _NONE,
@@ -69,9 +78,9 @@ def _branches(ids: Any, locales: Any) -> tuple[Any, ...]:
         .join(ProductOptionValue, ProductOptionValue.id == VariantOptionValue.value_id)
         .join(ProductOption, ProductOption.id == ProductOptionValue.option_id)
         .outerjoin(ProductOptionTranslation, (ProductOptionTranslation.option_id == ProductOption.id)
-                   & ProductOptionTranslation.locale.in_(locales))
+                   & _in(ProductOptionTranslation.locale, locales))
         .outerjoin(OptionValueTranslation, (OptionValueTranslation.value_id == ProductOptionValue.id)
-                   & OptionValueTranslation.locale.in_(locales))
+                   & _in(OptionValueTranslation.locale, locales))
         .where(VariantOptionValue.variant_id.in_(ids))
     )
     return (
