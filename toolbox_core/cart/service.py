@@ -11,7 +11,9 @@ change of lines or address drops the choice.
 Every store call is a few round trips (the full checkout's SQL is counted by
 ``tests/checkout/test_checkout_sql_budget.py``). On PostgreSQL a call runs on an autocommit
 connection (no ``BEGIN``/``COMMIT``): reads are one statement each (the cart with its lines and
-payment session; the catalog snapshots, once per call) and a change is ONE statement. On SQLite
+payment session; the catalog snapshots, once per call) and a change is ONE statement, answered
+without waiting for the WAL flush unless ``cart.async_commit`` is off (a cart is state a shopper
+can redo; the order that completes it is always durable, and makes it durable too). On SQLite
 a change runs in one ``BEGIN IMMEDIATE`` transaction (writers are serialized anyway). Carts,
 lines and payment sessions are read and written with core statements
 (:mod:`toolbox_core.cart.rows`), not through the ORM's unit of work.
