@@ -87,6 +87,34 @@ def test_installed_but_not_enabled_plugin_is_not_imported(sqlite_url: str) -> No
     assert out.stdout.strip() == "ok", out.stderr
 
 
+#: Imported by the app's routers and the services, never by ``Toolbox.create`` (start-up cost).
+DOMAIN_MODULES = ("toolbox_core.orders.models", "toolbox_core.catalog.models", "toolbox_core.cart.service",
+                  "toolbox_core.orders.service", "toolbox_core.admin.auth", "toolbox_core.events.models",
+                  "toolbox_core.workflows.payments", "typer")
+
+
+def test_discovery_and_wiring_import_no_domain_until_the_app_is_built(sqlite_url: str) -> None:
+    """A plugin importing from ``toolbox_core.api`` and the built-in plugins cost no domain
+    imports at ``Toolbox.create``; the app build and a lazy name's first use import them."""
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from toolbox_core.config import Settings
+        from toolbox_core.kernel import Toolbox
+        from toolbox_core.api import hookimpl, ShippingQuote, Toolbox as PublicToolbox
+        tb = Toolbox.create(Settings(database_url={sqlite_url!r}, plugins=[]))
+        print(sorted(m for m in {DOMAIN_MODULES!r} if m in sys.modules))
+        from toolbox_core import api
+        assert api.CartService.__module__ == "toolbox_core.cart.service"
+        from toolbox_core.app import create_app
+        create_app(toolbox=tb)
+        print(sorted(m for m in {DOMAIN_MODULES!r} if m not in sys.modules and m != "typer"))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"], out.stdout + out.stderr
+
+
 def test_hook_register_routes_and_shipping_providers_of_an_enabled_plugin_are_wired(sqlite_url: str, clean_env: Path) -> None:
     toolbox = Toolbox.create(make_settings(sqlite_url, ["example"]))
     assert "example_courier" in toolbox.shipping_providers

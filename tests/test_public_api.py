@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import toolbox_core.api as api
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +37,32 @@ def test_plugins_import_only_the_public_api() -> None:
 def test_public_api_exports_resolve() -> None:
     for name in api.__all__:
         assert getattr(api, name) is not None, name
+
+
+def test_lazy_public_names_match_their_type_checking_imports() -> None:
+    """``_LAZY`` (what ``__getattr__`` imports) and the ``TYPE_CHECKING`` block (what type
+    checkers see) name the same objects, and ``__all__`` is the eager and lazy names."""
+    tree = ast.parse(Path(api.__file__).read_text())
+    guarded = next(node for node in tree.body if isinstance(node, ast.If)
+                   and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+    declared = {
+        alias.asname or alias.name: node.module if alias.asname is None else f"{node.module}:{alias.name}"
+        for node in guarded.body if isinstance(node, ast.ImportFrom) for alias in node.names
+    }
+    assert declared == api._LAZY
+    eager = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+             and node.module != "__future__" and node.module != "importlib" and node.module != "typing"
+             for alias in node.names}
+    assert set(api.__all__) == eager | set(api._LAZY)
+    assert len(api.__all__) == len(set(api.__all__))
+    assert set(api.__all__) <= set(dir(api))
+
+
+def test_an_unknown_public_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'CartServce'"):
+        api.CartServce  # noqa: B018
+    with pytest.raises(ImportError):
+        from toolbox_core.api import CartServce  # noqa: F401
 
 
 def test_plugins_format_timestamps_as_the_kernel_does() -> None:

@@ -65,19 +65,19 @@ Everything a plugin needs:
   413 ``payload_too_large`` past it, never buffered whole.
 * ``iso_utc`` / ``UtcDateTime``: the APIs' one timestamp form (ISO-8601 UTC with ``Z``) for a
   plugin route's dict or pydantic response.
+
+Only what every plugin module needs at import (``hookimpl``, ``Toolbox``, the provider types, the
+errors, ``Base``) is loaded with this module; every other name is imported on its first use
+(PEP 562 ``__getattr__``), so loading a plugin at start-up does not import every kernel domain.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from toolbox_core import KERNEL_API_VERSION
-from toolbox_core.admin.auth import AdminPrincipal, require_admin
-from toolbox_core.cart.service import CartService
-from toolbox_core.cli.tables import Col as TableColumn
-from toolbox_core.cli.tables import print_rows
-from toolbox_core.customers.otp import otp_text
-from toolbox_core.customers.phone import normalize_phone
-from toolbox_core.customers.sessions import optional_customer, require_customer
 from toolbox_core.db.base import Base, TimestampMixin, utcnow
-from toolbox_core.db.upsert import insert_ignoring, upsert
-from toolbox_core.doctor import Check as DoctorCheck
 from toolbox_core.errors import (
     BadRequest,
     Conflict,
@@ -89,37 +89,8 @@ from toolbox_core.errors import (
     ToolboxError,
     Unauthorized,
 )
-from toolbox_core.events import emit
-from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
-from toolbox_core.fulfillment import (
-    FINAL_SHIPMENT_STATUSES,
-    SHIPMENT_STATUSES,
-    ShipmentService,
-    ShipmentView,
-)
-from toolbox_core.i18n import localized_text, request_locale
-from toolbox_core.ids import new_id
-from toolbox_core.inventory.public import InventoryService
-from toolbox_core.inventory.service import LevelView
-from toolbox_core.inventory.sync import (
-    BatchResult,
-    SyncReport,
-    apply_missing,
-    apply_stock_batch,
-    catalog_size,
-    catalog_skus,
-    sync_source,
-)
-from toolbox_core.jobs.failures import PermanentFailure, RetryLater
-from toolbox_core.jobs.lease import JobLease, LeaseHeld, LeaseLost, ensure_lease_held
-from toolbox_core.jobs.progress import Progress, RichProgress
 from toolbox_core.kernel import Toolbox
 from toolbox_core.keystore.base import KeyStore, KeyStoreUnavailable, VerifyOutcome, WindowHit
-from toolbox_core.limits import read_body
-from toolbox_core.money import Tiyin, format_som, som
-from toolbox_core.notifications.templates import NotificationTemplate
-from toolbox_core.orders.views import get_order_view, order_view_in_session
-from toolbox_core.params import CreatedAt, CreatedRange, Limit, Offset, QueryInt
 from toolbox_core.plugins import hookimpl
 from toolbox_core.providers import (
     Address,
@@ -146,17 +117,142 @@ from toolbox_core.providers import (
     TrackingUpdate,
     supports,
 )
-from toolbox_core.routing import own_error_route
-from toolbox_core.schemas import UtcDateTime, iso_utc
 from toolbox_core.texts import LocalizedText
-from toolbox_core.threads import db_work, in_thread, run_db_work
-from toolbox_core.workflows.payments import (
-    GatewayQuery,
-    GatewayState,
-    PaymentInfo,
-    PaymentService,
-    TransactionResult,
-)
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors (kept in step by a test)
+    from toolbox_core.admin.auth import AdminPrincipal, require_admin
+    from toolbox_core.cart.service import CartService
+    from toolbox_core.cli.tables import Col as TableColumn
+    from toolbox_core.cli.tables import print_rows
+    from toolbox_core.customers.otp import otp_text
+    from toolbox_core.customers.phone import normalize_phone
+    from toolbox_core.customers.sessions import optional_customer, require_customer
+    from toolbox_core.db.upsert import insert_ignoring, upsert
+    from toolbox_core.doctor import Check as DoctorCheck
+    from toolbox_core.events import emit
+    from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
+    from toolbox_core.fulfillment.service import (
+        FINAL_SHIPMENT_STATUSES,
+        SHIPMENT_STATUSES,
+        ShipmentService,
+        ShipmentView,
+    )
+    from toolbox_core.i18n import localized_text, request_locale
+    from toolbox_core.ids import new_id
+    from toolbox_core.inventory.public import InventoryService
+    from toolbox_core.inventory.service import LevelView
+    from toolbox_core.inventory.sync import (
+        BatchResult,
+        SyncReport,
+        apply_missing,
+        apply_stock_batch,
+        catalog_size,
+        catalog_skus,
+        sync_source,
+    )
+    from toolbox_core.jobs.failures import PermanentFailure, RetryLater
+    from toolbox_core.jobs.lease import JobLease, LeaseHeld, LeaseLost, ensure_lease_held
+    from toolbox_core.jobs.progress import Progress, RichProgress
+    from toolbox_core.limits import read_body
+    from toolbox_core.money import Tiyin, format_som, som
+    from toolbox_core.notifications.templates import NotificationTemplate
+    from toolbox_core.orders.views import get_order_view, order_view_in_session
+    from toolbox_core.params import CreatedAt, CreatedRange, Limit, Offset, QueryInt
+    from toolbox_core.routing import own_error_route
+    from toolbox_core.schemas import UtcDateTime, iso_utc
+    from toolbox_core.threads import db_work, in_thread, run_db_work
+    from toolbox_core.workflows.payments import (
+        GatewayQuery,
+        GatewayState,
+        PaymentInfo,
+        PaymentService,
+        TransactionResult,
+    )
+
+#: Public names imported on first use: name -> "module" (or "module:attribute" when renamed).
+_LAZY: dict[str, str] = {
+    "AdminPrincipal": "toolbox_core.admin.auth",
+    "require_admin": "toolbox_core.admin.auth",
+    "CartService": "toolbox_core.cart.service",
+    "TableColumn": "toolbox_core.cli.tables:Col",
+    "print_rows": "toolbox_core.cli.tables",
+    "otp_text": "toolbox_core.customers.otp",
+    "normalize_phone": "toolbox_core.customers.phone",
+    "optional_customer": "toolbox_core.customers.sessions",
+    "require_customer": "toolbox_core.customers.sessions",
+    "insert_ignoring": "toolbox_core.db.upsert",
+    "upsert": "toolbox_core.db.upsert",
+    "DoctorCheck": "toolbox_core.doctor:Check",
+    "emit": "toolbox_core.events",
+    "Event": "toolbox_core.events.types",
+    "EventType": "toolbox_core.events.types",
+    "JobSpec": "toolbox_core.events.types",
+    "ScheduledJob": "toolbox_core.events.types",
+    "Subscriber": "toolbox_core.events.types",
+    "FINAL_SHIPMENT_STATUSES": "toolbox_core.fulfillment.service",
+    "SHIPMENT_STATUSES": "toolbox_core.fulfillment.service",
+    "ShipmentService": "toolbox_core.fulfillment.service",
+    "ShipmentView": "toolbox_core.fulfillment.service",
+    "localized_text": "toolbox_core.i18n",
+    "request_locale": "toolbox_core.i18n",
+    "new_id": "toolbox_core.ids",
+    "InventoryService": "toolbox_core.inventory.public",
+    "LevelView": "toolbox_core.inventory.service",
+    "BatchResult": "toolbox_core.inventory.sync",
+    "SyncReport": "toolbox_core.inventory.sync",
+    "apply_missing": "toolbox_core.inventory.sync",
+    "apply_stock_batch": "toolbox_core.inventory.sync",
+    "catalog_size": "toolbox_core.inventory.sync",
+    "catalog_skus": "toolbox_core.inventory.sync",
+    "sync_source": "toolbox_core.inventory.sync",
+    "PermanentFailure": "toolbox_core.jobs.failures",
+    "RetryLater": "toolbox_core.jobs.failures",
+    "JobLease": "toolbox_core.jobs.lease",
+    "LeaseHeld": "toolbox_core.jobs.lease",
+    "LeaseLost": "toolbox_core.jobs.lease",
+    "ensure_lease_held": "toolbox_core.jobs.lease",
+    "Progress": "toolbox_core.jobs.progress",
+    "RichProgress": "toolbox_core.jobs.progress",
+    "read_body": "toolbox_core.limits",
+    "Tiyin": "toolbox_core.money",
+    "format_som": "toolbox_core.money",
+    "som": "toolbox_core.money",
+    "NotificationTemplate": "toolbox_core.notifications.templates",
+    "get_order_view": "toolbox_core.orders.views",
+    "order_view_in_session": "toolbox_core.orders.views",
+    "CreatedAt": "toolbox_core.params",
+    "CreatedRange": "toolbox_core.params",
+    "Limit": "toolbox_core.params",
+    "Offset": "toolbox_core.params",
+    "QueryInt": "toolbox_core.params",
+    "own_error_route": "toolbox_core.routing",
+    "UtcDateTime": "toolbox_core.schemas",
+    "iso_utc": "toolbox_core.schemas",
+    "db_work": "toolbox_core.threads",
+    "in_thread": "toolbox_core.threads",
+    "run_db_work": "toolbox_core.threads",
+    "GatewayQuery": "toolbox_core.workflows.payments",
+    "GatewayState": "toolbox_core.workflows.payments",
+    "PaymentInfo": "toolbox_core.workflows.payments",
+    "PaymentService": "toolbox_core.workflows.payments",
+    "TransactionResult": "toolbox_core.workflows.payments",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import lazy public name ``name`` on first use and keep it as a module attribute."""
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attribute = target.partition(":")
+    value = getattr(import_module(module), attribute or name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "FINAL_SHIPMENT_STATUSES",

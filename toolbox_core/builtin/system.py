@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from toolbox_core.admin.auth import require_admin
 from toolbox_core.plugins import hookimpl
 
 PLUGIN_NAME = "core.system"
@@ -14,6 +13,8 @@ PLUGIN_NAME = "core.system"
 
 @hookimpl
 def register_routes(toolbox: Any) -> list[APIRouter]:
+    from toolbox_core.admin.auth import require_admin
+
     router = APIRouter(prefix="/admin", tags=["admin: system"], dependencies=[Depends(require_admin("plugins:read"))])
 
     @router.get("/plugins", summary="Installed plugins: version, enabled, hooks implemented")

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from toolbox_core.events.types import EventType, ScheduledJob
-from toolbox_core.orders.service import expire_unpaid
 from toolbox_core.plugins import hookimpl
 
 PLUGIN_NAME = "core.checkout"
@@ -18,6 +17,8 @@ EXPIRY_INTERVAL_SECONDS = 60
 
 def expire_unpaid_orders(toolbox: Any, progress: Any = None) -> int:
     """Scheduled job: cancel online orders unpaid after ``payment_timeout_seconds``, release stock."""
+    from toolbox_core.orders.service import expire_unpaid
+
     return len(expire_unpaid(toolbox))
 
 

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from toolbox_core.events.types import EventType, ScheduledJob
-from toolbox_core.inventory.service import sync_from_sources
 from toolbox_core.plugins import hookimpl
 
 PLUGIN_NAME = "core.inventory"
@@ -15,6 +14,8 @@ PLUGIN_NAME = "core.inventory"
 
 def sync_inventory_sources(toolbox: Any, progress: Any = None) -> dict[str, int]:
     """Scheduled job: apply the stocked quantities every inventory source reports."""
+    from toolbox_core.inventory.service import sync_from_sources
+
     return sync_from_sources(toolbox)
 
 

@@ -79,6 +79,18 @@ def discover() -> dict[str, importlib_metadata.EntryPoint]:
     return found
 
 
+def _distribution_of(ep: importlib_metadata.EntryPoint) -> tuple[str, str]:
+    """``(version, name)`` of the distribution that declares ``ep``, ``"unknown"`` without one.
+
+    The metadata file is read and parsed once (``dist.version`` and ``dist.name`` each parse it).
+    """
+    dist = ep.dist
+    if dist is None:
+        return "unknown", "unknown"
+    metadata = dist.metadata
+    return metadata["Version"], metadata["Name"]
+
+
 class PluginManager:
     """The kernel's pluggy manager plus what it knows about each plugin."""
 
@@ -126,13 +138,9 @@ class PluginManager:
 
         for name, ep in self.installed.items():
             if name not in self.plugins:
-                dist = ep.dist
+                version, distribution = _distribution_of(ep)
                 self.plugins[name] = PluginInfo(
-                    name=name,
-                    version=dist.version if dist else "unknown",
-                    distribution=dist.metadata["Name"] if dist else "unknown",
-                    module=ep.value,
-                    enabled=False,
+                    name=name, version=version, distribution=distribution, module=ep.value, enabled=False,
                 )
 
     def _load_installed(self, name: str) -> None:
@@ -152,9 +160,7 @@ class PluginManager:
                 name, f"failed to import {ep.value}: {type(exc).__name__}: {exc}",
                 "fix the installation or disable the plugin",
             ) from exc
-        dist = ep.dist
-        version = dist.version if dist else "unknown"
-        distribution = dist.metadata["Name"] if dist else "unknown"
+        version, distribution = _distribution_of(ep)
         self._check_kernel_api(name, module)
         self._register(name, module, version=version, distribution=distribution, builtin=False)
 
