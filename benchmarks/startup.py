@@ -32,7 +32,7 @@ INTEGRATION_ENV = {
     "TOOLBOX_CLICK__SERVICE_ID": "1",
     "TOOLBOX_CLICK__MERCHANT_ID": "1",
     "TOOLBOX_CLICK__SECRET_KEY": "bench-secret",
-    "TOOLBOX_BTS__USERNAME": "bench",
+    "TOOLBOX_BTS__LOGIN": "bench",
     "TOOLBOX_BTS__PASSWORD": "bench",
     "TOOLBOX_ESKIZ__EMAIL": "bench@example.uz",
     "TOOLBOX_ESKIZ__PASSWORD": "bench",
