@@ -62,13 +62,15 @@ def outbox(toolbox: Any, name: str) -> list[dict[str, Any]]:
 
 
 def ready_cart(toolbox: Any, variant_id: str, *, quantity: int = 1, provider: str = "cash_on_delivery",
-               shipping: str = "flat") -> str:
-    """A cart (through the services) with one line, phone, address, shipping and payment chosen."""
+               shipping: str = "flat", also: dict[str, int] | None = None) -> str:
+    """A cart (through the services) with one line (and the lines ``also``: variant → quantity),
+    phone, address, shipping and payment chosen."""
     from toolbox_core.cart.service import CartService
 
     carts = CartService(toolbox)
     cart_id = carts.create(None, "ru", PHONE)["id"]
-    carts.add_line(cart_id, None, variant_id, quantity)
+    for variant, count in {variant_id: quantity, **(also or {})}.items():
+        carts.add_line(cart_id, None, variant, count)
     carts.update(cart_id, None, {"address": dict(ADDRESS)})
     carts.select_shipping(cart_id, None, shipping, shipping)
     carts.select_payment(cart_id, None, provider)

@@ -12,8 +12,6 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.checkout.helpers import (
-    ADDRESS,
-    PHONE,
     make_variant,
     outbox,
     ready_cart,
@@ -57,12 +55,7 @@ def test_a_short_cart_is_refused_and_writes_nothing_not_even_an_order_number(pg)
     plenty, scarce = make_variant(pg, stock=50), make_variant(pg, sku="PG-SCARCE", stock=2)
     first = CheckoutService(pg).complete(ready_cart(pg, plenty), None)
     carts = CartService(pg)
-    short = carts.create(None, "ru", PHONE)["id"]
-    carts.add_line(short, None, plenty, 2)
-    carts.add_line(short, None, scarce, 2)
-    carts.update(short, None, {"address": dict(ADDRESS)})
-    carts.select_shipping(short, None, "flat", "flat")
-    carts.select_payment(short, None, "cash_on_delivery")
+    short = ready_cart(pg, plenty, quantity=2, also={scarce: 2})
     with pg.db.transaction() as session:  # sold elsewhere after the line was let in
         apply_levels(session, [StockLevel("PG-SCARCE", 1)])
 

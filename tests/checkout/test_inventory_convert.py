@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.checkout.helpers import ADDRESS, PHONE, make_variant, outbox, stock_of
+from tests.checkout.helpers import make_variant, outbox, ready_cart, stock_of
 from tests.fakes.payments import FakeOnlineProvider
 from toolbox_core.api import PaymentService
 from toolbox_core.cart.service import CartService
@@ -86,12 +86,7 @@ def test_a_paid_order_leaves_exactly_its_units_sold(make_toolbox, database):
     toolbox.payment_providers[gateway.id] = ProviderGuard(gateway)
     variant, other = make_variant(toolbox, stock=5), make_variant(toolbox, stock=9)
     carts = CartService(toolbox)
-    cart_id = carts.create(None, "ru", PHONE)["id"]
-    carts.add_line(cart_id, None, variant, 3)
-    carts.add_line(cart_id, None, other, 2)
-    carts.update(cart_id, None, {"address": dict(ADDRESS)})
-    carts.select_shipping(cart_id, None, "flat", "flat")
-    carts.select_payment(cart_id, None, "test_online")
+    cart_id = ready_cart(toolbox, variant, quantity=3, provider="test_online", also={other: 2})
     cart = carts.get(cart_id, None)
     order = CheckoutService(toolbox).complete(cart_id, None)
     assert (stock_of(toolbox, variant), stock_of(toolbox, other)) == ((5, 3), (9, 2))
