@@ -1,7 +1,7 @@
 """Completing a cart: one workflow with explicit steps and compensation.
 
-Steps (all but the last in ONE database transaction, so a crash anywhere in them leaves no
-half order and no leaked reservation — the database rolls everything back):
+Steps (the writes of 2–5 atomic together — one transaction, on PostgreSQL one statement — so a
+crash anywhere in them leaves no half order and no leaked reservation):
 
 1. ``validate``  — the cart is open, ours, has items, phone, shipping and a payment session;
 2. ``reserve``   — atomic conditional holds on stock (409 ``out_of_stock``);
