@@ -107,9 +107,12 @@ def test_error_texts_are_parsed_once_with_their_placeholders():
 @pytest.mark.postgres
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_a_nul_character_in_a_path_query_or_body_is_a_4xx_not_a_500(make_toolbox, make_client, database):
-    """No route takes a NUL in its URL (422 on every database); PostgreSQL text cannot hold one,
-    so a body string with NUL is a 422 there (SQLite stores it)."""
-    client = make_client(make_toolbox(database=database))
+    """No route takes a NUL, in its URL or in a JSON body: 422, the same answer on every database
+    (PostgreSQL text cannot hold one, and SQLite would store it)."""
+    from toolbox_core.cart.models import Cart
+
+    toolbox = make_toolbox(database=database)
+    client = make_client(toolbox)
     cart = client.post("/store/carts", json={}).json()["id"]
     in_url = [
         client.get("/store/products", params={"q": "\x00drill"}),
@@ -124,10 +127,39 @@ def test_a_nul_character_in_a_path_query_or_body_is_a_4xx_not_a_500(make_toolbox
         client.post(f"/store/carts/{cart}/lines", json={"variant_id": "var\x00x", "quantity": 1}),
         client.patch(f"/store/carts/{cart}", json={"email": "a\x00@b.uz"}),
         client.patch(f"/store/carts/{cart}", json={"address": {"city": "Toshkent\x00", "line1": "x"}}),
-        # Inside a JSON column PostgreSQL refuses it itself (SQLSTATE 22P05), not psycopg.
         client.patch(f"/store/carts/{cart}", json={"address": {"region": "T\x00", "city": "T"}}),
     ]
     for response in in_body:
-        assert 400 <= response.status_code < 500 or (database == "sqlite" and response.status_code == 200), \
-            (response.request.url, response.status_code, response.text)
-        assert database == "sqlite" or response.json()["error"]["code"] in ("invalid_input", "variant_not_found")
+        assert response.status_code == 422, (response.request.url, response.status_code, response.text)
+        assert response.json()["error"] == {"code": "invalid_input", "details": None,
+                                            "message": "text must not contain NUL (0x00) characters",
+                                            "request_id": response.headers["x-request-id"]}
+    with toolbox.db.session() as session:  # nothing was written
+        stored = session.get(Cart, cart)
+        assert (stored.email, stored.address) == (None, None)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_backslash_before_u0000_is_text_not_a_nul(make_toolbox, make_client, database):
+    from toolbox_core.cart.models import Cart
+
+    toolbox = make_toolbox(database=database)
+    client = make_client(toolbox)
+    cart = client.post("/store/carts", json={}).json()["id"]
+    address = {"region": "Toshkent", "city": "Toshkent", "street": "C:\\u0000 street"}
+    answer = client.patch(f"/store/carts/{cart}", json={"address": address})  # JSON: "C:\\\\u0000 street"
+    assert answer.status_code == 200, answer.text
+    with toolbox.db.session() as session:
+        assert session.get(Cart, cart).address["street"] == "C:\\u0000 street"
+
+
+def test_a_nul_split_between_two_chunks_of_a_streamed_body_is_found(make_toolbox, make_client):
+    client = make_client(make_toolbox())
+    cart = client.post("/store/carts", json={}).json()["id"]
+
+    def chunks():
+        yield b'{"email": "a\\u00'
+        yield b'00@b.uz"}'
+
+    answer = client.patch(f"/store/carts/{cart}", content=chunks(), headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and answer.json()["error"]["message"].startswith("text must not contain NUL")

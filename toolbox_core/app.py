@@ -23,7 +23,7 @@ from toolbox_core.config import Settings, load_settings
 from toolbox_core.errors import error_response, install_error_handlers
 from toolbox_core.i18n import add_locale_headers
 from toolbox_core.kernel import Toolbox, request_threads
-from toolbox_core.limits import body_limit, declared_length_problem, limited_receive
+from toolbox_core.limits import body_limit, declared_length_problem, limited_receive, nul_pattern
 from toolbox_core.params import unbounded_integer_params
 from toolbox_core.plugins import PluginError
 from toolbox_core.routing import install_route_index
@@ -97,7 +97,8 @@ class RequestMiddleware:
             if problem is not None and scope["path"] not in self.own_shape_paths:
                 await problem(scope, receive, send_with_headers)
                 return
-            await self.app(scope, limited_receive(receive, limit), send_with_headers)
+            nul = None if scope["path"] in self.own_shape_paths else nul_pattern(content_type or "")
+            await self.app(scope, limited_receive(receive, limit, nul), send_with_headers)
         except Exception:
             # Anything no handler turned into a response: log it, answer in the one error
             # shape, and never leak the exception text to the client.

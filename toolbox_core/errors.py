@@ -155,6 +155,10 @@ def _body_problem(request: Request, err: dict[str, Any]) -> str | None:
     return None
 
 
+#: The one answer to a NUL in any text of a request (the body, see :mod:`toolbox_core.limits`,
+#: and what PostgreSQL refuses).
+NUL_MESSAGE = "text must not contain NUL (0x00) characters"
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -209,7 +213,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # (SQLSTATE 22P05, an address). That is the client's input, not our failure.
         if "NUL" not in str(exc.orig) and getattr(exc.orig, "sqlstate", None) != "22P05":
             raise exc
-        return _answer(request, 422, "invalid_input", "text must not contain NUL (0x00) characters", None)
+        return _answer(request, 422, "invalid_input", NUL_MESSAGE, None)
 
     @app.exception_handler(OperationalError)
     async def _lock_timeout(request: Request, exc: OperationalError) -> JSONResponse:

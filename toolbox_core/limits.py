@@ -7,16 +7,22 @@ reading it; a body streamed without a length is counted as it arrives and cut of
 soon as it passes the limit. JSON and every other body get ``http.max_body_bytes``;
 ``multipart/form-data`` (image uploads) gets ``storage.max_upload_bytes`` plus room for the
 form's own framing.
+
+A JSON or form body that carries a NUL character (JSON's ``\u0000`` escape, a form's ``%00``)
+is refused as it streams in (422, :data:`NUL_MESSAGE`), on every database alike: PostgreSQL
+text cannot hold one (it refuses it with the same answer), and SQLite would store it.
 """
 
 from __future__ import annotations
+
+import re
 
 from fastapi import HTTPException, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive
 
 from toolbox_core.config import Settings
-from toolbox_core.errors import PayloadTooLarge, error_response
+from toolbox_core.errors import NUL_MESSAGE, PayloadTooLarge, error_response
 
 #: Bytes a multipart form needs around its file (boundaries, part headers, a few text fields).
 MULTIPART_OVERHEAD = 64 * 1024
@@ -59,17 +65,50 @@ def declared_length_problem(limit: int, declared: bytes | None, request_id: str 
     return None
 
 
-def limited_receive(receive: Receive, limit: int) -> Receive:
-    """``receive`` that raises :class:`BodyTooLarge` once the body streamed passes ``limit``."""
+#: A NUL in a JSON text: the escape ``\u0000`` (not ``\\u0000``, an escaped backslash and the
+#: letters) or a raw 0 byte.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000|\x00")
+_FORM_NUL = re.compile(rb"%00|\x00")
+#: Bytes of the previous chunk scanned again with the next one (a NUL split between chunks).
+_NUL_OVERLAP = 64
+
+
+class BodyHasNul(HTTPException):
+    """Raised from ``receive`` when a JSON or form body carries a NUL character (422)."""
+
+    def __init__(self) -> None:
+        super().__init__(422, NUL_MESSAGE)
+
+
+def nul_pattern(content_type: str) -> re.Pattern[bytes] | None:
+    """What a NUL looks like in a body of ``content_type`` (``None``: not looked for, e.g. an upload)."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json"):
+        return _JSON_NUL
+    if kind == "application/x-www-form-urlencoded":
+        return _FORM_NUL
+    return None
+
+
+def limited_receive(receive: Receive, limit: int, nul: re.Pattern[bytes] | None = None) -> Receive:
+    """``receive`` that raises :class:`BodyTooLarge` once the body streamed passes ``limit``, and
+    with ``nul`` (:func:`nul_pattern`) :class:`BodyHasNul` when the body carries a NUL."""
     received = 0
+    tail = b""
 
     async def counting_receive() -> Message:
-        nonlocal received
+        nonlocal received, tail
         message = await receive()
         if message["type"] == "http.request":
-            received += len(message.get("body", b""))
+            body = message.get("body", b"")
+            received += len(body)
             if received > limit:
                 raise BodyTooLarge(limit)
+            if nul is not None and body:
+                window = tail + body
+                if any(found.end() > len(tail) for found in nul.finditer(window)):
+                    raise BodyHasNul()
+                tail = window[-_NUL_OVERLAP:]
         return message
 
     return counting_receive
