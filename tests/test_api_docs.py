@@ -44,3 +44,18 @@ def test_swagger_ui_loads_the_schema_and_its_oauth2_redirect_page_is_local(clien
 def test_docs_assets_are_not_in_the_openapi_schema(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith(("/docs", "/redoc"))]
+
+
+def test_the_openapi_document_declares_the_error_shape_the_app_answers_with(client):
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
+    assert set(schemas["Error"]["properties"]["error"]["required"]) == {"code", "message", "details", "request_id"}
+    add_line = document["paths"]["/store/carts/{cart_id}/lines"]["post"]["responses"]["422"]
+    assert add_line["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    refs = str(document)
+    assert "HTTPValidationError" not in refs
+    # ... and it is what a 422 really looks like
+    answer = client.post("/store/carts/nope/lines", json={"quantity": "many"})
+    assert answer.status_code == 422 and set(answer.json()) == {"error"}
+    assert set(answer.json()["error"]) == set(schemas["Error"]["properties"]["error"]["properties"])

@@ -9,6 +9,7 @@ versions) and are served under :data:`ASSETS_URL`; the pages are FastAPI's own H
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI, Request
@@ -55,3 +56,59 @@ def install_api_docs(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
             redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
             redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png", with_google_fonts=False,
         )
+
+
+#: The one error shape every error response has (``toolbox_core.errors``), as an OpenAPI schema.
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details", "request_id"],
+            "properties": {
+                "code": {"type": "string", "description": "stable, machine-readable (e.g. invalid_input)"},
+                "message": {"type": "string", "description": "for people, in the request's locale when translated"},
+                "details": {"description": "what the code needs (e.g. the fields), or null",
+                            "anyOf": [{"type": "object"}, {"type": "array", "items": {}}, {"type": "null"}]},
+                "request_id": {"type": "string", "description": "also the X-Request-ID response header"},
+            },
+        },
+    },
+}
+_ERROR_REF = "#/components/schemas/Error"
+#: FastAPI's own validation error schemas, which no response of this app has.
+_FASTAPI_ERRORS = ("HTTPValidationError", "ValidationError")
+
+
+def with_error_shape(schema: dict[str, Any]) -> dict[str, Any]:
+    """The app's OpenAPI document with its real error shape: FastAPI declares every 422 as its
+    ``HTTPValidationError`` (``{"detail": [...]}``), but the app answers every error as
+    :data:`ERROR_SCHEMA`; each such response now points to ``Error``, and FastAPI's schemas go."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                media = response.get("content", {}).get("application/json", {})
+                if media.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1] in _FASTAPI_ERRORS:
+                    media["schema"] = {"$ref": _ERROR_REF}
+                    response["description"] = "Invalid input (code invalid_input, the fields in details)"
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in _FASTAPI_ERRORS:
+        components.pop(name, None)
+    components["Error"] = ERROR_SCHEMA
+    return schema
+
+
+def install_error_shape(app: FastAPI) -> None:
+    """Serve :func:`with_error_shape` of the document FastAPI builds (built once, on first request)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_error_shape(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolbox_core import __version__
-from toolbox_core.apidocs import install_api_docs
+from toolbox_core.apidocs import install_api_docs, install_error_shape
 from toolbox_core.clientip import install_proxy_headers
 from toolbox_core.config import Settings, load_settings
 from toolbox_core.errors import error_response, install_error_handlers
@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None, *, toolbox: Toolbox | None = No
     )
     app.state.toolbox = toolbox
     install_api_docs(app)
+    install_error_shape(app)
     install_error_handlers(app)
     install_route_index(app)
     own_shape_paths: set[str] = set()  # filled once the plugins' routes are in, below
