@@ -160,3 +160,14 @@ def test_a_narrow_terminal_leaves_out_whole_columns_and_says_which(cli, sqlite_u
     failed = cli("events", "failed", columns=60)
     assert_fits(failed.output, 60)
     assert ids["delivery"] in failed.output and "not shown at this width:" in failed.output
+
+
+def test_json_output_gives_times_in_utc_as_the_apis_do():
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from toolbox_core.cli.tables import dumps
+
+    tashkent = datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=5)))
+    assert json.loads(dumps({"at": tashkent, "name": "Дрель"})) == {"at": "2025-12-31T19:30:00.000000Z",
+                                                                    "name": "Дрель"}

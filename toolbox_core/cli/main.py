@@ -252,7 +252,7 @@ def config_cmd(
         err.print(f"[yellow]warning:[/] {escape(str(exc))}")
     rows = [{"key": r.key, "value": r.value, "source": r.source} for r in explain(settings, manager.settings)]
     if not as_json:
-        rows = [row | {"value": json.dumps(row["value"], default=str)} for row in rows]
+        rows = [row | {"value": json.dumps(row["value"], default=str, ensure_ascii=False)} for row in rows]
     print_rows(rows, [Col("key", ident=True), Col("value"), Col("source", drop=1)], as_json=as_json)
 
 

@@ -53,13 +53,17 @@ def cell(value: Any) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, datetime):
+        from toolbox_core.schemas import iso_utc
+
+        return iso_utc(value)  # the APIs' one timestamp form (UTC, ``Z``)
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)
 
 
 def dumps(data: Any) -> str:
-    """``data`` as indented JSON text; times as ISO 8601."""
+    """``data`` as indented JSON text; times as ISO 8601 in UTC (``Z``), as the APIs answer them."""
     return json.dumps(data, default=_json_default, ensure_ascii=False, indent=2)
 
 
