@@ -163,7 +163,6 @@ def test_a_narrow_terminal_leaves_out_whole_columns_and_says_which(cli, sqlite_u
 
 
 def test_json_output_gives_times_in_utc_as_the_apis_do():
-    import json
     from datetime import datetime, timedelta, timezone
 
     from toolbox_core.cli.tables import dumps
