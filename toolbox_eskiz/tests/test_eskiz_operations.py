@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from toolbox_core.api import DoctorCheck
+
 TOOLBOX = str(Path(sys.executable).with_name("toolbox"))
 
 
@@ -49,13 +51,29 @@ def test_hook_doctor_checks_report_token_and_balance(eskiz_toolbox, fake_eskiz):
     checks = {c.name: c for c in doctor_checks(eskiz_toolbox)}
     assert checks["eskiz token"].ok and checks["eskiz token"].message.startswith("valid for 29 more days")
     assert checks["eskiz balance"].ok
+    assert checks["eskiz tables"] == DoctorCheck("eskiz tables", True, "eskiz_messages migrated")
     fake_eskiz.balance = 0
     assert not {c.name: c for c in doctor_checks(eskiz_toolbox)}["eskiz balance"].ok
+
+
+def test_doctor_before_migrate_names_the_missing_table_and_still_checks_the_token(
+        eskiz_toolbox, fake_eskiz, eskiz_settings, tmp_path):
+    from toolbox_core.testing.doctor import plugin_doctor_checks, toolbox_before_migrate
+
+    toolbox = toolbox_before_migrate(eskiz_toolbox.settings, {"eskiz": eskiz_settings}, tmp_path / "new.db")
+    try:
+        checks = {c.name: c for c in plugin_doctor_checks(toolbox, "eskiz")}
+    finally:
+        toolbox.close()
+    assert checks["eskiz tables"] == DoctorCheck("eskiz tables", False,
+                                                 "eskiz_messages is missing: run toolbox migrate")
+    assert checks["eskiz token"].ok and checks["eskiz balance"].ok
 
 
 def test_doctor_token_check_fails_clearly_on_wrong_credentials(make_toolbox, eskiz_settings):
     from toolbox_eskiz.plugin import doctor_checks
 
     toolbox = make_toolbox(plugins=["eskiz"], plugin_settings={"eskiz": {**eskiz_settings, "password": "nope"}})
-    [check] = doctor_checks(toolbox)
+    tables, check = doctor_checks(toolbox)
+    assert tables.ok and tables.message == "eskiz_messages migrated"
     assert not check.ok and "TOOLBOX_ESKIZ__PASSWORD" in check.message and "nope" not in check.message

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from toolbox_core.api import DoctorCheck, NotificationTemplate, Subscriber, Toolbox, hookimpl
+from toolbox_core.api import (
+    DoctorCheck,
+    NotificationTemplate,
+    Subscriber,
+    Toolbox,
+    hookimpl,
+    tables_check,
+)
 from toolbox_eskiz.settings import EskizSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,16 +85,18 @@ def register_commands(cli: typer.Typer) -> None:
 
 @hookimpl
 def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck]:
-    """A token check (login or a stored token) and the balance; messages carry no secret."""
+    """The table, a token check (login or a stored token) and the balance; messages carry no secret."""
     from toolbox_eskiz.errors import EskizError
+    from toolbox_eskiz.models import EskizMessage
     from toolbox_eskiz.runtime import service_of
 
+    checks = [tables_check(toolbox, "eskiz", EskizMessage, name="eskiz tables")]
     client = service_of(toolbox).client
     try:
         left = client.check_token()
     except EskizError as exc:
-        return [DoctorCheck("eskiz token", False, str(exc))]
-    checks = [DoctorCheck("eskiz token", True, f"valid for {int(left // 86400)} more days")]
+        return [*checks, DoctorCheck("eskiz token", False, str(exc))]
+    checks.append(DoctorCheck("eskiz token", True, f"valid for {int(left // 86400)} more days"))
     try:
         amount = client.balance()
         checks.append(DoctorCheck("eskiz balance", amount > 0,
