@@ -44,3 +44,20 @@ def test_an_unset_optional_webhook_secret_and_unweighed_variants_only_warn(
     assert webhook.ok and webhook.warning and "TOOLBOX_BTS__WEBHOOK_SECRET" in webhook.message
     assert weights.ok and weights.warning and weights.message.startswith("1 variants have no weight")
 
+
+
+def test_on_a_database_never_migrated_every_check_reports_instead_of_crashing(
+        toolbox: Any, bts_settings: dict[str, Any], tmp_path: Any) -> None:
+    """The login token goes to the database key store and the weights come from the catalog,
+    whose tables ``toolbox migrate`` creates too."""
+    from toolbox_core.api import Toolbox
+
+    settings = toolbox.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+    fresh = Toolbox.create(settings, plugin_settings={"bts": bts_settings})
+    try:
+        checks = by_name(fresh)
+    finally:
+        fresh.close()
+    assert [c.name for c in checks.values() if not c.ok] == ["bts: tables"]
+    assert checks["bts: login"].warning and checks["bts: variant weights"].warning
+    assert not any("doctor check failed" in c.message for c in checks.values())

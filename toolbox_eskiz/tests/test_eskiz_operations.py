@@ -77,3 +77,19 @@ def test_doctor_token_check_fails_clearly_on_wrong_credentials(make_toolbox, esk
     tables, check = doctor_checks(toolbox)
     assert tables.ok and tables.message == "eskiz_messages migrated"
     assert not check.ok and "TOOLBOX_ESKIZ__PASSWORD" in check.message and "nope" not in check.message
+
+
+def test_doctor_on_a_database_never_migrated_reports_instead_of_crashing(eskiz_toolbox, eskiz_settings, tmp_path):
+    """The token lives in the database key store, whose table ``toolbox migrate`` creates too."""
+    from toolbox_core.api import Toolbox
+    from toolbox_core.testing.doctor import plugin_doctor_checks
+
+    settings = eskiz_toolbox.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+    toolbox = Toolbox.create(settings, plugin_settings={"eskiz": eskiz_settings})
+    try:
+        checks = {c.name: c for c in plugin_doctor_checks(toolbox, "eskiz")}
+    finally:
+        toolbox.close()
+    assert not checks["eskiz tables"].ok and "eskiz_messages is missing" in checks["eskiz tables"].message
+    assert checks["eskiz token"].warning and "toolbox migrate" in checks["eskiz token"].message
+    assert not any("doctor check failed" in c.message for c in checks.values())

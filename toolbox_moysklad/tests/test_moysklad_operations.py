@@ -172,3 +172,21 @@ def test_doctor_before_migrate_names_the_missing_tables_and_still_checks_the_api
     assert [c.name for c in checks.values() if not c.ok] == ["moysklad: tables"]
     after = {c.name: c for c in plugin_doctor_checks(tb, "moysklad")}
     assert after["moysklad: tables"].ok and all(c.ok for c in after.values())
+
+
+def test_doctor_on_a_database_never_migrated_reports_instead_of_crashing(store, tmp_path):
+    """The client's limits live in the database key store, whose table ``toolbox migrate`` creates too."""
+    from toolbox_core.api import Toolbox
+    from toolbox_core.testing.doctor import plugin_doctor_checks
+
+    tb = store()
+    settings = tb.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+    fresh = Toolbox.create(settings, plugin_settings={"moysklad": tb.plugin_settings("moysklad").model_dump()})
+    try:
+        checks = {c.name: c for c in plugin_doctor_checks(fresh, "moysklad")}
+    finally:
+        fresh.close()
+    assert not checks["moysklad: tables"].ok
+    api = checks["moysklad: API and token"]
+    assert api.ok and api.warning and "toolbox migrate" in api.message
+    assert not any("doctor check failed" in c.message for c in checks.values())

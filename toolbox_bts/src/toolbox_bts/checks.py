@@ -7,7 +7,7 @@ from sqlalchemy.exc import DBAPIError
 
 from toolbox_bts.client import BtsError
 from toolbox_bts.models import BtsBranch, BtsCity, BtsRegion
-from toolbox_core.api import DoctorCheck, Toolbox, tables_check
+from toolbox_core.api import DoctorCheck, KeyStoreUnavailable, Toolbox, tables_check
 
 
 def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck]:
@@ -20,6 +20,9 @@ def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck]:
     except BtsError as exc:
         checks.append(DoctorCheck("bts: login", False, f"{settings.api_url}: {exc.message}; "
                                   "check TOOLBOX_BTS__LOGIN / TOOLBOX_BTS__PASSWORD / TOOLBOX_BTS__BASE_URL"))
+    except (DBAPIError, KeyStoreUnavailable) as exc:  # the token goes to the database key store, not created before migrate
+        checks.append(DoctorCheck("bts: login", True, "not checked: the key store cannot be read "
+                                  f"({_kind(exc)}): run `toolbox migrate` if it has not run", warning=True))
     tables = tables_check(toolbox, "bts", BtsRegion, BtsCity, BtsBranch)
     checks.append(tables)
     if tables.ok:
@@ -59,3 +62,8 @@ def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck]:
     if not settings.test_mode and "apitest" in settings.api_url:
         checks.append(DoctorCheck("bts: base url", False, "test_mode is off but base_url is the test server"))
     return checks
+
+
+def _kind(exc: Exception) -> str:
+    """The error's kind: the database driver's (``UndefinedTable``) or the key store's."""
+    return type(getattr(exc, "orig", None) or exc).__name__

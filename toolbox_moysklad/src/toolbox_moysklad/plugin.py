@@ -77,6 +77,9 @@ def register_commands(cli: Any) -> None:
 
 @hookimpl
 def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck]:
+    from sqlalchemy.exc import DBAPIError
+
+    from toolbox_core.api import KeyStoreUnavailable
     from toolbox_moysklad.client import MoySkladClient, MoySkladError, Unreachable
     from toolbox_moysklad.models import MoySkladItem, MoySkladSyncRun, MoySkladWebhook
 
@@ -92,6 +95,9 @@ def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck]:
     except MoySkladError as exc:
         hint = "check TOOLBOX_MOYSKLAD__TOKEN (or LOGIN/PASSWORD)" if exc.status in (401, 403) else "try again later"
         checks.append(DoctorCheck("moysklad: API and token", False, f"MoySklad answered {exc.status}: {hint}"))
+    except (DBAPIError, KeyStoreUnavailable) as exc:  # the rate limits live in the database key store, not created before migrate
+        checks.append(DoctorCheck("moysklad: API and token", True, "not checked: the key store cannot be read "
+                                  f"({_kind(exc)}): run `toolbox migrate` if it has not run", warning=True))
     if settings.public_url and settings.webhook_token is None:
         checks.append(DoctorCheck("moysklad: webhooks", False, "public_url is set but webhook_token is not"))
     if not tables.ok:
@@ -105,3 +111,8 @@ def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck]:
         checks.append(DoctorCheck("moysklad: last sync", False,
                                   f"the last run is {last[0]['status']}: see `toolbox moysklad reports`"))
     return checks
+
+
+def _kind(exc: Exception) -> str:
+    """The error's kind: the database driver's (``UndefinedTable``) or the key store's."""
+    return type(getattr(exc, "orig", None) or exc).__name__
