@@ -86,3 +86,52 @@ def test_a_plugin_given_its_settings_is_checked_as_usual(
     checks = run_checks()
     assert all(c.ok for c in checks_named(checks, "plugins"))
     assert Check("needy.token", True, "token accepted") in checks
+
+
+# ------------------------------------------------------------------------------ tables_check
+def test_tables_check_is_ok_on_migrated_tables_given_as_models_tables_or_names(toolbox: Any) -> None:
+    from toolbox_core.api import tables_check
+    from toolbox_core.catalog.models import Product
+    from toolbox_core.orders.models import Order
+
+    check = tables_check(toolbox, "demo", Product, Order.__table__, "customers")
+    assert check == Check("demo: tables", True, "products, orders, customers migrated")
+    assert tables_check(toolbox, "demo", Product, name="demo.tables").name == "demo.tables"
+
+
+def test_tables_check_names_each_missing_table_before_migrate(tmp_path: Path) -> None:
+    from toolbox_core.api import Toolbox, tables_check
+    from toolbox_core.catalog.models import Product
+    from toolbox_core.config import Settings
+
+    toolbox = Toolbox.create(Settings(database_url=f"sqlite:///{tmp_path / 'new.db'}", plugins=[]))
+    try:
+        check = tables_check(toolbox, "demo", Product, "demo_rows")
+    finally:
+        toolbox.close()
+    assert check == Check("demo: tables", False, "products, demo_rows are missing: run toolbox migrate")
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_tables_check_reads_the_tables_after_a_missing_one(make_toolbox: Any, database: str) -> None:
+    """On PostgreSQL a failed statement aborts the transaction: the next table is still read."""
+    from toolbox_core.api import tables_check
+    from toolbox_core.catalog.models import Product
+
+    toolbox = make_toolbox(database=database)
+    check = tables_check(toolbox, "demo", "demo_rows", Product)
+    assert check == Check("demo: tables", False, "demo_rows is missing: run toolbox migrate")
+    assert "Traceback" not in check.message and "UndefinedTable" not in check.message
+
+
+def test_tables_check_on_an_unreachable_database_names_the_error_kind() -> None:
+    from toolbox_core.api import Toolbox, tables_check
+    from toolbox_core.config import Settings
+
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
+    toolbox = Toolbox.create(Settings(database_url=url, plugins=[]))
+    try:
+        check = tables_check(toolbox, "demo", "demo_rows")
+    finally:
+        toolbox.close()
+    assert not check.ok and check.message.startswith("cannot read demo_rows: OperationalError")

@@ -18,7 +18,10 @@ Everything a plugin needs:
 * ``RetryLater`` / ``PermanentFailure`` for jobs and subscribers that fail;
 * ``NotificationTemplate`` for the ``notification_templates`` hook (``toolbox.notify`` and
   ``toolbox.templates`` render them), ``otp_text`` for senders writing the sign-in SMS;
-* ``DoctorCheck`` for the ``doctor_checks`` hook;
+* ``DoctorCheck`` for the ``doctor_checks`` hook (``warning=True``: printed as ``warn``, does not
+  fail ``toolbox doctor``), and ``tables_check(toolbox, plugin, *models_or_tables)``: one check
+  that reads each of the plugin's tables once and answers "... migrated" or "<table> is
+  missing: run toolbox migrate" (no traceback), so the rest of the plugin's checks can run;
 * ``TableColumn`` / ``print_rows`` for a ``register_commands`` list command: a table that fits
   the terminal with whole ids, or every field as JSON with ``--json``;
 * FastAPI dependencies for plugin routes: ``require_admin(scope)`` (admin API keys, 401/403),
@@ -129,6 +132,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors (kep
     from toolbox_core.customers.sessions import optional_customer, require_customer
     from toolbox_core.db.upsert import insert_ignoring, upsert
     from toolbox_core.doctor import Check as DoctorCheck
+    from toolbox_core.doctor import tables_check
     from toolbox_core.events import emit
     from toolbox_core.events.types import Event, EventType, JobSpec, ScheduledJob, Subscriber
     from toolbox_core.fulfillment.service import (
@@ -183,6 +187,7 @@ _LAZY: dict[str, str] = {
     "insert_ignoring": "toolbox_core.db.upsert",
     "upsert": "toolbox_core.db.upsert",
     "DoctorCheck": "toolbox_core.doctor:Check",
+    "tables_check": "toolbox_core.doctor",
     "emit": "toolbox_core.events",
     "Event": "toolbox_core.events.types",
     "EventType": "toolbox_core.events.types",
@@ -361,6 +366,7 @@ __all__ = [
     "som",
     "supports",
     "sync_source",
+    "tables_check",
     "upsert",
     "utcnow",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from toolbox_core.config import ConfigError, load_settings, mask_url
 
@@ -174,6 +175,55 @@ def plugin_checks(toolbox, only: str | None = None) -> list[Check]:  # type: ign
             message = f"doctor check failed: {type(exc).__name__}: {exc}".splitlines()[0]
             checks.append(Check(impl.plugin_name, False, message))
     return checks
+
+
+def tables_check(toolbox, plugin: str, *tables: Any, name: str | None = None) -> Check:  # type: ignore[no-untyped-def]
+    """One check that a plugin's tables exist: each is read once (``SELECT 1 FROM t LIMIT 0``).
+
+    ``tables`` are models, ``Table`` objects or table names. The answer is ``ok`` "``t1, t2``
+    migrated", or a failure naming each missing table with "run toolbox migrate" (another
+    error, e.g. the database unreachable, names its kind); never a traceback. The check is
+    called ``name`` (default ``"<plugin>: tables"``). A plugin's doctor runs it first and skips
+    (or reports as not checked) the checks that read those tables when it is not ``ok``.
+    """
+    import sqlalchemy as sa
+
+    names: list[str] = []
+    selectables: list[Any] = []
+    for item in tables:
+        table = getattr(item, "__table__", item)
+        if isinstance(table, str):
+            table = sa.table(table)
+        names.append(table.fullname if isinstance(table, sa.Table) else table.name)
+        selectables.append(table)
+    label = name or f"{plugin}: tables"
+    missing: list[str] = []
+    failures: list[str] = []
+    try:
+        with toolbox.db.engine.connect() as conn:
+            for table_name, table in zip(names, selectables, strict=True):
+                try:
+                    conn.execute(sa.select(sa.literal_column("1")).select_from(table).limit(0))
+                except sa.exc.DBAPIError as exc:
+                    conn.rollback()  # PostgreSQL refuses any further statement in a failed transaction
+                    try:
+                        exists = sa.inspect(conn).has_table(table.name, schema=getattr(table, "schema", None))
+                    except sa.exc.DBAPIError:
+                        exists = True
+                    if exists:
+                        failures.append(f"{table_name} ({type(exc.orig).__name__})")
+                    else:
+                        missing.append(table_name)
+                    conn.rollback()
+    except sa.exc.DBAPIError as exc:
+        reason = f"{type(exc.orig).__name__}: {exc.orig}".splitlines()[0]
+        return Check(label, False, f"cannot read {', '.join(names)}: {reason}")
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        return Check(label, False, f"{', '.join(missing)} {verb} missing: run toolbox migrate")
+    if failures:
+        return Check(label, False, f"cannot read {', '.join(failures)}")
+    return Check(label, True, f"{', '.join(names)} migrated")
 
 
 def _database(toolbox) -> Check:  # type: ignore[no-untyped-def]

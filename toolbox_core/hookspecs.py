@@ -245,8 +245,11 @@ def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck] | None:
     any transaction; may be async and may call the outside service (keep each call short, with a
     timeout). A hook that raises is shown as one failed check. Messages never contain secrets.
     A plugin whose settings are missing or invalid is reported by the kernel and not called, so
-    the hook may rely on its settings.
-    Returns: a list of :class:`toolbox_core.api.DoctorCheck` (``name``, ``ok``, ``message``).
+    the hook may rely on its settings. It may also run before ``toolbox migrate``: check the
+    plugin's tables with ``toolbox_core.api.tables_check`` and still run the checks that do not
+    read them.
+    Returns: a list of :class:`toolbox_core.api.DoctorCheck` (``name``, ``ok``, ``message``,
+    ``warning``: fine but worth a look, printed as ``warn``, does not fail doctor).
     """
 
 

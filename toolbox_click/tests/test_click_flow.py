@@ -246,6 +246,7 @@ def test_the_admin_lists_click_transactions_by_utc_day_or_inclusive_time(make_st
 def test_doctor_checks_the_merchant_api_with_our_auth(store: Store, fake_click: FakeClick) -> None:
     checks = {c.name: c for c in plugin.doctor_checks(store.toolbox)}
     assert checks["click.settings"].ok and checks["click.merchant_api"].ok
+    assert checks["click.tables"].ok and checks["click.tables"].message == "click_transactions, click_invoices migrated"
     assert "s3cr3t" not in " ".join(c.message for c in checks.values())
     fake_click.secret_key = "rotated-at-click"
     failed = {c.name: c for c in plugin.doctor_checks(store.toolbox)}["click.merchant_api"]
@@ -261,6 +262,22 @@ def test_doctor_warns_without_a_merchant_user_id_as_it_is_optional(store: Store)
     merchant_api = {c.name: c for c in checks(store.toolbox, without)}["click.merchant_api"]
     assert merchant_api.ok and merchant_api.warning  # toolbox doctor passes, and says what refunds need
     assert "TOOLBOX_CLICK__MERCHANT_USER_ID" in merchant_api.message
+
+
+def test_doctor_before_migrate_names_the_missing_tables_and_still_checks_the_merchant_api(
+        store: Store, fake_click: FakeClick, tmp_path) -> None:
+    from toolbox_core.api import Toolbox
+    from toolbox_core.testing.doctor import plugin_doctor_checks
+
+    unmigrated = store.toolbox.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+    toolbox = Toolbox.create(unmigrated, plugin_settings={"click": store.toolbox.plugin_settings("click").model_dump()})
+    try:
+        checks = {c.name: c for c in plugin_doctor_checks(toolbox, "click")}
+    finally:
+        toolbox.close()
+    assert not checks["click.tables"].ok
+    assert checks["click.tables"].message == "click_transactions, click_invoices are missing: run toolbox migrate"
+    assert checks["click.settings"].ok and checks["click.merchant_api"].ok
 
 
 def test_settings_come_from_the_environment_and_missing_ones_are_named(monkeypatch, make_toolbox) -> None:

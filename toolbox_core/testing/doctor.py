@@ -12,4 +12,19 @@ def plugin_doctor_checks(toolbox: Any, plugin: str) -> list[Check]:
     return plugin_checks(toolbox, only=plugin)
 
 
-__all__ = ["plugin_checks", "plugin_doctor_checks"]
+def toolbox_before_migrate(settings: Any, plugin_settings: dict[str, Any], path: Any) -> Any:
+    """A ``Toolbox`` with ``settings`` (and its enabled plugins given ``plugin_settings``) on a new
+    SQLite database at ``path`` where only the kernel is migrated: the plugins' tables are
+    missing, as when a plugin is enabled and ``toolbox migrate`` was not run again. Close it."""
+    from toolbox_core.kernel import Toolbox
+
+    url = f"sqlite:///{path}"
+    kernel = Toolbox.create(settings.model_copy(update={"database_url": url, "plugins": []}))
+    try:
+        kernel.migrate()
+    finally:
+        kernel.close()
+    return Toolbox.create(settings.model_copy(update={"database_url": url}), plugin_settings=plugin_settings)
+
+
+__all__ = ["plugin_checks", "plugin_doctor_checks", "toolbox_before_migrate"]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from toolbox_core.api import DoctorCheck
+
 TOOLBOX = str(Path(sys.executable).with_name("toolbox"))
 
 
@@ -49,13 +51,45 @@ def test_hook_doctor_checks_report_token_and_balance(eskiz_toolbox, fake_eskiz):
     checks = {c.name: c for c in doctor_checks(eskiz_toolbox)}
     assert checks["eskiz token"].ok and checks["eskiz token"].message.startswith("valid for 29 more days")
     assert checks["eskiz balance"].ok
+    assert checks["eskiz tables"] == DoctorCheck("eskiz tables", True, "eskiz_messages migrated")
     fake_eskiz.balance = 0
     assert not {c.name: c for c in doctor_checks(eskiz_toolbox)}["eskiz balance"].ok
+
+
+def test_doctor_before_migrate_names_the_missing_table_and_still_checks_the_token(
+        eskiz_toolbox, fake_eskiz, eskiz_settings, tmp_path):
+    from toolbox_core.testing.doctor import plugin_doctor_checks, toolbox_before_migrate
+
+    toolbox = toolbox_before_migrate(eskiz_toolbox.settings, {"eskiz": eskiz_settings}, tmp_path / "new.db")
+    try:
+        checks = {c.name: c for c in plugin_doctor_checks(toolbox, "eskiz")}
+    finally:
+        toolbox.close()
+    assert checks["eskiz tables"] == DoctorCheck("eskiz tables", False,
+                                                 "eskiz_messages is missing: run toolbox migrate")
+    assert checks["eskiz token"].ok and checks["eskiz balance"].ok
 
 
 def test_doctor_token_check_fails_clearly_on_wrong_credentials(make_toolbox, eskiz_settings):
     from toolbox_eskiz.plugin import doctor_checks
 
     toolbox = make_toolbox(plugins=["eskiz"], plugin_settings={"eskiz": {**eskiz_settings, "password": "nope"}})
-    [check] = doctor_checks(toolbox)
+    tables, check = doctor_checks(toolbox)
+    assert tables.ok and tables.message == "eskiz_messages migrated"
     assert not check.ok and "TOOLBOX_ESKIZ__PASSWORD" in check.message and "nope" not in check.message
+
+
+def test_doctor_on_a_database_never_migrated_reports_instead_of_crashing(eskiz_toolbox, eskiz_settings, tmp_path):
+    """The token lives in the database key store, whose table ``toolbox migrate`` creates too."""
+    from toolbox_core.api import Toolbox
+    from toolbox_core.testing.doctor import plugin_doctor_checks
+
+    settings = eskiz_toolbox.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+    toolbox = Toolbox.create(settings, plugin_settings={"eskiz": eskiz_settings})
+    try:
+        checks = {c.name: c for c in plugin_doctor_checks(toolbox, "eskiz")}
+    finally:
+        toolbox.close()
+    assert not checks["eskiz tables"].ok and "eskiz_messages is missing" in checks["eskiz tables"].message
+    assert checks["eskiz token"].warning and "toolbox migrate" in checks["eskiz token"].message
+    assert not any("doctor check failed" in c.message for c in checks.values())

@@ -124,7 +124,69 @@ def test_the_admin_api_lists_the_last_reports(store, fake, serve_fake):
 def test_doctor_checks_the_api_and_the_token(store, fake):
     from toolbox_moysklad.plugin import doctor_checks
 
-    good = doctor_checks(store())
-    assert good[0].ok and "connected" in good[0].message
-    bad = doctor_checks(store(token="revoked"))
-    assert not bad[0].ok and "401" in bad[0].message and "revoked" not in bad[0].message
+    good = {c.name: c for c in doctor_checks(store())}
+    assert good["moysklad: tables"].message == "moysklad_items, moysklad_sync_runs, moysklad_webhooks migrated"
+    assert good["moysklad: API and token"].ok and "connected" in good["moysklad: API and token"].message
+    bad = {c.name: c for c in doctor_checks(store(token="revoked"))}["moysklad: API and token"]
+    assert not bad.ok and "401" in bad.message and "revoked" not in bad.message
+
+
+UNREACHABLE = "http://127.0.0.1:1/api/remap/1.2"  # nothing listens on port 1: connection refused
+
+
+def test_doctor_says_plainly_that_moysklad_could_not_be_reached(store, monkeypatch):
+    from toolbox_moysklad.plugin import doctor_checks
+
+    monkeypatch.setattr("toolbox_moysklad.client.MAX_5XX_RETRIES", 0)
+    checks = {c.name: c for c in doctor_checks(store(base_url=UNREACHABLE))}
+    api = checks["moysklad: API and token"]
+    assert not api.ok and api.message.startswith("MoySklad could not be reached at http://127.0.0.1:1 (ConnectError)")
+    assert "answered 0" not in api.message and "code 0" not in api.message
+    assert checks["moysklad: tables"].ok
+
+
+def test_the_sync_command_says_plainly_that_moysklad_could_not_be_reached(store, monkeypatch):
+    monkeypatch.setattr("toolbox_moysklad.client.MAX_5XX_RETRIES", 0)
+    result = _cli(store(base_url=UNREACHABLE), "moysklad", "sync")
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert "MoySklad could not be reached at http://127.0.0.1:1 (ConnectError)" in output, output
+    assert "MoySklad 0" not in output and "code 0" not in output
+
+
+def test_doctor_before_migrate_names_the_missing_tables_and_still_checks_the_api(store, tmp_path):
+    from toolbox_core.testing.doctor import plugin_doctor_checks, toolbox_before_migrate
+
+    tb = store()
+    values = tb.plugin_settings("moysklad").model_dump()
+    fresh = toolbox_before_migrate(tb.settings, {"moysklad": values}, tmp_path / "new.db")
+    try:
+        checks = {c.name: c for c in plugin_doctor_checks(fresh, "moysklad")}
+    finally:
+        fresh.close()
+    assert not checks["moysklad: tables"].ok
+    assert checks["moysklad: tables"].message == ("moysklad_items, moysklad_sync_runs, moysklad_webhooks are "
+                                                  "missing: run toolbox migrate")
+    assert checks["moysklad: API and token"].ok
+    assert checks["moysklad: last sync"].warning and "not checked" in checks["moysklad: last sync"].message
+    assert [c.name for c in checks.values() if not c.ok] == ["moysklad: tables"]
+    after = {c.name: c for c in plugin_doctor_checks(tb, "moysklad")}
+    assert after["moysklad: tables"].ok and all(c.ok for c in after.values())
+
+
+def test_doctor_on_a_database_never_migrated_reports_instead_of_crashing(store, tmp_path):
+    """The client's limits live in the database key store, whose table ``toolbox migrate`` creates too."""
+    from toolbox_core.api import Toolbox
+    from toolbox_core.testing.doctor import plugin_doctor_checks
+
+    tb = store()
+    settings = tb.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+    fresh = Toolbox.create(settings, plugin_settings={"moysklad": tb.plugin_settings("moysklad").model_dump()})
+    try:
+        checks = {c.name: c for c in plugin_doctor_checks(fresh, "moysklad")}
+    finally:
+        fresh.close()
+    assert not checks["moysklad: tables"].ok
+    api = checks["moysklad: API and token"]
+    assert api.ok and api.warning and "toolbox migrate" in api.message
+    assert not any("doctor check failed" in c.message for c in checks.values())

@@ -238,6 +238,7 @@ def test_doctor_checks_report_mode_key_and_tables(store):
 
     checks = {c.name: c for c in doctor_checks(store.toolbox)}
     assert checks["payme: tables"].ok and checks["payme: key"].ok
+    assert checks["payme: tables"].message == "payme_transactions, payme_credentials migrated"
     assert "test mode" in checks["payme: mode"].message
     assert "/payme/callback" in checks["payme: callback"].message
     assert all(store.settings["test_key"] not in c.message for c in checks.values())
@@ -255,5 +256,7 @@ def test_doctor_checks_the_configured_key_even_before_migration(store, tmp_path)
         checks = {c.name: c for c in doctor_checks(toolbox)}
     finally:
         toolbox.close()
-    assert not checks["payme: tables"].ok and "toolbox migrate" in checks["payme: tables"].message
+    assert not checks["payme: tables"].ok
+    assert checks["payme: tables"].message == ("payme_transactions, payme_credentials are missing: "
+                                               "run toolbox migrate")
     assert not checks["payme: key"].ok and "TOOLBOX_PAYME__TEST_KEY" in checks["payme: key"].message

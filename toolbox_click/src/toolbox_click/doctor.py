@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from toolbox_click.merchant_api import ClickApiError, ClickMerchantApi, ClickUnavailable
+from toolbox_click.models import ClickInvoice, ClickTransaction
 from toolbox_click.settings import ClickSettings
-from toolbox_core.api import DoctorCheck
+from toolbox_core.api import DoctorCheck, tables_check
 
 
 def checks(toolbox: Any, settings: ClickSettings) -> list[DoctorCheck]:
-    """Settings, the Merchant API user, and one authenticated call to the Merchant API."""
+    """Settings, the tables, the Merchant API user, and one authenticated call to the Merchant API."""
     found = [DoctorCheck("click.settings", True, f"service_id {settings.service_id}, merchant_id "
-                                                 f"{settings.merchant_id}, secret key set")]
+                                                 f"{settings.merchant_id}, secret key set"),
+             tables_check(toolbox, "click", ClickTransaction, ClickInvoice, name="click.tables")]
     if settings.merchant_user_id is None:
         # Optional (payments work without it), but nothing can be reversed: warn, do not fail.
         found.append(DoctorCheck("click.merchant_api", True,

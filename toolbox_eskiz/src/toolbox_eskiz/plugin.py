@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from toolbox_core.api import DoctorCheck, NotificationTemplate, Subscriber, Toolbox, hookimpl
+from toolbox_core.api import (
+    DoctorCheck,
+    NotificationTemplate,
+    Subscriber,
+    Toolbox,
+    hookimpl,
+    tables_check,
+)
 from toolbox_eskiz.settings import EskizSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,16 +85,24 @@ def register_commands(cli: typer.Typer) -> None:
 
 @hookimpl
 def doctor_checks(toolbox: Toolbox) -> list[DoctorCheck]:
-    """A token check (login or a stored token) and the balance; messages carry no secret."""
+    """The table, a token check (login or a stored token) and the balance; messages carry no secret."""
+    from sqlalchemy.exc import DBAPIError
+
+    from toolbox_core.api import KeyStoreUnavailable
     from toolbox_eskiz.errors import EskizError
+    from toolbox_eskiz.models import EskizMessage
     from toolbox_eskiz.runtime import service_of
 
+    checks = [tables_check(toolbox, "eskiz", EskizMessage, name="eskiz tables")]
     client = service_of(toolbox).client
     try:
         left = client.check_token()
     except EskizError as exc:
-        return [DoctorCheck("eskiz token", False, str(exc))]
-    checks = [DoctorCheck("eskiz token", True, f"valid for {int(left // 86400)} more days")]
+        return [*checks, DoctorCheck("eskiz token", False, str(exc))]
+    except (DBAPIError, KeyStoreUnavailable) as exc:  # the token is kept in the database key store, not created before migrate
+        return [*checks, DoctorCheck("eskiz token", True, "not checked: the key store cannot be read "
+                                     f"({_kind(exc)}): run `toolbox migrate` if it has not run", warning=True)]
+    checks.append(DoctorCheck("eskiz token", True, f"valid for {int(left // 86400)} more days"))
     try:
         amount = client.balance()
         checks.append(DoctorCheck("eskiz balance", amount > 0,
@@ -105,3 +120,8 @@ def shutdown(toolbox: Toolbox) -> None:
     from toolbox_eskiz.runtime import close
 
     close(toolbox)
+
+
+def _kind(exc: Exception) -> str:
+    """The error's kind: the database driver's (``UndefinedTable``) or the key store's."""
+    return type(getattr(exc, "orig", None) or exc).__name__

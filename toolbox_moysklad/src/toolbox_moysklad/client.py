@@ -67,6 +67,21 @@ class ServerError(MoySkladError):
     """5xx or a network failure that persisted over the retries."""
 
 
+class Unreachable(ServerError):
+    """No answer at all: a network failure (refused, timed out, DNS, TLS) that persisted over the
+    retries. ``status`` is 0 (no HTTP status); ``reason`` is the exception kind (``ConnectError``)."""
+
+    def __init__(self, url: str, exc: Exception) -> None:
+        parts = urlsplit(url)
+        self.reason = type(exc).__name__
+        super().__init__(0, message=f"MoySklad could not be reached at {parts.scheme}://{parts.netloc} "
+                                    f"({self.reason}): check the network and TOOLBOX_MOYSKLAD__BASE_URL")
+        self.args = (self.message,)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def error_for(response: httpx.Response) -> MoySkladError:
     """The typed error of a non-2xx response (body ``{"errors": [...]}``; may be empty)."""
     errors: list[dict[str, Any]] = []
@@ -145,7 +160,7 @@ class MoySkladClient:
             except httpx.TransportError as exc:
                 attempts_5xx += 1
                 if method != "GET" or attempts_5xx > MAX_5XX_RETRIES:
-                    raise ServerError(0, message=f"network error: {type(exc).__name__}") from exc
+                    raise Unreachable(url, exc) from exc
                 time.sleep(min(8.0, 0.5 * 2 ** attempts_5xx))
                 continue
             status = response.status_code
@@ -278,7 +293,11 @@ class MoySkladClient:
         self._wait_for_budget(s.request_weight)
         self._wait_while_paused()
         self.requests += 1
-        response = self.http.post(self._url("/security/token"), headers={"Authorization": f"Basic {basic}"})
+        url = self._url("/security/token")
+        try:
+            response = self.http.post(url, headers={"Authorization": f"Basic {basic}"})
+        except httpx.TransportError as exc:
+            raise Unreachable(url, exc) from exc
         if response.status_code >= 300:
             raise error_for(response)
         token = (response.json() or {}).get("access_token")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
-from toolbox_core.api import DoctorCheck, Toolbox
+from toolbox_core.api import DoctorCheck, Toolbox, tables_check
 from toolbox_payme.credentials import Credentials
-from toolbox_payme.models import PaymeTransaction
+from toolbox_payme.models import PaymeCredential, PaymeTransaction
 from toolbox_payme.settings import PaymeSettings
 
 KEY_LENGTH = 36  # Payme kassa keys are 36 characters
@@ -21,14 +19,10 @@ def checks(toolbox: Toolbox, settings: PaymeSettings) -> list[DoctorCheck]:
     credentials = Credentials(toolbox, settings)
     name = f"TOOLBOX_PAYME__{credentials.name.upper()}"
     key = credentials.configured()
-    try:
-        with toolbox.db.session() as session:
-            session.scalar(select(func.count()).select_from(PaymeTransaction))
-        result.append(DoctorCheck("payme: tables", True, "payme_transactions is migrated"))
-        key = credentials.current()  # a key set by ChangePassword wins
-    except Exception as exc:  # the configured key is still checked below
-        result.append(DoctorCheck("payme: tables", False, f"cannot read payme tables ({type(exc).__name__}): "
-                                                          "run toolbox migrate"))
+    tables = tables_check(toolbox, "payme", PaymeTransaction, PaymeCredential)
+    result.append(tables)
+    if tables.ok:
+        key = credentials.current()  # a key set by ChangePassword wins (else the configured one, checked below)
     if key is None:
         result.append(DoctorCheck("payme: key", False, f"no key for this mode: every call is refused (-32504); "
                                                        f"set {name}"))
