@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import ColumnElement, Select
 
@@ -50,6 +50,11 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, at
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"Items to skip, at most {MAX_OFFSET}")]
 #: A non-negative integer query parameter that fits a 64-bit column (amounts in tiyin, counts).
 QueryInt = Annotated[int, Query(ge=0, le=INT64_MAX)]
+#: The longest key a URL path segment names (an id, a handle, a SKU, a locale): the longest
+#: handle is 200 characters; a longer segment is a 422, never a lookup.
+MAX_PATH_KEY = 200
+#: A path segment naming one thing (``/admin/products/{ref}``): 1..MAX_PATH_KEY characters.
+PathKey = Annotated[str, Path(min_length=1, max_length=MAX_PATH_KEY)]
 
 
 #: The longest ``from`` / ``to`` value (``2026-12-03T10:00:00.123456+05:00`` is 32 characters).

@@ -22,7 +22,7 @@ from toolbox_core.catalog.admin_views import (
 from toolbox_core.catalog.images import delete_image, read_limited, upload_image
 from toolbox_core.catalog.service import Catalog
 from toolbox_core.catalog.storage import get_storage
-from toolbox_core.params import Limit, Offset
+from toolbox_core.params import Limit, Offset, PathKey
 
 READ = [Depends(require_admin("catalog:read"))]
 WRITE = [Depends(require_admin("catalog:write"))]
@@ -64,62 +64,62 @@ def build_router() -> APIRouter:
         return _product(request, Catalog(_tb(request)).create_product(body))
 
     @router.get("/products/{ref}", dependencies=READ)
-    def get_product(request: Request, ref: str) -> dict[str, Any]:
+    def get_product(request: Request, ref: PathKey) -> dict[str, Any]:
         return _product(request, ref)
 
     @router.patch("/products/{ref}", dependencies=WRITE, summary="Change handle, status, texts, categories, collections")
-    def update_product(request: Request, ref: str, body: s.ProductPatch) -> dict[str, Any]:
+    def update_product(request: Request, ref: PathKey, body: s.ProductPatch) -> dict[str, Any]:
         return _product(request, Catalog(_tb(request)).update_product(ref, body))
 
     @router.delete("/products/{ref}", dependencies=WRITE, status_code=204)
-    def delete_product(request: Request, ref: str) -> Response:
+    def delete_product(request: Request, ref: PathKey) -> Response:
         Catalog(_tb(request)).delete_product(ref)
         return Response(status_code=204)
 
     @router.put("/products/{ref}/translations/{locale}", dependencies=WRITE, summary="Set a product's texts in one locale")
-    def put_translation(request: Request, ref: str, locale: str, body: s.ProductText) -> dict[str, Any]:
+    def put_translation(request: Request, ref: PathKey, locale: PathKey, body: s.ProductText) -> dict[str, Any]:
         return _product(request, Catalog(_tb(request)).set_product_translation(ref, locale, body))
 
     @router.delete("/products/{ref}/translations/{locale}", dependencies=WRITE)
-    def delete_translation(request: Request, ref: str, locale: str) -> dict[str, Any]:
+    def delete_translation(request: Request, ref: PathKey, locale: PathKey) -> dict[str, Any]:
         return _product(request, Catalog(_tb(request)).delete_product_translation(ref, locale))
 
     # -------------------------------------------------------------- variants, prices, fiscal codes
     @router.post("/products/{ref}/variants", dependencies=WRITE, status_code=201)
-    def add_variant(request: Request, ref: str, body: s.VariantIn) -> dict[str, Any]:
+    def add_variant(request: Request, ref: PathKey, body: s.VariantIn) -> dict[str, Any]:
         return _variant(request, Catalog(_tb(request)).add_variant(ref, body))
 
     @router.get("/variants/{variant_id}", dependencies=READ)
-    def get_variant(request: Request, variant_id: str) -> dict[str, Any]:
+    def get_variant(request: Request, variant_id: PathKey) -> dict[str, Any]:
         return _variant(request, variant_id)
 
     @router.patch("/variants/{variant_id}", dependencies=WRITE, summary="Price, SKU, fiscal codes (MXIK, package, VAT), texts")
-    def update_variant(request: Request, variant_id: str, body: s.VariantPatch) -> dict[str, Any]:
+    def update_variant(request: Request, variant_id: PathKey, body: s.VariantPatch) -> dict[str, Any]:
         return _variant(request, Catalog(_tb(request)).update_variant(variant_id, body))
 
     @router.put("/variants/{variant_id}/fiscal", dependencies=WRITE, summary="Set MXIK (IKPU) code, package code and VAT percent")
-    def put_fiscal(request: Request, variant_id: str, body: s.FiscalIn) -> dict[str, Any]:
+    def put_fiscal(request: Request, variant_id: PathKey, body: s.FiscalIn) -> dict[str, Any]:
         patch = s.VariantPatch(mxik_code=body.mxik_code, package_code=body.package_code, vat_percent=body.vat_percent)
         return _variant(request, Catalog(_tb(request)).update_variant(variant_id, patch))
 
     @router.delete("/variants/{variant_id}", dependencies=WRITE, status_code=204)
-    def delete_variant(request: Request, variant_id: str) -> Response:
+    def delete_variant(request: Request, variant_id: PathKey) -> Response:
         Catalog(_tb(request)).delete_variant(variant_id)
         return Response(status_code=204)
 
-    def _variant(request: Request, variant_id: str) -> dict[str, Any]:
+    def _variant(request: Request, variant_id: PathKey) -> dict[str, Any]:
         with _tb(request).db.session() as session:
             return variant_view(Catalog._variant(session, variant_id), variant_options(session, variant_id))
 
     # -------------------------------------------------------------- images
     @router.post("/products/{ref}/images", dependencies=WRITE, status_code=201, summary="Upload an image (JPEG, PNG, WebP, GIF)")
-    def add_image(request: Request, ref: str, file: Annotated[UploadFile, File()], alt: Annotated[str, Form(max_length=300)] = "") -> dict[str, Any]:
+    def add_image(request: Request, ref: PathKey, file: Annotated[UploadFile, File()], alt: Annotated[str, Form(max_length=300)] = "") -> dict[str, Any]:
         toolbox = _tb(request)
         data = read_limited(file.file, toolbox.settings.storage.max_upload_bytes)
         return upload_image(toolbox, ref, data, alt)
 
     @router.delete("/images/{image_id}", dependencies=WRITE, status_code=204)
-    def remove_image(request: Request, image_id: str) -> Response:
+    def remove_image(request: Request, image_id: PathKey) -> Response:
         delete_image(_tb(request), image_id)
         return Response(status_code=204)
 
@@ -135,19 +135,19 @@ def build_router() -> APIRouter:
         return _category(request, Catalog(_tb(request)).create_category(body))
 
     @router.get("/categories/{ref}", dependencies=READ)
-    def get_category(request: Request, ref: str) -> dict[str, Any]:
+    def get_category(request: Request, ref: PathKey) -> dict[str, Any]:
         return _category(request, ref)
 
     @router.patch("/categories/{ref}", dependencies=WRITE, summary="Rename, move (cycles refused), reorder")
-    def update_category(request: Request, ref: str, body: s.CategoryPatch) -> dict[str, Any]:
+    def update_category(request: Request, ref: PathKey, body: s.CategoryPatch) -> dict[str, Any]:
         return _category(request, Catalog(_tb(request)).update_category(ref, body))
 
     @router.delete("/categories/{ref}", dependencies=WRITE, status_code=204)
-    def delete_category(request: Request, ref: str) -> Response:
+    def delete_category(request: Request, ref: PathKey) -> Response:
         Catalog(_tb(request)).delete_category(ref)
         return Response(status_code=204)
 
-    def _category(request: Request, ref: str) -> dict[str, Any]:
+    def _category(request: Request, ref: PathKey) -> dict[str, Any]:
         with _tb(request).db.session() as session:
             return category_view(Catalog._category(session, ref))
 
@@ -162,19 +162,19 @@ def build_router() -> APIRouter:
         return _collection(request, Catalog(_tb(request)).create_collection(body))
 
     @router.get("/collections/{ref}", dependencies=READ)
-    def get_collection(request: Request, ref: str) -> dict[str, Any]:
+    def get_collection(request: Request, ref: PathKey) -> dict[str, Any]:
         return _collection(request, ref)
 
     @router.patch("/collections/{ref}", dependencies=WRITE)
-    def update_collection(request: Request, ref: str, body: s.CollectionPatch) -> dict[str, Any]:
+    def update_collection(request: Request, ref: PathKey, body: s.CollectionPatch) -> dict[str, Any]:
         return _collection(request, Catalog(_tb(request)).update_collection(ref, body))
 
     @router.delete("/collections/{ref}", dependencies=WRITE, status_code=204)
-    def delete_collection(request: Request, ref: str) -> Response:
+    def delete_collection(request: Request, ref: PathKey) -> Response:
         Catalog(_tb(request)).delete_collection(ref)
         return Response(status_code=204)
 
-    def _collection(request: Request, ref: str) -> dict[str, Any]:
+    def _collection(request: Request, ref: PathKey) -> dict[str, Any]:
         with _tb(request).db.session() as session:
             return collection_view(Catalog._collection(session, ref))
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from toolbox_core.money import Tiyin
 
@@ -12,6 +12,25 @@ Handle = Field(min_length=1, max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*
 HandleOpt = Field(None, min_length=1, max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 Code = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
 Status = Literal["draft", "published", "archived"]
+
+#: The heaviest variant (1 tonne, in grams): a bound against typos and the 32-bit column.
+MAX_WEIGHT_GRAMS = 1_000_000
+#: The largest sort position of a category (0 first): far below the 32-bit column's limit.
+MAX_POSITION = 1_000_000
+#: The largest price (tiyin): what the variants' 32-bit ``price`` columns hold on PostgreSQL
+#: (21 474 836.47 so'm). Above it the INSERT failed (a 500); widening the columns (and the
+#: order and payment amounts priced from them) to BIGINT is the fix that lifts it.
+MAX_PRICE_TIYIN = 2_147_483_647
+#: A variant's price or compare-at price: :data:`~toolbox_core.money.Tiyin`, at most MAX_PRICE_TIYIN.
+Price = Annotated[Tiyin, Field(le=MAX_PRICE_TIYIN)]
+#: A per-locale label (option, option value, collection title): what its column holds.
+Label = Annotated[str, StringConstraints(max_length=200)]
+#: A category or collection named by its handle or its id (``cat_...``).
+HandleOrId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+#: An option or value code (``voltage`` → ``18v``), as :data:`Code` bounds it.
+CodeText = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+#: Of a product: at most this many categories and collections each.
+MAX_LINKS = 100
 
 
 class _In(BaseModel):
@@ -29,46 +48,46 @@ class VariantText(_In):
 
 class OptionValueIn(_In):
     code: str = Code
-    translations: dict[str, str] = Field(min_length=1)
+    translations: dict[str, Label] = Field(min_length=1)
 
 
 class OptionIn(_In):
     code: str = Code
-    translations: dict[str, str] = Field(min_length=1)
+    translations: dict[str, Label] = Field(min_length=1)
     values: list[OptionValueIn] = Field(min_length=1)
 
 
 class FiscalIn(_In):
     """Fiscal data of Uzbek receipts: MXIK (IKPU) code, package code, VAT percent."""
 
-    mxik_code: str | None = Field(None, pattern=r"^\d{17}$")
-    package_code: str | None = Field(None, pattern=r"^\d{1,20}$")
+    mxik_code: str | None = Field(None, max_length=17, pattern=r"^\d{17}$")
+    package_code: str | None = Field(None, max_length=20, pattern=r"^\d{1,20}$")
     vat_percent: StrictInt | None = Field(None, ge=0, le=100)
 
 
 class VariantIn(FiscalIn):
     sku: str = Field(min_length=1, max_length=100, pattern=r"^\S+$")
-    price: Tiyin
-    compare_at_price: Tiyin | None = None
+    price: Price
+    compare_at_price: Price | None = None
     barcode: str | None = Field(None, max_length=64)
-    weight_grams: StrictInt = Field(0, ge=0)
+    weight_grams: StrictInt = Field(0, ge=0, le=MAX_WEIGHT_GRAMS)
     translations: dict[str, VariantText] = Field(default_factory=dict)
     #: option code → value code
-    options: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, CodeText] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class VariantPatch(_In):
     sku: str | None = Field(None, min_length=1, max_length=100, pattern=r"^\S+$")
-    price: Tiyin | None = None
-    compare_at_price: Tiyin | None = None
+    price: Price | None = None
+    compare_at_price: Price | None = None
     barcode: str | None = Field(None, max_length=64)
-    weight_grams: StrictInt | None = Field(None, ge=0)
-    mxik_code: str | None = Field(None, pattern=r"^\d{17}$")
-    package_code: str | None = Field(None, pattern=r"^\d{1,20}$")
+    weight_grams: StrictInt | None = Field(None, ge=0, le=MAX_WEIGHT_GRAMS)
+    mxik_code: str | None = Field(None, max_length=17, pattern=r"^\d{17}$")
+    package_code: str | None = Field(None, max_length=20, pattern=r"^\d{1,20}$")
     vat_percent: StrictInt | None = Field(None, ge=0, le=100)
     translations: dict[str, VariantText] | None = None
-    options: dict[str, str] | None = None
+    options: dict[str, CodeText] | None = None
     metadata: dict[str, Any] | None = None
 
 
@@ -76,8 +95,8 @@ class ProductIn(_In):
     handle: str = Handle
     status: Status = "draft"
     translations: dict[str, ProductText] = Field(min_length=1)
-    categories: list[str] = Field(default_factory=list, description="Category handles or ids")
-    collections: list[str] = Field(default_factory=list, description="Collection handles or ids")
+    categories: list[HandleOrId] = Field(default_factory=list, max_length=MAX_LINKS, description="Category handles or ids")
+    collections: list[HandleOrId] = Field(default_factory=list, max_length=MAX_LINKS, description="Collection handles or ids")
     options: list[OptionIn] = Field(default_factory=list)
     variants: list[VariantIn] = Field(min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -87,8 +106,8 @@ class ProductPatch(_In):
     handle: str | None = HandleOpt
     status: Status | None = None
     translations: dict[str, ProductText] | None = None
-    categories: list[str] | None = None
-    collections: list[str] | None = None
+    categories: list[HandleOrId] | None = Field(None, max_length=MAX_LINKS)
+    collections: list[HandleOrId] | None = Field(None, max_length=MAX_LINKS)
     metadata: dict[str, Any] | None = None
 
 
@@ -99,27 +118,27 @@ class CategoryText(_In):
 
 class CategoryIn(_In):
     handle: str = Handle
-    parent: str | None = Field(None, description="Parent handle or id")
-    position: StrictInt = 0
+    parent: HandleOrId | None = Field(None, description="Parent handle or id")
+    position: StrictInt = Field(0, ge=0, le=MAX_POSITION)
     translations: dict[str, CategoryText] = Field(min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class CategoryPatch(_In):
     handle: str | None = HandleOpt
-    parent: str | None = None
-    position: StrictInt | None = None
+    parent: HandleOrId | None = None
+    position: StrictInt | None = Field(None, ge=0, le=MAX_POSITION)
     translations: dict[str, CategoryText] | None = None
     metadata: dict[str, Any] | None = None
 
 
 class CollectionIn(_In):
     handle: str = Handle
-    translations: dict[str, str] = Field(min_length=1, description="locale → title")
+    translations: dict[str, Label] = Field(min_length=1, description="locale → title")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class CollectionPatch(_In):
     handle: str | None = HandleOpt
-    translations: dict[str, str] | None = None
+    translations: dict[str, Label] | None = None
     metadata: dict[str, Any] | None = None

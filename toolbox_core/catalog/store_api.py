@@ -26,7 +26,7 @@ from toolbox_core.catalog import reads
 from toolbox_core.catalog.cache import etag_of
 from toolbox_core.errors import InvalidInput
 from toolbox_core.i18n import request_locale
-from toolbox_core.params import INT64_MAX, Limit, Offset
+from toolbox_core.params import INT64_MAX, Limit, Offset, PathKey
 
 __all__ = ["build_router", "cache_control", "etag_of"]
 
@@ -102,7 +102,7 @@ def build_router() -> APIRouter:
         return _send(request, await run_in_threadpool(reads.serve_products, toolbox, query))
 
     @router.get("/products/{id_or_handle}", summary="One published product by id or handle")
-    async def get_product(request: Request, id_or_handle: str, locale: Locale) -> Response:
+    async def get_product(request: Request, id_or_handle: PathKey, locale: Locale) -> Response:
         toolbox = request.app.state.toolbox
         fresh = reads.fresh_product(toolbox, id_or_handle, locale)
         if fresh is not None:

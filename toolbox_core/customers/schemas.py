@@ -35,7 +35,7 @@ class OtpRequestBody(StrictBody):
 
 class OtpVerifyBody(StrictBody):
     phone: Annotated[str, StringConstraints(max_length=40)]
-    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+    code: Annotated[str, StringConstraints(max_length=6, pattern=r"^[0-9]{6}$")]
 
 
 class OtpSentOut(BaseModel):

@@ -26,6 +26,7 @@ from toolbox_core.customers.schemas import (
 )
 from toolbox_core.customers.sessions import require_customer, session_token
 from toolbox_core.i18n import RequestLocale, request_locale_context
+from toolbox_core.params import PathKey
 from toolbox_core.security import bearer_token
 
 
@@ -129,13 +130,13 @@ def build_router() -> APIRouter:
 
     @router.patch("/customers/me/addresses/{address_id}", response_model=AddressOut, summary="Change an address")
     def update_address(
-        address_id: str, body: AddressPatch, request: Request, customer_id: str = Depends(require_customer)
+        address_id: PathKey, body: AddressPatch, request: Request, customer_id: str = Depends(require_customer)
     ) -> AddressOut:
         changes = body.model_dump(exclude_unset=True)
         return AddressOut.of(service.update_address(_toolbox(request), customer_id, address_id, changes))
 
     @router.delete("/customers/me/addresses/{address_id}", status_code=204, summary="Remove an address")
-    def delete_address(address_id: str, request: Request, customer_id: str = Depends(require_customer)) -> Response:
+    def delete_address(address_id: PathKey, request: Request, customer_id: str = Depends(require_customer)) -> Response:
         service.delete_address(_toolbox(request), customer_id, address_id)
         return Response(status_code=204)
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from toolbox_core.admin.auth import require_admin
 from toolbox_core.inventory import service as inventory
 from toolbox_core.inventory.locations import DEFAULT_LOCATION_CODE
+from toolbox_core.params import PathKey
 from toolbox_core.providers import StockLevel
 
 
@@ -34,7 +35,7 @@ def build_router(toolbox: Any) -> APIRouter:
     router = APIRouter(prefix="/admin/inventory", tags=["admin: inventory"])
 
     @router.get("/{sku}", dependencies=[Depends(require_admin("inventory:read"))], summary="Levels of one SKU")
-    def get_levels(sku: str) -> dict[str, Any]:
+    def get_levels(sku: PathKey) -> dict[str, Any]:
         with toolbox.db.session() as session:
             return {"sku": sku, "levels": [_view(x) for x in inventory.levels(session, sku)]}
 

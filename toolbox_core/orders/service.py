@@ -6,6 +6,7 @@ service uses), so a gateway capture and an admin cancel or the expiry job never 
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, object_session
 
 from toolbox_core.clientip import address_bucket
+from toolbox_core.customers.phone import InvalidPhone, normalize_phone
 from toolbox_core.customers.schemas import public_address
 from toolbox_core.db.base import utcnow
 from toolbox_core.db.upsert import insert_ignoring
@@ -272,6 +274,18 @@ def serialize_order(order: Order, payment: Payment | None = None, *, admin: bool
     return data
 
 
+def search_orders(q: str) -> Any:
+    """The admin search ``q``: an order's number (``1001``, ``#1001``), its id, part of its phone,
+    or a phone written any way a person writes one (``90 123 45 67``, ``+998 (90) 123-45-67``,
+    ``8 90 1234567``), matched as the ``+998XXXXXXXXX`` orders store."""
+    term = q.strip()
+    matches = [Order.number == term.lstrip("#"), Order.id == term,
+               Order.phone.contains(term, autoescape=True)]
+    with suppress(InvalidPhone):  # not a phone: number, id and part of a phone still match
+        matches.append(Order.phone == normalize_phone(term))
+    return or_(*matches)
+
+
 class OrderService:
     """Reading and changing orders (admin and store API)."""
 
@@ -335,10 +349,8 @@ class OrderService:
             stmt = stmt.where(Order.payment_status == payment_status)
         if fulfillment_status:
             stmt = stmt.where(Order.fulfillment_status == fulfillment_status)
-        if q:
-            like = f"%{q.strip()}%"
-            stmt = stmt.where(or_(Order.number == q.strip().lstrip("#"), Order.phone.like(like),
-                                  Order.id == q.strip()))
+        if q and q.strip():
+            stmt = stmt.where(search_orders(q))
         with self.toolbox.db.session() as session:
             total = session.scalar(select(func.count()).select_from(stmt.subquery()))
             orders = session.scalars(stmt.order_by(Order.created_at.desc(), Order.id.desc())

@@ -44,7 +44,7 @@ class ShippingMethodIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     cart_id: str = Field(min_length=1, max_length=40)
     option: Literal["branch_to_branch", "branch_to_door"]
-    branch_code: str | None = Field(None, pattern=r"^[0-9]{1,20}$")
+    branch_code: str | None = Field(None, max_length=20, pattern=r"^[0-9]{1,20}$")
 
 
 class _RenderedCache:
@@ -93,11 +93,11 @@ def build_router(toolbox: Toolbox, settings: BtsSettings) -> APIRouter:
         return await cached(f"r:{loc}", lambda: directory.regions(toolbox, loc))
 
     @router.get("/store/bts/regions/{code}/cities", summary="Cities and districts of a BTS region")
-    async def cities(code: str = Path(pattern=_CODE), loc: str = Depends(request_locale)) -> Response:
+    async def cities(code: str = Path(max_length=10, pattern=_CODE), loc: str = Depends(request_locale)) -> Response:
         return await cached(f"c:{code}:{loc}", lambda: directory.cities(toolbox, code, loc))
 
     @router.get("/store/bts/branches", summary="BTS branches (pickup points) of a city, with coordinates")
-    async def branches(city: str = Query(pattern=_CODE), loc: str = Depends(request_locale)) -> Response:
+    async def branches(city: str = Query(max_length=10, pattern=_CODE), loc: str = Depends(request_locale)) -> Response:
         return await cached(f"b:{city}:{loc}", lambda: directory.branches(toolbox, city, loc))
 
     @router.post("/store/bts/shipping-method", summary="Choose BTS delivery for a cart; priced on the server")

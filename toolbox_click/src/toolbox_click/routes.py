@@ -167,9 +167,7 @@ def admin_router(toolbox: Any, api: ClickMerchantApi) -> APIRouter:
 
     @router.post("/orders/{number}/invoice", status_code=201, dependencies=[Depends(require_admin("payments:write"))],
                  summary="Send the payer a Click invoice for an unpaid Click order (pay by phone)")
-    def invoice(number: str, body: InvoiceBody | None = None) -> dict[str, Any]:
-        if len(number) > 20:
-            raise NotFound("no such order", code="order_not_found")
+    def invoice(number: str = Path(max_length=20, description="the order's number"), body: InvoiceBody | None = None) -> dict[str, Any]:
         view = get_order_view(toolbox, number)
         if view.number != number:
             raise NotFound("no such order", code="order_not_found")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy import select
 
 from toolbox_core.api import NotFound, Toolbox, iso_utc, require_admin
@@ -34,9 +34,7 @@ def build_router(toolbox: Toolbox) -> APIRouter:
 
     @router.get("/reports/{run_id}", dependencies=[Depends(require_admin("inventory:read"))],
                 summary="One MoySklad sync run")
-    def report(run_id: str) -> dict[str, Any]:
-        if len(run_id) > 40:
-            raise NotFound("no such run")
+    def report(run_id: str = Path(max_length=40, description="the run's id")) -> dict[str, Any]:
         with toolbox.db.session() as session:
             run = session.get(MoySkladSyncRun, run_id)
             if run is None:

@@ -13,7 +13,7 @@ import math
 from ipaddress import ip_address, ip_network
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
@@ -170,9 +170,8 @@ def build_admin_router(toolbox: Toolbox) -> APIRouter:
 
     @router.get("/transactions/{transaction_id}", dependencies=[read],
                 summary="One Payme transaction (by our id or Payme's), with its fiscal data")
-    def get_transaction(transaction_id: str) -> dict[str, Any]:
-        if len(transaction_id) > 64:
-            raise NotFound("no such Payme transaction", code="payme_transaction_not_found")
+    def get_transaction(transaction_id: str = Path(max_length=64, description="our id or Payme's")
+                        ) -> dict[str, Any]:
         with toolbox.db.session() as session:
             tx = session.scalar(select(PaymeTransaction).where(
                 (PaymeTransaction.id == transaction_id) | (PaymeTransaction.payme_id == transaction_id)))
