@@ -1,8 +1,8 @@
 """Numbers an admin types into the catalog are bounded before SQL: a 422, never a 500.
 
 A variant's weight is at most 1 000 000 g (1 t); a category's position 0..1 000 000; a price at
-most 2 147 483 647 tiyin. The columns are 32-bit ``INTEGER`` on PostgreSQL, so 2 147 483 648
-used to fail there (and 2**63 on SQLite) as a 500.
+most 10**12 tiyin (money columns are 64-bit). Weight and position are 32-bit ``INTEGER`` columns
+on PostgreSQL, so 2 147 483 648 used to fail there (and 2**63 on SQLite) as a 500.
 """
 
 from __future__ import annotations

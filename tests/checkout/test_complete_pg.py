@@ -145,3 +145,15 @@ def test_cart_edits_skip_the_wal_flush_unless_configured_and_orders_never_do(pg,
     with pg.db.statements(durable=None) as conn:  # the order was written durably on that connection
         assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
     pg.db.dispose()
+
+
+def test_a_price_past_32_bits_is_sold_and_paid_in_full(pg):
+    from toolbox_core.payments.models import Payment
+
+    laptop = make_variant(pg, price=3_000_000_000, stock=3)  # 30 million so'm
+    order = CheckoutService(pg).complete(ready_cart(pg, laptop, quantity=2), None)
+    with pg.db.session() as session:
+        stored = session.get(Order, order.order_id)
+        payment = session.scalar(select(Payment).where(Payment.order_id == order.order_id))
+    assert stored.subtotal == 6_000_000_000 and stored.total == order.total == 6_000_000_000 + stored.shipping_total
+    assert [i.unit_price for i in stored.items] == [3_000_000_000] and payment.amount == stored.total

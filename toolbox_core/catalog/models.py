@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from toolbox_core.db.base import Base, TimestampMixin
+from toolbox_core.db.base import Base, TimestampMixin, Tiyin
 from toolbox_core.db.types import JSONType
 
 
@@ -66,8 +66,8 @@ class ProductVariant(TimestampMixin, Base):
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
     sku: Mapped[str] = mapped_column(String(100), unique=True)
     barcode: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    price: Mapped[int] = mapped_column(Integer)
-    compare_at_price: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    price: Mapped[int] = mapped_column(Tiyin)
+    compare_at_price: Mapped[int | None] = mapped_column(Tiyin, nullable=True)
     weight_grams: Mapped[int] = mapped_column(Integer, default=0)
     position: Mapped[int] = mapped_column(Integer, default=0)
     #: Fiscal data for Uzbek receipts: MXIK (IKPU) code, package code, VAT percent.

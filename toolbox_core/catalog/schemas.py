@@ -17,10 +17,10 @@ Status = Literal["draft", "published", "archived"]
 MAX_WEIGHT_GRAMS = 1_000_000
 #: The largest sort position of a category (0 first): far below the 32-bit column's limit.
 MAX_POSITION = 1_000_000
-#: The largest price (tiyin): what the variants' 32-bit ``price`` columns hold on PostgreSQL
-#: (21 474 836.47 so'm). Above it the INSERT failed (a 500); widening the columns (and the
-#: order and payment amounts priced from them) to BIGINT is the fix that lifts it.
-MAX_PRICE_TIYIN = 2_147_483_647
+#: The largest price (tiyin): 10 billion so'm. Money columns are 64-bit (``db.base.Tiyin``), and
+#: a cart's most (``cart.max_lines`` × ``cart.max_quantity_per_line`` at this price) stays far
+#: inside them.
+MAX_PRICE_TIYIN = 10**12
 #: A variant's price or compare-at price: :data:`~toolbox_core.money.Tiyin`, at most MAX_PRICE_TIYIN.
 Price = Annotated[Tiyin, Field(le=MAX_PRICE_TIYIN)]
 #: A per-locale label (option, option value, collection title): what its column holds.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Deterministic constraint names, so Alembic migrations agree on SQLite and PostgreSQL.
@@ -15,6 +15,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+#: The column type of every amount of money (tiyin): 64-bit. PostgreSQL's ``integer`` stops at
+#: 2 147 483 647 tiyin (21.5 million so'm, a laptop's price); SQLite's ``INTEGER`` is 64-bit already.
+Tiyin = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from toolbox_core.db.base import Base, TimestampMixin
+from toolbox_core.db.base import Base, TimestampMixin, Tiyin
 from toolbox_core.db.types import JSONType
 
 
@@ -34,7 +34,7 @@ class Shipment(TimestampMixin, Base):
     #: What the carrier charges the store, when it says.
     cost: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: Cash the courier collects from the customer (0: prepaid).
-    cod_amount: Mapped[int] = mapped_column(Integer, default=0)
+    cod_amount: Mapped[int] = mapped_column(Tiyin, default=0)
     #: The carrier's last raw status code (e.g. BTS ``"700"``).
     carrier_status: Mapped[str | None] = mapped_column(String(40), nullable=True)
     provider_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from toolbox_core.db.base import Base, TimestampMixin, utcnow
+from toolbox_core.db.base import Base, TimestampMixin, Tiyin, utcnow
 from toolbox_core.db.types import JSONType
 
 #: pending_payment → placed → completed, or → canceled.
@@ -40,10 +40,10 @@ class Order(TimestampMixin, Base):
     address: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     shipping: Mapped[dict[str, Any]] = mapped_column(JSONType)
     currency: Mapped[str] = mapped_column(String(3), default="UZS")
-    subtotal: Mapped[int] = mapped_column(Integer)
-    shipping_total: Mapped[int] = mapped_column(Integer)
-    discount_total: Mapped[int] = mapped_column(Integer, default=0)
-    total: Mapped[int] = mapped_column(Integer)
+    subtotal: Mapped[int] = mapped_column(Tiyin)
+    shipping_total: Mapped[int] = mapped_column(Tiyin)
+    discount_total: Mapped[int] = mapped_column(Tiyin, default=0)
+    total: Mapped[int] = mapped_column(Tiyin)
     payment_provider_id: Mapped[str] = mapped_column(String(64))
     #: Unpaid online orders are canceled after this moment.
     payment_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -72,8 +72,8 @@ class OrderItem(Base):
     sku: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(600))
     quantity: Mapped[int] = mapped_column(Integer)
-    unit_price: Mapped[int] = mapped_column(Integer)
-    total: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(Tiyin)
+    total: Mapped[int] = mapped_column(Tiyin)
     weight_grams: Mapped[int] = mapped_column(Integer, default=0)
     mxik_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     package_code: Mapped[str | None] = mapped_column(String(32), nullable=True)

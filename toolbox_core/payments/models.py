@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from toolbox_core.db.base import Base, TimestampMixin, utcnow
+from toolbox_core.db.base import Base, TimestampMixin, Tiyin, utcnow
 from toolbox_core.db.types import JSONType
 
 #: pending → authorized → captured → refunded; pending/authorized → canceled. ``refunding``: a
@@ -28,10 +28,10 @@ class Payment(TimestampMixin, Base):
     order_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     provider_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Tiyin)
     currency: Mapped[str] = mapped_column(String(3), default="UZS")
-    captured_amount: Mapped[int] = mapped_column(Integer, default=0)
-    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    captured_amount: Mapped[int] = mapped_column(Tiyin, default=0)
+    refunded_amount: Mapped[int] = mapped_column(Tiyin, default=0)
     #: The client's next step returned by the provider's ``initiate`` (redirect, form, none).
     action: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
@@ -55,7 +55,7 @@ class PaymentTransaction(Base):
     gateway_transaction_id: Mapped[str] = mapped_column(String(128))
     #: authorize | capture | cancel | refund
     kind: Mapped[str] = mapped_column(String(20))
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Tiyin)
     currency: Mapped[str] = mapped_column(String(3))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
