@@ -49,11 +49,14 @@ def build_callback_router(merchant: Merchant) -> APIRouter:
     networks = [ip_network(n, strict=False) for n in settings.allowed_networks]
     router = APIRouter(route_class=own_error_route(_on_error), tags=["payme"])
 
-    @router.api_route(settings.callback_path, methods=["POST", "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"],
-                      summary="Payme Merchant API (JSON-RPC; Basic auth Paycom:<kassa key>)")
+    @router.api_route(settings.callback_path, methods=["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"],
+                      include_in_schema=False)
+    async def not_post() -> JSONResponse:
+        """Any other method: Payme's own error (-32300), as HTTP 200 like every JSON-RPC answer."""
+        return _reply(e.PaymeError(e.NOT_POST).body(None))
+
+    @router.post(settings.callback_path, summary="Payme Merchant API (JSON-RPC; Basic auth Paycom:<kassa key>)")
     async def callback(request: Request) -> JSONResponse:
-        if request.method != "POST":
-            return _reply(e.PaymeError(e.NOT_POST).body(None))
         body = await _read_limited(request, settings.max_body_bytes)
         if body is None:
             return _reply(e.PaymeError(e.INVALID_REQUEST).body(None))
