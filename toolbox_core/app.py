@@ -26,6 +26,7 @@ from toolbox_core.kernel import Toolbox, request_threads
 from toolbox_core.limits import body_limit, declared_length_problem, limited_receive, nul_pattern
 from toolbox_core.params import unbounded_integer_params
 from toolbox_core.plugins import PluginError
+from toolbox_core.query_once import repeated_problem, scalar_query_names
 from toolbox_core.routing import install_route_index
 from toolbox_core.urls import reset_request_scope, set_request_scope
 
@@ -312,7 +313,8 @@ def _route_app(route: Any) -> ASGIApp:
     values pass the declared validation (the dependency's check says so from the raw scope),
     the handler built from a copy of the route's dependant without those parameters answers;
     otherwise the route's own handler does, and FastAPI validates and answers its 422 as
-    declared. ``route.dependant`` itself is untouched: OpenAPI still lists the parameters, and
+    declared. Either way a single-valued query parameter given twice is a 422 first
+    (:mod:`toolbox_core.query_once`). ``route.dependant`` itself is untouched: OpenAPI still lists the parameters, and
     ``app.dependency_overrides`` still finds the dependency (the call is the same).
     """
     import copy
@@ -324,16 +326,29 @@ def _route_app(route: Any) -> ASGIApp:
                                                 source.max_body_size)
 
     full = build(route)
+    scalar = scalar_query_names(route.dependant)
     checks: list[Any] = []
     light_dependant = _without_read_params(route.dependant, checks)
     if not checks:
-        return full
+        if not scalar:
+            return full
+
+        async def checked(scope: Scope, receive: Receive, send: Send) -> None:
+            problem = repeated_problem(scope.get("query_string", b""), scalar)
+            if problem is not None:
+                raise problem
+            await full(scope, receive, send)
+
+        return checked
     light_route = copy.copy(route)
     light_route.dependant = light_dependant
     light = build(light_route)
     check = checks[0] if len(set(checks)) == 1 else (lambda scope: all(c(scope) for c in checks))
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        problem = repeated_problem(scope.get("query_string", b""), scalar)
+        if problem is not None:
+            raise problem
         await (light if check(scope) else full)(scope, receive, send)
 
     return app

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import ColumnElement, Select
 
@@ -149,7 +149,6 @@ class CreatedRange:
 
 
 def created_range(
-    request: Request,
     start: Annotated[str | None, Query(alias="from", max_length=MAX_MOMENT_LENGTH, description=(
         "Created at or after: a date (2026-12-03: from 00:00 UTC that day) or a date-time "
         "(2026-12-03T10:00:00+05:00; without an offset, UTC)"), examples=["2026-12-03"])] = None,
@@ -158,15 +157,7 @@ def created_range(
         "(inclusive; without an offset, UTC)"), examples=["2026-12-03"])] = None,
 ) -> CreatedRange:
     """The FastAPI dependency behind :data:`CreatedAt`: ``?from=`` / ``?to=`` as a :class:`CreatedRange`
-    (each at most once: 422 ``invalid_input`` for a repeated one)."""
-    repeated = []
-    for name in ("from", "to"):
-        values = request.query_params.getlist(name)
-        if len(values) > 1:  # FastAPI would keep the last one without a word
-            repeated.append({"type": "multiple_values", "loc": ("query", name), "input": values,
-                             "msg": f"given {len(values)} times; give it once"})
-    if repeated:
-        raise RequestValidationError(repeated)
+    (each at most once, as every single-valued query parameter: :mod:`toolbox_core.query_once`)."""
     return CreatedRange.parse(start, end)
 
 
