@@ -325,7 +325,6 @@ def _both_ways(toolbox):
     ({"%6Cocale": "x" * 36}, {}),  # the same, escaped
     ({"locale": "fr"}, {}),  # unknown: unknown_locale
     ({}, {"Accept-Language": "ru," + "x" * 500}),  # longer than AcceptLanguage allows
-    ({"locale": ["uz", "x" * 36]}, {}),  # the last value counts, as FastAPI reads it
 ])
 def test_locale_parameters_answer_as_fastapi_validates_them(toolbox, query, headers):
     """Localized routes skip FastAPI's solving of ``?locale=`` and ``Accept-Language`` when
@@ -340,6 +339,13 @@ def test_locale_parameters_answer_as_fastapi_validates_them(toolbox, query, head
     if a.status_code >= 400:
         ea, eb = a.json()["error"], b.json()["error"]
         assert (ea["code"], ea["message"], ea["details"]) == (eb["code"], eb["message"], eb["details"])
+
+
+def test_a_repeated_locale_is_refused_before_either_value_is_read(toolbox):
+    fast, _ = _both_ways(toolbox)
+    answer = fast.get("/store/categories?locale=uz&locale=" + "x" * 36)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["message"] == "locale: given 2 times; give it once"
 
 
 def test_locale_parameters_are_still_documented_and_overridable(toolbox):
