@@ -326,30 +326,27 @@ def _route_app(route: Any) -> ASGIApp:
                                                 source.max_body_size)
 
     full = build(route)
-    scalar = scalar_query_names(route.dependant)
     checks: list[Any] = []
     light_dependant = _without_read_params(route.dependant, checks)
-    if not checks:
-        if not scalar:
-            return full
+    inner = full
+    if checks:
+        light_route = copy.copy(route)
+        light_route.dependant = light_dependant
+        light = build(light_route)
+        check = checks[0] if len(set(checks)) == 1 else (lambda scope: all(c(scope) for c in checks))
 
-        async def checked(scope: Scope, receive: Receive, send: Send) -> None:
-            problem = repeated_problem(scope.get("query_string", b""), scalar)
-            if problem is not None:
-                raise problem
-            await full(scope, receive, send)
+        async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+            await (light if check(scope) else full)(scope, receive, send)
 
-        return checked
-    light_route = copy.copy(route)
-    light_route.dependant = light_dependant
-    light = build(light_route)
-    check = checks[0] if len(set(checks)) == 1 else (lambda scope: all(c(scope) for c in checks))
+    scalar = scalar_query_names(route.dependant)
+    if not scalar:
+        return inner
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         problem = repeated_problem(scope.get("query_string", b""), scalar)
         if problem is not None:
             raise problem
-        await (light if check(scope) else full)(scope, receive, send)
+        await inner(scope, receive, send)
 
     return app
 

@@ -170,9 +170,9 @@ def test_the_hot_statements_built_once_are_compiled_once():
     """SQLAlchemy caches a statement's compiled SQL only if it can key it (a multi-row
     ``insert().values([...])`` cannot): an uncacheable one is compiled again at every checkout."""
     from toolbox_core.cart import rows
-    from toolbox_core.checkout.service import _complete_pg
+    from toolbox_core.checkout.service import _complete_statement
 
-    statements = [_complete_pg(items) for items in (1, 3)] + [_complete_pg(2, ("customer_id", "phone"))]
+    statements = [_complete_statement(items) for items in (1, 3)] + [_complete_statement(2, ("customer_id", "phone"))]
     statements += [rows._pg_statement(("address", "expires_at"), ("insert_line", "set_quantity", "delete_line")),
                    rows._pg_statement(("payment_provider_id",), ("insert_payment", "switch_payment"))]
     statements += list(rows._READ.values())

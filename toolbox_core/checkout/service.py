@@ -12,7 +12,7 @@ crash anywhere in them leaves no half order and no leaked reservation):
 On PostgreSQL a storefront's ``complete`` is TWO statements and no transaction: the cart is
 read with its lines, its payment session and its lines' catalog snapshots in one statement
 (:func:`toolbox_core.cart.service.load_cart`, unlocked), then everything is ONE autocommit
-statement (:func:`_complete_pg`, data-modifying CTEs), atomic on its own: it locks the cart (only
+statement (:func:`_complete_statement`, data-modifying CTEs), atomic on its own: it locks the cart (only
 if it is still the version read and open) with its payment session (only if still pending),
 holds the stock (:func:`~toolbox_core.inventory.service.holding_ctes`: all of it or none), and
 only then writes the order with its number drawn from the sequence, its items, its history entry,
@@ -89,7 +89,7 @@ _ORDER_COLUMNS = ("id", "cart_id", "customer_id", "status", "payment_status", "f
 _ITEM_COLUMNS = ("id", "position", "variant_id", "product_id", "sku", "title", "quantity", "unit_price", "total",
                  "weight_grams", "mxik_code", "package_code", "vat_percent")
 #: PostgreSQL: the statements that complete a cart, by (number of items, cart columns changed
-#: by the checkout itself: an adoption, a phone) (:func:`_complete_pg`).
+#: by the checkout itself: an adoption, a phone) (:func:`_complete_statement`).
 _COMPLETE_PG: dict[tuple[int, tuple[str, ...]], Any] = {}
 
 
@@ -98,7 +98,7 @@ def _bind(name: str, column: Any) -> Any:
     return bindparam(name, type_=column.type)
 
 
-def _complete_pg(items: int, cart_columns: tuple[str, ...] = ()) -> Any:
+def _complete_statement(items: int, cart_columns: tuple[str, ...] = ()) -> Any:
     """The one statement that completes a cart into an order of ``items`` items (see the module
     doc), built once per shape from the table objects. It returns ``number`` (``NULL`` when
     nothing was written), ``gate`` (0: the cart is not the version read, or not open, or its
@@ -190,13 +190,16 @@ class CheckoutService:
                              return_url: str | None) -> tuple[CheckoutResult, PaymentRequest]:
         """PostgreSQL, no transaction: read the cart, then one statement that places the order only
         if the cart is still the version read; else read it again (:data:`ATTEMPTS` in all)."""
+        placed = None
         with self.toolbox.db.statements(write=True) as conn:
             for _ in range(ATTEMPTS):
                 placed = self._complete_pg(conn, cart_id, customer_id, actor, check_owner, return_url, lock=False)
                 if placed is not None:
-                    self.toolbox.events.wake_relay()  # no session commit to do it: the order.placed row is in
-                    return placed
-        raise Conflict("the cart is being changed elsewhere; try again", code="cart_changed")
+                    break
+        if placed is None:
+            raise Conflict("the cart is being changed elsewhere; try again", code="cart_changed")
+        self.toolbox.events.wake_relay()  # no session commit to do it: the order.placed row is in
+        return placed
 
     def complete_in_session(self, session: Session, cart_id: str, customer_id: str | None, *,
                             actor: str = "storefront", check_owner: bool = True,
@@ -234,7 +237,7 @@ class CheckoutService:
 
     def _complete_pg(self, conn: Connection, cart_id: str, customer_id: str | None, actor: str, check_owner: bool,
                      return_url: str | None, *, lock: bool) -> tuple[CheckoutResult, PaymentRequest] | None:
-        """PostgreSQL: the cart read (under its lock with ``lock``), then :func:`_complete_pg`'s
+        """PostgreSQL: the cart read (under its lock with ``lock``), then :func:`_complete_statement`'s
         statement. ``None``: the cart or its payment session changed since it was read (nothing
         written); :class:`~toolbox_core.inventory.service.OutOfStock` when the stock is short."""
         cart, lines, payment, order, event = self._prepare(conn, cart_id, customer_id, check_owner, lock)
@@ -250,7 +253,7 @@ class CheckoutService:
                       b_amount=order["total"], b_seen=cart.updated_at, e_id=new_id("evt"), e_payload=event,
                       w_skus=skus, w_quantities=[wanted[sku] for sku in skus],
                       w_ids=[new_id("resv") for _ in skus], w_count=len(skus))
-        row = conn.execute(_complete_pg(len(lines), tuple(sorted(changes))), params).one()
+        row = conn.execute(_complete_statement(len(lines), tuple(sorted(changes))), params).one()
         if row.number is None:
             if row.gate == 0:
                 return None
@@ -261,9 +264,7 @@ class CheckoutService:
         order["number"] = str(row.number)
         cart.set(status="completed", order_id=order["id"], completed_at=at)
         cart.changes = {}
-        result = CheckoutResult(order["id"], order["number"], order["status"], payment.id, payment.provider_id,
-                                order["total"])
-        return result, self._payment_request(order, payment, lines, return_url)
+        return self._placed(order, payment, lines, return_url)
 
     def _complete_sqlite(self, session: Session, cart_id: str, customer_id: str | None, actor: str,
                          check_owner: bool, return_url: str | None) -> tuple[CheckoutResult, PaymentRequest]:
@@ -276,9 +277,7 @@ class CheckoutService:
         order["number"] = number_order(session, order["id"], kind="placed", message="order {number} placed",
                                        actor=actor)
         emit(session, "order.placed", {**event, "number": order["number"]})
-        result = CheckoutResult(order["id"], order["number"], order["status"], payment.id, payment.provider_id,
-                                order["total"])
-        return result, self._payment_request(order, payment, lines, return_url)
+        return self._placed(order, payment, lines, return_url)
 
     # -------------------------------------------------------------- steps
     def _validate(self, db: Session | Connection, cart_id: str, customer_id: str | None, check_owner: bool,
@@ -400,6 +399,13 @@ class CheckoutService:
         if held is not None:
             set_committed_value(held, "order_id", result.order_id)
             set_committed_value(held, "amount", result.total)
+
+    def _placed(self, order: dict[str, Any], payment: PaymentRef, lines: list[tuple[LineView, str]],
+                return_url: str | None) -> tuple[CheckoutResult, PaymentRequest]:
+        """What a placed order answers, and what its payment provider will be asked."""
+        result = CheckoutResult(order["id"], order["number"], order["status"], payment.id, payment.provider_id,
+                                order["total"])
+        return result, self._payment_request(order, payment, lines, return_url)
 
     def _payment_request(self, order: dict[str, Any], payment: PaymentRef, lines: list[tuple[LineView, str]],
                          return_url: str | None) -> PaymentRequest:

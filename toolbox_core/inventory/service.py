@@ -82,12 +82,13 @@ def levels(session: Session, sku: str) -> list[LevelView]:
     return [LevelView(level.sku, code, level.stocked, level.reserved) for level, code in rows]
 
 
-_LOCK_LEVELS = (
+#: The SKUs' levels, ``(sku, location_id, available)`` in (sku, location) order.
+_LEVELS_OF = (
     select(InventoryLevel.sku, InventoryLevel.location_id, InventoryLevel.stocked - InventoryLevel.reserved)
     .where(InventoryLevel.sku.in_(bindparam("skus", expanding=True)))
     .order_by(InventoryLevel.sku, InventoryLevel.location_id)
-    .with_for_update()
 )
+_LOCK_LEVELS = _LEVELS_OF.with_for_update()
 _INSERT_RESERVATIONS = insert(InventoryReservation.__table__)
 
 
@@ -159,14 +160,6 @@ def _shortfall(levels: list[tuple[str, str, int]], wanted: dict[str, int],
     short = [{"sku": sku, "requested": wanted[sku]} for sku in sorted(wanted) if sku not in chosen]
     _add_available(short, levels)
     return short
-
-
-#: The SKUs' levels as :func:`_lock_levels` reads them, without the lock.
-_LEVELS_OF = (
-    select(InventoryLevel.sku, InventoryLevel.location_id, InventoryLevel.stocked - InventoryLevel.reserved)
-    .where(InventoryLevel.sku.in_(bindparam("skus", expanding=True)))
-    .order_by(InventoryLevel.sku, InventoryLevel.location_id)
-)
 
 
 def shortage(db: Session | Connection, wanted: dict[str, int]) -> list[dict[str, Any]]:
