@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from toolbox_core.cart.models import Cart, CartLine
 from toolbox_core.catalog.snapshots import VariantSnapshot, snapshot_branches, snapshots_from_rows
+from toolbox_core.db import fast
 from toolbox_core.db.sql import insert_select
 from toolbox_core.payments.models import Payment
 
@@ -202,10 +203,10 @@ def load(db: Session | Connection, cart_id: str, *, lock: bool = False, locales:
     if extra is not None:
         params["extra"] = extra
     statement = _READ[(locales is not None, extra is not None, lock)]
-    found = conn.execute(statement, params).all()
+    found = fast.execute(conn, statement, params).all()
     mine = [r for r in found if r.kind == "c"]
     if lock and mine and mine[0].snapshot_version != mine[0].cart_updated_at:
-        found = conn.execute(statement, params).all()  # changed while we waited; the lock is ours now
+        found = fast.execute(conn, statement, params).all()  # changed while we waited; the lock is ours now
         mine = [r for r in found if r.kind == "c"]
     catalog = None
     if locales is not None:
@@ -234,7 +235,7 @@ def insert_cart(db: Session | Connection, cart: CartRow, at: datetime) -> None:
     """Insert a new cart (without lines) with version ``at``."""
     values = {name: getattr(cart, name) for name in COLUMNS}
     values.update(updated_at=at, created_at=at)
-    _conn(db).execute(_INSERT_CART, values)
+    fast.execute(_conn(db), _INSERT_CART, values)
     cart.updated_at = at
 
 
@@ -368,5 +369,5 @@ def _write_pg(conn: Connection, cart: CartRow, changes: dict[str, Any], at: date
     params.update({f"c_{name}": changes[name] for name in columns})
     for n, (_, values) in enumerate(cart.ops):
         params.update({f"o{n}_{name}": value for name, value in values.items()})
-    return conn.execute(_pg_statement(columns, kinds), params).scalar_one() == 1
+    return fast.execute(conn, _pg_statement(columns, kinds), params).scalar_one() == 1
 

@@ -57,6 +57,7 @@ from toolbox_core.cart.service import (
     load_cart,
 )
 from toolbox_core.catalog.snapshots import VariantSnapshot
+from toolbox_core.db import fast
 from toolbox_core.db.base import utcnow
 from toolbox_core.db.sql import insert_select
 from toolbox_core.errors import Conflict, InvalidInput, NotFound, ToolboxError
@@ -253,7 +254,7 @@ class CheckoutService:
                       b_amount=order["total"], b_seen=cart.updated_at, e_id=new_id("evt"), e_payload=event,
                       w_skus=skus, w_quantities=[wanted[sku] for sku in skus],
                       w_ids=[new_id("resv") for _ in skus], w_count=len(skus))
-        row = conn.execute(_complete_statement(len(lines), tuple(sorted(changes))), params).one()
+        row = fast.execute(conn, _complete_statement(len(lines), tuple(sorted(changes))), params).one()
         if row.number is None:
             if row.gate == 0:
                 return None
