@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from toolbox_core.db.engine import Database
+from toolbox_core.db.sql import without_wal_flush
 
 
 @pytest.fixture
@@ -185,32 +186,22 @@ def test_standalone_statements_on_sqlite_write_in_one_transaction(tmp_path):
 SHOW_COMMIT = "SHOW synchronous_commit"
 
 
-def test_a_non_durable_write_does_not_wait_for_the_disk_and_a_read_keeps_what_it_finds(db):
-    with db.statements(write=True, durable=False) as conn:  # a cart edit
-        assert conn.exec_driver_sql(SHOW_COMMIT).scalar() == "off"
-    with db.statements(durable=None) as conn:  # a read: no switch, no round trip
-        assert conn.exec_driver_sql(SHOW_COMMIT).scalar() == "off"
-    with db.statements(write=True) as conn:  # durable by default: switched back on that connection
-        assert conn.exec_driver_sql(SHOW_COMMIT).scalar() == "on"
+def test_a_statement_that_skips_the_wal_flush_leaves_the_connection_durable(db):
+    with db.statements(write=True) as conn:
+        in_force = conn.execute(select(without_wal_flush(), func.current_setting("synchronous_commit"))).one()
+        assert tuple(in_force) == ("off", "off")  # for that statement's own transaction
+        assert conn.exec_driver_sql(SHOW_COMMIT).scalar() == "on"  # and no further
 
 
-def test_a_transaction_that_wrote_commits_durably_on_a_connection_left_non_durable(db):
-    with db.statements(write=True, durable=False):
-        pass
+def test_statements_and_transactions_send_no_commit_setting_of_their_own(db):
     sent: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: sent.append(sql))
+    with db.statements(write=True) as conn:
+        conn.execute(select(without_wal_flush()))
     with db.transaction() as session:
+        session.execute(text("CREATE TEMP TABLE durability_probe (x int)"))  # any write
         raw = session.connection().connection.dbapi_connection
         original = raw.execute
         raw.execute = lambda query, *args, **kwargs: (sent.append(query), original(query, *args, **kwargs))[1]
-        session.execute(text("CREATE TEMP TABLE durability_probe (x int)"))  # any write
     del raw.execute
-    assert sent == ["SET LOCAL synchronous_commit TO DEFAULT"]  # just before its COMMIT
-    with db.statements(durable=None) as conn:  # LOCAL: the connection's own setting stays
-        assert conn.exec_driver_sql(SHOW_COMMIT).scalar() == "off"
-    sent.clear()
-    with db.transaction() as session:  # a transaction that only read needs no flush: nothing sent
-        raw = session.connection().connection.dbapi_connection
-        raw.execute = lambda query, *args, **kwargs: (sent.append(query), original(query, *args, **kwargs))[1]
-        session.execute(text("SELECT 1"))
-    del raw.execute
-    assert sent == []
+    assert not [sql for sql in sent if "synchronous_commit" in sql and "set_config" not in sql]

@@ -68,14 +68,14 @@ def test_a_stale_read_is_read_again_and_the_change_rechecked(make_toolbox, monke
     carts.add_line(cart_id, None, variant, 2)
     real_write, calls = rows.write, []
 
-    def racing_write(db, cart, at):  # another request adds 1 between this one's read and write
+    def racing_write(db, cart, at, **options):  # another request adds 1 between this one's read and write
         if not calls:
             calls.append(1)
             with toolbox.db.transaction() as session:
                 other = rows.load(session, cart_id, lock=True)[0]
                 rows.set_quantity(other, other.lines[0], 3)
                 assert real_write(session, other, utcnow())
-        return real_write(db, cart, at)
+        return real_write(db, cart, at, **options)
 
     monkeypatch.setattr(rows, "write", racing_write)
     with pytest.raises(ToolboxError) as refused:  # re-checked on the new quantity: 3 + 1 > 3 in stock

@@ -130,21 +130,55 @@ def test_a_signed_in_customer_completing_a_guest_cart_adopts_it(pg):
         assert session.scalar(select(func.count()).select_from(Order)) == 1
 
 
-@pytest.mark.parametrize("async_commit", [True, False])
-def test_cart_edits_skip_the_wal_flush_unless_configured_and_orders_never_do(pg, async_commit, monkeypatch):
-    from toolbox_core.db.engine import Database
+#: Triggers that note the ``synchronous_commit`` in force when a cart or an order is written (an
+#: AFTER trigger runs at the end of its statement, inside the transaction the statement commits).
+_COMMIT_PROBE = """
+CREATE TABLE commit_probe (n serial, tbl text, op text, mode text);
+CREATE FUNCTION commit_probe_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO commit_probe (tbl, op, mode) VALUES (TG_TABLE_NAME, TG_OP, current_setting('synchronous_commit'));
+  RETURN NULL;
+END $$;
+CREATE TRIGGER commit_probe_carts AFTER INSERT OR UPDATE ON carts FOR EACH ROW EXECUTE FUNCTION commit_probe_note();
+CREATE TRIGGER commit_probe_orders AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION commit_probe_note();
+"""
+_COMMIT_PROBE_DROP = """
+DROP TRIGGER IF EXISTS commit_probe_carts ON carts; DROP TRIGGER IF EXISTS commit_probe_orders ON orders;
+DROP FUNCTION IF EXISTS commit_probe_note(); DROP TABLE IF EXISTS commit_probe;
+"""
 
+
+@pytest.fixture
+def commit_modes(pg):
+    """``commit_modes()``: (table, operation, synchronous_commit) of each cart and order write so far."""
+    with pg.db.engine.begin() as conn:
+        conn.exec_driver_sql(_COMMIT_PROBE_DROP)
+        conn.exec_driver_sql(_COMMIT_PROBE)
+
+    def read() -> list[tuple[str, str, str]]:
+        with pg.db.statements() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql("SELECT tbl, op, mode FROM commit_probe ORDER BY n")]
+
+    yield read
+    with pg.db.engine.begin() as conn:
+        conn.exec_driver_sql(_COMMIT_PROBE_DROP)
+
+
+@pytest.mark.parametrize("async_commit", [True, False])
+def test_cart_edits_skip_the_wal_flush_unless_configured_and_orders_never_do(pg, async_commit, monkeypatch,
+                                                                             commit_modes):
     monkeypatch.setattr(pg.settings.cart, "async_commit", async_commit)
-    shared, pg.db = pg.db, Database(pg.db.url, pool_size=1)  # one connection: what the edit left is what we see
-    shared.dispose()
     variant = make_variant(pg, stock=10)
     cart_id = ready_cart(pg, variant)
-    with pg.db.statements(durable=None) as conn:
-        assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == ("off" if async_commit else "on")
+    edits = "off" if async_commit else "on"
+    written = commit_modes()
+    assert written[0] == ("carts", "INSERT", edits) and len(written) >= 4
+    assert set(written) == {("carts", "INSERT", edits), ("carts", "UPDATE", edits)}
     CheckoutService(pg).complete(cart_id, None)
-    with pg.db.statements(durable=None) as conn:  # the order was written durably on that connection
+    placed = commit_modes()[len(written):]
+    assert sorted(placed) == [("carts", "UPDATE", "on"), ("orders", "INSERT", "on")]  # the order: always durable
+    with pg.db.statements() as conn:  # and no connection was left with the setting changed
         assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
-    pg.db.dispose()
 
 
 def test_a_price_past_32_bits_is_sold_and_paid_in_full(pg):

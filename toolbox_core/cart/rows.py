@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from toolbox_core.cart.models import Cart, CartLine
 from toolbox_core.catalog.snapshots import VariantSnapshot, snapshot_branches, snapshots_from_rows
 from toolbox_core.db import fast
-from toolbox_core.db.sql import insert_select
+from toolbox_core.db.sql import insert_select, without_wal_flush
 from toolbox_core.payments.models import Payment
 
 _CARTS = Cart.__table__
@@ -116,6 +116,7 @@ class Catalog:
 _READ = {(catalog, extra, lock): _read_statement(catalog, extra, lock)
          for catalog in (False, True) for extra in (False, catalog) for lock in (False, True)}
 _INSERT_CART = insert(_CARTS)
+_INSERT_CART_NO_FLUSH = insert(_CARTS).returning(without_wal_flush())
 _INSERT_LINE = insert(_LINES)
 _SET_QUANTITY = update(_LINES).where(_LINES.c.id == bindparam("b_id")).values(quantity=bindparam("b_quantity"))
 _DELETE_LINE = delete(_LINES).where(_LINES.c.id == bindparam("b_id"))
@@ -231,11 +232,14 @@ def save(db: Session | Connection, cart: CartRow) -> None:
         cart.changes = {}
 
 
-def insert_cart(db: Session | Connection, cart: CartRow, at: datetime) -> None:
-    """Insert a new cart (without lines) with version ``at``."""
+def insert_cart(db: Session | Connection, cart: CartRow, at: datetime, *, durable: bool = True) -> None:
+    """Insert a new cart (without lines) with version ``at``; with ``durable=False`` (PostgreSQL,
+    on its own), without waiting for the WAL flush."""
     values = {name: getattr(cart, name) for name in COLUMNS}
     values.update(updated_at=at, created_at=at)
-    fast.execute(_conn(db), _INSERT_CART, values)
+    conn = _conn(db)
+    fast.execute(conn, _INSERT_CART if durable or conn.dialect.name != "postgresql" else _INSERT_CART_NO_FLUSH,
+                 values)
     cart.updated_at = at
 
 
@@ -271,18 +275,19 @@ def switch_payment(cart: CartRow, provider_id: str, amount: int) -> None:
 
 
 # -------------------------------------------------------------- the optimistic write
-def write(db: Session | Connection, cart: CartRow, at: datetime) -> bool:
+def write(db: Session | Connection, cart: CartRow, at: datetime, *, durable: bool = True) -> bool:
     """Apply the cart's recorded changes if it is still the version read and open; moves its
     version to ``at``. ``False``: nothing was written (the cart changed meanwhile: read it again).
 
     PostgreSQL: one statement (atomic on its own, so an autocommit connection needs no
-    transaction). SQLite: the version-checked ``UPDATE`` first (a failed check writes nothing),
+    transaction); with ``durable=False`` its commit skips the WAL flush. SQLite: the
+    version-checked ``UPDATE`` first (a failed check writes nothing),
     then one statement per change, in the caller's transaction.
     """
     conn = _conn(db)
     changes = {name: value for name, value in cart.changes.items() if name in WRITABLE}
     if conn.dialect.name == "postgresql":
-        written = _write_pg(conn, cart, changes, at)
+        written = _write_pg(conn, cart, changes, at, durable)
     else:
         written = _write_each(conn, cart, changes, at)
     if written:
@@ -311,7 +316,7 @@ def _write_each(conn: Connection, cart: CartRow, changes: dict[str, Any], at: da
 
 
 #: One PostgreSQL statement per shape of a write (changed columns, kinds of changes), built once.
-_PG_WRITES: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
+_PG_WRITES: dict[tuple[tuple[str, ...], tuple[str, ...], bool], Any] = {}
 
 
 def _p(name: str, column: Any) -> Any:
@@ -343,10 +348,11 @@ def _pg_part(kind: str, p: str, v: Any) -> Any:
                     updated_at=at))
 
 
-def _pg_statement(columns: tuple[str, ...], kinds: tuple[str, ...]) -> Any:
+def _pg_statement(columns: tuple[str, ...], kinds: tuple[str, ...], durable: bool = True) -> Any:
     """``v``: the version-checked ``UPDATE carts`` (its changed columns ``c_...``), then each
-    change ``o<n>`` as a CTE hanging off it; the statement returns how many carts ``v`` wrote."""
-    key = (columns, kinds)
+    change ``o<n>`` as a CTE hanging off it; the statement returns how many carts ``v`` wrote
+    (and, not ``durable``, :func:`without_wal_flush` once for the cart row written)."""
+    key = (columns, kinds, durable)
     stmt = _PG_WRITES.get(key)
     if stmt is None:
         carts = _CARTS.c
@@ -357,17 +363,18 @@ def _pg_statement(columns: tuple[str, ...], kinds: tuple[str, ...]) -> Any:
                       "updated_at": _p("b_at", carts.updated_at)})
              .returning(carts.id).cte("v"))
         parts = [_pg_part(kind, f"o{n}_", v).cte(f"o{n}") for n, kind in enumerate(kinds)]
-        stmt = select(func.count()).select_from(v).add_cte(*parts)
+        counted = [func.count()] if durable else [func.count(), func.max(without_wal_flush())]
+        stmt = select(*counted).select_from(v).add_cte(*parts)
         _PG_WRITES[key] = stmt
     return stmt
 
 
-def _write_pg(conn: Connection, cart: CartRow, changes: dict[str, Any], at: datetime) -> bool:
+def _write_pg(conn: Connection, cart: CartRow, changes: dict[str, Any], at: datetime, durable: bool) -> bool:
     columns = tuple(sorted(changes))
     kinds = tuple(kind for kind, _ in cart.ops)
     params: dict[str, Any] = {"b_id": cart.id, "b_seen": cart.updated_at, "b_at": at}
     params.update({f"c_{name}": changes[name] for name in columns})
     for n, (_, values) in enumerate(cart.ops):
         params.update({f"o{n}_{name}": value for name, value in values.items()})
-    return fast.execute(conn, _pg_statement(columns, kinds), params).scalar_one() == 1
+    return fast.execute(conn, _pg_statement(columns, kinds, durable), params).one()[0] == 1
 

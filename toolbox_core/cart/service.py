@@ -238,16 +238,21 @@ class CartService:
     def _reading(self) -> Iterator[Connection]:
         """A connection for reads: autocommit on PostgreSQL (no BEGIN/COMMIT round trips; each
         statement sees committed data), a read session's on SQLite."""
-        with self.toolbox.db.statements(durable=None) as conn:
+        with self.toolbox.db.statements() as conn:
             yield conn
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """A connection for a change: autocommit on PostgreSQL (the write is one atomic
-        statement, not waiting for the WAL flush unless ``cart.async_commit`` is off), one
-        ``BEGIN IMMEDIATE`` transaction on SQLite."""
-        with self.toolbox.db.statements(write=True, durable=not self.settings.async_commit) as conn:
+        statement, which skips the WAL flush unless ``cart.async_commit`` is off: see
+        :attr:`_durable`), one ``BEGIN IMMEDIATE`` transaction on SQLite."""
+        with self.toolbox.db.statements(write=True) as conn:
             yield conn
+
+    @property
+    def _durable(self) -> bool:
+        """Whether a cart edit waits for the WAL flush (PostgreSQL; ``cart.async_commit`` off)."""
+        return not self.settings.async_commit
 
     def _change(self, cart_id: str, customer_id: str | None, change: Change, read: Read | None = None,
                 extra: str | None = None) -> dict[str, Any]:
@@ -262,7 +267,7 @@ class CartService:
                     adopt(conn, cart, customer_id)
                 snaps = change(conn, cart, catalog)
                 self._touch(cart)
-                if rows.write(conn, cart, utcnow()):
+                if rows.write(conn, cart, utcnow(), durable=self._durable):
                     return serialize(cart, snaps, cart.payment, options_of(snaps))
                 read = None  # changed meanwhile (or completed): read it again
         raise Conflict("the cart is being changed elsewhere; try again", code="cart_changed")
@@ -286,7 +291,7 @@ class CartService:
         with self._writing() as conn:  # PostgreSQL: one autocommit INSERT
             if customer_id and not cart.phone:
                 cart.phone = customer_phone(conn, customer_id)
-            rows.insert_cart(conn, cart, utcnow())  # a new cart has no lines and no payment: nothing to read back
+            rows.insert_cart(conn, cart, utcnow(), durable=self._durable)  # a new cart has no lines and no payment: nothing to read back
         return serialize(cart, {}, None, {})
 
     def get(self, cart_id: str, customer_id: str | None) -> dict[str, Any]:

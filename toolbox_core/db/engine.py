@@ -53,7 +53,6 @@ class Database:
         else:
             _ping_when_idle(self.engine)
             _track_writes(self.engine)
-            _durable_commits(self.engine)
             _cache_long_queries()
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         writer_engine = (
@@ -99,34 +98,23 @@ class Database:
             _open.depth -= 1
 
     @contextmanager
-    def statements(self, *, write: bool = False, durable: bool | None = True) -> Iterator[Connection]:
+    def statements(self, *, write: bool = False) -> Iterator[Connection]:
         """A connection whose statements each stand on their own, for work that is one statement
         (a read, or a write that is atomic by itself).
 
         On PostgreSQL the connection is in autocommit: no ``BEGIN`` / ``COMMIT`` round trips
         (psycopg sends ``BEGIN`` as a round trip of its own), each statement sees committed data
-        and a write is committed when it ends. On SQLite it is a read session's connection, or
-        with ``write=True`` one ``BEGIN IMMEDIATE`` transaction committed on exit.
-
-        ``durable`` (PostgreSQL): ``True``, the default, a write is answered only once it is on
-        disk; ``False``, for state a shopper can simply redo (a cart edit), it is answered as soon
-        as it is committed, without waiting for the WAL flush (``synchronous_commit = off``: a
-        crash of the database server, not of an API process, may lose the last fraction of a
-        second of such writes; never corrupts, and any later durable commit makes them durable
-        too); ``None``: reads only, either will do. The setting is switched on a pooled connection
-        only when it differs from what it last had (see :func:`_durable_commits`).
+        and a write is committed (durably) when it ends; a statement that may skip the WAL flush
+        says so itself (:func:`toolbox_core.db.sql.without_wal_flush`). On SQLite it is a read
+        session's connection, or with ``write=True`` one ``BEGIN IMMEDIATE`` transaction
+        committed on exit.
         """
         if self.is_sqlite:
             with (self.transaction() if write else self.session()) as session:
                 yield session.connection()
         else:
             with self.engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                if durable is not None and conn.info.get(_ASYNC_COMMIT, False) == durable:
-                    conn.exec_driver_sql("SET synchronous_commit TO DEFAULT" if durable
-                                         else "SET synchronous_commit TO off")
-                    conn.info[_ASYNC_COMMIT] = not durable
-                yield conn
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
@@ -165,23 +153,6 @@ PREPARE_THRESHOLD = 1
 
 #: ``Connection.info`` key: the connection's current transaction ran a statement that may write.
 _WROTE = "toolbox_wrote"
-#: ``Connection.info`` key: the pooled connection's session commits without waiting for the WAL
-#: flush (``Database.statements(durable=False)`` set it).
-_ASYNC_COMMIT = "toolbox_async_commit"
-
-
-def _durable_commits(engine: Engine) -> None:
-    """Transactions are durable whatever the connection's session setting: a transaction that
-    wrote, on a connection a non-durable :meth:`Database.statements` left with
-    ``synchronous_commit = off``, sends ``SET LOCAL synchronous_commit TO DEFAULT`` just before its
-    COMMIT (one round trip; the session setting stays, so the next cart edit does not switch)."""
-
-    @event.listens_for(engine, "commit")
-    def _on_commit(conn: Any) -> None:
-        if not conn.info.get(_ASYNC_COMMIT) or not conn.info.get(_WROTE, True) or conn.invalidated:
-            return
-        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":  # a real transaction
-            conn.connection.dbapi_connection.execute("SET LOCAL synchronous_commit TO DEFAULT")
 
 
 def _track_writes(engine: Engine) -> None:
