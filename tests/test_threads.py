@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 from sqlalchemy import create_engine, text
 
-from toolbox_core.api import db_work, in_thread, run_db_work
+from toolbox_core.api import db_work, db_work_when, in_thread, run_db_work
 
 
 class Body(BaseModel):
@@ -42,6 +42,11 @@ def _app(inline: bool, calls: list[str]) -> FastAPI:
     @router.get("/thread")
     @in_thread
     def thread_route(_: None = Depends(mark_loop)) -> dict[str, str]:
+        return {"where": where()}
+
+    @router.post("/maybe/{item}")
+    @db_work_when(toolbox, lambda values: values["item"] == "here")
+    def maybe_route(item: str, _: None = Depends(mark_loop)) -> dict[str, str]:
         return {"where": where()}
 
     @router.get("/async")
@@ -92,6 +97,20 @@ def test_with_inline_db_work_off_it_takes_one_thread_trip(served) -> None:
 def test_in_thread_runs_in_a_worker_thread_in_one_trip(served) -> None:
     client, calls = served(inline=True)
     assert client.get("/thread").json() == {"where": "thread"}
+    assert len(calls) == 1
+
+
+def test_db_work_when_stays_on_the_loop_only_for_the_requests_it_says(served) -> None:
+    client, calls = served(inline=True)
+    assert client.post("/maybe/here").json() == {"where": "loop"}
+    assert calls == []
+    assert client.post("/maybe/away").json() == {"where": "thread"}
+    assert len(calls) == 1
+
+
+def test_db_work_when_with_inline_db_work_off_always_takes_a_thread(served) -> None:
+    client, calls = served(inline=False)
+    assert client.post("/maybe/here").json() == {"where": "thread"}
     assert len(calls) == 1
 
 

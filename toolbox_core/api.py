@@ -63,7 +63,11 @@ Everything a plugin needs:
   from an ``async`` route, or ``@db_work(toolbox)`` under the route decorator of a plain ``def`` one,
   for work that blocks only on a few short database statements (a callback): on the event loop
   with ``http.inline_db_work`` (the default), no thread trip; ``@in_thread`` for a plain route
-  that may wait on an outside service: one thread trip instead of FastAPI's two.
+  that may wait on an outside service: one thread trip instead of FastAPI's two;
+  ``@db_work_when(toolbox, inline)`` for one that waits on an outside service only in some
+  requests (``inline(values)`` says which stay on the loop). A provider whose calls never wait on
+  anything outside the process says ``local = True`` (``is_local``): the kernel then calls it
+  on the event loop.
 * ``read_body(request, limit)`` for webhook routes: the body read up to the route's own limit,
   413 ``payload_too_large`` past it, never buffered whole.
 * ``iso_utc`` / ``UtcDateTime``: the APIs' one timestamp form (ISO-8601 UTC with ``Z``) for a
@@ -118,6 +122,7 @@ from toolbox_core.providers import (
     StockBatch,
     StockLevel,
     TrackingUpdate,
+    is_local,
     supports,
 )
 from toolbox_core.texts import LocalizedText
@@ -164,7 +169,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors (kep
     from toolbox_core.params import CreatedAt, CreatedRange, Limit, Offset, QueryInt
     from toolbox_core.routing import own_error_route
     from toolbox_core.schemas import UtcDateTime, iso_utc
-    from toolbox_core.threads import db_work, in_thread, run_db_work
+    from toolbox_core.threads import db_work, db_work_when, in_thread, run_db_work
     from toolbox_core.workflows.payments import (
         GatewayQuery,
         GatewayState,
@@ -234,6 +239,7 @@ _LAZY: dict[str, str] = {
     "UtcDateTime": "toolbox_core.schemas",
     "iso_utc": "toolbox_core.schemas",
     "db_work": "toolbox_core.threads",
+    "db_work_when": "toolbox_core.threads",
     "in_thread": "toolbox_core.threads",
     "run_db_work": "toolbox_core.threads",
     "GatewayQuery": "toolbox_core.workflows.payments",
@@ -342,6 +348,7 @@ __all__ = [
     "catalog_size",
     "catalog_skus",
     "db_work",
+    "db_work_when",
     "emit",
     "ensure_lease_held",
     "format_som",
@@ -349,6 +356,7 @@ __all__ = [
     "hookimpl",
     "in_thread",
     "insert_ignoring",
+    "is_local",
     "iso_utc",
     "localized_text",
     "new_id",

@@ -211,7 +211,11 @@ class PaymentProvider(Protocol):
     #: * ``refund_capability: "api" | "gateway_initiated" | "manual"`` — ``"api"`` (default):
     #:   the kernel calls :meth:`refund`; otherwise an admin cancel or refund records a refund
     #:   request (payment ``refund_pending``, ``payment.refund_requested``) that the gateway's
-    #:   later report (``PaymentService.refund_in_session``) or staff complete.
+    #:   later report (``PaymentService.refund_in_session``) or staff complete;
+    #: * ``local: bool`` — ``True`` when :meth:`initiate` never waits on anything outside the
+    #:   process (no network, no disk: pay-on-delivery, a redirect URL built from settings), so
+    #:   the kernel may call it right on the API worker's event loop instead of a worker thread
+    #:   (:func:`is_local`; default ``False``: a gateway call). Say ``True`` only when it is.
 
     def initiate(self, request: PaymentRequest) -> PaymentAction | Awaitable[PaymentAction]:
         """Start a payment; return the client's next step."""
@@ -254,6 +258,10 @@ class ShippingProvider(Protocol):
 
     id: str
     name: str
+    #: Optional attribute (read with ``getattr``): ``local: bool`` — ``True`` when :meth:`quote`
+    #: (and ``validate_option``) never wait on anything outside the process (a flat rate, a price
+    #: table in settings): the kernel then calls them directly, on the event loop, without the
+    #: quote timeout's worker thread (:func:`is_local`; default ``False``: a carrier's API).
 
     def quote(self, cart: CartView) -> Iterable[ShippingQuote] | Awaitable[Iterable[ShippingQuote]]:
         """Return the options available for ``cart`` with their prices (empty: not available)."""
@@ -353,6 +361,12 @@ class FulfillmentProvider(Protocol):
 
 #: The optional methods of :class:`FulfillmentProvider`.
 FULFILLMENT_CAPABILITIES = ("validate_option", "create_shipment", "cancel_shipment", "label", "track")
+
+
+def is_local(provider: object) -> bool:
+    """Whether ``provider`` (payment or shipping) declares ``local = True``: its calls never wait
+    on anything outside the process, so the kernel may make them on the event loop."""
+    return getattr(provider, "local", False) is True
 
 
 def supports(provider: object, capability: str) -> bool:

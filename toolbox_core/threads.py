@@ -12,6 +12,9 @@ trip. Two tools cut that:
 * :func:`db_work` / :func:`run_db_work` — work that blocks only on a few short database
   statements (a gateway callback, a cart edit) runs **on the event loop**, with no trip at
   all, when ``http.inline_db_work`` is on (the default); with it off, in one trip.
+* :func:`db_work_when` — an endpoint that calls an outside service only for some requests
+  (choosing a carrier's shipping option, but not a flat rate: see ``providers.is_local``)
+  stays on the loop for the others.
 
 While inline work runs, its worker process serves nothing else, exactly like a worker of a
 classic synchronous server (gunicorn's sync workers): its other requests wait their turn.
@@ -48,11 +51,19 @@ async def run_db_work(toolbox: Any, func: Callable[..., T], *args: Any, **kwargs
     return await run_in_threadpool(func, *args, **kwargs)
 
 
-def _as_coroutine(endpoint: Endpoint, inline: bool) -> Endpoint:
+def _as_coroutine(endpoint: Endpoint, inline: bool | Callable[[dict[str, Any]], bool]) -> Endpoint:
     if inspect.iscoroutinefunction(endpoint):
         raise TypeError(f"{endpoint.__qualname__} is already async: call run_db_work inside it instead")
 
-    if inline:
+    if callable(inline):
+        decide = inline
+
+        @functools.wraps(endpoint)
+        async def run(**values: Any) -> Any:
+            if decide(values):
+                return endpoint(**values)
+            return await run_in_threadpool(endpoint, **values)
+    elif inline:
         @functools.wraps(endpoint)
         async def run(**values: Any) -> Any:
             return endpoint(**values)
@@ -89,4 +100,21 @@ def db_work(toolbox: Any) -> Callable[[Endpoint], Endpoint]:
         def add_line(...): ...
     """
     inline = inline_db_work(toolbox)
+    return lambda endpoint: _as_coroutine(endpoint, inline=inline)
+
+
+def db_work_when(toolbox: Any, inline: Callable[[dict[str, Any]], bool]) -> Callable[[Endpoint], Endpoint]:
+    """Decorator for a plain-``def`` endpoint that calls an outside service only in some requests:
+    ``inline(values)`` (the endpoint's arguments, as FastAPI resolved them) says whether this
+    request's work is only short database statements; then it runs as :func:`db_work`, else as
+    :func:`in_thread`. With ``http.inline_db_work`` off, always as :func:`in_thread`.
+
+    ::
+
+        @router.post("/{cart_id}/shipping")
+        @db_work_when(toolbox, lambda values: is_local(providers.get(values["body"].provider_id)))
+        def select_shipping(...): ...
+    """
+    if not inline_db_work(toolbox):
+        return in_thread
     return lambda endpoint: _as_coroutine(endpoint, inline=inline)

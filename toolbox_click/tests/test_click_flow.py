@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from tests.fakes.click import FakeClick
 from toolbox_click import plugin
+from toolbox_core.api import is_local
 from toolbox_core.testing.shop import model_differences
 
 
@@ -44,6 +45,7 @@ def test_cart_to_paid_order_through_click(store: Store) -> None:
     assert query["amount"] == "49691.34"  # so'm, N.NN, from integer tiyin
     assert query["transaction_param"] == order["number"]
     assert query["return_url"] == "https://shop.example/thanks"
+    assert is_local(store.toolbox.payment_providers["click"])  # built here: started on the event loop
 
     trans, amount = store.click.new_trans_id(), query["amount"]
     prepared = store.click.prepare(trans, query["transaction_param"], amount)

@@ -40,7 +40,8 @@ from toolbox_core.cart.service import CartCompleted, CartService, CartUnavailabl
 from toolbox_core.checkout.service import CheckoutService
 from toolbox_core.customers.sessions import optional_customer
 from toolbox_core.i18n import RequestLocale, request_locale_context
-from toolbox_core.threads import db_work, in_thread
+from toolbox_core.providers import is_local
+from toolbox_core.threads import db_work, db_work_when, in_thread
 
 
 def set_cart_cookie(toolbox: Any, response: Response, cart_id: str) -> None:
@@ -123,7 +124,7 @@ def build_router(toolbox: Any) -> APIRouter:
             return completed_cart_body(cart_id, checkout.completed_order(cart_id, caller.customer_id))
 
     @router.patch("/{cart_id}", summary="Set locale, phone, e-mail, delivery address")
-    @in_thread
+    @db_work_when(toolbox, lambda values: "locale" not in values["body"].model_fields_set)  # a locale: re-quote
     def update_cart(cart_id: str, body: CartUpdate, response: Response,
                     caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):
@@ -163,7 +164,7 @@ def build_router(toolbox: Any) -> APIRouter:
             return {"items": carts.payment_options(cart_id, caller.customer_id)}
 
     @router.post("/{cart_id}/shipping", summary="Choose a shipping option (priced on the server)")
-    @in_thread
+    @db_work_when(toolbox, lambda values: is_local(toolbox.shipping_providers.get(values["body"].provider_id)))
     def select_shipping(cart_id: str, body: ShippingChoice, response: Response,
                         caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):

@@ -75,7 +75,7 @@ from toolbox_core.orders.service import (
     number_order,
 )
 from toolbox_core.payments.models import Payment
-from toolbox_core.providers import LineView, PaymentAction, PaymentRequest
+from toolbox_core.providers import LineView, PaymentAction, PaymentRequest, is_local
 
 # Built once: constructing a statement per call costs more CPU than running it.
 _INSERT_ORDER = insert(Order.__table__)
@@ -176,16 +176,28 @@ class CheckoutService:
 
     def complete(self, cart_id: str, customer_id: str | None, *, actor: str = "storefront",
                  initiate: bool = True, check_owner: bool = True, return_url: str | None = None) -> CheckoutResult:
-        """Turn the cart into an order (see the module doc for the steps)."""
+        """Turn the cart into an order (see the module doc for the steps): :meth:`place`, then
+        (with ``initiate``) :meth:`initiate` its payment."""
+        result, request = self.place(cart_id, customer_id, actor=actor, check_owner=check_owner,
+                                     return_url=return_url)
+        if initiate:
+            result.action = self.initiate(request, result)
+        return result
+
+    def place(self, cart_id: str, customer_id: str | None, *, actor: str = "storefront", check_owner: bool = True,
+              return_url: str | None = None) -> tuple[CheckoutResult, PaymentRequest]:
+        """Steps 1–5: the order placed, its payment not started yet (the request :meth:`initiate`
+        takes). Database work only: no provider is asked."""
         if self.toolbox.db.is_sqlite:
             with self.toolbox.db.transaction() as session:
-                result, request = self.complete_in_session(session, cart_id, customer_id, actor=actor,
-                                                           check_owner=check_owner, return_url=return_url)
-        else:
-            result, request = self._complete_autocommit(cart_id, customer_id, actor, check_owner, return_url)
-        if initiate:
-            result.action = self._initiate(request, result)
-        return result
+                return self.complete_in_session(session, cart_id, customer_id, actor=actor,
+                                                check_owner=check_owner, return_url=return_url)
+        return self._complete_autocommit(cart_id, customer_id, actor, check_owner, return_url)
+
+    def initiates_locally(self, result: CheckoutResult) -> bool:
+        """Whether the order's payment provider starts a payment without waiting on anything outside
+        the process (:func:`~toolbox_core.providers.is_local`), so :meth:`initiate` may run on the loop."""
+        return is_local(self.toolbox.payment_providers.get(result.provider_id))
 
     def _complete_autocommit(self, cart_id: str, customer_id: str | None, actor: str, check_owner: bool,
                              return_url: str | None) -> tuple[CheckoutResult, PaymentRequest]:
@@ -416,8 +428,9 @@ class CheckoutService:
                               phone=order["phone"], return_url=return_url)
 
     # -------------------------------------------------------------- after commit
-    def _initiate(self, request: PaymentRequest, result: CheckoutResult) -> dict[str, Any]:
-        """Ask the provider for the client's next step; on failure, undo the order."""
+    def initiate(self, request: PaymentRequest, result: CheckoutResult) -> dict[str, Any]:
+        """Step 6: ask the provider for the client's next step (the action, also kept on the
+        payment); on failure, undo the order (502 ``payment_provider_error``)."""
         provider = self._provider(result.provider_id)
         try:
             action = asdict(resolve(provider.initiate(request)))

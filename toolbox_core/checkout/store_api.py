@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from toolbox_core.cart.access import CartCaller, cart_caller
 from toolbox_core.cart.service import CartCompleted
@@ -18,7 +19,8 @@ from toolbox_core.cart.store_api import clearing_cookie_when_gone
 from toolbox_core.checkout.return_url import allowed_return_url
 from toolbox_core.checkout.service import CheckoutResult, CheckoutService
 from toolbox_core.i18n import request_locale_context
-from toolbox_core.threads import in_thread
+from toolbox_core.providers import PaymentRequest
+from toolbox_core.threads import inline_db_work, run_db_work
 
 
 class CompleteBody(BaseModel):
@@ -32,18 +34,26 @@ def build_router(toolbox: Any) -> APIRouter:
     checkout = CheckoutService(toolbox)
 
     @router.post("/{cart_id}/complete", status_code=201, summary="Place the order (once per cart)")
-    @in_thread  # the payment provider may call its gateway
-    def complete(cart_id: str, response: Response, body: CompleteBody | None = None,
-                 caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
+    async def complete(cart_id: str, response: Response, body: CompleteBody | None = None,
+                       caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         return_url = allowed_return_url(toolbox.settings, body and body.return_url)
-        try:
-            with clearing_cookie_when_gone(toolbox, caller):
-                result = checkout.complete(cart_id, caller.customer_id, return_url=return_url)
-        except CartCompleted:  # a retry by its holder: answer the order it already became
-            if not caller.holder:
-                raise
-            result = checkout.completed(cart_id, caller.customer_id)
-            response.status_code = 200
+
+        def place() -> tuple[CheckoutResult, PaymentRequest | None]:
+            try:
+                with clearing_cookie_when_gone(toolbox, caller):
+                    return checkout.place(cart_id, caller.customer_id, return_url=return_url)
+            except CartCompleted:  # a retry by its holder: answer the order it already became
+                if not caller.holder:
+                    raise
+                response.status_code = 200
+                return checkout.completed(cart_id, caller.customer_id), None
+
+        result, request = await run_db_work(toolbox, place)  # database work only
+        if request is not None:  # placed now: start its payment (a gateway call, unless local)
+            if checkout.initiates_locally(result) and inline_db_work(toolbox):
+                result.action = checkout.initiate(request, result)
+            else:
+                result.action = await run_in_threadpool(checkout.initiate, request, result)
         # The cart cookie stays: ``GET /store/carts/current`` replaces the completed cart with a
         # fresh one in the same locale (a change to the completed cart clears the cookie).
         return order_body(result)

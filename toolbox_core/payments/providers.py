@@ -14,6 +14,8 @@ class CashOnDeliveryProvider:
     id: str = "cash_on_delivery"
     name: str = "Cash on delivery"
     online: bool = False
+    #: Nothing to ask anyone: ``initiate`` is called on the event loop (``providers.is_local``).
+    local: bool = True
     #: The name shoppers see, per locale (``GET /store/carts/{id}/payment-options``).
     names: dict[str, str] = field(default_factory=lambda: {
         "ru": "Оплата при получении", "uz": "Qabul qilganda to'lash", "en": "Cash on delivery"})

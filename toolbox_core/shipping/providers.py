@@ -21,6 +21,8 @@ class PickupProvider:
     default_locale: str = "ru"
     id: str = "pickup"
     name: str = "Pickup from store"
+    #: Free, from settings: quoted on the event loop (``providers.is_local``).
+    local: bool = True
 
     def quote(self, cart: CartView) -> list[ShippingQuote]:
         name = localized_text(self.option_name, cart.locale, self.default_locale)
@@ -36,6 +38,8 @@ class FlatRateProvider:
     default_locale: str = "ru"
     id: str = "flat"
     name: str = "Courier"
+    #: A price from settings: quoted on the event loop (``providers.is_local``).
+    local: bool = True
 
     def quote(self, cart: CartView) -> list[ShippingQuote]:
         name = localized_text(self.option_name, cart.locale, self.default_locale)

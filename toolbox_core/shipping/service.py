@@ -1,7 +1,9 @@
 """Pricing shipping options on the server, always outside a database transaction.
 
 Providers quote concurrently, each within ``checkout.shipping_quote_timeout_seconds``: a slow
-or failing provider is logged and left out, never holding up the others.
+or failing provider is logged and left out, never holding up the others. A provider that
+declares itself ``local`` (:func:`~toolbox_core.providers.is_local`: a flat rate, a table in
+settings) is asked directly, in the caller's thread: it has nothing to wait for.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from toolbox_core.asyncutil import resolve
 from toolbox_core.errors import InvalidInput, ServiceUnavailable, ToolboxError
-from toolbox_core.providers import CartView, ShippingQuote, supports
+from toolbox_core.providers import CartView, ShippingQuote, is_local, supports
 
 log = logging.getLogger("toolbox.shipping")
 
@@ -33,26 +35,31 @@ def _quote(provider: Any, cart: CartView) -> list[ShippingQuote]:
 
 
 def quote_all(toolbox: Any, cart: CartView) -> list[ShippingQuote]:
-    """Every option every shipping provider offers for ``cart``; failing or slow providers are skipped."""
+    """Every option every shipping provider offers for ``cart``, in the providers' order; failing
+    or slow providers are skipped."""
     providers = list(toolbox.shipping_providers.values())
-    futures: list[tuple[Any, Future[list[ShippingQuote]]]] = [
-        (provider, _pool.submit(_quote, provider, cart)) for provider in providers
-    ]
+    futures: dict[int, Future[list[ShippingQuote]]] = {
+        n: _pool.submit(_quote, provider, cart) for n, provider in enumerate(providers) if not is_local(provider)
+    }
     timeout = _timeout(toolbox)
     deadline = time.monotonic() + timeout
-    quotes: list[ShippingQuote] = []
-    for provider, future in futures:  # all run at once, all within the one deadline
+    quoted: list[list[ShippingQuote]] = []
+    for n, provider in enumerate(providers):  # the pool's all run at once, all within the one deadline
         try:
-            quotes.extend(future.result(timeout=max(0.0, deadline - time.monotonic())))
+            future = futures.get(n)
+            quoted.append(_quote(provider, cart) if future is None else
+                          future.result(timeout=max(0.0, deadline - time.monotonic())))
         except FutureTimeout:
             log.warning("shipping provider %r did not quote within %.1fs; left out", provider.id, timeout)
         except Exception:
             log.exception("shipping provider %r failed to quote; left out", provider.id)
-    return quotes
+    return [quote for quotes in quoted for quote in quotes]
 
 
 def quotes_of(toolbox: Any, provider: Any, cart: CartView) -> list[ShippingQuote]:
     """The options one provider quotes for ``cart``, within the quote timeout (its errors raised)."""
+    if is_local(provider):
+        return _quote(provider, cart)
     return _pool.submit(_quote, provider, cart).result(timeout=_timeout(toolbox))
 
 
@@ -72,9 +79,10 @@ def quote_one(toolbox: Any, cart: CartView, provider_id: str, option_id: str,
         raise InvalidInput(f"shipping option {option_id!r} takes no data", code="invalid_shipping_data")
     try:
         if data:
-            quotes = [_pool.submit(_validate, provider, cart, option_id, dict(data)).result(timeout=_timeout(toolbox))]
+            quotes = [_validate(provider, cart, option_id, dict(data)) if is_local(provider) else
+                      _pool.submit(_validate, provider, cart, option_id, dict(data)).result(timeout=_timeout(toolbox))]
         else:
-            quotes = _pool.submit(_quote, provider, cart).result(timeout=_timeout(toolbox))
+            quotes = quotes_of(toolbox, provider, cart)
     except ToolboxError:
         raise
     except Exception as exc:

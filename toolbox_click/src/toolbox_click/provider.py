@@ -20,6 +20,9 @@ class ClickProvider:
     online = True
     #: Refunds go back through the Merchant API (``payment/reversal``).
     refund_capability = "api"
+    #: ``initiate`` builds the pay URL from settings (no call to Click; a refund does call it, and
+    #: is never made on the event loop): the kernel may call ``initiate`` on the loop.
+    local = True
 
     def __init__(self, toolbox: Any, settings: ClickSettings, api: ClickMerchantApi) -> None:
         self.toolbox = toolbox

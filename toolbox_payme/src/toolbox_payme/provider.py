@@ -39,6 +39,9 @@ class PaymeProvider:
     name: str = "Payme"
     online: bool = True
     refund_capability: str = "gateway_initiated"
+    #: ``initiate`` builds the checkout link from settings (no call to Payme): the kernel may
+    #: call it on the event loop (``toolbox_core.api.is_local``).
+    local: bool = True
 
     @property
     def payment_timeout_seconds(self) -> int | None:
