@@ -18,7 +18,7 @@ Uzbek texts, whatever their script).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -235,9 +235,22 @@ async def request_locale_context(request: Request, locale: LocaleQ = None,
     return _request_context(request)
 
 
+Dependency = TypeVar("Dependency", bound=Callable[..., Any])
+
 #: Dependencies that read their declared query and header parameters from the request
 #: themselves, with the check that FastAPI's validation of those would pass.
-REQUEST_READ_DEPENDENCIES = {request_locale: locale_params_valid, request_locale_context: locale_params_valid}
+REQUEST_READ_DEPENDENCIES: dict[Callable[..., Any], Callable[[Mapping[str, Any]], bool]] = {
+    request_locale: locale_params_valid, request_locale_context: locale_params_valid}
+
+
+def reads_locale_params(dependency: Dependency) -> Dependency:
+    """Decorator for a dependency that also stands for :func:`request_locale_context` (it declares
+    ``locale: LocaleQ = None, accept_language: AcceptLanguage = None`` and awaits
+    ``request_locale_context(request)`` first): one dependency where a route would solve two.
+    Its two locale parameters are then read from the request as that one's are (see
+    :data:`REQUEST_READ_DEPENDENCIES`)."""
+    REQUEST_READ_DEPENDENCIES[dependency] = locale_params_valid
+    return dependency
 
 
 def cart_locale(stored: str) -> str:

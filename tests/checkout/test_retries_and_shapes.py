@@ -83,6 +83,9 @@ def test_payment_options_list_the_installed_providers_named_in_the_carts_locale(
     assert [i["id"] for i in items] == list(toolbox.payment_providers)
     uz_items = client.get(f"/store/carts/{uz}/payment-options").json()["items"]
     assert {i["id"]: i["name"] for i in uz_items}["cash_on_delivery"] == "Qabul qilganda to'lash"
+    asked = client.get(f"/store/carts/{uz}/payment-options?locale=ru")  # ?locale= wins, as it says
+    assert asked.headers["content-language"] == "ru"
+    assert {i["id"]: i["name"] for i in asked.json()["items"]}["cash_on_delivery"] == "Оплата при получении"
 
     assert client.get("/store/carts/cart_nope/payment-options").json()["error"]["code"] == "cart_not_found"
 

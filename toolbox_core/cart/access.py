@@ -16,9 +16,10 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 
 from toolbox_core.customers.sessions import optional_customer
+from toolbox_core.i18n import AcceptLanguage, LocaleQ, reads_locale_params, request_locale_context
 from toolbox_core.security import keyed_hash
 
 #: Header an app without cookies sends the cart token in.
@@ -80,11 +81,17 @@ def resolve_caller(toolbox: Any, request: Request, cart_id: str, customer_id: st
     return CartCaller(customer_id if owner is not None else None, False)
 
 
-async def cart_caller(request: Request, cart_id: str,
-                      customer_id: str | None = Depends(optional_customer)) -> CartCaller:
-    """Dependency for ``/store/carts/{cart_id}/...`` routes: see :func:`resolve_caller`."""
+@reads_locale_params
+async def cart_caller(request: Request, cart_id: str, locale: LocaleQ = None,
+                      accept_language: AcceptLanguage = None) -> CartCaller:
+    """Dependency for ``/store/carts/{cart_id}/...`` routes: the request's locale (as
+    :func:`~toolbox_core.i18n.request_locale_context`), then who calls (:func:`resolve_caller`,
+    the signed-in customer as :func:`~toolbox_core.customers.sessions.optional_customer`
+    finds them). One dependency where a route would solve three."""
     from toolbox_core.threads import run_db_work
 
+    await request_locale_context(request)
+    customer_id = await optional_customer(request)
     toolbox = request.app.state.toolbox
     if customer_id is None:  # a guest: no database read
         return CartCaller(None, holds_cart(toolbox, request, cart_id))

@@ -518,9 +518,10 @@ class CartService:
         return self._change(cart_id, customer_id, change)
 
     def payment_options(self, cart_id: str, customer_id: str | None) -> list[dict[str, Any]]:
-        """The installed payment providers for this cart: ``{id, name, online}``, named in the cart's locale."""
+        """The installed payment providers for this cart: ``{id, name, online}``, named in the
+        request's ``?locale=``, else the cart's locale (as its ``Content-Language`` says)."""
         with self._reading() as conn:
-            locale = load_cart(self.toolbox, conn, cart_id, customer_id)[0].locale
+            locale = cart_locale(load_cart(self.toolbox, conn, cart_id, customer_id)[0].locale)
         default = self.toolbox.settings.default_locale
         return [{"id": provider_id, "name": provider_name(provider, locale, default), "online": bool(provider.online)}
                 for provider_id, provider in self.toolbox.payment_providers.items()]

@@ -81,7 +81,7 @@ def clearing_cookie_when_gone(toolbox: Any, caller: CartCaller | None = None) ->
 
 
 def build_router(toolbox: Any) -> APIRouter:
-    router = APIRouter(prefix="/store/carts", tags=["store: cart"], dependencies=[Depends(request_locale_context)])
+    router = APIRouter(prefix="/store/carts", tags=["store: cart"])  # cart_caller: the locale too
     carts = CartService(toolbox)
     checkout = CheckoutService(toolbox)
 

@@ -18,7 +18,6 @@ from toolbox_core.cart.service import CartCompleted
 from toolbox_core.cart.store_api import clearing_cookie_when_gone
 from toolbox_core.checkout.return_url import allowed_return_url
 from toolbox_core.checkout.service import CheckoutResult, CheckoutService
-from toolbox_core.i18n import request_locale_context
 from toolbox_core.providers import PaymentRequest
 from toolbox_core.threads import inline_db_work, run_db_work
 
@@ -30,7 +29,7 @@ class CompleteBody(BaseModel):
 
 
 def build_router(toolbox: Any) -> APIRouter:
-    router = APIRouter(prefix="/store/carts", tags=["store: checkout"], dependencies=[Depends(request_locale_context)])
+    router = APIRouter(prefix="/store/carts", tags=["store: checkout"])  # cart_caller: the locale too
     checkout = CheckoutService(toolbox)
 
     @router.post("/{cart_id}/complete", status_code=201, summary="Place the order (once per cart)")

@@ -30,13 +30,11 @@ import copy
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
-
-#: A value a statement binds itself (``column == "open"``), not from the call's parameters.
-_NO_DEFAULT = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +43,11 @@ class _Plan:
 
     sql: bytes
     text: str  # for events and errors
-    names: tuple[str, ...]  # parameter name of each ``$n``
-    defaults: tuple[Any, ...]  # the statement's own value for a name, or _NO_DEFAULT
-    binds: tuple[Callable[[Any], Any] | None, ...]
+    values: Callable[[Mapping[str, Any]], Any]  # the parameters' values in ``$n`` order (a tuple)
+    defaults: dict[str, Any]  # the statement's own values (``column == "open"``)
+    binds: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, type processor) where one is needed
     row: type | None  # the row class (attribute and index access), None: no rows returned
-    results: tuple[Callable[[Any], Any] | None, ...]
+    results: tuple[Callable[[Any], Any] | None, ...]  # per column, or () when none has a processor
 
 
 class Result:
@@ -108,12 +106,9 @@ def execute(conn: Connection, statement: ClauseElement, params: Mapping[str, Any
         if len(_PLANS) >= MAX_PLANS:
             return conn.execute(statement, params)
         plan = _PLANS[key] = _plan(conn, statement, key[1])
-    values = []
-    for name, default, bind in zip(plan.names, plan.defaults, plan.binds, strict=True):
-        value = params.get(name, default)
-        if value is _NO_DEFAULT:
-            raise KeyError(f"statement parameter {name!r} missing")
-        values.append(bind(value) if bind is not None else value)
+    values = list(plan.values({**plan.defaults, **params} if plan.defaults else params))  # KeyError: missing
+    for position, bind in plan.binds:
+        values[position] = bind(values[position])
     return _run(conn, plan, values)
 
 
@@ -121,9 +116,9 @@ def _run(conn: Connection, plan: _Plan, values: list[Any]) -> Result:
     from psycopg import Error as PsycopgError
     from psycopg import RawCursor
 
-    if not conn.in_transaction() and not conn.connection.dbapi_connection.autocommit:  # type: ignore[union-attr]
+    dbapi: Any = conn.connection.dbapi_connection
+    if not dbapi.autocommit and not conn.in_transaction():
         conn.begin()  # as conn.execute would (the caller's ``with`` commits or rolls back)
-    dbapi = conn.connection.dbapi_connection
     cursor = RawCursor(dbapi)  # type: ignore[arg-type]
     events = conn._has_events or conn.engine._has_events
     try:
@@ -139,7 +134,7 @@ def _run(conn: Connection, plan: _Plan, values: list[Any]) -> Result:
     finally:
         cursor.close()
     if plan.row is not None:
-        if any(plan.results):
+        if plan.results:
             rows = [plan.row._make([p(v) if p is not None else v for p, v in zip(plan.results, r, strict=True)])
                     for r in rows]
         else:
@@ -165,20 +160,31 @@ def _plan(conn: Connection, statement: Any, given: frozenset[str]) -> _Plan:
     if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
         raise ValueError("a fast statement cannot compute column defaults in Python: pass every column written")
     names = tuple(compiled.positiontup or ())
-    defaults, binds = [], []
-    for name in names:
+    defaults: dict[str, Any] = {}
+    binds: list[tuple[int, Callable[[Any], Any]]] = []
+    for position, name in enumerate(names):
         bind = compiled.binds[name]
         if bind.callable is not None:
             raise ValueError(f"a fast statement cannot compute parameter {name!r} per call")
-        defaults.append(_NO_DEFAULT if bind.required else bind.value)
-        binds.append(bind.type.dialect_impl(dialect).bind_processor(dialect))
+        if not bind.required:
+            defaults[name] = bind.value
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            binds.append((position, processor))
+    if not names:
+        values: Callable[[Mapping[str, Any]], Any] = lambda _params: ()  # noqa: E731
+    elif len(names) == 1:
+        values = lambda params, name=names[0]: (params[name],)  # noqa: E731
+    else:
+        values = itemgetter(*names)
     row, results = None, ()
     if getattr(statement, "_returning", None) or hasattr(statement, "selected_columns"):
         columns = list(statement.exported_columns)
         row = namedtuple("Row", [c.key for c in columns], rename=True)  # type: ignore[misc]
-        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        results = processors if any(processors) else ()
     text = str(compiled)
-    return _Plan(text.encode(), text, names, tuple(defaults), tuple(binds), row, results)
+    return _Plan(text.encode(), text, values, defaults, tuple(binds), row, results)
 
 
 def plans() -> Sequence[str]:
