@@ -116,3 +116,11 @@ def test_return_url_is_accepted_only_on_a_storefront_origin():
         allowed_return_url(nothing_configured, "https://shop.uz/thanks")
     # Unset, the CORS origins (the storefront's browser origin) are used.
     assert allowed_return_url(Settings(database_url="sqlite://", cors_origins=["https://shop.uz"]), "https://shop.uz/")
+
+
+@pytest.mark.parametrize("name", ["toolbox cart", "cart;Path=/x", "", "c" * 65])
+def test_a_cookie_name_that_would_break_set_cookie_is_refused(clean_env, name):
+    with pytest.raises(ConfigError):
+        load_settings(cart={"cookie_name": name})
+    with pytest.raises(ConfigError):
+        load_settings(auth={"session_cookie_name": name})

@@ -66,10 +66,15 @@ class SearchSettings(BaseModel):
     index_prefix: str = "toolbox_"
 
 
+#: What a cookie name set in the configuration may be.
+COOKIE_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
 class CartSettings(BaseModel):
     """Cart cookie and lifetime."""
 
-    cookie_name: str = "toolbox_cart"
+    #: A cookie name: letters, digits, ``_`` and ``-`` (it is written into ``Set-Cookie`` as is).
+    cookie_name: str = Field("toolbox_cart", pattern=COOKIE_NAME_PATTERN)
     #: Unset: ``Secure`` outside the embedded mode and debug (resolved when settings load).
     cookie_secure: bool | None = None
     cookie_samesite: Literal["lax", "strict", "none"] = "lax"
@@ -128,7 +133,7 @@ class AuthSettings(BaseModel):
     otp_sender: str = "log"
     verification_ttl_seconds: int = Field(15 * 60, gt=0)
     session_ttl_seconds: int = Field(30 * 24 * 3600, gt=0)
-    session_cookie_name: str = "toolbox_session"
+    session_cookie_name: str = Field("toolbox_session", pattern=COOKIE_NAME_PATTERN)
     #: Unset: ``Secure`` outside the embedded mode and debug (resolved when settings load).
     session_cookie_secure: bool | None = None
     session_cookie_samesite: Literal["lax", "strict", "none"] = "lax"

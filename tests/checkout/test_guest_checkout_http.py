@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.checkout.helpers import ADDRESS, make_variant, outbox, stock_of
 
 
@@ -95,3 +97,17 @@ def test_expired_cart_answers_410_and_current_starts_a_new_one(client, toolbox):
     assert gone.status_code == 410
     assert gone.json()["error"]["code"] == "cart_expired"
     assert client.get("/store/carts/current").json()["id"] != cart_id
+
+
+@pytest.mark.parametrize("secure", [True, False])
+def test_the_cart_cookies_are_written_as_starlettes_set_cookie_writes_them(toolbox, monkeypatch, secure):
+    from starlette.responses import Response
+
+    from toolbox_core.cart.store_api import cookie_header
+
+    monkeypatch.setattr(toolbox.settings.cart, "cookie_secure", secure)
+    cfg = toolbox.settings.cart
+    reference = Response()
+    reference.set_cookie(cfg.cookie_name, "cart_01ABC", max_age=cfg.cookie_max_age_seconds, httponly=True,
+                         secure=secure, samesite=cfg.cookie_samesite, path="/")
+    assert cookie_header(toolbox, cfg.cookie_name, "cart_01ABC") == reference.headers["set-cookie"]

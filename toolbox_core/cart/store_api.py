@@ -44,25 +44,29 @@ from toolbox_core.providers import is_local
 from toolbox_core.threads import db_work, db_work_when, in_thread
 
 
-def set_cart_cookie(toolbox: Any, response: Response, cart_id: str) -> None:
+def cookie_header(toolbox: Any, name: str, value: str, max_age: int | None = None) -> str:
+    """A cart cookie's ``Set-Cookie`` value (httpOnly, the ``cart.cookie_*`` settings), as
+    ``Response.set_cookie`` writes it; built directly, without a ``SimpleCookie`` per response
+    (cart ids and tokens are letters, digits and ``_``: nothing to quote)."""
     cfg = toolbox.settings.cart
-    response.set_cookie(cfg.cookie_name, cart_id, max_age=cfg.cookie_max_age_seconds, httponly=True,
-                        secure=cfg.cookie_secure, samesite=cfg.cookie_samesite, path="/")
+    secure = "; Secure" if cfg.cookie_secure else ""
+    age = cfg.cookie_max_age_seconds if max_age is None else max_age
+    return f"{name}={value}; HttpOnly; Max-Age={age}; Path=/; SameSite={cfg.cookie_samesite}{secure}"
+
+
+def set_cart_cookie(toolbox: Any, response: Response, cart_id: str) -> None:
+    response.headers.append("set-cookie", cookie_header(toolbox, toolbox.settings.cart.cookie_name, cart_id))
 
 
 def set_cart_token_cookie(toolbox: Any, response: Response, cart_id: str) -> str:
     """Give the cart's holder its token (httpOnly cookie); returns the token."""
-    cfg = toolbox.settings.cart
     token = cart_token(toolbox, cart_id)
-    response.set_cookie(token_cookie_name(toolbox), token, max_age=cfg.cookie_max_age_seconds, httponly=True,
-                        secure=cfg.cookie_secure, samesite=cfg.cookie_samesite, path="/")
+    response.headers.append("set-cookie", cookie_header(toolbox, token_cookie_name(toolbox), token))
     return token
 
 
 def clear_cookie_header(toolbox: Any) -> str:
-    cfg = toolbox.settings.cart
-    secure = "; Secure" if cfg.cookie_secure else ""
-    return f"{cfg.cookie_name}=\"\"; Max-Age=0; Path=/; HttpOnly; SameSite={cfg.cookie_samesite}{secure}"
+    return cookie_header(toolbox, toolbox.settings.cart.cookie_name, '""', max_age=0)
 
 
 @contextmanager
