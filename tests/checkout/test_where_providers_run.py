@@ -12,6 +12,7 @@ import pytest
 
 from tests.checkout.helpers import ADDRESS, PHONE, make_variant
 from tests.fakes.payments import FakeOnlineProvider
+from toolbox_core.payments.providers import CashOnDeliveryProvider
 from toolbox_core.plugins.guard import ProviderGuard
 from toolbox_core.providers import CartView, PaymentAction, PaymentRequest, ShippingQuote, is_local
 
@@ -32,16 +33,13 @@ class RecordingCarrier:
 
 
 @dataclass
-class RecordingOnDelivery:
+class RecordingOnDelivery(CashOnDeliveryProvider):
     id: str = "recording_cod"
-    name: str = "Pay the courier"
-    online: bool = False
-    local: bool = True
     threads: list[str] = field(default_factory=list)
 
     def initiate(self, request: PaymentRequest) -> PaymentAction:
         self.threads.append(threading.current_thread().name)
-        return PaymentAction(kind="none")
+        return super().initiate(request)
 
 
 @dataclass
