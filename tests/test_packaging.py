@@ -37,3 +37,12 @@ def test_pip_wheel_builds_the_kernel_every_integration_and_the_example(tmp_path:
         assert "[toolbox.plugins]" in text and f"{name} = toolbox_{name}.plugin" in text
         metadata = wheel.read(next(n for n in wheel.namelist() if n.endswith("METADATA"))).decode()
         assert "Requires-Dist: toolbox-core" in metadata
+
+
+def test_each_integration_says_the_version_its_distribution_has() -> None:
+    import importlib
+    import tomllib
+
+    for name in INTEGRATIONS:
+        project = tomllib.loads((Path(__file__).parents[1] / f"toolbox_{name}" / "pyproject.toml").read_text())
+        assert importlib.import_module(f"toolbox_{name}").__version__ == project["project"]["version"], name

@@ -46,7 +46,7 @@ def test_example_plugin_is_discovered_from_pip_installed_metadata(tmp_path: Path
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(REPO / "plugins/example")],
         check=True,
     )
-    assert (target / "toolbox_example-0.1.0.dist-info" / "entry_points.txt").is_file()
+    assert (target / "toolbox_example-0.1.1.dist-info" / "entry_points.txt").is_file()
     probe = textwrap.dedent(
         f"""
         import sys
@@ -60,7 +60,7 @@ def test_example_plugin_is_discovered_from_pip_installed_metadata(tmp_path: Path
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == "toolbox-example"
-    assert out[1] == "0.1.0"
+    assert out[1] == "0.1.1"
     assert out[2].startswith(str(target))
 
 
@@ -398,7 +398,7 @@ def test_builtin_features_register_through_the_same_manager() -> None:
 
 
 def test_hook_shipping_providers_price_options_from_the_cart(sqlite_url: str, clean_env: Path) -> None:
-    from toolbox_core.providers import Address, CartView, LineView
+    from toolbox_core.providers import Address, CartView, LineView, is_local
 
     toolbox = Toolbox.create(make_settings(sqlite_url, ["example"]))
     courier = toolbox.shipping_providers["example_courier"]
@@ -406,6 +406,7 @@ def test_hook_shipping_providers_price_options_from_the_cart(sqlite_url: str, cl
     cart = CartView(id="c1", locale="ru", lines=(line,), subtotal=200_000_00, address=Address(region="Tashkent", city="Tashkent"))
     [quote] = courier.quote(cart)
     assert quote.amount == 1_500_000 + 4 * 200_000  # 3.2 kg → 4 started kilograms
+    assert is_local(courier)  # priced from settings: quoted on the event loop
     elsewhere = CartView(id="c2", locale="ru", lines=(line,), subtotal=1, address=Address(region="Xorazm", city="Urganch"))
     assert courier.quote(elsewhere) == []
     unweighed = LineView(variant_id="v2", sku="GLV-1", title="Gloves", quantity=1, unit_price=1, weight_grams=None)

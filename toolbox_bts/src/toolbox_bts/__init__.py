@@ -1,3 +1,3 @@
 """Toolbox Commerce plugin: BTS Express courier shipping."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,3 +1,3 @@
 """Toolbox Commerce plugin: Eskiz SMS gateway notifications and OTP delivery."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

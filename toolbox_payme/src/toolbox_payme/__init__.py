@@ -1,3 +1,3 @@
 """Toolbox Commerce plugin: Payme (Paycom) Merchant API payments."""
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"

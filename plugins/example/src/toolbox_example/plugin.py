@@ -27,6 +27,9 @@ class CityCourier:
 
     id = "example_courier"
     name = "City courier (example)"
+    #: Priced from settings, no carrier API to call: the kernel may quote it on the event loop
+    #: (say so only when it is true; a carrier's HTTP API leaves this out).
+    local = True
 
     def __init__(self, settings: ExampleSettings) -> None:
         self.settings = settings
