@@ -156,3 +156,19 @@ def test_past_its_bound_a_new_statement_runs_through_sqlalchemy_uncached(db, mon
     with db.statements() as conn:
         assert fast.execute(conn, fresh, {"b_id": "t2"}).scalar_one() == "t2"
     assert all(key[0] is not fresh for key in fast._PLANS)
+
+
+def test_a_percent_sign_is_sent_as_it_is_and_names_are_sqlalchemys(db):
+    like = (select(_THINGS.c.id, func.count(), _THINGS.c.price % 4, literal("50%").label("pct"))
+            .where(_THINGS.c.id.like("t%")).group_by(_THINGS.c.id, _THINGS.c.price).order_by(_THINGS.c.id))
+    with db.statements() as conn:
+        quick, usual, quick_keys, usual_keys = _both(conn, like, {})
+    assert quick == usual and len(quick) == 3 and quick[0][3] == "50%"
+    assert quick_keys == usual_keys
+
+
+def test_a_column_whose_reading_needs_the_drivers_type_code_is_refused_when_first_compiled(db):
+    from sqlalchemy import Numeric, cast
+
+    with db.statements() as conn, pytest.raises(ValueError, match="cannot return column"):
+        fast.execute(conn, select(cast(_THINGS.c.price, Numeric(12, 2)).label("som")), {})

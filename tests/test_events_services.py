@@ -150,3 +150,27 @@ def test_commit_that_emitted_wakes_a_relay_in_another_process_through_redis(pg_s
     assert client.llen("toolbox:events:relay-wake") == 1
     client.close()
     toolbox.close()
+
+
+def test_a_wake_up_never_waits_long_for_a_redis_that_does_not_answer(settings, caplog):
+    import socket
+    import time
+
+    silent = socket.socket()  # accepts connections (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        toolbox = Toolbox.create(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{silent.getsockname()[1]}/0"}))
+        try:
+            started = time.monotonic()
+            toolbox.events.wake_relay()  # times out: logged, not raised
+            first = time.monotonic() - started
+            started = time.monotonic()
+            toolbox.events.wake_relay()  # paused after the failure: Redis is not asked
+            second = time.monotonic() - started
+        finally:
+            toolbox.close()
+    finally:
+        silent.close()
+    assert first < 1.0 and second < 0.05  # at most WAKE_TIMEOUT_SECONDS (twice: connect, then read)
+    assert "could not wake the relay through Redis" in caplog.text

@@ -118,9 +118,13 @@ def test_return_url_is_accepted_only_on_a_storefront_origin():
     assert allowed_return_url(Settings(database_url="sqlite://", cors_origins=["https://shop.uz"]), "https://shop.uz/")
 
 
-@pytest.mark.parametrize("name", ["toolbox cart", "cart;Path=/x", "", "c" * 65])
+@pytest.mark.parametrize("name", ["toolbox cart", "cart;Path=/x", "cart=x", 'c"', "", "c" * 65])
 def test_a_cookie_name_that_would_break_set_cookie_is_refused(clean_env, name):
     with pytest.raises(ConfigError):
         load_settings(cart={"cookie_name": name})
     with pytest.raises(ConfigError):
         load_settings(auth={"session_cookie_name": name})
+
+
+def test_a_cookie_name_with_token_characters_is_accepted(clean_env):
+    assert load_settings(cart={"cookie_name": "shop.cart-v2"}).cart.cookie_name == "shop.cart-v2"

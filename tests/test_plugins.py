@@ -406,7 +406,7 @@ def test_hook_shipping_providers_price_options_from_the_cart(sqlite_url: str, cl
     cart = CartView(id="c1", locale="ru", lines=(line,), subtotal=200_000_00, address=Address(region="Tashkent", city="Tashkent"))
     [quote] = courier.quote(cart)
     assert quote.amount == 1_500_000 + 4 * 200_000  # 3.2 kg → 4 started kilograms
-    assert is_local(courier)  # priced from settings: quoted on the event loop
+    assert is_local(courier, "quote")  # priced from settings: quoted on the event loop
     elsewhere = CartView(id="c2", locale="ru", lines=(line,), subtotal=1, address=Address(region="Xorazm", city="Urganch"))
     assert courier.quote(elsewhere) == []
     unweighed = LineView(variant_id="v2", sku="GLV-1", title="Gloves", quantity=1, unit_price=1, weight_grams=None)

@@ -66,14 +66,14 @@ class SearchSettings(BaseModel):
     index_prefix: str = "toolbox_"
 
 
-#: What a cookie name set in the configuration may be.
-COOKIE_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+#: What a cookie name set in the configuration may be: an RFC 6265 token (no separators).
+COOKIE_NAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$"
 
 
 class CartSettings(BaseModel):
     """Cart cookie and lifetime."""
 
-    #: A cookie name: letters, digits, ``_`` and ``-`` (it is written into ``Set-Cookie`` as is).
+    #: A cookie name: an RFC 6265 token (it is written into ``Set-Cookie`` as is).
     cookie_name: str = Field("toolbox_cart", pattern=COOKIE_NAME_PATTERN)
     #: Unset: ``Secure`` outside the embedded mode and debug (resolved when settings load).
     cookie_secure: bool | None = None

@@ -215,7 +215,8 @@ class PaymentProvider(Protocol):
     #: * ``local: bool`` — ``True`` when :meth:`initiate` never waits on anything outside the
     #:   process (no network, no disk: pay-on-delivery, a redirect URL built from settings), so
     #:   the kernel may call it right on the API worker's event loop instead of a worker thread
-    #:   (:func:`is_local`; default ``False``: a gateway call). Say ``True`` only when it is.
+    #:   (:func:`is_local`; default ``False``: a gateway call). Say ``True`` only when it is, in the
+    #:   class that defines ``initiate`` (a subclass that overrides it must say it again).
 
     def initiate(self, request: PaymentRequest) -> PaymentAction | Awaitable[PaymentAction]:
         """Start a payment; return the client's next step."""
@@ -261,7 +262,8 @@ class ShippingProvider(Protocol):
     #: Optional attribute (read with ``getattr``): ``local: bool`` — ``True`` when :meth:`quote`
     #: (and ``validate_option``) never wait on anything outside the process (a flat rate, a price
     #: table in settings): the kernel then calls them directly, on the event loop, without the
-    #: quote timeout's worker thread (:func:`is_local`; default ``False``: a carrier's API).
+    #: quote timeout's worker thread (:func:`is_local`; default ``False``: a carrier's API), said
+    #: in the class that defines ``quote`` (a subclass that overrides it must say it again).
 
     def quote(self, cart: CartView) -> Iterable[ShippingQuote] | Awaitable[Iterable[ShippingQuote]]:
         """Return the options available for ``cart`` with their prices (empty: not available)."""
@@ -363,10 +365,20 @@ class FulfillmentProvider(Protocol):
 FULFILLMENT_CAPABILITIES = ("validate_option", "create_shipment", "cancel_shipment", "label", "track")
 
 
-def is_local(provider: object) -> bool:
-    """Whether ``provider`` (payment or shipping) declares ``local = True``: its calls never wait
-    on anything outside the process, so the kernel may make them on the event loop."""
-    return getattr(provider, "local", False) is True
+def is_local(provider: object, method: str) -> bool:
+    """Whether ``provider``'s ``method`` (``"initiate"``, ``"quote"``, ``"validate_option"``)
+    never waits on anything outside the process, so the kernel may call it on the event loop:
+    ``provider.local is True``, and the class that defines ``method`` declares ``local`` itself
+    (an attribute, a dataclass field, a property): a subclass that overrides ``quote`` to call
+    a maps API is not local because its base was."""
+    from toolbox_core.plugins.guard import ProviderGuard
+
+    if isinstance(provider, ProviderGuard):
+        provider = provider.wrapped
+    if getattr(provider, "local", False) is not True:
+        return False
+    owner = next((cls for cls in type(provider).__mro__ if method in vars(cls)), None)
+    return owner is not None and ("local" in vars(owner) or "local" in vars(owner).get("__annotations__", {}))
 
 
 def supports(provider: object, capability: str) -> bool:

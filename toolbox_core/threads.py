@@ -112,7 +112,7 @@ def db_work_when(toolbox: Any, inline: Callable[[dict[str, Any]], bool]) -> Call
     ::
 
         @router.post("/{cart_id}/shipping")
-        @db_work_when(toolbox, lambda values: is_local(providers.get(values["body"].provider_id)))
+        @db_work_when(toolbox, lambda values: is_local(providers.get(values["body"].provider_id), "quote"))
         def select_shipping(...): ...
     """
     if not inline_db_work(toolbox):

@@ -35,6 +35,7 @@ class RecordingCarrier:
 @dataclass
 class RecordingOnDelivery(CashOnDeliveryProvider):
     id: str = "recording_cod"
+    local: bool = True  # its own initiate is local too (said where it is defined)
     threads: list[str] = field(default_factory=list)
 
     def initiate(self, request: PaymentRequest) -> PaymentAction:
@@ -95,7 +96,19 @@ def test_other_providers_are_asked_in_worker_threads(store):
 
 
 def test_the_kernels_own_providers_are_local_and_a_provider_is_not_unless_it_says_so(toolbox):
-    assert all(is_local(toolbox.shipping_providers[p]) for p in ("flat", "pickup"))
-    assert is_local(toolbox.payment_providers["cash_on_delivery"])
-    assert not is_local(FakeOnlineProvider()) and not is_local(None)
-    assert not is_local(type("Truthy", (), {"local": 1})())  # only True itself
+    assert all(is_local(toolbox.shipping_providers[p], "quote") for p in ("flat", "pickup"))
+    assert is_local(toolbox.payment_providers["cash_on_delivery"], "initiate")
+    assert not is_local(FakeOnlineProvider(), "initiate") and not is_local(None, "initiate")
+    assert not is_local(type("Truthy", (), {"local": 1, "quote": lambda self, cart: []})(), "quote")  # only True
+
+
+def test_a_subclass_that_overrides_a_method_is_local_only_if_it_says_so_itself():
+    class SmsOnDelivery(CashOnDeliveryProvider):  # calls out in its initiate, says nothing
+        def initiate(self, request):
+            return super().initiate(request)
+
+    class Refreshed(RecordingOnDelivery):  # inherits the local initiate as it is
+        pass
+
+    assert not is_local(SmsOnDelivery(), "initiate")
+    assert is_local(Refreshed(), "initiate") and is_local(ProviderGuard(Refreshed()), "initiate")

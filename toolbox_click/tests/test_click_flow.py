@@ -45,7 +45,7 @@ def test_cart_to_paid_order_through_click(store: Store) -> None:
     assert query["amount"] == "49691.34"  # so'm, N.NN, from integer tiyin
     assert query["transaction_param"] == order["number"]
     assert query["return_url"] == "https://shop.example/thanks"
-    assert is_local(store.toolbox.payment_providers["click"])  # built here: started on the event loop
+    assert is_local(store.toolbox.payment_providers["click"], "initiate")  # built here: started on the event loop
 
     trans, amount = store.click.new_trans_id(), query["amount"]
     prepared = store.click.prepare(trans, query["transaction_param"], amount)

@@ -87,7 +87,9 @@ async def cart_caller(request: Request, cart_id: str, locale: LocaleQ = None,
     """Dependency for ``/store/carts/{cart_id}/...`` routes: the request's locale (as
     :func:`~toolbox_core.i18n.request_locale_context`), then who calls (:func:`resolve_caller`,
     the signed-in customer as :func:`~toolbox_core.customers.sessions.optional_customer`
-    finds them). One dependency where a route would solve three."""
+    finds them). One dependency where a route would solve three; so a test that overrides
+    ``optional_customer`` (``app.dependency_overrides``) overrides ``cart_caller`` for the
+    cart-scoped routes."""
     from toolbox_core.threads import run_db_work
 
     await request_locale_context(request)

@@ -84,6 +84,12 @@ def clearing_cookie_when_gone(toolbox: Any, caller: CartCaller | None = None) ->
         raise
 
 
+def choice_is_local(toolbox: Any, choice: ShippingChoice) -> bool:
+    """Whether pricing ``choice`` asks its provider nothing outside the process (``providers.is_local``)."""
+    provider = toolbox.shipping_providers.get(choice.provider_id)
+    return is_local(provider, "validate_option" if choice.data else "quote")
+
+
 def build_router(toolbox: Any) -> APIRouter:
     router = APIRouter(prefix="/store/carts", tags=["store: cart"])  # cart_caller: the locale too
     carts = CartService(toolbox)
@@ -168,7 +174,7 @@ def build_router(toolbox: Any) -> APIRouter:
             return {"items": carts.payment_options(cart_id, caller.customer_id)}
 
     @router.post("/{cart_id}/shipping", summary="Choose a shipping option (priced on the server)")
-    @db_work_when(toolbox, lambda values: is_local(toolbox.shipping_providers.get(values["body"].provider_id)))
+    @db_work_when(toolbox, lambda values: choice_is_local(toolbox, values["body"]))
     def select_shipping(cart_id: str, body: ShippingChoice, response: Response,
                         caller: CartCaller = Depends(cart_caller)) -> dict[str, Any]:
         with clearing_cookie_when_gone(toolbox, caller):

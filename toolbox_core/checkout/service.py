@@ -197,7 +197,7 @@ class CheckoutService:
     def initiates_locally(self, result: CheckoutResult) -> bool:
         """Whether the order's payment provider starts a payment without waiting on anything outside
         the process (:func:`~toolbox_core.providers.is_local`), so :meth:`initiate` may run on the loop."""
-        return is_local(self.toolbox.payment_providers.get(result.provider_id))
+        return is_local(self.toolbox.payment_providers.get(result.provider_id), "initiate")
 
     def _complete_autocommit(self, cart_id: str, customer_id: str | None, actor: str, check_owner: bool,
                              return_url: str | None) -> tuple[CheckoutResult, PaymentRequest]:

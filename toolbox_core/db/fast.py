@@ -20,8 +20,10 @@ is ``conn.execute``.
 
 Only statements whose shape is fixed at build time qualify: no ``IN`` lists expanded per call
 (use ``= ANY(:array)``), no column defaults computed in Python (an ``INSERT`` gets every column
-it writes as a parameter). :func:`execute` refuses the others with ``ValueError`` when first
-compiled, so a test of the statement finds it.
+it writes as a parameter), no result column whose reading depends on the driver's type code
+(``Numeric``). :func:`execute` refuses the others with ``ValueError`` when first compiled, so a
+test of the statement finds it. Rows are named tuples named as SQLAlchemy names them (index
+and attribute access; no ``_mapping``); a missing parameter is a ``KeyError``.
 """
 
 from __future__ import annotations
@@ -113,7 +115,6 @@ def execute(conn: Connection, statement: ClauseElement, params: Mapping[str, Any
 
 
 def _run(conn: Connection, plan: _Plan, values: list[Any]) -> Result:
-    from psycopg import Error as PsycopgError
     from psycopg import RawCursor
 
     dbapi: Any = conn.connection.dbapi_connection
@@ -129,8 +130,8 @@ def _run(conn: Connection, plan: _Plan, values: list[Any]) -> Result:
         if events:
             conn.dispatch.after_cursor_execute(conn, cursor, plan.text, values, None, False)
         rowcount = cursor.rowcount
-    except PsycopgError as exc:
-        conn._handle_dbapi_exception(exc, plan.text, values, cursor, None)  # raises SQLAlchemy's error
+    except BaseException as exc:  # as SQLAlchemy's own execute: wrapped, the connection invalidated if lost
+        conn._handle_dbapi_exception(exc, plan.text, values, cursor, None)  # raises
     finally:
         cursor.close()
     if plan.row is not None:
@@ -148,6 +149,9 @@ def _dialect(conn: Connection) -> Any:
         dialect = copy.copy(conn.dialect)
         dialect.paramstyle = "numeric_dollar"
         dialect.positional = True
+        # The identifier preparer doubles every ``%`` for a pyformat driver; ``$n`` text goes to
+        # the server as it is, so it gets a preparer of its own paramstyle.
+        dialect.identifier_preparer = dialect.preparer(dialect)
         _DIALECTS[type(conn.dialect)] = dialect
     return dialect
 
@@ -178,13 +182,22 @@ def _plan(conn: Connection, statement: Any, given: frozenset[str]) -> _Plan:
     else:
         values = itemgetter(*names)
     row, results = None, ()
-    if getattr(statement, "_returning", None) or hasattr(statement, "selected_columns"):
-        columns = list(statement.exported_columns)
-        row = namedtuple("Row", [c.key for c in columns], rename=True)  # type: ignore[misc]
-        processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    if compiled._result_columns:  # a SELECT, or RETURNING
+        columns = compiled._result_columns  # (key, name, objects, type): what SQLAlchemy's rows are named by
+        row = namedtuple("Row", [column[0] for column in columns], rename=True)  # type: ignore[misc]
+        processors = tuple(_result_processor(column[3], column[0], dialect) for column in columns)
         results = processors if any(processors) else ()
     text = str(compiled)
     return _Plan(text.encode(), text, values, defaults, tuple(binds), row, results)
+
+
+def _result_processor(type_: Any, key: str, dialect: Any) -> Callable[[Any], Any] | None:
+    """The column's result processor, which must not depend on the driver's column type code
+    (:func:`execute` reads no cursor description); else the statement is refused."""
+    try:
+        return type_.dialect_impl(dialect).result_processor(dialect, None)
+    except Exception as exc:
+        raise ValueError(f"a fast statement cannot return column {key!r} of type {type_!r}") from exc
 
 
 def plans() -> Sequence[str]:

@@ -51,6 +51,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("toolbox.events")
 
+#: How long a wake-up waits for Redis at most (it is a hint: see ``EventBus.wake_relay``).
+WAKE_TIMEOUT_SECONDS = 0.25
+#: After a failed wake-up, none goes to Redis for this long.
+WAKE_PAUSE_SECONDS = 5.0
+
 PENDING, DONE, FAILED = "pending", "done", "failed"
 #: The built-in subscriber that runs embedded-mode jobs (``toolbox_core.events.plugin``).
 JOBS_SUBSCRIBER = "core.jobs"
@@ -83,6 +88,7 @@ class EventBus:
         self._stop = threading.Event()
         self._relay_thread: threading.Thread | None = None
         self._saturated = False  # the last relay pass found max_in_flight deliveries claimed
+        self._wake_paused_until = 0.0  # monotonic time before which no wake-up goes to Redis
         self._listen_for_commits()
 
     # ------------------------------------------------------------------ declarations
@@ -429,15 +435,30 @@ class EventBus:
         """Make a relay run now: this process's, and with Redis one relay of any process.
 
         Called after every commit that emitted events, so delivery does not wait for the poll
-        interval. A failure is logged, never raised: the relay's polling is the safety net.
+        interval; often on an API worker's event loop (a checkout). A wake-up is a hint, the
+        relay's polling is the safety net: it waits at most :data:`WAKE_TIMEOUT_SECONDS` for
+        Redis, a failure is logged, never raised, and after one no wake-up goes to Redis for
+        :data:`WAKE_PAUSE_SECONDS`, so a Redis outage does not slow every checkout.
         """
         self._wake.set()
-        if self._redis is None:
+        if self._wake_redis is None or time.monotonic() < self._wake_paused_until:
             return
         try:
-            self._redis.pipeline(transaction=False).lpush(self._wake_key, 1).ltrim(self._wake_key, 0, 0).execute()
+            self._wake_redis.pipeline(transaction=False).lpush(self._wake_key, 1).ltrim(self._wake_key, 0, 0).execute()
         except Exception:
-            log.warning("could not wake the relay through Redis", exc_info=True)
+            self._wake_paused_until = time.monotonic() + WAKE_PAUSE_SECONDS
+            log.warning("could not wake the relay through Redis; not trying again for %.0f s", WAKE_PAUSE_SECONDS,
+                        exc_info=True)
+
+    @cached_property
+    def _wake_redis(self) -> Any:
+        """The Redis client for wake-ups: short timeouts (the relay's own waits long on ``BLPOP``)."""
+        url = self.toolbox.settings.redis_url
+        if not url:
+            return None
+        import redis
+
+        return redis.Redis.from_url(url, socket_timeout=WAKE_TIMEOUT_SECONDS, socket_connect_timeout=WAKE_TIMEOUT_SECONDS)
 
     @cached_property
     def _redis(self) -> Any:
@@ -464,7 +485,7 @@ class EventBus:
         self._after_commit = after_commit
         # The Redis client (and the import of redis) now, not inside the first request that
         # commits an event: that cost a worker's first payment callback about a quarter second.
-        _ = self._redis
+        _ = self._wake_redis
 
     def flush(self) -> None:
         """Write the successes buffered by batched deliveries now."""

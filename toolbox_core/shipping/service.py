@@ -39,7 +39,7 @@ def quote_all(toolbox: Any, cart: CartView) -> list[ShippingQuote]:
     or slow providers are skipped."""
     providers = list(toolbox.shipping_providers.values())
     futures: dict[int, Future[list[ShippingQuote]]] = {
-        n: _pool.submit(_quote, provider, cart) for n, provider in enumerate(providers) if not is_local(provider)
+        n: _pool.submit(_quote, provider, cart) for n, provider in enumerate(providers) if not is_local(provider, "quote")
     }
     timeout = _timeout(toolbox)
     deadline = time.monotonic() + timeout
@@ -58,7 +58,7 @@ def quote_all(toolbox: Any, cart: CartView) -> list[ShippingQuote]:
 
 def quotes_of(toolbox: Any, provider: Any, cart: CartView) -> list[ShippingQuote]:
     """The options one provider quotes for ``cart``, within the quote timeout (its errors raised)."""
-    if is_local(provider):
+    if is_local(provider, "quote"):
         return _quote(provider, cart)
     return _pool.submit(_quote, provider, cart).result(timeout=_timeout(toolbox))
 
@@ -79,7 +79,7 @@ def quote_one(toolbox: Any, cart: CartView, provider_id: str, option_id: str,
         raise InvalidInput(f"shipping option {option_id!r} takes no data", code="invalid_shipping_data")
     try:
         if data:
-            quotes = [_validate(provider, cart, option_id, dict(data)) if is_local(provider) else
+            quotes = [_validate(provider, cart, option_id, dict(data)) if is_local(provider, "validate_option") else
                       _pool.submit(_validate, provider, cart, option_id, dict(data)).result(timeout=_timeout(toolbox))]
         else:
             quotes = quotes_of(toolbox, provider, cart)

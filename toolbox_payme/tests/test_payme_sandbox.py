@@ -349,7 +349,7 @@ def test_the_checkout_redirect_carries_merchant_account_amount_language_and_retu
     decoded = base64.b64decode(url.rsplit("/", 1)[1]).decode()
     assert decoded == (f"m={store.settings['merchant_id']};ac.order_id={order['number']};a={order['total']};"
                        "l=uz;c=https://shop.uz/thanks")
-    assert is_local(store.toolbox.payment_providers["payme"])  # built here: started on the event loop
+    assert is_local(store.toolbox.payment_providers["payme"], "initiate")  # built here: started on the event loop
 
 
 def test_calls_from_outside_the_allowed_networks_are_refused(make_payme_store):
