@@ -238,8 +238,8 @@ def insert_cart(db: Session | Connection, cart: CartRow, at: datetime, *, durabl
     values = {name: getattr(cart, name) for name in COLUMNS}
     values.update(updated_at=at, created_at=at)
     conn = _conn(db)
-    fast.execute(conn, _INSERT_CART if durable or conn.dialect.name != "postgresql" else _INSERT_CART_NO_FLUSH,
-                 values)
+    no_flush = not durable and conn.dialect.name == "postgresql"  # SQLite has no set_config
+    fast.execute(conn, _INSERT_CART_NO_FLUSH if no_flush else _INSERT_CART, values)
     cart.updated_at = at
 
 

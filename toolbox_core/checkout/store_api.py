@@ -7,6 +7,7 @@ order body instead of an error; the first success answers 201.
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
@@ -19,7 +20,7 @@ from toolbox_core.cart.store_api import clearing_cookie_when_gone
 from toolbox_core.checkout.return_url import allowed_return_url
 from toolbox_core.checkout.service import CheckoutResult, CheckoutService
 from toolbox_core.providers import PaymentRequest
-from toolbox_core.threads import inline_db_work, run_db_work
+from toolbox_core.threads import run_db_work
 
 
 class CompleteBody(BaseModel):
@@ -49,10 +50,8 @@ def build_router(toolbox: Any) -> APIRouter:
 
         result, request = await run_db_work(toolbox, place)  # database work only
         if request is not None:  # placed now: start its payment (a gateway call, unless local)
-            if checkout.initiates_locally(result) and inline_db_work(toolbox):
-                result.action = checkout.initiate(request, result)
-            else:
-                result.action = await run_in_threadpool(checkout.initiate, request, result)
+            run = partial(run_db_work, toolbox) if checkout.initiates_locally(result) else run_in_threadpool
+            result.action = await run(checkout.initiate, request, result)
         # The cart cookie stays: ``GET /store/carts/current`` replaces the completed cart with a
         # fresh one in the same locale (a change to the completed cart clears the cookie).
         return order_body(result)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import copy
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -81,9 +81,6 @@ class Result:
 
     def scalar_one(self) -> Any:
         return self.one()[0]
-
-    def scalar(self) -> Any | None:
-        return self._rows[0][0] if self._rows else None
 
 
 #: Compiled plans by (statement, names of the parameters given): the hot statements are built
@@ -198,8 +195,3 @@ def _result_processor(type_: Any, key: str, dialect: Any) -> Callable[[Any], Any
         return type_.dialect_impl(dialect).result_processor(dialect, None)
     except Exception as exc:
         raise ValueError(f"a fast statement cannot return column {key!r} of type {type_!r}") from exc
-
-
-def plans() -> Sequence[str]:
-    """The SQL of every statement compiled so far (for tests and ``--show-sql``)."""
-    return [plan.text for plan in _PLANS.values()]

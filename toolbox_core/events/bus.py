@@ -453,21 +453,21 @@ class EventBus:
     @cached_property
     def _wake_redis(self) -> Any:
         """The Redis client for wake-ups: short timeouts (the relay's own waits long on ``BLPOP``)."""
-        url = self.toolbox.settings.redis_url
-        if not url:
-            return None
-        import redis
-
-        return redis.Redis.from_url(url, socket_timeout=WAKE_TIMEOUT_SECONDS, socket_connect_timeout=WAKE_TIMEOUT_SECONDS)
+        return self._redis_client(socket_timeout=WAKE_TIMEOUT_SECONDS, socket_connect_timeout=WAKE_TIMEOUT_SECONDS)
 
     @cached_property
     def _redis(self) -> Any:
+        """The relay's Redis client: its ``BLPOP`` waits up to the poll interval."""
+        return self._redis_client(socket_timeout=5 + self.settings.relay_poll_interval_ms / 1000)
+
+    def _redis_client(self, **timeouts: float) -> Any:
+        """A client of the configured Redis (``None`` without one)."""
         url = self.toolbox.settings.redis_url
         if not url:
             return None
         import redis
 
-        return redis.Redis.from_url(url, socket_timeout=5 + self.settings.relay_poll_interval_ms / 1000)
+        return redis.Redis.from_url(url, **timeouts)
 
     @property
     def _wake_key(self) -> str:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from toolbox_core.asyncutil import resolve
 from toolbox_core.errors import InvalidInput, ServiceUnavailable, ToolboxError
 from toolbox_core.providers import CartView, ShippingQuote, is_local, supports
 
 log = logging.getLogger("toolbox.shipping")
+T = TypeVar("T")
 
 #: Shared by every quote in this process; a provider that hangs past its timeout keeps a
 #: thread until it returns, so the pool is sized for a few stuck providers.
@@ -58,9 +60,15 @@ def quote_all(toolbox: Any, cart: CartView) -> list[ShippingQuote]:
 
 def quotes_of(toolbox: Any, provider: Any, cart: CartView) -> list[ShippingQuote]:
     """The options one provider quotes for ``cart``, within the quote timeout (its errors raised)."""
-    if is_local(provider, "quote"):
-        return _quote(provider, cart)
-    return _pool.submit(_quote, provider, cart).result(timeout=_timeout(toolbox))
+    return _ask(toolbox, provider, "quote", _quote, cart)
+
+
+def _ask(toolbox: Any, provider: Any, method: str, call: Callable[..., T], *args: Any) -> T:
+    """``call(provider, *args)``, which calls the provider's ``method``: right here when that
+    method is local, else in the pool within the quote timeout (its errors raised)."""
+    if is_local(provider, method):
+        return call(provider, *args)
+    return _pool.submit(call, provider, *args).result(timeout=_timeout(toolbox))
 
 
 def quote_one(toolbox: Any, cart: CartView, provider_id: str, option_id: str,
@@ -79,8 +87,7 @@ def quote_one(toolbox: Any, cart: CartView, provider_id: str, option_id: str,
         raise InvalidInput(f"shipping option {option_id!r} takes no data", code="invalid_shipping_data")
     try:
         if data:
-            quotes = [_validate(provider, cart, option_id, dict(data)) if is_local(provider, "validate_option") else
-                      _pool.submit(_validate, provider, cart, option_id, dict(data)).result(timeout=_timeout(toolbox))]
+            quotes = [_ask(toolbox, provider, "validate_option", _validate, cart, option_id, dict(data))]
         else:
             quotes = quotes_of(toolbox, provider, cart)
     except ToolboxError:
